@@ -1,0 +1,82 @@
+"""The FastAPI app: shared clients are created in ``lifespan`` and handed to requests as
+lifespan state (one pika connection and one motor client per process)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo.errors import PyMongoError
+
+from services.gateway import problems
+from services.gateway.audit import AuditLog
+from services.gateway.keys import load_keyring
+from services.gateway.middleware import RequestContextMiddleware
+from services.gateway.routes import accounts, auth, health, me, org_units, partners
+from services.gateway.rpc import RpcClient
+from services.gateway.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+One-code city services (一码通城): one personal code (市民码) and one enterprise code (一企一码)
+open the city's services. This API serves partner systems and the suite's own pages.
+
+Authenticate with `POST /v1/auth/token` (password grant for people, client credentials for
+partner systems) and send `Authorization: Bearer <token>`. Errors are
+`application/problem+json`.
+"""
+
+
+async def _prepare_database(db: AsyncIOMotorDatabase[Any], deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await db.api_calls.create_index([("time", -1)])
+            await db.api_calls.create_index([("actor", 1), ("time", -1)])
+            return
+        except PyMongoError:
+            if loop.time() > deadline:
+                raise
+            log.warning("gateway database not ready, retrying")
+            await asyncio.sleep(1)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        mongo: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
+            settings.MONGO_URL, tz_aware=True, serverSelectionTimeoutMS=3000, retryWrites=False
+        )
+        db = mongo[settings.database_name("gateway")]
+        await _prepare_database(db, asyncio.get_running_loop().time() + 60)
+        keyring = await load_keyring(db, settings.SECRET_KEY.get_secret_value())
+        rpc = RpcClient(settings.AMQP_URI, default_timeout=settings.RPC_TIMEOUT)
+        await rpc.start(wait=10)
+        audit = AuditLog(db, batch=settings.AUDIT_BATCH)
+        await audit.start()
+        try:
+            yield {"settings": settings, "db": db, "rpc": rpc, "keyring": keyring, "audit": audit}
+        finally:
+            await audit.stop()
+            await rpc.stop()
+            mongo.close()
+
+    app = FastAPI(
+        title="One-code city API (一码通城)",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    for module in (health, auth, me, accounts, org_units, partners):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,112 @@
+"""Request dependencies: who is calling, what they may do, and the bus to ask services on.
+
+``Bus.call`` sends the caller's actor and the request id along in ``nameko.*`` headers, so
+every service re-checks roles and jurisdiction itself and every log line of the request
+carries the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from services.common.actor import Actor
+from services.common.errors import Forbidden, Unauthenticated
+from services.common.logs import request_id_var
+from services.gateway.auth import actor_from_claims, verify_access_token
+from services.gateway.keys import KeyRing
+from services.gateway.rpc import RpcClient
+from services.gateway.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.state.settings
+    return settings
+
+
+def get_keyring(request: Request) -> KeyRing:
+    ring: KeyRing = request.state.keyring
+    return ring
+
+
+def get_db(request: Request) -> AsyncIOMotorDatabase[Any]:
+    db: AsyncIOMotorDatabase[Any] = request.state.db
+    return db
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
+GatewayDb = Annotated[AsyncIOMotorDatabase[Any], Depends(get_db)]
+
+
+def current_actor(
+    request: Request,
+    ring: KeyRingDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("an access token is required")
+    actor = actor_from_claims(verify_access_token(credentials.credentials, ring, settings))
+    request.state.actor_id = actor.account_id
+    request.state.client_id = actor.client_id
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require_roles(*roles: str) -> Callable[[Actor], Actor]:
+    def check(actor: CurrentActor) -> Actor:
+        if not actor.has_role(*roles):
+            raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
+        return actor
+
+    return check
+
+
+StaffActor = Annotated[Actor, Depends(require_roles("staff", "supervisor", "admin"))]
+AdminActor = Annotated[Actor, Depends(require_roles("admin"))]
+
+
+@dataclass
+class Bus:
+    """The RPC client bound to one request's actor and id."""
+
+    rpc: RpcClient
+    actor: Actor | None
+    timeout: float
+
+    async def call(self, service: str, method: str, **kwargs: Any) -> Any:
+        request_id = request_id_var.get()
+        headers = {
+            "request_id": request_id,
+            "call_id_stack": [f"gateway.http.{request_id}"],
+            "actor": self.actor.to_header() if self.actor else None,
+        }
+        return await self.rpc.call(service, method, kwargs, headers=headers, timeout=self.timeout)
+
+
+def _bus_for(actor: Actor | None, request: Request, settings: Settings) -> Bus:
+    return Bus(rpc=request.state.rpc, actor=actor, timeout=settings.RPC_TIMEOUT)
+
+
+def get_bus(request: Request, actor: CurrentActor, settings: SettingsDep) -> Bus:
+    return _bus_for(actor, request, settings)
+
+
+def get_anonymous_bus(request: Request, settings: SettingsDep) -> Bus:
+    return _bus_for(None, request, settings)
+
+
+BusDep = Annotated[Bus, Depends(get_bus)]
+AnonymousBus = Annotated[Bus, Depends(get_anonymous_bus)]
+
+RouteHandler = Callable[..., Awaitable[Any]]

@@ -1,0 +1,81 @@
+"""The Ed25519 keys that sign access tokens, shared by every gateway replica.
+
+They live in the gateway's own database, the private halves sealed (AES-GCM) under a key
+derived from ``SECRET_KEY``. The first replica to start creates the ring; the others read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.common.codec import utcnow
+from services.common.crypto import (
+    b64url,
+    b64url_decode,
+    derive_key,
+    generate_signing_key,
+    private_key_bytes,
+    private_key_from_bytes,
+    public_jwk,
+    public_key_from_jwk,
+    seal,
+    unseal,
+)
+
+RING_ID = "access-tokens"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    current_kid: str
+    private_key: Ed25519PrivateKey
+    public_keys: dict[str, Ed25519PublicKey]
+    jwks: list[dict[str, str]]
+
+
+def _new_entry(wrap_key: bytes) -> dict[str, Any]:
+    key = generate_signing_key()
+    jwk = public_jwk(key.public_key())
+    return {
+        "kid": jwk["kid"],
+        "jwk": jwk,
+        "sealed_private": seal(wrap_key, b64url(private_key_bytes(key)), jwk["kid"]),
+        "created_at": utcnow(),
+    }
+
+
+def ring_from_document(document: dict[str, Any], wrap_key: bytes) -> KeyRing:
+    entries = {entry["kid"]: entry for entry in document["keys"]}
+    current = entries[document["current"]]
+    private = private_key_from_bytes(
+        b64url_decode(unseal(wrap_key, current["sealed_private"], current["kid"]))
+    )
+    return KeyRing(
+        current_kid=current["kid"],
+        private_key=private,
+        public_keys={kid: public_key_from_jwk(e["jwk"]) for kid, e in entries.items()},
+        jwks=[e["jwk"] for e in entries.values()],
+    )
+
+
+async def load_keyring(db: AsyncIOMotorDatabase[Any], secret: str) -> KeyRing:
+    wrap_key = derive_key(secret, "gateway-token-keys")
+    document = await db.signing_keys.find_one({"_id": RING_ID})
+    if document is None:
+        entry = _new_entry(wrap_key)
+        try:
+            await db.signing_keys.update_one(
+                {"_id": RING_ID},
+                {"$setOnInsert": {"keys": [entry], "current": entry["kid"]}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass  # another replica created it first
+        document = await db.signing_keys.find_one({"_id": RING_ID})
+    assert document is not None
+    return ring_from_document(document, wrap_key)

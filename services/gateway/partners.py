@@ -1,0 +1,105 @@
+"""Partner clients (other departments' systems): ``client_id`` + secret, with scopes.
+
+Secrets are 256-bit random strings, so a keyed hash (HMAC-SHA256) is enough to store them;
+the secret itself is shown once, when the client is created.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.common.codec import to_wire, utcnow
+from services.common.crypto import keyed_hash
+from services.common.errors import Conflict, InvalidInput, Unauthenticated
+
+SCOPES = frozenset(
+    {
+        "codes:verify",
+        "certs:read",
+        "certs:verify",
+        "facts:write",
+        "tasks:write",
+        "tasks:read",
+        "payments:callback",
+    }
+)
+_CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    unknown = set(scopes) - SCOPES
+    if unknown:
+        raise InvalidInput(f"unknown scopes: {', '.join(sorted(unknown))}", field="scopes")
+    return sorted(set(scopes))
+
+
+def view(client: dict[str, Any]) -> dict[str, Any]:
+    return to_wire(
+        {
+            "client_id": client["_id"],
+            "name": client["name"],
+            "scopes": client["scopes"],
+            "org_path": client.get("org_path"),
+            "status": client["status"],
+            "created_at": client["created_at"],
+        }
+    )
+
+
+async def create_client(
+    db: AsyncIOMotorDatabase[Any],
+    hash_key: bytes,
+    client_id: str,
+    name: str,
+    scopes: list[str],
+    org_path: str | None,
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """Register a partner client; returns its view with the secret (shown this once)."""
+    if not _CLIENT_ID.match(client_id):
+        raise InvalidInput("3–64 lowercase letters, digits or hyphens", field="client_id")
+    secret = secret or secrets.token_urlsafe(32)
+    client = {
+        "_id": client_id,
+        "name": name,
+        "secret_hash": keyed_hash(hash_key, secret),
+        "scopes": validate_scopes(scopes),
+        "org_path": org_path,
+        "status": "active",
+        "created_at": utcnow(),
+    }
+    try:
+        await db.partner_clients.insert_one(client)
+    except DuplicateKeyError as exc:
+        raise Conflict("this client_id is taken", field="client_id") from exc
+    return {**view(client), "client_secret": secret}
+
+
+async def authenticate_client(
+    db: AsyncIOMotorDatabase[Any], hash_key: bytes, client_id: str, secret: str
+) -> dict[str, Any]:
+    refused = Unauthenticated("invalid client credentials")
+    client = await db.partner_clients.find_one({"_id": client_id})
+    expected = client["secret_hash"] if client else keyed_hash(hash_key, "no-such-client")
+    if not hmac.compare_digest(expected, keyed_hash(hash_key, secret)) or client is None:
+        raise refused
+    if client["status"] != "active":
+        raise refused
+    return {
+        "account_id": f"client:{client['_id']}",
+        "client_id": client["_id"],
+        "name": client["name"],
+        "roles": ["partner"],
+        "scopes": client["scopes"],
+        "org_path": client.get("org_path"),
+    }
+
+
+async def list_clients(db: AsyncIOMotorDatabase[Any]) -> list[dict[str, Any]]:
+    return [view(c) async for c in db.partner_clients.find({}).sort("_id", 1)]

@@ -1,0 +1,46 @@
+"""Accounts: staff register accounts in their jurisdiction and read them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from services.gateway.deps import BusDep, StaffActor
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+class AccountCreate(BaseModel):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=8, max_length=128)
+    roles: list[str] = Field(min_length=1, max_length=7)
+    org_path: str | None = Field(default=None, max_length=200)
+    display_name: str | None = Field(default=None, max_length=100)
+    subject_id: str | None = Field(default=None, max_length=64)
+    scenes: list[str] | None = Field(default=None, max_length=10)
+
+
+@router.post("", status_code=201, summary="Register an account in your jurisdiction")
+async def create_account(body: AccountCreate, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "create_account", **body.model_dump())
+
+
+@router.get("", summary="Accounts in your jurisdiction")
+async def list_accounts(
+    _actor: StaffActor,
+    bus: BusDep,
+    org_path: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Any:
+    return await bus.call(
+        "identity", "list_accounts", org_path=org_path, limit=limit, offset=offset
+    )
+
+
+@router.get("/{account_id}", summary="One account (404 outside your jurisdiction)")
+async def get_account(account_id: str, _actor: StaffActor, bus: BusDep) -> dict[str, Any]:
+    result: dict[str, Any] = await bus.call("identity", "get_account", account_id=account_id)
+    return result

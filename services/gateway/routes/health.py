@@ -1,0 +1,66 @@
+"""Liveness, readiness and each service's health through the bus."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from services.common.errors import NotFound
+from services.gateway.deps import BusDep, GatewayDb, SettingsDep, StaffActor
+from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcClient, RpcTimeout
+from services.gateway.settings import SERVICES
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The gateway process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _service_health(rpc: RpcClient, service: str, timeout: float) -> str:
+    try:
+        await rpc.call(service, "health", timeout=timeout)
+    except BrokerUnavailable as exc:
+        return f"unavailable: {exc}"
+    except RpcTimeout:
+        return "timeout"
+    except RemoteError as exc:
+        return f"error: {exc.detail}"
+    return "ok"
+
+
+async def _database_health(db: GatewayDb, timeout: float) -> str:
+    try:
+        await asyncio.wait_for(db.command("ping"), timeout)
+    except Exception as exc:  # noqa: BLE001 - readiness reports every failure as not ok
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get("/readyz", summary="Broker, database and every service answer")
+async def readyz(request: Request, db: GatewayDb, settings: SettingsDep) -> JSONResponse:
+    rpc: RpcClient = request.state.rpc
+    timeout = settings.HEALTH_TIMEOUT
+    checks: dict[str, Any] = {"broker": "ok" if rpc.connected else "unavailable"}
+    results = await asyncio.gather(
+        _database_health(db, timeout), *(_service_health(rpc, s, timeout) for s in SERVICES)
+    )
+    checks["database"] = results[0]
+    checks.update(dict(zip(SERVICES, results[1:], strict=True)))
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+        headers=None if ready else {"Retry-After": "5"},
+    )
+
+
+@router.get("/v1/services/{service}/health", summary="One service's health (staff)")
+async def service_health(service: str, _actor: StaffActor, bus: BusDep) -> Any:
+    if service not in SERVICES:
+        raise NotFound("no such service", field="service")
+    return await bus.call(service, "health")

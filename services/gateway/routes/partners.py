@@ -1,0 +1,36 @@
+"""Partner clients (admin): register another department's system and list them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from services.common.crypto import derive_key
+from services.gateway import partners
+from services.gateway.deps import AdminActor, GatewayDb, SettingsDep
+
+router = APIRouter(prefix="/v1/partner-clients", tags=["partner clients"])
+
+
+class PartnerClientCreate(BaseModel):
+    client_id: str = Field(min_length=3, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(default_factory=list, max_length=20)
+    org_path: str | None = Field(default=None, max_length=200)
+
+
+@router.post("", status_code=201, summary="Register a partner client; the secret is shown once")
+async def create_partner_client(
+    body: PartnerClientCreate, _actor: AdminActor, db: GatewayDb, settings: SettingsDep
+) -> dict[str, Any]:
+    hash_key = derive_key(settings.SECRET_KEY.get_secret_value(), "partner-secrets")
+    return await partners.create_client(
+        db, hash_key, body.client_id, body.name, body.scopes, body.org_path
+    )
+
+
+@router.get("", summary="Partner clients")
+async def list_partner_clients(_actor: AdminActor, db: GatewayDb) -> list[dict[str, Any]]:
+    return await partners.list_clients(db)

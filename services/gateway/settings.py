@@ -1,0 +1,30 @@
+"""The gateway's settings, from the environment (the same names the services use)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.config import CommonSettings
+
+SERVICES = ("identity", "certs", "policy", "tasks")
+
+
+class Settings(CommonSettings, BaseSettings):  # type: ignore[misc]
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    GATEWAY_HOST: str = "127.0.0.1"
+    GATEWAY_PORT: int = 8000
+    PUBLIC_URL: str = ""
+    RPC_TIMEOUT: float = 10.0
+    HEALTH_TIMEOUT: float = 2.0
+    ACCESS_TOKEN_TTL: int = 900
+    TOKEN_ISSUER: str = "one-code-city"
+    TOKEN_AUDIENCE: str = "one-code-city"
+    AUDIT_BATCH: int = 200
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

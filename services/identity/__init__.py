@@ -1,0 +1,1 @@
+"""identity: persons, organisations, accounts, the jurisdiction tree, personal and enterprise codes."""

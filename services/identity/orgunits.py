@@ -1,0 +1,117 @@
+"""The jurisdiction tree (辖区): org units stored as materialized paths.
+
+``CN-LN-SY/HP/NH`` is street NH of district HP of city CN-LN-SY. Departments attach at any
+level; every other kind sits strictly below its parent's level.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.actor import Actor, ancestors
+from services.common.codec import to_wire, utcnow
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.mongo import Document
+
+LEVELS = {"province": 1, "city": 2, "district": 3, "street": 4, "community": 5}
+KINDS = frozenset({*LEVELS, "department"})
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+
+
+def child_path(parent: str | None, code: str) -> str:
+    return code if parent is None else f"{parent}/{code}"
+
+
+def validate_new_unit(parent: Document | None, code: str, name: str, kind: str) -> None:
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise InvalidInput("1–32 letters, digits or hyphens", field="code")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise InvalidInput("a name of 1–100 characters is required", field="name")
+    if kind not in KINDS:
+        raise InvalidInput(f"one of {', '.join(sorted(KINDS))}", field="kind")
+    if parent is not None and kind != "department":
+        parent_level = LEVELS.get(parent["kind"])
+        if parent_level is None:
+            raise InvalidInput("only departments can sit below a department", field="kind")
+        if LEVELS[kind] <= parent_level:
+            raise InvalidInput(f"a {kind} cannot sit below a {parent['kind']}", field="kind")
+
+
+def view(unit: Document) -> dict[str, Any]:
+    return to_wire(
+        {
+            "path": unit["_id"],
+            "code": unit["code"],
+            "name": unit["name"],
+            "kind": unit["kind"],
+            "parent": unit.get("parent"),
+            "depth": unit["depth"],
+        }
+    )
+
+
+def create_org_unit(
+    db: Database[Document], actor: Actor, parent: str | None, code: str, name: str, kind: str
+) -> dict[str, Any]:
+    parent_doc = None
+    if parent is None:
+        if not actor.is_admin:
+            raise Forbidden("only an administrator creates a root org unit")
+    else:
+        parent_doc = db.org_units.find_one({"_id": parent})
+        if parent_doc is None or not actor.reaches(parent):
+            raise NotFound("no such org unit", field="parent")
+        actor.require_role("supervisor", "admin")
+    validate_new_unit(parent_doc, code, name, kind)
+    path = child_path(parent, code)
+    unit = {
+        "_id": path,
+        "code": code,
+        "name": name.strip(),
+        "kind": kind,
+        "parent": parent,
+        "ancestors": ancestors(path),
+        "depth": path.count("/"),
+        "created_at": utcnow(),
+        "created_by": actor.account_id,
+    }
+    try:
+        db.org_units.insert_one(unit)
+    except DuplicateKeyError as exc:
+        raise Conflict("an org unit with this code already exists here", field="code") from exc
+    return view(unit)
+
+
+def get_org_unit(db: Database[Document], actor: Actor, path: str) -> dict[str, Any]:
+    unit = db.org_units.find_one({"_id": path})
+    if unit is None or not (actor.reaches(path) or _is_ancestor_of_actor(actor, path)):
+        raise NotFound("no such org unit")
+    return view(unit)
+
+
+def _is_ancestor_of_actor(actor: Actor, path: str) -> bool:
+    """Everyone may read the units above their own (their names appear on their pages)."""
+    return actor.org_path is not None and path in ancestors(actor.org_path)
+
+
+def list_org_units(db: Database[Document], actor: Actor, root: str | None) -> list[dict[str, Any]]:
+    """The subtree under ``root`` (default: the actor's own unit), ordered by path."""
+    root = root or actor.org_path
+    if root is None:
+        query: Document = {} if actor.is_admin else {"_id": None}
+    else:
+        if not actor.reaches(root):
+            raise NotFound("no such org unit", field="root")
+        query = {"ancestors": root}
+    return [view(u) for u in db.org_units.find(query).sort("_id", 1).limit(5000)]
+
+
+def require_unit(db: Database[Document], path: str, field: str) -> Document:
+    unit = db.org_units.find_one({"_id": path})
+    if unit is None:
+        raise NotFound("no such org unit", field=field)
+    return unit

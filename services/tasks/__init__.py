@@ -1,0 +1,1 @@
+"""tasks: the supervision hub (督办): dispatch, transfer, feedback, review, rollback, urge, escalation."""
