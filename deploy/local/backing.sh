@@ -16,6 +16,10 @@ start() {
       WAIT_SECONDS=90 wait_for rabbit_up || die "RabbitMQ did not start (see /var/log/rabbitmq)"
     fi
     rabbitmqctl -q start_app >/dev/null 2>&1 || true
+    # nameko's test helpers create vhosts through the management API.
+    rabbitmq-plugins -q enable rabbitmq_management >/dev/null 2>&1 || true
+    wait_for "$PY" -c "import socket; socket.create_connection(('127.0.0.1', 15672), timeout=2)" \
+      || die "the RabbitMQ management plugin did not start"
   fi
   if [ -z "${MONGO_URL:-}" ]; then
     if ! mongo_up; then

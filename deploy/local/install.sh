@@ -48,6 +48,15 @@ install_ferretdb() {
   rm -rf "$build"
 }
 
+install_compose_validator() {
+  # `docker compose config` (or Debian's docker-compose) validates docker-compose.yml in the
+  # tests; neither needs a running Docker engine.
+  docker compose version >/dev/null 2>&1 && return 0
+  command -v docker-compose >/dev/null && return 0
+  apt_install docker-compose
+}
+
 install_python
 install_rabbitmq
 install_ferretdb
+install_compose_validator

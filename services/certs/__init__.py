@@ -1,1 +1,1 @@
-"""certs: e-certificates (电子证照): catalogue, issue, amend, revoke, showing, authenticity checks."""
+"""certs: e-certificates (电子证照): catalogue, issue, amend, revoke, showing, verifying."""

@@ -6,11 +6,11 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from services.certs.store import INDEXES
 from services.common import health
 from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
-from services.certs.store import INDEXES
 
 
 class CertsService:

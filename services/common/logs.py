@@ -20,7 +20,9 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 call_id_stack_var: ContextVar[tuple[str, ...]] = ContextVar("call_id_stack", default=())
 
 # 18-character resident ID numbers and unified social credit codes, in any text.
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXYx])(?![0-9A-Za-z])")
+_ID_LIKE = re.compile(
+    r"(?<![0-9A-Za-z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXYx])(?![0-9A-Za-z])"
+)
 
 
 def scrub(text: str) -> str:

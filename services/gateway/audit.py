@@ -43,7 +43,7 @@ class AuditLog:
         await self._flush(self._drain())
 
     def _drain(self) -> list[dict[str, Any]]:
-        entries = []
+        entries: list[dict[str, Any]] = []
         while not self.queue.empty() and len(entries) < self.batch:
             entries.append(self.queue.get_nowait())
         return entries

@@ -42,7 +42,9 @@ def issue_access_token(
         "scenes": claims.get("scenes") or None,
     }
     payload = {k: v for k, v in payload.items() if v is not None}
-    token = jwt.encode(payload, ring.private_key, algorithm="EdDSA", headers={"kid": ring.current_kid})
+    token = jwt.encode(
+        payload, ring.private_key, algorithm="EdDSA", headers={"kid": ring.current_kid}
+    )
     return token, ttl
 
 

@@ -6,6 +6,7 @@ derived from ``SECRET_KEY``. The first replica to start creates the ring; the ot
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,14 +69,12 @@ async def load_keyring(db: AsyncIOMotorDatabase[Any], secret: str) -> KeyRing:
     document = await db.signing_keys.find_one({"_id": RING_ID})
     if document is None:
         entry = _new_entry(wrap_key)
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # another replica created it first
             await db.signing_keys.update_one(
                 {"_id": RING_ID},
                 {"$setOnInsert": {"keys": [entry], "current": entry["kid"]}},
                 upsert=True,
             )
-        except DuplicateKeyError:
-            pass  # another replica created it first
         document = await db.signing_keys.find_one({"_id": RING_ID})
     assert document is not None
     return ring_from_document(document, wrap_key)

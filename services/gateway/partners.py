@@ -40,7 +40,7 @@ def validate_scopes(scopes: list[str]) -> list[str]:
 
 
 def view(client: dict[str, Any]) -> dict[str, Any]:
-    return to_wire(
+    result: dict[str, Any] = to_wire(
         {
             "client_id": client["_id"],
             "name": client["name"],
@@ -50,6 +50,7 @@ def view(client: dict[str, Any]) -> dict[str, Any]:
             "created_at": client["created_at"],
         }
     )
+    return result
 
 
 async def create_client(

@@ -97,7 +97,12 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
 async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers) if exc.headers else None
-    titles = {401: "Not authenticated", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
+    titles = {
+        401: "Not authenticated",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+    }
     title = titles.get(exc.status_code, "Request refused")
     return problem(exc.status_code, title, str(exc.detail), _slug(title.replace(" ", "")), headers)
 

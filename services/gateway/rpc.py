@@ -74,7 +74,8 @@ class RpcClient:
         self._reply_key = ""
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._ready = asyncio.Event()
-        self._lost = asyncio.Event()
+        self._lost = asyncio.Event()  # the channel or the connection went away
+        self._closed = asyncio.Event()  # the connection (and its socket) is closed
         self._stopping = False
         self._runner: asyncio.Task[None] | None = None
 
@@ -90,9 +91,15 @@ class RpcClient:
                 await asyncio.wait_for(self._ready.wait(), wait)
 
     async def stop(self) -> None:
+        """Close the connection and wait (briefly) until its socket is really closed."""
         self._stopping = True
-        if self._connection is not None and self._connection.is_open:
-            self._connection.close()
+        connection = self._connection
+        if connection is not None and not connection.is_closed:
+            if not connection.is_closing:
+                with contextlib.suppress(AMQPError):  # e.g. still opening
+                    connection.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), 5)
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -159,6 +166,7 @@ class RpcClient:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         self._lost = asyncio.Event()
+        self._closed = closed = asyncio.Event()
         opened: asyncio.Future[AsyncioConnection] = loop.create_future()
 
         def on_open(connection: AsyncioConnection) -> None:
@@ -172,6 +180,7 @@ class RpcClient:
         def on_close(_connection: AsyncioConnection, reason: BaseException) -> None:
             if not opened.done():
                 opened.set_exception(AMQPError(str(reason)))
+            closed.set()
             self._lost.set()
 
         parameters = pika.URLParameters(self.amqp_uri)
@@ -217,7 +226,9 @@ class RpcClient:
         start(done)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
-            finished, _ = await asyncio.wait({future, lost}, timeout=10, return_when="FIRST_COMPLETED")
+            finished, _ = await asyncio.wait(
+                {future, lost}, timeout=10, return_when="FIRST_COMPLETED"
+            )
         finally:
             lost.cancel()
         if future not in finished:

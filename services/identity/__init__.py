@@ -1,1 +1,2 @@
-"""identity: persons, organisations, accounts, the jurisdiction tree, personal and enterprise codes."""
+"""identity: persons, organisations, accounts, the jurisdiction tree, personal and
+enterprise codes."""

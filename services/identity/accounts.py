@@ -20,8 +20,14 @@ from pymongo.errors import DuplicateKeyError
 from services.common.actor import ROLES, Actor, ancestors
 from services.common.codec import to_wire
 from services.common.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from services.common.errors import Unauthenticated
+from services.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from services.common.mongo import Document
 from services.identity.orgunits import require_unit
 
@@ -152,7 +158,14 @@ def create_account(
     if scenes and "verifier" not in granted:
         raise InvalidInput("only verifier accounts have scenes", field="scenes")
     account = build_account(
-        username, password, granted, org_path, display_name, subject_id, scenes, now,
+        username,
+        password,
+        granted,
+        org_path,
+        display_name,
+        subject_id,
+        scenes,
+        now,
         actor.account_id,
     )
     try:

@@ -43,8 +43,16 @@ class IdentityService:
         scenes: list[str] | None = None,
     ) -> dict[str, Any]:
         return accounts.create_account(
-            self.db, self.call.actor, utcnow(), username, password, roles,
-            org_path, display_name, subject_id, scenes,
+            self.db,
+            self.call.actor,
+            utcnow(),
+            username,
+            password,
+            roles,
+            org_path,
+            display_name,
+            subject_id,
+            scenes,
         )
 
     @rpc(expected_exceptions=DOMAIN_ERRORS)

@@ -1,1 +1,2 @@
-"""tasks: the supervision hub (督办): dispatch, transfer, feedback, review, rollback, urge, escalation."""
+"""tasks: the supervision hub (督办): dispatch, transfer, feedback, review, rollback, urge,
+escalation."""

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int
 
 

@@ -1,0 +1,43 @@
+# One-code city (一码通城). `make up` starts everything; `make test` runs everything.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: up down install backing lint format test test-unit test-integration test-e2e bench policy
+
+up:
+	bash deploy/local/up.sh
+
+down:
+	bash deploy/local/suite.sh stop
+	bash deploy/local/backing.sh stop
+
+install:
+	bash deploy/local/install.sh
+
+backing: install
+	bash deploy/local/backing.sh start
+
+lint: install
+	$(BIN)/ruff check services tests bench deploy
+	$(BIN)/ruff format --check services tests bench deploy
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format services tests bench deploy
+	$(BIN)/ruff check --fix services tests bench deploy
+
+# Unit tests need nothing running; integration tests run real nameko containers (under
+# eventlet, hence `nameko test`) on the real broker and database; end-to-end tests start the
+# suite as `make up` does, on its own vhost, databases and port, and drive it over HTTP.
+test: lint backing test-unit test-integration test-e2e
+
+test-unit:
+	$(BIN)/pytest tests/unit -p no:pytest_nameko
+
+test-integration:
+	$(BIN)/nameko test tests/integration/common tests/integration/identity
+
+test-e2e:
+	$(BIN)/pytest tests/e2e tests/integration/gateway -p no:pytest_nameko

@@ -1,0 +1,161 @@
+"""Load a small demo city through the gateway, as its administrator would.
+
+One district of Shenyang (和平区) with two streets, their communities and three departments;
+a supervisor, street staff, a hotel verifier, citizens, an enterprise operator and the
+12345 hotline as a partner client. Safe to run again: what exists is left as it is.
+
+    python deploy/local/demo_city.py http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEMO_PASSWORD = "Demo-pass-2026"  # noqa: S105 - printed demo login, local only
+CITY = "CN-LN-SY"
+DISTRICT = f"{CITY}/HP"
+
+ORG_UNITS: list[dict[str, Any]] = [
+    {"code": CITY, "name": "沈阳市", "kind": "city", "parent": None},
+    {"code": "HP", "name": "和平区", "kind": "district", "parent": CITY},
+    {"code": "NH", "name": "南湖街道", "kind": "street", "parent": DISTRICT},
+    {"code": "TYJ", "name": "太原街街道", "kind": "street", "parent": DISTRICT},
+    {"code": "XH", "name": "新华社区", "kind": "community", "parent": f"{DISTRICT}/NH"},
+    {"code": "SD", "name": "三好社区", "kind": "community", "parent": f"{DISTRICT}/NH"},
+    {"code": "ZS", "name": "中山社区", "kind": "community", "parent": f"{DISTRICT}/TYJ"},
+    {"code": "MZ", "name": "民政局", "kind": "department", "parent": DISTRICT},
+    {"code": "SJ", "name": "市场监督管理局", "kind": "department", "parent": DISTRICT},
+    {"code": "CL", "name": "残疾人联合会", "kind": "department", "parent": DISTRICT},
+]
+
+ACCOUNTS: list[dict[str, Any]] = [
+    {
+        "username": "supervisor.hp",
+        "display_name": "和平区督办员 赵敏",
+        "roles": ["supervisor"],
+        "org_path": DISTRICT,
+    },
+    {
+        "username": "staff.nh",
+        "display_name": "南湖街道 王芳",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/NH",
+    },
+    {
+        "username": "staff.tyj",
+        "display_name": "太原街街道 李强",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/TYJ",
+    },
+    {
+        "username": "staff.cl",
+        "display_name": "区残联 孙丽",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/CL",
+    },
+    {
+        "username": "staff.sj",
+        "display_name": "区市场监管局 周涛",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/SJ",
+    },
+    {
+        "username": "verifier.hotel",
+        "display_name": "和平饭店前台",
+        "roles": ["verifier"],
+        "org_path": f"{DISTRICT}/NH",
+        "scenes": ["hotel"],
+    },
+    {
+        "username": "verifier.metro",
+        "display_name": "地铁青年大街站闸机",
+        "roles": ["verifier"],
+        "org_path": DISTRICT,
+        "scenes": ["metro", "bus"],
+    },
+    {
+        "username": "citizen.wang",
+        "display_name": "王建国",
+        "roles": ["citizen"],
+        "org_path": f"{DISTRICT}/NH/XH",
+    },
+    {
+        "username": "citizen.li",
+        "display_name": "李秀英",
+        "roles": ["citizen"],
+        "org_path": f"{DISTRICT}/TYJ/ZS",
+    },
+    {
+        "username": "ent.xinghe",
+        "display_name": "星河科技有限公司 经办人",
+        "roles": ["enterprise"],
+        "org_path": f"{DISTRICT}/NH",
+    },
+]
+
+PARTNERS: list[dict[str, Any]] = [
+    {
+        "client_id": "hotline-12345",
+        "name": "12345 政务服务便民热线",
+        "scopes": ["tasks:write", "tasks:read"],
+        "org_path": DISTRICT,
+    },
+]
+
+
+def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    response = client.post(path, json=body)
+    if response.status_code == 409:
+        return None
+    if response.status_code >= 400:
+        raise SystemExit(f"{path} {body}: {response.status_code} {response.text}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -> dict[str, Any]:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        token = client.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": admin_user, "password": admin_password},
+        )
+        token.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        for unit in ORG_UNITS:
+            _post(client, "/v1/org-units", unit)
+        for account in ACCOUNTS:
+            _post(client, "/v1/accounts", {**account, "password": DEMO_PASSWORD})
+        partners_file = state_dir / "demo-partners.json"
+        secrets: dict[str, str] = (
+            json.loads(partners_file.read_text()) if partners_file.exists() else {}
+        )
+        for partner in PARTNERS:
+            created = _post(client, "/v1/partner-clients", partner)
+            if created is not None:
+                secrets[partner["client_id"]] = created["client_secret"]
+        state_dir.mkdir(parents=True, exist_ok=True)
+        partners_file.write_text(json.dumps(secrets, indent=2))
+        partners_file.chmod(0o600)
+    return {"accounts": [a["username"] for a in ACCOUNTS], "partners": secrets}
+
+
+def main() -> None:
+    base_url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+    state_dir = Path(os.environ.get("VAR", "var"))
+    summary = load(
+        base_url,
+        os.environ.get("FIRST_ADMIN_USER", "admin"),
+        os.environ.get("FIRST_ADMIN_PASSWORD", "Admin-demo-2026"),
+        state_dir,
+    )
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Shared by every test layer.
+
+``running_suite`` starts the suite the way ``make up`` does (deploy/local/suite.sh), but as its
+own instance: its own RabbitMQ vhost, its own databases (prefix ``e2e_``) and its own gateway
+port, so it never touches a suite a developer started with ``make up``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymongo
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/")
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "Admin-e2e-2026"
+
+
+def ensure_vhost(name: str) -> str:
+    """An AMQP URI for vhost ``name`` on the local broker (or TEST_AMQP_URI as given)."""
+    if os.environ.get("TEST_AMQP_URI"):
+        return os.environ["TEST_AMQP_URI"]
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=False, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+    return f"amqp://guest:guest@127.0.0.1:5672/{name}"
+
+
+def drop_databases(prefix: str) -> None:
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(MONGO_URL)
+    try:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class Suite:
+    base_url: str
+    env: dict[str, str]
+    var: Path
+
+    def script(self, *args: str) -> None:
+        subprocess.run(["bash", *args], cwd=ROOT, env=self.env, check=True)
+
+
+@pytest.fixture(scope="session")
+def running_suite() -> Iterator[Suite]:
+    port = os.environ.get("E2E_GATEWAY_PORT", "18000")
+    var = ROOT / "var" / "e2e-state"
+    var.mkdir(parents=True, exist_ok=True)
+    drop_databases("e2e_")
+    env = {
+        **os.environ,
+        "SUITE": "e2e",
+        "GATEWAY_PORT": port,
+        "AMQP_URI": ensure_vhost("oct-e2e"),
+        "DB_PREFIX": "e2e_",
+        "MONGO_URL": MONGO_URL,
+        "ENVIRONMENT": "test",
+        "FIRST_ADMIN_USER": ADMIN_USER,
+        "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "RPC_TIMEOUT": "5",
+        "HEALTH_TIMEOUT": "2",
+    }
+    suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
+    suite.script("deploy/local/suite.sh", "stop")
+    suite.script("deploy/local/suite.sh", "start")
+    try:
+        yield suite
+    finally:
+        suite.script("deploy/local/suite.sh", "stop")

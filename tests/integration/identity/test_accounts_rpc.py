@@ -1,0 +1,122 @@
+"""identity over the real bus: accounts, jurisdiction, lockout, and domain errors that arrive
+at the caller with their type, message and field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.common.actor import Actor
+from services.identity.service import IdentityService
+
+ADMIN = Actor(account_id="acc_admin", roles=("admin",))
+
+
+@pytest.fixture
+def identity(container_factory: Any, service_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    container = container_factory(IdentityService, service_config)
+    container.start()
+    return service_config
+
+
+def proxy(config: dict[str, Any], actor: Actor | None) -> ClusterRpcProxy:
+    context = {"actor": actor.to_header()} if actor else {}
+    return ClusterRpcProxy(config, context_data=context, timeout=30)
+
+
+def build_city(config: dict[str, Any]) -> None:
+    with proxy(config, ADMIN) as rpc:
+        rpc.identity.create_org_unit(code="C", name="市", kind="city")
+        rpc.identity.create_org_unit(code="HP", name="和平区", kind="district", parent="C")
+        rpc.identity.create_org_unit(code="NH", name="南湖街道", kind="street", parent="C/HP")
+        rpc.identity.create_org_unit(code="TYJ", name="太原街街道", kind="street", parent="C/HP")
+
+
+def test_domain_errors_cross_the_bus_with_type_and_field(identity: dict[str, Any]) -> None:
+    build_city(identity)
+    with proxy(identity, ADMIN) as rpc:
+        with pytest.raises(RemoteError) as duplicate:
+            rpc.identity.create_org_unit(code="NH", name="again", kind="street", parent="C/HP")
+        with pytest.raises(RemoteError) as invalid:
+            rpc.identity.create_org_unit(code="X", name="x", kind="street", parent="C/HP/NH")
+    assert duplicate.value.exc_type == "Conflict"
+    assert duplicate.value.value == "an org unit with this code already exists here"
+    assert invalid.value.exc_type == "InvalidInput"
+    assert invalid.value.value == "a street cannot sit below a street"
+
+
+def test_staff_of_one_street_cannot_see_an_account_of_another(identity: dict[str, Any]) -> None:
+    build_city(identity)
+    with proxy(identity, ADMIN) as rpc:
+        rpc.identity.create_account(
+            username="staff.nh", password="pass-word-1", roles=["staff"], org_path="C/HP/NH"
+        )
+        other = rpc.identity.create_account(
+            username="citizen.tyj", password="pass-word-1", roles=["citizen"], org_path="C/HP/TYJ"
+        )
+        mine = rpc.identity.create_account(
+            username="citizen.nh", password="pass-word-1", roles=["citizen"], org_path="C/HP/NH"
+        )
+        claims = rpc.identity.authenticate(username="staff.nh", password="pass-word-1")
+    staff = Actor(account_id=claims["account_id"], roles=("staff",), org_path="C/HP/NH")
+    with proxy(identity, staff) as rpc:
+        assert rpc.identity.get_account(account_id=mine["id"])["username"] == "citizen.nh"
+        with pytest.raises(RemoteError) as hidden:
+            rpc.identity.get_account(account_id=other["id"])
+        with pytest.raises(RemoteError) as missing:
+            rpc.identity.get_account(account_id="acc_does_not_exist")
+        with pytest.raises(RemoteError) as elsewhere:
+            rpc.identity.create_account(
+                username="intruder", password="pass-word-1", roles=["citizen"], org_path="C/HP/TYJ"
+            )
+        listed = rpc.identity.list_accounts()
+    # Outside the jurisdiction looks exactly like not existing.
+    assert hidden.value.exc_type == missing.value.exc_type == "NotFound"
+    assert hidden.value.value == missing.value.value
+    assert elsewhere.value.exc_type == "NotFound"
+    assert {a["username"] for a in listed["items"]} == {"staff.nh", "citizen.nh"}
+
+
+def test_five_wrong_passwords_lock_the_account(identity: dict[str, Any]) -> None:
+    build_city(identity)
+    with proxy(identity, ADMIN) as rpc:
+        rpc.identity.create_account(
+            username="citizen.wang",
+            password="right-password",
+            roles=["citizen"],
+            org_path="C/HP/NH",
+        )
+    with proxy(identity, None) as rpc:
+        for _ in range(5):
+            with pytest.raises(RemoteError) as wrong:
+                rpc.identity.authenticate(username="citizen.wang", password="wrong-password")
+            assert wrong.value.exc_type == "Unauthenticated"
+        with pytest.raises(RemoteError) as locked:
+            rpc.identity.authenticate(username="citizen.wang", password="right-password")
+        with pytest.raises(RemoteError) as unknown:
+            rpc.identity.authenticate(username="nobody.here", password="right-password")
+    assert locked.value.exc_type == "RateLimited"
+    assert unknown.value.exc_type == "Unauthenticated"
+
+
+def test_the_first_admin_comes_from_the_environment(
+    container_factory: Any, service_config: dict[str, Any]
+) -> None:
+    config = {
+        **service_config,
+        "FIRST_ADMIN_USER": "root",
+        "FIRST_ADMIN_PASSWORD": "first-admin-pw",
+    }
+    container_factory(IdentityService, config).start()
+    with proxy(config, None) as rpc:
+        claims = rpc.identity.authenticate(username="root", password="first-admin-pw")
+    assert claims["roles"] == ["admin"]
+    # A restart with another password does not overwrite the existing admin.
+    second = {**config, "FIRST_ADMIN_PASSWORD": "changed-in-env"}
+    container_factory(IdentityService, second).start()
+    with proxy(config, None) as rpc:
+        assert rpc.identity.authenticate(username="root", password="first-admin-pw")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+import logging
+
+from services.common.actor import Actor, ancestors, within
+from services.common.logs import JsonFormatter, request_id_var, scrub
+
+
+def test_jurisdiction_is_the_subtree() -> None:
+    staff = Actor(account_id="a", roles=("staff",), org_path="CN-LN-SY/HP/NH")
+    assert staff.reaches("CN-LN-SY/HP/NH")
+    assert staff.reaches("CN-LN-SY/HP/NH/XH")
+    assert not staff.reaches("CN-LN-SY/HP/NHX")  # a sibling whose code shares a prefix
+    assert not staff.reaches("CN-LN-SY/HP/TYJ")
+    assert not staff.reaches("CN-LN-SY/HP")
+    assert not Actor(roles=("staff",)).reaches("CN-LN-SY")
+    assert Actor(roles=("admin",)).reaches("anything")
+    assert within("A/B", "A")
+    assert not within("AB", "A")
+    assert ancestors("A/B/C") == ["A", "A/B", "A/B/C"]
+
+
+def test_actor_survives_the_header() -> None:
+    actor = Actor(account_id="acc_1", roles=("staff",), org_path="X/Y", name="王芳")
+    assert Actor.from_header(actor.to_header()) == actor
+    assert Actor.from_header(None) == Actor()
+
+
+def test_log_lines_are_json_with_request_id_and_no_clear_id_number() -> None:
+    request_id_var.set("req-123")
+    record = logging.LogRecord(
+        "t", logging.INFO, __file__, 1, "lookup %s", ("11010519491231002X",), None
+    )
+    line = json.loads(JsonFormatter(service="identity").format(record))
+    assert line["request_id"] == "req-123"
+    assert line["service"] == "identity"
+    assert "11010519491231002X" not in line["message"]
+    assert line["message"] == "lookup 1101**********002X"
+
+
+def test_scrub_masks_credit_codes_but_leaves_ordinary_numbers() -> None:
+    assert scrub("code 91350100M000100Y43 ok") == "code 9135**********0Y43 ok"
+    assert scrub("order 12345 at 2026-11-22") == "order 12345 at 2026-11-22"
