@@ -56,7 +56,14 @@ install_compose_validator() {
   apt_install docker-compose
 }
 
+install_fonts() {
+  # Printed code cards carry Chinese names: a CJK font for Pillow.
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && return 0
+  apt_install fonts-wqy-microhei || say "no CJK font: printed cards will show names as ?"
+}
+
 install_python
+install_fonts
 install_rabbitmq
 install_ferretdb
 install_compose_validator

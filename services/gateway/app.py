@@ -17,7 +17,18 @@ from services.gateway import problems
 from services.gateway.audit import AuditLog
 from services.gateway.keys import load_keyring
 from services.gateway.middleware import RequestContextMiddleware
-from services.gateway.routes import accounts, auth, health, me, org_units, partners
+from services.gateway.routes import (
+    accounts,
+    auth,
+    codes,
+    delegations,
+    health,
+    me,
+    org_units,
+    organisations,
+    partners,
+    persons,
+)
 from services.gateway.rpc import RpcClient
 from services.gateway.settings import Settings, get_settings
 
@@ -77,6 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (health, auth, me, accounts, org_units, partners):
+    routers = (
+        health,
+        auth,
+        me,
+        accounts,
+        org_units,
+        partners,
+        persons,
+        organisations,
+        codes,
+        delegations,
+    )
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -78,6 +78,9 @@ def verify_access_token(token: str, ring: KeyRing, settings: Settings) -> dict[s
 
 def actor_from_claims(claims: dict[str, Any]) -> Actor:
     scenes = claims.get("scenes") or []
+    extra: dict[str, Any] = {"iat": claims.get("iat")}
+    if scenes:
+        extra["scenes"] = scenes
     return Actor(
         account_id=claims["sub"],
         roles=tuple(claims.get("roles", [])),
@@ -86,5 +89,5 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
         client_id=claims.get("cid"),
         scopes=tuple((claims.get("scope") or "").split()),
         name=claims.get("name"),
-        extra={"scenes": scenes} if scenes else {},
+        extra=extra,
     )

@@ -8,10 +8,10 @@ carries the same id.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
@@ -51,10 +51,18 @@ def current_actor(
     ring: KeyRingDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    on_behalf_of: Annotated[
+        str | None,
+        Header(
+            alias="X-On-Behalf-Of", max_length=64, description="act as a proxy for this subject"
+        ),
+    ] = None,
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("an access token is required")
     actor = actor_from_claims(verify_access_token(credentials.credentials, ring, settings))
+    if on_behalf_of:
+        actor = replace(actor, on_behalf_of=on_behalf_of)
     request.state.actor_id = actor.account_id
     request.state.client_id = actor.client_id
     return actor
@@ -73,6 +81,7 @@ def require_roles(*roles: str) -> Callable[[Actor], Actor]:
 
 
 StaffActor = Annotated[Actor, Depends(require_roles("staff", "supervisor", "admin"))]
+VerifierActor = Annotated[Actor, Depends(require_roles("verifier"))]
 AdminActor = Annotated[Actor, Depends(require_roles("admin"))]
 
 

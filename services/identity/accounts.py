@@ -33,7 +33,7 @@ from services.identity.orgunits import require_unit
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$")
 
 # Which roles each role may grant when it creates an account.
 GRANTABLE: dict[str, frozenset[str]] = {
@@ -141,7 +141,7 @@ def create_account(
     subject_id: str | None = None,
     scenes: list[str] | None = None,
 ) -> dict[str, Any]:
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not USERNAME.match(username):
         raise InvalidInput("3–64 letters, digits or . _ @ -", field="username")
     validate_password(password)
     granted = validate_roles(actor, roles)

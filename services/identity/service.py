@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.common import health
 from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
-from services.identity import accounts, orgunits
+from services.identity import accounts, codekeys, codes, delegation, orgunits, scans, subjects
 from services.identity.bootstrap import FirstAdmin
+from services.identity.keyring import MAX_CODE_TTL, IdentitySecrets
 from services.identity.store import INDEXES
+
+expected = DOMAIN_ERRORS
 
 
 class IdentityService:
@@ -21,17 +26,20 @@ class IdentityService:
 
     db = MongoDatabase("identity", INDEXES)
     call = CallContext()
+    keys = IdentitySecrets()
     first_admin = FirstAdmin()
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
         return health.check(self.name, self.db)
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    # accounts and the jurisdiction tree
+
+    @rpc(expected_exceptions=expected)
     def authenticate(self, username: str, password: str) -> dict[str, Any]:
         return accounts.authenticate(self.db, username, password, utcnow())
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def create_account(
         self,
         username: str,
@@ -55,26 +63,163 @@ class IdentityService:
             scenes,
         )
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def get_account(self, account_id: str) -> dict[str, Any]:
         return accounts.get_account(self.db, self.call.actor, account_id)
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def list_accounts(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
         return accounts.list_accounts(self.db, self.call.actor, org_path, limit, offset)
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def create_org_unit(
         self, code: str, name: str, kind: str, parent: str | None = None
     ) -> dict[str, Any]:
         return orgunits.create_org_unit(self.db, self.call.actor, parent, code, name, kind)
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def get_org_unit(self, path: str) -> dict[str, Any]:
         return orgunits.get_org_unit(self.db, self.call.actor, path)
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def list_org_units(self, root: str | None = None) -> list[dict[str, Any]]:
         return orgunits.list_org_units(self.db, self.call.actor, root)
+
+    # subjects
+
+    @rpc(expected_exceptions=expected)
+    def register_person(self, **fields: Any) -> dict[str, Any]:
+        return subjects.register_person(self.db, self.keys.pii, self.call.actor, utcnow(), **fields)
+
+    @rpc(expected_exceptions=expected)
+    def register_organisation(self, **fields: Any) -> dict[str, Any]:
+        return subjects.register_organisation(
+            self.db, self.keys.pii, self.call.actor, utcnow(), **fields
+        )
+
+    @rpc(expected_exceptions=expected)
+    def get_subject(self, subject_id: str) -> dict[str, Any]:
+        return subjects.view(
+            subjects.get_subject_in_jurisdiction(self.db, self.call.actor, subject_id)
+        )
+
+    @rpc(expected_exceptions=expected)
+    def list_persons(
+        self, org_path: str | None = None, limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        return subjects.list_persons(self.db, self.call.actor, org_path, limit, offset)
+
+    @rpc(expected_exceptions=expected)
+    def add_operator(self, organisation_id: str, account_id: str, role: str) -> dict[str, Any]:
+        return subjects.add_operator(
+            self.db, self.call.actor, utcnow(), organisation_id, account_id, role
+        )
+
+    @rpc(expected_exceptions=expected)
+    def my_organisations(self) -> list[dict[str, Any]]:
+        return subjects.my_organisations(self.db, self.call.actor)
+
+    @rpc(expected_exceptions=expected)
+    def freeze_subject(self, subject_id: str, reason: str) -> dict[str, Any]:
+        return subjects.set_staff_freeze(
+            self.db, self.call.actor, utcnow(), subject_id, True, reason
+        )
+
+    @rpc(expected_exceptions=expected)
+    def unfreeze_subject(self, subject_id: str) -> dict[str, Any]:
+        return subjects.set_staff_freeze(
+            self.db, self.call.actor, utcnow(), subject_id, False, None
+        )
+
+    @rpc(expected_exceptions=expected)
+    def freeze_my_code(self) -> dict[str, Any]:
+        return subjects.set_self_freeze(self.db, self.call.actor, True, 0)
+
+    @rpc(expected_exceptions=expected)
+    def unfreeze_my_code(self, token_age_s: float) -> dict[str, Any]:
+        return subjects.set_self_freeze(self.db, self.call.actor, False, token_age_s)
+
+    # codes and scans
+
+    @rpc(expected_exceptions=expected)
+    def issue_code(self, organisation_id: str | None = None) -> dict[str, Any]:
+        return codes.issue_code(
+            self.db, self.keys.codes, self.call.actor, utcnow(), self.keys.code_ttl, organisation_id
+        )
+
+    @rpc(expected_exceptions=expected)
+    def verify_code(self, token: str, scene: str) -> dict[str, Any]:
+        return codes.verify_code(
+            self.db,
+            self.keys.codes,
+            self.keys.pii,
+            self.call.actor,
+            utcnow(),
+            token,
+            scene,
+            self.keys.scenes,
+        )
+
+    @rpc(expected_exceptions=expected)
+    def code_jwks(self) -> dict[str, Any]:
+        return self.keys.codes.jwks(self.db, utcnow())
+
+    @rpc(expected_exceptions=expected)
+    def rotate_code_key(self) -> dict[str, Any]:
+        self.call.actor.require_role("admin")
+        active = codekeys.rotate(self.db, self.keys.codes.wrap_key, utcnow(), MAX_CODE_TTL)
+        self.keys.codes.refresh(self.db, utcnow(), force=True)
+        return {"active_kid": active["_id"]}
+
+    @rpc(expected_exceptions=expected)
+    def list_my_scans(self, limit: int = 20, before: str | None = None) -> dict[str, Any]:
+        return scans.list_scans(self.db, self.call.actor, limit, before)
+
+    @rpc(expected_exceptions=expected)
+    def upload_scan_logs(self, terminal_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return scans.upload_offline_logs(
+            self.db, self.keys.codes, self.call.actor, utcnow(), terminal_id, entries
+        )
+
+    @rpc(expected_exceptions=expected)
+    def issue_printed_code(self, person_id: str) -> dict[str, Any]:
+        return codes.issue_printed_code(
+            self.db, self.keys.pii, self.call.actor, utcnow(), person_id
+        )
+
+    @rpc(expected_exceptions=expected)
+    def get_printed_code(self, person_id: str) -> dict[str, Any]:
+        return codes.current_printed_code(self.db, self.keys.pii, self.call.actor, person_id)
+
+    # proxies and guardians
+
+    @rpc(expected_exceptions=expected)
+    def authorize_proxy(self, **fields: Any) -> dict[str, Any]:
+        return delegation.authorize_proxy(
+            self.db, self.keys.pii, self.call.actor, utcnow(), **fields
+        )
+
+    @rpc(expected_exceptions=expected)
+    def appoint_guardian(self, **fields: Any) -> dict[str, Any]:
+        return delegation.appoint_guardian(self.db, self.call.actor, utcnow(), **fields)
+
+    @rpc(expected_exceptions=expected)
+    def revoke_delegation(self, delegation_id: str) -> dict[str, Any]:
+        return delegation.revoke(self.db, self.call.actor, utcnow(), delegation_id)
+
+    @rpc(expected_exceptions=expected)
+    def list_my_delegations(self) -> dict[str, Any]:
+        return delegation.list_mine(self.db, self.call.actor)
+
+    @rpc(expected_exceptions=expected)
+    def my_activity(self, limit: int = 50) -> list[dict[str, Any]]:
+        return delegation.activity(self.db, self.call.actor, max(1, min(limit, 200)))
+
+    @timer(interval=60)
+    def forget_spent_codes(self) -> None:
+        """A used jti only matters until its code expires; keep the set small."""
+        self.db.code_uses.delete_many(
+            {"at": {"$lt": utcnow() - timedelta(seconds=2 * MAX_CODE_TTL)}}
+        )

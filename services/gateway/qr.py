@@ -1,0 +1,67 @@
+"""QR rendering for codes and printed cards (presentation only: the token is made by identity)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import qrcode
+import qrcode.image.svg
+from PIL import Image, ImageDraw, ImageFont
+from qrcode.constants import ERROR_CORRECT_M
+
+CJK_FONTS = (
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+)
+
+
+def _qr(text: str, box_size: int = 8) -> qrcode.QRCode:
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=4)
+    code.add_data(text)
+    code.make(fit=True)
+    return code
+
+
+def qr_version(text: str) -> int:
+    version: int = _qr(text).version
+    return version
+
+
+def png(text: str, box_size: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    _qr(text, box_size).make_image(fill_color="black", back_color="white").save(buffer)
+    return buffer.getvalue()
+
+
+def svg(text: str) -> bytes:
+    buffer = io.BytesIO()
+    _qr(text).make_image(image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
+    return buffer.getvalue()
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in CJK_FONTS:
+        if path.exists():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default()
+
+
+def printed_card(code: str, name: str, id_masked: str, issued: str) -> bytes:
+    """A printable card (85.6 × 54 mm at 300 dpi): the QR and the person's masked details."""
+    card = Image.new("RGB", (1011, 638), "white")
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((0, 0, 1010, 110), fill=(0, 94, 160))
+    draw.text((40, 28), "一码通城 · 市民码（实体卡）", font=_font(48), fill="white")
+    qr_image = _qr(code, box_size=10).make_image(fill_color="black", back_color="white")
+    qr_image = qr_image.get_image().resize((440, 440))
+    card.paste(qr_image, (30, 150))
+    body = _font(40)
+    draw.text((500, 190), f"姓名：{name}", font=body, fill="black")
+    draw.text((500, 270), "证件号：", font=body, fill="black")
+    draw.text((500, 330), id_masked, font=body, fill="black")
+    draw.text((500, 420), f"签发：{issued[:10]}", font=_font(32), fill=(60, 60, 60))
+    draw.text((500, 520), "仅限线上核验，补办后旧卡失效", font=_font(28), fill=(60, 60, 60))
+    buffer = io.BytesIO()
+    card.save(buffer, format="PNG")
+    return buffer.getvalue()

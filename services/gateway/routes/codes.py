@@ -1,0 +1,112 @@
+"""The personal code (市民码): get a fresh one, see it as a QR, freeze it, read who scanned
+it; verifier terminals check codes online and upload what they checked offline."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from services.gateway import qr
+from services.gateway.deps import AdminActor, AnonymousBus, BusDep, CurrentActor, VerifierActor
+
+router = APIRouter(tags=["codes"])
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class CodeVerify(BaseModel):
+    token: str = Field(min_length=1, max_length=2048, description="what the QR holds")
+    scene: str = Field(min_length=1, max_length=32)
+
+
+class OfflineScan(BaseModel):
+    token: str = Field(min_length=1, max_length=2048)
+    scene: str = Field(min_length=1, max_length=32)
+    scanned_at: str = Field(max_length=40)
+    result: str = Field(default="ok", max_length=16)
+
+
+class ScanLogUpload(BaseModel):
+    terminal_id: str = Field(min_length=1, max_length=64)
+    entries: list[OfflineScan] = Field(max_length=1000)
+
+
+@router.post("/v1/me/code", summary="A fresh dynamic code (or for the person in X-On-Behalf-Of)")
+async def issue_code(_actor: CurrentActor, bus: BusDep) -> JSONResponse:
+    code = await bus.call("identity", "issue_code")
+    return JSONResponse(code, headers=NO_STORE)
+
+
+async def _code_image(bus: BusDep, render: Any, media_type: str) -> Response:
+    code = await bus.call("identity", "issue_code")
+    headers = {
+        **NO_STORE,
+        "X-Code-Expires-At": code["expires_at"],
+        "X-Code-Refresh-In": str(code["refresh_in"]),
+    }
+    return Response(render(code["token"]), media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/v1/me/code.png",
+    summary="A fresh dynamic code as a PNG QR",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def code_png(_actor: CurrentActor, bus: BusDep) -> Response:
+    return await _code_image(bus, qr.png, "image/png")
+
+
+@router.get(
+    "/v1/me/code.svg",
+    summary="A fresh dynamic code as an SVG QR",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def code_svg(_actor: CurrentActor, bus: BusDep) -> Response:
+    return await _code_image(bus, qr.svg, "image/svg+xml")
+
+
+@router.post("/v1/me/code/freeze", summary="Freeze my code (lost phone)")
+async def freeze_my_code(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "freeze_my_code")
+
+
+@router.post("/v1/me/code/unfreeze", summary="Unfreeze my code (log in again first)")
+async def unfreeze_my_code(actor: CurrentActor, bus: BusDep) -> Any:
+    age = time.time() - float(actor.extra.get("iat") or 0)
+    return await bus.call("identity", "unfreeze_my_code", token_age_s=age)
+
+
+@router.get("/v1/me/scans", summary="Who scanned my code, newest first")
+async def my_scans(
+    _actor: CurrentActor,
+    bus: BusDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[str | None, Query(max_length=40)] = None,
+) -> Any:
+    return await bus.call("identity", "list_my_scans", limit=limit, before=before)
+
+
+@router.post("/v1/codes/verify", summary="Verify a scanned code for a scene (verifier terminals)")
+async def verify_code(body: CodeVerify, _actor: VerifierActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "verify_code", token=body.token, scene=body.scene)
+
+
+@router.post("/v1/codes/scan-logs", summary="Upload scans made offline (idempotent per jti)")
+async def upload_scan_logs(body: ScanLogUpload, _actor: VerifierActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "upload_scan_logs", **body.model_dump())
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that sign codes, for offline terminals")
+async def jwks(bus: AnonymousBus) -> JSONResponse:
+    keys = await bus.call("identity", "code_jwks")
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.post("/v1/admin/code-keys/rotate", summary="Rotate the code-signing key (admin)")
+async def rotate_code_key(_actor: AdminActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "rotate_code_key")

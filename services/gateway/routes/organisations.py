@@ -1,0 +1,73 @@
+"""Organisations (一企一码): staff register them; their operators show the enterprise code."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from services.gateway.deps import BusDep, CurrentActor, StaffActor
+
+router = APIRouter(tags=["organisations"])
+
+
+class OrganisationCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    credit_code: str = Field(min_length=1, max_length=32, description="统一社会信用代码")
+    org_path: str = Field(max_length=200, description="registered org unit")
+    legal_representative: str | None = Field(default=None, max_length=64, description="person id")
+
+
+class OperatorCreate(BaseModel):
+    account_id: str = Field(max_length=64)
+    role: Literal["legal_representative", "operator"]
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/v1/organisations", status_code=201, summary="Register an organisation")
+async def register_organisation(body: OrganisationCreate, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "register_organisation", **body.model_dump(exclude_none=True))
+
+
+@router.get("/v1/organisations/{organisation_id}", summary="One organisation (masked)")
+async def get_organisation(organisation_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "get_subject", subject_id=organisation_id)
+
+
+@router.post(
+    "/v1/organisations/{organisation_id}/operators",
+    status_code=201,
+    summary="Link an enterprise account as operator or legal representative",
+)
+async def add_operator(
+    organisation_id: str, body: OperatorCreate, _actor: StaffActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "identity", "add_operator", organisation_id=organisation_id, **body.model_dump()
+    )
+
+
+@router.post("/v1/organisations/{organisation_id}/freeze", summary="Freeze, with a reason")
+async def freeze_organisation(
+    organisation_id: str, body: Reason, _actor: StaffActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "identity", "freeze_subject", subject_id=organisation_id, reason=body.reason
+    )
+
+
+@router.post(
+    "/v1/organisations/{organisation_id}/code",
+    summary="A fresh enterprise code (operators of the organisation)",
+)
+async def enterprise_code(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "issue_code", organisation_id=organisation_id)
+
+
+@router.get("/v1/me/organisations", summary="Organisations I operate")
+async def my_organisations(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "my_organisations")

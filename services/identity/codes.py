@@ -1,0 +1,276 @@
+"""Personal and enterprise codes, online: issue a dynamic code, verify a scan for a scene,
+printed codes for people without a smartphone.
+
+An online scan checks the signature, the expiry, the subject's status and single use of the
+code's ``jti`` (an insert into ``code_uses`` keyed by the jti: of twenty simultaneous scans of
+one code exactly one inserts). It answers only what the scene may see.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import jwt
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.actor import Actor
+from services.common.codec import format_time, to_wire
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.mongo import Document
+from services.identity import delegation, scans
+from services.identity.codekeys import KeyCache
+from services.identity.codetoken import CodeRefused, read_code, sign_code
+from services.identity.pii import PiiKeys
+from services.identity.subjects import (
+    concession_for,
+    find_subject,
+    get_subject_in_jurisdiction,
+    is_frozen,
+    operated_by,
+)
+
+PRINTED_PREFIX = "OCC1."
+
+# What each scene may see (overridable with SCENE_FIELDS in the service config).
+SCENE_FIELDS: dict[str, list[str]] = {
+    "metro": ["valid", "concession"],
+    "bus": ["valid", "concession"],
+    "scenic_spot": ["valid", "concession"],
+    "library": ["valid", "name"],
+    "hotel": ["name", "id_number_masked"],
+    "gov_counter": ["name", "id_number_masked", "phone"],
+    "hospital": ["name", "id_number_masked", "medical_insurance"],
+}
+ORGANISATION_FIELDS = ["valid", "name", "credit_code_masked"]
+
+
+def issue_code(
+    db: Database[Document],
+    cache: KeyCache,
+    actor: Actor,
+    now: datetime,
+    ttl: int,
+    organisation_id: str | None = None,
+) -> dict[str, Any]:
+    """A fresh dynamic code for the caller, a person they represent, or an organisation they
+    operate."""
+    if organisation_id is not None:
+        if not operated_by(db, actor.account_id, organisation_id):
+            raise NotFound("no such organisation", field="organisation_id")
+        sub, proxy = organisation_id, None
+    else:
+        sub, proxy = delegation.acting_subject(db, actor, "show_code", now)
+    subject = find_subject(db, sub)
+    if subject is None:
+        raise NotFound("no such subject")
+    if is_frozen(subject):
+        raise Forbidden("this code is frozen", code="frozen")
+    kid, key = cache.signing_key(db, now)
+    token, claims = sign_code(sub, kid, key, int(now.timestamp()), ttl)
+    if proxy is not None:
+        delegation.record_proxy_action(db, sub, proxy, "show_code", now, actor, {"jti": claims.jti})
+    return {
+        "token": token,
+        "subject_id": sub,
+        "expires_at": format_time(datetime.fromtimestamp(claims.exp, now.tzinfo)),
+        "refresh_in": max(5, ttl - 15),
+        "token_bytes": len(token.encode()),
+    }
+
+
+def _scene_fields(scene: Any, table: dict[str, list[str]]) -> list[str]:
+    if not isinstance(scene, str) or scene not in table:
+        raise InvalidInput(
+            f"unknown scene; one of {', '.join(sorted(table))}", field="scene", code="unknown_scene"
+        )
+    return table[scene]
+
+
+def _require_terminal_for(db: Database[Document], actor: Actor, scene: str) -> Document:
+    actor.require_role("verifier")
+    account = db.accounts.find_one({"_id": actor.account_id})
+    if account is None or scene not in account.get("scenes", []):
+        raise Forbidden("this terminal is not registered for the scene", code="scene_not_allowed")
+    return account
+
+
+def scene_view(
+    subject: Document, fields: list[str], keys: PiiKeys, now: datetime
+) -> dict[str, Any]:
+    if subject["_id"].startswith("o_"):
+        values = {
+            "valid": True,
+            "name": subject["name"],
+            "credit_code_masked": subject["credit_code"]["masked"],
+        }
+        return {f: values[f] for f in ORGANISATION_FIELDS}
+    shown: dict[str, Any] = {}
+    for field in fields:
+        if field == "valid":
+            shown["valid"] = True
+        elif field == "concession":
+            shown["concession"] = concession_for(subject, now.date())
+        elif field == "name":
+            shown["name"] = subject["name"]
+        elif field == "id_number_masked":
+            shown["id_number_masked"] = subject["id_number"]["masked"]
+        elif field == "phone":
+            phone = subject.get("phone")
+            shown["phone"] = keys.reveal(phone, f"person:{subject['_id']}:phone") if phone else None
+        elif field == "medical_insurance":
+            shown["medical_insurance"] = bool(subject.get("medical_insurance"))
+    return shown
+
+
+def verify_code(
+    db: Database[Document],
+    cache: KeyCache,
+    keys: PiiKeys,
+    actor: Actor,
+    now: datetime,
+    token: str,
+    scene: str,
+    table: dict[str, list[str]],
+) -> dict[str, Any]:
+    fields = _scene_fields(scene, table)
+    terminal = _require_terminal_for(db, actor, scene)
+    if isinstance(token, str) and token.startswith(PRINTED_PREFIX):
+        return _verify_printed(db, keys, terminal, now, token, scene, fields)
+    try:
+        claims = read_code(token, cache.public_keys(db, now, _kid_of(token)), now.timestamp())
+    except CodeRefused as refused:
+        if refused.reason == "expired" and refused.claims:
+            scans.record(
+                db,
+                str(refused.claims["sub"]),
+                terminal,
+                scene,
+                "expired",
+                now,
+                jti=str(refused.claims.get("jti")),
+            )
+            raise InvalidInput(
+                "this code has expired; show a fresh one", field="token", code="expired"
+            ) from refused
+        raise InvalidInput("this is not a valid code", field="token", code="forged") from refused
+    subject = find_subject(db, claims.sub)
+    if subject is None:
+        raise InvalidInput("this is not a valid code", field="token", code="forged")
+    if is_frozen(subject) or subject.get("status") == "deceased":
+        scans.record(db, claims.sub, terminal, scene, "frozen", now, jti=claims.jti)
+        raise Forbidden("this code is frozen", code="frozen")
+    try:
+        db.code_uses.insert_one(
+            {
+                "_id": claims.jti,
+                "sub": claims.sub,
+                "at": now,
+                "terminal": terminal["_id"],
+                "scene": scene,
+            }
+        )
+    except DuplicateKeyError as exc:
+        scans.record(db, claims.sub, terminal, scene, "replayed", now, jti=claims.jti)
+        raise Conflict("this code has already been used", field="token", code="replayed") from exc
+    scans.record(db, claims.sub, terminal, scene, "ok", now, jti=claims.jti)
+    return {
+        "result": "valid",
+        "scene": scene,
+        "subject_type": "organisation" if claims.sub.startswith("o_") else "person",
+        "fields": scene_view(subject, fields, keys, now),
+        "checked_at": format_time(now),
+    }
+
+
+def _kid_of(token: Any) -> str | None:
+    """The header's kid, to refresh the key cache when a replica rotated; read_code verifies."""
+    try:
+        return str(jwt.get_unverified_header(token).get("kid"))
+    except (jwt.PyJWTError, TypeError, AttributeError):
+        return None
+
+
+# Printed codes: long-lived, opaque, verified online only, revocable by re-issue.
+
+
+def issue_printed_code(
+    db: Database[Document], keys: PiiKeys, actor: Actor, now: datetime, person_id: str
+) -> dict[str, Any]:
+    person = get_subject_in_jurisdiction(db, actor, person_id)
+    if not person["_id"].startswith("p_"):
+        raise NotFound("no such person")
+    code = PRINTED_PREFIX + secrets.token_urlsafe(18)
+    record = {
+        "_id": keys.lookup_hash(code),
+        "sub": person["_id"],
+        "sealed": keys.protect(code, f"printed:{person['_id']}")["sealed"],
+        "status": "active",
+        "issued_at": now,
+        "issued_by": actor.account_id,
+    }
+    db.printed_codes.insert_one(record)
+    # Re-issuing revokes every earlier printed code of this person.
+    db.printed_codes.update_many(
+        {"sub": person["_id"], "status": "active", "_id": {"$ne": record["_id"]}},
+        {"$set": {"status": "revoked", "revoked_at": now}},
+    )
+    return printed_card(person, code, now)
+
+
+def printed_card(person: Document, code: str, issued_at: datetime) -> dict[str, Any]:
+    return to_wire(
+        {
+            "code": code,
+            "person_id": person["_id"],
+            "name": person["name"],
+            "id_number_masked": person["id_number"]["masked"],
+            "issued_at": issued_at,
+        }
+    )
+
+
+def current_printed_code(
+    db: Database[Document], keys: PiiKeys, actor: Actor, person_id: str
+) -> dict[str, Any]:
+    """For reprinting the card: staff in the jurisdiction read the active printed code."""
+    person = get_subject_in_jurisdiction(db, actor, person_id)
+    record = db.printed_codes.find_one({"sub": person["_id"], "status": "active"})
+    if record is None:
+        raise NotFound("this person has no printed code")
+    code = keys.reveal({"sealed": record["sealed"]}, f"printed:{person['_id']}")
+    return printed_card(person, code, record["issued_at"])
+
+
+def _verify_printed(
+    db: Database[Document],
+    keys: PiiKeys,
+    terminal: Document,
+    now: datetime,
+    code: str,
+    scene: str,
+    fields: list[str],
+) -> dict[str, Any]:
+    record = db.printed_codes.find_one({"_id": keys.lookup_hash(code)})
+    if record is None:
+        raise InvalidInput("this is not a valid code", field="token", code="forged")
+    if record["status"] != "active":
+        scans.record(db, record["sub"], terminal, scene, "revoked", now, source="printed")
+        raise InvalidInput(
+            "this printed code was replaced by a newer card", field="token", code="revoked"
+        )
+    subject = find_subject(db, record["sub"])
+    if subject is None or is_frozen(subject) or subject.get("status") == "deceased":
+        scans.record(db, record["sub"], terminal, scene, "frozen", now, source="printed")
+        raise Forbidden("this code is frozen", code="frozen")
+    scans.record(db, record["sub"], terminal, scene, "ok", now, source="printed")
+    return {
+        "result": "valid",
+        "scene": scene,
+        "subject_type": "person",
+        "fields": scene_view(subject, fields, keys, now),
+        "checked_at": format_time(now),
+        "printed": True,
+    }

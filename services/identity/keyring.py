@@ -1,0 +1,43 @@
+"""What identity derives from its config once per process: the personal-data keys, the
+code-key cache, the code lifetime and the scene table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+
+from services.common.config import load_settings
+from services.common.crypto import derive_key
+from services.identity.codekeys import KeyCache
+from services.identity.codes import SCENE_FIELDS
+from services.identity.pii import PiiKeys
+
+MAX_CODE_TTL = 300
+
+
+@dataclass(frozen=True)
+class IdentityKeys:
+    pii: PiiKeys
+    codes: KeyCache
+    code_ttl: int
+    scenes: dict[str, list[str]]
+
+
+class IdentitySecrets(DependencyProvider):  # type: ignore[misc]
+    def setup(self) -> None:
+        config = self.container.config
+        secret = load_settings(config).SECRET_KEY.get_secret_value()
+        ttl = int(config.get("CODE_TTL_SECONDS") or 60)
+        if not 10 <= ttl <= MAX_CODE_TTL:
+            raise ValueError(f"CODE_TTL_SECONDS must be between 10 and {MAX_CODE_TTL}")
+        self.keys = IdentityKeys(
+            pii=PiiKeys.from_secret(secret),
+            codes=KeyCache(derive_key(secret, "identity-code-keys")),
+            code_ttl=ttl,
+            scenes=dict(config.get("SCENE_FIELDS") or SCENE_FIELDS),
+        )
+
+    def get_dependency(self, worker_ctx: Any) -> IdentityKeys:
+        return self.keys
