@@ -22,6 +22,11 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "Admin-e2e-2026"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` run after all others (in their given order)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 def ensure_vhost(name: str) -> str:
     """An AMQP URI for vhost ``name`` on the local broker (or TEST_AMQP_URI as given)."""
     if os.environ.get("TEST_AMQP_URI"):
@@ -73,6 +78,7 @@ def running_suite() -> Iterator[Suite]:
         "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "RPC_TIMEOUT": "5",
         "HEALTH_TIMEOUT": "2",
+        "CODE_TTL_SECONDS": "10",
     }
     suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
     suite.script("deploy/local/suite.sh", "stop")

@@ -80,22 +80,49 @@ ACCOUNTS: list[dict[str, Any]] = [
         "scenes": ["metro", "bus"],
     },
     {
-        "username": "citizen.wang",
-        "display_name": "王建国",
-        "roles": ["citizen"],
-        "org_path": f"{DISTRICT}/NH/XH",
-    },
-    {
-        "username": "citizen.li",
-        "display_name": "李秀英",
-        "roles": ["citizen"],
-        "org_path": f"{DISTRICT}/TYJ/ZS",
-    },
-    {
         "username": "ent.xinghe",
         "display_name": "星河科技有限公司 经办人",
         "roles": ["enterprise"],
         "org_path": f"{DISTRICT}/NH",
+    },
+]
+
+# Invented people: the numbers are well-formed (checksums computed) but belong to no one.
+PERSONS: list[dict[str, Any]] = [
+    {
+        "name": "王建国",
+        "id_number": "210102196605041011",
+        "org_path": f"{DISTRICT}/NH/XH",
+        "phone": "13800000001",
+        "medical_insurance": True,
+        "registrar": "staff.nh",
+        "account": {"username": "citizen.wang"},
+    },
+    {
+        "name": "李秀英",
+        "id_number": "210102194811201021",
+        "org_path": f"{DISTRICT}/TYJ/ZS",
+        "phone": "13800000002",
+        "registrar": "staff.tyj",
+        "account": {"username": "citizen.li"},
+    },
+    {
+        "name": "王小梅",
+        "id_number": "210102198508081045",
+        "org_path": f"{DISTRICT}/NH/XH",
+        "phone": "13800000003",
+        "registrar": "staff.nh",
+        "account": {"username": "citizen.xiaomei"},
+    },
+]
+
+ORGANISATIONS: list[dict[str, Any]] = [
+    {
+        "name": "沈阳星河科技有限公司",
+        "credit_code": "91210102MA0XH2026U",
+        "org_path": f"{DISTRICT}/NH",
+        "registrar": "staff.nh",
+        "operator": "ent.xinghe",
     },
 ]
 
@@ -119,6 +146,20 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
     return result
 
 
+def _as(admin: httpx.Client, base_url: str, username: str) -> httpx.Client:
+    """A client logged in as a demo account (staff register the people of their own area)."""
+    token = admin.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": DEMO_PASSWORD},
+    )
+    token.raise_for_status()
+    return httpx.Client(
+        base_url=base_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+    )
+
+
 def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -> dict[str, Any]:
     with httpx.Client(base_url=base_url, timeout=30) as client:
         token = client.post(
@@ -131,6 +172,22 @@ def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -
             _post(client, "/v1/org-units", unit)
         for account in ACCOUNTS:
             _post(client, "/v1/accounts", {**account, "password": DEMO_PASSWORD})
+        for person in PERSONS:
+            body = {k: v for k, v in person.items() if k != "registrar"}
+            body["account"] = {**person["account"], "password": DEMO_PASSWORD}
+            with _as(client, base_url, person["registrar"]) as staff:
+                _post(staff, "/v1/persons", body)
+        accounts = {
+            a["username"]: a
+            for a in client.get("/v1/accounts", params={"limit": 200}).json()["items"]
+        }
+        for org in ORGANISATIONS:
+            body = {k: v for k, v in org.items() if k not in ("registrar", "operator")}
+            with _as(client, base_url, org["registrar"]) as staff:
+                created = _post(staff, "/v1/organisations", body)
+                if created is not None:
+                    operator = {"account_id": accounts[org["operator"]]["id"], "role": "operator"}
+                    _post(staff, f"/v1/organisations/{created['id']}/operators", operator)
         partners_file = state_dir / "demo-partners.json"
         secrets: dict[str, str] = (
             json.loads(partners_file.read_text()) if partners_file.exists() else {}
@@ -142,7 +199,8 @@ def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -
         state_dir.mkdir(parents=True, exist_ok=True)
         partners_file.write_text(json.dumps(secrets, indent=2))
         partners_file.chmod(0o600)
-    return {"accounts": [a["username"] for a in ACCOUNTS], "partners": secrets}
+    usernames = [a["username"] for a in ACCOUNTS] + [p["account"]["username"] for p in PERSONS]
+    return {"accounts": usernames, "partners": secrets}
 
 
 def main() -> None:

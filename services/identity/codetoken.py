@@ -8,12 +8,15 @@ the public keys and a clock, nothing else.
 
 from __future__ import annotations
 
+import binascii
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.common.crypto import b64url, b64url_decode
 
 SUBJECT_TYPES = {"p": "person", "o": "organisation"}
 
@@ -53,11 +56,23 @@ def sign_code(
     return token, claims
 
 
+def _canonical(token: str) -> bool:
+    """Each segment must be the one canonical base64url text of its bytes: otherwise a changed
+    last character (whose low bits are padding) could decode to the same bytes and still pass."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    try:
+        return all(b64url(b64url_decode(segment)) == segment for segment in segments)
+    except (ValueError, binascii.Error):
+        return False
+
+
 def read_code(
     token: str, keys: dict[str, Ed25519PublicKey], now: float, leeway: int = 0
 ) -> CodeClaims:
     """Verify signature and expiry; raise :class:`CodeRefused` with the reason."""
-    if not isinstance(token, str) or len(token) > 2048:
+    if not isinstance(token, str) or len(token) > 2048 or not _canonical(token):
         raise CodeRefused("forged")
     try:
         header = jwt.get_unverified_header(token)

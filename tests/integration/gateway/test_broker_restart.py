@@ -1,7 +1,8 @@
 """RabbitMQ stops: /readyz and RPC-backed routes answer 503 at once (never hang); it comes
 back: the same gateway process serves again, without a restart.
 
-Runs last (it is given last to pytest): it stops the broker every other test talks to."""
+Runs after the end-to-end tests (it is given after them to pytest): it stops the broker they
+talk to."""
 
 from __future__ import annotations
 

@@ -1,0 +1,381 @@
+"""Identity end to end: registration, dynamic codes online and offline, scans, freezing,
+printed codes, enterprise codes, proxies and guardians, jurisdiction."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.test_foundation import assert_problem
+from tests.idnumbers import credit_code, resident_id
+
+Login = Callable[[str], dict[str, str]]
+NH = "CN-LN-SY/HP/NH"
+TYJ = "CN-LN-SY/HP/TYJ"
+
+
+def offline_verify(token: str, jwks_file: Path) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.identity.verify", token, "--jwks", str(jwks_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def register(
+    http: httpx.Client, staff: dict[str, str], username: str | None, **fields: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "测试居民",
+        "id_number": resident_id(),
+        "org_path": NH,
+        **fields,
+    }
+    if username:
+        body["account"] = {"username": username, "password": "Citizen-pass-1"}
+    response = http.post("/v1/persons", headers=staff, json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def bearer(http: httpx.Client, username: str, password: str = "Citizen-pass-1") -> dict[str, str]:
+    token = http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def test_code_life_from_registration_to_freeze(
+    http: httpx.Client, login: Login, tmp_path: Path
+) -> None:
+    number = resident_id("19620815", sex="female")
+    person = register(
+        http, login("staff.nh"), "zhao.shufen", name="赵淑芬", id_number=number, phone="13900001111"
+    )
+    assert person["id_number_masked"] == number[:4] + "*" * 10 + number[-4:]
+    assert person["birth_date"] == "1962-08-15"
+    assert person["sex"] == "female"
+    me = bearer(http, "zhao.shufen")
+
+    code = http.post("/v1/me/code", headers=me)
+    assert code.status_code == 200
+    assert code.headers["cache-control"] == "no-store"
+    token = code.json()["token"]
+    assert person["id"] in json.dumps(code.json())
+    assert number not in token
+
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(http.get("/.well-known/jwks.json").text)
+    status, verdict = offline_verify(token, jwks_file)
+    assert status == 0
+    assert verdict["claims"]["sub"] == person["id"]
+    middle = len(token) // 2
+    tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    assert offline_verify(tampered, jwks_file) == (1, {"valid": False, "reason": "forged"})
+
+    hotel = login("verifier.hotel")
+    scanned = http.post("/v1/codes/verify", headers=hotel, json={"token": token, "scene": "hotel"})
+    assert scanned.status_code == 200, scanned.text
+    assert scanned.json()["fields"] == {
+        "name": "赵淑芬",
+        "id_number_masked": person["id_number_masked"],
+    }
+    assert number not in scanned.text
+    assert "13900001111" not in scanned.text
+    again = http.post("/v1/codes/verify", headers=hotel, json={"token": token, "scene": "hotel"})
+    assert assert_problem(again, 409)["code"] == "replayed"
+
+    expires = (
+        time.mktime(time.strptime(code.json()["expires_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+        - time.timezone
+    )
+    time.sleep(max(0.0, expires - time.time() + 1.5))  # the code's own, known lifetime
+    assert offline_verify(token, jwks_file) == (1, {"valid": False, "reason": "expired"})
+    late = http.post("/v1/codes/verify", headers=hotel, json={"token": token, "scene": "hotel"})
+    assert assert_problem(late, 422)["code"] == "expired"
+
+    scans = http.get("/v1/me/scans", headers=me).json()["items"]
+    assert [s["result"] for s in scans] == ["expired", "replayed", "ok"]
+    assert {s["scene"] for s in scans} == {"hotel"}
+    assert scans[0]["verifier"]["name"] == "和平饭店前台"
+
+    unused = http.post("/v1/me/code", headers=me).json()["token"]
+    assert http.post("/v1/me/code/freeze", headers=me).json()["status"] == "frozen"
+    assert assert_problem(http.post("/v1/me/code", headers=me), 403)["code"] == "frozen"
+    refused = http.post("/v1/codes/verify", headers=hotel, json={"token": unused, "scene": "hotel"})
+    assert assert_problem(refused, 403)["code"] == "frozen"
+    assert (
+        http.post("/v1/me/code/unfreeze", headers=bearer(http, "zhao.shufen")).json()["status"]
+        == "active"
+    )
+    assert http.post("/v1/me/code", headers=me).status_code == 200
+
+
+def test_scenes_see_only_their_fields_and_terminals_only_their_scenes(
+    http: httpx.Client, login: Login
+) -> None:
+    me = login("citizen.wang")  # demo: 王建国, born 1966-05-04: 60 now, the elderly concession
+    metro = login("verifier.metro")
+    token = http.post("/v1/me/code", headers=me).json()["token"]
+    seen = http.post("/v1/codes/verify", headers=metro, json={"token": token, "scene": "metro"})
+    assert seen.json()["fields"] == {"valid": True, "concession": "elderly"}
+    token = http.post("/v1/me/code", headers=me).json()["token"]
+    other_scene = http.post(
+        "/v1/codes/verify", headers=metro, json={"token": token, "scene": "hospital"}
+    )
+    assert assert_problem(other_scene, 403)["code"] == "scene_not_allowed"
+    unknown = http.post("/v1/codes/verify", headers=metro, json={"token": token, "scene": "casino"})
+    body = assert_problem(unknown, 422)
+    assert body["field"] == "scene"
+    assert body["code"] == "unknown_scene"
+    citizen_scanning = http.post(
+        "/v1/codes/verify", headers=me, json={"token": token, "scene": "metro"}
+    )
+    assert_problem(citizen_scanning, 403)
+    forged = http.post("/v1/codes/verify", headers=metro, json={"token": "x.y.z", "scene": "metro"})
+    assert assert_problem(forged, 422)["code"] == "forged"
+
+
+def test_offline_scans_upload_once(http: httpx.Client, login: Login) -> None:
+    me = login("citizen.xiaomei")
+    tokens = [http.post("/v1/me/code", headers=me).json()["token"] for _ in range(2)]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    entries = [{"token": t, "scene": "metro", "scanned_at": now} for t in tokens]
+    entries.append({"token": "garbage", "scene": "metro", "scanned_at": now})
+    upload = {"terminal_id": "gate-07", "entries": entries}
+    first = http.post("/v1/codes/scan-logs", headers=login("verifier.metro"), json=upload).json()
+    second = http.post("/v1/codes/scan-logs", headers=login("verifier.metro"), json=upload).json()
+    assert (first["accepted"], first["duplicates"], len(first["rejected"])) == (2, 0, 1)
+    assert (second["accepted"], second["duplicates"]) == (0, 2)
+    offline = [
+        s for s in http.get("/v1/me/scans", headers=me).json()["items"] if s["source"] == "offline"
+    ]
+    assert len(offline) == 2
+
+
+def test_printed_code_for_someone_without_a_smartphone(http: httpx.Client, login: Login) -> None:
+    staff = login("staff.nh")
+    person = register(
+        http, staff, None, name="孙大爷", id_number=resident_id("19400101", sex="male")
+    )
+    first = http.post(f"/v1/persons/{person['id']}/printed-code", headers=staff)
+    assert first.status_code == 201
+    card = http.get(f"/v1/persons/{person['id']}/printed-code/card.png", headers=staff)
+    assert card.headers["content-type"] == "image/png"
+    assert card.content[:8] == b"\x89PNG\r\n\x1a\n"
+    hotel = login("verifier.hotel")
+    for _ in range(2):  # a printed card is shown again and again
+        ok = http.post(
+            "/v1/codes/verify",
+            headers=hotel,
+            json={"token": first.json()["code"], "scene": "hotel"},
+        )
+        assert ok.status_code == 200
+        assert ok.json()["fields"]["name"] == "孙大爷"
+        assert ok.json()["printed"] is True
+    second = http.post(f"/v1/persons/{person['id']}/printed-code", headers=staff).json()
+    old = http.post(
+        "/v1/codes/verify", headers=hotel, json={"token": first.json()["code"], "scene": "hotel"}
+    )
+    assert assert_problem(old, 422)["code"] == "revoked"
+    new = http.post(
+        "/v1/codes/verify", headers=hotel, json={"token": second["code"], "scene": "hotel"}
+    )
+    assert new.status_code == 200
+    http.post(
+        f"/v1/persons/{person['id']}/freeze", headers=staff, json={"reason": "卡片遗失待核实"}
+    )
+    frozen = http.post(
+        "/v1/codes/verify", headers=hotel, json={"token": second["code"], "scene": "hotel"}
+    )
+    assert assert_problem(frozen, 403)["code"] == "frozen"
+
+
+def test_enterprise_code_shown_by_its_operator(http: httpx.Client, login: Login) -> None:
+    operator = login("ent.xinghe")
+    orgs = http.get("/v1/me/organisations", headers=operator).json()
+    assert [o["name"] for o in orgs] == ["沈阳星河科技有限公司"]
+    org_id = orgs[0]["id"]
+    code = http.post(f"/v1/organisations/{org_id}/code", headers=operator)
+    assert code.status_code == 200
+    seen = http.post(
+        "/v1/codes/verify",
+        headers=login("verifier.hotel"),
+        json={"token": code.json()["token"], "scene": "hotel"},
+    )
+    assert seen.json()["subject_type"] == "organisation"
+    assert seen.json()["fields"] == {
+        "valid": True,
+        "name": "沈阳星河科技有限公司",
+        "credit_code_masked": "9121**********026U",
+    }
+    stranger = http.post(f"/v1/organisations/{org_id}/code", headers=login("citizen.wang"))
+    assert_problem(stranger, 404)
+
+
+def test_a_proxy_shows_the_code_and_both_identities_are_recorded(
+    http: httpx.Client, login: Login
+) -> None:
+    elder, helper = login("citizen.li"), login("citizen.xiaomei")
+    elder_id = http.get("/v1/me", headers=elder).json()["subject_id"]
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    wrong_name = http.post(
+        "/v1/me/proxies",
+        headers=elder,
+        json={
+            "proxy_id_number": "210102198508081045",
+            "proxy_name": "王大梅",
+            "scopes": ["show_code"],
+            "valid_until": until,
+        },
+    )
+    assert_problem(wrong_name, 404)
+    granted = http.post(
+        "/v1/me/proxies",
+        headers=elder,
+        json={
+            "proxy_id_number": "210102198508081045",
+            "proxy_name": "王小梅",
+            "scopes": ["show_code"],
+            "valid_until": until,
+        },
+    )
+    assert granted.status_code == 201, granted.text
+    assert [
+        d["principal"]["name"]
+        for d in http.get("/v1/me/proxies", headers=helper).json()["i_act_for"]
+    ] == ["李秀英"]
+
+    code = http.post("/v1/me/code", headers={**helper, "X-On-Behalf-Of": elder_id})
+    assert code.status_code == 200
+    assert code.json()["subject_id"] == elder_id
+    seen = http.post(
+        "/v1/codes/verify",
+        headers=login("verifier.hotel"),
+        json={"token": code.json()["token"], "scene": "hotel"},
+    )
+    assert seen.json()["fields"]["name"] == "李秀英"
+    activity = http.get("/v1/me/activity", headers=elder).json()
+    assert activity[0]["action"] == "show_code"
+    assert activity[0]["by"]["name"] == "王小梅"
+
+    not_granted = http.post(
+        "/v1/me/code", headers={**login("citizen.wang"), "X-On-Behalf-Of": elder_id}
+    )
+    assert assert_problem(not_granted, 403)["code"] == "not_delegated"
+    http.delete(f"/v1/me/proxies/{granted.json()['id']}", headers=elder)
+    revoked = http.post("/v1/me/code", headers={**helper, "X-On-Behalf-Of": elder_id})
+    assert assert_problem(revoked, 403)["code"] == "not_delegated"
+
+
+def test_staff_appoint_a_guardian_for_a_minor(http: httpx.Client, login: Login) -> None:
+    staff = login("staff.nh")
+    child = register(
+        http, staff, None, name="王小宝", id_number=resident_id("20150601", sex="male")
+    )
+    guardian_id = http.get("/v1/me", headers=login("citizen.xiaomei")).json()["subject_id"]
+    appointed = http.post(
+        f"/v1/persons/{child['id']}/guardians",
+        headers=staff,
+        json={"guardian_id": guardian_id, "reason": "未成年人，母亲为监护人"},
+    )
+    assert appointed.status_code == 201
+    assert appointed.json()["kind"] == "guardian"
+    code = http.post(
+        "/v1/me/code", headers={**login("citizen.xiaomei"), "X-On-Behalf-Of": child["id"]}
+    )
+    assert code.status_code == 200
+    assert code.json()["subject_id"] == child["id"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "detail"),
+    [
+        ("id_number", "210102196605041012", "checksum"),
+        ("id_number", "210102196613411011", "not a date"),
+        ("id_number", "21010219660504101", "18 characters"),
+        ("phone", "1380000", "mobile"),
+        ("birth_date", "1966-05-05", "does not match"),
+    ],
+)
+def test_invalid_person_data_is_refused_naming_the_field(
+    http: httpx.Client, login: Login, field: str, value: str, detail: str
+) -> None:
+    body = {"name": "测试", "id_number": "210102196605041011", "org_path": NH, field: value}
+    refused = assert_problem(http.post("/v1/persons", headers=login("staff.nh"), json=body), 422)
+    assert refused["field"] == field
+    assert detail in refused["detail"]
+
+
+def test_invalid_credit_codes_are_refused(http: httpx.Client, login: Login) -> None:
+    good = credit_code()
+    for bad in (good[:-1], good[:-1] + ("0" if good[-1] != "0" else "1"), "O" + good[1:]):
+        body = {"name": "某公司", "credit_code": bad, "org_path": NH}
+        refused = http.post("/v1/organisations", headers=login("staff.nh"), json=body)
+        assert assert_problem(refused, 422)["field"] == "credit_code"
+
+
+def test_a_failed_registration_leaves_nothing_behind(http: httpx.Client, login: Login) -> None:
+    number = resident_id()
+    taken = {"username": "staff.nh", "password": "whatever-123"}
+    refused = http.post(
+        "/v1/persons",
+        headers=login("staff.nh"),
+        json={"name": "重名", "id_number": number, "org_path": NH, "account": taken},
+    )
+    assert assert_problem(refused, 409)["field"] == "account.username"
+    retry = http.post(
+        "/v1/persons",
+        headers=login("staff.nh"),
+        json={"name": "重名", "id_number": number, "org_path": NH},
+    )
+    assert retry.status_code == 201  # the number was not half-registered
+    duplicate = http.post(
+        "/v1/persons",
+        headers=login("staff.nh"),
+        json={"name": "重名", "id_number": number, "org_path": NH},
+    )
+    assert assert_problem(duplicate, 409)["field"] == "id_number"
+
+
+def test_staff_cannot_act_in_another_jurisdiction(http: httpx.Client, login: Login) -> None:
+    nh, tyj = login("staff.nh"), login("staff.tyj")
+    person = register(http, nh, None, name="南湖居民")
+    elsewhere = http.post(
+        "/v1/persons",
+        headers=tyj,
+        json={"name": "越界", "id_number": resident_id(), "org_path": NH},
+    )
+    assert_problem(elsewhere, 404)
+    for method, path, body in [
+        ("GET", f"/v1/persons/{person['id']}", None),
+        ("POST", f"/v1/persons/{person['id']}/freeze", {"reason": "越界操作"}),
+        ("POST", f"/v1/persons/{person['id']}/printed-code", None),
+        (
+            "POST",
+            f"/v1/persons/{person['id']}/guardians",
+            {"guardian_id": person["id"], "reason": "x"},
+        ),
+    ]:
+        response = http.request(method, path, headers=tyj, json=body)
+        assert_problem(response, 404)
+    assert http.get(f"/v1/persons/{person['id']}", headers=nh).status_code == 200
+    assert (
+        http.get(f"/v1/persons/{person['id']}", headers=login("supervisor.hp")).status_code == 200
+    )
