@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: up down install backing lint format test test-unit test-integration test-e2e bench policy
+.PHONY: up down install backing lint format test test-unit test-integration test-e2e bench
 
 up:
 	bash deploy/local/up.sh
@@ -41,3 +41,8 @@ test-integration:
 
 test-e2e:
 	$(BIN)/pytest tests/e2e tests/integration/gateway -p no:pytest_nameko
+
+# Figures (JSON on stdout), measured against the suite `make up` started.
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/identity.py

@@ -2,13 +2,14 @@
 printed codes for people without a smartphone.
 
 An online scan checks the signature, the expiry, the subject's status and single use of the
-code's ``jti`` (an insert into ``code_uses`` keyed by the jti: of twenty simultaneous scans of
-one code exactly one inserts). It answers only what the scene may see.
+code's ``jti`` (the accepted scan's record carries a unique ``jti:…`` key: of twenty
+simultaneous scans of one code exactly one inserts). It answers only what the scene may see.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -89,10 +90,34 @@ def _scene_fields(scene: Any, table: dict[str, list[str]]) -> list[str]:
     return table[scene]
 
 
+_TERMINALS: dict[str, tuple[float, Document | None]] = {}
+TERMINAL_CACHE_SECONDS = 10.0
+
+
+def _terminal(db: Database[Document], account_id: str | None) -> Document | None:
+    """A verifier account, cached briefly: a terminal scans many codes a minute, and a change
+    to its scenes takes effect within ``TERMINAL_CACHE_SECONDS``."""
+    key = f"{db.name}:{account_id}"
+    cached = _TERMINALS.get(key)
+    if cached is not None and time.monotonic() - cached[0] < TERMINAL_CACHE_SECONDS:
+        return cached[1]
+    account = db.accounts.find_one(
+        {"_id": account_id}, {"display_name": 1, "scenes": 1, "status": 1}
+    )
+    if len(_TERMINALS) > 10_000:
+        _TERMINALS.clear()
+    _TERMINALS[key] = (time.monotonic(), account)
+    return account
+
+
 def _require_terminal_for(db: Database[Document], actor: Actor, scene: str) -> Document:
     actor.require_role("verifier")
-    account = db.accounts.find_one({"_id": actor.account_id})
-    if account is None or scene not in account.get("scenes", []):
+    account = _terminal(db, actor.account_id)
+    if (
+        account is None
+        or account.get("status") != "active"
+        or scene not in account.get("scenes", [])
+    ):
         raise Forbidden("this terminal is not registered for the scene", code="scene_not_allowed")
     return account
 
@@ -163,19 +188,10 @@ def verify_code(
         scans.record(db, claims.sub, terminal, scene, "frozen", now, jti=claims.jti)
         raise Forbidden("this code is frozen", code="frozen")
     try:
-        db.code_uses.insert_one(
-            {
-                "_id": claims.jti,
-                "sub": claims.sub,
-                "at": now,
-                "terminal": terminal["_id"],
-                "scene": scene,
-            }
-        )
+        scans.record_first_use(db, claims.sub, terminal, scene, claims.jti, now)
     except DuplicateKeyError as exc:
         scans.record(db, claims.sub, terminal, scene, "replayed", now, jti=claims.jti)
         raise Conflict("this code has already been used", field="token", code="replayed") from exc
-    scans.record(db, claims.sub, terminal, scene, "ok", now, jti=claims.jti)
     return {
         "result": "valid",
         "scene": scene,

@@ -9,11 +9,13 @@ the public keys and a clock, nothing else.
 from __future__ import annotations
 
 import binascii
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.common.crypto import b64url, b64url_decode
@@ -56,48 +58,50 @@ def sign_code(
     return token, claims
 
 
-def _canonical(token: str) -> bool:
-    """Each segment must be the one canonical base64url text of its bytes: otherwise a changed
-    last character (whose low bits are padding) could decode to the same bytes and still pass."""
-    segments = token.split(".")
-    if len(segments) != 3:
-        return False
-    try:
-        return all(b64url(b64url_decode(segment)) == segment for segment in segments)
-    except (ValueError, binascii.Error):
-        return False
+def _segment(text: str) -> bytes:
+    """Decode one base64url segment, refusing any text that is not the canonical encoding of
+    its bytes (a changed last character whose low bits are padding would otherwise decode to
+    the same bytes and still verify)."""
+    raw = b64url_decode(text)
+    if b64url(raw) != text:
+        raise ValueError("non-canonical base64url")
+    return raw
 
 
 def read_code(
     token: str, keys: dict[str, Ed25519PublicKey], now: float, leeway: int = 0
 ) -> CodeClaims:
-    """Verify signature and expiry; raise :class:`CodeRefused` with the reason."""
-    if not isinstance(token, str) or len(token) > 2048 or not _canonical(token):
+    """Verify a compact JWS code: EdDSA only, a known kid, the signature, then the expiry.
+    Raise :class:`CodeRefused` with the reason."""
+    if not isinstance(token, str) or len(token) > 2048 or token.count(".") != 2:
         raise CodeRefused("forged")
+    header_text, payload_text, signature_text = token.split(".")
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise CodeRefused("forged") from exc
-    key = keys.get(str(header.get("kid")))
-    if header.get("alg") != "EdDSA" or key is None:
-        raise CodeRefused("forged")
-    try:
-        payload = jwt.decode(
-            token,
-            key,
-            algorithms=["EdDSA"],
-            options={"verify_exp": False, "require": ["sub", "jti", "iat", "exp"]},
+        header = json.loads(_segment(header_text))
+        key = keys.get(str(header.get("kid")))
+        if header.get("alg") != "EdDSA" or key is None or "crit" in header:
+            raise CodeRefused("forged")
+        key.verify(_segment(signature_text), f"{header_text}.{payload_text}".encode())
+        payload = json.loads(_segment(payload_text))
+        claims = CodeClaims(
+            sub=str(payload["sub"]),
+            subject_type=str(payload.get("st", "p")),
+            assurance=int(payload.get("al", 1)),
+            jti=str(payload["jti"]),
+            iat=int(payload["iat"]),
+            exp=int(payload["exp"]),
         )
-    except jwt.PyJWTError as exc:
+    except CodeRefused:
+        raise
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        binascii.Error,
+        InvalidSignature,
+    ) as exc:
         raise CodeRefused("forged") from exc
-    claims = CodeClaims(
-        sub=str(payload["sub"]),
-        subject_type=str(payload.get("st", "p")),
-        assurance=int(payload.get("al", 1)),
-        jti=str(payload["jti"]),
-        iat=int(payload["iat"]),
-        exp=int(payload["exp"]),
-    )
     if now > claims.exp + leeway:
         raise CodeRefused("expired", payload)
     return claims

@@ -40,6 +40,17 @@ def record(
     )
 
 
+def record_first_use(
+    db: Database[Document], sub: str, terminal: Document, scene: str, jti: str, now: datetime
+) -> None:
+    """Record an accepted online scan; its ``dedupe_key`` (``jti:…``, unique) is what makes a
+    code single use: of two simultaneous scans only one insert succeeds, the other raises
+    ``DuplicateKeyError``. One write does both jobs."""
+    scan_id = "scan_" + secrets.token_hex(8)
+    document = _document(scan_id, sub, terminal, scene, "ok", now, jti, "online", f"jti:{jti}")
+    db.scans.insert_one(document)
+
+
 def _document(
     scan_id: str,
     sub: str,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from nameko.rpc import rpc
-from nameko.timer import timer
 
 from services.common import health
 from services.common.codec import utcnow
@@ -216,10 +214,3 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def my_activity(self, limit: int = 50) -> list[dict[str, Any]]:
         return delegation.activity(self.db, self.call.actor, max(1, min(limit, 200)))
-
-    @timer(interval=60)
-    def forget_spent_codes(self) -> None:
-        """A used jti only matters until its code expires; keep the set small."""
-        self.db.code_uses.delete_many(
-            {"at": {"$lt": utcnow() - timedelta(seconds=2 * MAX_CODE_TTL)}}
-        )
