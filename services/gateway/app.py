@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo.errors import PyMongoError
 
-from services.gateway import problems
+from services.gateway import idempotency, problems
 from services.gateway.audit import AuditLog
 from services.gateway.keys import load_keyring
 from services.gateway.middleware import RequestContextMiddleware
@@ -50,6 +50,7 @@ async def _prepare_database(db: AsyncIOMotorDatabase[Any], deadline: float) -> N
         try:
             await db.api_calls.create_index([("time", -1)])
             await db.api_calls.create_index([("actor", 1), ("time", -1)])
+            await db.idempotency_keys.create_index([("created_at", 1)])
             return
         except PyMongoError:
             if loop.time() > deadline:
@@ -73,9 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rpc.start(wait=10)
         audit = AuditLog(db, batch=settings.AUDIT_BATCH)
         await audit.start()
+        sweeper = asyncio.create_task(idempotency.sweep(db), name="idempotency-sweep")
         try:
             yield {"settings": settings, "db": db, "rpc": rpc, "keyring": keyring, "audit": audit}
         finally:
+            sweeper.cancel()
             await audit.stop()
             await rpc.stop()
             mongo.close()
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(idempotency.IdempotencyMiddleware)
     app.add_middleware(RequestContextMiddleware)
     routers = (
         health,

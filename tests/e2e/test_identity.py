@@ -379,3 +379,38 @@ def test_staff_cannot_act_in_another_jurisdiction(http: httpx.Client, login: Log
     assert (
         http.get(f"/v1/persons/{person['id']}", headers=login("supervisor.hp")).status_code == 200
     )
+
+
+def test_a_retried_registration_with_an_idempotency_key_registers_once(
+    http: httpx.Client, login: Login
+) -> None:
+    staff = {**login("staff.nh"), "Idempotency-Key": "reg-7f3a9c"}
+    body = {"name": "重试居民", "id_number": resident_id(), "org_path": NH}
+    first = http.post("/v1/persons", headers=staff, json=body)
+    again = http.post("/v1/persons", headers=staff, json=body)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = http.post("/v1/persons", headers=staff, json={**body, "name": "另一个人"})
+    assert assert_problem(other, 422)["field"] == "Idempotency-Key"
+    # Without the key the same body is a second attempt, refused as a duplicate.
+    plain = http.post("/v1/persons", headers=login("staff.nh"), json=body)
+    assert assert_problem(plain, 409)["field"] == "id_number"
+    # Keys belong to their caller: another staff member's same key is a new request.
+    tyj = {**login("staff.tyj"), "Idempotency-Key": "reg-7f3a9c"}
+    theirs = http.post(
+        "/v1/persons", headers=tyj, json={**body, "id_number": resident_id(), "org_path": TYJ}
+    )
+    assert theirs.status_code == 201
+
+
+def test_code_images_are_fresh_qr_codes(http: httpx.Client, login: Login) -> None:
+    me = login("citizen.xiaomei")
+    image = http.get("/v1/me/code.png", headers=me)
+    assert image.headers["content-type"] == "image/png"
+    assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert image.headers["cache-control"] == "no-store"
+    assert image.headers["x-code-expires-at"].endswith("Z")
+    vector = http.get("/v1/me/code.svg", headers=me)
+    assert vector.headers["content-type"] == "image/svg+xml"
+    assert b"<svg" in vector.content

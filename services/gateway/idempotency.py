@@ -1,0 +1,216 @@
+"""Idempotency keys for mutations (the ``Idempotency-Key`` header, as payment APIs use it).
+
+A partner that retries a POST after a timeout must not register a person twice. For an
+authenticated POST/PUT/PATCH/DELETE carrying the header, the first request claims the key
+(an insert: unique per caller and key) and its response is stored; a retry with the same key
+and the same request gets that stored response again (``Idempotent-Replayed: true``); the same
+key with a different request is refused (422); a retry while the first is still running gets
+409. A 5xx is not stored, so the caller can retry. Keys are kept 24 hours (swept by the gateway,
+not by a TTL index, which FerretDB lacks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.codec import utcnow
+from services.common.errors import Unauthenticated
+from services.gateway.auth import verify_access_token
+from services.gateway.problems import problem
+
+log = logging.getLogger(__name__)
+
+HEADER = b"idempotency-key"
+MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+KEEP = timedelta(hours=24)
+MAX_BODY = 1 << 20
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _caller(scope: Scope) -> str | None:
+    authorization = _header(scope, b"authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    state = scope.get("state", {})
+    if scheme.lower() != "bearer" or "keyring" not in state:
+        return None
+    try:
+        claims = verify_access_token(token, state["keyring"], state["settings"])
+    except Unauthenticated:
+        return None
+    return str(claims["sub"])
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, HEADER) if scope["type"] == "http" else None
+        if key is None or scope["method"] not in MUTATIONS:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 128:
+            await problem(
+                422, "Invalid input", "1–128 characters", "invalid-input", field="Idempotency-Key"
+            )(scope, receive, send)
+            return
+        caller = _caller(scope)
+        if caller is None:  # unauthenticated: let the route refuse it as usual
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            await problem(413, "Request too large", f"at most {MAX_BODY} bytes", "too-large")(
+                scope, receive, send
+            )
+            return
+        fingerprint = hashlib.sha256(
+            f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}".encode()
+            + b"\n"
+            + body
+        ).hexdigest()
+        db: AsyncIOMotorDatabase[Any] = scope["state"]["db"]
+        record_id = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
+        try:
+            await db.idempotency_keys.insert_one(
+                {
+                    "_id": record_id,
+                    "fingerprint": fingerprint,
+                    "state": "running",
+                    "created_at": utcnow(),
+                }
+            )
+        except DuplicateKeyError:
+            await self._answer_again(db, record_id, fingerprint, scope, send)
+            return
+        await self._run_and_store(db, record_id, body, scope, send)
+
+    async def _answer_again(
+        self,
+        db: AsyncIOMotorDatabase[Any],
+        record_id: str,
+        fingerprint: str,
+        scope: Scope,
+        send: Send,
+    ) -> None:
+        stored = await db.idempotency_keys.find_one({"_id": record_id})
+        replay = _nothing_to_receive
+        if stored is None or stored["fingerprint"] != fingerprint:
+            response = problem(
+                422,
+                "Invalid input",
+                "this Idempotency-Key was used for another request",
+                "invalid-input",
+                field="Idempotency-Key",
+            )
+        elif stored["state"] != "done":
+            response = problem(
+                409,
+                "Conflict",
+                "a request with this Idempotency-Key is still running",
+                "conflict",
+                {"Retry-After": "1"},
+            )
+        else:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": stored["status"],
+                    "headers": [(k.encode(), v.encode()) for k, v in stored["headers"].items()]
+                    + [(b"idempotent-replayed", b"true")],
+                }
+            )
+            await send({"type": "http.response.body", "body": stored["body"]})
+            return
+        await response(scope, replay, send)
+
+    async def _run_and_store(
+        self, db: AsyncIOMotorDatabase[Any], record_id: str, body: bytes, scope: Scope, send: Send
+    ) -> None:
+        """Run the request, store its response, and only then send it: a client that retries
+        the moment it has the answer must find the answer stored."""
+        messages: list[Message] = []
+        delivered = False
+
+        async def receive_once() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def hold(message: Message) -> None:
+            messages.append(message)
+
+        try:
+            await self.app(scope, receive_once, hold)
+        finally:
+            await _store(db, record_id, messages)
+        for message in messages:
+            await send(message)
+
+
+async def _store(db: AsyncIOMotorDatabase[Any], record_id: str, messages: list[Message]) -> None:
+    start = next((m for m in messages if m["type"] == "http.response.start"), None)
+    status = start["status"] if start else 500
+    try:
+        if status >= 500:  # not an answer worth keeping: let the caller retry
+            await db.idempotency_keys.delete_one({"_id": record_id})
+            return
+        kept = (b"content-type", b"location", b"retry-after")
+        # An object, not pairs: FerretDB stores no nested arrays.
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in (start or {}).get("headers", [])
+            if k.lower() in kept
+        }
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        await db.idempotency_keys.update_one(
+            {"_id": record_id},
+            {"$set": {"state": "done", "status": status, "headers": headers, "body": body}},
+        )
+    except PyMongoError:
+        log.warning("could not store the idempotent response; releasing the key", exc_info=True)
+        with contextlib.suppress(PyMongoError):
+            await db.idempotency_keys.delete_one({"_id": record_id})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is larger than ``MAX_BODY``."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _nothing_to_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def sweep(db: AsyncIOMotorDatabase[Any], every: float = 3600) -> None:
+    """Forget keys older than a day; every replica may run it, deleting twice is harmless."""
+    while True:
+        with contextlib.suppress(PyMongoError):
+            await db.idempotency_keys.delete_many({"created_at": {"$lt": utcnow() - KEEP}})
+        await asyncio.sleep(every)
