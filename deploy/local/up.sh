@@ -24,7 +24,7 @@ cat <<MSG
     street staff     staff.nh, staff.tyj
     department staff staff.cl (残联), staff.sj (市场监管)
     verifiers        verifier.hotel, verifier.metro
-    citizens         citizen.wang, citizen.li
+    citizens         citizen.wang, citizen.li, citizen.xiaomei (with a code each)
     enterprise       ent.xinghe
   Partner client secrets: $VAR/demo-partners.json
 

@@ -115,6 +115,15 @@ def private_key_from_bytes(raw: bytes) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
+def seal_private_key(wrap_key: bytes, key: Ed25519PrivateKey, kid: str) -> str:
+    """A signing key at rest: its raw bytes sealed under ``wrap_key``, bound to its kid."""
+    return seal(wrap_key, b64url(private_key_bytes(key)), kid)
+
+
+def unseal_private_key(wrap_key: bytes, sealed: str, kid: str) -> Ed25519PrivateKey:
+    return private_key_from_bytes(b64url_decode(unseal(wrap_key, sealed, kid)))
+
+
 def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     jwk = {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}

@@ -16,16 +16,12 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import utcnow
 from services.common.crypto import (
-    b64url,
-    b64url_decode,
     derive_key,
     generate_signing_key,
-    private_key_bytes,
-    private_key_from_bytes,
     public_jwk,
     public_key_from_jwk,
-    seal,
-    unseal,
+    seal_private_key,
+    unseal_private_key,
 )
 
 RING_ID = "access-tokens"
@@ -45,7 +41,7 @@ def _new_entry(wrap_key: bytes) -> dict[str, Any]:
     return {
         "kid": jwk["kid"],
         "jwk": jwk,
-        "sealed_private": seal(wrap_key, b64url(private_key_bytes(key)), jwk["kid"]),
+        "sealed_private": seal_private_key(wrap_key, key, jwk["kid"]),
         "created_at": utcnow(),
     }
 
@@ -53,9 +49,7 @@ def _new_entry(wrap_key: bytes) -> dict[str, Any]:
 def ring_from_document(document: dict[str, Any], wrap_key: bytes) -> KeyRing:
     entries = {entry["kid"]: entry for entry in document["keys"]}
     current = entries[document["current"]]
-    private = private_key_from_bytes(
-        b64url_decode(unseal(wrap_key, current["sealed_private"], current["kid"]))
-    )
+    private = unseal_private_key(wrap_key, current["sealed_private"], current["kid"])
     return KeyRing(
         current_kid=current["kid"],
         private_key=private,

@@ -21,15 +21,11 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.crypto import (
-    b64url,
-    b64url_decode,
     generate_signing_key,
-    private_key_bytes,
-    private_key_from_bytes,
     public_jwk,
     public_key_from_jwk,
-    seal,
-    unseal,
+    seal_private_key,
+    unseal_private_key,
 )
 from services.common.mongo import Document
 
@@ -44,7 +40,7 @@ def new_key_document(wrap_key: bytes, now: datetime) -> Document:
         "_id": jwk["kid"],
         "slot": ACTIVE,  # unique: only one key can hold the active slot
         "jwk": jwk,
-        "sealed_private": seal(wrap_key, b64url(private_key_bytes(key)), jwk["kid"]),
+        "sealed_private": seal_private_key(wrap_key, key, jwk["kid"]),
         "created_at": now,
         "retired_at": None,
         "publish_until": None,
@@ -107,9 +103,7 @@ class KeyCache:
         with self._lock:
             active = ensure_active_key(db, self.wrap_key, now)
             keys = published(db, now)
-            private = private_key_from_bytes(
-                b64url_decode(unseal(self.wrap_key, active["sealed_private"], active["_id"]))
-            )
+            private = unseal_private_key(self.wrap_key, active["sealed_private"], active["_id"])
             self._signing = (active["_id"], private)
             self._public = {k["_id"]: public_key_from_jwk(k["jwk"]) for k in keys}
             self._jwks = [k["jwk"] for k in keys]

@@ -227,6 +227,11 @@ def test_enterprise_code_shown_by_its_operator(http: httpx.Client, login: Login)
     }
     stranger = http.post(f"/v1/organisations/{org_id}/code", headers=login("citizen.wang"))
     assert_problem(stranger, 404)
+    image = http.get(f"/v1/organisations/{org_id}/code.png", headers=operator)
+    assert image.headers["content-type"] == "image/png"
+    assert_problem(
+        http.get(f"/v1/organisations/{org_id}/code.png", headers=login("citizen.wang")), 404
+    )
 
 
 def test_a_proxy_shows_the_code_and_both_identities_are_recorded(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.gateway.deps import BusDep, StaffActor
+from services.gateway.deps import BusDep, PageDep, StaffActor
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -31,12 +31,11 @@ async def create_account(body: AccountCreate, _actor: StaffActor, bus: BusDep) -
 async def list_accounts(
     _actor: StaffActor,
     bus: BusDep,
+    page: PageDep,
     org_path: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Any:
     return await bus.call(
-        "identity", "list_accounts", org_path=org_path, limit=limit, offset=offset
+        "identity", "list_accounts", org_path=org_path, limit=page.limit, offset=page.offset
     )
 
 

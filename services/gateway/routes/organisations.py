@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from services.gateway import qr
 from services.gateway.deps import BusDep, CurrentActor, StaffActor
 
 router = APIRouter(tags=["organisations"])
@@ -66,6 +68,18 @@ async def freeze_organisation(
 )
 async def enterprise_code(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "issue_code", organisation_id=organisation_id)
+
+
+@router.get(
+    "/v1/organisations/{organisation_id}/code.png",
+    response_class=Response,
+    summary="A fresh enterprise code as a PNG QR (operators)",
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def enterprise_code_png(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Response:
+    code = await bus.call("identity", "issue_code", organisation_id=organisation_id)
+    headers = {"Cache-Control": "no-store", "X-Code-Expires-At": code["expires_at"]}
+    return Response(qr.png(code["token"]), media_type="image/png", headers=headers)
 
 
 @router.get("/v1/me/organisations", summary="Organisations I operate")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.gateway import qr
-from services.gateway.deps import BusDep, StaffActor
+from services.gateway.deps import BusDep, PageDep, StaffActor
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -52,11 +52,12 @@ async def register_person(body: PersonCreate, _actor: StaffActor, bus: BusDep) -
 async def list_persons(
     _actor: StaffActor,
     bus: BusDep,
+    page: PageDep,
     org_path: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Any:
-    return await bus.call("identity", "list_persons", org_path=org_path, limit=limit, offset=offset)
+    return await bus.call(
+        "identity", "list_persons", org_path=org_path, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/{person_id}", summary="One person (masked)")
