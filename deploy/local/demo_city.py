@@ -32,6 +32,7 @@ ORG_UNITS: list[dict[str, Any]] = [
     {"code": "MZ", "name": "民政局", "kind": "department", "parent": DISTRICT},
     {"code": "SJ", "name": "市场监督管理局", "kind": "department", "parent": DISTRICT},
     {"code": "CL", "name": "残疾人联合会", "kind": "department", "parent": DISTRICT},
+    {"code": "YJ", "name": "药品监督管理局", "kind": "department", "parent": DISTRICT},
 ]
 
 ACCOUNTS: list[dict[str, Any]] = [
@@ -64,6 +65,12 @@ ACCOUNTS: list[dict[str, Any]] = [
         "display_name": "区市场监管局 周涛",
         "roles": ["staff"],
         "org_path": f"{DISTRICT}/SJ",
+    },
+    {
+        "username": "staff.yj",
+        "display_name": "区药监局 吴静",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/YJ",
     },
     {
         "username": "verifier.hotel",
@@ -123,6 +130,27 @@ ORGANISATIONS: list[dict[str, Any]] = [
         "org_path": f"{DISTRICT}/NH",
         "registrar": "staff.nh",
         "operator": "ent.xinghe",
+    },
+]
+
+ISSUERS: list[dict[str, Any]] = [
+    {
+        "code": "HPCL",
+        "name": "和平区残疾人联合会",
+        "org_path": f"{DISTRICT}/CL",
+        "types": ["disability_certificate"],
+    },
+    {
+        "code": "HPSJ",
+        "name": "和平区市场监督管理局",
+        "org_path": f"{DISTRICT}/SJ",
+        "types": ["business_licence", "food_trading_licence", "pharmacy_composite_licence"],
+    },
+    {
+        "code": "HPYJ",
+        "name": "和平区药品监督管理局",
+        "org_path": f"{DISTRICT}/YJ",
+        "types": ["drug_trading_licence"],
     },
 ]
 
@@ -188,6 +216,8 @@ def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -
                 if created is not None:
                     operator = {"account_id": accounts[org["operator"]]["id"], "role": "operator"}
                     _post(staff, f"/v1/organisations/{created['id']}/operators", operator)
+        for issuer in ISSUERS:
+            _post(client, "/v1/issuers", issuer)
         partners_file = state_dir / "demo-partners.json"
         secrets: dict[str, str] = (
             json.loads(partners_file.read_text()) if partners_file.exists() else {}

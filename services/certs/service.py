@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import rpc
+from nameko.events import EventDispatcher
+from nameko.rpc import RpcProxy, rpc
 
+from services.certs import catalogue, certificates, issuers, statuslist
+from services.certs.keyring import IssuerKeys
 from services.certs.store import INDEXES
 from services.common import health
+from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
+from services.common.remote import domain_errors
+
+expected = DOMAIN_ERRORS
 
 
 class CertsService:
@@ -18,7 +25,88 @@ class CertsService:
 
     db = MongoDatabase("certs", INDEXES)
     call = CallContext()
+    wrap_key = IssuerKeys()
+    identity = RpcProxy("identity")
+    dispatch = EventDispatcher()
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
         return health.check(self.name, self.db)
+
+    @rpc(expected_exceptions=expected)
+    def list_types(self) -> list[dict[str, Any]]:
+        return catalogue.list_types(self.db)
+
+    @rpc(expected_exceptions=expected)
+    def create_issuer(
+        self, code: str, name: str, org_path: str, types: list[str]
+    ) -> dict[str, Any]:
+        return issuers.create_issuer(
+            self.db, self.wrap_key, self.call.actor, code, name, org_path, types
+        )
+
+    @rpc(expected_exceptions=expected)
+    def list_issuers(self) -> list[dict[str, Any]]:
+        return issuers.list_issuers(self.db)
+
+    @rpc(expected_exceptions=expected)
+    def issuer_keys(self) -> dict[str, Any]:
+        return issuers.public_keys(self.db)
+
+    @rpc(expected_exceptions=expected)
+    def issue_certificate(
+        self,
+        issuer: str,
+        type: str,
+        subject: str,
+        fields: dict[str, Any],
+        request_id: str,
+        valid_from: str | None = None,
+        valid_until: str | None = None,
+    ) -> dict[str, Any]:
+        with domain_errors():
+            holder = self.identity.subject_brief(subject_id=subject)
+        certificate, new = certificates.issue_certificate(
+            self.db,
+            self.wrap_key,
+            self.call.actor,
+            utcnow(),
+            holder,
+            issuer,
+            type,
+            fields,
+            request_id,
+            valid_from,
+            valid_until,
+        )
+        if new:
+            self.dispatch("cert_issued", certificates.event_payload(certificate, self.db))
+        return certificate
+
+    @rpc(expected_exceptions=expected)
+    def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:
+        certificate = certificates.change_status(
+            self.db, self.call.actor, utcnow(), certificate_id, action, reason
+        )
+        event = {"revoke": "cert_revoked", "suspend": "cert_suspended", "resume": "cert_resumed"}
+        self.dispatch(event[action], certificates.event_payload(certificate, self.db))
+        return certificate
+
+    @rpc(expected_exceptions=expected)
+    def my_certificates(self) -> list[dict[str, Any]]:
+        actor = self.call.actor
+        with domain_errors():
+            operated = [o["id"] for o in self.identity.my_organisations()]
+        mine = [actor.subject_id] if actor.subject_id else []
+        return certificates.wallet(self.db, mine + operated, utcnow().date())
+
+    @rpc(expected_exceptions=expected)
+    def public_check(self, number: str) -> dict[str, Any]:
+        return certificates.public_check(self.db, number, utcnow().date())
+
+    @rpc(expected_exceptions=expected)
+    def status_list(self, issuer_id: str) -> dict[str, Any]:
+        issuer = issuers.get_issuer(self.db, issuer_id)
+        return statuslist.publish(
+            self.db, issuer, issuers.signing_key(issuer, self.wrap_key), utcnow()
+        )

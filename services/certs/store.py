@@ -1,5 +1,12 @@
-"""certs's collections and the indexes they need."""
+"""certs' collections and the indexes they need."""
 
 from services.common.mongo import Index
 
-INDEXES: tuple[Index, ...] = ()
+INDEXES = (
+    Index("certificates", [("number", 1)], unique=True),
+    Index("certificates", [("issuer", 1), ("request_id", 1)], unique=True),
+    Index("certificates", [("issuer", 1), ("status_index", 1)], unique=True),
+    Index("certificates", [("issuer", 1), ("status", 1)]),
+    Index("certificates", [("subject", 1), ("issued_at", -1)]),
+    Index("issuers", [("code", 1)], unique=True),
+)

@@ -65,9 +65,11 @@ class RateLimited(DomainError):
     status = 429
     title = "Too many requests"
 
-    def __init__(self, detail: str, retry_after: int = 60, **extra: Any) -> None:
-        super().__init__(detail, retry_after=retry_after, **extra)
-        self.retry_after = retry_after
+    def __init__(self, detail: str, retry_after: int | str = 60, **extra: Any) -> None:
+        # nameko's wire format carries numbers in exc_args as strings.
+        seconds = int(retry_after)
+        super().__init__(detail, retry_after=seconds, **extra)
+        self.retry_after = seconds
 
 
 class Unavailable(DomainError):

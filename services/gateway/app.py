@@ -20,6 +20,7 @@ from services.gateway.middleware import RequestContextMiddleware
 from services.gateway.routes import (
     accounts,
     auth,
+    certificates,
     codes,
     delegations,
     health,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(idempotency.IdempotencyMiddleware)
     app.add_middleware(RequestContextMiddleware)
     routers = (
+        certificates,
         health,
         auth,
         me,

@@ -104,6 +104,10 @@ class IdentityService:
         )
 
     @rpc(expected_exceptions=expected)
+    def subject_brief(self, subject_id: str) -> dict[str, Any]:
+        return subjects.subject_brief(self.db, self.call.actor, subject_id)
+
+    @rpc(expected_exceptions=expected)
     def list_persons(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:

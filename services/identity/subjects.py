@@ -205,6 +205,22 @@ def get_subject_in_jurisdiction(db: Database[Document], actor: Actor, sub: str) 
     return subject
 
 
+def subject_brief(db: Database[Document], actor: Actor, sub: Any) -> dict[str, Any]:
+    """For another department's staff (an issuer): that the subject exists, its kind, name and
+    status; nothing else about it."""
+    actor.require_role("staff", "supervisor", "admin")
+    subject = find_subject(db, sub) if isinstance(sub, str) and sub[:2] in ("p_", "o_") else None
+    if subject is None:
+        raise NotFound("no such subject", field="subject")
+    kind = "person" if sub.startswith("p_") else "organisation"
+    return {
+        "id": subject["_id"],
+        "kind": kind,
+        "name": subject["name"],
+        "status": status_of(subject),
+    }
+
+
 def view(subject: Document) -> dict[str, Any]:
     return person_view(subject) if subject["_id"].startswith("p_") else organisation_view(subject)
 

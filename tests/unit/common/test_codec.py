@@ -37,3 +37,19 @@ def test_money_is_a_non_negative_integer_of_fen(bad: object) -> None:
     with pytest.raises(InvalidInput):
         fen(bad, field="amount")
     assert fen(12_345) == 12_345
+
+
+def test_domain_errors_come_back_from_the_wire_with_their_extras() -> None:
+    from nameko.exceptions import deserialize, serialize
+
+    from services.common import remote  # noqa: F401 - registers the domain errors
+    from services.common.errors import NotFound, RateLimited
+
+    wire = serialize(NotFound("no such subject", field="subject"))
+    rebuilt = deserialize(wire)
+    assert isinstance(rebuilt, NotFound)
+    assert rebuilt.extra == {"field": "subject"}
+    assert rebuilt.detail == "no such subject"
+    limited = deserialize(serialize(RateLimited("slow down", retry_after=30)))
+    assert isinstance(limited, RateLimited)
+    assert limited.retry_after == 30

@@ -1,0 +1,223 @@
+"""The life of a certificate: issue (signed, idempotent per issuer and request id), suspend,
+resume, revoke; expiry follows ``valid_until``. The holder's wallet and the public
+authenticity check read it."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.certs import issuers
+from services.certs.catalogue import get_type, validate_fields
+from services.certs.signing import sign
+from services.common.actor import Actor
+from services.common.codec import to_wire
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.mongo import Document
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+TRANSITIONS = {
+    "suspend": ("valid", "suspended"),
+    "resume": ("suspended", "valid"),
+    "revoke": (None, "revoked"),
+}
+
+
+def current_status(certificate: Document, today: date) -> str:
+    if certificate["status"] != "valid":
+        return str(certificate["status"])
+    if certificate.get("superseded_by"):
+        return "superseded"
+    return "expired" if date.fromisoformat(certificate["valid_until"]) < today else "valid"
+
+
+def face(certificate: Document, cert_type: Document) -> dict[str, Any]:
+    return {
+        k: certificate["fields"][k] for k in cert_type["face_fields"] if k in certificate["fields"]
+    }
+
+
+def view(certificate: Document, today: date) -> dict[str, Any]:
+    return to_wire(
+        {
+            "id": certificate["_id"],
+            "number": certificate["number"],
+            "type": certificate["type"],
+            "issuer": certificate["issuer"],
+            "subject": certificate["subject"],
+            "fields": certificate["fields"],
+            "version": certificate["version"],
+            "valid_from": certificate["valid_from"],
+            "valid_until": certificate["valid_until"],
+            "status": current_status(certificate, today),
+            "status_reason": certificate.get("status_reason"),
+            "status_index": certificate["status_index"],
+            "kid": certificate["kid"],
+            "signature": certificate["signature"],
+            "supersedes": certificate.get("supersedes"),
+            "issued_at": certificate["issued_at"],
+        }
+    )
+
+
+def issue_certificate(
+    db: Database[Document],
+    wrap_key: bytes,
+    actor: Actor,
+    now: datetime,
+    subject: dict[str, Any],
+    issuer_id: str,
+    cert_type: str,
+    fields: dict[str, Any],
+    request_id: str,
+    valid_from: str | None = None,
+    valid_until: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Returns the certificate and whether it is new (False: the same request came again)."""
+    issuer = issuers.get_issuer(db, issuer_id)
+    issuers.require_staff_of(actor, issuer)
+    if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
+        raise InvalidInput("1–64 letters, digits or . _ : -", field="request_id")
+    earlier = db.certificates.find_one({"issuer": issuer["_id"], "request_id": request_id})
+    if earlier is not None:
+        return view(earlier, now.date()), False
+    kind = get_type(db, cert_type)
+    if cert_type not in issuer["types"]:
+        raise Forbidden("this issuer does not issue this type", code="type_not_allowed")
+    if kind["subject_type"] != subject["kind"]:
+        raise InvalidInput(f"this type is issued to a {kind['subject_type']}", field="subject")
+    fields = validate_fields(kind, {"holder_name": subject["name"], **fields})
+    starts = _date(valid_from, "valid_from") or now.date()
+    ends = _date(valid_until, "valid_until") or starts + timedelta(days=kind["validity_days"])
+    if ends <= starts:
+        raise InvalidInput("must be after valid_from", field="valid_until")
+    index = issuers.allocate_index(db, issuer["_id"])
+    certificate: Document = {
+        "_id": "cert_" + secrets.token_hex(8),
+        "number": f"{issuer['code']}-{now.year}-{index:07d}",
+        "type": cert_type,
+        "issuer": issuer["_id"],
+        "subject": subject["id"],
+        "fields": fields,
+        "version": 1,
+        "valid_from": starts.isoformat(),
+        "valid_until": ends.isoformat(),
+        "status_index": index,
+        "supersedes": None,
+        "kid": issuer["jwk"]["kid"],
+        "status": "valid",
+        "status_reason": None,
+        "request_id": request_id,
+        "issued_at": now,
+        "issued_by": actor.account_id,
+    }
+    certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
+    try:
+        db.certificates.insert_one(certificate)
+    except DuplicateKeyError:  # the same request, twice at once: the other one won
+        earlier = db.certificates.find_one({"issuer": issuer["_id"], "request_id": request_id})
+        if earlier is None:
+            raise
+        return view(earlier, now.date()), False
+    return view(certificate, now.date()), True
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("a date YYYY-MM-DD", field=field) from exc
+
+
+def change_status(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    certificate_id: str,
+    action: str,
+    reason: str,
+) -> dict[str, Any]:
+    certificate = db.certificates.find_one({"_id": certificate_id})
+    if certificate is None:
+        raise NotFound("no such certificate")
+    issuers.require_staff_of(actor, issuers.get_issuer(db, certificate["issuer"]))
+    if action not in TRANSITIONS:
+        raise InvalidInput("suspend, resume or revoke", field="action")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("a reason is required", field="reason")
+    expected, target = TRANSITIONS[action]
+    condition: Document = {"_id": certificate_id, "status": expected or {"$ne": "revoked"}}
+    entry = {"action": action, "reason": reason.strip(), "by": actor.account_id, "at": now}
+    updated = db.certificates.find_one_and_update(
+        condition,
+        {
+            "$set": {"status": target, "status_reason": reason.strip(), "status_changed_at": now},
+            "$push": {"history": entry},
+        },
+        return_document=True,
+    )
+    if updated is None:  # compare-and-set lost: it was not in the state this action needs
+        raise Conflict(
+            f"cannot {action} a certificate that is {certificate['status']}",
+            state=certificate["status"],
+        )
+    return view(updated, now.date())
+
+
+def get_certificate(db: Database[Document], certificate_id: str) -> Document:
+    certificate = db.certificates.find_one({"_id": certificate_id})
+    if certificate is None:
+        raise NotFound("no such certificate")
+    return certificate
+
+
+def wallet(db: Database[Document], subjects: list[str], today: date) -> list[dict[str, Any]]:
+    found = db.certificates.find({"subject": {"$in": subjects}, "superseded_by": None})
+    return [view(c, today) for c in found.sort("issued_at", -1).limit(500)]
+
+
+def public_check(db: Database[Document], number: str, today: date) -> dict[str, Any]:
+    """What anyone holding a printed or shared certificate may learn: whether it is authentic
+    and current, and what is printed on its face; nothing more."""
+    certificate = db.certificates.find_one({"number": number}) if isinstance(number, str) else None
+    if certificate is None:
+        return {"number": number, "result": "not_found"}
+    kind = get_type(db, certificate["type"])
+    issuer = issuers.get_issuer(db, certificate["issuer"])
+    status = current_status(certificate, today)
+    return to_wire(
+        {
+            "number": number,
+            "result": "authentic" if status == "valid" else status,
+            "type": {"code": kind["_id"], "name": kind["names"]["zh"]},
+            "issuer": {"id": issuer["_id"], "name": issuer["name"]},
+            "face": face(certificate, kind),
+            "valid_from": certificate["valid_from"],
+            "valid_until": certificate["valid_until"],
+            "version": certificate["version"],
+        }
+    )
+
+
+def event_payload(certificate: dict[str, Any], db: Database[Document]) -> dict[str, Any]:
+    """What other services learn from cert_* events: the pseudonymous subject, the type, the
+    face fields (policy derives facts such as disability category and grade from them)."""
+    kind = get_type(db, certificate["type"])
+    return {
+        "certificate_id": certificate["id"],
+        "number": certificate["number"],
+        "type": certificate["type"],
+        "issuer": certificate["issuer"],
+        "subject": certificate["subject"],
+        "face": face(certificate, kind),
+        "status": certificate["status"],
+        "version": certificate["version"],
+        "valid_until": certificate["valid_until"],
+    }

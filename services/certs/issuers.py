@@ -1,0 +1,110 @@
+"""Issuers: departments (org units) allowed to issue some certificate types, each with its own
+Ed25519 signing key (its electronic seal), sealed at rest; the public keys are published."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.certs.catalogue import get_type
+from services.common.actor import Actor
+from services.common.codec import to_wire, utcnow
+from services.common.crypto import (
+    generate_signing_key,
+    public_jwk,
+    seal_private_key,
+    unseal_private_key,
+)
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.mongo import Document
+
+_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+
+
+def view(issuer: Document) -> dict[str, Any]:
+    return to_wire(
+        {
+            "id": issuer["_id"],
+            "code": issuer["code"],
+            "name": issuer["name"],
+            "org_path": issuer["org_path"],
+            "types": issuer["types"],
+            "kid": issuer["jwk"]["kid"],
+        }
+    )
+
+
+def create_issuer(
+    db: Database[Document],
+    wrap_key: bytes,
+    actor: Actor,
+    code: str,
+    name: str,
+    org_path: str,
+    types: list[str],
+) -> dict[str, Any]:
+    actor.require_role("admin")
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise InvalidInput("2–16 capital letters or digits, starting with a letter", field="code")
+    if not isinstance(types, list) or not types:
+        raise InvalidInput("a non-empty list of certificate types", field="types")
+    for cert_type in types:
+        get_type(db, cert_type)
+    key = generate_signing_key()
+    jwk = public_jwk(key.public_key())
+    issuer = {
+        "_id": f"iss_{code.lower()}",
+        "code": code,
+        "name": name,
+        "org_path": org_path,
+        "types": sorted(set(types)),
+        "jwk": jwk,
+        "sealed_private": seal_private_key(wrap_key, key, jwk["kid"]),
+        "next_index": 0,
+        "created_at": utcnow(),
+    }
+    try:
+        db.issuers.insert_one(issuer)
+    except DuplicateKeyError as exc:
+        raise Conflict("an issuer with this code exists", field="code") from exc
+    return view(issuer)
+
+
+def get_issuer(db: Database[Document], issuer_id: Any) -> Document:
+    issuer = db.issuers.find_one({"_id": issuer_id}) if isinstance(issuer_id, str) else None
+    if issuer is None:
+        raise NotFound("no such issuer", field="issuer")
+    return issuer
+
+
+def require_staff_of(actor: Actor, issuer: Document) -> None:
+    """Only staff of the issuing department (or above it) act for it."""
+    actor.require_role("staff", "supervisor", "admin")
+    if not actor.reaches(issuer["org_path"]):
+        raise Forbidden("you are not staff of this issuer")
+
+
+def signing_key(issuer: Document, wrap_key: bytes) -> Ed25519PrivateKey:
+    return unseal_private_key(wrap_key, issuer["sealed_private"], issuer["jwk"]["kid"])
+
+
+def allocate_index(db: Database[Document], issuer_id: str) -> int:
+    """The next position in the issuer's status list (atomic counter)."""
+    # No projection: FerretDB 1.24 does not implement one in findAndModify.
+    updated = db.issuers.find_one_and_update(
+        {"_id": issuer_id}, {"$inc": {"next_index": 1}}, return_document=True
+    )
+    assert updated is not None
+    return int(updated["next_index"]) - 1
+
+
+def list_issuers(db: Database[Document]) -> list[dict[str, Any]]:
+    return [view(i) for i in db.issuers.find({}).sort("_id", 1)]
+
+
+def public_keys(db: Database[Document]) -> dict[str, Any]:
+    return {"keys": [{**i["jwk"], "issuer": i["_id"]} for i in db.issuers.find({}, {"jwk": 1})]}

@@ -1,0 +1,96 @@
+"""E-certificates (电子证照): the catalogue, issuers and their seals, issuing and revoking,
+the holder's wallet, the public authenticity check and status lists."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.gateway.deps import AdminActor, AnonymousBus, BusDep, CurrentActor, StaffActor
+
+router = APIRouter(tags=["certificates"])
+PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
+
+
+class IssuerCreate(BaseModel):
+    code: str = Field(min_length=2, max_length=16)
+    name: str = Field(min_length=1, max_length=100)
+    org_path: str = Field(max_length=200)
+    types: list[str] = Field(min_length=1, max_length=50)
+
+
+class CertificateIssue(BaseModel):
+    issuer: str = Field(max_length=64)
+    type: str = Field(max_length=64)
+    subject: str = Field(max_length=64, description="the holder's pseudonymous id (p_… / o_…)")
+    fields: dict[str, Any]
+    request_id: str = Field(min_length=1, max_length=64, description="idempotency per issuer")
+    valid_from: str | None = Field(default=None, max_length=10)
+    valid_until: str | None = Field(default=None, max_length=10)
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/v1/certificate-types", summary="The certificate catalogue (证照目录)")
+async def list_types(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "list_types")
+
+
+@router.post("/v1/issuers", status_code=201, summary="Register an issuing department (admin)")
+async def create_issuer(body: IssuerCreate, _actor: AdminActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "create_issuer", **body.model_dump())
+
+
+@router.get("/v1/issuers", summary="Issuers and their key ids (public)")
+async def list_issuers(bus: AnonymousBus) -> Any:
+    return await bus.call("certs", "list_issuers")
+
+
+@router.get("/.well-known/cert-keys.json", summary="Issuers' public keys (seals), for verifiers")
+async def cert_keys(bus: AnonymousBus) -> JSONResponse:
+    return JSONResponse(await bus.call("certs", "issuer_keys"), headers=PUBLIC_CACHE)
+
+
+@router.get("/v1/issuers/{issuer_id}/status-list", summary="The issuer's signed status list")
+async def status_list(issuer_id: str, bus: AnonymousBus) -> JSONResponse:
+    listed = await bus.call("certs", "status_list", issuer_id=issuer_id)
+    return JSONResponse(listed, headers=PUBLIC_CACHE)
+
+
+@router.post("/v1/certificates", status_code=201, summary="Issue a certificate (issuer staff)")
+async def issue_certificate(body: CertificateIssue, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "issue_certificate", **body.model_dump(exclude_none=True))
+
+
+@router.post(
+    "/v1/certificates/{certificate_id}/{action}",
+    summary="Suspend, resume or revoke (注销) a certificate, with a reason",
+)
+async def change_status(
+    certificate_id: str,
+    action: Literal["suspend", "resume", "revoke"],
+    body: Reason,
+    _actor: StaffActor,
+    bus: BusDep,
+) -> Any:
+    return await bus.call(
+        "certs", "change_status", certificate_id=certificate_id, action=action, reason=body.reason
+    )
+
+
+@router.get("/v1/me/certificates", summary="My wallet, with my enterprises' licences")
+async def my_certificates(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "my_certificates")
+
+
+@router.get(
+    "/v1/certificates/{number}/verify",
+    summary="Is this printed or shared certificate authentic? (public)",
+)
+async def public_check(number: str, bus: AnonymousBus) -> Any:
+    return await bus.call("certs", "public_check", number=number)
