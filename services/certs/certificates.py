@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.certs import issuers
 from services.certs.catalogue import get_type, validate_fields
-from services.certs.signing import sign
+from services.certs.signing import new_salts, sealed_part, sign
 from services.common.actor import Actor
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -59,6 +59,7 @@ def view(certificate: Document, today: date) -> dict[str, Any]:
             "status_index": certificate["status_index"],
             "kid": certificate["kid"],
             "signature": certificate["signature"],
+            "sealed": sealed_part(certificate),
             "supersedes": certificate.get("supersedes"),
             "issued_at": certificate["issued_at"],
         }
@@ -116,6 +117,7 @@ def issue_certificate(
         "issued_at": now,
         "issued_by": actor.account_id,
     }
+    certificate["salts"] = new_salts(fields)
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
     try:
         db.certificates.insert_one(certificate)

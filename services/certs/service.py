@@ -7,7 +7,7 @@ from typing import Any
 from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy, rpc
 
-from services.certs import catalogue, certificates, issuers, statuslist
+from services.certs import catalogue, certificates, issuers, keyring, presentations, statuslist
 from services.certs.keyring import IssuerKeys
 from services.certs.store import INDEXES
 from services.common import health
@@ -51,7 +51,8 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def issuer_keys(self) -> dict[str, Any]:
-        return issuers.public_keys(self.db)
+        keys = issuers.public_keys(self.db)
+        return {**keys, "wallet_keys": keyring.wallet_jwks(self.db, utcnow())}
 
     @rpc(expected_exceptions=expected)
     def issue_certificate(
@@ -92,13 +93,59 @@ class CertsService:
         self.dispatch(event[action], certificates.event_payload(certificate, self.db))
         return certificate
 
-    @rpc(expected_exceptions=expected)
-    def my_certificates(self) -> list[dict[str, Any]]:
-        actor = self.call.actor
+    def _holders(self) -> list[str]:
+        """The subjects whose certificates the caller holds: themself and the organisations
+        they operate."""
         with domain_errors():
             operated = [o["id"] for o in self.identity.my_organisations()]
-        mine = [actor.subject_id] if actor.subject_id else []
-        return certificates.wallet(self.db, mine + operated, utcnow().date())
+        actor = self.call.actor
+        return ([actor.subject_id] if actor.subject_id else []) + operated
+
+    @rpc(expected_exceptions=expected)
+    def my_certificates(self) -> list[dict[str, Any]]:
+        return certificates.wallet(self.db, self._holders(), utcnow().date())
+
+    @rpc(expected_exceptions=expected)
+    def create_presentation(
+        self,
+        certificate_ids: list[str],
+        fields: list[str],
+        audience: str | None = None,
+        ttl_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        now = utcnow()
+        key = keyring.wallet_signing_key(self.db, self.wrap_key, now)
+        return presentations.create(
+            self.db,
+            key,
+            self.call.actor,
+            self._holders(),
+            now,
+            certificate_ids,
+            fields,
+            audience,
+            ttl_seconds,
+        )
+
+    @rpc(expected_exceptions=expected)
+    def revoke_presentation(self, presentation_id: str) -> dict[str, Any]:
+        return presentations.revoke(self.db, self._holders(), presentation_id)
+
+    @rpc(expected_exceptions=expected)
+    def verify_presentation(self, token: str, purpose: str | None = None) -> dict[str, Any]:
+        now = utcnow()
+        return presentations.verify(
+            self.db, self.call.actor, now, token, keyring.wallet_public_keys(self.db, now), purpose
+        )
+
+    @rpc(expected_exceptions=expected)
+    def my_disclosures(self, limit: int = 50) -> list[dict[str, Any]]:
+        return presentations.my_disclosures(self.db, self._holders(), max(1, min(limit, 200)))
+
+    @rpc(expected_exceptions=expected)
+    def disclosure_stats(self, issuer_id: str) -> dict[str, Any]:
+        issuers.require_staff_of(self.call.actor, issuers.get_issuer(self.db, issuer_id))
+        return presentations.disclosure_stats(self.db, issuer_id)
 
     @rpc(expected_exceptions=expected)
     def public_check(self, number: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """certs' collections and the indexes they need."""
 
+from services.common import signing_keys
 from services.common.mongo import Index
 
 INDEXES = (
@@ -9,4 +10,8 @@ INDEXES = (
     Index("certificates", [("issuer", 1), ("status", 1)]),
     Index("certificates", [("subject", 1), ("issued_at", -1)]),
     Index("issuers", [("code", 1)], unique=True),
+    Index("disclosures", [("holders", 1), ("at", -1)]),
+    Index("disclosures", [("issuer", 1)]),
+    Index("presentations", [("holders", 1)]),
+    signing_keys.index("wallet_keys"),
 )

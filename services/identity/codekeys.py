@@ -13,76 +13,30 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
-from services.common.crypto import (
-    generate_signing_key,
-    public_jwk,
-    public_key_from_jwk,
-    seal_private_key,
-    unseal_private_key,
-)
+from services.common import signing_keys
+from services.common.crypto import public_key_from_jwk
 from services.common.mongo import Document
 
-ACTIVE = "current"
-CLOCK_SKEW = timedelta(seconds=60)
-
-
-def new_key_document(wrap_key: bytes, now: datetime) -> Document:
-    key = generate_signing_key()
-    jwk = public_jwk(key.public_key())
-    return {
-        "_id": jwk["kid"],
-        "slot": ACTIVE,  # unique: only one key can hold the active slot
-        "jwk": jwk,
-        "sealed_private": seal_private_key(wrap_key, key, jwk["kid"]),
-        "created_at": now,
-        "retired_at": None,
-        "publish_until": None,
-    }
+CLOCK_SKEW = signing_keys.CLOCK_SKEW
 
 
 def ensure_active_key(db: Database[Document], wrap_key: bytes, now: datetime) -> Document:
-    active = db.code_keys.find_one({"slot": ACTIVE})
-    if active is not None:
-        return active
-    try:
-        candidate = new_key_document(wrap_key, now)
-        db.code_keys.insert_one(candidate)
-        return candidate
-    except DuplicateKeyError:  # another worker or replica created it first
-        found = db.code_keys.find_one({"slot": ACTIVE})
-        assert found is not None
-        return found
+    return signing_keys.ensure_active_key(db.code_keys, wrap_key, now)
 
 
 def rotate(db: Database[Document], wrap_key: bytes, now: datetime, max_code_ttl: int) -> Document:
     """Retire the active key (still published until its codes expire) and activate a new one."""
-    old = ensure_active_key(db, wrap_key, now)
-    db.code_keys.update_one(
-        {"_id": old["_id"], "slot": ACTIVE},
-        {
-            "$set": {
-                "slot": old["_id"],
-                "retired_at": now,
-                "publish_until": now + timedelta(seconds=max_code_ttl) + CLOCK_SKEW,
-            }
-        },
-    )
-    return ensure_active_key(db, wrap_key, now)
+    return signing_keys.rotate(db.code_keys, wrap_key, now, max_code_ttl)
 
 
 def published(db: Database[Document], now: datetime) -> list[Document]:
-    return list(
-        db.code_keys.find({"$or": [{"slot": ACTIVE}, {"publish_until": {"$gt": now}}]}).sort(
-            "created_at", -1
-        )
-    )
+    return signing_keys.published(db.code_keys, now)
 
 
 @dataclass
@@ -103,7 +57,7 @@ class KeyCache:
         with self._lock:
             active = ensure_active_key(db, self.wrap_key, now)
             keys = published(db, now)
-            private = unseal_private_key(self.wrap_key, active["sealed_private"], active["_id"])
+            private = signing_keys.private_key(active, self.wrap_key)
             self._signing = (active["_id"], private)
             self._public = {k["_id"]: public_key_from_jwk(k["jwk"]) for k in keys}
             self._jwks = [k["jwk"] for k in keys]

@@ -1,5 +1,6 @@
 """identity's collections and the indexes they need."""
 
+from services.common import signing_keys
 from services.common.mongo import Index
 
 INDEXES = (
@@ -11,7 +12,7 @@ INDEXES = (
     Index("persons", [("org_ancestors", 1), ("_id", 1)]),
     Index("organisations", [("credit_code.hash", 1)], unique=True),
     Index("org_operators", [("account_id", 1)]),
-    Index("code_keys", [("slot", 1)], unique=True),
+    signing_keys.index("code_keys"),
     Index("scans", [("sub", 1), ("at", -1)]),
     Index("scans", [("dedupe_key", 1)], unique=True),
     Index("printed_codes", [("sub", 1), ("status", 1)]),

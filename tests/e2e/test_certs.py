@@ -3,17 +3,21 @@ signed status list, and the events other services learn from."""
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pika
 
 from services.certs import statuslist
-from services.certs.signing import signature_valid
+from services.certs.signing import seal_valid
 from services.common.crypto import public_key_from_jwk
-from tests.conftest import Suite
+from tests.conftest import ROOT, Suite
 from tests.e2e.test_foundation import assert_problem
 
 Login = Callable[[str], dict[str, str]]
@@ -56,7 +60,7 @@ def test_issue_check_revoke_and_the_status_list(
 
         keys = http.get("/.well-known/cert-keys.json").json()["keys"]
         seal = next(public_key_from_jwk(k) for k in keys if k["kid"] == certificate["kid"])
-        assert signature_valid(certificate, certificate["signature"], seal)
+        assert seal_valid(certificate["sealed"], certificate["signature"], seal)
 
         wallet = http.get("/v1/me/certificates", headers=login("citizen.li")).json()
         assert [c["number"] for c in wallet] == [certificate["number"]]
@@ -143,3 +147,164 @@ def test_an_unknown_number_is_not_found_publicly(http: httpx.Client) -> None:
         "number": "NOPE-2026-0000000",
         "result": "not_found",
     }
+
+
+def offline(token: str, keys: Path, *lists: Path) -> tuple[int, dict[str, Any]]:
+    status_args = [arg for listed in lists for arg in ("--status", str(listed))]
+    done = subprocess.run(
+        [sys.executable, "-m", "services.certs.verify", token, "--keys", str(keys), *status_args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_show_two_fields_verify_disclose_revoke(
+    http: httpx.Client, login: Login, tmp_path: Path
+) -> None:
+    holder_login = login("citizen.xiaomei")
+    holder = subject_of(http, login, "citizen.xiaomei")
+    staff, hotel = login("staff.cl"), login("verifier.hotel")
+    certificate = issue(
+        http,
+        staff,
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": "听力", "grade": "三级"},
+        request_id="cl-2026-show",
+    ).json()
+
+    shown = http.post(
+        "/v1/presentations",
+        headers=holder_login,
+        json={"certificate_ids": [certificate["id"]], "fields": ["category", "grade"]},
+    )
+    assert shown.status_code == 201, shown.text
+    token = shown.json()["token"]
+    assert "王小梅" not in token
+    assert "王小梅" not in json.dumps(jwt_claims(token))
+
+    seen = http.post(
+        "/v1/presentations/verify", headers=hotel, json={"token": token, "purpose": "hotel"}
+    )
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["certificates"][0]["fields"] == {"category": "听力", "grade": "三级"}
+    assert seen.json()["certificates"][0]["issuer"]["name"] == "和平区残疾人联合会"
+
+    disclosures = http.get("/v1/me/disclosures", headers=holder_login).json()
+    assert disclosures[0]["fields"] == ["category", "grade"]
+    assert disclosures[0]["verifier_name"] == "和平饭店前台"
+    assert disclosures[0]["purpose"] == "hotel"
+    stats = http.get("/v1/issuers/iss_hpcl/disclosure-stats", headers=staff).json()
+    assert {"verifier": "和平饭店前台", "type": "disability_certificate", "count": 1} in stats[
+        "by_verifier_and_type"
+    ]
+
+    keys = tmp_path / "cert-keys.json"
+    keys.write_text(http.get("/.well-known/cert-keys.json").text)
+    before = tmp_path / "status-before.json"
+    before.write_text(http.get("/v1/issuers/iss_hpcl/status-list").text)
+    status, verdict = offline(token, keys, before)
+    assert status == 0
+    assert verdict["certificates"][0]["fields"] == {"category": "听力", "grade": "三级"}
+
+    http.post(
+        f"/v1/certificates/{certificate['id']}/revoke", headers=staff, json={"reason": "复评不符合"}
+    )
+    again = http.post("/v1/presentations/verify", headers=hotel, json={"token": token})
+    assert assert_problem(again, 422)["code"] == "revoked"
+    fresh = http.post(
+        "/v1/presentations",
+        headers=holder_login,
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+    )
+    assert assert_problem(fresh, 403)["code"] == "revoked"
+    assert (
+        http.get(f"/v1/certificates/{certificate['number']}/verify").json()["result"] == "revoked"
+    )
+
+    after = tmp_path / "status-after.json"
+    after.write_text(http.get("/v1/issuers/iss_hpcl/status-list").text)
+    status, verdict = offline(token, keys, after)
+    assert status == 1
+    assert verdict["certificates"][0]["status"] == "revoked_or_suspended"
+    # The staleness limit: against the list fetched before the revocation it still passes,
+    # and the verdict says how old that list is.
+    status, verdict = offline(token, keys, before)
+    assert status == 0
+    assert (
+        verdict["certificates"][0]["status_list_published_at"]
+        == json.loads(before.read_text())["published_at"]
+    )
+
+
+def test_a_tampered_or_withdrawn_presentation_is_refused(http: httpx.Client, login: Login) -> None:
+    holder_login = login("citizen.wang")
+    holder = subject_of(http, login, "citizen.wang")
+    certificate = issue(
+        http,
+        login("staff.cl"),
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": "肢体", "grade": "四级"},
+        request_id="cl-2026-tamper",
+    ).json()
+    token = http.post(
+        "/v1/presentations",
+        headers=holder_login,
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"], "audience": None},
+    ).json()["token"]
+    header, _body, signature = token.split(".")
+    claims = jwt_claims(token)
+    claims["items"][0]["disclosures"][0][2] = "一级"
+    forged = ".".join([header, base64url(json.dumps(claims).encode()), signature])
+    hotel = login("verifier.hotel")
+    assert (
+        assert_problem(
+            http.post("/v1/presentations/verify", headers=hotel, json={"token": forged}), 422
+        )["code"]
+        == "forged"
+    )
+    withdrawn = http.post(
+        "/v1/presentations",
+        headers=holder_login,
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+    ).json()
+    http.delete(f"/v1/presentations/{withdrawn['id']}", headers=holder_login)
+    refused = http.post(
+        "/v1/presentations/verify", headers=hotel, json={"token": withdrawn["token"]}
+    )
+    assert assert_problem(refused, 422)["code"] == "revoked"
+    meant_for_metro = http.post(
+        "/v1/presentations",
+        headers=holder_login,
+        json={
+            "certificate_ids": [certificate["id"]],
+            "fields": ["grade"],
+            "audience": "acc_someone_else",
+        },
+    ).json()
+    wrong = http.post(
+        "/v1/presentations/verify", headers=hotel, json={"token": meant_for_metro["token"]}
+    )
+    assert assert_problem(wrong, 422)["code"] == "wrong_audience"
+    not_mine = http.post(
+        "/v1/presentations",
+        headers=login("citizen.li"),
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+    )
+    assert_problem(not_mine, 404)
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def base64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -94,3 +94,44 @@ async def my_certificates(_actor: CurrentActor, bus: BusDep) -> Any:
 )
 async def public_check(number: str, bus: AnonymousBus) -> Any:
     return await bus.call("certs", "public_check", number=number)
+
+
+class PresentationCreate(BaseModel):
+    certificate_ids: list[str] = Field(min_length=1, max_length=10)
+    fields: list[str] = Field(min_length=1, max_length=50, description="the fields to reveal")
+    audience: str | None = Field(default=None, max_length=64, description="a verifier's account id")
+    ttl_seconds: int | None = Field(default=None, ge=10, le=600)
+
+
+class PresentationVerify(BaseModel):
+    token: str = Field(min_length=1, max_length=16_384)
+    purpose: str | None = Field(default=None, max_length=64, description="the scene, e.g. hotel")
+
+
+@router.post(
+    "/v1/presentations",
+    status_code=201,
+    summary="Show chosen fields of my certificates (亮证): a short-lived token",
+)
+async def create_presentation(body: PresentationCreate, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "create_presentation", **body.model_dump())
+
+
+@router.delete("/v1/presentations/{presentation_id}", summary="Withdraw a presentation")
+async def revoke_presentation(presentation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "revoke_presentation", presentation_id=presentation_id)
+
+
+@router.post("/v1/presentations/verify", summary="Verify a presentation (verifiers); recorded")
+async def verify_presentation(body: PresentationVerify, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "verify_presentation", **body.model_dump())
+
+
+@router.get("/v1/me/disclosures", summary="Who saw which of my certificate fields (授权记录)")
+async def my_disclosures(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "my_disclosures")
+
+
+@router.get("/v1/issuers/{issuer_id}/disclosure-stats", summary="Disclosures per verifier and type")
+async def disclosure_stats(issuer_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "disclosure_stats", issuer_id=issuer_id)

@@ -21,6 +21,7 @@ CERTIFICATE: dict[str, Any] = {
     "valid_until": "2036-11-19",
     "status_index": 7,
     "supersedes": None,
+    "salts": {"holder_name": "s1", "category": "s2", "grade": "s3"},
 }
 DISABILITY = next(t for t in SEED_TYPES if t["_id"] == "disability_certificate")
 

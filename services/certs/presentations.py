@@ -1,0 +1,278 @@
+"""Showing certificates (亮证) and verifying what was shown (验真), with disclosure records.
+
+A presentation is a short-lived JWS signed by the certs service's wallet key (published with
+the issuers' keys). For each certificate shown it carries the issuer-sealed part (identity,
+validity, one salted digest per field) with the issuer's signature, and the disclosures
+``[salt, name, value]`` of only the fields the holder chose. A verifier checks the wallet
+signature and expiry, each issuer seal, that each disclosed value hashes to a sealed digest,
+and (online) that neither the presentation nor any certificate has been revoked since.
+Every online verification is recorded for the holder to read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pymongo.database import Database
+
+from services.certs import statuslist
+from services.certs.certificates import current_status
+from services.certs.signing import field_digest, seal_valid, sealed_part
+from services.common.actor import Actor
+from services.common.codec import format_time, to_wire
+from services.common.crypto import public_key_from_jwk
+from services.common.errors import Forbidden, InvalidInput, NotFound
+from services.common.mongo import Document
+
+DEFAULT_TTL, MAX_TTL = 120, 600
+
+
+class PresentationRefused(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def create(
+    db: Database[Document],
+    key: tuple[str, Ed25519PrivateKey],
+    actor: Actor,
+    holders: list[str],
+    now: datetime,
+    certificate_ids: list[str],
+    fields: list[str],
+    audience: str | None,
+    ttl_seconds: int | None,
+) -> dict[str, Any]:
+    if not isinstance(certificate_ids, list) or not 1 <= len(certificate_ids) <= 10:
+        raise InvalidInput("one to ten certificates", field="certificate_ids")
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+        raise InvalidInput("a non-empty list of field names to reveal", field="fields")
+    ttl = DEFAULT_TTL if ttl_seconds is None else int(ttl_seconds)
+    if not 10 <= ttl <= MAX_TTL:
+        raise InvalidInput(f"between 10 and {MAX_TTL} seconds", field="ttl_seconds")
+    items = []
+    for certificate_id in certificate_ids:
+        certificate = db.certificates.find_one({"_id": certificate_id})
+        if certificate is None or certificate["subject"] not in holders:
+            raise NotFound("no such certificate in your wallet", field="certificate_ids")
+        status = current_status(certificate, now.date())
+        if status != "valid":
+            raise Forbidden(f"this certificate is {status}", code=status)
+        chosen = [name for name in fields if name in certificate["fields"]]
+        items.append(
+            {
+                "sealed": sealed_part(certificate),
+                "signature": certificate["signature"],
+                "kid": certificate["kid"],
+                "disclosures": [
+                    [certificate["salts"][n], n, certificate["fields"][n]] for n in chosen
+                ],
+            }
+        )
+    if not any(item["disclosures"] for item in items):
+        raise InvalidInput("none of these fields is on the chosen certificates", field="fields")
+    jti = secrets.token_urlsafe(12)
+    issued = int(now.timestamp())
+    claims = {"jti": jti, "iat": issued, "exp": issued + ttl, "items": items}
+    if audience:
+        claims["aud"] = audience
+    kid, private = key
+    token = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid, "typ": None})
+    db.presentations.insert_one(
+        {
+            "_id": jti,
+            "holder": actor.subject_id,
+            "holders": holders,
+            "account": actor.account_id,
+            "certificate_ids": certificate_ids,
+            "fields": fields,
+            "audience": audience,
+            "expires_at": datetime.fromtimestamp(issued + ttl, now.tzinfo),
+            "revoked": False,
+            "created_at": now,
+        }
+    )
+    return {
+        "id": jti,
+        "token": token,
+        "expires_at": format_time(datetime.fromtimestamp(issued + ttl, now.tzinfo)),
+        "token_bytes": len(token),
+    }
+
+
+def revoke(db: Database[Document], holders: list[str], presentation_id: str) -> dict[str, Any]:
+    result = db.presentations.update_one(
+        {"_id": presentation_id, "holders": {"$in": holders}}, {"$set": {"revoked": True}}
+    )
+    if result.matched_count == 0:
+        raise NotFound("no such presentation")
+    return {"id": presentation_id, "revoked": True}
+
+
+def check_token(
+    token: str,
+    wallet_keys: dict[str, Ed25519PublicKey],
+    issuer_keys: dict[str, Ed25519PublicKey],
+    now: float,
+    audience: str | None,
+) -> list[dict[str, Any]]:
+    """Everything that needs no database: signatures, expiry, audience, digests. Returns, per
+    certificate, its sealed part and the revealed fields. Shared with the offline verifier."""
+    try:
+        header = jwt.get_unverified_header(token)
+        wallet_key = wallet_keys.get(str(header.get("kid")))
+        if header.get("alg") != "EdDSA" or wallet_key is None:
+            raise PresentationRefused("forged", "not a presentation from this city's wallet")
+        claims = jwt.decode(
+            token,
+            wallet_key,
+            algorithms=["EdDSA"],
+            options={"verify_exp": False, "verify_aud": False, "require": ["jti", "exp", "items"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise PresentationRefused("forged", "the presentation's signature is broken") from exc
+    if now > claims["exp"]:
+        raise PresentationRefused("expired", "this presentation has expired")
+    if claims.get("aud") and claims["aud"] != audience:
+        raise PresentationRefused("wrong_audience", "this presentation is for someone else")
+    shown = []
+    for item in claims["items"]:
+        sealed = item["sealed"]
+        issuer_key = issuer_keys.get(str(item.get("kid")))
+        if issuer_key is None or not seal_valid(sealed, item["signature"], issuer_key):
+            raise PresentationRefused("forged", "an issuer's seal does not match")
+        revealed = {}
+        for salt, name, value in item["disclosures"]:
+            if field_digest(salt, name, value) not in sealed["field_digests"]:
+                raise PresentationRefused("forged", f"the field {name} was altered")
+            revealed[name] = value
+        shown.append({"sealed": sealed, "revealed": revealed, "jti": claims["jti"]})
+    return shown
+
+
+def verify(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    token: str,
+    wallet_keys: dict[str, Ed25519PublicKey],
+    purpose: str | None,
+) -> dict[str, Any]:
+    actor.require_role("verifier", "staff", "supervisor", "admin")
+    if not isinstance(token, str) or len(token) > 16_384:
+        raise InvalidInput("a presentation token is required", field="token")
+    issuer_keys = {
+        i["jwk"]["kid"]: public_key_from_jwk(i["jwk"]) for i in db.issuers.find({}, {"jwk": 1})
+    }
+    try:
+        shown = check_token(token, wallet_keys, issuer_keys, now.timestamp(), actor.account_id)
+        presentation = db.presentations.find_one({"_id": shown[0]["jti"]})
+        if presentation is None or presentation["revoked"]:
+            raise PresentationRefused("revoked", "the holder withdrew this presentation")
+        results = [_current(db, item, now.date()) for item in shown]
+    except PresentationRefused as refused:
+        raise InvalidInput(refused.detail, field="token", code=refused.reason) from refused
+    _record(db, actor, now, presentation, results, purpose)
+    return {"result": "valid", "certificates": results, "checked_at": format_time(now)}
+
+
+def _current(db: Database[Document], item: dict[str, Any], today: date) -> dict[str, Any]:
+    sealed = item["sealed"]
+    certificate = db.certificates.find_one({"number": sealed["number"]})
+    if certificate is None:
+        raise PresentationRefused("forged", "no such certificate")
+    status = current_status(certificate, today)
+    if status != "valid":
+        raise PresentationRefused(status, f"this certificate is {status}")
+    issuer = db.issuers.find_one({"_id": sealed["issuer"]}, {"name": 1})
+    kind = db.cert_types.find_one({"_id": sealed["type"]}, {"names": 1})
+    return {
+        "number": sealed["number"],
+        "certificate_id": certificate["_id"],
+        "type": {"code": sealed["type"], "name": (kind or {}).get("names", {}).get("zh")},
+        "issuer": {"id": sealed["issuer"], "name": (issuer or {}).get("name")},
+        "valid_from": sealed["valid_from"],
+        "valid_until": sealed["valid_until"],
+        "status": status,
+        "fields": item["revealed"],
+    }
+
+
+def _record(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    presentation: Document,
+    results: list[dict[str, Any]],
+    purpose: str | None,
+) -> None:
+    db.disclosures.insert_many(
+        [
+            {
+                "_id": "dis_" + secrets.token_hex(8),
+                "holder": presentation["holder"],
+                "holders": presentation["holders"],
+                "presentation": presentation["_id"],
+                "certificate_id": r["certificate_id"],
+                "number": r["number"],
+                "type": r["type"]["code"],
+                "issuer": r["issuer"]["id"],
+                "fields": sorted(r["fields"]),
+                "verifier": actor.account_id,
+                "verifier_name": actor.name,
+                "purpose": purpose,
+                "at": now,
+            }
+            for r in results
+        ]
+    )
+
+
+def my_disclosures(db: Database[Document], holders: list[str], limit: int) -> list[dict[str, Any]]:
+    found = db.disclosures.find({"holders": {"$in": holders}}).sort("at", -1).limit(limit)
+    return [
+        to_wire(
+            {k: d.get(k) for k in ("number", "type", "fields", "verifier_name", "purpose", "at")}
+        )
+        for d in found
+    ]
+
+
+def disclosure_stats(db: Database[Document], issuer_id: str) -> dict[str, Any]:
+    rows = db.disclosures.aggregate(
+        [
+            {"$match": {"issuer": issuer_id}},
+            {
+                "$group": {
+                    "_id": {"verifier": "$verifier_name", "type": "$type"},
+                    "count": {"$sum": 1},
+                }
+            },
+            {"$sort": {"count": -1}},
+        ]
+    )
+    return {
+        "issuer": issuer_id,
+        "by_verifier_and_type": [
+            {"verifier": r["_id"]["verifier"], "type": r["_id"]["type"], "count": r["count"]}
+            for r in rows
+        ],
+    }
+
+
+def status_checked(sealed: dict[str, Any], lists: dict[str, dict[str, Any]]) -> str:
+    """Offline: the certificate's bit in its issuer's cached status list."""
+    listed = lists.get(sealed["issuer"])
+    if listed is None:
+        return "unknown"
+    return (
+        "revoked_or_suspended"
+        if statuslist.bit(listed["encoded_list"], sealed["status_index"])
+        else "valid"
+    )
