@@ -134,8 +134,14 @@ SEED_TYPES: list[dict[str, Any]] = [
         "names": {"zh": "药店行业综合许可证", "en": "Pharmacy composite licence"},
         "subject_type": "organisation",
         "validity_days": 1825,
-        "schema": _schema({"holder_name": TEXT}, ["holder_name"]),
-        "face_fields": ["holder_name"],
+        "schema": _schema(
+            {
+                "holder_name": TEXT,
+                "parts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            },
+            ["holder_name", "parts"],
+        ),
+        "face_fields": ["holder_name", "parts"],
         "sub_types": ["drug_trading_licence", "food_trading_licence"],
     },
 ]
@@ -144,7 +150,10 @@ SEED_TYPES: list[dict[str, Any]] = [
 def seed(db: Database[Document]) -> None:
     for cert_type in SEED_TYPES:
         db.cert_types.update_one(
-            {"_id": cert_type["_id"]}, {"$setOnInsert": cert_type}, upsert=True
+            # Seeded types are maintained in code: a new release updates them.
+            {"_id": cert_type["_id"]},
+            {"$set": cert_type},
+            upsert=True,
         )
 
 

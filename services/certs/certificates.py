@@ -31,8 +31,6 @@ TRANSITIONS = {
 def current_status(certificate: Document, today: date) -> str:
     if certificate["status"] != "valid":
         return str(certificate["status"])
-    if certificate.get("superseded_by"):
-        return "superseded"
     return "expired" if date.fromisoformat(certificate["valid_until"]) < today else "valid"
 
 
@@ -129,6 +127,73 @@ def issue_certificate(
     return view(certificate, now.date()), True
 
 
+def amend_certificate(
+    db: Database[Document],
+    wrap_key: bytes,
+    actor: Actor,
+    now: datetime,
+    certificate_id: str,
+    fields: dict[str, Any],
+    reason: str,
+) -> dict[str, Any]:
+    """变更: a new version with the changed fields; the old version is kept, marked
+    superseded, and the chain stays readable. Two amendments at once: one wins (the unique
+    number + version), the other gets 409."""
+    old = get_certificate(db, certificate_id)
+    issuer = issuers.get_issuer(db, old["issuer"])
+    issuers.require_staff_of(actor, issuer)
+    if old["status"] != "valid":
+        raise Conflict(
+            f"only a valid certificate is amended; this one is {old['status']}", state=old["status"]
+        )
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("a reason is required", field="reason")
+    kind = get_type(db, old["type"])
+    merged = validate_fields(kind, {**old["fields"], **(fields or {})})
+    index = issuers.allocate_index(db, issuer["_id"])
+    new: Document = {
+        **{
+            k: old[k]
+            for k in ("number", "type", "issuer", "subject", "valid_from", "valid_until", "kid")
+        },
+        "_id": "cert_" + secrets.token_hex(8),
+        "fields": merged,
+        "version": old["version"] + 1,
+        "status_index": index,
+        "supersedes": old["_id"],
+        "status": "valid",
+        "status_reason": None,
+        "request_id": f"amend:{old['_id']}",
+        "issued_at": now,
+        "issued_by": actor.account_id,
+        "amend_reason": reason.strip(),
+    }
+    new["kid"] = issuer["jwk"]["kid"]
+    new["salts"] = new_salts(merged)
+    new["signature"] = sign(new, issuers.signing_key(issuer, wrap_key))
+    try:
+        db.certificates.insert_one(new)
+    except DuplicateKeyError as exc:
+        raise Conflict("this certificate was amended at the same time", state="superseded") from exc
+    db.certificates.update_one(
+        {"_id": old["_id"], "status": "valid"},
+        {
+            "$set": {
+                "status": "superseded",
+                "status_reason": reason.strip(),
+                "superseded_by": new["_id"],
+                "status_changed_at": now,
+            }
+        },
+    )
+    return view(new, now.date())
+
+
+def versions(db: Database[Document], certificate_id: str, today: date) -> list[dict[str, Any]]:
+    number = get_certificate(db, certificate_id)["number"]
+    return [view(c, today) for c in db.certificates.find({"number": number}).sort("version", 1)]
+
+
 def _date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
@@ -181,21 +246,43 @@ def get_certificate(db: Database[Document], certificate_id: str) -> Document:
 
 
 def wallet(db: Database[Document], subjects: list[str], today: date) -> list[dict[str, Any]]:
-    found = db.certificates.find({"subject": {"$in": subjects}, "superseded_by": None})
+    found = db.certificates.find({"subject": {"$in": subjects}, "status": {"$ne": "superseded"}})
     return [view(c, today) for c in found.sort("issued_at", -1).limit(500)]
+
+
+def by_subject(
+    db: Database[Document], actor: Actor, subject: str, today: date
+) -> list[dict[str, Any]]:
+    """Staff view of a subject's current certificates (issuer staff and supervisors)."""
+    actor.require_role("staff", "supervisor", "admin")
+    found = db.certificates.find({"subject": subject, "status": {"$ne": "superseded"}})
+    return [view(c, today) for c in found.sort("issued_at", 1).limit(500)]
 
 
 def public_check(db: Database[Document], number: str, today: date) -> dict[str, Any]:
     """What anyone holding a printed or shared certificate may learn: whether it is authentic
     and current, and what is printed on its face; nothing more."""
-    certificate = db.certificates.find_one({"number": number}) if isinstance(number, str) else None
-    if certificate is None:
+    found = (
+        list(db.certificates.find({"number": number}).sort("version", -1).limit(1))
+        if isinstance(number, str)
+        else []
+    )
+    if not found:
         return {"number": number, "result": "not_found"}
+    certificate = found[0]
     kind = get_type(db, certificate["type"])
     issuer = issuers.get_issuer(db, certificate["issuer"])
     status = current_status(certificate, today)
+    extra: dict[str, Any] = {}
+    if kind.get("sub_types"):
+        from services.certs.composite import parts_of  # composite builds on this module
+
+        extra = parts_of(db, certificate, today)
+        if status == "valid" and not extra["all_valid"]:
+            status = "invalid"
     return to_wire(
         {
+            **extra,
             "number": number,
             "result": "authentic" if status == "valid" else status,
             "type": {"code": kind["_id"], "name": kind["names"]["zh"]},

@@ -184,7 +184,9 @@ def verify(
 
 def _current(db: Database[Document], item: dict[str, Any], today: date) -> dict[str, Any]:
     sealed = item["sealed"]
-    certificate = db.certificates.find_one({"number": sealed["number"]})
+    certificate = db.certificates.find_one(
+        {"number": sealed["number"], "version": sealed["version"]}
+    )
     if certificate is None:
         raise PresentationRefused("forged", "no such certificate")
     status = current_status(certificate, today)

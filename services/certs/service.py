@@ -7,7 +7,15 @@ from typing import Any
 from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy, rpc
 
-from services.certs import catalogue, certificates, issuers, keyring, presentations, statuslist
+from services.certs import (
+    catalogue,
+    certificates,
+    composite,
+    issuers,
+    keyring,
+    presentations,
+    statuslist,
+)
 from services.certs.keyring import IssuerKeys
 from services.certs.store import INDEXES
 from services.common import health
@@ -82,7 +90,27 @@ class CertsService:
         )
         if new:
             self.dispatch("cert_issued", certificates.event_payload(certificate, self.db))
+            for bundled in composite.assemble_after(self.db, self.wrap_key, utcnow(), certificate):
+                self.dispatch("cert_issued", certificates.event_payload(bundled, self.db))
         return certificate
+
+    @rpc(expected_exceptions=expected)
+    def amend_certificate(
+        self, certificate_id: str, fields: dict[str, Any], reason: str
+    ) -> dict[str, Any]:
+        certificate = certificates.amend_certificate(
+            self.db, self.wrap_key, self.call.actor, utcnow(), certificate_id, fields, reason
+        )
+        self.dispatch("cert_amended", certificates.event_payload(certificate, self.db))
+        return certificate
+
+    @rpc(expected_exceptions=expected)
+    def certificates_of(self, subject: str) -> list[dict[str, Any]]:
+        return certificates.by_subject(self.db, self.call.actor, subject, utcnow().date())
+
+    @rpc(expected_exceptions=expected)
+    def certificate_versions(self, certificate_id: str) -> list[dict[str, Any]]:
+        return certificates.versions(self.db, certificate_id, utcnow().date())
 
     @rpc(expected_exceptions=expected)
     def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from services.common.crypto import b64url, b64url_decode
 from services.common.mongo import Document
 
 MIN_ENTRIES = 131_072
-NOT_VALID = ("revoked", "suspended")
+NOT_VALID = ("revoked", "suspended", "superseded")
 
 
 def encode(positions: list[int], size: int) -> str:

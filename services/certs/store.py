@@ -4,7 +4,7 @@ from services.common import signing_keys
 from services.common.mongo import Index
 
 INDEXES = (
-    Index("certificates", [("number", 1)], unique=True),
+    Index("certificates", [("number", 1), ("version", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("request_id", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("status_index", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("status", 1)]),

@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pika
+import pytest
 
 from services.certs import statuslist
 from services.certs.signing import seal_valid
 from services.common.crypto import public_key_from_jwk
 from tests.conftest import ROOT, Suite
 from tests.e2e.test_foundation import assert_problem
+from tests.idnumbers import credit_code
 
 Login = Callable[[str], dict[str, str]]
 
@@ -308,3 +310,144 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 def base64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def register_enterprise(http: httpx.Client, login: Login, name: str) -> str:
+    body = {"name": name, "credit_code": credit_code(), "org_path": "CN-LN-SY/HP/NH"}
+    created = http.post("/v1/organisations", headers=login("staff.nh"), json=body)
+    assert created.status_code == 201, created.text
+    org_id: str = created.json()["id"]
+    return org_id
+
+
+def drug(org: str, login: Login, http: httpx.Client) -> httpx.Response:
+    return issue(
+        http,
+        login("staff.yj"),
+        issuer="iss_hpyj",
+        type="drug_trading_licence",
+        subject=org,
+        request_id=f"yj-{org}",
+        fields={"business_mode": "零售", "scope": "中成药、化学药制剂"},
+    )
+
+
+def food(org: str, login: Login, http: httpx.Client) -> httpx.Response:
+    return issue(
+        http,
+        login("staff.sj"),
+        issuer="iss_hpsj",
+        type="food_trading_licence",
+        subject=org,
+        request_id=f"sj-{org}",
+        fields={"main_business": "食品销售", "scope": "预包装食品"},
+    )
+
+
+def composites_of(http: httpx.Client, login: Login, org: str) -> list[dict[str, Any]]:
+    listed = http.get(
+        "/v1/certificates/by-subject", params={"subject": org}, headers=login("supervisor.hp")
+    )
+    assert listed.status_code == 200, listed.text
+    return [c for c in listed.json() if c["type"] == "pharmacy_composite_licence"]
+
+
+@pytest.mark.parametrize("order", ["drug_first", "food_first"])
+def test_the_composite_licence_appears_once_and_fails_with_a_part(
+    http: httpx.Client, login: Login, order: str
+) -> None:
+    org = register_enterprise(http, login, f"和平大药房（{order}）")
+    first, second = (drug, food) if order == "drug_first" else (food, drug)
+    assert first(org, login, http).status_code == 201
+    assert composites_of(http, login, org) == []
+    assert second(org, login, http).status_code == 201
+    assert second(org, login, http).status_code == 201  # a retried request adds nothing
+    composites = composites_of(http, login, org)
+    assert len(composites) == 1
+    number = composites[0]["number"]
+    check = http.get(f"/v1/certificates/{number}/verify").json()
+    assert check["result"] == "authentic"
+    assert {p["type"] for p in check["parts"]} == {"drug_trading_licence", "food_trading_licence"}
+    assert (
+        next(p for p in check["parts"] if p["type"] == "drug_trading_licence")["face"][
+            "business_mode"
+        ]
+        == "零售"
+    )
+
+    drug_licence = drug(org, login, http).json()
+    http.post(
+        f"/v1/certificates/{drug_licence['id']}/revoke",
+        headers=login("staff.yj"),
+        json={"reason": "停业"},
+    )
+    check = http.get(f"/v1/certificates/{number}/verify").json()
+    assert check["result"] == "invalid"
+    assert check["failed_parts"] == [
+        {
+            "number": drug_licence["number"],
+            "type": "drug_trading_licence",
+            "name": "药品经营许可证",
+            "status": "revoked",
+        }
+    ]
+    food_licence = food(org, login, http).json()
+    assert (
+        http.get(f"/v1/certificates/{food_licence['number']}/verify").json()["result"]
+        == "authentic"
+    )
+
+
+def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
+    http: httpx.Client, login: Login
+) -> None:
+    holder = subject_of(http, login, "citizen.li")
+    staff = login("staff.cl")
+    first = issue(
+        http,
+        staff,
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": "肢体", "grade": "四级"},
+        request_id="cl-amend-1",
+    ).json()
+    holder_login = login("citizen.li")
+    old_token = http.post(
+        "/v1/presentations",
+        headers=holder_login,
+        json={"certificate_ids": [first["id"]], "fields": ["grade"]},
+    ).json()["token"]
+    amended = http.post(
+        f"/v1/certificates/{first['id']}/amend",
+        headers=staff,
+        json={"fields": {"grade": "三级"}, "reason": "复评等级提高"},
+    )
+    assert amended.status_code == 201, amended.text
+    second = amended.json()
+    assert (second["number"], second["version"], second["supersedes"]) == (
+        first["number"],
+        2,
+        first["id"],
+    )
+    chain = http.get(f"/v1/certificates/{second['id']}/versions", headers=staff).json()
+    assert [(c["version"], c["status"], c["fields"]["grade"]) for c in chain] == [
+        (1, "superseded", "四级"),
+        (2, "valid", "三级"),
+    ]
+    public = http.get(f"/v1/certificates/{first['number']}/verify").json()
+    assert (public["result"], public["version"], public["face"]["grade"]) == (
+        "authentic",
+        2,
+        "三级",
+    )
+    stale = http.post(
+        "/v1/presentations/verify", headers=login("verifier.hotel"), json={"token": old_token}
+    )
+    assert assert_problem(stale, 422)["code"] == "superseded"
+    twice = http.post(
+        f"/v1/certificates/{first['id']}/amend",
+        headers=staff,
+        json={"fields": {"grade": "二级"}, "reason": "again"},
+    )
+    assert assert_problem(twice, 409)["state"] == "superseded"

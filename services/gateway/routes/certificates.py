@@ -67,6 +67,34 @@ async def issue_certificate(body: CertificateIssue, _actor: StaffActor, bus: Bus
     return await bus.call("certs", "issue_certificate", **body.model_dump(exclude_none=True))
 
 
+class Amendment(BaseModel):
+    fields: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/v1/certificates/{certificate_id}/amend",
+    status_code=201,
+    summary="Amend (变更): a new version; the old one is kept as superseded",
+)
+async def amend_certificate(
+    certificate_id: str, body: Amendment, _actor: StaffActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "certs", "amend_certificate", certificate_id=certificate_id, **body.model_dump()
+    )
+
+
+@router.get("/v1/certificates/by-subject", summary="A subject's certificates (staff)")
+async def certificates_of(subject: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "certificates_of", subject=subject)
+
+
+@router.get("/v1/certificates/{certificate_id}/versions", summary="Every version, oldest first")
+async def certificate_versions(certificate_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "certificate_versions", certificate_id=certificate_id)
+
+
 @router.post(
     "/v1/certificates/{certificate_id}/{action}",
     summary="Suspend, resume or revoke (注销) a certificate, with a reason",
