@@ -16,6 +16,7 @@ from services.certs import issuers
 from services.certs.catalogue import get_type, validate_fields
 from services.certs.signing import new_salts, sealed_part, sign
 from services.common.actor import Actor
+from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -95,7 +96,7 @@ def issue_certificate(
     ends = _date(valid_until, "valid_until") or starts + timedelta(days=kind["validity_days"])
     if ends <= starts:
         raise InvalidInput("must be after valid_from", field="valid_until")
-    index = issuers.allocate_index(db, issuer["_id"])
+    index = issuers.allocate_index(db, issuer, now)
     certificate: Document = {
         "_id": "cert_" + secrets.token_hex(8),
         "number": f"{issuer['code']}-{now.year}-{index:07d}",
@@ -150,7 +151,7 @@ def amend_certificate(
         raise InvalidInput("a reason is required", field="reason")
     kind = get_type(db, old["type"])
     merged = validate_fields(kind, {**old["fields"], **(fields or {})})
-    index = issuers.allocate_index(db, issuer["_id"])
+    index = issuers.allocate_index(db, issuer, now)
     new: Document = {
         **{
             k: old[k]
@@ -175,17 +176,24 @@ def amend_certificate(
         db.certificates.insert_one(new)
     except DuplicateKeyError as exc:
         raise Conflict("this certificate was amended at the same time", state="superseded") from exc
-    db.certificates.update_one(
-        {"_id": old["_id"], "status": "valid"},
-        {
-            "$set": {
-                "status": "superseded",
-                "status_reason": reason.strip(),
-                "superseded_by": new["_id"],
-                "status_changed_at": now,
-            }
-        },
-    )
+    try:
+        advance(
+            db,
+            "certificates",
+            old,
+            {
+                "$set": {
+                    "status": "superseded",
+                    "status_reason": reason.strip(),
+                    "superseded_by": new["_id"],
+                    "status_changed_at": now,
+                }
+            },
+            now,
+        )
+    except Conflict:
+        db.certificates.delete_one({"_id": new["_id"]})  # revoked meanwhile: undo the new version
+        raise
     return view(new, now.date())
 
 
@@ -220,21 +228,27 @@ def change_status(
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
     expected, target = TRANSITIONS[action]
-    condition: Document = {"_id": certificate_id, "status": expected or {"$ne": "revoked"}}
-    entry = {"action": action, "reason": reason.strip(), "by": actor.account_id, "at": now}
-    updated = db.certificates.find_one_and_update(
-        condition,
-        {
-            "$set": {"status": target, "status_reason": reason.strip(), "status_changed_at": now},
-            "$push": {"history": entry},
-        },
-        return_document=True,
-    )
-    if updated is None:  # compare-and-set lost: it was not in the state this action needs
+    if (expected is not None and certificate["status"] != expected) or certificate["status"] in (
+        "revoked",
+        "superseded",
+    ):
         raise Conflict(
             f"cannot {action} a certificate that is {certificate['status']}",
             state=certificate["status"],
         )
+    entry = {"action": action, "reason": reason.strip(), "by": actor.account_id, "at": now}
+    # Compare-and-set through a claimed revision: of two staff acting at once, one wins and
+    # the other gets 409 (a revoked certificate never goes back to suspended or valid).
+    updated = advance(
+        db,
+        "certificates",
+        certificate,
+        {
+            "$set": {"status": target, "status_reason": reason.strip(), "status_changed_at": now},
+            "$push": {"history": entry},
+        },
+        now,
+    )
     return view(updated, now.date())
 
 

@@ -4,6 +4,7 @@ Ed25519 signing key (its electronic seal), sealed at rest; the public keys are p
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.certs.catalogue import get_type
 from services.common.actor import Actor
+from services.common.claims import take_next
 from services.common.codec import to_wire, utcnow
 from services.common.crypto import (
     generate_signing_key,
@@ -92,14 +94,12 @@ def signing_key(issuer: Document, wrap_key: bytes) -> Ed25519PrivateKey:
     return unseal_private_key(wrap_key, issuer["sealed_private"], issuer["jwk"]["kid"])
 
 
-def allocate_index(db: Database[Document], issuer_id: str) -> int:
-    """The next position in the issuer's status list (atomic counter)."""
-    # No projection: FerretDB 1.24 does not implement one in findAndModify.
-    updated = db.issuers.find_one_and_update(
-        {"_id": issuer_id}, {"$inc": {"next_index": 1}}, return_document=True
-    )
-    assert updated is not None
-    return int(updated["next_index"]) - 1
+def allocate_index(db: Database[Document], issuer: Document, now: datetime) -> int:
+    """The next free position in the issuer's status list: claimed once (see common.claims);
+    ``next_index`` on the issuer is only a hint where to start looking."""
+    index = take_next(db, f"status_index:{issuer['_id']}", int(issuer.get("next_index", 0)), now)
+    db.issuers.update_one({"_id": issuer["_id"]}, {"$max": {"next_index": index + 1}})
+    return index
 
 
 def list_issuers(db: Database[Document]) -> list[dict[str, Any]]:

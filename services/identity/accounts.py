@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eventlet import tpool
-from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -122,8 +121,8 @@ def build_account(
         "subject_id": subject_id,
         "scenes": scenes,
         "status": "active",
-        "failed_attempts": 0,
         "locked_until": None,
+        "failures_reset_at": None,
         "created_at": now,
         "created_by": created_by,
     }
@@ -227,24 +226,24 @@ def authenticate(
         retry = int((locked_until - now).total_seconds()) + 1
         raise RateLimited("too many failed logins; try again later", retry_after=retry)
     if not tpool.execute(verify_password, password, account["password_hash"]):
-        record_failure(db, account["_id"], now)
+        record_failure(db, account, now)
         raise refused
     if account["status"] != "active":
         raise refused
-    if account.get("failed_attempts"):
-        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"failed_attempts": 0}})
+    if db.login_failures.find_one({"account_id": account["_id"]}, {"_id": 1}) is not None:
+        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"failures_reset_at": now}})
     return claims(account)
 
 
-def record_failure(db: Database[Document], account_id: str, now: datetime) -> None:
-    updated = db.accounts.find_one_and_update(
-        {"_id": account_id},
-        {"$inc": {"failed_attempts": 1}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if updated is not None and updated["failed_attempts"] >= MAX_FAILED_LOGINS:
-        # Compare-and-set on the count so concurrent failures lock once.
+def record_failure(db: Database[Document], account: Document, now: datetime) -> None:
+    """Each failure is its own record (an insert is never lost, unlike an $inc on FerretDB,
+    see common.claims); five since the last success within the window lock the account."""
+    account_id = account["_id"]
+    db.login_failures.insert_one({"account_id": account_id, "at": now})
+    since = max(now - LOCKOUT, account.get("failures_reset_at") or now - LOCKOUT)
+    recent = db.login_failures.count_documents({"account_id": account_id, "at": {"$gt": since}})
+    if recent >= MAX_FAILED_LOGINS:
         db.accounts.update_one(
-            {"_id": account_id, "failed_attempts": updated["failed_attempts"]},
-            {"$set": {"locked_until": now + LOCKOUT, "failed_attempts": 0}},
+            {"_id": account_id},
+            {"$set": {"locked_until": now + LOCKOUT, "failures_reset_at": now}},
         )

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -451,3 +452,36 @@ def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
         json={"fields": {"grade": "二级"}, "reason": "again"},
     )
     assert assert_problem(twice, 409)["state"] == "superseded"
+
+
+def test_concurrent_status_changes_on_one_certificate_have_one_winner(
+    http: httpx.Client, login: Login
+) -> None:
+    holder = subject_of(http, login, "citizen.xiaomei")
+    staff = login("staff.cl")
+    certificate = issue(
+        http,
+        staff,
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": "言语", "grade": "四级"},
+        request_id="cl-race",
+    ).json()
+
+    def act(action: str) -> int:
+        response = http.post(
+            f"/v1/certificates/{certificate['id']}/{action}",
+            headers=staff,
+            json={"reason": f"并发{action}"},
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(act, ["revoke", "suspend"] * 6))
+    assert statuses.count(200) == 1
+    assert statuses.count(409) == 11
+    chain = http.get(f"/v1/certificates/{certificate['id']}/versions", headers=staff).json()
+    assert chain[0]["status"] in ("revoked", "suspended")
+    listed = http.get(f"/v1/certificates/{certificate['number']}/verify").json()
+    assert listed["result"] == chain[0]["status"]
