@@ -10,13 +10,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.certs import issuers
 from services.certs.catalogue import get_type, validate_fields
 from services.certs.signing import new_salts, sealed_part, sign
 from services.common.actor import Actor
-from services.common.claims import advance
+from services.common.claims import advance, claim
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -83,9 +83,9 @@ def issue_certificate(
     issuers.require_staff_of(actor, issuer)
     if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
         raise InvalidInput("1–64 letters, digits or . _ : -", field="request_id")
-    earlier = db.certificates.find_one({"issuer": issuer["_id"], "request_id": request_id})
-    if earlier is not None:
-        return view(earlier, now.date()), False
+    request_key = f"issue:{issuer['_id']}:{request_id}"
+    if db.claims.find_one({"_id": request_key}, {"_id": 1}) is not None:
+        return _earlier(db, request_key, now), False
     kind = get_type(db, cert_type)
     if cert_type not in issuer["types"]:
         raise Forbidden("this issuer does not issue this type", code="type_not_allowed")
@@ -96,9 +96,15 @@ def issue_certificate(
     ends = _date(valid_until, "valid_until") or starts + timedelta(days=kind["validity_days"])
     if ends <= starts:
         raise InvalidInput("must be after valid_from", field="valid_until")
+    certificate_id = "cert_" + secrets.token_hex(8)
+    # Idempotency per (issuer, request id) as a claim keyed by _id (the one lookup that is
+    # fast on FerretDB as on MongoDB), taken after validation so a refused request does not
+    # hold its id; of two identical requests at once only one inserts the claim.
+    if not claim(db, request_key, now, certificate_id=certificate_id):
+        return _earlier(db, request_key, now), False
     index = issuers.allocate_index(db, issuer, now)
     certificate: Document = {
-        "_id": "cert_" + secrets.token_hex(8),
+        "_id": certificate_id,
         "number": f"{issuer['code']}-{now.year}-{index:07d}",
         "type": cert_type,
         "issuer": issuer["_id"],
@@ -120,11 +126,18 @@ def issue_certificate(
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
     try:
         db.certificates.insert_one(certificate)
-    except DuplicateKeyError:  # the same request, twice at once: the other one won
+    except DuplicateKeyError:
+        # Issued before claims existed (the unique issuer + request id index still guards):
+        # point the claim at that certificate and answer with it.
         earlier = db.certificates.find_one({"issuer": issuer["_id"], "request_id": request_id})
         if earlier is None:
+            db.claims.delete_one({"_id": request_key})
             raise
+        db.claims.update_one({"_id": request_key}, {"$set": {"certificate_id": earlier["_id"]}})
         return view(earlier, now.date()), False
+    except PyMongoError:
+        db.claims.delete_one({"_id": request_key})  # let the caller retry the same request
+        raise
     return view(certificate, now.date()), True
 
 
@@ -200,6 +213,18 @@ def amend_certificate(
 def versions(db: Database[Document], certificate_id: str, today: date) -> list[dict[str, Any]]:
     number = get_certificate(db, certificate_id)["number"]
     return [view(c, today) for c in db.certificates.find({"number": number}).sort("version", 1)]
+
+
+def _earlier(db: Database[Document], request_key: str, now: datetime) -> dict[str, Any]:
+    """The certificate an earlier request with the same id made (409 while it is still being
+    made; nothing, if it failed validation: then the claim is released)."""
+    claimed = db.claims.find_one({"_id": request_key})
+    earlier = db.certificates.find_one({"_id": claimed["certificate_id"]}) if claimed else None
+    if earlier is None:
+        raise Conflict(
+            "a request with this request_id is still being processed; retry", field="request_id"
+        )
+    return view(earlier, now.date())
 
 
 def _date(value: str | None, field: str) -> date | None:

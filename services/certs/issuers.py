@@ -95,9 +95,11 @@ def signing_key(issuer: Document, wrap_key: bytes) -> Ed25519PrivateKey:
 
 
 def allocate_index(db: Database[Document], issuer: Document, now: datetime) -> int:
-    """The next free position in the issuer's status list: claimed once (see common.claims);
-    ``next_index`` on the issuer is only a hint where to start looking."""
-    index = take_next(db, f"status_index:{issuer['_id']}", int(issuer.get("next_index", 0)), now)
+    """The next free position in the issuer's status list, claimed once (see common.claims).
+    ``next_index`` on the issuer is a hint where to start (kept with $max; on FerretDB it can
+    lag by the number of concurrent issues, which only costs a few extra claims)."""
+    current = db.issuers.find_one({"_id": issuer["_id"]}, {"next_index": 1}) or issuer
+    index = take_next(db, f"status_index:{issuer['_id']}", int(current.get("next_index", 0)), now)
     db.issuers.update_one({"_id": issuer["_id"]}, {"$max": {"next_index": index + 1}})
     return index
 

@@ -67,6 +67,7 @@ def create(
         chosen = [name for name in fields if name in certificate["fields"]]
         items.append(
             {
+                "id": certificate["_id"],  # a pointer for a fast lookup; checked below
                 "sealed": sealed_part(certificate),
                 "signature": certificate["signature"],
                 "kid": certificate["kid"],
@@ -152,7 +153,9 @@ def check_token(
             if field_digest(salt, name, value) not in sealed["field_digests"]:
                 raise PresentationRefused("forged", f"the field {name} was altered")
             revealed[name] = value
-        shown.append({"sealed": sealed, "revealed": revealed, "jti": claims["jti"]})
+        shown.append(
+            {"sealed": sealed, "revealed": revealed, "jti": claims["jti"], "id": item.get("id")}
+        )
     return shown
 
 
@@ -184,9 +187,14 @@ def verify(
 
 def _current(db: Database[Document], item: dict[str, Any], today: date) -> dict[str, Any]:
     sealed = item["sealed"]
-    certificate = db.certificates.find_one(
-        {"number": sealed["number"], "version": sealed["version"]}
-    )
+    certificate = db.certificates.find_one({"_id": item["id"]}) if item.get("id") else None
+    if certificate is None or (certificate["number"], certificate["version"]) != (
+        sealed["number"],
+        sealed["version"],
+    ):
+        certificate = db.certificates.find_one(
+            {"number": sealed["number"], "version": sealed["version"]}
+        )
     if certificate is None:
         raise PresentationRefused("forged", "no such certificate")
     status = current_status(certificate, today)
