@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy, rpc
 
 from services.certs import (
+    applications,
     catalogue,
     certificates,
     composite,
@@ -128,6 +130,80 @@ class CertsService:
             operated = [o["id"] for o in self.identity.my_organisations()]
         actor = self.call.actor
         return ([actor.subject_id] if actor.subject_id else []) + operated
+
+    # applying (the e-disability certificate flow)
+
+    @rpc(expected_exceptions=expected)
+    def apply_for_certificate(self, note: str | None = None) -> dict[str, Any]:
+        started, actor = time.perf_counter(), self.call.actor
+        with domain_errors():
+            applicant = self.identity.applicant_for(scope="apply")
+        proxy = actor.subject_id if applicant["id"] != actor.subject_id else None
+        return applications.apply(self.db, actor, utcnow(), applicant, proxy, note, started)
+
+    @rpc(expected_exceptions=expected)
+    def review_application(
+        self, application_id: str, approve: bool, reason: str | None = None
+    ) -> dict[str, Any]:
+        return applications.review(
+            self.db, self.call.actor, utcnow(), application_id, approve, reason, time.perf_counter()
+        )
+
+    @rpc(expected_exceptions=expected)
+    def assess_application(
+        self, application_id: str, issuer: str, category: str, grade: str, assessor: str
+    ) -> dict[str, Any]:
+        return applications.assess(
+            self.db,
+            self.call.actor,
+            utcnow(),
+            application_id,
+            issuer,
+            category,
+            grade,
+            assessor,
+            time.perf_counter(),
+        )
+
+    @rpc(expected_exceptions=expected)
+    def issue_from_application(self, application_id: str) -> dict[str, Any]:
+        started, actor = time.perf_counter(), self.call.actor
+        application = applications.ready_to_issue(self.db, actor, application_id)
+        if application["status"] == "issued":
+            return applications.view(application)
+        assessment = application["assessment"]
+        holder = {
+            "id": application["applicant"],
+            "kind": "person",
+            "name": application["applicant_name"],
+        }
+        fields = {k: assessment[k] for k in ("category", "grade", "assessor", "assessed_on")}
+        certificate, new = certificates.issue_certificate(
+            self.db,
+            self.wrap_key,
+            actor,
+            utcnow(),
+            holder,
+            assessment["issuer"],
+            applications.TYPE,
+            fields,
+            f"application:{application_id}",
+        )
+        if new:
+            self.dispatch("cert_issued", certificates.event_payload(certificate, self.db))
+        return applications.mark_issued(
+            self.db, actor, utcnow(), application, certificate["id"], started
+        )
+
+    @rpc(expected_exceptions=expected)
+    def my_applications(self) -> list[dict[str, Any]]:
+        return applications.mine(self.db, self._holders())
+
+    @rpc(expected_exceptions=expected)
+    def get_application(self, application_id: str) -> dict[str, Any]:
+        return applications.require_visible(
+            self.db, self.call.actor, self._holders(), application_id
+        )
 
     @rpc(expected_exceptions=expected)
     def my_certificates(self) -> list[dict[str, Any]]:

@@ -13,5 +13,6 @@ INDEXES = (
     Index("disclosures", [("holders", 1), ("at", -1)]),
     Index("disclosures", [("issuer", 1)]),
     Index("presentations", [("holders", 1)]),
+    Index("applications", [("applicant", 1), ("submitted_at", -1)]),
     signing_keys.index("wallet_keys"),
 )

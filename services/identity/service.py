@@ -104,6 +104,11 @@ class IdentityService:
         )
 
     @rpc(expected_exceptions=expected)
+    def applicant_for(self, scope: str) -> dict[str, Any]:
+        """The subject an applicant acts for: themself, or someone who delegated ``scope``."""
+        return subjects.acting_brief(self.db, self.call.actor, utcnow(), scope)
+
+    @rpc(expected_exceptions=expected)
     def subject_brief(self, subject_id: str) -> dict[str, Any]:
         return subjects.subject_brief(self.db, self.call.actor, subject_id)
 

@@ -218,6 +218,25 @@ def subject_brief(db: Database[Document], actor: Actor, sub: Any) -> dict[str, A
         "kind": kind,
         "name": subject["name"],
         "status": status_of(subject),
+        "org_path": subject["org_path"],
+    }
+
+
+def acting_brief(db: Database[Document], actor: Actor, now: datetime, scope: str) -> dict[str, Any]:
+    """The brief of whom the caller acts for in ``scope`` (themself, or through a delegation)."""
+    from services.identity.delegation import acting_subject  # delegation builds on subjects
+
+    sub, _proxy = acting_subject(db, actor, scope, now)
+    subject = find_subject(db, sub)
+    if subject is None:
+        raise NotFound("no such subject")
+    kind = "person" if sub.startswith("p_") else "organisation"
+    return {
+        "id": sub,
+        "kind": kind,
+        "name": subject["name"],
+        "status": status_of(subject),
+        "org_path": subject["org_path"],
     }
 
 

@@ -485,3 +485,69 @@ def test_concurrent_status_changes_on_one_certificate_have_one_winner(
     assert chain[0]["status"] in ("revoked", "suspended")
     listed = http.get(f"/v1/certificates/{certificate['number']}/verify").json()
     assert listed["result"] == chain[0]["status"]
+
+
+def test_disability_certificate_from_application_to_wallet(
+    http: httpx.Client, login: Login
+) -> None:
+    elder = login("citizen.li")  # 李秀英, 太原街; her neighbour 王小梅 applies for her
+    elder_id = subject_of(http, login, "citizen.li")
+    until = "2030-01-01T00:00:00Z"
+    granted = http.post(
+        "/v1/me/proxies",
+        headers=elder,
+        json={
+            "proxy_id_number": "210102198508081045",
+            "proxy_name": "王小梅",
+            "scopes": ["apply", "show_certificates"],
+            "valid_until": until,
+        },
+    )
+    assert granted.status_code == 201, granted.text
+    applied = http.post(
+        "/v1/applications",
+        headers={**login("citizen.xiaomei"), "X-On-Behalf-Of": elder_id},
+        json={"note": "右眼视力下降多年"},
+    )
+    assert applied.status_code == 201, applied.text
+    application = applied.json()
+    assert application["applicant"] == elder_id
+    assert application["status"] == "submitted"
+
+    outsider = http.post(
+        f"/v1/applications/{application['id']}/review",
+        headers=login("staff.nh"),
+        json={"approve": True},
+    )
+    assert_problem(outsider, 404)  # 南湖 staff do not review 太原街's residents
+    reviewed = http.post(
+        f"/v1/applications/{application['id']}/review",
+        headers=login("staff.tyj"),
+        json={"approve": True},
+    )
+    assert reviewed.json()["status"] == "reviewed"
+    assessed = http.post(
+        f"/v1/applications/{application['id']}/assessment",
+        headers=login("staff.cl"),
+        json={
+            "issuer": "iss_hpcl",
+            "category": "视力",
+            "grade": "二级",
+            "assessor": "和平区人民医院 张医生",
+        },
+    )
+    assert assessed.json()["status"] == "assessed", assessed.text
+    issued = http.post(f"/v1/applications/{application['id']}/issue", headers=login("staff.cl"))
+    again = http.post(f"/v1/applications/{application['id']}/issue", headers=login("staff.cl"))
+    assert issued.json()["status"] == again.json()["status"] == "issued"
+    assert issued.json()["certificate_id"] == again.json()["certificate_id"]
+
+    mine = http.get("/v1/me/applications", headers=elder).json()[0]
+    assert [s["step"] for s in mine["steps"]] == ["submitted", "reviewed", "assessed", "issued"]
+    assert all(s["by"] and s["at"] for s in mine["steps"])
+    assert mine["steps"][0]["proxy"] == subject_of(http, login, "citizen.xiaomei")
+    assert mine["system_ms"] < 1000  # the system's own share of the whole flow
+    wallet = http.get("/v1/me/certificates", headers=elder).json()
+    certificate = next(c for c in wallet if c["id"] == mine["certificate_id"])
+    assert certificate["fields"]["grade"] == "二级"
+    assert certificate["fields"]["assessor"] == "和平区人民医院 张医生"

@@ -262,10 +262,10 @@ def test_a_proxy_shows_the_code_and_both_identities_are_recorded(
         },
     )
     assert granted.status_code == 201, granted.text
-    assert [
-        d["principal"]["name"]
-        for d in http.get("/v1/me/proxies", headers=helper).json()["i_act_for"]
-    ] == ["李秀英"]
+    acting = http.get("/v1/me/proxies", headers=helper).json()["i_act_for"]
+    mine = next(d for d in acting if d["id"] == granted.json()["id"])
+    assert mine["principal"]["name"] == "李秀英"
+    assert mine["scopes"] == ["show_code"]
 
     code = http.post("/v1/me/code", headers={**helper, "X-On-Behalf-Of": elder_id})
     assert code.status_code == 200

@@ -163,3 +163,64 @@ async def my_disclosures(_actor: CurrentActor, bus: BusDep) -> Any:
 @router.get("/v1/issuers/{issuer_id}/disclosure-stats", summary="Disclosures per verifier and type")
 async def disclosure_stats(issuer_id: str, _actor: StaffActor, bus: BusDep) -> Any:
     return await bus.call("certs", "disclosure_stats", issuer_id=issuer_id)
+
+
+class Application(BaseModel):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class Review(BaseModel):
+    approve: bool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Assessment(BaseModel):
+    issuer: str = Field(max_length=64)
+    category: str = Field(max_length=8)
+    grade: str = Field(max_length=8)
+    assessor: str = Field(min_length=1, max_length=100, description="the assessing doctor")
+
+
+@router.post(
+    "/v1/applications",
+    status_code=201,
+    summary="Apply for a disability certificate (or for the person in X-On-Behalf-Of)",
+)
+async def apply(body: Application, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "apply_for_certificate", note=body.note)
+
+
+@router.get("/v1/me/applications", summary="My applications and every step taken")
+async def my_applications(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "my_applications")
+
+
+@router.get("/v1/applications/{application_id}", summary="One application")
+async def get_application(application_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "get_application", application_id=application_id)
+
+
+@router.post("/v1/applications/{application_id}/review", summary="Staff of the area review")
+async def review_application(
+    application_id: str, body: Review, _actor: StaffActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "certs", "review_application", application_id=application_id, **body.model_dump()
+    )
+
+
+@router.post(
+    "/v1/applications/{application_id}/assessment",
+    summary="Record the doctor's assessment (issuing department)",
+)
+async def assess_application(
+    application_id: str, body: Assessment, _actor: StaffActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "certs", "assess_application", application_id=application_id, **body.model_dump()
+    )
+
+
+@router.post("/v1/applications/{application_id}/issue", summary="Issue the certificate")
+async def issue_from_application(application_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("certs", "issue_from_application", application_id=application_id)

@@ -1,0 +1,214 @@
+"""Applying for a certificate, the e-disability certificate way (Hulan: application to
+certificate in 20 minutes): the person or their proxy applies → staff of the person's area
+review → the doctor's assessment is recorded (category, grade, assessor) → the issuing
+department issues. Each step is a compare-and-set transition (common.claims) that records
+who, when, and how long the system itself took; the applicant follows every step.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+
+from services.certs import issuers
+from services.certs.catalogue import DISABILITY_CATEGORIES, DISABILITY_GRADES
+from services.common.actor import Actor
+from services.common.claims import advance
+from services.common.codec import to_wire
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.mongo import Document
+
+TYPE = "disability_certificate"
+
+
+def view(application: Document) -> dict[str, Any]:
+    return to_wire(
+        {
+            "id": application["_id"],
+            "type": application["type"],
+            "status": application["status"],
+            "applicant": application["applicant"],
+            "steps": application["steps"],
+            "certificate_id": application.get("certificate_id"),
+            "system_ms": round(sum(s.get("system_ms", 0) for s in application["steps"]), 1),
+            "submitted_at": application["submitted_at"],
+        }
+    )
+
+
+def _step(name: str, actor: Actor, now: datetime, started: float, **detail: Any) -> Document:
+    return {
+        "step": name,
+        "by": actor.account_id,
+        "by_name": actor.name,
+        "at": now,
+        "system_ms": round((time.perf_counter() - started) * 1000, 2),
+        **detail,
+    }
+
+
+def apply(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    applicant: dict[str, Any],
+    proxy: str | None,
+    note: str | None,
+    started: float,
+) -> dict[str, Any]:
+    if applicant["kind"] != "person":
+        raise InvalidInput("a disability certificate is applied for by a person", field="subject")
+    open_one = db.applications.find_one(
+        {
+            "applicant": applicant["id"],
+            "type": TYPE,
+            "status": {"$in": ["submitted", "reviewed", "assessed"]},
+        }
+    )
+    if open_one is not None:
+        raise Conflict("an application is already in progress", state=open_one["status"])
+    application = {
+        "_id": "app_" + secrets.token_hex(8),
+        "type": TYPE,
+        "applicant": applicant["id"],
+        "applicant_name": applicant["name"],
+        "org_path": applicant["org_path"],
+        "status": "submitted",
+        "submitted_at": now,
+        "proxy": proxy,
+        "note": note,
+        "steps": [_step("submitted", actor, now, started, proxy=proxy)],
+    }
+    db.applications.insert_one(application)
+    return view(application)
+
+
+def _get(db: Database[Document], application_id: str) -> Document:
+    application = db.applications.find_one({"_id": application_id})
+    if application is None:
+        raise NotFound("no such application")
+    return application
+
+
+def _move(
+    db: Database[Document],
+    application: Document,
+    expected: str,
+    target: str,
+    step: Document,
+    now: datetime,
+    extra: Document | None = None,
+) -> dict[str, Any]:
+    if application["status"] != expected:
+        raise Conflict(f"the application is {application['status']}", state=application["status"])
+    updated = advance(
+        db,
+        "applications",
+        application,
+        {"$set": {"status": target, **(extra or {})}, "$push": {"steps": step}},
+        now,
+    )
+    return view(updated)
+
+
+def review(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    application_id: str,
+    approve: bool,
+    reason: str | None,
+    started: float,
+) -> dict[str, Any]:
+    application = _get(db, application_id)
+    actor.require_role("staff", "supervisor", "admin")
+    if not actor.reaches(application["org_path"]):
+        raise NotFound("no such application")  # outside the reviewer's area
+    if not approve and not (reason and reason.strip()):
+        raise InvalidInput("a reason is required to reject", field="reason")
+    step = _step("reviewed" if approve else "rejected", actor, now, started, reason=reason)
+    return _move(db, application, "submitted", "reviewed" if approve else "rejected", step, now)
+
+
+def assess(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    application_id: str,
+    issuer_id: str,
+    category: str,
+    grade: str,
+    assessor: str,
+    started: float,
+) -> dict[str, Any]:
+    application = _get(db, application_id)
+    issuers.require_staff_of(actor, issuers.get_issuer(db, issuer_id))
+    if category not in DISABILITY_CATEGORIES:
+        raise InvalidInput(f"one of {', '.join(DISABILITY_CATEGORIES)}", field="category")
+    if grade not in DISABILITY_GRADES:
+        raise InvalidInput(f"one of {', '.join(DISABILITY_GRADES)}", field="grade")
+    if not isinstance(assessor, str) or not assessor.strip():
+        raise InvalidInput("the assessing doctor's name is required", field="assessor")
+    assessment = {
+        "category": category,
+        "grade": grade,
+        "assessor": assessor.strip(),
+        "assessed_on": now.date().isoformat(),
+        "issuer": issuer_id,
+    }
+    step = _step("assessed", actor, now, started, assessment=assessment)
+    return _move(db, application, "reviewed", "assessed", step, now, {"assessment": assessment})
+
+
+def ready_to_issue(db: Database[Document], actor: Actor, application_id: str) -> Document:
+    application = _get(db, application_id)
+    if application["status"] == "issued":
+        return application
+    if application["status"] != "assessed":
+        raise Conflict(f"the application is {application['status']}", state=application["status"])
+    issuers.require_staff_of(actor, issuers.get_issuer(db, application["assessment"]["issuer"]))
+    return application
+
+
+def mark_issued(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    application: Document,
+    certificate_id: str,
+    started: float,
+) -> dict[str, Any]:
+    if application["status"] == "issued":
+        return view(application)
+    step = _step("issued", actor, now, started, certificate_id=certificate_id)
+    return _move(
+        db, application, "assessed", "issued", step, now, {"certificate_id": certificate_id}
+    )
+
+
+def mine(db: Database[Document], holders: list[str]) -> list[dict[str, Any]]:
+    return [
+        view(a)
+        for a in db.applications.find({"applicant": {"$in": holders}})
+        .sort("submitted_at", -1)
+        .limit(50)
+    ]
+
+
+def require_visible(
+    db: Database[Document], actor: Actor, holders: list[str], application_id: str
+) -> dict[str, Any]:
+    application = _get(db, application_id)
+    if application["applicant"] in holders or (
+        actor.is_staff and actor.reaches(application["org_path"])
+    ):
+        return view(application)
+    if actor.is_staff and any(
+        actor.reaches(i["org_path"]) for i in db.issuers.find({"types": TYPE})
+    ):
+        return view(application)
+    raise NotFound("no such application")
