@@ -79,6 +79,7 @@ def running_suite() -> Iterator[Suite]:
         "RPC_TIMEOUT": "5",
         "HEALTH_TIMEOUT": "2",
         "CODE_TTL_SECONDS": "10",
+        "CERT_EXPIRY_SWEEP_SECONDS": "1",
     }
     suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
     suite.script("deploy/local/suite.sh", "stop")

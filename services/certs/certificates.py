@@ -298,6 +298,26 @@ def by_subject(
     return [view(c, today) for c in found.sort("issued_at", 1).limit(500)]
 
 
+def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Certificates whose validity ended and that were not announced yet; each is claimed
+    once (common.claims), so two sweepers or replicas never announce one twice."""
+    found = db.certificates.find(
+        {
+            "status": "valid",
+            "valid_until": {"$lt": now.date().isoformat()},
+            "expiry_announced": {"$ne": True},
+        }
+    ).limit(limit)
+    announced = []
+    for certificate in found:
+        if claim(db, f"expired:{certificate['_id']}", now):
+            announced.append(view(certificate, now.date()))
+        db.certificates.update_one(
+            {"_id": certificate["_id"]}, {"$set": {"expiry_announced": True}}
+        )
+    return announced
+
+
 def public_check(db: Database[Document], number: str, today: date) -> dict[str, Any]:
     """What anyone holding a printed or shared certificate may learn: whether it is authentic
     and current, and what is printed on its face; nothing more."""

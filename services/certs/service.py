@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 
 from services.certs import (
     applications,
@@ -28,6 +30,9 @@ from services.common.mongo import MongoDatabase
 from services.common.remote import domain_errors
 
 expected = DOMAIN_ERRORS
+# How often expired certificates are announced (cert_expired); an environment setting
+# because nameko reads a timer's interval when the class is defined.
+EXPIRY_SWEEP_SECONDS = float(os.environ.get("CERT_EXPIRY_SWEEP_SECONDS", "60"))
 
 
 class CertsService:
@@ -38,6 +43,11 @@ class CertsService:
     wrap_key = IssuerKeys()
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()
+
+    @timer(interval=EXPIRY_SWEEP_SECONDS)
+    def announce_expired(self) -> None:
+        for certificate in certificates.newly_expired(self.db, utcnow()):
+            self.dispatch("cert_expired", certificates.event_payload(certificate, self.db))
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:

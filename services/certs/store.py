@@ -8,6 +8,7 @@ INDEXES = (
     Index("certificates", [("issuer", 1), ("request_id", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("status_index", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("status", 1)]),
+    Index("certificates", [("status", 1), ("valid_until", 1)]),
     Index("certificates", [("subject", 1), ("issued_at", -1)]),
     Index("issuers", [("code", 1)], unique=True),
     Index("disclosures", [("holders", 1), ("at", -1)]),

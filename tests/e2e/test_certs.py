@@ -551,3 +551,39 @@ def test_disability_certificate_from_application_to_wallet(
     certificate = next(c for c in wallet if c["id"] == mine["certificate_id"])
     assert certificate["fields"]["grade"] == "二级"
     assert certificate["fields"]["assessor"] == "和平区人民医院 张医生"
+
+
+def test_an_expired_certificate_is_announced_once(
+    http: httpx.Client, login: Login, running_suite: Suite
+) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(running_suite.env["AMQP_URI"]))
+    channel = connection.channel()
+    channel.exchange_declare("certs.events", exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "certs.events", routing_key="cert_expired")
+    try:
+        holder = subject_of(http, login, "citizen.wang")
+        old = issue(
+            http,
+            login("staff.cl"),
+            issuer="iss_hpcl",
+            type="disability_certificate",
+            subject=holder,
+            fields={"category": "肢体", "grade": "四级"},
+            request_id="cl-expired",
+            valid_from="2015-01-01",
+            valid_until="2025-01-01",
+        ).json()
+        assert old["status"] == "expired"
+        method, _props, payload = next(channel.consume(queue, inactivity_timeout=15))
+        assert method is not None, "no cert_expired within 15 s"
+        channel.basic_ack(method.delivery_tag)
+        assert json.loads(payload)["certificate_id"] == old["id"]
+        # The sweep runs every second in this suite: three more seconds, no second announcement.
+        method, _props, payload = next(channel.consume(queue, inactivity_timeout=3))
+        assert method is None
+        channel.cancel()
+    finally:
+        connection.close()
+    public = http.get(f"/v1/certificates/{old['number']}/verify").json()
+    assert public["result"] == "expired"
