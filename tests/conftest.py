@@ -80,6 +80,7 @@ def running_suite() -> Iterator[Suite]:
         "HEALTH_TIMEOUT": "2",
         "CODE_TTL_SECONDS": "10",
         "CERT_EXPIRY_SWEEP_SECONDS": "1",
+        "PUBLIC_RATE_BURST": "30",
     }
     suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
     suite.script("deploy/local/suite.sh", "stop")

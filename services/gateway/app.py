@@ -17,6 +17,7 @@ from services.gateway import idempotency, problems
 from services.gateway.audit import AuditLog
 from services.gateway.keys import load_keyring
 from services.gateway.middleware import RequestContextMiddleware
+from services.gateway.ratelimit import TokenBuckets
 from services.gateway.routes import (
     accounts,
     auth,
@@ -75,9 +76,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rpc.start(wait=10)
         audit = AuditLog(db, batch=settings.AUDIT_BATCH)
         await audit.start()
+        buckets = TokenBuckets(settings.PUBLIC_RATE_PER_MINUTE, settings.PUBLIC_RATE_BURST)
         sweeper = asyncio.create_task(idempotency.sweep(db), name="idempotency-sweep")
         try:
-            yield {"settings": settings, "db": db, "rpc": rpc, "keyring": keyring, "audit": audit}
+            yield {
+                "settings": settings,
+                "db": db,
+                "rpc": rpc,
+                "keyring": keyring,
+                "audit": audit,
+                "public_buckets": buckets,
+            }
         finally:
             sweeper.cancel()
             await audit.stop()

@@ -23,6 +23,8 @@ class Settings(CommonSettings, BaseSettings):
     TOKEN_ISSUER: str = "one-code-city"  # noqa: S105 - a name, not a secret
     TOKEN_AUDIENCE: str = "one-code-city"  # noqa: S105 - a name, not a secret
     AUDIT_BATCH: int = 200
+    PUBLIC_RATE_PER_MINUTE: float = 60.0
+    PUBLIC_RATE_BURST: float = 20.0
 
 
 @lru_cache

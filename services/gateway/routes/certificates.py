@@ -3,13 +3,14 @@ the holder's wallet, the public authenticity check and status lists."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.gateway.deps import AdminActor, AnonymousBus, BusDep, CurrentActor, StaffActor
+from services.gateway.ratelimit import limit_public
 
 router = APIRouter(tags=["certificates"])
 PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
@@ -120,7 +121,9 @@ async def my_certificates(_actor: CurrentActor, bus: BusDep) -> Any:
     "/v1/certificates/{number}/verify",
     summary="Is this printed or shared certificate authentic? (public)",
 )
-async def public_check(number: str, bus: AnonymousBus) -> Any:
+async def public_check(
+    number: str, bus: AnonymousBus, _limit: Annotated[None, Depends(limit_public)]
+) -> Any:
     return await bus.call("certs", "public_check", number=number)
 
 
