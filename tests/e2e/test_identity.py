@@ -4,8 +4,6 @@ printed codes, enterprise codes, proxies and guardians, jurisdiction."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.e2e.support import run_verifier
 from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import credit_code, resident_id
 
@@ -24,15 +22,7 @@ TYJ = "CN-LN-SY/HP/TYJ"
 
 
 def offline_verify(token: str, jwks_file: Path) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "services.identity.verify", token, "--jwks", str(jwks_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, json.loads(done.stdout)
+    return run_verifier("services.identity.verify", token, "--jwks", str(jwks_file))
 
 
 def register(
