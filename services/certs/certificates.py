@@ -318,6 +318,29 @@ def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> li
     return announced
 
 
+def card(
+    db: Database[Document], holders: list[str], certificate_id: str, today: date
+) -> dict[str, Any]:
+    """What a wallet card shows: the face fields with their type and issuer, and status."""
+    certificate = db.certificates.find_one({"_id": certificate_id})
+    if certificate is None or certificate["subject"] not in holders:
+        raise NotFound("no such certificate in your wallet")
+    kind = get_type(db, certificate["type"])
+    issuer = issuers.get_issuer(db, certificate["issuer"])
+    return to_wire(
+        {
+            "number": certificate["number"],
+            "type_name": kind["names"]["zh"],
+            "issuer_name": issuer["name"],
+            "face": face(certificate, kind),
+            "valid_from": certificate["valid_from"],
+            "valid_until": certificate["valid_until"],
+            "status": current_status(certificate, today),
+            "version": certificate["version"],
+        }
+    )
+
+
 def public_check(db: Database[Document], number: str, today: date) -> dict[str, Any]:
     """What anyone holding a printed or shared certificate may learn: whether it is authentic
     and current, and what is printed on its face; nothing more."""

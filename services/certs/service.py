@@ -134,14 +134,13 @@ class CertsService:
         return certificate
 
     def _holders(self) -> list[str]:
-        """The subjects whose certificates the caller holds: themself and the organisations
-        they operate."""
+        """Whose certificates the caller holds: their own, the organisations they operate,
+        and the people who gave them the show_certificates scope (代办)."""
         with domain_errors():
             operated = [o["id"] for o in self.identity.my_organisations()]
+            represented = self.identity.principals_for(scope="show_certificates")
         actor = self.call.actor
-        return ([actor.subject_id] if actor.subject_id else []) + operated
-
-    # applying (the e-disability certificate flow)
+        return ([actor.subject_id] if actor.subject_id else []) + operated + represented
 
     @rpc(expected_exceptions=expected)
     def apply_for_certificate(self, note: str | None = None) -> dict[str, Any]:
@@ -218,6 +217,10 @@ class CertsService:
     @rpc(expected_exceptions=expected)
     def my_certificates(self) -> list[dict[str, Any]]:
         return certificates.wallet(self.db, self._holders(), utcnow().date())
+
+    @rpc(expected_exceptions=expected)
+    def my_certificate_card(self, certificate_id: str) -> dict[str, Any]:
+        return certificates.card(self.db, self._holders(), certificate_id, utcnow().date())
 
     @rpc(expected_exceptions=expected)
     def create_presentation(

@@ -40,7 +40,7 @@ def svg(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     for path in CJK_FONTS:
         if path.exists():
             return ImageFont.truetype(str(path), size)
@@ -52,16 +52,16 @@ def printed_card(code: str, name: str, id_masked: str, issued: str) -> bytes:
     card = Image.new("RGB", (1011, 638), "white")
     draw = ImageDraw.Draw(card)
     draw.rectangle((0, 0, 1010, 110), fill=(0, 94, 160))
-    draw.text((40, 28), "一码通城 · 市民码（实体卡）", font=_font(48), fill="white")
+    draw.text((40, 28), "一码通城 · 市民码（实体卡）", font=font(48), fill="white")
     qr_image = _qr(code, box_size=10).make_image(fill_color="black", back_color="white")
     qr_image = qr_image.get_image().resize((440, 440))
     card.paste(qr_image, (30, 150))
-    body = _font(40)
+    body = font(40)
     draw.text((500, 190), f"姓名：{name}", font=body, fill="black")
     draw.text((500, 270), "证件号：", font=body, fill="black")
     draw.text((500, 330), id_masked, font=body, fill="black")
-    draw.text((500, 420), f"签发：{issued[:10]}", font=_font(32), fill=(60, 60, 60))
-    draw.text((500, 520), "仅限线上核验，补办后旧卡失效", font=_font(28), fill=(60, 60, 60))
+    draw.text((500, 420), f"签发：{issued[:10]}", font=font(32), fill=(60, 60, 60))
+    draw.text((500, 520), "仅限线上核验，补办后旧卡失效", font=font(28), fill=(60, 60, 60))
     buffer = io.BytesIO()
     card.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -198,6 +198,14 @@ def acting_subject(
     return actor.on_behalf_of, actor.subject_id
 
 
+def principals(db: Database[Document], actor: Actor, scope: str, now: datetime) -> list[str]:
+    """The people who let the caller act for them in ``scope``, now."""
+    if not actor.subject_id:
+        return []
+    found = db.delegations.find({"proxy": actor.subject_id, "status": "active", "scopes": scope})
+    return [d["principal"] for d in found if d["valid_until"] is None or d["valid_until"] > now]
+
+
 def record_proxy_action(
     db: Database[Document],
     principal: str,

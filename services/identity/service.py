@@ -104,6 +104,10 @@ class IdentityService:
         )
 
     @rpc(expected_exceptions=expected)
+    def principals_for(self, scope: str) -> list[str]:
+        return delegation.principals(self.db, self.call.actor, scope, utcnow())
+
+    @rpc(expected_exceptions=expected)
     def applicant_for(self, scope: str) -> dict[str, Any]:
         """The subject an applicant acts for: themself, or someone who delegated ``scope``."""
         return subjects.acting_brief(self.db, self.call.actor, utcnow(), scope)

@@ -33,6 +33,28 @@ def issue(http: httpx.Client, staff: dict[str, str], **body: Any) -> httpx.Respo
     return http.post("/v1/certificates", headers=staff, json=body)
 
 
+def issue_disability(
+    http: httpx.Client,
+    staff: dict[str, str],
+    holder: str,
+    category: str,
+    grade: str,
+    request_id: str,
+    **extra: str,
+) -> httpx.Response:
+    """A disability certificate from the district's disabled persons' federation (区残联)."""
+    return issue(
+        http,
+        staff,
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": category, "grade": grade},
+        request_id=request_id,
+        **extra,
+    )
+
+
 def test_issue_check_revoke_and_the_status_list(
     http: httpx.Client, login: Login, running_suite: Suite
 ) -> None:
@@ -151,15 +173,7 @@ def test_show_two_fields_verify_disclose_revoke(
     holder_login = login("citizen.xiaomei")
     holder = subject_of(http, login, "citizen.xiaomei")
     staff, hotel = login("staff.cl"), login("verifier.hotel")
-    certificate = issue(
-        http,
-        staff,
-        issuer="iss_hpcl",
-        type="disability_certificate",
-        subject=holder,
-        fields={"category": "听力", "grade": "三级"},
-        request_id="cl-2026-show",
-    ).json()
+    certificate = issue_disability(http, staff, holder, "听力", "三级", "cl-2026-show").json()
 
     shown = http.post(
         "/v1/presentations",
@@ -228,14 +242,8 @@ def test_show_two_fields_verify_disclose_revoke(
 def test_a_tampered_or_withdrawn_presentation_is_refused(http: httpx.Client, login: Login) -> None:
     holder_login = login("citizen.wang")
     holder = subject_of(http, login, "citizen.wang")
-    certificate = issue(
-        http,
-        login("staff.cl"),
-        issuer="iss_hpcl",
-        type="disability_certificate",
-        subject=holder,
-        fields={"category": "肢体", "grade": "四级"},
-        request_id="cl-2026-tamper",
+    certificate = issue_disability(
+        http, login("staff.cl"), holder, "肢体", "四级", "cl-2026-tamper"
     ).json()
     token = http.post(
         "/v1/presentations",
@@ -384,15 +392,7 @@ def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
 ) -> None:
     holder = subject_of(http, login, "citizen.li")
     staff = login("staff.cl")
-    first = issue(
-        http,
-        staff,
-        issuer="iss_hpcl",
-        type="disability_certificate",
-        subject=holder,
-        fields={"category": "肢体", "grade": "四级"},
-        request_id="cl-amend-1",
-    ).json()
+    first = issue_disability(http, staff, holder, "肢体", "四级", "cl-amend-1").json()
     holder_login = login("citizen.li")
     old_token = http.post(
         "/v1/presentations",
@@ -439,15 +439,7 @@ def test_concurrent_status_changes_on_one_certificate_have_one_winner(
 ) -> None:
     holder = subject_of(http, login, "citizen.xiaomei")
     staff = login("staff.cl")
-    certificate = issue(
-        http,
-        staff,
-        issuer="iss_hpcl",
-        type="disability_certificate",
-        subject=holder,
-        fields={"category": "言语", "grade": "四级"},
-        request_id="cl-race",
-    ).json()
+    certificate = issue_disability(http, staff, holder, "言语", "四级", "cl-race").json()
 
     def act(action: str) -> int:
         response = http.post(
@@ -568,3 +560,54 @@ def test_the_public_check_is_rate_limited_per_address(http: httpx.Client) -> Non
     limited = next(a for a in answers if a.status_code == 429)
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.headers["content-type"] == "application/problem+json"
+
+
+def test_wallet_cards_and_certificates_held_as_a_proxy(http: httpx.Client, login: Login) -> None:
+    holder = subject_of(http, login, "citizen.wang")
+    certificate = issue_disability(
+        http, login("staff.cl"), holder, "肢体", "二级", "cl-card"
+    ).json()
+    wang = login("citizen.wang")
+    for kind, media, magic in [
+        ("png", "image/png", b"\x89PNG"),
+        ("pdf", "application/pdf", b"%PDF"),
+        ("svg", "image/svg+xml", b"<svg"),
+    ]:
+        card = http.get(f"/v1/me/certificates/{certificate['id']}/card.{kind}", headers=wang)
+        assert card.status_code == 200, card.text
+        assert card.headers["content-type"] == media
+        assert card.content.startswith(magic)
+    svg_text = http.get(f"/v1/me/certificates/{certificate['id']}/card.svg", headers=wang).text
+    assert "残疾人证" in svg_text
+    assert "等级：二级" in svg_text
+    assert "电子印章" in svg_text
+    stranger = http.get(
+        f"/v1/me/certificates/{certificate['id']}/card.png", headers=login("citizen.li")
+    )
+    assert_problem(stranger, 404)
+
+    # 王建国 lets his neighbour 王小梅 show his certificates (代办): they are in her wallet.
+    helper = login("citizen.xiaomei")
+    assert certificate["id"] not in [
+        c["id"] for c in http.get("/v1/me/certificates", headers=helper).json()
+    ]
+    granted = http.post(
+        "/v1/me/proxies",
+        headers=wang,
+        json={
+            "proxy_id_number": "210102198508081045",
+            "proxy_name": "王小梅",
+            "scopes": ["show_certificates"],
+            "valid_until": "2030-01-01T00:00:00Z",
+        },
+    )
+    assert granted.status_code == 201
+    assert certificate["id"] in [
+        c["id"] for c in http.get("/v1/me/certificates", headers=helper).json()
+    ]
+    shown = http.post(
+        "/v1/presentations",
+        headers=helper,
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+    )
+    assert shown.status_code == 201

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from services.gateway.deps import AdminActor, AnonymousBus, BusDep, CurrentActor, StaffActor
+from services.gateway import cards
+from services.gateway.deps import (
+    AdminActor,
+    AnonymousBus,
+    BusDep,
+    CurrentActor,
+    SettingsDep,
+    StaffActor,
+)
 from services.gateway.ratelimit import limit_public
 
 router = APIRouter(tags=["certificates"])
@@ -227,3 +235,29 @@ async def assess_application(
 @router.post("/v1/applications/{application_id}/issue", summary="Issue the certificate")
 async def issue_from_application(application_id: str, _actor: StaffActor, bus: BusDep) -> Any:
     return await bus.call("certs", "issue_from_application", application_id=application_id)
+
+
+CARD_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+
+@router.get(
+    "/v1/me/certificates/{certificate_id}/card.{kind}",
+    response_class=Response,
+    summary="A wallet certificate as a card: png, svg or pdf (for print)",
+    responses={200: {"content": {t: {} for t in CARD_TYPES.values()}}},
+)
+async def certificate_card(
+    certificate_id: str,
+    kind: Literal["png", "svg", "pdf"],
+    request: Request,
+    _actor: CurrentActor,
+    bus: BusDep,
+    settings: SettingsDep,
+) -> Response:
+    card = await bus.call("certs", "my_certificate_card", certificate_id=certificate_id)
+    base = settings.PUBLIC_URL or str(request.base_url).rstrip("/")
+    verify_url = f"{base}/v1/certificates/{card['number']}/verify"
+    render = {"png": cards.png, "svg": cards.svg, "pdf": cards.pdf}[kind]
+    return Response(
+        render(card, verify_url), media_type=CARD_TYPES[kind], headers={"Cache-Control": "no-store"}
+    )
