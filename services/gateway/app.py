@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from services.gateway import idempotency, problems
 from services.gateway.audit import AuditLog
+from services.gateway.bodylimit import BodyLimitMiddleware
 from services.gateway.keys import load_keyring
 from services.gateway.middleware import RequestContextMiddleware
 from services.gateway.ratelimit import TokenBuckets
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(idempotency.IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
     routers = (
         certificates,

@@ -25,6 +25,7 @@ class Settings(CommonSettings, BaseSettings):
     AUDIT_BATCH: int = 200
     PUBLIC_RATE_PER_MINUTE: float = 60.0
     PUBLIC_RATE_BURST: float = 20.0
+    MAX_BODY_BYTES: int = 1_048_576
 
 
 @lru_cache

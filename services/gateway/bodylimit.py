@@ -1,0 +1,60 @@
+"""Refuse request bodies over a limit (413) before the application reads them: a declared
+Content-Length over the limit is refused at once, and a streamed body is counted as it
+arrives. uvicorn itself sets no limit."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway.problems import problem
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received, over, answered = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                over = True
+                raise BodyTooLarge  # the app never sees a truncated body
+            return message
+
+        async def guarded(message: Message) -> None:
+            # FastAPI turns any error while reading the body into its own 400: answer 413.
+            nonlocal answered
+            if not over:
+                answered = answered or message["type"] == "http.response.start"
+                await send(message)
+            elif not answered and message["type"] == "http.response.start":
+                answered = True
+                await self._refuse(scope, receive, send)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except BodyTooLarge:
+            if not answered:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "Request too large", f"the body may be at most {self.limit} bytes", "too-large"
+        )
+        await response(scope, receive, send)
