@@ -7,6 +7,7 @@ carries the same id.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -18,9 +19,10 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from services.common.actor import Actor
 from services.common.errors import Forbidden, Unauthenticated
 from services.common.logs import request_id_var
+from services.gateway import metrics
 from services.gateway.auth import actor_from_claims, verify_access_token
 from services.gateway.keys import KeyRing
-from services.gateway.rpc import RpcClient
+from services.gateway.rpc import RemoteError, RpcClient
 from services.gateway.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token")
@@ -100,7 +102,16 @@ class Bus:
             "call_id_stack": [f"gateway.http.{request_id}"],
             "actor": self.actor.to_header() if self.actor else None,
         }
-        return await self.rpc.call(service, method, kwargs, headers=headers, timeout=self.timeout)
+        started, outcome = time.monotonic(), "ok"
+        try:
+            return await self.rpc.call(
+                service, method, kwargs, headers=headers, timeout=self.timeout
+            )
+        except Exception as exc:
+            outcome = type(exc).__name__ if not isinstance(exc, RemoteError) else exc.exc_type
+            raise
+        finally:
+            metrics.RPC_SECONDS.labels(service, method, outcome).observe(time.monotonic() - started)
 
 
 def _bus_for(actor: Actor | None, request: Request, settings: Settings) -> Bus:

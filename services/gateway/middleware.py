@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.codec import utcnow
 from services.common.logs import log_fields, request_id_var
+from services.gateway import metrics
 
 log = logging.getLogger("gateway.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -48,9 +49,13 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _record(scope: Scope, status: int, started: float, request_id: str) -> None:
-        elapsed_ms = round((time.monotonic() - started) * 1000, 2)
+        elapsed = time.monotonic() - started
+        elapsed_ms = round(elapsed * 1000, 2)
         state: dict[str, Any] = scope.get("state", {})
         path = scope["path"]
+        route = getattr(scope.get("route"), "path", "unmatched")
+        metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+        metrics.REQUEST_SECONDS.labels(scope["method"], route).observe(elapsed)
         log.info(
             "request",
             extra=log_fields(method=scope["method"], path=path, status=status, ms=elapsed_ms),

@@ -252,3 +252,18 @@ def test_api_docs_are_served(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     assert "/v1/auth/token" in spec["paths"]
     assert http.get("/docs").status_code == 200
+
+
+def test_prometheus_metrics_label_routes_not_ids(http: httpx.Client, login: Login) -> None:
+    staff = login("staff.nh")
+    http.get("/v1/me", headers=staff)
+    http.get("/v1/accounts/acc_0123456789abcdef", headers=staff)
+    text = http.get("/metrics").text
+    assert 'gateway_requests_total{method="GET",route="/v1/me",status="200"}' in text
+    assert 'route="/v1/accounts/{account_id}",status="404"' in text
+    assert "acc_0123456789abcdef" not in text
+    assert (
+        'gateway_rpc_seconds_count{method="get_account",outcome="NotFound",service="identity"}'
+        in text
+    )
+    assert "gateway_broker_connected 1.0" in text

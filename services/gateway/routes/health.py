@@ -6,9 +6,10 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.common.errors import NotFound
+from services.gateway import metrics
 from services.gateway.deps import BusDep, GatewayDb, SettingsDep, StaffActor
 from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcClient, RpcTimeout
 from services.gateway.settings import SERVICES
@@ -39,6 +40,13 @@ async def _database_health(db: GatewayDb, timeout: float) -> str:
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def prometheus_metrics(request: Request) -> Response:
+    rpc: RpcClient = request.state.rpc
+    metrics.BROKER_UP.set(1 if rpc.connected else 0)
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/readyz", summary="Broker, database and every service answer")
