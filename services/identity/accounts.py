@@ -17,6 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.actor import ROLES, Actor, ancestors
+from services.common.claims import take_next
 from services.common.codec import to_wire
 from services.common.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
 from services.common.errors import (
@@ -122,7 +123,8 @@ def build_account(
         "scenes": scenes,
         "status": "active",
         "locked_until": None,
-        "failures_reset_at": None,
+        "failure_series": 0,
+        "failed_since_success": False,
         "created_at": now,
         "created_by": created_by,
     }
@@ -230,20 +232,21 @@ def authenticate(
         raise refused
     if account["status"] != "active":
         raise refused
-    if db.login_failures.find_one({"account_id": account["_id"]}, {"_id": 1}) is not None:
-        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"failures_reset_at": now}})
+    if account.get("failed_since_success"):  # start a new series of failures
+        db.accounts.update_one(
+            {"_id": account["_id"]},
+            {"$inc": {"failure_series": 1}, "$set": {"failed_since_success": False}},
+        )
     return claims(account)
 
 
 def record_failure(db: Database[Document], account: Document, now: datetime) -> None:
-    """Each failure is its own record (an insert is never lost, unlike an $inc on FerretDB,
-    see common.claims); five since the last success within the window lock the account."""
-    account_id = account["_id"]
-    db.login_failures.insert_one({"account_id": account_id, "at": now})
-    since = max(now - LOCKOUT, account.get("failures_reset_at") or now - LOCKOUT)
-    recent = db.login_failures.count_documents({"account_id": account_id, "at": {"$gt": since}})
-    if recent >= MAX_FAILED_LOGINS:
-        db.accounts.update_one(
-            {"_id": account_id},
-            {"$set": {"locked_until": now + LOCKOUT, "failures_reset_at": now}},
-        )
+    """Failures are counted by claiming the n-th failure of the account in the current
+    window (common.claims): keyed by _id, so no scan and, unlike an $inc on FerretDB, no
+    lost count. The fifth in a window locks the account; a success starts a new series."""
+    window = int(now.timestamp() // LOCKOUT.total_seconds())
+    series = f"login-failures:{account['_id']}:{account.get('failure_series', 0)}:{window}"
+    if take_next(db, series, 0, now) + 1 >= MAX_FAILED_LOGINS:
+        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"locked_until": now + LOCKOUT}})
+    else:
+        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"failed_since_success": True}})

@@ -7,7 +7,6 @@ INDEXES = (
     Index("accounts", [("username", 1)], unique=True),
     Index("accounts", [("org_ancestors", 1), ("_id", 1)]),
     Index("accounts", [("subject_id", 1)]),
-    Index("login_failures", [("account_id", 1), ("at", -1)]),
     Index("org_units", [("ancestors", 1), ("_id", 1)]),
     Index("persons", [("id_number.hash", 1)], unique=True),
     Index("persons", [("org_ancestors", 1), ("_id", 1)]),
