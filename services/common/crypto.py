@@ -56,7 +56,7 @@ def unseal(key: bytes, sealed: str, context: str) -> str:
 
 
 def mask(value: str, keep_start: int = 4, keep_end: int = 4) -> str:
-    """``210102199001011234`` → ``2101**********1234``."""
+    """``ABCD0123456789WXYZ`` → ``ABCD**********WXYZ``."""
     if len(value) <= keep_start + keep_end:
         return "*" * len(value)
     return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
