@@ -4,6 +4,7 @@ face fields (照面信息), its subject type, default validity and, for a compos
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -147,7 +148,8 @@ SEED_TYPES: list[dict[str, Any]] = [
 ]
 
 
-def seed(db: Database[Document]) -> None:
+def seed(db: Database[Document], _config: Mapping[str, Any]) -> None:
+    """A start-up seed (see common.mongo): the catalogue's seeded types, updated in place."""
     for cert_type in SEED_TYPES:
         db.cert_types.update_one(
             # Seeded types are maintained in code: a new release updates them.

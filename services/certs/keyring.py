@@ -1,5 +1,5 @@
-"""What certs derives once per process: the key that seals issuers' signing keys, and the
-seeded catalogue."""
+"""What certs derives once per process: the key that seals issuers' signing keys and the
+city wallet's key."""
 
 from __future__ import annotations
 
@@ -10,25 +10,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nameko.extensions import DependencyProvider
 from pymongo.database import Database
 
-from services.certs import catalogue
 from services.common import signing_keys
 from services.common.config import load_settings
 from services.common.crypto import derive_key, public_key_from_jwk
-from services.common.mongo import Document, client_for
+from services.common.mongo import Document
 
 
 class IssuerKeys(DependencyProvider):  # type: ignore[misc]
     def setup(self) -> None:
         settings = load_settings(self.container.config)
         self.wrap_key = derive_key(settings.SECRET_KEY.get_secret_value(), "certs-issuer-keys")
-
-    def start(self) -> None:
-        settings = load_settings(self.container.config)
-        client = client_for(settings.MONGO_URL)
-        try:
-            catalogue.seed(client[settings.database_name("certs")])
-        finally:
-            client.close()
 
     def get_dependency(self, worker_ctx: Any) -> bytes:
         return self.wrap_key

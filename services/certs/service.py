@@ -22,12 +22,14 @@ from services.certs import (
 )
 from services.certs.keyring import IssuerKeys
 from services.certs.store import INDEXES
-from services.common import health
+from services.common import (
+    health,
+    remote,  # noqa: F401 - remote domain errors stay domain errors
+)
 from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
-from services.common.remote import domain_errors
 
 expected = DOMAIN_ERRORS
 # How often expired certificates are announced (cert_expired); an environment setting
@@ -38,7 +40,7 @@ EXPIRY_SWEEP_SECONDS = float(os.environ.get("CERT_EXPIRY_SWEEP_SECONDS", "60"))
 class CertsService:
     name = "certs"
 
-    db = MongoDatabase("certs", INDEXES)
+    db = MongoDatabase("certs", INDEXES, seeds=[catalogue.seed])
     call = CallContext()
     wrap_key = IssuerKeys()
     identity = RpcProxy("identity")
@@ -85,8 +87,7 @@ class CertsService:
         valid_from: str | None = None,
         valid_until: str | None = None,
     ) -> dict[str, Any]:
-        with domain_errors():
-            holder = self.identity.subject_brief(subject_id=subject)
+        holder = self.identity.subject_brief(subject_id=subject)
         certificate, new = certificates.issue_certificate(
             self.db,
             self.wrap_key,
@@ -136,17 +137,15 @@ class CertsService:
     def _holders(self) -> list[str]:
         """Whose certificates the caller holds: their own, the organisations they operate,
         and the people who gave them the show_certificates scope (代办)."""
-        with domain_errors():
-            operated = [o["id"] for o in self.identity.my_organisations()]
-            represented = self.identity.principals_for(scope="show_certificates")
+        operated = [o["id"] for o in self.identity.my_organisations()]
+        represented = self.identity.principals_for(scope="show_certificates")
         actor = self.call.actor
         return ([actor.subject_id] if actor.subject_id else []) + operated + represented
 
     @rpc(expected_exceptions=expected)
     def apply_for_certificate(self, note: str | None = None) -> dict[str, Any]:
         started, actor = time.perf_counter(), self.call.actor
-        with domain_errors():
-            applicant = self.identity.applicant_for(scope="apply")
+        applicant = self.identity.applicant_for(scope="apply")
         proxy = actor.subject_id if applicant["id"] != actor.subject_id else None
         return applications.apply(self.db, actor, utcnow(), applicant, proxy, note, started)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from services.certs import statuslist
-from services.certs.presentations import PresentationRefused, check_token
+from services.certs.presentations import PresentationRefused, check_token, status_checked
 from services.common.crypto import public_key_from_jwk
 
 
@@ -41,12 +41,7 @@ def verify(
     for item in shown:
         sealed = item["sealed"]
         listed = by_issuer.get(sealed["issuer"])
-        if listed is None:
-            status = "unknown"
-        elif statuslist.bit(listed["encoded_list"], sealed["status_index"]):
-            status = "revoked_or_suspended"
-        else:
-            status = "valid"
+        status = status_checked(sealed, by_issuer)
         expired = sealed["valid_until"] < time.strftime("%Y-%m-%d", time.gmtime(now))
         status = "expired" if expired and status == "valid" else status
         valid = valid and status == "valid"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,12 +69,25 @@ def ping(database: Database[Document]) -> None:
         raise Unavailable("database unavailable") from exc
 
 
-class MongoDatabase(DependencyProvider):  # type: ignore[misc]
-    """Hands each worker the service's own database (``{DB_PREFIX}{service}``)."""
+# Data a service puts in place when it starts (its catalogue, a first account): idempotent,
+# given the service's database and its config.
+Seed = Callable[[Database[Document], Mapping[str, Any]], None]
 
-    def __init__(self, service: str, indexes: Sequence[Index] = (), start_timeout: float = 60.0):
+
+class MongoDatabase(DependencyProvider):  # type: ignore[misc]
+    """Hands each worker the service's own database (``{DB_PREFIX}{service}``); at start it
+    creates the declared indexes, then runs the service's seeds."""
+
+    def __init__(
+        self,
+        service: str,
+        indexes: Sequence[Index] = (),
+        seeds: Sequence[Seed] = (),
+        start_timeout: float = 60.0,
+    ):
         self.service = service
         self.indexes = indexes
+        self.seeds = seeds
         self.start_timeout = start_timeout
         self.client: MongoClient[Document] | None = None
         self.database: Database[Document] | None = None
@@ -90,12 +103,14 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
         while True:
             try:
                 ensure_indexes(self.database, self.indexes)
-                return
+                break
             except PyMongoError:
                 if time.monotonic() > deadline:
                     raise
                 log.warning("database not ready, retrying index creation", exc_info=True)
                 time.sleep(1.0)
+        for seed in self.seeds:
+            seed(self.database, self.container.config)
 
     def stop(self) -> None:
         if self.client is not None:

@@ -3,18 +3,17 @@
 Every domain error is registered with nameko's exception registry, so an ``RpcProxy`` call
 raises the same ``NotFound`` (with its ``field`` and other extras, rebuilt from the wire's
 ``exc_args = [detail, extra]``) instead of a generic ``RemoteError``: a NotFound in identity
-stays a 404 when certs asked for it. ``domain_errors`` covers anything registered later.
+stays a 404 when certs asked for it. A service that calls another imports this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from nameko.exceptions import RemoteError, registry
+from nameko.exceptions import registry
 
-from services.common.errors import DOMAIN_ERRORS, ERRORS_BY_NAME, DomainError
+from services.common.errors import DOMAIN_ERRORS, DomainError
 
 
 def _rebuild(cls: type[DomainError]) -> Callable[..., DomainError]:
@@ -26,14 +25,3 @@ def _rebuild(cls: type[DomainError]) -> Callable[..., DomainError]:
 
 for _cls in DOMAIN_ERRORS:
     registry[f"{_cls.__module__}.{_cls.__name__}"] = _rebuild(_cls)
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except RemoteError as exc:
-        error = ERRORS_BY_NAME.get(exc.exc_type or "")
-        if error is None:
-            raise
-        raise error(str(exc.value)) from exc

@@ -8,7 +8,7 @@ carries the same id.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -144,5 +144,3 @@ def get_page(
 
 PageDep = Annotated[Page, Depends(get_page)]
 AnonymousBus = Annotated[Bus, Depends(get_anonymous_bus)]
-
-RouteHandler = Callable[..., Awaitable[Any]]

@@ -12,7 +12,7 @@ from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
 from services.identity import accounts, codekeys, codes, delegation, orgunits, scans, subjects
-from services.identity.bootstrap import FirstAdmin
+from services.identity.bootstrap import seed_first_admin
 from services.identity.keyring import MAX_CODE_TTL, IdentitySecrets
 from services.identity.store import INDEXES
 
@@ -22,10 +22,9 @@ expected = DOMAIN_ERRORS
 class IdentityService:
     name = "identity"
 
-    db = MongoDatabase("identity", INDEXES)
+    db = MongoDatabase("identity", INDEXES, seeds=[seed_first_admin])
     call = CallContext()
     keys = IdentitySecrets()
-    first_admin = FirstAdmin()
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
