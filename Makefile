@@ -37,7 +37,7 @@ test-unit:
 	$(BIN)/pytest tests/unit -p no:pytest_nameko
 
 test-integration:
-	$(BIN)/nameko test tests/integration/common tests/integration/identity
+	$(BIN)/nameko test tests/integration/common tests/integration/identity tests/integration/tasks
 
 test-e2e:
 	$(BIN)/pytest tests/e2e tests/integration/gateway -p no:pytest_nameko

@@ -6,7 +6,8 @@ PY="$VENV/bin/python"
 VAR="${VAR:-$ROOT/var}"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/one-code-city"
 FERRETDB_VERSION="v1.24.2"
-FERRETDB_BIN="$CACHE/bin/ferretdb-$FERRETDB_VERSION"
+# "-idindex": built with deploy/local/ferretdb-id-index.patch (see install.sh)
+FERRETDB_BIN="$CACHE/bin/ferretdb-$FERRETDB_VERSION-idindex"
 FERRETDB_ADDR="${FERRETDB_ADDR:-127.0.0.1:27017}"
 SERVICES=(identity certs policy tasks)
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"

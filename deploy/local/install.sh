@@ -42,6 +42,13 @@ install_ferretdb() {
   cp -r "$src/." "$build/" && chmod -R u+w "$build"
   # A module download has no generated version file; the build refuses to start without one.
   echo "$FERRETDB_VERSION" > "$build/build/version/version.txt"
+  # FerretDB 1.24's SQLite backend creates the unique _id index on `_ferretdb_sjson->"_id"`
+  # but looks documents up by `_ferretdb_sjson->'$._id'`; SQLite only uses an expression
+  # index for the identical expression, so every lookup by _id scanned the whole table
+  # (measured: 320 ms at 200,000 documents, 1.7 ms with the index). The one-line patch makes
+  # the lookup use the index's expression; data files are unchanged.
+  (cd "$build" && git apply -p1 "$ROOT/deploy/local/ferretdb-id-index.patch")
+  grep -q '`->"_id"`' "$build/internal/backends/sqlite/metadata/metadata.go" || die "FerretDB patch did not apply"
   mkdir -p "$(dirname "$FERRETDB_BIN")"
   (cd "$build" && go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb)
   mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"

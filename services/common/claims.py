@@ -53,12 +53,9 @@ def advance(
             state=current.get(state_field),
         )
     update = {**update, "$set": {**update.get("$set", {}), "rev": rev + 1}}
-    db[collection].update_one(
-        {"_id": document["_id"], "rev": document.get("rev")}
-        if "rev" in document
-        else {"_id": document["_id"]},
-        update,
-    )
+    # Filtered by _id alone: the claim already makes this caller the only writer of this
+    # revision, and FerretDB serves only a lone _id filter from an index.
+    db[collection].update_one({"_id": document["_id"]}, update)
     found = db[collection].find_one({"_id": document["_id"]})
     assert found is not None
     return found

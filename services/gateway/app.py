@@ -31,9 +31,11 @@ from services.gateway.routes import (
     organisations,
     partners,
     persons,
+    tasks,
 )
 from services.gateway.rpc import RpcClient
 from services.gateway.settings import Settings, get_settings
+from services.gateway.webhooks import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await audit.start()
         buckets = TokenBuckets(settings.PUBLIC_RATE_PER_MINUTE, settings.PUBLIC_RATE_BURST)
         sweeper = asyncio.create_task(idempotency.sweep(db), name="idempotency-sweep")
+        deliverer = Deliverer(
+            db, rpc, settings.SECRET_KEY.get_secret_value(), settings.WEBHOOK_POLL_SECONDS
+        )
+        webhooks = asyncio.create_task(deliverer.run(), name="webhooks")
         try:
             yield {
                 "settings": settings,
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         finally:
             sweeper.cancel()
+            webhooks.cancel()
             await audit.stop()
             await rpc.stop()
             mongo.close()
@@ -116,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organisations,
         codes,
         delegations,
+        tasks,
     )
     for module in routers:
         app.include_router(module.router)

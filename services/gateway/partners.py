@@ -15,7 +15,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import to_wire, utcnow
-from services.common.crypto import keyed_hash
+from services.common.crypto import keyed_hash, seal
 from services.common.errors import Conflict, InvalidInput, Unauthenticated
 
 SCOPES = frozenset(
@@ -30,6 +30,7 @@ SCOPES = frozenset(
     }
 )
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+_WEBHOOK_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:
@@ -46,6 +47,7 @@ def view(client: dict[str, Any]) -> dict[str, Any]:
             "name": client["name"],
             "scopes": client["scopes"],
             "org_path": client.get("org_path"),
+            "webhook_url": (client.get("webhook") or {}).get("url"),
             "status": client["status"],
             "created_at": client["created_at"],
         }
@@ -61,17 +63,30 @@ async def create_client(
     scopes: list[str],
     org_path: str | None,
     secret: str | None = None,
+    webhook_url: str | None = None,
+    seal_key: bytes | None = None,
 ) -> dict[str, Any]:
-    """Register a partner client; returns its view with the secret (shown this once)."""
+    """Register a partner client; returns its view with the secret, and the key webhooks are
+    signed with when it gave an address for them (each shown this once)."""
     if not _CLIENT_ID.match(client_id):
         raise InvalidInput("3–64 lowercase letters, digits or hyphens", field="client_id")
     secret = secret or secrets.token_urlsafe(32)
+    shown: dict[str, Any] = {"client_secret": secret}
+    webhook: dict[str, Any] | None = None
+    if webhook_url:
+        if not _WEBHOOK_URL.match(webhook_url):
+            raise InvalidInput("an http(s) URL", field="webhook_url")
+        assert seal_key is not None
+        signing = secrets.token_urlsafe(32)
+        webhook = {"url": webhook_url, "secret": seal(seal_key, signing, f"webhook:{client_id}")}
+        shown["webhook_secret"] = signing
     client = {
         "_id": client_id,
         "name": name,
         "secret_hash": keyed_hash(hash_key, secret),
         "scopes": validate_scopes(scopes),
         "org_path": org_path,
+        "webhook": webhook,
         "status": "active",
         "created_at": utcnow(),
     }
@@ -79,7 +94,7 @@ async def create_client(
         await db.partner_clients.insert_one(client)
     except DuplicateKeyError as exc:
         raise Conflict("this client_id is taken", field="client_id") from exc
-    return {**view(client), "client_secret": secret}
+    return {**view(client), **shown}
 
 
 async def authenticate_client(

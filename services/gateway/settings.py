@@ -23,6 +23,7 @@ class Settings(CommonSettings, BaseSettings):
     TOKEN_ISSUER: str = "one-code-city"  # noqa: S105 - a name, not a secret
     TOKEN_AUDIENCE: str = "one-code-city"  # noqa: S105 - a name, not a secret
     AUDIT_BATCH: int = 200
+    WEBHOOK_POLL_SECONDS: float = 1.0
     PUBLIC_RATE_PER_MINUTE: float = 60.0
     PUBLIC_RATE_BURST: float = 20.0
     MAX_BODY_BYTES: int = 1_048_576

@@ -2,23 +2,296 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from nameko.rpc import rpc
+from nameko.events import EventDispatcher
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 
-from services.common import health
+from services.common import (
+    health,
+    remote,  # noqa: F401 - remote domain errors stay domain errors
+)
+from services.common.codec import utcnow
 from services.common.context import CallContext
-from services.common.errors import DOMAIN_ERRORS
+from services.common.errors import DOMAIN_ERRORS, NotFound
 from services.common.mongo import MongoDatabase
+from services.tasks import (
+    attachments,
+    calendar,
+    escalation,
+    ladder,
+    lifecycle,
+    outbox,
+    queries,
+    routing,
+    sources,
+    stats,
+)
 from services.tasks.store import INDEXES
+from services.tasks.views import task_view
+
+expected = DOMAIN_ERRORS
+# nameko reads a timer's interval when the class is defined, hence the environment.
+SWEEP_SECONDS = float(os.environ.get("TASK_SWEEP_SECONDS", "5"))
+RELAY_SECONDS = float(os.environ.get("TASK_RELAY_SECONDS", "1"))
+ROLLBACK_LIMIT = int(os.environ.get("TASK_ROLLBACK_LIMIT", "1"))
 
 
 class TasksService:
     name = "tasks"
 
-    db = MongoDatabase("tasks", INDEXES)
+    db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed])
     call = CallContext()
+    identity = RpcProxy("identity")
+    dispatch = EventDispatcher()
 
-    @rpc(expected_exceptions=DOMAIN_ERRORS)
+    def _unit_exists(self, path: str) -> bool:
+        try:
+            self.identity.get_org_unit(path=path)
+        except NotFound:
+            return False
+        return True
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep_escalations(self) -> None:
+        now = utcnow()
+        report = escalation.sweep(self.db, now, calendar.load(self.db))
+        self.db.sweeps.replace_one(
+            {"_id": "escalation"},
+            {
+                "at": now,
+                "escalated": report.count,
+                "stale": report.stale,
+                "lag_s": report.max_lag_s,
+            },
+            upsert=True,
+        )
+
+    @timer(interval=RELAY_SECONDS)
+    def relay_events(self) -> None:
+        outbox.relay(self.db, self.dispatch)
+
+    @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
         return health.check(self.name, self.db)
+
+    @rpc(expected_exceptions=expected)
+    def sweep_status(self) -> dict[str, Any]:
+        found = self.db.sweeps.find_one({"_id": "escalation"}) or {}
+        last = found.get("at")
+        return {
+            "last_sweep_at": last.isoformat() if last else None,
+            "lag_s": found.get("lag_s", 0.0),
+            "escalated": found.get("escalated", 0),
+        }
+
+    # sources, routing, ladder, calendar (administration)
+
+    @rpc(expected_exceptions=expected)
+    def list_sources(self) -> list[dict[str, Any]]:
+        return sources.list_sources(self.db)
+
+    @rpc(expected_exceptions=expected)
+    def add_source(self, code: str, name: str) -> dict[str, Any]:
+        self.call.actor.require_role("admin")
+        return sources.add_source(self.db, code, name)
+
+    @rpc(expected_exceptions=expected)
+    def edit_source(
+        self, code: str, name: str | None = None, enabled: bool | None = None
+    ) -> dict[str, Any]:
+        self.call.actor.require_role("admin")
+        return sources.edit_source(self.db, code, name, enabled)
+
+    @rpc(expected_exceptions=expected)
+    def add_routing_rule(self, match: dict[str, Any], unit: str) -> dict[str, Any]:
+        actor = self.call.actor
+        actor.require_role("admin", "supervisor")
+        if not self._unit_exists(unit):
+            raise NotFound("no such org unit", field="unit")
+        return routing.add_rule(self.db, match, unit, actor.account_id)
+
+    @rpc(expected_exceptions=expected)
+    def list_routing_rules(self) -> list[dict[str, Any]]:
+        return routing.list_rules(self.db)
+
+    @rpc(expected_exceptions=expected)
+    def delete_routing_rule(self, rule_id: str) -> None:
+        self.call.actor.require_role("admin", "supervisor")
+        routing.delete_rule(self.db, rule_id)
+
+    @rpc(expected_exceptions=expected)
+    def put_ladder_rule(
+        self, rule_id: str, match: dict[str, Any], steps: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        self.call.actor.require_role("admin")
+        rule = ladder.validate_rule(rule_id, match, steps)
+        return ladder.save_rule(self.db, rule, replace=True)
+
+    @rpc(expected_exceptions=expected)
+    def list_ladder_rules(self) -> list[dict[str, Any]]:
+        return ladder.list_rules(self.db)
+
+    @rpc(expected_exceptions=expected)
+    def put_calendar_year(
+        self,
+        year: int,
+        holidays: list[str],
+        working_weekends: list[str],
+        hours: list[list[str]] | None = None,
+    ) -> dict[str, Any]:
+        actor = self.call.actor
+        actor.require_role("admin")
+        document = calendar.validate_year(year, holidays, working_weekends, hours)
+        return calendar.put_year(self.db, document, actor.account_id)
+
+    @rpc(expected_exceptions=expected)
+    def get_calendar_year(self, year: int) -> dict[str, Any]:
+        return calendar.view_year(self.db, year)
+
+    # the life of a task
+
+    @rpc(expected_exceptions=expected)
+    def create_task(self, **fields: Any) -> dict[str, Any]:
+        actor = self.call.actor
+        task, new = lifecycle.create_task(
+            self.db, actor, utcnow(), calendar.load(self.db), fields, self._unit_exists
+        )
+        return {**task, "created": new}
+
+    @rpc(expected_exceptions=expected)
+    def dispatch_task(
+        self, task_id: str, units: list[str], limit: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return lifecycle.dispatch_task(
+            self.db,
+            self.call.actor,
+            utcnow(),
+            calendar.load(self.db),
+            task_id,
+            units,
+            limit,
+            self._unit_exists,
+        )
+
+    @rpc(expected_exceptions=expected)
+    def accept_task(self, task_id: str) -> dict[str, Any]:
+        return lifecycle.accept_task(self.db, self.call.actor, utcnow(), task_id)
+
+    @rpc(expected_exceptions=expected)
+    def start_task(self, task_id: str) -> dict[str, Any]:
+        return lifecycle.start_task(self.db, self.call.actor, utcnow(), task_id)
+
+    @rpc(expected_exceptions=expected)
+    def transfer_task(
+        self, task_id: str, unit: str, due_at: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        return lifecycle.transfer_task(
+            self.db,
+            self.call.actor,
+            utcnow(),
+            calendar.load(self.db),
+            task_id,
+            unit,
+            due_at,
+            reason,
+            self._unit_exists,
+        )
+
+    @rpc(expected_exceptions=expected)
+    def rollback_task(self, task_id: str, reason_code: str, reason: str) -> dict[str, Any]:
+        return lifecycle.rollback_task(
+            self.db,
+            self.call.actor,
+            utcnow(),
+            calendar.load(self.db),
+            task_id,
+            reason_code,
+            reason,
+            ROLLBACK_LIMIT,
+        )
+
+    @rpc(expected_exceptions=expected)
+    def submit_feedback(
+        self, task_id: str, text: str, attachments: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        return lifecycle.submit_feedback(
+            self.db, self.call.actor, utcnow(), task_id, text, attachments or []
+        )
+
+    @rpc(expected_exceptions=expected)
+    def review_feedback(
+        self, task_id: str, decision: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        return lifecycle.review_feedback(
+            self.db, self.call.actor, utcnow(), calendar.load(self.db), task_id, decision, reason
+        )
+
+    @rpc(expected_exceptions=expected)
+    def urge_task(self, task_id: str, note: str | None = None) -> dict[str, Any]:
+        return lifecycle.urge_task(
+            self.db, self.call.actor, utcnow(), calendar.load(self.db), task_id, note
+        )
+
+    @rpc(expected_exceptions=expected)
+    def reassign_task(self, task_id: str, unit: str, reason: str) -> dict[str, Any]:
+        return lifecycle.reassign_task(
+            self.db,
+            self.call.actor,
+            utcnow(),
+            calendar.load(self.db),
+            task_id,
+            unit,
+            reason,
+            self._unit_exists,
+        )
+
+    @rpc(expected_exceptions=expected)
+    def close_task(self, task_id: str, reason: str) -> dict[str, Any]:
+        return lifecycle.close_task(self.db, self.call.actor, utcnow(), task_id, reason)
+
+    # reading
+
+    @rpc(expected_exceptions=expected)
+    def list_tasks(
+        self, filters: dict[str, Any], limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        return queries.list_tasks(self.db, self.call.actor, utcnow(), filters, limit, offset)
+
+    @rpc(expected_exceptions=expected)
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        return task_view(lifecycle.get_visible(self.db, self.call.actor, task_id))
+
+    @rpc(expected_exceptions=expected)
+    def task_history(self, task_id: str) -> list[dict[str, Any]]:
+        task = lifecycle.get_visible(self.db, self.call.actor, task_id)
+        return queries.history(self.db, task)
+
+    @rpc(expected_exceptions=expected)
+    def task_attachment(self, task_id: str, attachment_id: str) -> dict[str, Any]:
+        task = lifecycle.get_visible(self.db, self.call.actor, task_id)
+        return attachments.read(self.db, task, attachment_id)
+
+    @rpc(expected_exceptions=expected)
+    def my_notices(self, limit: int = 50) -> list[dict[str, Any]]:
+        return queries.notices_for(self.db, self.call.actor, utcnow(), limit)
+
+    @rpc(expected_exceptions=expected)
+    def unit_stats(
+        self, unit: str, start: str | None = None, end: str | None = None
+    ) -> dict[str, Any]:
+        return stats.unit_stats(self.db, self.call.actor, utcnow(), unit, start, end)
+
+    # partner webhooks (delivered by the gateway, which holds the partners' addresses)
+
+    @rpc(expected_exceptions=expected)
+    def pending_webhooks(self, limit: int = 200) -> list[dict[str, Any]]:
+        self.call.actor.require_role("admin")
+        return outbox.pending_webhooks(self.db, limit)
+
+    @rpc(expected_exceptions=expected)
+    def webhooks_delivered(self, event_ids: list[str]) -> int:
+        self.call.actor.require_role("admin")
+        return outbox.webhook_delivered(self.db, event_ids)

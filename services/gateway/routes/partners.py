@@ -19,6 +19,9 @@ class PartnerClientCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(default_factory=list, max_length=20)
     org_path: str | None = Field(default=None, max_length=200)
+    webhook_url: str | None = Field(
+        default=None, max_length=500, description="where task webhooks are POSTed (signed)"
+    )
 
 
 @router.post("", status_code=201, summary="Register a partner client; the secret is shown once")
@@ -27,7 +30,14 @@ async def create_partner_client(
 ) -> dict[str, Any]:
     hash_key = derive_key(settings.SECRET_KEY.get_secret_value(), "partner-secrets")
     return await partners.create_client(
-        db, hash_key, body.client_id, body.name, body.scopes, body.org_path
+        db,
+        hash_key,
+        body.client_id,
+        body.name,
+        body.scopes,
+        body.org_path,
+        webhook_url=body.webhook_url,
+        seal_key=derive_key(settings.SECRET_KEY.get_secret_value(), "webhook-secrets"),
     )
 
 

@@ -1,0 +1,334 @@
+"""The supervision hub (督办): task sources, routing and escalation rules, the working-day
+calendar, tasks and their life cycle, history, notices and statistics.
+
+Staff act within their jurisdiction; partner systems (the 12345 hotline, the national
+platform) act with client credentials and the ``tasks:write`` / ``tasks:read`` scopes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.common.actor import Actor
+from services.common.errors import Forbidden
+from services.gateway.deps import AdminActor, BusDep, CurrentActor, PageDep, StaffActor
+
+router = APIRouter(tags=["tasks"])
+
+
+def _task_actor(scope: str) -> Any:
+    def check(actor: CurrentActor) -> Actor:
+        if actor.client_id:
+            if scope not in actor.scopes:
+                raise Forbidden(f"this client lacks the {scope} scope")
+            return actor
+        if not actor.is_staff:
+            raise Forbidden("requires one of the roles: staff, supervisor, admin")
+        return actor
+
+    return check
+
+
+TaskWriter = Annotated[Actor, Depends(_task_actor("tasks:write"))]
+TaskReader = Annotated[Actor, Depends(_task_actor("tasks:read"))]
+
+
+class Attachment(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    content_type: str = Field(max_length=50)
+    content: str = Field(description="base64, at most 512 KiB decoded", max_length=700_000)
+
+
+class TaskCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=50)
+    source: str = Field(default="manual", max_length=40)
+    level: Literal["normal", "urgent", "critical"] = "normal"
+    matter: str | None = Field(default=None, max_length=100)
+    handling_type: str = Field(default="standard", max_length=30)
+    description: str | None = Field(default=None, max_length=5000)
+    external_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="the source's own id: the same id never makes two tasks",
+    )
+    jurisdiction: str | None = Field(default=None, max_length=200)
+    units: list[str] | None = Field(
+        default=None, max_length=50, description="receiving unit(s); without, routing rules"
+    )
+    limit: dict[str, Any] | None = Field(
+        default=None,
+        description='{"due_at": ISO time} | {"working_days": n} | {"working_hours": n}',
+    )
+    attachments: list[Attachment] = Field(default_factory=list, max_length=5)
+
+
+class Dispatch(BaseModel):
+    units: list[str] = Field(min_length=1, max_length=50)
+    limit: dict[str, Any] | None = None
+
+
+class Transfer(BaseModel):
+    unit: str = Field(max_length=200)
+    due_at: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Rollback(BaseModel):
+    reason_code: Literal[
+        "not_ours", "wrong_jurisdiction", "insufficient_information", "duplicate", "other"
+    ]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Feedback(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=5)
+
+
+class Review(BaseModel):
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Urge(BaseModel):
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Reassign(BaseModel):
+    unit: str = Field(max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Close(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SourceCreate(BaseModel):
+    code: str = Field(max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class SourceEdit(BaseModel):
+    name: str | None = Field(default=None, max_length=100)
+    enabled: bool | None = None
+
+
+class RoutingRule(BaseModel):
+    match: dict[str, str] = Field(description="source, category, matter, jurisdiction")
+    unit: str = Field(max_length=200)
+
+
+class LadderRule(BaseModel):
+    match: dict[str, str] = Field(default_factory=dict)
+    steps: list[dict[str, Any]] = Field(min_length=1, max_length=3)
+
+
+class CalendarYear(BaseModel):
+    holidays: list[str] = Field(default_factory=list, max_length=60)
+    working_weekends: list[str] = Field(default_factory=list, max_length=20)
+    hours: list[list[str]] | None = Field(default=None, max_length=4)
+
+
+# administration
+
+
+@router.get("/v1/task-sources", summary="Task sources (任务来源)")
+async def list_sources(_actor: TaskReader, bus: BusDep) -> Any:
+    return await bus.call("tasks", "list_sources")
+
+
+@router.post("/v1/task-sources", status_code=201, summary="Add a task source (admin)")
+async def add_source(body: SourceCreate, _actor: AdminActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "add_source", **body.model_dump())
+
+
+@router.patch("/v1/task-sources/{code}", summary="Rename, enable or disable a source (admin)")
+async def edit_source(code: str, body: SourceEdit, _actor: AdminActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "edit_source", code=code, **body.model_dump())
+
+
+@router.get("/v1/routing-rules", summary="Routing rules (自动派单)")
+async def list_routing_rules(_actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "list_routing_rules")
+
+
+@router.post("/v1/routing-rules", status_code=201, summary="Add a routing rule (supervisor)")
+async def add_routing_rule(body: RoutingRule, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "add_routing_rule", **body.model_dump())
+
+
+@router.delete("/v1/routing-rules/{rule_id}", status_code=204, summary="Remove a routing rule")
+async def delete_routing_rule(rule_id: str, _actor: StaffActor, bus: BusDep) -> None:
+    await bus.call("tasks", "delete_routing_rule", rule_id=rule_id)
+
+
+@router.get("/v1/escalation-rules", summary="The escalation ladder's rules")
+async def list_ladder_rules(_actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "list_ladder_rules")
+
+
+@router.put("/v1/escalation-rules/{rule_id}", summary="Set an escalation rule (admin)")
+async def put_ladder_rule(rule_id: str, body: LadderRule, _actor: AdminActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "put_ladder_rule", rule_id=rule_id, **body.model_dump())
+
+
+@router.get("/v1/calendar/{year}", summary="The working-day calendar of a year")
+async def get_calendar(year: int, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "get_calendar_year", year=year)
+
+
+@router.put("/v1/calendar/{year}", summary="Set a year's holidays, 调休 days and hours (admin)")
+async def put_calendar(year: int, body: CalendarYear, _actor: AdminActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "put_calendar_year", year=year, **body.model_dump())
+
+
+# tasks
+
+
+@router.post("/v1/tasks", status_code=201, summary="Create a task (staff, or a partner system)")
+async def create_task(body: TaskCreate, _actor: TaskWriter, bus: BusDep) -> Any:
+    task = await bus.call("tasks", "create_task", **body.model_dump(exclude_none=True))
+    if not task.pop("created"):
+        return JSONResponse(task, status_code=200)  # the same source and external id again
+    return task
+
+
+@router.get("/v1/tasks", summary="Tasks visible to the caller, filtered, paged and sorted")
+async def list_tasks(
+    _actor: TaskReader,
+    bus: BusDep,
+    page: PageDep,
+    state: Annotated[str | None, Query(max_length=30)] = None,
+    unit: Annotated[str | None, Query(max_length=200, description="a unit's subtree")] = None,
+    source: Annotated[str | None, Query(max_length=40)] = None,
+    level: Annotated[str | None, Query(max_length=20)] = None,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    card: Annotated[str | None, Query(max_length=10)] = None,
+    overdue: bool = False,
+    created_from: Annotated[str | None, Query(max_length=40)] = None,
+    created_to: Annotated[str | None, Query(max_length=40)] = None,
+    due_from: Annotated[str | None, Query(max_length=40)] = None,
+    due_to: Annotated[str | None, Query(max_length=40)] = None,
+    text: Annotated[str | None, Query(max_length=100)] = None,
+    sort: Literal["created", "due", "updated"] = "created",
+    order: Literal["asc", "desc"] = "desc",
+) -> Any:
+    filters = {
+        k: v
+        for k, v in dict(
+            state=state,
+            unit=unit,
+            source=source,
+            level=level,
+            category=category,
+            card=card,
+            overdue=overdue,
+            created_from=created_from,
+            created_to=created_to,
+            due_from=due_from,
+            due_to=due_to,
+            text=text,
+            sort=sort,
+            order=order,
+        ).items()
+        if v not in (None, False)
+    }
+    return await bus.call(
+        "tasks", "list_tasks", filters=filters, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/v1/tasks/{task_id}", summary="One task")
+async def get_task(task_id: str, _actor: TaskReader, bus: BusDep) -> Any:
+    return await bus.call("tasks", "get_task", task_id=task_id)
+
+
+@router.get("/v1/tasks/{task_id}/history", summary="Every step of the task, oldest first")
+async def task_history(task_id: str, _actor: TaskReader, bus: BusDep) -> Any:
+    return await bus.call("tasks", "task_history", task_id=task_id)
+
+
+@router.get("/v1/tasks/{task_id}/attachments/{attachment_id}", summary="One attachment")
+async def task_attachment(task_id: str, attachment_id: str, _actor: TaskReader, bus: BusDep) -> Any:
+    return await bus.call("tasks", "task_attachment", task_id=task_id, attachment_id=attachment_id)
+
+
+async def _act(bus: Any, method: str, task_id: str, body: BaseModel | None = None) -> Any:
+    fields = body.model_dump(exclude_none=True) if body is not None else {}
+    return await bus.call("tasks", method, task_id=task_id, **fields)
+
+
+@router.post("/v1/tasks/{task_id}/dispatch", summary="Dispatch to one unit or several (parallel)")
+async def dispatch_task(task_id: str, body: Dispatch, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "dispatch_task", task_id, body)
+
+
+@router.post("/v1/tasks/{task_id}/accept", summary="The receiving unit accepts (签收)")
+async def accept_task(task_id: str, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "accept_task", task_id)
+
+
+@router.post("/v1/tasks/{task_id}/start", summary="Start handling (again after a rejection)")
+async def start_task(task_id: str, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "start_task", task_id)
+
+
+@router.post("/v1/tasks/{task_id}/transfer", summary="Pass down to a unit below (流转)")
+async def transfer_task(task_id: str, body: Transfer, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "transfer_task", task_id, body)
+
+
+@router.post("/v1/tasks/{task_id}/rollback", summary="Return to the dispatcher (回退)")
+async def rollback_task(task_id: str, body: Rollback, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "rollback_task", task_id, body)
+
+
+@router.post("/v1/tasks/{task_id}/feedback", summary="Submit the result (反馈)")
+async def submit_feedback(task_id: str, body: Feedback, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await bus.call(
+        "tasks",
+        "submit_feedback",
+        task_id=task_id,
+        text=body.text,
+        attachments=[a.model_dump() for a in body.attachments],
+    )
+
+
+@router.post("/v1/tasks/{task_id}/review", summary="Approve or reject the feedback (审核)")
+async def review_feedback(task_id: str, body: Review, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "review_feedback", task_id, body)
+
+
+@router.post("/v1/tasks/{task_id}/urge", summary="Urge (催办), at most hourly per unit")
+async def urge_task(task_id: str, body: Urge, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "urge_task", task_id, body)
+
+
+@router.post("/v1/tasks/{task_id}/reassign", summary="Move to another unit (supervisor)")
+async def reassign_task(task_id: str, body: Reassign, _actor: StaffActor, bus: BusDep) -> Any:
+    return await _act(bus, "reassign_task", task_id, body)
+
+
+@router.post("/v1/tasks/{task_id}/close", summary="Close a task, with a reason")
+async def close_task(task_id: str, body: Close, _actor: TaskWriter, bus: BusDep) -> Any:
+    return await _act(bus, "close_task", task_id, body)
+
+
+@router.get("/v1/me/task-notices", summary="Notices for my unit (held outside working hours)")
+async def my_notices(_actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("tasks", "my_notices")
+
+
+@router.get("/v1/stats/units/{unit:path}", summary="A unit's statistics over a period")
+async def unit_stats(
+    unit: str,
+    _actor: StaffActor,
+    bus: BusDep,
+    start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+) -> Any:
+    return await bus.call("tasks", "unit_stats", unit=unit, start=start, end=end)

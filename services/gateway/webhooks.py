@@ -1,0 +1,111 @@
+"""Webhooks out to partner systems (the hotline, the national platform): every transition
+of a task they follow, signed, retried with backoff, in order per task.
+
+The tasks service queues them with the transition (its outbox); this loop asks for the
+oldest undelivered one of each task, POSTs it, and tells the service once the partner
+answered 2xx. Delivery is at least once: a partner recognises a repeat by ``X-Webhook-Id``.
+
+Signature: ``X-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`` with the
+webhook secret the partner received when it was registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from services.common.actor import Actor
+from services.common.codec import utcnow
+from services.common.crypto import derive_key, unseal
+from services.gateway.rpc import RpcClient
+
+log = logging.getLogger(__name__)
+SYSTEM = Actor.system("webhooks")
+MAX_BACKOFF_S = 300.0
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+@dataclass
+class Deliverer:
+    db: AsyncIOMotorDatabase[Any]
+    rpc: RpcClient
+    secret_key: str
+    interval: float = 1.0
+    timeout: float = 5.0
+    backoff: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            while True:
+                try:
+                    await self.deliver_once(client)
+                except Exception:  # the loop must outlive a bad round
+                    log.warning("webhook round failed", exc_info=True)
+                await asyncio.sleep(self.interval)
+
+    async def deliver_once(self, client: httpx.AsyncClient) -> int:
+        if not self.rpc.connected:
+            return 0
+        headers = {"actor": SYSTEM.to_header(), "call_id_stack": ["gateway.webhooks"]}
+        pending = await self.rpc.call("tasks", "pending_webhooks", {"limit": 200}, headers=headers)
+        delivered: list[str] = []
+        now = time.monotonic()
+        for item in pending:
+            key = (item["partner"], item["payload"]["task_id"])
+            not_before, _delay = self.backoff.get(key, (0.0, 0.0))
+            if now < not_before:
+                continue
+            partner = await self.db.partner_clients.find_one({"_id": item["partner"]})
+            webhook = (partner or {}).get("webhook")
+            if not webhook:
+                delivered.append(item["id"])  # nobody to tell: nothing to keep
+                continue
+            if await self._post(client, item, webhook):
+                delivered.append(item["id"])
+                self.backoff.pop(key, None)
+                await self.db.webhook_log.insert_one(
+                    {"event": item["id"], "partner": item["partner"], "at": utcnow(), "ok": True}
+                )
+            else:
+                delay = min(MAX_BACKOFF_S, max(1.0, _delay * 2))
+                self.backoff[key] = (now + delay, delay)
+                if delay >= MAX_BACKOFF_S:
+                    log.warning("webhook to %s keeps failing", item["partner"])
+        if delivered:
+            await self.rpc.call(
+                "tasks", "webhooks_delivered", {"event_ids": delivered}, headers=headers
+            )
+        return len(delivered)
+
+    async def _post(self, client: httpx.AsyncClient, item: dict[str, Any], webhook: Any) -> bool:
+        key = derive_key(self.secret_key, "webhook-secrets")
+        secret = unseal(key, webhook["secret"], f"webhook:{item['partner']}")
+        body = json.dumps(item["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        try:
+            response = await client.post(
+                webhook["url"],
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Webhook-Id": item["id"],
+                    "X-Webhook-Event": "task." + item["payload"]["transition"],
+                    "X-Webhook-Signature": signature(secret, timestamp, body),
+                },
+            )
+        except httpx.HTTPError:
+            return False
+        return 200 <= response.status_code < 300

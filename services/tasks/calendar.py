@@ -1,0 +1,198 @@
+"""The working-day calendar (工作日历): weekends, public holidays and working weekends (调休)
+per year, and the working hours of a day, in China Standard Time (UTC+8, no daylight time).
+
+Deadlines in working days or hours and the escalation ladder's offsets are computed on this
+clock. A year nobody configured counts Monday to Friday as working days and is reported as
+``configured: false``, so a missing holiday table is visible rather than silently wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.codec import to_wire
+from services.common.errors import InvalidInput
+from services.common.mongo import Document
+
+CST = timezone(timedelta(hours=8), "CST")
+DEFAULT_HOURS = (("09:00", "12:00"), ("13:30", "17:30"))
+_SEARCH_DAYS = 3660  # never walk more than ten years looking for a working day
+
+
+def _clock(value: str, field_name: str) -> time:
+    try:
+        parsed = time.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("a time of day such as 09:00", field=field_name) from exc
+    return parsed.replace(second=0, microsecond=0)
+
+
+def _day(value: str, field_name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("a date such as 2026-10-01", field=field_name) from exc
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Holidays and working weekends by date; working hours as (start, end) pairs."""
+
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
+    hours: tuple[tuple[time, time], ...] = field(
+        default=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in DEFAULT_HOURS)
+    )
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.holidays:
+            return False
+        if day in self.working_weekends:
+            return True
+        return day.weekday() < 5
+
+    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's working intervals in UTC (none on a day off)."""
+        if not self.is_working_day(day):
+            return []
+        return [
+            (
+                datetime.combine(day, start, CST).astimezone(UTC),
+                datetime.combine(day, end, CST).astimezone(UTC),
+            )
+            for start, end in self.hours
+        ]
+
+    def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
+        day = moment.astimezone(CST).date()
+        for _ in range(_SEARCH_DAYS):
+            for start, end in self.intervals(day):
+                if end > moment:
+                    yield max(start, moment), end
+            day += timedelta(days=1)
+        raise InvalidInput("no working day in the next ten years", field="calendar")
+
+    def minutes_per_day(self) -> float:
+        return sum(
+            (datetime.combine(date.min, b) - datetime.combine(date.min, a)).total_seconds() / 60
+            for a, b in self.hours
+        )
+
+    def next_working_moment(self, moment: datetime) -> datetime:
+        """``moment`` itself inside working hours, else the start of the next working hour."""
+        start, _end = next(self._intervals_from(moment))
+        return start
+
+    def add_working_minutes(self, moment: datetime, minutes: float) -> datetime:
+        """The moment when ``minutes`` of working time have passed after ``moment``."""
+        left = timedelta(minutes=minutes)
+        if left <= timedelta(0):
+            return moment
+        for start, end in self._intervals_from(moment):
+            if end - start >= left:
+                return start + left
+            left -= end - start
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def working_minutes(self, start: datetime, end: datetime) -> float:
+        total = timedelta(0)
+        for a, b in self._intervals_from(start):
+            if a >= end:
+                break
+            total += min(b, end) - a
+        return total.total_seconds() / 60
+
+    def add_working_days(self, moment: datetime, days: int) -> datetime:
+        """N working days (N个工作日): the end of working hours on the N-th working day after
+        the day of ``moment`` (the day a task arrives does not count)."""
+        day = moment.astimezone(CST).date()
+        counted = 0
+        for _ in range(_SEARCH_DAYS):
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                counted += 1
+                if counted >= days:
+                    return self.intervals(day)[-1][1]
+        raise InvalidInput("no working day in the next ten years", field="calendar")
+
+
+def from_documents(years: Mapping[int, Document]) -> WorkCalendar:
+    holidays: set[date] = set()
+    working: set[date] = set()
+    hours: tuple[tuple[time, time], ...] | None = None
+    for year in sorted(years):
+        document = years[year]
+        holidays.update(date.fromisoformat(d) for d in document.get("holidays", []))
+        working.update(date.fromisoformat(d) for d in document.get("working_weekends", []))
+        hours = tuple(
+            (time.fromisoformat(a), time.fromisoformat(b))
+            for a, b in (span.split("-") for span in document["hours"])
+        )
+    if hours is None:
+        return WorkCalendar(frozenset(holidays), frozenset(working))
+    return WorkCalendar(frozenset(holidays), frozenset(working), hours)
+
+
+def load(db: Database[Document]) -> WorkCalendar:
+    """Every configured year (a handful of small documents, read by ``_id`` order)."""
+    return from_documents({int(d["_id"]): d for d in db.calendar_years.find({})})
+
+
+def validate_year(
+    year: int, holidays: list[str], working_weekends: list[str], hours: list[list[str]] | None
+) -> Document:
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise InvalidInput("a year between 2000 and 2100", field="year")
+    days_off = sorted({_day(d, "holidays") for d in holidays})
+    days_on = sorted({_day(d, "working_weekends") for d in working_weekends})
+    for d in [*days_off, *days_on]:
+        if d.year != year:
+            raise InvalidInput(f"{d} is not in {year}", field="holidays")
+    for d in days_on:
+        if d.weekday() < 5:
+            raise InvalidInput(f"{d} is not a Saturday or Sunday", field="working_weekends")
+    if set(days_off) & set(days_on):
+        raise InvalidInput("a day cannot be both a holiday and a working day", field="holidays")
+    pairs = [(_clock(a, "hours"), _clock(b, "hours")) for a, b in (hours or DEFAULT_HOURS)]
+    if (
+        not pairs
+        or any(a >= b for a, b in pairs)
+        or any(pairs[i][1] > pairs[i + 1][0] for i in range(len(pairs) - 1))
+    ):
+        raise InvalidInput("ordered, non-overlapping intervals such as 09:00–12:00", field="hours")
+    return {
+        "_id": year,
+        "holidays": [d.isoformat() for d in days_off],
+        "working_weekends": [d.isoformat() for d in days_on],
+        # "09:00-12:00": FerretDB stores no arrays inside arrays
+        "hours": [f"{a.strftime('%H:%M')}-{b.strftime('%H:%M')}" for a, b in pairs],
+    }
+
+
+def put_year(db: Database[Document], document: Document, by: str | None) -> dict[str, Any]:
+    db.calendar_years.replace_one({"_id": document["_id"]}, {**document, "by": by}, upsert=True)
+    return view_year(db, document["_id"])
+
+
+def view_year(db: Database[Document], year: int) -> dict[str, Any]:
+    document = db.calendar_years.find_one({"_id": year})
+    if document is None:
+        return {
+            "year": year,
+            "configured": False,
+            "holidays": [],
+            "working_weekends": [],
+            "hours": [f"{a}-{b}" for a, b in DEFAULT_HOURS],
+        }
+    return to_wire(
+        {
+            "year": year,
+            "configured": True,
+            **{k: document[k] for k in ("holidays", "working_weekends", "hours")},
+        }
+    )

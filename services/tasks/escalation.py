@@ -1,0 +1,104 @@
+"""The escalation sweep: warning → yellow card → red card, each once per deadline.
+
+A nameko timer calls :func:`sweep` every few seconds. It reads only the schedule's hours
+that have begun (see :mod:`services.tasks.schedule`), in bounded batches, and raises each
+task's card through its journal: two sweepers, or a rerun after a crash, find the card
+already raised (or lose the journal insert) and do nothing. The card a task shows never goes
+down for the same deadline; a new deadline (after a rollback and a new dispatch) starts the
+ladder again. Notices for the receiving unit and the supervisors of its parent unit wait for
+working hours; the card itself falls due on the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pymongo.database import Database
+
+from services.common.errors import Conflict
+from services.common.mongo import Document
+from services.tasks import journal, schedule
+from services.tasks.calendar import WorkCalendar
+from services.tasks.ladder import RANK
+from services.tasks.lifecycle import PARTNER_PREFIX, notice
+
+# While the task sits with a unit (returned or in arbitration, the clock is the dispatcher's
+# and a new dispatch starts a new deadline).
+ESCALATING = frozenset(
+    {"dispatched", "accepted", "in_progress", "feedback_submitted", "feedback_rejected"}
+)
+CARD_NAMES = {"warning": "预警", "yellow": "黄牌", "red": "红牌"}
+
+
+@dataclass
+class SweepReport:
+    escalated: list[tuple[str, str]] = field(default_factory=list)
+    stale: int = 0
+    max_lag_s: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.escalated)
+
+
+def sweep(
+    db: Database[Document], now: datetime, calendar: WorkCalendar, batch: int = 1000
+) -> SweepReport:
+    report = SweepReport()
+    while True:
+        entries = schedule.due_entries(db, now, batch)
+        for bucket, entry in entries:
+            if escalate(db, entry, now, calendar):
+                report.escalated.append((entry["task"], entry["card"]))
+                report.max_lag_s = max(report.max_lag_s, (now - entry["at"]).total_seconds())
+            else:
+                report.stale += 1
+            schedule.done(db, bucket, entry["_id"])
+        if len(entries) < batch:
+            return report
+
+
+def escalate(
+    db: Database[Document], entry: Document, now: datetime, calendar: WorkCalendar
+) -> bool:
+    """Raise the task's card to the entry's; False when nothing was left to do."""
+    for _attempt in range(5):
+        task = journal.load(db, entry["task"])
+        if (
+            task is None
+            or task["status"] not in ESCALATING
+            or int(task.get("deadline", 0)) != int(entry["deadline"])
+            or RANK[task.get("card", "none")] >= RANK[entry["card"]]
+        ):
+            return False
+        later = [r for r in task.get("ladder", []) if RANK[r["card"]] > RANK[entry["card"]]]
+        receiver = task.get("receiver")
+        units = [] if not receiver or receiver.startswith(PARTNER_PREFIX) else [receiver]
+        if receiver and "/" in receiver and not receiver.startswith(PARTNER_PREFIX):
+            units.append(receiver.rsplit("/", 1)[0])  # the supervisors of its parent unit
+        text = f"{CARD_NAMES[entry['card']]}：{task['title']}"
+        notices = [notice(u, entry["card"], text, entry["at"], calendar) for u in units]
+        try:
+            journal.record(
+                db,
+                task,
+                now,
+                None,
+                "escalate",
+                None,
+                {
+                    "card": entry["card"],
+                    "card_at": entry["at"],
+                    "cards": [*task.get("cards", []), {"card": entry["card"], "at": entry["at"]}],
+                    "next_escalation_at": later[0]["at"] if later else None,
+                },
+                effects={"notices": notices},
+                card=entry["card"],
+                due_at=task.get("due_at"),
+                scheduled_at=entry["at"],
+            )
+            return True
+        except Conflict:
+            continue  # someone acted on the task at the same moment: look again
+    return False

@@ -1,0 +1,710 @@
+"""The life of a supervision task (督办任务): create, dispatch (to one unit or several in
+parallel), accept, start, transfer (流转), roll back (回退), feedback, review, urge (催办),
+reassign, close. Each verb is one journal event (see :mod:`services.tasks.journal`).
+
+Who may act:
+* the *dispatcher side*: staff of the dispatching unit or above it, or the partner system
+  that created the task;
+* the *receiver side*: staff of the receiving unit, supervisors above it, or the partner
+  system a task was dispatched to (receiver ``partner:{client}``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.actor import Actor, ancestors, within
+from services.common.claims import claim
+from services.common.codec import parse_time
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from services.common.mongo import Document
+from services.tasks import attachments, journal, ladder, routing, sources
+from services.tasks.calendar import WorkCalendar
+from services.tasks.views import task_view
+
+LEVELS = ("normal", "urgent", "critical")
+DEFAULT_LIMITS = {
+    "normal": {"working_days": 5},
+    "urgent": {"working_days": 2},
+    "critical": {"working_hours": 8},
+}
+OPEN = frozenset(
+    {
+        "created",
+        "dispatched",
+        "accepted",
+        "in_progress",
+        "feedback_submitted",
+        "feedback_rejected",
+        "returned",
+        "arbitration",
+    }
+)
+ROLLBACK_REASONS = (
+    "not_ours",
+    "wrong_jurisdiction",
+    "insufficient_information",
+    "duplicate",
+    "other",
+)
+URGE_INTERVAL = timedelta(hours=1)
+PARTNER_PREFIX = "partner:"
+
+
+def _text(value: Any, field: str, limit: int, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"1–{limit} characters", field=field)
+    return value.strip()
+
+
+def _reach(*units: str | None) -> list[str]:
+    paths: set[str] = set()
+    for unit in units:
+        if unit and not unit.startswith(PARTNER_PREFIX):
+            paths.update(ancestors(unit))
+    return sorted(paths)
+
+
+def visible(actor: Actor, task: Document) -> bool:
+    if actor.is_admin:
+        return True
+    if actor.client_id and (
+        task.get("partner") == actor.client_id
+        or task.get("receiver") == PARTNER_PREFIX + actor.client_id
+    ):
+        return True
+    return actor.org_path is not None and actor.org_path in task.get("reach", [])
+
+
+def get_visible(db: Database[Document], actor: Actor, task_id: str) -> Document:
+    """The task, or NotFound when it does not exist or the actor may not see it."""
+    task = journal.load(db, task_id) if isinstance(task_id, str) else None
+    if task is None or not visible(actor, task):
+        raise NotFound("no such task")
+    return task
+
+
+def _dispatcher_side(actor: Actor, task: Document) -> bool:
+    if actor.client_id:
+        return task.get("partner") == actor.client_id
+    return actor.is_staff and actor.reaches(task["dispatcher"])
+
+
+def _receiver_side(actor: Actor, task: Document) -> bool:
+    receiver = task.get("receiver")
+    if not receiver:
+        return False
+    if actor.client_id:
+        return receiver == PARTNER_PREFIX + actor.client_id
+    if actor.is_admin or actor.org_path == receiver:
+        return actor.is_staff
+    return actor.has_role("supervisor") and actor.reaches(receiver)
+
+
+def _require(allowed: bool, task: Document, states: frozenset[str] | set[str], verb: str) -> None:
+    """The state first: of two people acting at once, the later one learns what happened
+    (409 with the current state) even when the first move took the task out of their hands."""
+    if task["status"] not in states:
+        raise Conflict(
+            f"a task that is {task['status']} cannot be {verb}",
+            state=task["status"],
+            code="wrong_state",
+        )
+    if not allowed:
+        raise Forbidden(f"this task cannot be {verb} by you", code="not_your_task")
+
+
+def deadline_for(
+    limit: dict[str, Any] | None, level: str, start: datetime, calendar: WorkCalendar
+) -> datetime:
+    limit = limit or DEFAULT_LIMITS[level]
+    if not isinstance(limit, dict) or len(limit) != 1:
+        raise InvalidInput("one of due_at, working_days, working_hours", field="limit")
+    ((kind, value),) = limit.items()
+    if kind == "due_at":
+        due = parse_time(value, "limit.due_at")
+    elif kind in ("working_days", "working_hours"):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 365:
+            raise InvalidInput("a whole number from 1 to 365", field=f"limit.{kind}")
+        due = (
+            calendar.add_working_days(start, value)
+            if kind == "working_days"
+            else calendar.add_working_minutes(start, value * 60)
+        )
+    else:
+        raise InvalidInput("one of due_at, working_days, working_hours", field="limit")
+    if due <= start:
+        raise InvalidInput("the time limit must end in the future", field="limit")
+    return due
+
+
+def new_deadline(
+    db: Database[Document], task: Document, now: datetime, due: datetime, calendar: WorkCalendar
+) -> tuple[Document, list[Document]]:
+    """The fields and schedule entries of a fresh deadline: the ladder starts from nothing."""
+    rule = ladder.choose(list(db.ladder_rules.find({})), task)
+    deadline = int(task.get("deadline", 0)) + 1
+    rungs = ladder.rungs(rule, now, due, calendar)
+    changes = {
+        "deadline": deadline,
+        "started_at": now,
+        "due_at": due,
+        "card": "none",
+        "card_at": None,
+        "ladder_rule": rule["_id"],
+        "ladder": [{"card": r.card, "at": r.at} for r in rungs],
+        "next_escalation_at": rungs[0].at if rungs else None,
+    }
+    entries = [{"deadline": deadline, "card": r.card, "at": r.at} for r in rungs]
+    return changes, entries
+
+
+def notice(unit: str, kind: str, text: str, at: datetime, calendar: WorkCalendar) -> Document:
+    """A notice for a unit's staff; outside working hours it waits for the next one."""
+    return {
+        "unit": unit,
+        "kind": kind,
+        "text": text,
+        "at": at,
+        "deliver_at": calendar.next_working_moment(at),
+    }
+
+
+def create_task(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    fields: dict[str, Any],
+    unit_exists: Callable[[str], bool],
+) -> tuple[dict[str, Any], bool]:
+    """Returns the task and whether it is new (False: the same source and external id came
+    again and the earlier task is returned)."""
+    source = sources.require_enabled(db, fields.get("source", "manual"))
+    external_id = _text(fields.get("external_id"), "external_id", 100, required=False)
+    if actor.client_id and external_id is None:
+        raise InvalidInput("partner systems send their own id for each task", field="external_id")
+    level = fields.get("level", "normal")
+    if level not in LEVELS:
+        raise InvalidInput(f"one of {', '.join(LEVELS)}", field="level")
+    dispatcher = actor.org_path
+    if dispatcher is None:
+        raise Forbidden("only an actor attached to an org unit creates tasks")
+    jurisdiction = fields.get("jurisdiction")
+    if jurisdiction is not None and not isinstance(jurisdiction, str):
+        raise InvalidInput("an org unit path", field="jurisdiction")
+    task: Document = {
+        "_id": "tk_" + secrets.token_hex(8),
+        "title": _text(fields.get("title"), "title", 200),
+        "description": _text(fields.get("description"), "description", 5000, required=False),
+        "level": level,
+        "category": _text(fields.get("category"), "category", 50),
+        "matter": _text(fields.get("matter"), "matter", 100, required=False),
+        "handling_type": _text(fields.get("handling_type", "standard"), "handling_type", 30),
+        "source": source["_id"],
+        "external_id": external_id,
+        "partner": actor.client_id,
+        "jurisdiction": jurisdiction,
+        "dispatcher": dispatcher,
+        "receiver": None,
+        "holders": [],
+        "reach": _reach(dispatcher),
+        "parent": None,
+        "children": [],
+        "limit": fields.get("limit") or DEFAULT_LIMITS[level],
+        "deadline": 0,
+        "card": "none",
+        "cards": [],
+        "rollbacks": 0,
+        "urges": 0,
+        "status": "created",
+        "rev": 0,
+        "created_at": now,
+        "created_by": journal.actor_view(actor),
+    }
+    deadline_for(task["limit"], level, now, calendar)  # refuse a bad limit before writing
+    files = attachments.prepare(fields.get("attachments") or [], task["_id"], now)
+    if external_id is not None:
+        key = f"external:{source['_id']}:{external_id}"
+        if not claim(db, key, now, task_id=task["_id"]):
+            earlier = db.claims.find_one({"_id": key})
+            existing = journal.load(db, earlier["task_id"]) if earlier else None
+            if existing is None:
+                raise Conflict("this task is being created; retry", field="external_id")
+            return task_view(existing), False
+    attachments.store(db, files)
+    task["attachments"] = [attachments.brief(f) for f in files]
+    db.tasks.insert_one(task)
+    task = journal.record(db, task, now, actor, "create", "created")
+    units = fields.get("units")
+    if units:
+        return dispatch_task(db, actor, now, calendar, task["_id"], units, None, unit_exists), True
+    routed = routing.route(db, task)
+    if routed:
+        task = _dispatch_one(db, task, Actor.system("routing"), now, calendar, routed, None)
+    return task_view(task), True
+
+
+def _dispatch_one(
+    db: Database[Document],
+    task: Document,
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    unit: str,
+    limit: dict[str, Any] | None,
+    transition: str = "dispatch",
+) -> Document:
+    due = deadline_for(limit or task["limit"], task["level"], now, calendar)
+    changes, entries = new_deadline(db, task, now, due, calendar)
+    changes.update(
+        receiver=unit,
+        holders=[unit],
+        reach=_reach(task["dispatcher"], unit),
+        dispatched_at=now,
+        part_due_at=None,
+    )
+    notices = (
+        []
+        if unit.startswith(PARTNER_PREFIX)
+        else [notice(unit, "dispatched", f"新任务：{task['title']}", now, calendar)]
+    )
+    return journal.record(
+        db,
+        task,
+        now,
+        actor,
+        transition,
+        "dispatched",
+        changes,
+        effects={"schedule": entries, "notices": notices},
+        unit=unit,
+    )
+
+
+def dispatch_task(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task_id: str,
+    units: list[str],
+    limit: dict[str, Any] | None,
+    unit_exists: Callable[[str], bool],
+) -> dict[str, Any]:
+    """To one unit, or to several in parallel: one child task per unit, the parent completes
+    when every child is approved."""
+    task = get_visible(db, actor, task_id)
+    _require(
+        _dispatcher_side(actor, task), task, {"created", "returned", "arbitration"}, "dispatched"
+    )
+    if not isinstance(units, list) or not 1 <= len(units) <= 50 or len(set(units)) != len(units):
+        raise InvalidInput("1–50 different org unit paths", field="units")
+    for unit in units:
+        if not isinstance(unit, str) or not (unit.startswith(PARTNER_PREFIX) or unit_exists(unit)):
+            raise NotFound("no such org unit", field="units")
+    if len(units) == 1:
+        return task_view(_dispatch_one(db, task, actor, now, calendar, units[0], limit))
+    children = []
+    for unit in units:
+        child: Document = {
+            **{
+                k: task[k]
+                for k in (
+                    "title",
+                    "description",
+                    "level",
+                    "category",
+                    "matter",
+                    "handling_type",
+                    "source",
+                    "jurisdiction",
+                    "dispatcher",
+                    "limit",
+                    "attachments",
+                )
+            },
+            "_id": f"{task['_id']}-{len(children) + 1}",
+            "external_id": None,
+            "partner": task.get("partner"),
+            "receiver": None,
+            "holders": [],
+            "reach": task["reach"],
+            "parent": task["_id"],
+            "children": [],
+            "deadline": 0,
+            "card": "none",
+            "cards": [],
+            "rollbacks": 0,
+            "urges": 0,
+            "status": "created",
+            "rev": 0,
+            "created_at": now,
+            "created_by": journal.actor_view(actor),
+        }
+        children.append(child["_id"])
+        if journal.load(db, child["_id"]) is None:
+            db.tasks.insert_one(child)
+            child = journal.record(db, child, now, actor, "create", "created", parent=task["_id"])
+            _dispatch_one(db, child, actor, now, calendar, unit, limit)
+    reach = _reach(task["dispatcher"], *units)
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "dispatch",
+            "dispatched",
+            {"children": children, "reach": reach, "dispatched_at": now},
+            units=units,
+        )
+    )
+
+
+def accept_task(db: Database[Document], actor: Actor, now: datetime, task_id: str) -> Document:
+    task = get_visible(db, actor, task_id)
+    _require(_receiver_side(actor, task), task, {"dispatched"}, "accepted")
+    return task_view(
+        journal.record(db, task, now, actor, "accept", "accepted", {"accepted_at": now})
+    )
+
+
+def start_task(db: Database[Document], actor: Actor, now: datetime, task_id: str) -> Document:
+    task = get_visible(db, actor, task_id)
+    _require(_receiver_side(actor, task), task, {"accepted", "feedback_rejected"}, "started")
+    return task_view(journal.record(db, task, now, actor, "start", "in_progress"))
+
+
+def transfer_task(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task_id: str,
+    unit: str,
+    due_at: str | None,
+    reason: str | None,
+    unit_exists: Callable[[str], bool],
+) -> Document:
+    """流转: the receiving unit passes the task down its own subtree, with part of the time
+    limit (a due time no later than the task's); the task's own deadline and card stand."""
+    task = get_visible(db, actor, task_id)
+    _require(_receiver_side(actor, task), task, {"accepted", "in_progress"}, "transferred")
+    receiver = str(task["receiver"])
+    if not isinstance(unit, str) or unit == receiver or not within(unit, receiver):
+        raise InvalidInput("a unit below the receiving unit", field="unit")
+    if not unit_exists(unit):
+        raise NotFound("no such org unit", field="unit")
+    part_due = parse_time(due_at, "due_at") if due_at else task["due_at"]
+    if part_due <= now or part_due > task["due_at"]:
+        raise InvalidInput("after now and no later than the task's due time", field="due_at")
+    changes = {
+        "receiver": unit,
+        "holders": [*task["holders"], unit],
+        "part_due_at": part_due,
+        "reach": sorted({*task["reach"], *_reach(unit)}),
+    }
+    notices = [notice(unit, "transferred", f"转办任务：{task['title']}", now, calendar)]
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "transfer",
+            "dispatched",
+            changes,
+            reason,
+            {"notices": notices},
+            unit=unit,
+            part_due_at=part_due,
+        )
+    )
+
+
+def rollback_task(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task_id: str,
+    reason_code: str,
+    reason: str,
+    limit: int,
+) -> Document:
+    """回退: back to the dispatcher with a reason code; past ``limit`` returns the task goes
+    to the next level up (the dispatcher's parent unit) for arbitration."""
+    task = get_visible(db, actor, task_id)
+    _require(
+        _receiver_side(actor, task), task, {"dispatched", "accepted", "in_progress"}, "rolled back"
+    )
+    if reason_code not in ROLLBACK_REASONS:
+        raise InvalidInput(f"one of {', '.join(ROLLBACK_REASONS)}", field="reason_code")
+    reason = str(_text(reason, "reason", 500))
+    rollbacks = int(task["rollbacks"]) + 1
+    changes: Document = {
+        "rollbacks": rollbacks,
+        "receiver": None,
+        "next_escalation_at": None,
+        "returned_at": now,
+    }
+    to, dispatcher = "returned", task["dispatcher"]
+    if rollbacks > limit and "/" in dispatcher:
+        to, dispatcher = "arbitration", dispatcher.rsplit("/", 1)[0]
+        changes.update(dispatcher=dispatcher, reach=sorted({*task["reach"], *_reach(dispatcher)}))
+    notices = [notice(dispatcher, to, f"任务被退回：{task['title']}", now, calendar)]
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "rollback",
+            to,
+            changes,
+            reason,
+            {"notices": notices},
+            reason_code=reason_code,
+            rollbacks=rollbacks,
+        )
+    )
+
+
+def submit_feedback(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    task_id: str,
+    text: str,
+    files: list[dict[str, Any]],
+) -> Document:
+    task = get_visible(db, actor, task_id)
+    _require(_receiver_side(actor, task), task, {"in_progress", "feedback_rejected"}, "answered")
+    text = str(_text(text, "text", 5000))
+    prepared = attachments.prepare(files, task["_id"], now)
+    attachments.store(db, prepared)
+    briefs = [attachments.brief(f) for f in prepared]
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "feedback",
+            "feedback_submitted",
+            {
+                "feedback": {
+                    "text": text,
+                    "attachments": briefs,
+                    "at": now,
+                    "unit": task["receiver"],
+                }
+            },
+            text=text,
+            attachments=briefs,
+        )
+    )
+
+
+def review_feedback(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task_id: str,
+    decision: str,
+    reason: str | None,
+) -> Document:
+    task = get_visible(db, actor, task_id)
+    _require(_dispatcher_side(actor, task), task, {"feedback_submitted"}, "reviewed")
+    if decision == "reject":
+        reason = _text(reason, "reason", 500)
+        notices = (
+            [notice(task["receiver"], "rejected", f"反馈被驳回：{task['title']}", now, calendar)]
+            if not str(task["receiver"]).startswith(PARTNER_PREFIX)
+            else []
+        )
+        return task_view(
+            journal.record(
+                db,
+                task,
+                now,
+                actor,
+                "reject_feedback",
+                "feedback_rejected",
+                reason=reason,
+                effects={"notices": notices},
+            )
+        )
+    if decision != "approve":
+        raise InvalidInput("approve or reject", field="decision")
+    return task_view(_complete(db, task, actor, now, reason, calendar))
+
+
+def _complete(
+    db: Database[Document],
+    task: Document,
+    actor: Actor | None,
+    now: datetime,
+    reason: str | None,
+    calendar: WorkCalendar,
+) -> Document:
+    on_time = now <= task["due_at"] if task.get("due_at") else True
+    started = task.get("dispatched_at")
+    working = round(calendar.working_minutes(started, now), 1) if started else None
+    task = journal.record(
+        db,
+        task,
+        now,
+        actor,
+        "approve",
+        "approved",
+        {
+            "completed_at": now,
+            "on_time": on_time,
+            "next_escalation_at": None,
+            "working_minutes": working,
+        },
+        reason,
+    )
+    task = journal.record(db, task, now, None, "archive", "archived", {"archived_at": now})
+    if task.get("parent"):
+        _complete_parent(db, task["parent"], now, calendar)
+    return task
+
+
+def _complete_parent(
+    db: Database[Document], parent_id: str, now: datetime, calendar: WorkCalendar
+) -> None:
+    parent = journal.load(db, parent_id)
+    if parent is None or parent["status"] != "dispatched":
+        return
+    states = [(journal.load(db, c) or {}).get("status") for c in parent["children"]]
+    if all(s == "archived" for s in states):
+        # Conflict: the other child's approval completed it at the same moment.
+        with contextlib.suppress(Conflict):
+            _complete(db, parent, None, now, "every unit's task is approved", calendar)
+
+
+def resume_task(db: Database[Document], actor: Actor, now: datetime, task_id: str) -> Document:
+    return start_task(db, actor, now, task_id)
+
+
+def urge_task(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task_id: str,
+    note: str | None,
+) -> Document:
+    """催办: by the dispatcher side or a supervisor above the receiver; at most once an hour
+    per task and urging unit."""
+    task = get_visible(db, actor, task_id)
+    receiver = task.get("receiver")
+    above = bool(
+        receiver
+        and actor.has_role("supervisor")
+        and actor.org_path
+        and actor.org_path != receiver
+        and actor.reaches(receiver)
+    )
+    _require(
+        _dispatcher_side(actor, task) or above,
+        task,
+        {"dispatched", "accepted", "in_progress", "feedback_rejected"},
+        "urged",
+    )
+    note = _text(note, "note", 500, required=False)
+    window = int(now.timestamp() // URGE_INTERVAL.total_seconds())
+    who = actor.org_path or actor.client_id
+    if not claim(db, f"urge:{task['_id']}:{who}:{window}", now):
+        retry = int((window + 1) * URGE_INTERVAL.total_seconds() - now.timestamp()) + 1
+        raise RateLimited("this task was urged within the hour", retry_after=retry)
+    notices = [notice(str(receiver), "urged", f"催办：{task['title']}", now, calendar)]
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "urge",
+            None,
+            {"urges": int(task["urges"]) + 1},
+            note,
+            {"notices": notices},
+        )
+    )
+
+
+def reassign_task(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task_id: str,
+    unit: str,
+    reason: str,
+    unit_exists: Callable[[str], bool],
+) -> Document:
+    """A supervisor above the dispatcher moves the task to another unit (the deadline stands)."""
+    task = get_visible(db, actor, task_id)
+    allowed = actor.has_role("supervisor", "admin") and actor.reaches(task["dispatcher"])
+    _require(
+        allowed, task, {"dispatched", "accepted", "in_progress", "feedback_rejected"}, "reassigned"
+    )
+    reason = str(_text(reason, "reason", 500))
+    if not isinstance(unit, str) or not unit_exists(unit):
+        raise NotFound("no such org unit", field="unit")
+    changes = {
+        "receiver": unit,
+        "holders": [*task["holders"], unit],
+        "reach": sorted({*task["reach"], *_reach(unit)}),
+    }
+    notices = [notice(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)]
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "reassign",
+            "dispatched",
+            changes,
+            reason,
+            {"notices": notices},
+            unit=unit,
+        )
+    )
+
+
+def close_task(
+    db: Database[Document], actor: Actor, now: datetime, task_id: str, reason: str
+) -> Document:
+    """The dispatcher closes a returned task; a supervisor above it closes any open task."""
+    task = get_visible(db, actor, task_id)
+    supervisor = actor.has_role("supervisor", "admin") and actor.reaches(task["dispatcher"])
+    states = OPEN if supervisor else {"created", "returned", "arbitration"}
+    _require(supervisor or _dispatcher_side(actor, task), task, set(states), "closed")
+    reason = str(_text(reason, "reason", 500))
+    return task_view(
+        journal.record(
+            db,
+            task,
+            now,
+            actor,
+            "close",
+            "closed",
+            {"closed_at": now, "next_escalation_at": None},
+            reason,
+        )
+    )

@@ -1,0 +1,79 @@
+"""What leaves the service after a transition: a nameko event for every journal event
+(``task_transitioned``, ``task_escalated``), and for tasks that came from a partner system,
+the webhook the gateway delivers. Both are queued by the journal in the same step as the
+transition, so a crash loses neither; both are at least once, in journal order per task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.codec import to_wire
+from services.common.mongo import Document
+from services.tasks import journal
+
+
+def message(event: Document, task: Document | None) -> dict[str, Any]:
+    payload: dict[str, Any] = to_wire(
+        {
+            "event_id": event["_id"],
+            "task_id": event["task"],
+            "rev": event["rev"],
+            "transition": event["transition"],
+            "from": event["from"],
+            "to": event["to"],
+            "at": event["at"],
+            "reason": event.get("reason"),
+            "detail": event.get("detail") or {},
+            "external_id": event.get("external_id"),
+            "source": (task or {}).get("source"),
+            "receiver": (task or {}).get("receiver"),
+            "card": (task or {}).get("card"),
+        }
+    )
+    return payload
+
+
+def relay(db: Database[Document], dispatch: Callable[[str, Any], None], limit: int = 500) -> int:
+    """Publish queued events (oldest first), then forget them."""
+    sent = 0
+    for queued in list(db.outbox.find({}).limit(limit)):
+        event = db.task_events.find_one({"_id": queued["_id"]})
+        if event is not None:
+            task = db.tasks.find_one({"_id": event["task"]})
+            name = "task_escalated" if event["transition"] == "escalate" else "task_transitioned"
+            dispatch(name, message(event, task))
+        db.outbox.delete_one({"_id": queued["_id"]})
+        sent += 1
+    return sent
+
+
+def pending_webhooks(db: Database[Document], limit: int = 200) -> list[dict[str, Any]]:
+    """For each task with undelivered webhooks, the oldest one only (in order per task)."""
+    first: dict[tuple[str, str], Document] = {}
+    for queued in db.partner_outbox.find({}).limit(5000):
+        key = (queued["partner"], queued["task"])
+        current = first.get(key)
+        if current is None or queued["rev"] < current["rev"]:
+            first[key] = queued
+    result = []
+    for queued in sorted(first.values(), key=lambda q: str(q["_id"]))[:limit]:
+        event = db.task_events.find_one({"_id": queued["event"]})
+        task = journal.load(db, queued["task"])
+        if event is None:
+            db.partner_outbox.delete_one({"_id": queued["_id"]})
+            continue
+        result.append(
+            {"id": queued["_id"], "partner": queued["partner"], "payload": message(event, task)}
+        )
+    return result
+
+
+def webhook_delivered(db: Database[Document], event_ids: list[str]) -> int:
+    done = 0
+    for event_id in event_ids:
+        if isinstance(event_id, str):
+            done += db.partner_outbox.delete_one({"_id": event_id}).deleted_count
+    return done

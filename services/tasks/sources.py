@@ -1,0 +1,80 @@
+"""Task sources (任务来源): where tasks come from. A disabled source cannot create tasks."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.codec import to_wire, utcnow
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.mongo import Document
+
+SEED = {
+    "hotline_12345": "12345 政务服务便民热线",
+    "national_platform": "国家“互联网+监管”平台",
+    "risk_alert": "风险预警",
+    "complaint": "投诉举报",
+    "policy_review": "政策数据校正",
+    "policy_unreceived": "应享未享",
+    "manual": "人工录入",
+}
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def seed(db: Database[Document], _config: Any) -> None:
+    for code, name in SEED.items():
+        with contextlib.suppress(DuplicateKeyError):
+            db.sources.insert_one({"_id": code, "name": name, "enabled": True, "at": utcnow()})
+
+
+def view(source: Document) -> dict[str, Any]:
+    return to_wire({"code": source["_id"], "name": source["name"], "enabled": source["enabled"]})
+
+
+def list_sources(db: Database[Document]) -> list[dict[str, Any]]:
+    return [view(s) for s in db.sources.find({}).sort("_id", 1)]
+
+
+def add_source(db: Database[Document], code: str, name: str) -> dict[str, Any]:
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise InvalidInput("2–40 lowercase letters, digits or _", field="code")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise InvalidInput("1–100 characters", field="name")
+    source = {"_id": code, "name": name.strip(), "enabled": True, "at": utcnow()}
+    try:
+        db.sources.insert_one(source)
+    except DuplicateKeyError as exc:
+        raise Conflict("a source with this code exists", field="code") from exc
+    return view(source)
+
+
+def edit_source(
+    db: Database[Document], code: str, name: str | None, enabled: bool | None
+) -> dict[str, Any]:
+    changes: Document = {}
+    if name is not None:
+        if not name.strip() or len(name) > 100:
+            raise InvalidInput("1–100 characters", field="name")
+        changes["name"] = name.strip()
+    if enabled is not None:
+        changes["enabled"] = bool(enabled)
+    if db.sources.find_one({"_id": code}) is None:
+        raise NotFound("no such source", field="code")
+    if changes:
+        db.sources.update_one({"_id": code}, {"$set": changes})
+    found = db.sources.find_one({"_id": code})
+    assert found is not None
+    return view(found)
+
+
+def require_enabled(db: Database[Document], code: str) -> Document:
+    source = db.sources.find_one({"_id": code}) if isinstance(code, str) else None
+    if source is None:
+        raise InvalidInput("no such task source", field="source")
+    if not source["enabled"]:
+        raise Conflict("this task source is disabled", field="source", code="source_disabled")
+    return source

@@ -1,0 +1,62 @@
+"""Fifty people acting on one task at once, over the real bus and database: exactly one
+transition is applied, the other 49 get Conflict with the current state, and the history
+holds exactly the applied steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eventlet
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+from pymongo.database import Database
+
+from services.common.actor import Actor
+from services.common.codec import utcnow
+from services.common.errors import DomainError
+from services.common.mongo import Document
+from services.tasks import calendar, lifecycle
+from services.tasks.service import TasksService
+from tests.integration.tasks.conftest import DISPATCHER, STREET
+
+SUPERVISOR = Actor(account_id="acc_hp_sup", roles=("supervisor",), org_path="C/HP")
+
+
+def test_fifty_conflicting_transitions_one_wins(
+    container_factory: Any, service_config: dict[str, Any], tasks_db: Database[Document]
+) -> None:
+    container = container_factory(TasksService, service_config)
+    container.start()
+    task, _ = lifecycle.create_task(
+        tasks_db,
+        DISPATCHER,
+        utcnow(),
+        calendar.load(tasks_db),
+        {"title": "噪音扰民", "category": "environment", "units": ["C/HP/NH"]},
+        unit_exists=lambda _path: True,
+    )
+
+    def act(i: int) -> str:
+        # Half the street's staff, half a district supervisor above it, all signing for the
+        # task (签收) at once: only the first may; after it, accepting again is meaningless.
+        actor = STREET if i % 2 else SUPERVISOR
+        with ClusterRpcProxy(service_config, context_data={"actor": actor.to_header()}) as rpc:
+            try:
+                rpc.tasks.accept_task(task_id=task["id"])
+            except RemoteError as exc:
+                return exc.exc_type
+            except DomainError as exc:  # services.common.remote maps them back
+                return type(exc).__name__
+            return "applied"
+
+    outcomes = list(eventlet.GreenPool(50).imap(act, range(50)))
+    assert outcomes.count("applied") == 1
+    assert outcomes.count("Conflict") == 49
+
+    with ClusterRpcProxy(service_config, context_data={"actor": STREET.to_header()}) as rpc:
+        current = rpc.tasks.get_task(task_id=task["id"])
+        history = rpc.tasks.task_history(task_id=task["id"])
+    assert current["rev"] == 3
+    assert [h["transition"] for h in history][:2] == ["create", "dispatch"]
+    assert len(history) == 3
+    assert history[-1]["to"] == current["status"] == "accepted"
