@@ -49,6 +49,24 @@ ACCOUNTS: list[dict[str, Any]] = [
         "org_path": f"{DISTRICT}/NH",
     },
     {
+        "username": "supervisor.nh",
+        "display_name": "南湖街道督办员 刘洋",
+        "roles": ["supervisor"],
+        "org_path": f"{DISTRICT}/NH",
+    },
+    {
+        "username": "supervisor.tyj",
+        "display_name": "太原街街道督办员 陈晨",
+        "roles": ["supervisor"],
+        "org_path": f"{DISTRICT}/TYJ",
+    },
+    {
+        "username": "staff.xh",
+        "display_name": "新华社区 郑丽",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/NH/XH",
+    },
+    {
         "username": "staff.tyj",
         "display_name": "太原街街道 李强",
         "roles": ["staff"],
@@ -164,6 +182,19 @@ PARTNERS: list[dict[str, Any]] = [
 ]
 
 
+# Hotline cases about city management in 南湖 go straight to its street office.
+ROUTING_RULES: list[dict[str, Any]] = [
+    {
+        "match": {
+            "source": "hotline_12345",
+            "category": "city_management",
+            "jurisdiction": f"{DISTRICT}/NH",
+        },
+        "unit": f"{DISTRICT}/NH",
+    },
+]
+
+
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
     response = client.post(path, json=body)
     if response.status_code == 409:
@@ -218,6 +249,10 @@ def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -
                     _post(staff, f"/v1/organisations/{created['id']}/operators", operator)
         for issuer in ISSUERS:
             _post(client, "/v1/issuers", issuer)
+        existing = client.get("/v1/routing-rules").json()
+        for rule in ROUTING_RULES:
+            if not any(r["match"] == rule["match"] for r in existing):
+                _post(client, "/v1/routing-rules", rule)
         partners_file = state_dir / "demo-partners.json"
         secrets: dict[str, str] = (
             json.loads(partners_file.read_text()) if partners_file.exists() else {}

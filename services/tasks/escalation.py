@@ -11,8 +11,10 @@ working hours; the card itself falls due on the clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pymongo.database import Database
 
@@ -42,19 +44,34 @@ class SweepReport:
         return len(self.escalated)
 
 
+# How a sweep runs its batch: the builtin ``map`` one after another, or a pool's ``imap``
+# (the service passes an eventlet GreenPool's, so database round trips overlap).
+Mapper = Callable[[Callable[[Any], bool], Iterable[Any]], Iterable[bool]]
+
+
 def sweep(
-    db: Database[Document], now: datetime, calendar: WorkCalendar, batch: int = 1000
+    db: Database[Document],
+    now: datetime,
+    calendar: WorkCalendar,
+    batch: int = 1000,
+    mapper: Mapper = map,
 ) -> SweepReport:
     report = SweepReport()
     while True:
         entries = schedule.due_entries(db, now, batch)
-        for bucket, entry in entries:
-            if escalate(db, entry, now, calendar):
+
+        def one(item: tuple[str, Document]) -> bool:
+            bucket, entry = item
+            raised = escalate(db, entry, now, calendar)
+            schedule.done(db, bucket, entry["_id"])
+            return raised
+
+        for (_bucket, entry), raised in zip(entries, mapper(one, entries), strict=True):
+            if raised:
                 report.escalated.append((entry["task"], entry["card"]))
                 report.max_lag_s = max(report.max_lag_s, (now - entry["at"]).total_seconds())
             else:
                 report.stale += 1
-            schedule.done(db, bucket, entry["_id"])
         if len(entries) < batch:
             return report
 

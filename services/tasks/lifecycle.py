@@ -73,6 +73,12 @@ def _reach(*units: str | None) -> list[str]:
     return sorted(paths)
 
 
+def _held(task: Document, unit: str) -> list[str]:
+    """Every unit the task was ever with, in order (statistics count it for each)."""
+    holders: list[str] = task.get("holders", [])
+    return holders if unit in holders else [*holders, unit]
+
+
 def visible(actor: Actor, task: Document) -> bool:
     if actor.is_admin:
         return True
@@ -267,7 +273,7 @@ def _dispatch_one(
     changes, entries = new_deadline(db, task, now, due, calendar)
     changes.update(
         receiver=unit,
-        holders=[unit],
+        holders=_held(task, unit),
         reach=_reach(task["dispatcher"], unit),
         dispatched_at=now,
         part_due_at=None,
@@ -409,7 +415,7 @@ def transfer_task(
         raise InvalidInput("after now and no later than the task's due time", field="due_at")
     changes = {
         "receiver": unit,
-        "holders": [*task["holders"], unit],
+        "holders": _held(task, unit),
         "part_due_at": part_due,
         "reach": sorted({*task["reach"], *_reach(unit)}),
     }
@@ -453,6 +459,7 @@ def rollback_task(
     rollbacks = int(task["rollbacks"]) + 1
     changes: Document = {
         "rollbacks": rollbacks,
+        "rolled_back_by": [*task.get("rolled_back_by", []), task["receiver"]],
         "receiver": None,
         "next_escalation_at": None,
         "returned_at": now,
@@ -667,7 +674,7 @@ def reassign_task(
         raise NotFound("no such org unit", field="unit")
     changes = {
         "receiver": unit,
-        "holders": [*task["holders"], unit],
+        "holders": _held(task, unit),
         "reach": sorted({*task["reach"], *_reach(unit)}),
     }
     notices = [notice(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import eventlet
 from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
@@ -37,6 +38,7 @@ expected = DOMAIN_ERRORS
 SWEEP_SECONDS = float(os.environ.get("TASK_SWEEP_SECONDS", "5"))
 RELAY_SECONDS = float(os.environ.get("TASK_RELAY_SECONDS", "1"))
 ROLLBACK_LIMIT = int(os.environ.get("TASK_ROLLBACK_LIMIT", "1"))
+SWEEP_CONCURRENCY = 8
 
 
 class TasksService:
@@ -57,7 +59,8 @@ class TasksService:
     @timer(interval=SWEEP_SECONDS)
     def sweep_escalations(self) -> None:
         now = utcnow()
-        report = escalation.sweep(self.db, now, calendar.load(self.db))
+        pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
+        report = escalation.sweep(self.db, now, calendar.load(self.db), mapper=pool.imap)
         self.db.sweeps.replace_one(
             {"_id": "escalation"},
             {

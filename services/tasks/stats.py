@@ -22,7 +22,7 @@ FIELDS = {
     "completed_at": 1,
     "on_time": 1,
     "due_at": 1,
-    "rollbacks": 1,
+    "rolled_back_by": 1,
     "urges": 1,
     "cards": 1,
     "working_minutes": 1,
@@ -56,7 +56,7 @@ def unit_stats(
                 minutes.append(float(task["working_minutes"]))
         elif task["status"] in OPEN and task.get("due_at") and task["due_at"] < now:
             overdue += 1
-        rolled_back += int(task.get("rollbacks", 0)) > 0
+        rolled_back += unit in task.get("rolled_back_by", [])
         urges += int(task.get("urges", 0))
         for card in task.get("cards", []):
             cards[card["card"]] += 1

@@ -1,0 +1,202 @@
+"""Supervision hub figures, one JSON object on stdout.
+
+* ``dispatch_per_s``: tasks created and dispatched per second through the gateway of the
+  suite ``make up`` started (GATEWAY_URL), 16 concurrent clients, as a street's staff.
+* ``sweep_s_10k_open`` / ``sweep_s_1m_open``: the escalation sweep's time for 10,000 tasks
+  due now, when 10,000 and when 1,000,000 tasks are open (the others due later), on the real
+  database (its own ``bench_tasks_*`` databases, dropped afterwards); ``sweep_ratio`` is the
+  second over the first (goal ≤ 1.5: the sweep reads what is due, not what is open).
+* ``stats_query_ms``: statistics of a unit that received 100,000 tasks.
+
+    make up && .venv/bin/python bench/tasks.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.common.actor import Actor
+from services.common.codec import utcnow
+from services.common.mongo import Document, client_for
+from services.tasks import escalation, ladder, schedule, stats
+from services.tasks.calendar import WorkCalendar
+
+GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000")
+MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/")
+DEMO_PASSWORD = "Demo-pass-2026"  # noqa: S105 - the demo city's accounts on a local suite
+UNIT = "CN-LN-SY/HP/NH/XH"
+DUE = 10_000
+BATCH = 10_000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def dispatch_per_s(seconds: float = 10.0, concurrency: int = 16) -> float:
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
+        token = await client.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": "staff.nh", "password": DEMO_PASSWORD},
+        )
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        done = 0
+        deadline = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                response = await client.post(
+                    "/v1/tasks",
+                    headers=headers,
+                    json={"title": "压测任务", "category": "bench", "units": [UNIT]},
+                )
+                if response.status_code != 201:
+                    raise SystemExit(f"dispatch failed: {response.status_code} {response.text}")
+                done += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.monotonic() - started)
+
+
+def task_document(task_id: str, now: datetime, due: datetime, rungs: list[Any]) -> Document:
+    return {
+        "_id": task_id,
+        "title": "压测任务",
+        "level": "normal",
+        "category": "bench",
+        "source": "manual",
+        "handling_type": "standard",
+        "dispatcher": "CN-LN-SY/HP/NH",
+        "receiver": UNIT,
+        "holders": [UNIT],
+        "reach": ["CN-LN-SY", "CN-LN-SY/HP", "CN-LN-SY/HP/NH", UNIT],
+        "status": "in_progress",
+        "rev": 0,
+        "deadline": 1,
+        "card": "none",
+        "cards": [],
+        "rollbacks": 0,
+        "urges": 0,
+        "started_at": now,
+        "due_at": due,
+        "dispatched_at": now,
+        "ladder": [{"card": r.card, "at": r.at} for r in rungs],
+        "next_escalation_at": rungs[0].at,
+        "created_at": now,
+    }
+
+
+def seed_open_tasks(db: Any, open_count: int, now: datetime, calendar: WorkCalendar) -> None:
+    """``open_count`` tasks in progress: the first DUE have their warning due now, the rest
+    fall due over the next 30 days (one schedule entry each, as a dispatch leaves them)."""
+    started = time.monotonic()
+    for offset in range(0, open_count, BATCH):
+        tasks, entries = [], {}
+        for i in range(offset, min(open_count, offset + BATCH)):
+            task_id = f"tk_bench{i:08d}"
+            later = timedelta(hours=2 + i % (30 * 24))
+            at = now - timedelta(minutes=1) if i < DUE else now + later
+            due = at + timedelta(days=1)
+            rung = ladder.Rung("warning", at)
+            tasks.append(task_document(task_id, now - timedelta(days=1), due, [rung]))
+            entry = {
+                "_id": f"{task_id}:1:warning",
+                "task": task_id,
+                "deadline": 1,
+                "card": "warning",
+                "at": at,
+            }
+            entries.setdefault(schedule.bucket(max(at, now)), []).append(entry)
+        db.tasks.insert_many(tasks, ordered=False)
+        for bucket, items in entries.items():
+            db[bucket].insert_many(items, ordered=False)
+        if offset and offset % 100_000 == 0:
+            log(f"  {offset:,} open tasks seeded ({time.monotonic() - started:.0f} s)")
+
+
+def sweep_seconds(open_count: int) -> float:
+    client = client_for(MONGO_URL)
+    name = f"bench_tasks_{open_count}"
+    client.drop_database(name)
+    db = client[name]
+    calendar = WorkCalendar()
+    now = utcnow()
+    log(f"seeding {open_count:,} open tasks, {DUE:,} due now")
+    seed_open_tasks(db, open_count, now, calendar)
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:  # as the service's green pool of 8
+        report = escalation.sweep(db, now, calendar, mapper=pool.map)
+    elapsed = time.monotonic() - started
+    if report.count != DUE:
+        raise SystemExit(f"the sweep escalated {report.count}, expected {DUE}")
+    log(f"  swept {report.count:,} in {elapsed:.1f} s")
+    client.drop_database(name)
+    client.close()
+    return elapsed
+
+
+def stats_query_ms(count: int = 100_000) -> float:
+    client = client_for(MONGO_URL)
+    name = "bench_tasks_stats"
+    client.drop_database(name)
+    db = client[name]
+    now = utcnow()
+    log(f"seeding {count:,} tasks received by one unit")
+    for offset in range(0, count, BATCH):
+        docs = []
+        for i in range(offset, min(count, offset + BATCH)):
+            doc = task_document(
+                f"tk_stats{i:08d}",
+                now - timedelta(days=i % 300),
+                now,
+                [ladder.Rung("warning", now)],
+            )
+            if i % 3 == 0:
+                doc.update(
+                    status="archived", completed_at=now, on_time=i % 2 == 0, working_minutes=300.0
+                )
+            docs.append(doc)
+        db.tasks.insert_many(docs, ordered=False)
+    actor = Actor(account_id="bench", roles=("supervisor",), org_path="CN-LN-SY/HP")
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = stats.unit_stats(db, actor, now, UNIT, None, None)
+        timings.append((time.perf_counter() - started) * 1000)
+    if result["received"] != count:
+        raise SystemExit(f"stats counted {result['received']}, expected {count}")
+    client.drop_database(name)
+    client.close()
+    return sorted(timings)[1]
+
+
+def main() -> None:
+    figures: dict[str, Any] = {}
+    figures["dispatch_per_s"] = round(asyncio.run(dispatch_per_s()), 1)
+    log(f"dispatch: {figures['dispatch_per_s']} /s")
+    small = sweep_seconds(10_000)
+    large = sweep_seconds(int(os.environ.get("BENCH_OPEN_TASKS", "1000000")))
+    figures.update(
+        sweep_s_10k_open=round(small, 2),
+        sweep_s_1m_open=round(large, 2),
+        sweep_ratio=round(large / small, 2),
+    )
+    figures["stats_query_ms"] = round(stats_query_ms(), 1)
+    figures["database"] = "FerretDB 1.24 (SQLite), with deploy/local/ferretdb-id-index.patch"
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
