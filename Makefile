@@ -50,3 +50,4 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/identity.py
 	$(BIN)/python bench/certs.py
+	$(BIN)/python bench/tasks.py

@@ -159,7 +159,7 @@ def stats_query_ms(count: int = 100_000) -> float:
         for i in range(offset, min(count, offset + BATCH)):
             doc = task_document(
                 f"tk_stats{i:08d}",
-                now - timedelta(days=i % 300),
+                now - timedelta(days=i % 300, minutes=1),
                 now,
                 [ladder.Rung("warning", now)],
             )

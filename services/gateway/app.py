@@ -31,6 +31,7 @@ from services.gateway.routes import (
     organisations,
     partners,
     persons,
+    policies,
     tasks,
 )
 from services.gateway.rpc import RpcClient
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organisations,
         codes,
         delegations,
+        policies,
         tasks,
     )
     for module in routers:

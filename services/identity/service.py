@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
 from services.common import health
@@ -11,7 +12,16 @@ from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
-from services.identity import accounts, codekeys, codes, delegation, orgunits, scans, subjects
+from services.identity import (
+    accounts,
+    codekeys,
+    codes,
+    delegation,
+    orgunits,
+    profiles,
+    scans,
+    subjects,
+)
 from services.identity.bootstrap import seed_first_admin
 from services.identity.keyring import MAX_CODE_TTL, IdentitySecrets
 from services.identity.store import INDEXES
@@ -25,6 +35,7 @@ class IdentityService:
     db = MongoDatabase("identity", INDEXES, seeds=[seed_first_admin])
     call = CallContext()
     keys = IdentitySecrets()
+    dispatch = EventDispatcher()
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
@@ -88,13 +99,24 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def register_person(self, **fields: Any) -> dict[str, Any]:
-        return subjects.register_person(self.db, self.keys.pii, self.call.actor, utcnow(), **fields)
+        person = subjects.register_person(
+            self.db, self.keys.pii, self.call.actor, utcnow(), **fields
+        )
+        self.dispatch("subject_registered", profiles.profile_of_view(person))
+        return person
 
     @rpc(expected_exceptions=expected)
     def register_organisation(self, **fields: Any) -> dict[str, Any]:
-        return subjects.register_organisation(
+        organisation = subjects.register_organisation(
             self.db, self.keys.pii, self.call.actor, utcnow(), **fields
         )
+        self.dispatch("subject_registered", profiles.profile_of_view(organisation))
+        return organisation
+
+    @rpc(expected_exceptions=expected)
+    def subject_profiles(self, after: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+        """Bus only (the gateway does not expose it): for services that keep subject facts."""
+        return profiles.list_profiles(self.db, after, limit)
 
     @rpc(expected_exceptions=expected)
     def get_subject(self, subject_id: str) -> dict[str, Any]:

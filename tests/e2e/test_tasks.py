@@ -328,3 +328,129 @@ def test_bad_task_input_names_the_field(http: httpx.Client, login: Login) -> Non
         response = http.post("/v1/tasks", headers=staff, json=body)
         assert response.status_code == 422, response.text
         assert response.json()["field"] == field
+
+
+def test_parallel_dispatch_completes_the_parent_when_every_unit_is_approved(
+    http: httpx.Client, login: Login
+) -> None:
+    district = login("supervisor.hp")
+    tyj = f"{DISTRICT}/TYJ"
+    parent = ok(
+        http.post(
+            "/v1/tasks",
+            headers=district,
+            json={
+                "title": "全区燃气安全排查",
+                "category": "safety",
+                "units": [NH, tyj],
+            },
+        ),
+        201,
+    )
+    assert parent["status"] == "dispatched"
+    assert len(parent["children"]) == 2
+    children = [ok(http.get(f"/v1/tasks/{c}", headers=district)) for c in parent["children"]]
+    assert sorted(c["receiver"] for c in children) == [NH, tyj]
+    # Each street sees its own child, not the other's.
+    for child in children:
+        own = login("staff.nh" if child["receiver"] == NH else "staff.tyj")
+        other = login("staff.tyj" if child["receiver"] == NH else "staff.nh")
+        assert http.get(f"/v1/tasks/{child['id']}", headers=other).status_code == 404
+        for step, body in (("accept", None), ("start", None), ("feedback", {"text": "已排查"})):
+            ok(http.post(f"/v1/tasks/{child['id']}/{step}", headers=own, json=body))
+    first, second = children
+    ok(http.post(f"/v1/tasks/{first['id']}/review", headers=district, json={"decision": "approve"}))
+    assert ok(http.get(f"/v1/tasks/{parent['id']}", headers=district))["status"] == "dispatched"
+    ok(
+        http.post(
+            f"/v1/tasks/{second['id']}/review", headers=district, json={"decision": "approve"}
+        )
+    )
+    assert ok(http.get(f"/v1/tasks/{parent['id']}", headers=district))["status"] == "archived"
+
+
+def test_a_partner_receives_feedback_and_answers_as_the_receiving_unit(
+    http: httpx.Client, login: Login, hotline: dict[str, Any]
+) -> None:
+    """A task dispatched to the partner's own system (``partner:{client}``) travels back."""
+    street = login("staff.nh")
+    task = ok(
+        http.post(
+            "/v1/tasks",
+            headers=street,
+            json={
+                "title": "需热线回访市民",
+                "category": "follow_up",
+                "units": ["partner:hotline-e2e"],
+            },
+        ),
+        201,
+    )
+    unknown = http.post(
+        "/v1/tasks",
+        headers=street,
+        json={"title": "x", "category": "follow_up", "units": ["partner:nobody"]},
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["field"] == "units"
+    partner = hotline["headers"]
+    ok(http.post(f"/v1/tasks/{task['id']}/accept", headers=partner))
+    ok(http.post(f"/v1/tasks/{task['id']}/start", headers=partner))
+    answered = ok(
+        http.post(
+            f"/v1/tasks/{task['id']}/feedback", headers=partner, json={"text": "已回访，市民满意"}
+        )
+    )
+    assert answered["status"] == "feedback_submitted"
+    done = ok(
+        http.post(f"/v1/tasks/{task['id']}/review", headers=street, json={"decision": "approve"})
+    )
+    assert done["status"] == "archived"
+    # The partner sees its own tasks only.
+    listed = ok(http.get("/v1/tasks", headers=partner))
+    assert {t["id"] for t in listed["items"]} >= {task["id"]}
+    assert all(
+        t["partner"] == "hotline-e2e" or t["receiver"] == "partner:hotline-e2e"
+        for t in listed["items"]
+    )
+
+
+def test_supervisors_reassign_and_close(http: httpx.Client, login: Login) -> None:
+    district = login("supervisor.hp")
+    task = ok(
+        http.post(
+            "/v1/tasks",
+            headers=login("staff.nh"),
+            json={
+                "title": "违章搭建",
+                "category": "city_management",
+                "units": [XH],
+            },
+        ),
+        201,
+    )
+    refused = http.post(
+        f"/v1/tasks/{task['id']}/reassign",
+        headers=login("staff.xh"),
+        json={"unit": f"{NH}/SD", "reason": "x"},
+    )
+    assert refused.status_code == 403
+    moved = ok(
+        http.post(
+            f"/v1/tasks/{task['id']}/reassign",
+            headers=district,
+            json={"unit": f"{NH}/SD", "reason": "属三好社区"},
+        )
+    )
+    assert moved["receiver"] == f"{NH}/SD"
+    closed = ok(
+        http.post(
+            f"/v1/tasks/{task['id']}/close", headers=district, json={"reason": "当事人已自行拆除"}
+        )
+    )
+    assert closed["status"] == "closed"
+    again = http.post(f"/v1/tasks/{task['id']}/accept", headers=login("staff.nh"))
+    assert again.status_code == 409
+    assert again.json()["state"] == "closed"
+    metrics = http.get("/metrics").text
+    assert "tasks_escalation_lag_seconds" in metrics

@@ -13,8 +13,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.common.actor import Actor
-from services.common.errors import Forbidden
-from services.gateway.deps import AdminActor, BusDep, CurrentActor, PageDep, StaffActor
+from services.common.errors import Forbidden, NotFound
+from services.gateway.deps import (
+    AdminActor,
+    BusDep,
+    CurrentActor,
+    GatewayDb,
+    PageDep,
+    StaffActor,
+)
 
 router = APIRouter(tags=["tasks"])
 
@@ -189,8 +196,19 @@ async def put_calendar(year: int, body: CalendarYear, _actor: AdminActor, bus: B
 # tasks
 
 
+async def _known_partners(db: Any, units: list[str] | None) -> None:
+    """A unit ``partner:{client}`` must name a registered partner system (the gateway holds
+    them, not the tasks service)."""
+    for unit in units or []:
+        if unit.startswith("partner:"):
+            client = await db.partner_clients.find_one({"_id": unit.split(":", 1)[1]})
+            if client is None or client.get("status") != "active":
+                raise NotFound("no such partner system", field="units")
+
+
 @router.post("/v1/tasks", status_code=201, summary="Create a task (staff, or a partner system)")
-async def create_task(body: TaskCreate, _actor: TaskWriter, bus: BusDep) -> Any:
+async def create_task(body: TaskCreate, _actor: TaskWriter, bus: BusDep, db: GatewayDb) -> Any:
+    await _known_partners(db, body.units)
     task = await bus.call("tasks", "create_task", **body.model_dump(exclude_none=True))
     if not task.pop("created"):
         return JSONResponse(task, status_code=200)  # the same source and external id again
@@ -263,7 +281,10 @@ async def _act(bus: Any, method: str, task_id: str, body: BaseModel | None = Non
 
 
 @router.post("/v1/tasks/{task_id}/dispatch", summary="Dispatch to one unit or several (parallel)")
-async def dispatch_task(task_id: str, body: Dispatch, _actor: TaskWriter, bus: BusDep) -> Any:
+async def dispatch_task(
+    task_id: str, body: Dispatch, _actor: TaskWriter, bus: BusDep, db: GatewayDb
+) -> Any:
+    await _known_partners(db, body.units)
     return await _act(bus, "dispatch_task", task_id, body)
 
 

@@ -1,0 +1,194 @@
+"""Facts about subjects (主体画像): named values with their source, as-of time and
+valid-until, kept per subject in one document (read by ``_id``).
+
+Sources: ``identity`` (subject type, org unit, birth date → age), ``certs`` (a disability
+certificate's category and grade, being a high-tech enterprise, licences held), partner feeds
+(revenue, tax paid, employees, low-income status …) and ``correction`` (a subject's disputed
+fact, accepted by staff). A fact past its valid-until is unknown, not stale-but-true.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from datetime import date, datetime
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.claims import advance, claim
+from services.common.codec import parse_time, to_wire
+from services.common.errors import Conflict, InvalidInput
+from services.common.mongo import Document
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_SUBJECT = re.compile(r"^[po]_[A-Za-z0-9_-]{4,60}$")
+MAX_BULK_LINES = 100_000
+
+
+def validate_subject(subject: Any, field: str = "subject") -> str:
+    if not isinstance(subject, str) or not _SUBJECT.match(subject):
+        raise InvalidInput("a subject id (p_… or o_…)", field=field)
+    return subject
+
+
+def validate_values(values: Any, field: str = "facts") -> dict[str, Any]:
+    if not isinstance(values, dict) or not values:
+        raise InvalidInput("an object of fact name → value", field=field)
+    for name, value in values.items():
+        if not _NAME.match(name):
+            raise InvalidInput("lowercase letters, digits and _", field=f"{field}.{name}")
+        if isinstance(value, dict) or (
+            isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+        ):
+            raise InvalidInput(
+                "a number, text, true/false or a list of them", field=f"{field}.{name}"
+            )
+    return values
+
+
+def current(document: Document | None, on: datetime) -> dict[str, Any]:
+    """The facts in force at ``on`` (name → value)."""
+    if not document:
+        return {}
+    result = {}
+    for name, fact in (document.get("values") or {}).items():
+        until = fact.get("valid_until")
+        if until is None or until > on:
+            result[name] = fact["value"]
+    return result
+
+
+def with_derived(values: dict[str, Any], on: date) -> dict[str, Any]:
+    """Facts computed from others: ``age`` from ``birth_date``."""
+    born = values.get("birth_date")
+    if isinstance(born, str) and "age" not in values:
+        try:
+            birth = date.fromisoformat(born)
+        except ValueError:
+            return values
+        years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+        return {**values, "age": years}
+    return values
+
+
+def put_facts(
+    db: Database[Document],
+    now: datetime,
+    subject: str,
+    values: dict[str, Any],
+    source: str,
+    valid_until: datetime | None = None,
+    profile: dict[str, Any] | None = None,
+) -> tuple[Document, list[str]]:
+    """Set facts; returns the document and the names whose value changed."""
+    for _attempt in range(10):
+        document = db.facts.find_one({"_id": subject})
+        if document is None:
+            with contextlib.suppress(DuplicateKeyError):
+                db.facts.insert_one({"_id": subject, "values": {}, "rev": 0, **(profile or {})})
+            continue
+        old = current(document, now)
+        changed = [name for name, value in values.items() if old.get(name) != value]
+        updates: Document = {
+            f"values.{name}": {
+                "value": value,
+                "source": source,
+                "as_of": now,
+                "valid_until": valid_until,
+            }
+            for name, value in values.items()
+        }
+        if profile:
+            updates.update(profile)
+        try:
+            return advance(db, "facts", document, {"$set": updates}, now), changed
+        except Conflict:
+            continue  # another feed wrote this subject at the same moment: read it again
+    raise Conflict("this subject's facts are being written by many at once; retry")
+
+
+def remove_facts(
+    db: Database[Document], now: datetime, subject: str, names: list[str], source: str
+) -> list[str]:
+    """Forget facts (a revoked certificate): they become unknown."""
+    document = db.facts.find_one({"_id": subject})
+    if not document:
+        return []
+    present = [n for n in names if n in (document.get("values") or {})]
+    if present:
+        advance(
+            db,
+            "facts",
+            document,
+            {"$unset": {f"values.{n}": "" for n in present}, "$set": {"last_removed_by": source}},
+            now,
+        )
+    return present
+
+
+def parse_bulk(
+    text: str,
+) -> tuple[list[tuple[int, str, dict[str, Any], datetime | None]], list[dict[str, Any]]]:
+    """NDJSON lines ``{"subject": …, "facts": {…}, "valid_until": …}``: the good ones, and an
+    error for each bad one by line number (the rest still apply)."""
+    good, bad = [], []
+    lines = text.splitlines()
+    if len(lines) > MAX_BULK_LINES:
+        raise InvalidInput(f"at most {MAX_BULK_LINES} lines per batch", field="body")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise InvalidInput("a JSON object per line", field="line")
+            subject = validate_subject(item.get("subject"))
+            values = validate_values(item.get("facts"))
+            until = (
+                parse_time(item["valid_until"], "valid_until") if item.get("valid_until") else None
+            )
+        except json.JSONDecodeError:
+            bad.append({"line": number, "detail": "not JSON"})
+            continue
+        except InvalidInput as exc:
+            bad.append(
+                {"line": number, "field": exc.extra.get("field"), "detail": str(exc.args[0])}
+            )
+            continue
+        good.append((number, subject, values, until))
+    return good, bad
+
+
+def claim_batch(
+    db: Database[Document], now: datetime, source: str, batch_id: str
+) -> Document | None:
+    """None when this (source, batch id) is new; else the report of its first upload."""
+    if not isinstance(batch_id, str) or not re.match(r"^[A-Za-z0-9._:-]{1,64}$", batch_id):
+        raise InvalidInput("1–64 letters, digits or . _ : -", field="batch_id")
+    key = f"facts-batch:{source}:{batch_id}"
+    if claim(db, key, now):
+        return None
+    earlier = db.fact_batches.find_one({"_id": key})
+    return to_wire(earlier["report"]) if earlier else {"status": "in_progress"}
+
+
+def record_batch(
+    db: Database[Document], now: datetime, source: str, batch_id: str, report: dict[str, Any]
+) -> None:
+    with contextlib.suppress(DuplicateKeyError):
+        db.fact_batches.insert_one(
+            {"_id": f"facts-batch:{source}:{batch_id}", "at": now, "report": report}
+        )
+
+
+def view(document: Document | None, now: datetime) -> dict[str, Any]:
+    values = (document or {}).get("values") or {}
+    return to_wire(
+        {
+            name: {**fact, "in_force": fact.get("valid_until") is None or fact["valid_until"] > now}
+            for name, fact in sorted(values.items())
+        }
+    )
