@@ -40,7 +40,7 @@ test-integration:
 	$(BIN)/nameko test tests/integration/common tests/integration/identity
 	# A process apart: the tasks service imports services.common.remote, which makes nameko
 	# raise domain errors where the identity tests expect nameko's RemoteError.
-	$(BIN)/nameko test tests/integration/tasks
+	$(BIN)/nameko test tests/integration/tasks tests/integration/policy
 
 test-e2e:
 	$(BIN)/pytest tests/e2e tests/integration/gateway -p no:pytest_nameko

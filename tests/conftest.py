@@ -81,6 +81,7 @@ def running_suite() -> Iterator[Suite]:
         "CODE_TTL_SECONDS": "10",
         "CERT_EXPIRY_SWEEP_SECONDS": "1",
         "PUBLIC_RATE_BURST": "30",
+        "PAYMENT_PORT": os.environ.get("E2E_PAYMENT_PORT", "18701"),
     }
     suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
     suite.script("deploy/local/suite.sh", "stop")

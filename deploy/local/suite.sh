@@ -10,6 +10,10 @@ SUITE="${SUITE:-main}"
 RUN="$VAR/run/$SUITE"
 LOGS="$VAR/log/$SUITE"
 export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+# The demo payment partner of this suite (deploy/local/payment_partner.py).
+export PAYMENT_PORT="${PAYMENT_PORT:-8701}"
+export PAYMENT_URL="${PAYMENT_URL:-http://127.0.0.1:$PAYMENT_PORT}"
+export PAYMENT_LEDGER="${PAYMENT_LEDGER:-$VAR/run/$SUITE-payments.jsonl}"
 mkdir -p "$RUN" "$LOGS"
 
 load_secrets() {
@@ -18,6 +22,9 @@ load_secrets() {
   if [ ! -f "$file" ]; then
     umask 077
     printf 'SECRET_KEY=%s\n' "$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" > "$file"
+  fi
+  if ! grep -q '^PAYMENT_SECRET=' "$file"; then
+    printf 'PAYMENT_SECRET=%s\n' "$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$file"
   fi
   set -a; source "$file"; set +a
   export FIRST_ADMIN_USER="${FIRST_ADMIN_USER:-admin}"
@@ -46,6 +53,7 @@ start() {
   for svc in "${SERVICES[@]}"; do
     launch "$svc" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
   done
+  launch payment-partner "$PY" deploy/local/payment_partner.py --port "$PAYMENT_PORT"
   launch gateway "$PY" -m services.gateway
   local deadline=$((SECONDS + ${READY_TIMEOUT:-90})) outcome=1
   while [ "$SECONDS" -lt "$deadline" ]; do

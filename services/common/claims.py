@@ -8,13 +8,15 @@ in this code base is an insert into a unique key:
 
 * :func:`advance` moves a document from revision ``rev`` to ``rev + 1``: the caller that
   inserts the claim ``{collection}:{id}:rev{rev}`` is the only one allowed to write; the
-  others get :class:`Conflict` with the current state.
+  others get :class:`Conflict` with the current state. The claim carries its ``$set`` /
+  ``$unset`` update, so a writer killed between the claim and the write is rolled forward
+  by the next caller instead of blocking the document for ever.
 * :func:`take_next` hands out consecutive numbers (a counter) by claiming each number once.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -24,6 +26,7 @@ from services.common.errors import Conflict
 from services.common.mongo import Document
 
 CLAIMS = "claims"
+STUCK_AFTER = timedelta(seconds=1)
 
 
 def claim(db: Database[Document], key: str, now: datetime, **detail: Any) -> bool:
@@ -46,19 +49,54 @@ def advance(
     """Apply ``update`` ($set / $push …) to ``document`` if nobody changed it since it was read;
     bumps its ``rev``. Returns the document as it is now."""
     rev = int(document.get("rev", 0))
-    if not claim(db, f"{collection}:{document['_id']}:rev{rev}", now):
+    key = f"{collection}:{document['_id']}:rev{rev}"
+    update = {**update, "$set": {**update.get("$set", {}), "rev": rev + 1}}
+    redo = _replayable(update)
+    if not claim(db, key, now, **({"redo": redo} if redo is not None else {})):
         current = db[collection].find_one({"_id": document["_id"]}) or document
+        if int(current.get("rev", 0)) == rev:
+            current = _roll_forward(db, collection, current, key, now) or current
         raise Conflict(
             "someone else changed this at the same time; reload and retry",
             state=current.get(state_field),
         )
-    update = {**update, "$set": {**update.get("$set", {}), "rev": rev + 1}}
     # Filtered by _id alone: the claim already makes this caller the only writer of this
     # revision, and FerretDB serves only a lone _id filter from an index.
     db[collection].update_one({"_id": document["_id"]}, update)
     found = db[collection].find_one({"_id": document["_id"]})
     assert found is not None
     return found
+
+
+def _replayable(update: Document) -> list[Document] | None:
+    """The update as data another caller can apply again (``$set`` and ``$unset`` only, which
+    give the same result however often they are applied); None for anything else."""
+    if set(update) - {"$set", "$unset"}:
+        return None
+    return [
+        {"op": op, "k": k, "v": v}
+        for op in ("$set", "$unset")
+        for k, v in update.get(op, {}).items()
+    ]
+
+
+def _roll_forward(
+    db: Database[Document], collection: str, current: Document, key: str, now: datetime
+) -> Document | None:
+    """A revision claimed and never written (its writer was killed between the two steps)
+    would block the document for ever: after STUCK_AFTER, the claim's own update is applied
+    by whoever finds it. A live writer takes milliseconds between the claim and the write."""
+    stuck = db[CLAIMS].find_one({"_id": key})
+    if not stuck or not stuck.get("redo"):
+        return None
+    at = stuck["at"] if stuck["at"].tzinfo else stuck["at"].replace(tzinfo=UTC)
+    if at > now - STUCK_AFTER:
+        return None
+    update: Document = {}
+    for item in stuck["redo"]:
+        update.setdefault(item["op"], {})[item["k"]] = item["v"]
+    db[collection].update_one({"_id": current["_id"]}, update)
+    return db[collection].find_one({"_id": current["_id"]})
 
 
 def take_next(db: Database[Document], counter: str, start: int, now: datetime) -> int:

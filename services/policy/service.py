@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from nameko.events import event_handler
+from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
@@ -13,14 +14,26 @@ from services.common import (
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
 from services.common.actor import Actor
+from services.common.claims import claim
 from services.common.codec import parse_time, utcnow
 from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
 from services.common.mongo import MongoDatabase
-from services.policy import certfacts, facts, inbox, matching, policies, rematch
+from services.policy import (
+    certfacts,
+    corrections,
+    facts,
+    inbox,
+    matching,
+    payment,
+    payouts,
+    policies,
+    rematch,
+)
 from services.policy.store import INDEXES
 
 expected = DOMAIN_ERRORS
+PAYMENT_URL = os.environ.get("PAYMENT_URL", "http://127.0.0.1:8701")
 FEED_ROLES = ("staff", "supervisor", "admin", "partner")
 
 
@@ -30,10 +43,41 @@ class PolicyService:
     db = MongoDatabase("policy", INDEXES)
     call = CallContext()
     identity = RpcProxy("identity")
+    dispatch = EventDispatcher()
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
         return health.check(self.name, self.db)
+
+    def _disburse(self, payout: dict[str, Any]) -> tuple[str, str]:
+        secret = os.environ.get("PAYMENT_SECRET", "")
+        if not secret:
+            return "failed", "no payment partner configured (PAYMENT_SECRET)"
+        return payment.disburse(PAYMENT_URL, secret, payout)
+
+    # payouts (免申即享)
+
+    @rpc(expected_exceptions=expected)
+    def run_payouts(self, policy_id: str, period: str) -> dict[str, Any]:
+        return payouts.run(self.db, self.call.actor, utcnow(), policy_id, period, self._disburse)
+
+    @rpc(expected_exceptions=expected)
+    def policy_ledger(self, policy_id: str) -> dict[str, Any]:
+        return payouts.ledger(self.db, self.call.actor, policy_id)
+
+    @rpc(expected_exceptions=expected)
+    def my_payouts(self) -> list[dict[str, Any]]:
+        return payouts.mine(self.db, self._my_subjects())
+
+    @rpc(expected_exceptions=expected)
+    def respond_to_payout(self, payout_id: str, accept: bool) -> dict[str, Any]:
+        return payouts.respond(
+            self.db, utcnow(), payout_id, self._my_subjects(), bool(accept), self._disburse
+        )
+
+    @timer(interval=60)
+    def retry_failed_payouts(self) -> None:
+        payouts.retry_failed(self.db, utcnow(), self._disburse)
 
     # what other services tell us
 
@@ -241,3 +285,87 @@ class PolicyService:
     @rpc(expected_exceptions=expected)
     def my_inbox(self) -> list[dict[str, Any]]:
         return inbox.messages_for(self.db, self._my_subjects())
+
+    # fact correction (自主校正) and eligible-but-not-receiving (应享未享)
+
+    @rpc(expected_exceptions=expected)
+    def dispute_fact(
+        self, fact: str, proposed: Any, evidence: str, subject: str | None = None
+    ) -> dict[str, Any]:
+        mine = self._my_subjects()
+        correction = corrections.dispute(
+            self.db,
+            self.call.actor,
+            utcnow(),
+            mine,
+            subject or (mine[0] if mine else ""),
+            fact,
+            proposed,
+            evidence,
+        )
+        self.dispatch(
+            "fact_disputed",
+            {
+                "correction_id": correction["_id"],
+                "subject": correction["subject"],
+                "fact": fact,
+                "org_path": correction["org_path"],
+            },
+        )
+        return corrections.view(correction)
+
+    @rpc(expected_exceptions=expected)
+    def my_fact_corrections(self) -> list[dict[str, Any]]:
+        return corrections.mine(self.db, self._my_subjects())
+
+    @rpc(expected_exceptions=expected)
+    def decide_fact_correction(
+        self, correction_id: str, accept: bool, reason: str | None = None
+    ) -> dict[str, Any]:
+        decided, pushed = corrections.decide(
+            self.db, self.call.actor, utcnow(), correction_id, bool(accept), reason
+        )
+        self.dispatch(
+            "fact_correction_decided",
+            {
+                "correction_id": decided["_id"],
+                "status": decided["status"],
+                "reason": reason,
+            },
+        )
+        return {**corrections.view(decided), "pushed": pushed}
+
+    @rpc(expected_exceptions=expected)
+    def unreceived(self, policy_id: str) -> list[dict[str, Any]]:
+        actor = self.call.actor
+        actor.require_role("staff", "supervisor", "admin")
+        return corrections.unreceived(self.db, actor, policies.get(self.db, policy_id))
+
+    @rpc(expected_exceptions=expected)
+    def open_unreceived_tasks(self, policy_id: str) -> dict[str, Any]:
+        """One supervision task per subject (source policy_unreceived), idempotent."""
+        actor = self.call.actor
+        actor.require_role("staff", "supervisor", "admin")
+        policy = policies.get(self.db, policy_id)
+        found = corrections.unreceived(self.db, actor, policy)
+        requested = 0
+        for item in found:
+            if not claim(self.db, f"unreceived:{policy['code']}:{item['subject']}", utcnow()):
+                continue  # asked for before; the tasks service also keys it by subject
+            requested += 1
+            self.dispatch(
+                "policy_unreceived",
+                {
+                    "policy": policy["_id"],
+                    "code": policy["code"],
+                    "title": policy["title"],
+                    "subject": item["subject"],
+                    "org_path": item["org_path"],
+                    "amount": item["amount"],
+                },
+            )
+        return {
+            "policy": policy["_id"],
+            "eligible_unreceived": len(found),
+            "tasks_requested": requested,
+        }

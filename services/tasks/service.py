@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 import eventlet
-from nameko.events import EventDispatcher
+from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
@@ -22,6 +22,7 @@ from services.tasks import (
     attachments,
     calendar,
     escalation,
+    intake,
     ladder,
     lifecycle,
     outbox,
@@ -75,6 +76,18 @@ class TasksService:
     @timer(interval=RELAY_SECONDS)
     def relay_events(self) -> None:
         outbox.relay(self.db, self.dispatch)
+
+    @event_handler("policy", "fact_disputed")
+    def on_fact_disputed(self, payload: dict[str, Any]) -> None:
+        intake.fact_disputed(self.db, utcnow(), calendar.load(self.db), payload)
+
+    @event_handler("policy", "fact_correction_decided")
+    def on_fact_correction_decided(self, payload: dict[str, Any]) -> None:
+        intake.fact_correction_decided(self.db, utcnow(), payload)
+
+    @event_handler("policy", "policy_unreceived")
+    def on_policy_unreceived(self, payload: dict[str, Any]) -> None:
+        intake.policy_unreceived(self.db, utcnow(), calendar.load(self.db), payload)
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:

@@ -165,3 +165,237 @@ def test_an_invalid_rule_is_refused_naming_the_node(http: httpx.Client, login: L
     refused = http.post("/v1/policies", headers=login("staff.cl"), json=body)
     assert refused.status_code == 422
     assert refused.json()["field"] == "conditions.all[1].op"
+
+
+def register(http: httpx.Client, login: Login, name: str, birth: str) -> str:
+    body = {"name": name, "id_number": resident_id(birth), "org_path": f"{DISTRICT}/NH/XH"}
+    created = http.post("/v1/persons", headers=login("staff.nh"), json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def pilot_policy(budget: int) -> dict[str, Any]:
+    body = copy.deepcopy(ASSISTIVE_DEVICES)
+    body.update(code="device-pilot", title="辅具适配试点补贴", budget=budget)
+    body["conditions"]["all"].append(
+        {"fact": "pilot_group", "op": "==", "value": "e2e", "label": "试点对象", "clause": "附件"}
+    )
+    return body
+
+
+def test_auto_payouts_pay_once_within_the_budget_and_the_ledger_reconciles(
+    http: httpx.Client, login: Login
+) -> None:
+    staff, street = login("staff.cl"), login("staff.nh")
+    people = [register(http, login, n, "19900101") for n in ("甲一", "乙二", "丙三")]
+    for person in people:
+        assert eventually(
+            lambda p=person: (
+                http.put(
+                    f"/v1/subjects/{p}/facts",
+                    headers=street,
+                    json={
+                        "facts": {
+                            "disability_category": "肢体",
+                            "device_price": 100000,
+                            "pilot_group": "e2e",
+                        }
+                    },
+                ).status_code
+                == 200
+            )
+        )
+    policy = http.post("/v1/policies", headers=staff, json=pilot_policy(200000)).json()
+    assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
+
+    run = http.post(
+        f"/v1/policies/{policy['id']}/payout-runs", headers=staff, json={"period": "once"}
+    )
+    assert run.status_code == 200, run.text
+    report = run.json()
+    assert report["eligible"] == 3
+    assert report["paid"] == 2
+    last = sorted(people)[-1]  # the documented order: by subject id; the budget stops there
+    assert report["unpaid"] == [{"subject": last, "amount": 100000, "reason": "budget_exhausted"}]
+    assert report["budget_reserved"] == 200000  # to the fen
+
+    again = http.post(
+        f"/v1/policies/{policy['id']}/payout-runs", headers=staff, json={"period": "once"}
+    ).json()
+    assert again["created"] == 0
+    assert again["paid"] == 0  # nothing more
+    assert again["settled_before"] == 2
+    assert again["settled_before"] == 2
+    assert again["unpaid"] == report["unpaid"]
+
+    ledger = http.get(f"/v1/policies/{policy['id']}/ledger", headers=staff).json()
+    assert ledger["by_state"]["paid"] == {"count": 2, "amount": 200000}
+    assert ledger["by_state"]["unfunded"]["count"] == 1
+    assert ledger["paid"] == ledger["reserved_in_budget"] == 200000
+    assert ledger["reconciled"] is True
+    assert ledger["by_org_unit"] == [
+        {"org_unit": f"{DISTRICT}/NH/XH", "count": 2, "amount": 200000}
+    ]
+
+    wrong = http.post(
+        f"/v1/policies/{policy['id']}/payout-runs", headers=staff, json={"period": "2026-11"}
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["field"] == "period"
+
+
+def test_confirm_mode_pays_after_one_click_and_records_a_decline(
+    http: httpx.Client, login: Login
+) -> None:
+    enterprise = login("ent.xinghe")
+    org = http.get("/v1/me/organisations", headers=enterprise).json()[0]["id"]
+    staff = login("staff.sj")
+    body = {
+        "code": "rd-subsidy",
+        "title": "研发费用补助",
+        "department": "区市场监管局",
+        "category": "innovation",
+        "subject_type": "organisation",
+        "mode": "confirm",
+        "payout_period": "yearly",
+        "budget": 1_000_000,
+        "conditions": {
+            "all": [
+                {
+                    "fact": "rd_expense",
+                    "op": ">",
+                    "value": 0,
+                    "label": "有研发投入",
+                    "clause": "第四条",
+                }
+            ]
+        },
+        "amount": {"rate": 0.1, "of": "rd_expense", "cap": 500000},
+    }
+    put = http.put(
+        f"/v1/subjects/{org}/facts", headers=login("admin"), json={"facts": {"rd_expense": 1234567}}
+    )
+    assert put.status_code == 200, put.text
+    policy = http.post("/v1/policies", headers=staff, json=body)
+    assert policy.status_code == 201, policy.text
+    pid = policy.json()["id"]
+    assert http.post(f"/v1/policies/{pid}/publish", headers=staff).status_code == 200
+    inbox = http.get("/v1/me/inbox", headers=enterprise).json()
+    assert "rd-subsidy" in [m["code"] for m in inbox]
+
+    for period in ("2026", "2027"):
+        run = http.post(f"/v1/policies/{pid}/payout-runs", headers=staff, json={"period": period})
+        assert run.json()["offered"] == 1, run.text
+    offers = {
+        p["period"]: p
+        for p in http.get("/v1/me/payouts", headers=enterprise).json()
+        if p["code"] == "rd-subsidy"
+    }
+    assert offers["2026"]["status"] == "offered"
+    assert offers["2026"]["amount"] == 123457  # 10 % of the R&D expense, rounded to the fen
+    paid = http.post(f"/v1/me/payouts/{offers['2026']['id']}/confirm", headers=enterprise)
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "paid"
+    assert paid.json()["payment_id"].startswith("pay_")
+    declined = http.post(f"/v1/me/payouts/{offers['2027']['id']}/decline", headers=enterprise)
+    assert declined.json()["status"] == "declined"
+    twice = http.post(f"/v1/me/payouts/{offers['2026']['id']}/confirm", headers=enterprise)
+    assert twice.status_code == 409
+    decision = paid.json()["decision"]
+    assert decision["version"] == 1
+    assert decision["checks"][0]["label"] == "有研发投入"
+    assert decision["facts"]["rd_expense"]["value"] == 1234567
+
+
+def test_a_disputed_fact_is_reviewed_through_a_task_and_corrected(
+    http: httpx.Client, login: Login, person: dict[str, Any]
+) -> None:
+    disputed = http.post(
+        "/v1/me/fact-corrections",
+        headers=person["headers"],
+        json={"fact": "device_price", "proposed": 350000, "evidence": "辅具评估中心复评报告"},
+    )
+    assert disputed.status_code == 201, disputed.text
+    correction = disputed.json()
+    assert correction["status"] == "pending"
+    assert correction["current"] == 300000
+
+    street = login("staff.nh")
+
+    def review_task() -> dict[str, Any] | None:
+        listed = http.get(
+            "/v1/tasks", headers=street, params={"source": "policy_review", "limit": 200}
+        ).json()["items"]
+        return next((t for t in listed if t["external_id"] == correction["id"]), None)
+
+    task = eventually(review_task)
+    assert task is not None
+    assert task["status"] == "created"
+
+    other = http.post(
+        f"/v1/fact-corrections/{correction['id']}/accept", headers=login("staff.tyj"), json={}
+    )
+    assert other.status_code == 404
+    unreasoned = http.post(
+        f"/v1/fact-corrections/{correction['id']}/reject", headers=street, json={}
+    )
+    assert unreasoned.status_code == 422
+    accepted = http.post(
+        f"/v1/fact-corrections/{correction['id']}/accept",
+        headers=street,
+        json={"reason": "复评属实"},
+    )
+    assert accepted.status_code == 200, accepted.text
+    facts = http.get(f"/v1/subjects/{person['id']}/facts", headers=street).json()
+    assert facts["device_price"]["value"] == 350000
+    assert facts["device_price"]["source"] == "correction"
+    mine = http.get("/v1/me/fact-corrections", headers=person["headers"]).json()
+    assert (mine[0]["id"], mine[0]["status"]) == (correction["id"], "accepted")
+    closed = eventually(lambda: (review_task() or {}).get("status") == "closed")
+    assert closed
+
+
+def test_eligible_but_not_receiving_become_tasks_once(http: httpx.Client, login: Login) -> None:
+    staff, street = login("staff.cl"), login("staff.nh")
+    people = [register(http, login, n, "19950505") for n in ("丁四", "戊五")]
+    for person in people:
+        assert eventually(
+            lambda p=person: (
+                http.put(
+                    f"/v1/subjects/{p}/facts",
+                    headers=street,
+                    json={"facts": {"outreach_group": "e2e"}},
+                ).status_code
+                == 200
+            )
+        )
+    body = {
+        "code": "outreach",
+        "title": "助残服务包",
+        "department": "区残联",
+        "category": "disability",
+        "subject_type": "person",
+        "mode": "push",
+        "conditions": {"fact": "outreach_group", "op": "==", "value": "e2e", "label": "服务对象"},
+    }
+    policy = http.post("/v1/policies", headers=staff, json=body).json()
+    assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
+    listed = http.get(f"/v1/policies/{policy['id']}/unreceived", headers=street).json()
+    assert sorted(u["subject"] for u in listed) == sorted(people)
+    assert (
+        http.get(f"/v1/policies/{policy['id']}/unreceived", headers=login("staff.tyj")).json() == []
+    )
+    first = http.post(f"/v1/policies/{policy['id']}/unreceived/tasks", headers=street).json()
+    assert first["tasks_requested"] == 2
+    again = http.post(f"/v1/policies/{policy['id']}/unreceived/tasks", headers=street).json()
+    assert again["eligible_unreceived"] == 2
+    assert again["tasks_requested"] == 0  # asking twice opens no second task
+
+    def outreach() -> list[dict[str, Any]]:
+        items = http.get(
+            "/v1/tasks", headers=street, params={"source": "policy_unreceived", "limit": 200}
+        ).json()["items"]
+        return [t for t in items if t["external_id"].startswith("outreach:")]
+
+    assert eventually(lambda: len(outreach()) == 2)
+    assert sorted(t["external_id"] for t in outreach()) == sorted(f"outreach:{p}" for p in people)

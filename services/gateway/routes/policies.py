@@ -53,6 +53,88 @@ async def simulate_policy(policy_id: str, _actor: StaffActor, bus: BusDep) -> An
     return await bus.call("policy", "simulate_policy", policy_id=policy_id)
 
 
+class PayoutRun(BaseModel):
+    period: str = Field(max_length=10, description="once | 2026-11 | 2026-Q4 | 2026, by policy")
+
+
+@router.post(
+    "/v1/policies/{policy_id}/payout-runs",
+    summary="Pay every eligible subject for a period, exactly once, within the budget",
+)
+async def run_payouts(policy_id: str, body: PayoutRun, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "run_payouts", policy_id=policy_id, period=body.period)
+
+
+@router.get("/v1/policies/{policy_id}/ledger", summary="Payout totals by state and org unit")
+async def policy_ledger(policy_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "policy_ledger", policy_id=policy_id)
+
+
+@router.get("/v1/me/payouts", summary="My payouts (and those of whom I act for)")
+async def my_payouts(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "my_payouts")
+
+
+@router.post("/v1/me/payouts/{payout_id}/{answer}", summary="Confirm (一键确认) or decline")
+async def respond_to_payout(
+    payout_id: str, answer: Literal["confirm", "decline"], _actor: CurrentActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "policy", "respond_to_payout", payout_id=payout_id, accept=answer == "confirm"
+    )
+
+
+class Dispute(BaseModel):
+    fact: str = Field(max_length=40)
+    proposed: Any = Field(description="the value the subject says is right")
+    evidence: str = Field(min_length=1, max_length=2000)
+    subject: str | None = Field(default=None, max_length=64, description="default: me")
+
+
+class Decision(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/v1/me/fact-corrections", status_code=201, summary="Dispute a fact (自主校正)")
+async def dispute_fact(body: Dispute, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "dispute_fact", **body.model_dump())
+
+
+@router.get("/v1/me/fact-corrections", summary="My disputed facts and their outcome")
+async def my_fact_corrections(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "my_fact_corrections")
+
+
+@router.post("/v1/fact-corrections/{correction_id}/{decision}", summary="Accept or reject")
+async def decide_fact_correction(
+    correction_id: str,
+    decision: Literal["accept", "reject"],
+    body: Decision,
+    _actor: StaffActor,
+    bus: BusDep,
+) -> Any:
+    return await bus.call(
+        "policy",
+        "decide_fact_correction",
+        correction_id=correction_id,
+        accept=decision == "accept",
+        reason=body.reason,
+    )
+
+
+@router.get("/v1/policies/{policy_id}/unreceived", summary="Eligible but not receiving (应享未享)")
+async def unreceived(policy_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "unreceived", policy_id=policy_id)
+
+
+@router.post(
+    "/v1/policies/{policy_id}/unreceived/tasks",
+    summary="Turn the eligible-but-not-receiving into supervision tasks",
+)
+async def open_unreceived_tasks(policy_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "open_unreceived_tasks", policy_id=policy_id)
+
+
 @router.post(
     "/v1/policies/{policy_id}/{action}",
     summary="Publish (matches every subject), suspend, resume or retire",

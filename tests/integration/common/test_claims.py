@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import eventlet
@@ -62,3 +63,51 @@ def test_the_counter_never_repeats_a_number(db: Database[dict[str, Any]]) -> Non
 
     numbers = list(eventlet.GreenPool(16).imap(take, range(64)))
     assert sorted(numbers) == list(range(64))
+
+
+def test_a_writer_killed_between_claim_and_write_is_rolled_forward(
+    db: Database[dict[str, Any]],
+) -> None:
+    db.payouts.insert_one({"_id": "po-1", "status": "new", "rev": 0})
+    document = db.payouts.find_one({"_id": "po-1"})
+    assert document is not None
+    earlier = utcnow() - timedelta(seconds=5)
+    # The killed writer's claim, with its update, and no write after it.
+    db.claims.insert_one(
+        {
+            "_id": "payouts:po-1:rev0",
+            "at": earlier,
+            "redo": [
+                {"op": "$set", "k": "status", "v": "reserving"},
+                {"op": "$set", "k": "rev", "v": 1},
+            ],
+        }
+    )
+    with pytest.raises(Conflict):
+        advance(db, "payouts", document, {"$set": {"status": "unfunded"}}, utcnow())
+    rolled = db.payouts.find_one({"_id": "po-1"})
+    assert rolled is not None
+    assert (rolled["status"], rolled["rev"]) == ("reserving", 1)
+    moved = advance(db, "payouts", rolled, {"$set": {"status": "offered"}}, utcnow())
+    assert (moved["status"], moved["rev"]) == ("offered", 2)
+
+
+def test_a_fresh_claim_is_left_to_its_writer(db: Database[dict[str, Any]]) -> None:
+    db.payouts.insert_one({"_id": "po-2", "status": "new", "rev": 0})
+    document = db.payouts.find_one({"_id": "po-2"})
+    assert document is not None
+    db.claims.insert_one(
+        {
+            "_id": "payouts:po-2:rev0",
+            "at": utcnow(),
+            "redo": [
+                {"op": "$set", "k": "status", "v": "reserving"},
+                {"op": "$set", "k": "rev", "v": 1},
+            ],
+        }
+    )
+    with pytest.raises(Conflict):
+        advance(db, "payouts", document, {"$set": {"status": "unfunded"}}, utcnow())
+    untouched = db.payouts.find_one({"_id": "po-2"})
+    assert untouched is not None
+    assert untouched["status"] == "new"  # a live writer is milliseconds from its write

@@ -1,0 +1,126 @@
+"""A small but real payment partner for one machine (演示支付机构), started by `make up`.
+
+``POST /payments`` with a JSON body ``{"payout_id", "amount", "payee"}``, the header
+``Idempotency-Key`` (the payout id) and ``X-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")``.
+It answers ``{"payment_id", "status": "paid"}``; the same key again returns the same payment
+(never a second one), a different body under the same key is a 409, a bad signature a 401.
+Payees listed in ``PAYMENT_REFUSE`` (comma separated) are refused (402), so failures can be
+exercised. Payments are kept in a JSON-lines file, read back at start.
+
+    python deploy/local/payment_partner.py --port 8701 --secret-file var/secrets.env
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+MAX_SKEW_S = 300
+
+
+def signature_ok(secret: str, header: str, body: bytes) -> bool:
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        stamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - stamp) > MAX_SKEW_S:
+        return False
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(mac, parts.get("v1", ""))
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.payments: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                payment = json.loads(line)
+                self.payments[payment["key"]] = payment
+
+    def pay(self, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            earlier = self.payments.get(key)
+            if earlier is not None:
+                if earlier["request"] != body:
+                    return 409, {"error": "this idempotency key was used for another payment"}
+                return 200, earlier["response"]
+            response = {
+                "payment_id": "pay_" + secrets.token_hex(8),
+                "status": "paid",
+                "amount": body["amount"],
+            }
+            record = {"key": key, "request": body, "response": response, "at": time.time()}
+            with self.path.open("a") as out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            self.payments[key] = record
+            return 201, response
+
+
+def serve(port: int, secret: str, ledger: Ledger, refuse: set[str]) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._answer(200, {"status": "ok", "payments": len(ledger.payments)})
+            else:
+                self._answer(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(min(int(self.headers.get("Content-Length", 0)), 65536))
+            if self.path != "/payments":
+                return self._answer(404, {"error": "not found"})
+            if not signature_ok(secret, self.headers.get("X-Signature", ""), body):
+                return self._answer(401, {"error": "bad signature"})
+            key = self.headers.get("Idempotency-Key", "")
+            try:
+                request = json.loads(body)
+                amount = request["amount"]
+            except (ValueError, KeyError):
+                return self._answer(400, {"error": "a JSON body with payout_id, amount, payee"})
+            if not key or not isinstance(amount, int) or amount <= 0:
+                return self._answer(400, {"error": "an Idempotency-Key and an amount in fen"})
+            if request.get("payee") in refuse:
+                return self._answer(402, {"error": "the payee's account refuses payments"})
+            status, answer = ledger.pay(key, request)
+            return self._answer(status, answer)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PAYMENT_PORT", 8701)))
+    parser.add_argument("--ledger", default=os.environ.get("PAYMENT_LEDGER", "var/payments.jsonl"))
+    args = parser.parse_args()
+    secret = os.environ["PAYMENT_SECRET"]
+    refuse = {p for p in os.environ.get("PAYMENT_REFUSE", "").split(",") if p}
+    Path(args.ledger).parent.mkdir(parents=True, exist_ok=True)
+    serve(args.port, secret, Ledger(Path(args.ledger)), refuse)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""No-application payouts (免申即享): one payout per (policy, subject, period), exactly once.
+
+A run walks the eligible subjects in a documented order (by subject id) and for each:
+1. creates the payout ``{code}:{period}:{subject}`` (a unique ``_id``: a retried run, or two
+   runs at once, find it there) with its amount and decision record, state ``new``;
+2. moves it to ``reserving`` (a compare-and-set: one runner only), reserves its amount in the
+   budget chain, then to ``offered`` (confirm mode) or ``disbursing`` (auto mode); a payout
+   that does not fit is ``unfunded`` and so is every later one of the run (the budget stops
+   the run at the first subject it cannot pay, so who is paid does not depend on timing);
+3. ``disbursing`` payouts go to the payment partner with the payout id as idempotency key:
+   ``paid``, or ``failed`` with the attempt counted and retried with backoff, then flagged.
+
+A runner killed anywhere leaves each payout in a state the next run continues from; a
+``reserving`` payout is recovered by finding its chain entry, so its amount is never reserved
+twice. States: new → reserving → offered → (confirmed) → disbursing → paid | failed;
+offered → declined | expired; new → unfunded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.actor import Actor
+from services.common.claims import advance
+from services.common.codec import to_wire
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.mongo import Document
+from services.policy import budget, facts, matching, policies
+
+PERIOD_FORMATS = {
+    "once": r"^once$",
+    "monthly": r"^\d{4}-(0[1-9]|1[0-2])$",
+    "quarterly": r"^\d{4}-Q[1-4]$",
+    "yearly": r"^\d{4}$",
+}
+MAX_ATTEMPTS = 5
+OFFER_DAYS = 30
+# A payout left ``reserving`` this long is taken to be a stopped runner's (an environment
+# setting so that tests of a killed runner need not wait a minute).
+TAKEOVER_AFTER = timedelta(seconds=float(os.environ.get("PAYOUT_TAKEOVER_SECONDS", "60")))
+# disburse(payout) → ("paid", payment id) | ("failed", reason)
+Disburse = Callable[[Document], tuple[str, str]]
+
+
+def validate_period(policy: Document, period: Any) -> str:
+    pattern = PERIOD_FORMATS[policy["payout_period"]]
+    if not isinstance(period, str) or not re.match(pattern, period):
+        example = {"once": "once", "monthly": "2026-11", "quarterly": "2026-Q4", "yearly": "2026"}[
+            policy["payout_period"]
+        ]
+        raise InvalidInput(f"a {policy['payout_period']} period such as {example}", field="period")
+    return period
+
+
+def view(payout: Document) -> dict[str, Any]:
+    return to_wire(
+        {"id": payout["_id"], **{k: v for k, v in payout.items() if k not in ("_id", "rev")}}
+    )
+
+
+def _move(
+    db: Database[Document], payout: Document, to: str, now: datetime, **fields: Any
+) -> Document | None:
+    """CAS one state change; None when someone else moved it first."""
+    try:
+        return advance(
+            db, "payouts", payout, {"$set": {"status": to, f"{to}_at": now, **fields}}, now
+        )
+    except Conflict:
+        return None
+
+
+def _eligible(
+    db: Database[Document], policy: Document, now: datetime
+) -> list[tuple[Document, dict[str, Any]]]:
+    found = []
+    for subject in db.facts.find({"kind": policy["subject_type"]}):
+        current = facts.current(subject, now)
+        values = facts.with_derived(current, now.date())
+        result = matching.match(policy, values, now.date())
+        if result["eligible"] == "yes" and (result["amount"] or 0) > 0:
+            sources = {
+                name: {
+                    "value": current.get(name),
+                    **{k: (subject["values"].get(name) or {}).get(k) for k in ("source", "as_of")},
+                }
+                for name in policy.get("reads", [])
+                if name in current
+            }
+            found.append((subject, {**result, "sources": sources}))
+    return sorted(found, key=lambda pair: str(pair[0]["_id"]))
+
+
+def run(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    policy_id: str,
+    period: str,
+    disburse: Disburse,
+) -> dict[str, Any]:
+    policy = policies.get(db, policy_id)
+    policies.require_owner(actor, policy)
+    if policy["status"] != "published":
+        raise Conflict("only a published policy pays", state=policy["status"])
+    if policy["mode"] not in ("confirm", "auto"):
+        raise Conflict("this policy informs; it does not pay", field="mode")
+    period = validate_period(policy, period)
+    with_run = f"{policy['code']}:{period}"
+    report: dict[str, Any] = {
+        "run": with_run,
+        "policy": policy["_id"],
+        "period": period,
+        "eligible": 0,
+        "created": 0,
+        "paid": 0,
+        "offered": 0,
+        "failed": 0,
+        "settled_before": 0,
+        "unpaid": [],
+        "in_progress": [],
+    }
+    exhausted = False
+    for subject, result in _eligible(db, policy, now):
+        report["eligible"] += 1
+        payout = _create(db, now, policy, period, subject, result, report)
+        before = payout["status"]
+        payout = _fund(db, now, policy, payout, exhausted)
+        if payout["status"] in ("new", "reserving"):
+            report["in_progress"].append(payout["subject"])  # another runner holds it now
+            continue
+        if payout["status"] == "unfunded":
+            exhausted = exhausted or payout.get("reason") == "budget_exhausted"
+            report["unpaid"].append(
+                {
+                    "subject": payout["subject"],
+                    "amount": payout["amount"],
+                    "reason": payout.get("reason"),
+                }
+            )
+            continue
+        if payout["status"] in ("disbursing", "failed"):
+            payout = pay(db, now, payout, disburse)
+        if payout["status"] == before and before not in ("new", "reserving"):
+            report["settled_before"] += 1  # paid, offered, declined … by an earlier run
+        elif payout["status"] in ("paid", "offered", "failed"):
+            report[payout["status"]] += 1
+    report["budget_reserved"] = budget.reserved_total(db, policy["code"])
+    report["budget"] = policy.get("budget")
+    return report
+
+
+def _create(
+    db: Database[Document],
+    now: datetime,
+    policy: Document,
+    period: str,
+    subject: Document,
+    result: dict[str, Any],
+    report: dict[str, Any],
+) -> Document:
+    payout_id = f"{policy['code']}:{period}:{subject['_id']}"
+    payout = db.payouts.find_one({"_id": payout_id})
+    if payout is not None:
+        return payout
+    record = matching.decision_record(policy, {}, {}, now.date())
+    record.update(checks=result["checks"], amount=result["amount"], facts=result["sources"])
+    document = {
+        "_id": payout_id,
+        "policy": policy["_id"],
+        "code": policy["code"],
+        "version": policy["version"],
+        "period": period,
+        "subject": subject["_id"],
+        "org_path": subject.get("org_path"),
+        "amount": int(result["amount"]),
+        "mode": policy["mode"],
+        "status": "new",
+        "decision": record,
+        "attempts": 0,
+        "created_at": now,
+        "rev": 0,
+    }
+    try:
+        db.payouts.insert_one(document)
+        report["created"] += 1
+        return document
+    except DuplicateKeyError:
+        found = db.payouts.find_one({"_id": payout_id})
+        assert found is not None
+        return found
+
+
+def _fund(
+    db: Database[Document], now: datetime, policy: Document, payout: Document, exhausted: bool
+) -> Document:
+    for _attempt in range(5):
+        status = payout["status"]
+        if status == "new":
+            to = "unfunded" if exhausted else "reserving"
+            extra = {"reason": "budget_exhausted"} if exhausted else {}
+            moved = _move(db, payout, to, now, **extra)
+            if moved is not None and to == "reserving":
+                return _reserve(db, now, policy, moved)
+        elif status == "reserving" and payout["reserving_at"] < now - TAKEOVER_AFTER:
+            # A runner stopped between claiming and recording the reservation: take it over
+            # (one taker per revision) and look for the entry it may have left.
+            moved = _move(db, payout, "reserving", now, taken_over=True)
+            if moved is not None:
+                return _reserve(db, now, policy, moved)
+        else:
+            return payout  # funded already, or another runner is reserving it right now
+        payout = db.payouts.find_one({"_id": payout["_id"]}) or payout
+    return payout
+
+
+def _reserve(db: Database[Document], now: datetime, policy: Document, payout: Document) -> Document:
+    n = (
+        budget.find_reservation(db, policy["code"], payout["_id"])
+        if payout.get("taken_over")
+        else None
+    )
+    if n is None:
+        n = budget.reserve(
+            db, now, policy["code"], policy.get("budget"), payout["_id"], int(payout["amount"])
+        )
+    if n is None:
+        moved = _move(db, payout, "unfunded", now, reason="budget_exhausted")
+    else:
+        to = "offered" if policy["mode"] == "confirm" else "disbursing"
+        extra: dict[str, Any] = {"budget_entry": n}
+        if to == "offered":
+            extra["expires_at"] = now + timedelta(days=OFFER_DAYS)
+        moved = _move(db, payout, to, now, **extra)
+    return moved or db.payouts.find_one({"_id": payout["_id"]}) or payout
+
+
+def pay(db: Database[Document], now: datetime, payout: Document, disburse: Disburse) -> Document:
+    """Send a disbursing (or failed, due for a retry) payout to the payment partner."""
+    if payout["status"] == "failed" and (
+        payout["attempts"] >= MAX_ATTEMPTS or payout.get("retry_at", now) > now
+    ):
+        return payout
+    if payout["status"] == "failed":
+        retried = _move(db, payout, "disbursing", now)
+        if retried is None:
+            return db.payouts.find_one({"_id": payout["_id"]}) or payout
+        payout = retried
+    outcome, detail = disburse(payout)
+    attempts = int(payout.get("attempts", 0)) + 1
+    if outcome == "paid":
+        moved = _move(db, payout, "paid", now, payment_id=detail, attempts=attempts)
+    else:
+        backoff = timedelta(minutes=2**attempts)
+        moved = _move(
+            db,
+            payout,
+            "failed",
+            now,
+            failure=detail,
+            attempts=attempts,
+            retry_at=now + backoff,
+            flagged=attempts >= MAX_ATTEMPTS,
+        )
+    return moved or db.payouts.find_one({"_id": payout["_id"]}) or payout
+
+
+def respond(
+    db: Database[Document],
+    now: datetime,
+    payout_id: str,
+    subjects: list[str],
+    accept: bool,
+    disburse: Disburse,
+) -> dict[str, Any]:
+    """The subject (or its proxy) confirms or declines an offered payout (一键确认)."""
+    payout = db.payouts.find_one({"_id": payout_id}) if isinstance(payout_id, str) else None
+    if payout is None or payout["subject"] not in subjects:
+        raise NotFound("no such payout")
+    if payout["status"] != "offered":
+        raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
+    if payout.get("expires_at") and payout["expires_at"] < now:
+        _move(db, payout, "expired", now)
+        raise Conflict("this offer has expired", state="expired")
+    if not accept:
+        moved = _move(db, payout, "declined", now)
+        if moved is None:
+            raise Conflict("this payout changed at the same time; reload")
+        return view(moved)
+    moved = _move(db, payout, "disbursing", now, confirmed_at=now)
+    if moved is None:
+        raise Conflict("this payout changed at the same time; reload")
+    return view(pay(db, now, moved, disburse))
+
+
+def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
+    found = db.payouts.find({"subject": {"$in": subjects}}).sort("created_at", -1).limit(100)
+    return [view(p) for p in found]
+
+
+def ledger(db: Database[Document], actor: Actor, policy_id: str) -> dict[str, Any]:
+    """Totals by state and by org unit; they reconcile with the payouts and the budget chain."""
+    policy = policies.get(db, policy_id)
+    policies.require_owner(actor, policy)
+    by_state: dict[str, dict[str, int]] = {}
+    by_unit: dict[str, dict[str, int]] = {}
+    reserved = 0
+    for payout in db.payouts.find({"code": policy["code"]}):
+        state = by_state.setdefault(payout["status"], {"count": 0, "amount": 0})
+        state["count"] += 1
+        state["amount"] += int(payout["amount"])
+        if payout["status"] == "paid":
+            unit = by_unit.setdefault(str(payout.get("org_path")), {"count": 0, "amount": 0})
+            unit["count"] += 1
+            unit["amount"] += int(payout["amount"])
+        if payout.get("budget_entry") is not None:
+            reserved += int(payout["amount"])
+    chain = budget.reserved_total(db, policy["code"])
+    return {
+        "policy": policy["_id"],
+        "budget": policy.get("budget"),
+        "by_state": by_state,
+        "by_org_unit": [{"org_unit": u, **v} for u, v in sorted(by_unit.items())],
+        "paid": by_state.get("paid", {}).get("amount", 0),
+        "reserved_by_payouts": reserved,
+        "reserved_in_budget": chain,
+        "reconciled": reserved == chain,
+    }
+
+
+def retry_failed(db: Database[Document], now: datetime, disburse: Disburse) -> int:
+    """Failed payouts whose backoff has passed, tried again (a timer calls this)."""
+    retried = 0
+    for payout in db.payouts.find({"status": "failed", "flagged": False}).limit(200):
+        if payout.get("retry_at") and payout["retry_at"] <= now:
+            pay(db, now, payout, disburse)
+            retried += 1
+    return retried

@@ -1,0 +1,87 @@
+"""Tasks that other services ask for through events: a disputed fact to review
+(``policy_review``) and a subject eligible for a policy who receives nothing
+(``policy_unreceived``). Each is keyed by its origin's id, so a redelivered event opens no
+second task; it waits in the queue of the subject's area for its staff to take up."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.actor import Actor
+from services.common.errors import Conflict
+from services.common.mongo import Document
+from services.tasks import journal, lifecycle
+from services.tasks.calendar import WorkCalendar
+
+POLICY_SERVICE = "政策服务"
+
+
+def _actor(org_path: str) -> Actor:
+    return Actor(
+        account_id="system:policy", roles=("supervisor",), org_path=org_path, name=POLICY_SERVICE
+    )
+
+
+def fact_disputed(
+    db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
+) -> str | None:
+    if not payload.get("org_path"):
+        return None
+    task, _new = lifecycle.create_task(
+        db,
+        _actor(payload["org_path"]),
+        now,
+        calendar,
+        {
+            "title": f"事实校正审核：{payload['fact']}",
+            "category": "fact_correction",
+            "source": "policy_review",
+            "external_id": payload["correction_id"],
+            "description": f"主体 {payload['subject']} 对事实“{payload['fact']}”提出校正，"
+            f"请在政策服务中审核（校正单 {payload['correction_id']}）。",
+            "limit": {"working_days": 5},
+        },
+        unit_exists=lambda _path: True,
+    )
+    return str(task["id"])
+
+
+def fact_correction_decided(db: Database[Document], now: datetime, payload: dict[str, Any]) -> None:
+    """The review was decided in the policy service: close its task with the outcome."""
+    claimed = db.claims.find_one({"_id": f"external:policy_review:{payload['correction_id']}"})
+    task = journal.load(db, claimed["task_id"]) if claimed else None
+    if task is None or task["status"] not in lifecycle.OPEN:
+        return
+    outcome = (
+        "校正已采纳" if payload["status"] == "accepted" else f"校正未采纳：{payload.get('reason')}"
+    )
+    with contextlib.suppress(Conflict):  # someone acted on it at the same moment
+        lifecycle.close_task(db, _actor(task["dispatcher"]), now, task["_id"], outcome)
+
+
+def policy_unreceived(
+    db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
+) -> str | None:
+    if not payload.get("org_path"):
+        return None
+    task, _new = lifecycle.create_task(
+        db,
+        _actor(payload["org_path"]),
+        now,
+        calendar,
+        {
+            "title": f"应享未享：{payload['title']}",
+            "category": "policy_outreach",
+            "source": "policy_unreceived",
+            "external_id": f"{payload['code']}:{payload['subject']}",
+            "description": f"主体 {payload['subject']} 符合“{payload['title']}”条件但尚未享受，"
+            "请联系核实并协助办理。",
+            "limit": {"working_days": 10},
+        },
+        unit_exists=lambda _path: True,
+    )
+    return str(task["id"])

@@ -1,0 +1,211 @@
+"""Exactly once under faults, on the real broker and database: the policy service is killed
+with SIGKILL in the middle of a payout run, restarted, and the run repeated; then two runs
+of another policy at once. Every eligible subject is paid once, the budget stops at the
+same subject, to the fen, and the ledger reconciles with the budget chain."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import eventlet
+import pytest
+from nameko.exceptions import UnknownService
+from nameko.standalone.rpc import ClusterRpcProxy
+from pymongo.database import Database
+
+from services.common.actor import Actor
+from services.common.config import load_settings
+from services.common.mongo import Document, client_for
+from services.policy import payouts, policies
+
+ROOT = Path(__file__).resolve().parents[3]
+SUBJECTS = 600
+FUNDED = 500
+STAFF = Actor(account_id="acc_cl", roles=("staff",), org_path="C/HP")
+
+
+def amount(i: int) -> int:
+    return 1000 + i % 7  # uneven amounts: the budget must stop to the fen
+
+
+@pytest.fixture
+def policy_db(service_config: dict[str, Any]) -> Iterator[Database[Document]]:
+    settings = load_settings(service_config)
+    client = client_for(settings.MONGO_URL)
+    db = client[settings.database_name("policy")]
+    now = datetime.now(UTC)
+    db.facts.insert_many(
+        [
+            {
+                "_id": f"p_fault{i:06d}",
+                "kind": "person",
+                "org_path": "C/HP/NH",
+                "rev": 0,
+                "values": {
+                    "device_price": {"value": amount(i), "source": "test", "as_of": now},
+                    "disability_category": {"value": "肢体", "source": "test", "as_of": now},
+                    "age": {"value": 40, "source": "test", "as_of": now},
+                },
+            }
+            for i in range(SUBJECTS)
+        ]
+    )
+    yield db
+    client.close()
+
+
+def publish(db: Database[Document], code: str) -> Document:
+    body = {
+        "code": code,
+        "title": "辅具补贴",
+        "department": "区残联",
+        "category": "disability",
+        "subject_type": "person",
+        "mode": "confirm",
+        "payout_period": "once",
+        "budget": sum(amount(i) for i in range(FUNDED)),
+        "conditions": {
+            "all": [
+                {"fact": "disability_category", "op": "exists", "label": "持证"},
+                {"fact": "device_price", "op": ">", "value": 0, "label": "已评估"},
+            ]
+        },
+        "amount": {"rate": 1, "of": "device_price"},
+    }
+    policy = {
+        "_id": f"pol_{code}",
+        **policies.validate_definition(body),
+        "version": 1,
+        "status": "published",
+        "org_path": "C/HP",
+        "rev": 0,
+    }
+    db.policies.insert_one(policy)
+    return policy
+
+
+def start_service(config: dict[str, Any]) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "AMQP_URI": config["AMQP_URI"],
+        "MONGO_URL": config["MONGO_URL"],
+        "DB_PREFIX": config["DB_PREFIX"],
+        "ENVIRONMENT": "test",
+        "PAYOUT_TAKEOVER_SECONDS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "nameko"),
+            "run",
+            "--config",
+            "services/policy/config.yaml",
+            "services.policy.service",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def rpc(config: dict[str, Any]) -> ClusterRpcProxy:
+    return ClusterRpcProxy(config, context_data={"actor": STAFF.to_header()}, timeout=600)
+
+
+def up(proxy: Any) -> bool:
+    try:
+        return bool(proxy.policy.health()["status"] == "ok")
+    except UnknownService:
+        return False  # still starting
+
+
+def wait_until(probe: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def assert_exactly_once(db: Database[Document], policy: Document, report: dict[str, Any]) -> None:
+    code = policy["code"]
+    found = list(db.payouts.find({"code": code}))
+    assert len(found) == SUBJECTS  # one per eligible subject, never two (the _id is unique)
+    funded = sorted(p["subject"] for p in found if p["status"] == "offered")
+    unfunded = sorted(p["subject"] for p in found if p["status"] == "unfunded")
+    subjects = sorted(f"p_fault{i:06d}" for i in range(SUBJECTS))
+    assert funded == subjects[:FUNDED]  # the documented order: by subject id
+    assert unfunded == subjects[FUNDED:]
+    # A run reports whom it could not pay, and whom another run was paying at that moment.
+    assert {u["subject"] for u in report["unpaid"]} <= set(subjects[FUNDED:])
+    chain = list(db.budget_chain.find({"code": code}))
+    assert len(chain) == FUNDED  # no amount reserved twice
+    assert sorted(e["payout"] for e in chain) == sorted(
+        p["_id"] for p in found if p["status"] == "offered"
+    )
+    ledger = payouts.ledger(db, STAFF, policy["_id"])
+    assert ledger["reconciled"] is True
+    assert ledger["reserved_in_budget"] == policy["budget"]  # to the fen
+    assert ledger["by_state"]["offered"]["amount"] == policy["budget"]
+
+
+def test_killed_in_the_middle_of_a_run_then_rerun(
+    service_config: dict[str, Any], policy_db: Database[Document]
+) -> None:
+    policy = publish(policy_db, "killed")
+    service = start_service(service_config)
+    try:
+        with rpc(service_config) as proxy:
+            wait_until(lambda: up(proxy))
+            proxy.policy.run_payouts.call_async(policy_id=policy["_id"], period="once")
+            wait_until(lambda: policy_db.payouts.count_documents({"code": "killed"}) >= 150)
+        service.send_signal(signal.SIGKILL)
+        service.wait(10)
+        halfway = policy_db.payouts.count_documents({"code": "killed"})
+        assert 150 <= halfway < SUBJECTS  # it really stopped in the middle
+        time.sleep(1.1)  # the takeover delay of a payout left reserving (PAYOUT_TAKEOVER_SECONDS)
+        service = start_service(service_config)
+        with rpc(service_config) as proxy:
+            wait_until(lambda: up(proxy))
+            # RabbitMQ redelivers the killed run's request: the new process may run it too,
+            # beside this one.
+            report = proxy.policy.run_payouts(policy_id=policy["_id"], period="once")
+            quiet = proxy.policy.run_payouts(policy_id=policy["_id"], period="once")
+    finally:
+        service.kill()
+        service.wait(10)
+    assert_exactly_once(policy_db, policy, report)
+    assert quiet["created"] == 0
+    assert quiet["paid"] == 0
+    assert quiet["in_progress"] == []
+    assert [u["subject"] for u in quiet["unpaid"]] == [
+        f"p_fault{i:06d}" for i in range(FUNDED, SUBJECTS)
+    ]
+
+
+def test_two_runs_at_once(service_config: dict[str, Any], policy_db: Database[Document]) -> None:
+    policy = publish(policy_db, "twice")
+    service = start_service(service_config)
+    try:
+        with rpc(service_config) as proxy:
+            wait_until(lambda: up(proxy))
+        pool = eventlet.GreenPool(2)
+
+        def one_run(_i: int) -> dict[str, Any]:
+            with rpc(service_config) as proxy:
+                return dict(proxy.policy.run_payouts(policy_id=policy["_id"], period="once"))
+
+        reports = list(pool.imap(one_run, range(2)))
+    finally:
+        service.kill()
+        service.wait(10)
+    assert sum(r["created"] for r in reports) == SUBJECTS
+    assert_exactly_once(policy_db, policy, reports[-1])
