@@ -41,7 +41,8 @@ PERIOD_FORMATS = {
     "yearly": r"^\d{4}$",
 }
 MAX_ATTEMPTS = 5
-OFFER_DAYS = 30
+RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
+OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
 # A payout left ``reserving`` this long is taken to be a stopped runner's (an environment
 # setting so that tests of a killed runner need not wait a minute).
 TAKEOVER_AFTER = timedelta(seconds=float(os.environ.get("PAYOUT_TAKEOVER_SECONDS", "60")))
@@ -293,6 +294,7 @@ def respond(
         moved = _move(db, payout, "declined", now)
         if moved is None:
             raise Conflict("this payout changed at the same time; reload")
+        release(db, now, moved)
         return view(moved)
     moved = _move(db, payout, "disbursing", now, confirmed_at=now)
     if moved is None:
@@ -320,7 +322,7 @@ def ledger(db: Database[Document], actor: Actor, policy_id: str) -> dict[str, An
             unit = by_unit.setdefault(str(payout.get("org_path")), {"count": 0, "amount": 0})
             unit["count"] += 1
             unit["amount"] += int(payout["amount"])
-        if payout.get("budget_entry") is not None:
+        if payout.get("budget_entry") is not None and payout["status"] not in RELEASED:
             reserved += int(payout["amount"])
     chain = budget.reserved_total(db, policy["code"])
     return {
@@ -343,3 +345,25 @@ def retry_failed(db: Database[Document], now: datetime, disburse: Disburse) -> i
             pay(db, now, payout, disburse)
             retried += 1
     return retried
+
+
+def expire_offers(db: Database[Document], now: datetime) -> int:
+    """Offers nobody answered in time become ``expired`` (their reservation stays recorded
+    in the chain; the ledger shows them apart from what was paid)."""
+    expired = 0
+    for payout in db.payouts.find({"status": "offered"}).limit(500):
+        if payout.get("expires_at") and payout["expires_at"] < now:
+            moved = _move(db, payout, "expired", now)
+            if moved is not None:
+                release(db, now, moved)
+                expired += 1
+    return expired
+
+
+def release(db: Database[Document], now: datetime, payout: Document) -> None:
+    """Give a declined or expired offer's amount back to the budget: a negative entry at the
+    end of the chain (the chain is never rewritten)."""
+    if payout.get("budget_entry") is not None:
+        budget.reserve(
+            db, now, payout["code"], None, f"{payout['_id']}:release", -int(payout["amount"])
+        )

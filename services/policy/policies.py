@@ -20,6 +20,7 @@ from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.policy import catalogue
 from services.policy.amounts import validate_amount
 from services.policy.rules import facts_read, validate_condition, validate_parameters
 
@@ -168,7 +169,9 @@ def change_status(
         for other in db.policies.find({"code": policy["code"], "status": "published"}):
             advance(db, "policies", other, {"$set": {"status": "retired", "retired_at": now}}, now)
     changes: Document = {"status": to, f"{to}_at": now}
-    return advance(db, "policies", policy, {"$set": changes}, now)
+    moved = advance(db, "policies", policy, {"$set": changes}, now)
+    catalogue.rebuild(db)
+    return moved
 
 
 def list_policies(db: Database[Document], status: str | None) -> list[dict[str, Any]]:

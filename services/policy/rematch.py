@@ -12,15 +12,14 @@ from pymongo.database import Database
 
 from services.common.actor import within
 from services.common.mongo import Document
-from services.policy import facts, inbox, matching
+from services.policy import catalogue, facts, inbox, matching
 from services.policy.policies import in_force
 
 SAMPLE = 20
 
 
-def published(db: Database[Document], kind: str | None = None) -> list[Document]:
-    query: Document = {"status": "published"}
-    return [p for p in db.policies.find(query) if kind is None or p["subject_type"] == kind]
+def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:
+    return catalogue.published(db, kind, reading)
 
 
 def _subjects(db: Database[Document], kind: str) -> Iterator[Document]:
@@ -59,9 +58,7 @@ def rematch_subject(
     values = facts.with_derived(facts.current(subject, now), now.date())
     reads = set(changed or []) | ({"age"} if changed and "birth_date" in changed else set())
     pushed = []
-    for policy in published(db, subject["kind"]):
-        if changed is not None and not reads & set(policy.get("reads", [])):
-            continue
+    for policy in published(db, subject["kind"], reads if changed is not None else None):
         result = matching.match(policy, values, now.date())
         _store(db, now, policy, subject, result)
         if (

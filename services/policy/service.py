@@ -20,6 +20,7 @@ from services.common.context import CallContext
 from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
 from services.common.mongo import MongoDatabase
 from services.policy import (
+    catalogue,
     certfacts,
     corrections,
     facts,
@@ -78,6 +79,7 @@ class PolicyService:
     @timer(interval=60)
     def retry_failed_payouts(self) -> None:
         payouts.retry_failed(self.db, utcnow(), self._disburse)
+        payouts.expire_offers(self.db, utcnow())
 
     # what other services tell us
 
@@ -88,6 +90,7 @@ class PolicyService:
     @timer(interval=30)
     def sync_subjects(self) -> None:
         """Subjects registered before this service listened (or while it was down)."""
+        catalogue.rebuild(self.db)  # heals a rebuild that raced another status change
         state = self.db.sync_state.find_one({"_id": "subjects"}) or {"after": ""}
         page = self.identity.subject_profiles(after=state["after"], limit=500)
         for profile in page:

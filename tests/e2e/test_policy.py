@@ -299,6 +299,10 @@ def test_confirm_mode_pays_after_one_click_and_records_a_decline(
     assert paid.json()["payment_id"].startswith("pay_")
     declined = http.post(f"/v1/me/payouts/{offers['2027']['id']}/decline", headers=enterprise)
     assert declined.json()["status"] == "declined"
+    ledger = http.get(f"/v1/policies/{pid}/ledger", headers=staff).json()
+    assert ledger["reserved_in_budget"] == 123457  # the declined offer went back
+    assert ledger["reconciled"] is True
+    assert ledger["by_state"]["declined"] == {"count": 1, "amount": 123457}
     twice = http.post(f"/v1/me/payouts/{offers['2026']['id']}/confirm", headers=enterprise)
     assert twice.status_code == 409
     decision = paid.json()["decision"]
