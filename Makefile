@@ -51,3 +51,4 @@ bench: install
 	$(BIN)/python bench/identity.py
 	$(BIN)/python bench/certs.py
 	$(BIN)/python bench/tasks.py
+	$(BIN)/python bench/policy.py

@@ -183,6 +183,16 @@ def test_killed_in_the_middle_of_a_run_then_rerun(
             # RabbitMQ redelivers the killed run's request: the new process may run it too,
             # beside this one.
             report = proxy.policy.run_payouts(policy_id=policy["_id"], period="once")
+            # …so wait until nobody holds a payout any more before the quiet run.
+            wait_until(
+                lambda: (
+                    policy_db.payouts.count_documents(
+                        {"code": "killed", "status": {"$in": ["new", "reserving"]}}
+                    )
+                    == 0
+                ),
+                timeout=1800,
+            )
             quiet = proxy.policy.run_payouts(policy_id=policy["_id"], period="once")
     finally:
         service.kill()
