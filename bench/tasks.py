@@ -87,7 +87,7 @@ def task_document(task_id: str, now: datetime, due: datetime, rungs: list[Any]) 
         "deadline": 1,
         "card": "none",
         "cards": [],
-        "rollbacks": 0,
+        "rolled_back_by": [],
         "urges": 0,
         "started_at": now,
         "due_at": due,

@@ -135,3 +135,10 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
         raise ValueError("not an Ed25519 JWK")
     return Ed25519PublicKey.from_public_bytes(b64url_decode(str(jwk["x"])))
+
+
+def timestamped_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">``: how we sign webhooks to
+    partners and requests to the payment partner (the timestamp bounds a replay)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"

@@ -20,6 +20,7 @@ from services.common.actor import Actor, ancestors
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.common.text import invisible
 from services.identity import accounts
 from services.identity.idnumbers import age_on, parse_credit_code, parse_resident_id
 from services.identity.orgunits import require_unit
@@ -38,7 +39,7 @@ def _name(value: Any, field: str = "name") -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 100:
         raise InvalidInput("a name of 1–100 characters is required", field=field)
     cleaned = value.strip()
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0x200B <= ord(c) <= 0x200F for c in cleaned):
+    if invisible(cleaned):
         raise InvalidInput("must not contain control or invisible characters", field=field)
     return cleaned
 

@@ -16,6 +16,7 @@ from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.common.text import text
 from services.policy import facts, rematch
 
 
@@ -41,8 +42,7 @@ def dispute(
     if subject not in subjects:
         raise NotFound("no such subject", field="subject")
     facts.validate_values({fact: proposed}, field="proposed")
-    if not isinstance(evidence, str) or not evidence.strip() or len(evidence) > 2000:
-        raise InvalidInput("1–2000 characters saying why", field="evidence")
+    evidence = str(text(evidence, "evidence", 2000, multiline=True))
     document = db.facts.find_one({"_id": subject})
     if document is None:
         raise NotFound("no such subject", field="subject")
@@ -54,7 +54,7 @@ def dispute(
         "current": current.get("value"),
         "current_source": current.get("source"),
         "proposed": proposed,
-        "evidence": evidence.strip(),
+        "evidence": evidence,
         "status": "pending",
         "org_path": document.get("org_path"),
         "created_at": now,
@@ -79,7 +79,7 @@ def decide(
     found = (
         db.corrections.find_one({"_id": correction_id}) if isinstance(correction_id, str) else None
     )
-    if found is None or not (actor.is_admin or rematch.in_jurisdiction(found, actor.org_path)):
+    if found is None or not actor.reaches(found.get("org_path")):
         raise NotFound("no such fact correction")
     if found["status"] != "pending":
         raise Conflict(f"this correction was already {found['status']}", state=found["status"])
@@ -123,7 +123,7 @@ def unreceived(db: Database[Document], actor: Actor, policy: Document) -> list[d
     for match in db.matches.find({"policy": policy["_id"], "eligible": "yes"}):
         if match["subject"] in paid_or_offered:
             continue
-        if actor.is_admin or rematch.in_jurisdiction(match, actor.org_path):
+        if actor.reaches(match.get("org_path")):
             result.append(
                 {
                     "subject": match["subject"],

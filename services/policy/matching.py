@@ -36,11 +36,10 @@ def match(policy: Document, facts: dict[str, Any], on: date) -> dict[str, Any]:
 
 
 def decision_record(
-    policy: Document, facts: dict[str, Any], sources: dict[str, Any], on: date
+    policy: Document, result: dict[str, Any], sources: dict[str, Any], on: date
 ) -> dict[str, Any]:
     """What a payout carries: the rules' version, the parameters in force, the facts with
-    their sources, each check's result."""
-    result = match(policy, facts, on)
+    their sources, each check's result (``result`` is the subject's :func:`match`)."""
     return {
         "policy": policy["_id"],
         "code": policy["code"],

@@ -3,19 +3,13 @@ idempotency key, so a retry after a timeout never pays twice."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 
 import httpx
 
+from services.common.crypto import timestamped_signature
 from services.common.mongo import Document
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 def disburse(url: str, secret: str, payout: Document, timeout: float = 10.0) -> tuple[str, str]:
@@ -27,7 +21,7 @@ def disburse(url: str, secret: str, payout: Document, timeout: float = 10.0) -> 
     headers = {
         "Content-Type": "application/json",
         "Idempotency-Key": payout["_id"],
-        "X-Signature": signature(secret, int(time.time()), body),
+        "X-Signature": timestamped_signature(secret, int(time.time()), body),
     }
     try:
         response = httpx.post(

@@ -171,8 +171,7 @@ def _create(
     payout = db.payouts.find_one({"_id": payout_id})
     if payout is not None:
         return payout
-    record = matching.decision_record(policy, {}, {}, now.date())
-    record.update(checks=result["checks"], amount=result["amount"], facts=result["sources"])
+    record = matching.decision_record(policy, result, result["sources"], now.date())
     document = {
         "_id": payout_id,
         "policy": policy["_id"],

@@ -17,9 +17,10 @@ from pymongo.database import Database
 
 from services.common.actor import Actor
 from services.common.claims import advance
-from services.common.codec import to_wire
+from services.common.codec import fen, to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.common.text import text
 from services.policy import catalogue
 from services.policy.amounts import validate_amount
 from services.policy.rules import facts_read, validate_condition, validate_parameters
@@ -34,15 +35,6 @@ TRANSITIONS = {
     "retire": ({"draft", "published", "suspended"}, "retired"),
 }
 _CODE = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
-
-
-def _text(body: dict[str, Any], key: str, limit: int, required: bool = True) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"1–{limit} characters", field=key)
-    return value.strip()
 
 
 def _day(body: dict[str, Any], key: str) -> str | None:
@@ -69,11 +61,7 @@ def validate_definition(body: dict[str, Any]) -> Document:
         raise InvalidInput(f"one of {', '.join(PERIODS)}", field="payout_period")
     if body.get("subject_type") not in SUBJECT_TYPES:
         raise InvalidInput(f"one of {', '.join(SUBJECT_TYPES)}", field="subject_type")
-    budget = body.get("budget")
-    if budget is not None and (
-        not isinstance(budget, int) or isinstance(budget, bool) or budget < 0
-    ):
-        raise InvalidInput("an amount in fen (whole number ≥ 0)", field="budget")
+    budget = None if body.get("budget") is None else fen(body["budget"], "budget")
     starts, ends = _day(body, "effective_from"), _day(body, "effective_until")
     if starts and ends and ends < starts:
         raise InvalidInput("must not be before effective_from", field="effective_until")
@@ -86,11 +74,11 @@ def validate_definition(body: dict[str, Any]) -> Document:
         validate_amount(amount, parameters)
     return {
         "code": code,
-        "title": _text(body, "title", 200),
-        "department": _text(body, "department", 100),
-        "category": _text(body, "category", 50),
+        "title": text(body.get("title"), "title", 200),
+        "department": text(body.get("department"), "department", 100),
+        "category": text(body.get("category"), "category", 50),
         "subject_type": body["subject_type"],
-        "summary": _text(body, "summary", 2000, required=False),
+        "summary": text(body.get("summary"), "summary", 2000, required=False, multiline=True),
         "effective_from": starts,
         "effective_until": ends,
         "mode": mode,

@@ -10,7 +10,6 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.actor import within
 from services.common.mongo import Document
 from services.policy import catalogue, facts, inbox, matching
 from services.policy.policies import in_force
@@ -117,7 +116,3 @@ def simulate(db: Database[Document], now: datetime, policy: Document) -> dict[st
         "by_org_unit": [{"org_unit": u, **v} for u, v in sorted(by_unit.items())],
         "near_misses": near,
     }
-
-
-def in_jurisdiction(subject: Document | None, org_path: str | None) -> bool:
-    return bool(subject and org_path and within(str(subject.get("org_path")), org_path))

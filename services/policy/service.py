@@ -204,13 +204,8 @@ class PolicyService:
         values = facts.validate_values(values)
         now = utcnow()
         until = parse_time(valid_until, "valid_until") if valid_until else None
-        if (
-            not actor.client_id
-            and not rematch.in_jurisdiction(
-                self.db.facts.find_one({"_id": subject}), actor.org_path
-            )
-            and not actor.is_admin
-        ):
+        known = self.db.facts.find_one({"_id": subject}) or {}
+        if not actor.client_id and not actor.reaches(known.get("org_path")):
             raise NotFound("no such subject", field="subject")
         document, changed = facts.put_facts(
             self.db, now, subject, values, self._source(actor), until
@@ -246,9 +241,7 @@ class PolicyService:
         actor = self.call.actor
         actor.require_role("staff", "supervisor", "admin")
         document = self.db.facts.find_one({"_id": subject}) if isinstance(subject, str) else None
-        if document is None or not (
-            actor.is_admin or rematch.in_jurisdiction(document, actor.org_path)
-        ):
+        if document is None or not actor.reaches(document.get("org_path")):
             raise NotFound("no such subject")
         return document
 

@@ -23,7 +23,7 @@ from services.common.mongo import Document
 from services.tasks import journal, schedule
 from services.tasks.calendar import WorkCalendar
 from services.tasks.ladder import RANK
-from services.tasks.lifecycle import PARTNER_PREFIX, notice
+from services.tasks.lifecycle import notices_to
 
 # While the task sits with a unit (returned or in arbitration, the clock is the dispatcher's
 # and a new dispatch starts a new deadline).
@@ -91,11 +91,14 @@ def escalate(
             return False
         later = [r for r in task.get("ladder", []) if RANK[r["card"]] > RANK[entry["card"]]]
         receiver = task.get("receiver")
-        units = [] if not receiver or receiver.startswith(PARTNER_PREFIX) else [receiver]
-        if receiver and "/" in receiver and not receiver.startswith(PARTNER_PREFIX):
-            units.append(receiver.rsplit("/", 1)[0])  # the supervisors of its parent unit
+        parent = receiver.rsplit("/", 1)[0] if receiver and "/" in receiver else None
         text = f"{CARD_NAMES[entry['card']]}：{task['title']}"
-        notices = [notice(u, entry["card"], text, entry["at"], calendar) for u in units]
+        # The receiving unit, and the supervisors of its parent unit.
+        notices = [
+            n
+            for unit in (receiver, parent)
+            for n in notices_to(unit, entry["card"], text, entry["at"], calendar)
+        ]
         try:
             journal.record(
                 db,

@@ -14,7 +14,7 @@ from pymongo.database import Database
 from services.common.actor import Actor
 from services.common.errors import Conflict
 from services.common.mongo import Document
-from services.tasks import journal, lifecycle
+from services.tasks import lifecycle
 from services.tasks.calendar import WorkCalendar
 
 POLICY_SERVICE = "政策服务"
@@ -26,16 +26,30 @@ def _actor(org_path: str) -> Actor:
     )
 
 
+def _open(
+    db: Database[Document],
+    now: datetime,
+    calendar: WorkCalendar,
+    org_path: str | None,
+    fields: dict[str, Any],
+) -> str | None:
+    """A task in the queue of ``org_path`` (the subject's area), keyed by its origin."""
+    if not org_path:
+        return None
+    task, _new = lifecycle.create_task(
+        db, _actor(org_path), now, calendar, fields, unit_exists=lambda _path: True
+    )
+    return str(task["id"])
+
+
 def fact_disputed(
     db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
 ) -> str | None:
-    if not payload.get("org_path"):
-        return None
-    task, _new = lifecycle.create_task(
+    return _open(
         db,
-        _actor(payload["org_path"]),
         now,
         calendar,
+        payload.get("org_path"),
         {
             "title": f"事实校正审核：{payload['fact']}",
             "category": "fact_correction",
@@ -45,15 +59,12 @@ def fact_disputed(
             f"请在政策服务中审核（校正单 {payload['correction_id']}）。",
             "limit": {"working_days": 5},
         },
-        unit_exists=lambda _path: True,
     )
-    return str(task["id"])
 
 
 def fact_correction_decided(db: Database[Document], now: datetime, payload: dict[str, Any]) -> None:
     """The review was decided in the policy service: close its task with the outcome."""
-    claimed = db.claims.find_one({"_id": f"external:policy_review:{payload['correction_id']}"})
-    task = journal.load(db, claimed["task_id"]) if claimed else None
+    task = lifecycle.by_external_id(db, "policy_review", payload["correction_id"])
     if task is None or task["status"] not in lifecycle.OPEN:
         return
     outcome = (
@@ -66,13 +77,11 @@ def fact_correction_decided(db: Database[Document], now: datetime, payload: dict
 def policy_unreceived(
     db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
 ) -> str | None:
-    if not payload.get("org_path"):
-        return None
-    task, _new = lifecycle.create_task(
+    return _open(
         db,
-        _actor(payload["org_path"]),
         now,
         calendar,
+        payload.get("org_path"),
         {
             "title": f"应享未享：{payload['title']}",
             "category": "policy_outreach",
@@ -82,6 +91,4 @@ def policy_unreceived(
             "请联系核实并协助办理。",
             "limit": {"working_days": 10},
         },
-        unit_exists=lambda _path: True,
     )
-    return str(task["id"])

@@ -24,6 +24,7 @@ from services.common.claims import claim
 from services.common.codec import parse_time
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
+from services.common.text import text as free_text
 from services.tasks import attachments, journal, ladder, routing, sources
 from services.tasks.calendar import WorkCalendar
 from services.tasks.views import task_view
@@ -57,12 +58,43 @@ URGE_INTERVAL = timedelta(hours=1)
 PARTNER_PREFIX = "partner:"
 
 
-def _text(value: Any, field: str, limit: int, required: bool = True) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"1–{limit} characters", field=field)
-    return value.strip()
+# What a parallel child task takes from its parent.
+INHERITED = (
+    "title",
+    "description",
+    "level",
+    "category",
+    "matter",
+    "handling_type",
+    "source",
+    "jurisdiction",
+    "dispatcher",
+    "limit",
+    "attachments",
+)
+# The states in which a task is with its receiving unit.
+WITH_RECEIVER = frozenset({"dispatched", "accepted", "in_progress", "feedback_rejected"})
+
+
+def _blank(task_id: str, actor: Actor, now: datetime, **fields: Any) -> Document:
+    """A new task as it is before its first event: nobody holds it, no deadline, no card."""
+    return {
+        "_id": task_id,
+        "receiver": None,
+        "holders": [],
+        "parent": None,
+        "children": [],
+        "deadline": 0,
+        "card": "none",
+        "cards": [],
+        "rolled_back_by": [],
+        "urges": 0,
+        "status": "created",
+        "rev": 0,
+        "created_at": now,
+        "created_by": journal.actor_view(actor),
+        **fields,
+    }
 
 
 def _reach(*units: str | None) -> list[str]:
@@ -77,6 +109,16 @@ def _held(task: Document, unit: str) -> list[str]:
     """Every unit the task was ever with, in order (statistics count it for each)."""
     holders: list[str] = task.get("holders", [])
     return holders if unit in holders else [*holders, unit]
+
+
+def _widened(task: Document, unit: str) -> list[str]:
+    """The task's reach once ``unit`` (and so everything above it) is involved too."""
+    return sorted({*task["reach"], *_reach(unit)})
+
+
+def _hand_to(task: Document, unit: str) -> Document:
+    """The fields that change when another unit receives the task."""
+    return {"receiver": unit, "holders": _held(task, unit), "reach": _widened(task, unit)}
 
 
 def visible(actor: Actor, task: Document) -> bool:
@@ -184,6 +226,25 @@ def notice(unit: str, kind: str, text: str, at: datetime, calendar: WorkCalendar
     }
 
 
+def _external_key(source: str, external_id: str) -> str:
+    return f"external:{source}:{external_id}"
+
+
+def by_external_id(db: Database[Document], source: str, external_id: str) -> Document | None:
+    """The task a source created under its own id (the claim that keeps it single)."""
+    claimed = db.claims.find_one({"_id": _external_key(source, external_id)})
+    return journal.load(db, claimed["task_id"]) if claimed else None
+
+
+def notices_to(
+    unit: str | None, kind: str, text: str, at: datetime, calendar: WorkCalendar
+) -> list[Document]:
+    """The notice for ``unit``, if it is one of ours (a partner system hears by webhook)."""
+    if not unit or unit.startswith(PARTNER_PREFIX):
+        return []
+    return [notice(unit, kind, text, at, calendar)]
+
+
 def create_task(
     db: Database[Document],
     actor: Actor,
@@ -195,7 +256,7 @@ def create_task(
     """Returns the task and whether it is new (False: the same source and external id came
     again and the earlier task is returned)."""
     source = sources.require_enabled(db, fields.get("source", "manual"))
-    external_id = _text(fields.get("external_id"), "external_id", 100, required=False)
+    external_id = free_text(fields.get("external_id"), "external_id", 100, required=False)
     if actor.client_id and external_id is None:
         raise InvalidInput("partner systems send their own id for each task", field="external_id")
     level = fields.get("level", "normal")
@@ -207,45 +268,34 @@ def create_task(
     jurisdiction = fields.get("jurisdiction")
     if jurisdiction is not None and not isinstance(jurisdiction, str):
         raise InvalidInput("an org unit path", field="jurisdiction")
-    task: Document = {
-        "_id": "tk_" + secrets.token_hex(8),
-        "title": _text(fields.get("title"), "title", 200),
-        "description": _text(fields.get("description"), "description", 5000, required=False),
-        "level": level,
-        "category": _text(fields.get("category"), "category", 50),
-        "matter": _text(fields.get("matter"), "matter", 100, required=False),
-        "handling_type": _text(fields.get("handling_type", "standard"), "handling_type", 30),
-        "source": source["_id"],
-        "external_id": external_id,
-        "partner": actor.client_id,
-        "jurisdiction": jurisdiction,
-        "dispatcher": dispatcher,
-        "receiver": None,
-        "holders": [],
-        "reach": _reach(dispatcher),
-        "parent": None,
-        "children": [],
-        "limit": fields.get("limit") or DEFAULT_LIMITS[level],
-        "deadline": 0,
-        "card": "none",
-        "cards": [],
-        "rollbacks": 0,
-        "urges": 0,
-        "status": "created",
-        "rev": 0,
-        "created_at": now,
-        "created_by": journal.actor_view(actor),
-    }
+    task = _blank(
+        "tk_" + secrets.token_hex(8),
+        actor,
+        now,
+        title=free_text(fields.get("title"), "title", 200),
+        description=free_text(
+            fields.get("description"), "description", 5000, required=False, multiline=True
+        ),
+        level=level,
+        category=free_text(fields.get("category"), "category", 50),
+        matter=free_text(fields.get("matter"), "matter", 100, required=False),
+        handling_type=free_text(fields.get("handling_type", "standard"), "handling_type", 30),
+        source=source["_id"],
+        external_id=external_id,
+        partner=actor.client_id,
+        jurisdiction=jurisdiction,
+        dispatcher=dispatcher,
+        reach=_reach(dispatcher),
+        limit=fields.get("limit") or DEFAULT_LIMITS[level],
+    )
     deadline_for(task["limit"], level, now, calendar)  # refuse a bad limit before writing
     files = attachments.prepare(fields.get("attachments") or [], task["_id"], now)
-    if external_id is not None:
-        key = f"external:{source['_id']}:{external_id}"
-        if not claim(db, key, now, task_id=task["_id"]):
-            earlier = db.claims.find_one({"_id": key})
-            existing = journal.load(db, earlier["task_id"]) if earlier else None
-            if existing is None:
-                raise Conflict("this task is being created; retry", field="external_id")
-            return task_view(existing), False
+    key = _external_key(source["_id"], external_id) if external_id is not None else None
+    if key is not None and not claim(db, key, now, task_id=task["_id"]):
+        existing = by_external_id(db, source["_id"], str(external_id))
+        if existing is None:
+            raise Conflict("this task is being created; retry", field="external_id")
+        return task_view(existing), False
     attachments.store(db, files)
     task["attachments"] = [attachments.brief(f) for f in files]
     db.tasks.insert_one(task)
@@ -278,11 +328,7 @@ def _dispatch_one(
         dispatched_at=now,
         part_due_at=None,
     )
-    notices = (
-        []
-        if unit.startswith(PARTNER_PREFIX)
-        else [notice(unit, "dispatched", f"新任务：{task['title']}", now, calendar)]
-    )
+    notices = notices_to(unit, "dispatched", f"新任务：{task['title']}", now, calendar)
     return journal.record(
         db,
         task,
@@ -321,41 +367,16 @@ def dispatch_task(
         return task_view(_dispatch_one(db, task, actor, now, calendar, units[0], limit))
     children = []
     for unit in units:
-        child: Document = {
-            **{
-                k: task[k]
-                for k in (
-                    "title",
-                    "description",
-                    "level",
-                    "category",
-                    "matter",
-                    "handling_type",
-                    "source",
-                    "jurisdiction",
-                    "dispatcher",
-                    "limit",
-                    "attachments",
-                )
-            },
-            "_id": f"{task['_id']}-{len(children) + 1}",
-            "external_id": None,
-            "partner": task.get("partner"),
-            "receiver": None,
-            "holders": [],
-            "reach": task["reach"],
-            "parent": task["_id"],
-            "children": [],
-            "deadline": 0,
-            "card": "none",
-            "cards": [],
-            "rollbacks": 0,
-            "urges": 0,
-            "status": "created",
-            "rev": 0,
-            "created_at": now,
-            "created_by": journal.actor_view(actor),
-        }
+        child = _blank(
+            f"{task['_id']}-{len(children) + 1}",
+            actor,
+            now,
+            **{k: task[k] for k in INHERITED},
+            external_id=None,
+            partner=task.get("partner"),
+            reach=task["reach"],
+            parent=task["_id"],
+        )
         children.append(child["_id"])
         if journal.load(db, child["_id"]) is None:
             db.tasks.insert_one(child)
@@ -413,13 +434,8 @@ def transfer_task(
     part_due = parse_time(due_at, "due_at") if due_at else task["due_at"]
     if part_due <= now or part_due > task["due_at"]:
         raise InvalidInput("after now and no later than the task's due time", field="due_at")
-    changes = {
-        "receiver": unit,
-        "holders": _held(task, unit),
-        "part_due_at": part_due,
-        "reach": sorted({*task["reach"], *_reach(unit)}),
-    }
-    notices = [notice(unit, "transferred", f"转办任务：{task['title']}", now, calendar)]
+    changes = {**_hand_to(task, unit), "part_due_at": part_due}
+    notices = notices_to(unit, "transferred", f"转办任务：{task['title']}", now, calendar)
     return task_view(
         journal.record(
             db,
@@ -455,11 +471,11 @@ def rollback_task(
     )
     if reason_code not in ROLLBACK_REASONS:
         raise InvalidInput(f"one of {', '.join(ROLLBACK_REASONS)}", field="reason_code")
-    reason = str(_text(reason, "reason", 500))
-    rollbacks = int(task["rollbacks"]) + 1
+    reason = str(free_text(reason, "reason", 500))
+    rolled_back_by = [*task.get("rolled_back_by", []), task["receiver"]]
+    rollbacks = len(rolled_back_by)
     changes: Document = {
-        "rollbacks": rollbacks,
-        "rolled_back_by": [*task.get("rolled_back_by", []), task["receiver"]],
+        "rolled_back_by": rolled_back_by,
         "receiver": None,
         "next_escalation_at": None,
         "returned_at": now,
@@ -467,8 +483,8 @@ def rollback_task(
     to, dispatcher = "returned", task["dispatcher"]
     if rollbacks > limit and "/" in dispatcher:
         to, dispatcher = "arbitration", dispatcher.rsplit("/", 1)[0]
-        changes.update(dispatcher=dispatcher, reach=sorted({*task["reach"], *_reach(dispatcher)}))
-    notices = [notice(dispatcher, to, f"任务被退回：{task['title']}", now, calendar)]
+        changes.update(dispatcher=dispatcher, reach=_widened(task, dispatcher))
+    notices = notices_to(dispatcher, to, f"任务被退回：{task['title']}", now, calendar)
     return task_view(
         journal.record(
             db,
@@ -496,7 +512,7 @@ def submit_feedback(
 ) -> Document:
     task = get_visible(db, actor, task_id)
     _require(_receiver_side(actor, task), task, {"in_progress", "feedback_rejected"}, "answered")
-    text = str(_text(text, "text", 5000))
+    text = str(free_text(text, "text", 5000, multiline=True))
     prepared = attachments.prepare(files, task["_id"], now)
     attachments.store(db, prepared)
     briefs = [attachments.brief(f) for f in prepared]
@@ -534,11 +550,9 @@ def review_feedback(
     task = get_visible(db, actor, task_id)
     _require(_dispatcher_side(actor, task), task, {"feedback_submitted"}, "reviewed")
     if decision == "reject":
-        reason = _text(reason, "reason", 500)
-        notices = (
-            [notice(task["receiver"], "rejected", f"反馈被驳回：{task['title']}", now, calendar)]
-            if not str(task["receiver"]).startswith(PARTNER_PREFIX)
-            else []
+        reason = free_text(reason, "reason", 500)
+        notices = notices_to(
+            task["receiver"], "rejected", f"反馈被驳回：{task['title']}", now, calendar
         )
         return task_view(
             journal.record(
@@ -602,10 +616,6 @@ def _complete_parent(
             _complete(db, parent, None, now, "every unit's task is approved", calendar)
 
 
-def resume_task(db: Database[Document], actor: Actor, now: datetime, task_id: str) -> Document:
-    return start_task(db, actor, now, task_id)
-
-
 def urge_task(
     db: Database[Document],
     actor: Actor,
@@ -628,16 +638,16 @@ def urge_task(
     _require(
         _dispatcher_side(actor, task) or above,
         task,
-        {"dispatched", "accepted", "in_progress", "feedback_rejected"},
+        WITH_RECEIVER,
         "urged",
     )
-    note = _text(note, "note", 500, required=False)
+    note = free_text(note, "note", 500, required=False)
     window = int(now.timestamp() // URGE_INTERVAL.total_seconds())
     who = actor.org_path or actor.client_id
     if not claim(db, f"urge:{task['_id']}:{who}:{window}", now):
         retry = int((window + 1) * URGE_INTERVAL.total_seconds() - now.timestamp()) + 1
         raise RateLimited("this task was urged within the hour", retry_after=retry)
-    notices = [notice(str(receiver), "urged", f"催办：{task['title']}", now, calendar)]
+    notices = notices_to(receiver, "urged", f"催办：{task['title']}", now, calendar)
     return task_view(
         journal.record(
             db,
@@ -666,18 +676,12 @@ def reassign_task(
     """A supervisor above the dispatcher moves the task to another unit (the deadline stands)."""
     task = get_visible(db, actor, task_id)
     allowed = actor.has_role("supervisor", "admin") and actor.reaches(task["dispatcher"])
-    _require(
-        allowed, task, {"dispatched", "accepted", "in_progress", "feedback_rejected"}, "reassigned"
-    )
-    reason = str(_text(reason, "reason", 500))
+    _require(allowed, task, WITH_RECEIVER, "reassigned")
+    reason = str(free_text(reason, "reason", 500))
     if not isinstance(unit, str) or not unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
-    changes = {
-        "receiver": unit,
-        "holders": _held(task, unit),
-        "reach": sorted({*task["reach"], *_reach(unit)}),
-    }
-    notices = [notice(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)]
+    changes = _hand_to(task, unit)
+    notices = notices_to(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)
     return task_view(
         journal.record(
             db,
@@ -702,7 +706,7 @@ def close_task(
     supervisor = actor.has_role("supervisor", "admin") and actor.reaches(task["dispatcher"])
     states = OPEN if supervisor else {"created", "returned", "arbitration"}
     _require(supervisor or _dispatcher_side(actor, task), task, set(states), "closed")
-    reason = str(_text(reason, "reason", 500))
+    reason = str(free_text(reason, "reason", 500))
     return task_view(
         journal.record(
             db,

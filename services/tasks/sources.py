@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.codec import to_wire, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.common.text import text
 
 SEED = {
     "hotline_12345": "12345 政务服务便民热线",
@@ -42,9 +43,7 @@ def list_sources(db: Database[Document]) -> list[dict[str, Any]]:
 def add_source(db: Database[Document], code: str, name: str) -> dict[str, Any]:
     if not isinstance(code, str) or not _CODE.match(code):
         raise InvalidInput("2–40 lowercase letters, digits or _", field="code")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise InvalidInput("1–100 characters", field="name")
-    source = {"_id": code, "name": name.strip(), "enabled": True, "at": utcnow()}
+    source = {"_id": code, "name": text(name, "name", 100), "enabled": True, "at": utcnow()}
     try:
         db.sources.insert_one(source)
     except DuplicateKeyError as exc:
@@ -57,18 +56,15 @@ def edit_source(
 ) -> dict[str, Any]:
     changes: Document = {}
     if name is not None:
-        if not name.strip() or len(name) > 100:
-            raise InvalidInput("1–100 characters", field="name")
-        changes["name"] = name.strip()
+        changes["name"] = text(name, "name", 100)
     if enabled is not None:
         changes["enabled"] = bool(enabled)
-    if db.sources.find_one({"_id": code}) is None:
+    source = db.sources.find_one({"_id": code}) if isinstance(code, str) else None
+    if source is None:
         raise NotFound("no such source", field="code")
     if changes:
         db.sources.update_one({"_id": code}, {"$set": changes})
-    found = db.sources.find_one({"_id": code})
-    assert found is not None
-    return view(found)
+    return view({**source, **changes})
 
 
 def require_enabled(db: Database[Document], code: str) -> Document:

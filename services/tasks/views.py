@@ -34,7 +34,6 @@ FIELDS = (
     "card_at",
     "cards",
     "next_escalation_at",
-    "rollbacks",
     "urges",
     "attachments",
     "feedback",
@@ -50,4 +49,5 @@ FIELDS = (
 
 def task_view(task: Document) -> dict[str, Any]:
     view: dict[str, Any] = to_wire({"id": task["_id"], **{k: task.get(k) for k in FIELDS}})
+    view["rollbacks"] = len(task.get("rolled_back_by") or [])
     return view
