@@ -51,4 +51,6 @@ bench: install
 	$(BIN)/python bench/identity.py
 	$(BIN)/python bench/certs.py
 	$(BIN)/python bench/tasks.py
+	# OpenFisca, for the comparison in bench/policy.py, in a venv of its own (never a service's).
+	test -x .venv-bench/bin/python || (python3.11 -m venv .venv-bench && .venv-bench/bin/pip install -q openfisca-core==46.0.1 numpy==2.4.6)
 	$(BIN)/python bench/policy.py

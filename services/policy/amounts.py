@@ -24,7 +24,7 @@ from services.policy.rules import evaluate, parameter, validate_condition
 KINDS = ("fixed", "rate", "brackets", "table")
 
 
-def _number(value: Any, parameters: Mapping[str, Any], on: date) -> Decimal | None:
+def number(value: Any, parameters: Mapping[str, Any], on: date) -> Decimal | None:
     if isinstance(value, Mapping) and "param" in value:
         value = parameter(parameters, value["param"], on)
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
@@ -32,7 +32,7 @@ def _number(value: Any, parameters: Mapping[str, Any], on: date) -> Decimal | No
     return Decimal(str(value))
 
 
-def _fen(value: Decimal) -> int:
+def fen(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -87,25 +87,25 @@ def compute(
 ) -> int | None:
     """The amount in fen, or None when a fact it needs is unknown."""
     if "fixed" in node:
-        fixed = _number(node["fixed"], parameters, on)
-        return None if fixed is None else _fen(fixed)
+        fixed = number(node["fixed"], parameters, on)
+        return None if fixed is None else fen(fixed)
     if "rate" in node:
-        rate, base = _number(node["rate"], parameters, on), _number(facts.get(node["of"]), {}, on)
+        rate, base = number(node["rate"], parameters, on), number(facts.get(node["of"]), {}, on)
         if rate is None or base is None:
             return None
         value = rate * base
-        cap = _number(node.get("cap"), parameters, on) if "cap" in node else None
-        return _fen(min(value, cap) if cap is not None else value)
+        cap = number(node.get("cap"), parameters, on) if "cap" in node else None
+        return fen(min(value, cap) if cap is not None else value)
     if "brackets" in node:
-        base = _number(facts.get(node["brackets"]["of"]), {}, on)
+        base = number(facts.get(node["brackets"]["of"]), {}, on)
         if base is None:
             return None
         reached = None
         for step in node["brackets"]["steps"]:
-            start = _number(step["from"], parameters, on)
+            start = number(step["from"], parameters, on)
             if start is not None and base >= start:
-                reached = _number(step["amount"], parameters, on)
-        return 0 if reached is None else _fen(reached)
+                reached = number(step["amount"], parameters, on)
+        return 0 if reached is None else fen(reached)
     for row in node["table"]:
         holds = evaluate(row["when"], facts, parameters, on, [])
         if holds is None:

@@ -1,12 +1,15 @@
 """Which policies are published, read by ``_id``: one small document per subject kind
 (``published:person``) lists them with the facts each reads, rebuilt whenever a policy
-changes status. A published policy's rules never change (a change is a new version), so a
-process keeps the policies it has read in memory; re-matching one subject then costs one
-``_id`` read instead of a scan of every policy (FerretDB reads whole collections for any
-other filter)."""
+changes status, with a tiny revision document beside it (``published-rev:person``). A
+published policy's rules never change (a change is a new version), so a process keeps the
+policies and the index it has read in memory, and reads only the revision to know the index
+is still current; re-matching one subject then costs one small ``_id`` read instead of a scan
+of every policy (FerretDB reads whole collections for any other filter) or a read of the
+whole index."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from pymongo.database import Database
@@ -14,6 +17,7 @@ from pymongo.database import Database
 from services.common.mongo import Document
 
 _RULES: dict[str, Document] = {}  # policy id → its published document (immutable rules)
+_INDEX: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # kind → (revision, entries)
 
 
 def rebuild(db: Database[Document]) -> None:
@@ -29,16 +33,15 @@ def rebuild(db: Database[Document]) -> None:
             {"policies": sorted(listed, key=lambda p: p["id"])},
             upsert=True,
         )
+        db.published.replace_one(
+            {"_id": f"published-rev:{kind}"}, {"rev": secrets.token_hex(8)}, upsert=True
+        )
 
 
 def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:
     """The published policies for ``kind`` (only those reading one of ``reading``, if given)."""
-    index = db.published.find_one({"_id": f"published:{kind}"})
-    if index is None:
-        rebuild(db)
-        index = db.published.find_one({"_id": f"published:{kind}"}) or {"policies": []}
     result = []
-    for entry in index["policies"]:
+    for entry in _index(db, kind):
         if reading is not None and not reading & set(entry["reads"]):
             continue
         policy = _RULES.get(entry["id"])
@@ -49,3 +52,18 @@ def published(db: Database[Document], kind: str, reading: set[str] | None = None
             _RULES[entry["id"]] = policy
         result.append({**policy, "status": "published"})
     return result
+
+
+def _index(db: Database[Document], kind: str) -> list[dict[str, Any]]:
+    """The index for ``kind``, read again only when its revision changed (the revision is
+    written after the index, so a reader never pairs a new revision with an old index)."""
+    revision = db.published.find_one({"_id": f"published-rev:{kind}"})
+    if revision is None:
+        rebuild(db)
+        revision = db.published.find_one({"_id": f"published-rev:{kind}"}) or {"rev": ""}
+    cached = _INDEX.get(kind)
+    if cached is not None and cached[0] == revision["rev"]:
+        return cached[1]
+    index = db.published.find_one({"_id": f"published:{kind}"}) or {"policies": []}
+    _INDEX[kind] = (revision["rev"], index["policies"])
+    return list(index["policies"])

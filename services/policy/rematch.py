@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
+import numpy as np
+from pymongo import ReplaceOne
 from pymongo.database import Database
 
 from services.common.mongo import Document
-from services.policy import catalogue, facts, inbox, matching
+from services.policy import catalogue, columnar, facts, inbox, matching
 from services.policy.policies import in_force
 
 SAMPLE = 20
+CHUNK = 50_000  # subjects matched at once in a batch
 
 
 def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:
@@ -25,26 +29,23 @@ def _subjects(db: Database[Document], kind: str) -> Iterator[Document]:
     yield from db.facts.find({"kind": kind})
 
 
-def _store(
-    db: Database[Document],
+def _stored(
     now: datetime,
     policy: Document,
     subject: Document,
-    result: dict[str, Any],
-) -> None:
-    db.matches.replace_one(
-        {"_id": f"{policy['_id']}:{subject['_id']}"},
-        {
-            "policy": policy["_id"],
-            "subject": subject["_id"],
-            "org_path": subject.get("org_path"),
-            "eligible": result["eligible"],
-            "amount": result["amount"],
-            "degree": result["degree"],
-            "at": now,
-        },
-        upsert=True,
-    )
+    eligible: str,
+    amount: int | None,
+    degree: float,
+) -> Document:
+    return {
+        "policy": policy["_id"],
+        "subject": subject["_id"],
+        "org_path": subject.get("org_path"),
+        "eligible": eligible,
+        "amount": amount,
+        "degree": degree,
+        "at": now,
+    }
 
 
 def rematch_subject(
@@ -57,29 +58,66 @@ def rematch_subject(
     values = facts.with_derived(facts.current(subject, now), now.date())
     reads = set(changed or []) | ({"age"} if changed and "birth_date" in changed else set())
     pushed = []
+    writes = []
     for policy in published(db, subject["kind"], reads if changed is not None else None):
         result = matching.match(policy, values, now.date())
-        _store(db, now, policy, subject, result)
+        writes.append(
+            ReplaceOne(
+                {"_id": f"{policy['_id']}:{subject_id}"},
+                _stored(
+                    now, policy, subject, result["eligible"], result["amount"], result["degree"]
+                ),
+                upsert=True,
+            )
+        )
         if (
             result["eligible"] == "yes"
             and in_force(policy, now.date())
             and inbox.push(db, now, policy, subject_id, result["amount"])
         ):
             pushed.append(policy["code"])
+    if writes:
+        db.matches.bulk_write(writes, ordered=False)
     return pushed
+
+
+def _batches(
+    db: Database[Document], now: datetime, policy: Document
+) -> Iterator[tuple[list[Document], dict[str, columnar.Column], columnar.PolicyBatch]]:
+    """The policy matched against every subject of its kind, ``CHUNK`` subjects at a time
+    (the batch engine: every check kept, as the scalar one would explain it)."""
+    names = set(policy.get("reads", [])) | {"birth_date"}
+    chunk: list[Document] = []
+    cursor = _subjects(db, policy["subject_type"])
+    while True:
+        chunk = list(islice(cursor, CHUNK))
+        if not chunk:
+            return
+        rows = [facts.with_derived(facts.current(s, now), now.date()) for s in chunk]
+        columns = columnar.columns_of(rows, names)
+        yield chunk, columns, columnar.match_columns(policy, columns, len(chunk), now.date())
 
 
 def match_policy(db: Database[Document], now: datetime, policy: Document) -> dict[str, int]:
     """Every subject of the policy's kind, when it is published."""
     counts = {"subjects": 0, "eligible": 0, "pushed": 0}
-    for subject in _subjects(db, policy["subject_type"]):
-        values = facts.with_derived(facts.current(subject, now), now.date())
-        result = matching.match(policy, values, now.date())
-        _store(db, now, policy, subject, result)
-        counts["subjects"] += 1
-        if result["eligible"] == "yes":
-            counts["eligible"] += 1
-            counts["pushed"] += inbox.push(db, now, policy, subject["_id"], result["amount"])
+    for subjects, _columns, batch in _batches(db, now, policy):
+        writes = []
+        for i, subject in enumerate(subjects):
+            eligible = batch.eligible_label(i)
+            amount = batch.amount_of(i)
+            writes.append(
+                ReplaceOne(
+                    {"_id": f"{policy['_id']}:{subject['_id']}"},
+                    _stored(now, policy, subject, eligible, amount, batch.degree(i)),
+                    upsert=True,
+                )
+            )
+            if eligible == "yes":
+                counts["eligible"] += 1
+                counts["pushed"] += inbox.push(db, now, policy, subject["_id"], amount)
+        db.matches.bulk_write(writes, ordered=False)
+        counts["subjects"] += len(subjects)
     return counts
 
 
@@ -90,22 +128,19 @@ def simulate(db: Database[Document], now: datetime, policy: Document) -> dict[st
     total = 0
     by_unit: dict[str, dict[str, int]] = {}
     near: list[dict[str, Any]] = []
-    for subject in _subjects(db, policy["subject_type"]):
-        values = facts.with_derived(facts.current(subject, now), now.date())
-        result = matching.match(policy, values, now.date())
-        unit = str(subject.get("org_path") or "")
-        if result["eligible"] == "yes":
-            eligible += 1
-            amount = result["amount"] or 0
-            total += amount
+    for subjects, columns, batch in _batches(db, now, policy):
+        eligible += batch.eligible_count
+        unknown += batch.unknown_count
+        total += batch.total_amount
+        units = np.array([str(s.get("org_path") or "") for s in subjects], dtype=object)
+        for unit in np.unique(units[batch.true]):
+            where = batch.true & (units == unit)
             bucket = by_unit.setdefault(unit, {"eligible": 0, "amount": 0})
-            bucket["eligible"] += 1
-            bucket["amount"] += amount
-        elif result["eligible"] == "unknown":
-            unknown += 1
-        if result["near_miss"] and len(near) < SAMPLE:
-            failing = [c for c in result["checks"] if c["met"] is not True]
-            near.append({"subject": subject["_id"], "org_unit": unit, "check": failing[0]})
+            bucket["eligible"] += int(where.sum())
+            bucket["amount"] += int(batch.amount[where & batch.paid].sum(dtype=np.int64))
+        for i in np.flatnonzero(batch.near_miss)[: max(0, SAMPLE - len(near))]:
+            failing = [c for c in batch.explain(int(i), columns)["checks"] if c["met"] is not True]
+            near.append({"subject": subjects[i]["_id"], "org_unit": units[i], "check": failing[0]})
     budget = policy.get("budget")
     return {
         "eligible": eligible,

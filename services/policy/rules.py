@@ -113,7 +113,7 @@ def validate_condition(node: Any, parameters: Mapping[str, Any], where: str = "c
         raise InvalidInput(f"{op} takes a list", field=f"{where}.value")
 
 
-def _compare(op: str, actual: Any, required: Any) -> bool:
+def compare(op: str, actual: Any, required: Any) -> bool:
     try:
         if op == "==":
             return bool(actual == required)
@@ -162,7 +162,7 @@ def evaluate(
     if op == "exists":
         met: Tri = known
     else:
-        met = _compare(op, actual, required) if known else None
+        met = compare(op, actual, required) if known else None
     checks.append(
         CheckResult(node["label"], node.get("clause"), fact, op, required, actual, known, met)
     )
@@ -173,8 +173,9 @@ def facts_read(node: Mapping[str, Any]) -> set[str]:
     """Every fact a condition (or amount) reads: what an incremental re-match listens to."""
     found: set[str] = set()
     if isinstance(node, Mapping):
-        if isinstance(node.get("fact"), str):
-            found.add(node["fact"])
+        for key in ("fact", "of"):  # a check's fact; the fact an amount is computed from
+            if isinstance(node.get(key), str):
+                found.add(node[key])
         for value in node.values():
             if isinstance(value, Mapping | list):
                 found |= (
