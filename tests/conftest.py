@@ -59,6 +59,14 @@ class Suite:
     def script(self, *args: str) -> None:
         subprocess.run(["bash", *args], cwd=ROOT, env=self.env, check=True)
 
+    def secret(self, name: str) -> str:
+        """A demo secret the suite made (var/secrets.env), for signing as a partner would."""
+        for line in (ROOT / "var" / "secrets.env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == name:
+                return value
+        raise KeyError(name)
+
 
 @pytest.fixture(scope="session")
 def running_suite() -> Iterator[Suite]:

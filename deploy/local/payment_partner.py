@@ -4,6 +4,10 @@
 ``Idempotency-Key`` (the payout id) and ``X-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")``.
 It answers ``{"payment_id", "status": "paid"}``; the same key again returns the same payment
 (never a second one), a different body under the same key is a 409, a bad signature a 401.
+With a ``callback_url`` in the body it answers 202 ``{"payment_id", "status": "accepted"}``,
+pays a moment later (``PAYMENT_SETTLE_SECONDS``) and POSTs a signed callback
+``{"payout_id", "payment_id", "status": "paid", "amount"}`` to that URL, retried with backoff
+until it is answered 2xx; asked again meanwhile, it answers what the payment has become.
 Payees listed in ``PAYMENT_REFUSE`` (comma separated) are refused (402), so failures can be
 exercised. Payments are kept in a JSON-lines file, read back at start.
 
@@ -20,6 +24,8 @@ import os
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -49,6 +55,13 @@ class Ledger:
                 payment = json.loads(line)
                 self.payments[payment["key"]] = payment
 
+    def _append(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        self.payments[record["key"]] = record
+
     def pay(self, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             earlier = self.payments.get(key)
@@ -56,21 +69,57 @@ class Ledger:
                 if earlier["request"] != body:
                     return 409, {"error": "this idempotency key was used for another payment"}
                 return 200, earlier["response"]
+            later = bool(body.get("callback_url"))
             response = {
                 "payment_id": "pay_" + secrets.token_hex(8),
-                "status": "paid",
+                "status": "accepted" if later else "paid",
                 "amount": body["amount"],
             }
-            record = {"key": key, "request": body, "response": response, "at": time.time()}
-            with self.path.open("a") as out:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            self.payments[key] = record
-            return 201, response
+            self._append({"key": key, "request": body, "response": response, "at": time.time()})
+            return (202 if later else 201), response
+
+    def settle(self, key: str) -> dict[str, Any]:
+        """An accepted payment is made: recorded as paid (what a repeated request sees)."""
+        with self.lock:
+            record = self.payments[key]
+            response = {**record["response"], "status": "paid"}
+            self._append({**record, "response": response, "paid_at": time.time()})
+            return response
 
 
-def serve(port: int, secret: str, ledger: Ledger, refuse: set[str]) -> None:
+def call_back(secret: str, ledger: Ledger, key: str, url: str, delay: float) -> None:
+    """Pay after ``delay``, then tell the payer (signed), retrying with backoff."""
+    time.sleep(delay)
+    payment = ledger.settle(key)
+    request = ledger.payments[key]["request"]
+    body = json.dumps(
+        {
+            "payout_id": request["payout_id"],
+            "payment_id": payment["payment_id"],
+            "status": "paid",
+            "amount": request["amount"],
+        },
+        separators=(",", ":"),
+    ).encode()
+    for attempt in range(10):
+        stamp = int(time.time())
+        mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        req = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "X-Signature": f"t={stamp},v1={mac}"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as answer:
+                if 200 <= answer.status < 300:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(min(60.0, 0.5 * 2**attempt))
+
+
+def serve(port: int, secret: str, ledger: Ledger, refuse: set[str], settle_after: float) -> None:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
@@ -103,6 +152,12 @@ def serve(port: int, secret: str, ledger: Ledger, refuse: set[str]) -> None:
             if request.get("payee") in refuse:
                 return self._answer(402, {"error": "the payee's account refuses payments"})
             status, answer = ledger.pay(key, request)
+            if status == 202:
+                threading.Thread(
+                    target=call_back,
+                    args=(secret, ledger, key, str(request["callback_url"]), settle_after),
+                    daemon=True,
+                ).start()
             return self._answer(status, answer)
 
         def log_message(self, *_args: Any) -> None:
@@ -119,7 +174,8 @@ def main() -> None:
     secret = os.environ["PAYMENT_SECRET"]
     refuse = {p for p in os.environ.get("PAYMENT_REFUSE", "").split(",") if p}
     Path(args.ledger).parent.mkdir(parents=True, exist_ok=True)
-    serve(args.port, secret, Ledger(Path(args.ledger)), refuse)
+    settle_after = float(os.environ.get("PAYMENT_SETTLE_SECONDS", "0.3"))
+    serve(args.port, secret, Ledger(Path(args.ledger)), refuse, settle_after)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
 export PAYMENT_PORT="${PAYMENT_PORT:-8701}"
 export PAYMENT_URL="${PAYMENT_URL:-http://127.0.0.1:$PAYMENT_PORT}"
 export PAYMENT_LEDGER="${PAYMENT_LEDGER:-$VAR/run/$SUITE-payments.jsonl}"
+# The partner accepts, pays a moment later and calls the gateway back, signed.
+export PAYMENT_CALLBACK_URL="${PAYMENT_CALLBACK_URL:-http://127.0.0.1:$GATEWAY_PORT/v1/payment-callbacks}"
 mkdir -p "$RUN" "$LOGS"
 
 load_secrets() {

@@ -142,3 +142,19 @@ def timestamped_signature(secret: str, timestamp: int, body: bytes) -> str:
     partners and requests to the payment partner (the timestamp bounds a replay)."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def timestamped_signature_ok(
+    secret: str, header: str, body: bytes, now: int, max_skew: int = 300
+) -> bool:
+    """The header is :func:`timestamped_signature` of ``body`` made within ``max_skew``
+    seconds of ``now`` (an older one is a replay)."""
+    try:
+        parts = dict(part.split("=", 1) for part in header.split(","))
+        stamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if not secret or abs(now - stamp) > max_skew:
+        return False
+    expected = timestamped_signature(secret, stamp, body)
+    return hmac.compare_digest(expected, f"t={stamp},v1={parts.get('v1', '')}")

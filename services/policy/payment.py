@@ -1,23 +1,34 @@
 """The payment partner over HTTP: one signed request per payout, the payout id as the
-idempotency key, so a retry after a timeout never pays twice."""
+idempotency key, so a retry after a timeout never pays twice. The partner may pay at once
+(200/201 ``paid``) or accept (202) and tell us later with a signed callback (``POST
+/v1/payment-callbacks`` on the gateway, verified here by :func:`callback`)."""
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 
-from services.common.crypto import timestamped_signature
+from services.common.crypto import timestamped_signature, timestamped_signature_ok
+from services.common.errors import InvalidInput, Unauthenticated
 from services.common.mongo import Document
 
 
-def disburse(url: str, secret: str, payout: Document, timeout: float = 10.0) -> tuple[str, str]:
-    """("paid", payment id) or ("failed", why)."""
-    body = json.dumps(
-        {"payout_id": payout["_id"], "amount": int(payout["amount"]), "payee": payout["subject"]},
-        separators=(",", ":"),
-    ).encode()
+def disburse(
+    url: str, secret: str, payout: Document, callback_url: str = "", timeout: float = 10.0
+) -> tuple[str, str]:
+    """("paid", payment id), ("accepted", payment id): a callback will settle it, or
+    ("failed", why)."""
+    request = {
+        "payout_id": payout["_id"],
+        "amount": int(payout["amount"]),
+        "payee": payout["subject"],
+    }
+    if callback_url:
+        request["callback_url"] = callback_url
+    body = json.dumps(request, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         "Idempotency-Key": payout["_id"],
@@ -29,6 +40,29 @@ def disburse(url: str, secret: str, payout: Document, timeout: float = 10.0) -> 
         )
     except httpx.HTTPError as exc:
         return "failed", f"payment partner unreachable: {type(exc).__name__}"
-    if response.status_code in (200, 201) and response.json().get("status") == "paid":
-        return "paid", str(response.json()["payment_id"])
+    if response.status_code in (200, 201, 202):
+        answer = response.json()
+        if answer.get("status") in ("paid", "accepted") and answer.get("payment_id"):
+            return str(answer["status"]), str(answer["payment_id"])
     return "failed", f"payment partner answered {response.status_code}: {response.text[:200]}"
+
+
+def callback(secret: str, signature: str, body: bytes, now: int) -> dict[str, Any]:
+    """The partner's signed word on one payment: ``{payout_id, payment_id, status, amount}``
+    (``status`` paid or failed). A bad or stale signature is refused."""
+    if not timestamped_signature_ok(secret, signature, body, now):
+        raise Unauthenticated("the callback's signature does not verify", field="X-Signature")
+    try:
+        news = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput("a JSON body", field="body") from exc
+    if not isinstance(news, dict):
+        raise InvalidInput("a JSON object", field="body")
+    for name in ("payout_id", "payment_id"):
+        if not isinstance(news.get(name), str) or not news[name]:
+            raise InvalidInput("text", field=name)
+    if news.get("status") not in ("paid", "failed"):
+        raise InvalidInput("paid or failed", field="status")
+    if isinstance(news.get("amount"), bool) or not isinstance(news.get("amount"), int):
+        raise InvalidInput("the amount in fen", field="amount")
+    return news

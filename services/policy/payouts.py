@@ -41,6 +41,7 @@ PERIOD_FORMATS = {
     "yearly": r"^\d{4}$",
 }
 MAX_ATTEMPTS = 5
+CALLBACK_WAIT = timedelta(seconds=float(os.environ.get("PAYMENT_CALLBACK_WAIT_SECONDS", "600")))
 RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
 OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
 # A payout left ``reserving`` this long is taken to be a stopped runner's (an environment
@@ -123,6 +124,7 @@ def run(
         "created": 0,
         "paid": 0,
         "offered": 0,
+        "disbursing": 0,  # accepted by the payment partner; its callback settles them
         "failed": 0,
         "settled_before": 0,
         "unpaid": [],
@@ -151,7 +153,7 @@ def run(
             payout = pay(db, now, payout, disburse)
         if payout["status"] == before and before not in ("new", "reserving"):
             report["settled_before"] += 1  # paid, offered, declined … by an earlier run
-        elif payout["status"] in ("paid", "offered", "failed"):
+        elif payout["status"] in ("paid", "offered", "disbursing", "failed"):
             report[payout["status"]] += 1
     report["budget_reserved"] = budget.reserved_total(db, policy["code"])
     report["budget"] = policy.get("budget")
@@ -248,6 +250,12 @@ def pay(db: Database[Document], now: datetime, payout: Document, disburse: Disbu
         payout["attempts"] >= MAX_ATTEMPTS or payout.get("retry_at", now) > now
     ):
         return payout
+    if (
+        payout["status"] == "disbursing"
+        and payout.get("accepted_at")
+        and payout["accepted_at"] >= now - CALLBACK_WAIT
+    ):
+        return payout  # accepted: its callback is awaited, asking again would be noise
     if payout["status"] == "failed":
         retried = _move(db, payout, "disbursing", now)
         if retried is None:
@@ -257,6 +265,10 @@ def pay(db: Database[Document], now: datetime, payout: Document, disburse: Disbu
     attempts = int(payout.get("attempts", 0)) + 1
     if outcome == "paid":
         moved = _move(db, payout, "paid", now, payment_id=detail, attempts=attempts)
+    elif outcome == "accepted":  # the partner's signed callback will settle it
+        moved = _move(
+            db, payout, "disbursing", now, payment_id=detail, attempts=attempts, accepted_at=now
+        )
     else:
         backoff = timedelta(minutes=2**attempts)
         moved = _move(
@@ -336,11 +348,54 @@ def ledger(db: Database[Document], actor: Actor, policy_id: str) -> dict[str, An
     }
 
 
+def settle(db: Database[Document], now: datetime, news: dict[str, Any]) -> dict[str, Any]:
+    """The payment partner's callback: the payout becomes paid (or failed, retried with
+    backoff). The same callback twice changes nothing; one that contradicts what we know
+    (another payment, another amount) is refused and changes nothing."""
+    for _attempt in range(5):
+        payout = db.payouts.find_one({"_id": news["payout_id"]})
+        if payout is None:
+            raise NotFound("no such payout")
+        if int(news["amount"]) != int(payout["amount"]):
+            raise Conflict("the amount is not the payout's", field="amount")
+        known = payout.get("payment_id")
+        if known is not None and known != news["payment_id"]:
+            raise Conflict("another payment settles this payout", field="payment_id")
+        if payout["status"] == "paid":
+            return view(payout)  # said before
+        if payout["status"] not in ("disbursing", "failed"):
+            raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
+        attempts = int(payout.get("attempts", 0))
+        if news["status"] == "paid":
+            moved = _move(db, payout, "paid", now, payment_id=news["payment_id"])
+        elif payout["status"] == "failed":
+            return view(payout)
+        else:
+            moved = _move(
+                db,
+                payout,
+                "failed",
+                now,
+                failure="the payment partner reported a failure",
+                retry_at=now + timedelta(minutes=2**attempts),
+                flagged=attempts >= MAX_ATTEMPTS,
+            )
+        if moved is not None:
+            return view(moved)
+    raise Conflict("this payout changed at the same time; try again")
+
+
 def retry_failed(db: Database[Document], now: datetime, disburse: Disburse) -> int:
-    """Failed payouts whose backoff has passed, tried again (a timer calls this)."""
+    """Failed payouts whose backoff has passed, and accepted ones whose callback has not come
+    in ``CALLBACK_WAIT``, asked again (the same idempotency key: the partner answers what
+    became of it; a timer calls this)."""
     retried = 0
     for payout in db.payouts.find({"status": "failed", "flagged": False}).limit(200):
         if payout.get("retry_at") and payout["retry_at"] <= now:
+            pay(db, now, payout, disburse)
+            retried += 1
+    for payout in db.payouts.find({"status": "disbursing"}).limit(200):
+        if payout.get("accepted_at") and payout["accepted_at"] < now - CALLBACK_WAIT:
             pay(db, now, payout, disburse)
             retried += 1
     return retried

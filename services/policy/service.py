@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from nameko.events import EventDispatcher, event_handler
@@ -35,6 +36,8 @@ from services.policy.store import INDEXES
 
 expected = DOMAIN_ERRORS
 PAYMENT_URL = os.environ.get("PAYMENT_URL", "http://127.0.0.1:8701")
+# Where the partner tells us the outcome (the gateway's route); empty: it pays at once.
+PAYMENT_CALLBACK_URL = os.environ.get("PAYMENT_CALLBACK_URL", "")
 FEED_ROLES = ("staff", "supervisor", "admin", "partner")
 
 
@@ -54,7 +57,15 @@ class PolicyService:
         secret = os.environ.get("PAYMENT_SECRET", "")
         if not secret:
             return "failed", "no payment partner configured (PAYMENT_SECRET)"
-        return payment.disburse(PAYMENT_URL, secret, payout)
+        return payment.disburse(PAYMENT_URL, secret, payout, PAYMENT_CALLBACK_URL)
+
+    @rpc(expected_exceptions=expected)
+    def payment_callback(self, body: str, signature: str) -> dict[str, Any]:
+        """The payment partner's signed callback, forwarded as received by the gateway
+        (the secret stays here, with the service that signs the requests)."""
+        secret = os.environ.get("PAYMENT_SECRET", "")
+        news = payment.callback(secret, signature, body.encode(), int(time.time()))
+        return payouts.settle(self.db, utcnow(), news)
 
     # payouts (免申即享)
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.crypto import timestamped_signature
 from tests.e2e.conftest import token_for
 from tests.e2e.test_certs import issue_disability
 from tests.idnumbers import resident_id
@@ -214,7 +215,16 @@ def test_auto_payouts_pay_once_within_the_budget_and_the_ledger_reconciles(
     assert run.status_code == 200, run.text
     report = run.json()
     assert report["eligible"] == 3
-    assert report["paid"] == 2
+    # paid at once, or accepted by the payment partner and settled by its signed callback
+    assert report["paid"] + report["disbursing"] == 2
+
+    def ledger() -> dict[str, Any]:
+        found: dict[str, Any] = http.get(
+            f"/v1/policies/{policy['id']}/ledger", headers=staff
+        ).json()
+        return found
+
+    assert eventually(lambda: ledger()["by_state"].get("paid", {}).get("count") == 2)
     last = sorted(people)[-1]  # the documented order: by subject id; the budget stops there
     assert report["unpaid"] == [{"subject": last, "amount": 100000, "reason": "budget_exhausted"}]
     assert report["budget_reserved"] == 200000  # to the fen
@@ -228,12 +238,12 @@ def test_auto_payouts_pay_once_within_the_budget_and_the_ledger_reconciles(
     assert again["settled_before"] == 2
     assert again["unpaid"] == report["unpaid"]
 
-    ledger = http.get(f"/v1/policies/{policy['id']}/ledger", headers=staff).json()
-    assert ledger["by_state"]["paid"] == {"count": 2, "amount": 200000}
-    assert ledger["by_state"]["unfunded"]["count"] == 1
-    assert ledger["paid"] == ledger["reserved_in_budget"] == 200000
-    assert ledger["reconciled"] is True
-    assert ledger["by_org_unit"] == [
+    totals = ledger()
+    assert totals["by_state"]["paid"] == {"count": 2, "amount": 200000}
+    assert totals["by_state"]["unfunded"]["count"] == 1
+    assert totals["paid"] == totals["reserved_in_budget"] == 200000
+    assert totals["reconciled"] is True
+    assert totals["by_org_unit"] == [
         {"org_unit": f"{DISTRICT}/NH/XH", "count": 2, "amount": 200000}
     ]
 
@@ -295,8 +305,18 @@ def test_confirm_mode_pays_after_one_click_and_records_a_decline(
     assert offers["2026"]["amount"] == 123457  # 10 % of the R&D expense, rounded to the fen
     paid = http.post(f"/v1/me/payouts/{offers['2026']['id']}/confirm", headers=enterprise)
     assert paid.status_code == 200, paid.text
-    assert paid.json()["status"] == "paid"
-    assert paid.json()["payment_id"].startswith("pay_")
+    assert paid.json()["status"] in ("disbursing", "paid")  # the partner calls back
+
+    def mine() -> dict[str, Any]:
+        found: dict[str, Any] = next(
+            p
+            for p in http.get("/v1/me/payouts", headers=enterprise).json()
+            if p["id"] == offers["2026"]["id"]
+        )
+        return found
+
+    settled = eventually(lambda: mine()["status"] == "paid" and mine())
+    assert settled["payment_id"].startswith("pay_")
     declined = http.post(f"/v1/me/payouts/{offers['2027']['id']}/decline", headers=enterprise)
     assert declined.json()["status"] == "declined"
     ledger = http.get(f"/v1/policies/{pid}/ledger", headers=staff).json()
@@ -403,3 +423,66 @@ def test_eligible_but_not_receiving_become_tasks_once(http: httpx.Client, login:
 
     assert eventually(lambda: len(outreach()) == 2)
     assert sorted(t["external_id"] for t in outreach()) == sorted(f"outreach:{p}" for p in people)
+
+
+def test_the_payment_callback_is_signed_idempotent_and_never_contradicted(
+    http: httpx.Client, login: Login, running_suite: Any
+) -> None:
+    """The payment partner's callback settles a payout; a forged or stale signature is
+    refused; the same callback twice changes nothing; one naming another amount is refused."""
+    staff, street = login("staff.cl"), login("staff.nh")
+    person = register(http, login, "丁四", "19850101")
+    assert eventually(
+        lambda: (
+            http.put(
+                f"/v1/subjects/{person}/facts",
+                headers=street,
+                json={
+                    "facts": {
+                        "disability_category": "视力",
+                        "device_price": 50000,
+                        "pilot_group": "cb",
+                    }
+                },
+            ).status_code
+            == 200
+        )
+    )
+    body = {**pilot_policy(1_000_000), "code": "callback-pilot"}
+    body["conditions"]["all"][-1]["value"] = "cb"
+    policy = http.post("/v1/policies", headers=staff, json=body).json()
+    assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
+    http.post(f"/v1/policies/{policy['id']}/payout-runs", headers=staff, json={"period": "once"})
+
+    secret = running_suite.secret("PAYMENT_SECRET")
+    payout_id = f"callback-pilot:once:{person}"
+
+    def send(news: dict[str, Any], key: str = secret, stamp: int | None = None) -> httpx.Response:
+        raw = json.dumps(news, separators=(",", ":")).encode()
+        signature = timestamped_signature(key, stamp or int(time.time()), raw)
+        return http.post(
+            "/v1/payment-callbacks",
+            content=raw,
+            headers={"Content-Type": "application/json", "X-Signature": signature},
+        )
+
+    def ledger() -> dict[str, Any]:
+        found: dict[str, Any] = http.get(
+            f"/v1/policies/{policy['id']}/ledger", headers=staff
+        ).json()
+        return found
+
+    assert eventually(lambda: ledger()["by_state"].get("paid", {}).get("count") == 1)
+    paid = ledger()
+    news = {"payout_id": payout_id, "payment_id": "pay_forged", "status": "paid", "amount": 50000}
+    forged = send(news, key="not-the-secret")
+    assert forged.status_code == 401
+    assert forged.json()["field"] == "X-Signature"
+    stale = send(news, stamp=int(time.time()) - 3600)
+    assert stale.status_code == 401
+    other = send(news)  # properly signed, but another payment than the one that paid it
+    assert other.status_code == 409
+    assert other.json()["field"] == "payment_id"
+    unknown = send({**news, "payout_id": "callback-pilot:once:p_nobody00"})
+    assert unknown.status_code == 404
+    assert ledger() == paid  # nothing changed

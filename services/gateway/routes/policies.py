@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
 from services.common.errors import InvalidInput
-from services.gateway.deps import BusDep, CurrentActor, StaffActor
+from services.gateway.deps import AnonymousBus, BusDep, CurrentActor, StaffActor
 
 router = APIRouter(tags=["policies"])
 MAX_BULK_BYTES = 1024 * 1024
@@ -196,3 +196,19 @@ async def subject_matches(subject: str, _actor: StaffActor, bus: BusDep) -> Any:
 @router.get("/v1/me/inbox", summary="Policies pushed to me (and those I act for)")
 async def my_inbox(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("policy", "my_inbox")
+
+
+@router.post(
+    "/v1/payment-callbacks",
+    summary="The payment partner's signed word on a payout (no bearer token: the policy "
+    "service verifies the X-Signature HMAC over the raw body)",
+    status_code=200,
+)
+async def payment_callback(request: Request, bus: AnonymousBus) -> Any:
+    body = await request.body()
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("a UTF-8 JSON body", field="body") from exc
+    signature = request.headers.get("X-Signature", "")
+    return await bus.call("policy", "payment_callback", body=text, signature=signature)
