@@ -225,6 +225,7 @@ def openfisca(published: list[Document], data: dict[str, np.ndarray]) -> dict[st
 def incremental(
     client: Any, rng: np.random.Generator, published: list[Document], data: dict[str, np.ndarray]
 ) -> dict[str, Any]:
+    log(f"incremental over {SUBJECTS:,} stored citizens")
     name = "bench_policy"
     client.drop_database(name)
     db = client[name]
@@ -258,6 +259,7 @@ def incremental(
 
 
 def simulate(client: Any, rng: np.random.Generator, data: dict[str, np.ndarray]) -> dict[str, Any]:
+    log(f"simulate over {SIMULATE_SUBJECTS:,} stored enterprises")
     name = "bench_policy_sim"
     client.drop_database(name)
     sim = client[name]
@@ -288,6 +290,7 @@ def simulate(client: Any, rng: np.random.Generator, data: dict[str, np.ndarray])
 
 
 def payout_rate(client: Any) -> dict[str, Any]:
+    log(f"payout run of {PAYOUTS:,}")
     name = "bench_policy_pay"
     client.drop_database(name)
     pay = client[name]
@@ -355,6 +358,7 @@ def main() -> None:
         figures["counts_identical"] = (
             theirs["eligible"] == ours["eligible"] and theirs["totals"] == ours["totals"]
         )
+        log(f"OpenFisca: {theirs['batch_s']} s; identical: {figures['counts_identical']}")
     else:
         figures.update(
             openfisca_batch_s=None,
@@ -364,12 +368,14 @@ def main() -> None:
         )
 
     client = client_for(MONGO_URL)
-    log(f"incremental over {SUBJECTS:,} stored citizens")
-    figures.update(incremental(client, rng, published, data))
-    log(f"simulate over {SIMULATE_SUBJECTS:,} stored enterprises")
-    figures.update(simulate(client, rng, data))
-    log(f"payout run of {PAYOUTS:,}")
-    figures.update(payout_rate(client))
+    for step in (
+        lambda: incremental(client, rng, published, data),
+        lambda: simulate(client, rng, data),
+        lambda: payout_rate(client),
+    ):
+        measured = step()
+        log(json.dumps(measured))  # each figure as it is measured (the run is long)
+        figures.update(measured)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     figures["database"] = "FerretDB 1.24 (SQLite), with deploy/local/ferretdb-id-index.patch"
     print(json.dumps(figures))
