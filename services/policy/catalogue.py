@@ -65,5 +65,6 @@ def _index(db: Database[Document], kind: str) -> list[dict[str, Any]]:
     if cached is not None and cached[0] == revision["rev"]:
         return cached[1]
     index = db.published.find_one({"_id": f"published:{kind}"}) or {"policies": []}
-    _INDEX[kind] = (revision["rev"], index["policies"])
-    return list(index["policies"])
+    entries: list[dict[str, Any]] = index["policies"]
+    _INDEX[kind] = (revision["rev"], entries)
+    return entries

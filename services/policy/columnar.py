@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.common.mongo import Document
-from services.policy import amounts
-from services.policy.rules import CheckResult, compare, facts_read, parameter
+from services.policy import amounts, matching
+from services.policy.rules import CheckResult, Tri, compare, facts_read, parameter
 
 Mask = npt.NDArray[np.bool_]
 Fen = npt.NDArray[np.signedinteger[Any]]  # amounts in fen, one per subject
@@ -60,13 +60,27 @@ class Column:
         return self.values.dtype != object
 
     @cached_property
+    def all_known(self) -> bool:
+        return bool(self.known.all())
+
+    @cached_property
+    def packed_known(self) -> npt.NDArray[np.uint8]:
+        """``known`` one bit per subject, shared by every check of this fact."""
+        return np.packbits(self.known)
+
+    @cached_property
+    def index(self) -> npt.NDArray[Any]:
+        """Values usable as table indexes (unknown ones read as 0, masked later)."""
+        return self.values if self.all_known else np.where(self.known, self.values, 0)
+
+    @cached_property
     def span(self) -> tuple[int, int] | None:
         """(lowest, highest) known value of an integer column (None: not integers, or
         nothing known)."""
         if self.values.dtype != np.int64 or not self.known.any():
             return None
-        known = self.values if self.known.all() else self.values[self.known]
-        return int(known.min()), int(known.max())
+        present = self.values if self.all_known else self.values[self.known]
+        return int(present.min()), int(present.max())
 
 
 def column(values: Iterable[Any]) -> Column:
@@ -100,16 +114,16 @@ def _elementwise(op: str, col: Column, required: Any) -> Mask:
     return out
 
 
-def _met(op: str, col: Column, required: Any, all_known: bool) -> Mask:
+def _met(op: str, col: Column, required: Any) -> Mask:
     """Where the fact is known and the comparison holds."""
     if col.numeric:
         if op in _NUMERIC_OPS and _is_number(required):
             met: Mask = _NUMERIC_OPS[op](col.values, required)
-            return met if all_known else met & col.known
+            return met if col.all_known else met & col.known
         if op in ("in", "not_in") and all(_is_number(v) for v in required):
             inside = _isin(col, required)
             met = inside if op == "in" else ~inside
-            return met if all_known else met & col.known
+            return met if col.all_known else met & col.known
         if op == "contains":
             return np.zeros(len(col.known), dtype=bool)  # a number contains nothing
     return _elementwise(op, col, required)
@@ -133,8 +147,7 @@ def _isin(col: Column, required: list[Any]) -> Mask:
     for value in required:
         if value == int(value) and 0 <= value <= span[1]:
             table[int(value)] = True
-    index = col.values if col.known.all() else np.where(col.known, col.values, 0)
-    return table[index]  # type: ignore[no-any-return]
+    return table[col.index]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -199,13 +212,17 @@ class PolicyBatch:
         """Share of checks met, as :func:`matching.match` rounds it."""
         return round(int(self.met_count[i]) / len(self.checks), 4) if self.checks else 1.0
 
-    def eligible_label(self, i: int) -> str:
+    def eligible(self, i: int) -> Tri:
         if self.true[i]:
-            return "yes"
-        return "unknown" if self.maybe_unknown is not None and self.maybe_unknown[i] else "no"
+            return True
+        return None if self.maybe_unknown is not None and self.maybe_unknown[i] else False
+
+    def eligible_label(self, i: int) -> str:
+        return matching.LABELS[self.eligible(i)]
 
     def explain(self, i: int, columns: Mapping[str, Column]) -> dict[str, Any]:
-        """Subject ``i``'s explanation, the same as :func:`matching.match` gives."""
+        """Subject ``i``'s explanation, the same as :func:`matching.match` gives (the same
+        :func:`matching.explained` over the checks rebuilt from the kept bits)."""
         results = []
         for check in self.checks:
             node = check.node
@@ -227,20 +244,7 @@ class PolicyBatch:
                     met,
                 )
             )
-        policy = self.policy
-        return {
-            "policy": policy["_id"],
-            "code": policy["code"],
-            "version": policy["version"],
-            "title": policy["title"],
-            "mode": policy["mode"],
-            "eligible": self.eligible_label(i),
-            "degree": self.degree(i),
-            "checks": [c.view() for c in results],
-            "near_miss": bool(self.near_miss[i]),
-            "missing": [c.fact for c in results if c.met is None],
-            "amount": self.amount_of(i),
-        }
+        return matching.explained(self.policy, self.eligible(i), results, self.amount_of(i))
 
 
 def _bit(packed: npt.NDArray[np.uint8], i: int) -> int:
@@ -261,8 +265,6 @@ class _Evaluation:
         self.on = on
         self.checks: list[CheckBits] = []
         self.keep = True
-        self._all_known: dict[str, bool] = {}
-        self._packed_known: dict[str, npt.NDArray[np.uint8]] = {}
 
     def column(self, name: str) -> Column:
         found = self.columns.get(name)
@@ -302,27 +304,14 @@ class _Evaluation:
             else node.get("value")
         )
         col = self.column(node["fact"])
-        all_known = self.all_known(node["fact"], col)
         if op == "exists":
             true, unknown = col.known, None
         else:
-            true = _met(op, col, required, all_known)
-            unknown = None if all_known else ~col.known
+            true = _met(op, col, required)
+            unknown = None if col.all_known else ~col.known
         if self.keep:
-            self.checks.append(
-                CheckBits(node, required, self.packed_known(node["fact"], col), np.packbits(true))
-            )
+            self.checks.append(CheckBits(node, required, col.packed_known, np.packbits(true)))
         return true, unknown
-
-    def all_known(self, name: str, col: Column) -> bool:
-        if name not in self._all_known:
-            self._all_known[name] = bool(col.known.all())
-        return self._all_known[name]
-
-    def packed_known(self, name: str, col: Column) -> npt.NDArray[np.uint8]:
-        if name not in self._packed_known:
-            self._packed_known[name] = np.packbits(col.known)
-        return self._packed_known[name]
 
     def amount(self, node: Mapping[str, Any]) -> tuple[Fen, Mask]:
         """(fen, known) arrays, as :func:`amounts.compute`."""
@@ -390,9 +379,8 @@ class _Evaluation:
             fen = amounts.compute(node, {of: value}, self.parameters, self.on)
             if fen is not None:
                 table[value], known[value] = fen, True
-        index = col.values if col.known.all() else np.where(col.known, col.values, 0)
         table = table.astype(_narrow(int(table.min()), int(table.max())))
-        return table[index], known[index] & col.known
+        return table[col.index], known[col.index] & col.known
 
     def _rate(self, node: Mapping[str, Any]) -> tuple[Fen, Mask] | None:
         """rate × fact, capped, in exact integers when the fact is an integer column."""
@@ -412,9 +400,7 @@ class _Evaluation:
             return None
         # half up (away from zero) of num × base / den: floor((2·num·|base| + den) / 2·den),
         # exact in float64 because every operand and the numerator are integers < 2**53
-        base = col.values.astype(np.float64)
-        if not col.known.all():
-            base[~col.known] = 0.0
+        base = col.index.astype(np.float64)
         magnitude = np.floor((2.0 * num * np.abs(base) + den) / (2.0 * den))
         out = np.copysign(magnitude, base) if span[0] < 0 else magnitude
         if cap is not None:

@@ -9,16 +9,25 @@ from typing import Any
 
 from services.common.mongo import Document
 from services.policy.amounts import compute
-from services.policy.rules import CheckResult, evaluate, parameter
+from services.policy.rules import CheckResult, Tri, evaluate, parameter
+
+LABELS = {True: "yes", False: "no", None: "unknown"}  # eligible, as the API says it
 
 
 def match(policy: Document, facts: dict[str, Any], on: date) -> dict[str, Any]:
     checks: list[CheckResult] = []
     eligible = evaluate(policy["conditions"], facts, policy["parameters"], on, checks)
-    met = sum(1 for c in checks if c.met)
     amount = None
     if eligible and policy.get("amount") is not None:
         amount = compute(policy["amount"], facts, policy["parameters"], on)
+    return explained(policy, eligible, checks, amount)
+
+
+def explained(
+    policy: Document, eligible: Tri, checks: list[CheckResult], amount: int | None
+) -> dict[str, Any]:
+    """A match as subjects and staff see it, from its checks (whichever engine made them)."""
+    met = sum(1 for c in checks if c.met)
     failing = [c for c in checks if c.met is not True]
     return {
         "policy": policy["_id"],
@@ -26,7 +35,7 @@ def match(policy: Document, facts: dict[str, Any], on: date) -> dict[str, Any]:
         "version": policy["version"],
         "title": policy["title"],
         "mode": policy["mode"],
-        "eligible": {True: "yes", False: "no", None: "unknown"}[eligible],
+        "eligible": LABELS[eligible],
         "degree": round(met / len(checks), 4) if checks else 1.0,
         "checks": [c.view() for c in checks],
         "near_miss": eligible is not True and len(failing) == 1,

@@ -270,18 +270,25 @@ def pay(db: Database[Document], now: datetime, payout: Document, disburse: Disbu
             db, payout, "disbursing", now, payment_id=detail, attempts=attempts, accepted_at=now
         )
     else:
-        backoff = timedelta(minutes=2**attempts)
-        moved = _move(
-            db,
-            payout,
-            "failed",
-            now,
-            failure=detail,
-            attempts=attempts,
-            retry_at=now + backoff,
-            flagged=attempts >= MAX_ATTEMPTS,
-        )
+        moved = _fail(db, payout, now, detail, attempts)
     return moved or db.payouts.find_one({"_id": payout["_id"]}) or payout
+
+
+def _fail(
+    db: Database[Document], payout: Document, now: datetime, why: str, attempts: int
+) -> Document | None:
+    """Failed after ``attempts`` tries: retried after 2**attempts minutes, flagged to staff
+    after ``MAX_ATTEMPTS``."""
+    return _move(
+        db,
+        payout,
+        "failed",
+        now,
+        failure=why,
+        attempts=attempts,
+        retry_at=now + timedelta(minutes=2**attempts),
+        flagged=attempts >= MAX_ATTEMPTS,
+    )
 
 
 def respond(
@@ -365,21 +372,13 @@ def settle(db: Database[Document], now: datetime, news: dict[str, Any]) -> dict[
             return view(payout)  # said before
         if payout["status"] not in ("disbursing", "failed"):
             raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
-        attempts = int(payout.get("attempts", 0))
         if news["status"] == "paid":
             moved = _move(db, payout, "paid", now, payment_id=news["payment_id"])
         elif payout["status"] == "failed":
             return view(payout)
         else:
-            moved = _move(
-                db,
-                payout,
-                "failed",
-                now,
-                failure="the payment partner reported a failure",
-                retry_at=now + timedelta(minutes=2**attempts),
-                flagged=attempts >= MAX_ATTEMPTS,
-            )
+            why = "the payment partner reported a failure"
+            moved = _fail(db, payout, now, why, int(payout.get("attempts", 0)))
         if moved is not None:
             return view(moved)
     raise Conflict("this payout changed at the same time; try again")

@@ -36,16 +36,21 @@ def _stored(
     eligible: str,
     amount: int | None,
     degree: float,
-) -> Document:
-    return {
-        "policy": policy["_id"],
-        "subject": subject["_id"],
-        "org_path": subject.get("org_path"),
-        "eligible": eligible,
-        "amount": amount,
-        "degree": degree,
-        "at": now,
-    }
+) -> ReplaceOne[Document]:
+    """The write keeping one (policy, subject) match current."""
+    return ReplaceOne(
+        {"_id": f"{policy['_id']}:{subject['_id']}"},
+        {
+            "policy": policy["_id"],
+            "subject": subject["_id"],
+            "org_path": subject.get("org_path"),
+            "eligible": eligible,
+            "amount": amount,
+            "degree": degree,
+            "at": now,
+        },
+        upsert=True,
+    )
 
 
 def rematch_subject(
@@ -62,13 +67,7 @@ def rematch_subject(
     for policy in published(db, subject["kind"], reads if changed is not None else None):
         result = matching.match(policy, values, now.date())
         writes.append(
-            ReplaceOne(
-                {"_id": f"{policy['_id']}:{subject_id}"},
-                _stored(
-                    now, policy, subject, result["eligible"], result["amount"], result["degree"]
-                ),
-                upsert=True,
-            )
+            _stored(now, policy, subject, result["eligible"], result["amount"], result["degree"])
         )
         if (
             result["eligible"] == "yes"
@@ -87,7 +86,6 @@ def _batches(
     """The policy matched against every subject of its kind, ``CHUNK`` subjects at a time
     (the batch engine: every check kept, as the scalar one would explain it)."""
     names = set(policy.get("reads", [])) | {"birth_date"}
-    chunk: list[Document] = []
     cursor = _subjects(db, policy["subject_type"])
     while True:
         chunk = list(islice(cursor, CHUNK))
@@ -106,13 +104,7 @@ def match_policy(db: Database[Document], now: datetime, policy: Document) -> dic
         for i, subject in enumerate(subjects):
             eligible = batch.eligible_label(i)
             amount = batch.amount_of(i)
-            writes.append(
-                ReplaceOne(
-                    {"_id": f"{policy['_id']}:{subject['_id']}"},
-                    _stored(now, policy, subject, eligible, amount, batch.degree(i)),
-                    upsert=True,
-                )
-            )
+            writes.append(_stored(now, policy, subject, eligible, amount, batch.degree(i)))
             if eligible == "yes":
                 counts["eligible"] += 1
                 counts["pushed"] += inbox.push(db, now, policy, subject["_id"], amount)
@@ -133,11 +125,12 @@ def simulate(db: Database[Document], now: datetime, policy: Document) -> dict[st
         unknown += batch.unknown_count
         total += batch.total_amount
         units = np.array([str(s.get("org_path") or "") for s in subjects], dtype=object)
+        paid = batch.paid
         for unit in np.unique(units[batch.true]):
             where = batch.true & (units == unit)
             bucket = by_unit.setdefault(unit, {"eligible": 0, "amount": 0})
             bucket["eligible"] += int(where.sum())
-            bucket["amount"] += int(batch.amount[where & batch.paid].sum(dtype=np.int64))
+            bucket["amount"] += int(batch.amount[where & paid].sum(dtype=np.int64))
         for i in np.flatnonzero(batch.near_miss)[: max(0, SAMPLE - len(near))]:
             failing = [c for c in batch.explain(int(i), columns)["checks"] if c["met"] is not True]
             near.append({"subject": subjects[i]["_id"], "org_unit": units[i], "check": failing[0]})

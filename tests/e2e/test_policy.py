@@ -175,6 +175,15 @@ def register(http: httpx.Client, login: Login, name: str, birth: str) -> str:
     return str(created.json()["id"])
 
 
+def ledger_of(http: httpx.Client, staff: dict[str, str], policy_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = http.get(f"/v1/policies/{policy_id}/ledger", headers=staff).json()
+    return found
+
+
+def paid_count(ledger: dict[str, Any]) -> int:
+    return int(ledger["by_state"].get("paid", {}).get("count", 0))
+
+
 def pilot_policy(budget: int) -> dict[str, Any]:
     body = copy.deepcopy(ASSISTIVE_DEVICES)
     body.update(code="device-pilot", title="辅具适配试点补贴", budget=budget)
@@ -219,12 +228,9 @@ def test_auto_payouts_pay_once_within_the_budget_and_the_ledger_reconciles(
     assert report["paid"] + report["disbursing"] == 2
 
     def ledger() -> dict[str, Any]:
-        found: dict[str, Any] = http.get(
-            f"/v1/policies/{policy['id']}/ledger", headers=staff
-        ).json()
-        return found
+        return ledger_of(http, staff, policy["id"])
 
-    assert eventually(lambda: ledger()["by_state"].get("paid", {}).get("count") == 2)
+    assert eventually(lambda: paid_count(ledger()) == 2)
     last = sorted(people)[-1]  # the documented order: by subject id; the budget stops there
     assert report["unpaid"] == [{"subject": last, "amount": 100000, "reason": "budget_exhausted"}]
     assert report["budget_reserved"] == 200000  # to the fen
@@ -467,12 +473,9 @@ def test_the_payment_callback_is_signed_idempotent_and_never_contradicted(
         )
 
     def ledger() -> dict[str, Any]:
-        found: dict[str, Any] = http.get(
-            f"/v1/policies/{policy['id']}/ledger", headers=staff
-        ).json()
-        return found
+        return ledger_of(http, staff, policy["id"])
 
-    assert eventually(lambda: ledger()["by_state"].get("paid", {}).get("count") == 1)
+    assert eventually(lambda: paid_count(ledger()) == 1)
     paid = ledger()
     news = {"payout_id": payout_id, "payment_id": "pay_forged", "status": "paid", "amount": 50000}
     forged = send(news, key="not-the-secret")
