@@ -17,8 +17,6 @@ exercised. Payments are kept in a JSON-lines file, read back at start.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -26,45 +24,17 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-MAX_SKEW_S = 300
+from partnerkit import Journal, JsonHandler, sign, signature_ok
 
 
-def signature_ok(secret: str, header: str, body: bytes) -> bool:
-    try:
-        parts = dict(p.split("=", 1) for p in header.split(","))
-        stamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - stamp) > MAX_SKEW_S:
-        return False
-    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(mac, parts.get("v1", ""))
-
-
-class Ledger:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
-        self.payments: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            for line in path.read_text().splitlines():
-                payment = json.loads(line)
-                self.payments[payment["key"]] = payment
-
-    def _append(self, record: dict[str, Any]) -> None:
-        with self.path.open("a") as out:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        self.payments[record["key"]] = record
-
+class Ledger(Journal):
     def pay(self, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
-            earlier = self.payments.get(key)
+            earlier = self.records.get(key)
             if earlier is not None:
                 if earlier["request"] != body:
                     return 409, {"error": "this idempotency key was used for another payment"}
@@ -75,15 +45,15 @@ class Ledger:
                 "status": "accepted" if later else "paid",
                 "amount": body["amount"],
             }
-            self._append({"key": key, "request": body, "response": response, "at": time.time()})
+            self.append({"key": key, "request": body, "response": response, "at": time.time()})
             return (202 if later else 201), response
 
     def settle(self, key: str) -> dict[str, Any]:
         """An accepted payment is made: recorded as paid (what a repeated request sees)."""
         with self.lock:
-            record = self.payments[key]
+            record = self.records[key]
             response = {**record["response"], "status": "paid"}
-            self._append({**record, "response": response, "paid_at": time.time()})
+            self.append({**record, "response": response, "paid_at": time.time()})
             return response
 
 
@@ -91,7 +61,7 @@ def call_back(secret: str, ledger: Ledger, key: str, url: str, delay: float) -> 
     """Pay after ``delay``, then tell the payer (signed), retrying with backoff."""
     time.sleep(delay)
     payment = ledger.settle(key)
-    request = ledger.payments[key]["request"]
+    request = ledger.records[key]["request"]
     body = json.dumps(
         {
             "payout_id": request["payout_id"],
@@ -102,13 +72,11 @@ def call_back(secret: str, ledger: Ledger, key: str, url: str, delay: float) -> 
         separators=(",", ":"),
     ).encode()
     for attempt in range(10):
-        stamp = int(time.time())
-        mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
         req = urllib.request.Request(
             url,
             data=body,
             method="POST",
-            headers={"Content-Type": "application/json", "X-Signature": f"t={stamp},v1={mac}"},
+            headers={"Content-Type": "application/json", "X-Signature": sign(secret, body)},
         )
         try:
             with urllib.request.urlopen(req, timeout=10) as answer:
@@ -120,37 +88,29 @@ def call_back(secret: str, ledger: Ledger, key: str, url: str, delay: float) -> 
 
 
 def serve(port: int, secret: str, ledger: Ledger, refuse: set[str], settle_after: float) -> None:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
+    class Handler(JsonHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server names it
             if self.path == "/healthz":
-                self._answer(200, {"status": "ok", "payments": len(ledger.payments)})
+                self.answer(200, {"status": "ok", "payments": len(ledger.records)})
             else:
-                self._answer(404, {"error": "not found"})
+                self.answer(404, {"error": "not found"})
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(min(int(self.headers.get("Content-Length", 0)), 65536))
+        def do_POST(self) -> None:  # noqa: N802 - http.server names it
+            body = self.body()
             if self.path != "/payments":
-                return self._answer(404, {"error": "not found"})
+                return self.answer(404, {"error": "not found"})
             if not signature_ok(secret, self.headers.get("X-Signature", ""), body):
-                return self._answer(401, {"error": "bad signature"})
+                return self.answer(401, {"error": "bad signature"})
             key = self.headers.get("Idempotency-Key", "")
             try:
                 request = json.loads(body)
                 amount = request["amount"]
             except (ValueError, KeyError):
-                return self._answer(400, {"error": "a JSON body with payout_id, amount, payee"})
+                return self.answer(400, {"error": "a JSON body with payout_id, amount, payee"})
             if not key or not isinstance(amount, int) or amount <= 0:
-                return self._answer(400, {"error": "an Idempotency-Key and an amount in fen"})
+                return self.answer(400, {"error": "an Idempotency-Key and an amount in fen"})
             if request.get("payee") in refuse:
-                return self._answer(402, {"error": "the payee's account refuses payments"})
+                return self.answer(402, {"error": "the payee's account refuses payments"})
             status, answer = ledger.pay(key, request)
             if status == 202:
                 threading.Thread(
@@ -158,10 +118,7 @@ def serve(port: int, secret: str, ledger: Ledger, refuse: set[str], settle_after
                     args=(secret, ledger, key, str(request["callback_url"]), settle_after),
                     daemon=True,
                 ).start()
-            return self._answer(status, answer)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
+            return self.answer(status, answer)
 
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
@@ -173,7 +130,6 @@ def main() -> None:
     args = parser.parse_args()
     secret = os.environ["PAYMENT_SECRET"]
     refuse = {p for p in os.environ.get("PAYMENT_REFUSE", "").split(",") if p}
-    Path(args.ledger).parent.mkdir(parents=True, exist_ok=True)
     settle_after = float(os.environ.get("PAYMENT_SETTLE_SECONDS", "0.3"))
     serve(args.port, secret, Ledger(Path(args.ledger)), refuse, settle_after)
 

@@ -16,6 +16,10 @@ export PAYMENT_URL="${PAYMENT_URL:-http://127.0.0.1:$PAYMENT_PORT}"
 export PAYMENT_LEDGER="${PAYMENT_LEDGER:-$VAR/run/$SUITE-payments.jsonl}"
 # The partner accepts, pays a moment later and calls the gateway back, signed.
 export PAYMENT_CALLBACK_URL="${PAYMENT_CALLBACK_URL:-http://127.0.0.1:$GATEWAY_PORT/v1/payment-callbacks}"
+# The demo SMS gateway (deploy/local/sms_partner.py): identity texts pushed policies.
+export SMS_PORT="${SMS_PORT:-8702}"
+export SMS_URL="${SMS_URL:-http://127.0.0.1:$SMS_PORT}"
+export SMS_OUTBOX="${SMS_OUTBOX:-$VAR/run/$SUITE-sms.jsonl}"
 mkdir -p "$RUN" "$LOGS"
 
 load_secrets() {
@@ -25,9 +29,11 @@ load_secrets() {
     umask 077
     printf 'SECRET_KEY=%s\n' "$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" > "$file"
   fi
-  if ! grep -q '^PAYMENT_SECRET=' "$file"; then
-    printf 'PAYMENT_SECRET=%s\n' "$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$file"
-  fi
+  for name in PAYMENT_SECRET SMS_SECRET; do
+    if ! grep -q "^$name=" "$file"; then
+      printf '%s=%s\n' "$name" "$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$file"
+    fi
+  done
   set -a; source "$file"; set +a
   export FIRST_ADMIN_USER="${FIRST_ADMIN_USER:-admin}"
   export FIRST_ADMIN_PASSWORD="${FIRST_ADMIN_PASSWORD:-Admin-demo-2026}"
@@ -56,6 +62,7 @@ start() {
     launch "$svc" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
   done
   launch payment-partner "$PY" deploy/local/payment_partner.py --port "$PAYMENT_PORT"
+  launch sms-partner "$PY" deploy/local/sms_partner.py --port "$SMS_PORT"
   launch gateway "$PY" -m services.gateway
   local deadline=$((SECONDS + ${READY_TIMEOUT:-90})) outcome=1
   while [ "$SECONDS" -lt "$deadline" ]; do

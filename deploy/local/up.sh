@@ -17,6 +17,8 @@ cat <<MSG
   API          http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json)
   Readiness    http://127.0.0.1:$PORT/readyz
   RabbitMQ     http://127.0.0.1:15672 (guest / guest)
+  Demo partners  payments http://127.0.0.1:${PAYMENT_PORT:-8701}, SMS http://127.0.0.1:${SMS_PORT:-8702}
+                 (texts a phone received: GET /messages?to=… with the SMS_SECRET of var/secrets.env)
 
   Demo logins (password for all but admin: Demo-pass-2026)
     admin            $FIRST_ADMIN_USER / $FIRST_ADMIN_PASSWORD

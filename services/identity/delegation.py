@@ -228,6 +228,9 @@ def record_proxy_action(
     )
 
 
+PARTNER_NAMES = {"sms_partner": "短信服务商"}
+
+
 def activity(db: Database[Document], actor: Actor, limit: int) -> list[dict[str, Any]]:
     """What was done in my name: proxy actions and disclosures of my data, newest first."""
     if not actor.subject_id:
@@ -239,14 +242,23 @@ def activity(db: Database[Document], actor: Actor, limit: int) -> list[dict[str,
         p["_id"]: p["name"]
         for p in db.persons.find({"_id": {"$in": [a["proxy"] for a in actions]}}, {"name": 1})
     }
-    return [
-        to_wire(
-            {
-                "action": a["action"],
-                "at": a["at"],
-                "by": {"id": a["proxy"], "name": names.get(a["proxy"])},
-                "detail": a["detail"],
-            }
-        )
+    done = [
+        {
+            "action": a["action"],
+            "at": a["at"],
+            "by": {"id": a["proxy"], "name": names.get(a["proxy"])},
+            "detail": a["detail"],
+        }
         for a in actions
     ]
+    disclosed = [
+        {
+            "action": "disclosed",
+            "at": d["at"],
+            "by": {"id": d["to"], "name": PARTNER_NAMES.get(d["to"], d["to"])},
+            "detail": {"fields": d["fields"], "purpose": d["purpose"], **d["detail"]},
+        }
+        for d in db.disclosures.find({"principal": actor.subject_id}).sort("at", -1).limit(limit)
+    ]
+    newest = sorted(done + disclosed, key=lambda item: item["at"], reverse=True)[:limit]
+    return [to_wire(item) for item in newest]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from nameko.events import EventDispatcher
+from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.common import health
 from services.common.codec import utcnow
@@ -17,9 +19,11 @@ from services.identity import (
     codekeys,
     codes,
     delegation,
+    notifications,
     orgunits,
     profiles,
     scans,
+    sms,
     subjects,
 )
 from services.identity.bootstrap import seed_first_admin
@@ -248,3 +252,21 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def my_activity(self, limit: int = 50) -> list[dict[str, Any]]:
         return delegation.activity(self.db, self.call.actor, max(1, min(limit, 200)))
+
+    # text messages (SMS): identity holds the phone numbers
+
+    def _send_text(self, key: str, phone: str, text: str) -> tuple[bool, str]:
+        url = os.environ.get("SMS_URL", "http://127.0.0.1:8702")
+        return sms.send(url, os.environ.get("SMS_SECRET", ""), key, phone, text)
+
+    @event_handler("policy", "policy_pushed")
+    def on_policy_pushed(self, notice: dict[str, Any]) -> None:
+        now = utcnow()
+        queued = notifications.queue_policy_push(self.db, now, notice)
+        if queued is not None:
+            notifications.deliver(self.db, self.keys.pii, now, queued, self._send_text)
+
+    @timer(interval=10)
+    def deliver_texts(self) -> None:
+        """Retries, and texts whose first attempt a crash interrupted."""
+        notifications.deliver_due(self.db, self.keys.pii, utcnow(), self._send_text)

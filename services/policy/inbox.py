@@ -1,9 +1,15 @@
 """The inbox of pushed policies (政策推送): a subject newly eligible for a push, confirm or
 auto policy gets one message per policy version, never two (the message id is the policy
-version and the subject)."""
+version and the subject).
+
+A new message is also queued for a text message (``notify: queued``, written with the
+message itself, so a crash loses neither); :func:`relay` hands it to identity, which holds
+the phone number, as a ``policy_pushed`` event. At least once: identity keys the text by the
+message id, and so does the SMS partner."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +40,7 @@ def push(
         "amount": amount,
         "at": now,
         "read": False,
+        "notify": "queued",
     }
     try:
         db.inbox.insert_one(message)
@@ -47,3 +54,21 @@ def messages_for(
 ) -> list[dict[str, Any]]:
     found = db.inbox.find({"subject": {"$in": subjects}}).sort("at", -1).limit(limit)
     return [to_wire({"id": m["_id"], **{k: m[k] for k in m if k != "_id"}}) for m in found]
+
+
+def notice(message: Document) -> dict[str, Any]:
+    """What identity needs to text the subject (no personal data: identity has it)."""
+    fields = ("subject", "title", "department", "mode", "amount")
+    return to_wire({"message_id": message["_id"], **{k: message[k] for k in fields}})
+
+
+def relay(db: Database[Document], dispatch: Callable[[str, Any], None], limit: int = 200) -> int:
+    """Hand queued messages to identity (oldest first); the number handed."""
+    handed = 0
+    for message in list(db.inbox.find({"notify": "queued"}).sort("at", 1).limit(limit)):
+        dispatch("policy_pushed", notice(message))
+        db.inbox.update_one(
+            {"_id": message["_id"], "notify": "queued"}, {"$set": {"notify": "handed"}}
+        )
+        handed += 1
+    return handed

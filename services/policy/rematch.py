@@ -54,10 +54,16 @@ def _stored(
 
 
 def rematch_subject(
-    db: Database[Document], now: datetime, subject_id: str, changed: list[str] | None
+    db: Database[Document],
+    now: datetime,
+    subject_id: str,
+    changed: list[str] | None,
+    subject: Document | None = None,
 ) -> list[str]:
-    """Re-match one subject; returns the codes of policies newly pushed to it."""
-    subject = db.facts.find_one({"_id": subject_id})
+    """Re-match one subject; returns the codes of policies newly pushed to it. ``subject``:
+    its facts document as the write that changed it returned it (else it is read)."""
+    if subject is None:
+        subject = db.facts.find_one({"_id": subject_id})
     if subject is None or not subject.get("kind"):
         return []
     values = facts.with_derived(facts.current(subject, now), now.date())

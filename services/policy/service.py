@@ -92,6 +92,11 @@ class PolicyService:
         payouts.retry_failed(self.db, utcnow(), self._disburse)
         payouts.expire_offers(self.db, utcnow())
 
+    @timer(interval=2)
+    def relay_pushes(self) -> None:
+        """Queued inbox messages to identity, which texts the subject (SMS)."""
+        inbox.relay(self.db, self.dispatch)
+
     # what other services tell us
 
     @event_handler("identity", "subject_registered")
@@ -116,7 +121,7 @@ class PolicyService:
         values = {"subject_type": profile["kind"], "org_unit": profile["org_path"]}
         if profile.get("birth_date"):
             values["birth_date"] = profile["birth_date"]
-        _doc, changed = facts.put_facts(
+        document, changed = facts.put_facts(
             self.db,
             now,
             profile["subject"],
@@ -124,7 +129,7 @@ class PolicyService:
             "identity",
             profile={"kind": profile["kind"], "org_path": profile["org_path"]},
         )
-        rematch.rematch_subject(self.db, now, profile["subject"], changed or None)
+        rematch.rematch_subject(self.db, now, profile["subject"], changed or None, document)
 
     def _certificate_event(self, event_type: str, payload: dict[str, Any]) -> None:
         now = utcnow()
@@ -221,7 +226,7 @@ class PolicyService:
         document, changed = facts.put_facts(
             self.db, now, subject, values, self._source(actor), until
         )
-        pushed = rematch.rematch_subject(self.db, now, subject, changed)
+        pushed = rematch.rematch_subject(self.db, now, subject, changed, document)
         return {
             "subject": subject,
             "changed": changed,
@@ -241,8 +246,8 @@ class PolicyService:
         good, bad = facts.parse_bulk(ndjson)
         applied = 0
         for _line, subject, values, until in good:
-            _doc, changed = facts.put_facts(self.db, now, subject, values, source, until)
-            rematch.rematch_subject(self.db, now, subject, changed)
+            document, changed = facts.put_facts(self.db, now, subject, values, source, until)
+            rematch.rematch_subject(self.db, now, subject, changed, document)
             applied += 1
         report = {"batch_id": batch_id, "source": source, "applied": applied, "errors": bad}
         facts.record_batch(self.db, now, source, batch_id, report)

@@ -9,4 +9,5 @@ INDEXES = (
     Index("facts", [("kind", 1), ("org_path", 1)]),
     Index("matches", [("policy", 1), ("eligible", 1), ("org_path", 1)]),
     Index("inbox", [("subject", 1), ("at", -1)]),
+    Index("inbox", [("notify", 1), ("at", 1)]),
 )

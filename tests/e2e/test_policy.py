@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from services.common.crypto import timestamped_signature
+from tests.conftest import Suite
 from tests.e2e.conftest import token_for
 from tests.e2e.test_certs import issue_disability
 from tests.idnumbers import resident_id
@@ -49,6 +50,19 @@ def person(http: httpx.Client, login: Login) -> dict[str, Any]:
     return {"id": created.json()["id"], "headers": {"Authorization": f"Bearer {token}"}}
 
 
+def texts_to(suite: Suite, phone: str) -> list[dict[str, Any]]:
+    """What one phone received from the demo SMS partner (its operator console)."""
+    port = suite.env["SMS_PORT"]
+    answer = httpx.get(
+        f"http://127.0.0.1:{port}/messages",
+        params={"to": phone},
+        headers={"Authorization": f"Bearer {suite.secret('SMS_SECRET')}"},
+    )
+    assert answer.status_code == 200, answer.text
+    texts: list[dict[str, Any]] = answer.json()
+    return texts
+
+
 def match_for(http: httpx.Client, headers: dict[str, str], code: str) -> dict[str, Any] | None:
     matches = http.get("/v1/me/matches", headers=headers)
     assert matches.status_code == 200, matches.text
@@ -56,7 +70,7 @@ def match_for(http: httpx.Client, headers: dict[str, str], code: str) -> dict[st
 
 
 def test_the_assistive_device_policy_finds_a_disabled_citizen_and_explains_why(
-    http: httpx.Client, login: Login, person: dict[str, Any]
+    http: httpx.Client, login: Login, person: dict[str, Any], running_suite: Suite
 ) -> None:
     staff = login("staff.cl")
     body = copy.deepcopy(ASSISTIVE_DEVICES)
@@ -96,6 +110,17 @@ def test_the_assistive_device_policy_finds_a_disabled_citizen_and_explains_why(
     inbox = http.get("/v1/me/inbox", headers=person["headers"]).json()
     assert [m["code"] for m in inbox] == ["assistive-devices"]
 
+    # The push is also texted to the citizen's phone (identity holds the number), and the
+    # disclosure of the number to the SMS partner is in what they can see of their data.
+    texts = eventually(lambda: texts_to(running_suite, "13800000077"))
+    assert [t["key"] for t in texts] == [f"sms:{inbox[0]['id']}"]
+    assert "残疾人辅助器具适配补贴" in texts[0]["text"]
+    assert "2800.00 元" in texts[0]["text"]
+    seen = http.get("/v1/me/activity", headers=person["headers"]).json()
+    disclosed = [a for a in seen if a["action"] == "disclosed"]
+    assert disclosed[0]["by"]["name"] == "短信服务商"
+    assert disclosed[0]["detail"]["fields"] == ["phone"]
+
     # A fact changes: the price is reassessed → re-matched at once, not pushed again.
     http.put(
         f"/v1/subjects/{person['id']}/facts",
@@ -119,6 +144,7 @@ def test_the_assistive_device_policy_finds_a_disabled_citizen_and_explains_why(
     )
     assert gone
     assert len(http.get("/v1/me/inbox", headers=person["headers"]).json()) == 1
+    assert len(texts_to(running_suite, "13800000077")) == 1  # nor texted twice
 
     # Staff of another street cannot read this person's facts or matches.
     for path in ("facts", "matches"):

@@ -1,0 +1,137 @@
+"""Text messages to subjects (短信通知), sent by identity because identity alone holds the
+phone numbers. The first kind: a policy pushed to a subject (``policy_pushed`` from the
+policy service). A person is texted on their own phone; an organisation on its legal
+representative's.
+
+Each text is one document keyed by what caused it (``sms:<inbox message id>``), so an event
+delivered twice queues one text; the same key goes to the partner as the idempotency key,
+so a retry never texts twice. Sending is leased (one replica at a time), retried with
+backoff, then marked ``failed``. Every text sent records a disclosure of the phone number
+to the SMS partner, which the person sees among who saw their data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.mongo import Document
+from services.identity.pii import PiiKeys
+
+# (key, phone, text) -> (sent, the partner's message id or why not)
+Sender = Callable[[str, str, str], tuple[bool, str]]
+
+RETRY_AFTER_S = (10, 30, 60, 300, 900, 3600)
+LEASE = timedelta(seconds=60)
+SMS_PARTNER = "sms_partner"
+NEXT_STEP = {
+    "auto": "无需申请，将按规定直接发放",
+    "confirm": "请登录一码通城确认领取",
+    "push": "请登录一码通城查看详情",
+}
+
+
+def policy_text(notice: dict[str, Any]) -> str:
+    """The text, in the subject's language; no personal data in it."""
+    amount = notice.get("amount")
+    money = f"，预计可享 {amount / 100:.2f} 元" if isinstance(amount, int) and amount > 0 else ""
+    step = NEXT_STEP.get(str(notice.get("mode")), NEXT_STEP["push"])
+    return f"【一码通城】您符合“{notice['title']}”（{notice['department']}）的条件{money}，{step}。"
+
+
+def recipient(db: Database[Document], subject: str) -> Document | None:
+    """The person whose phone is texted for ``subject``."""
+    if subject.startswith("o_"):
+        org = db.organisations.find_one({"_id": subject}, {"legal_representative": 1})
+        subject = (org or {}).get("legal_representative") or ""
+    return db.persons.find_one({"_id": subject}, {"phone": 1, "name": 1}) if subject else None
+
+
+def queue_policy_push(db: Database[Document], now: datetime, notice: dict[str, Any]) -> str | None:
+    """The notification id when new; None when this message was queued before."""
+    notification = {
+        "_id": f"sms:{notice['message_id']}",
+        "kind": "policy_pushed",
+        "subject": notice["subject"],
+        "text": policy_text(notice),
+        "detail": {"title": notice["title"], "department": notice["department"]},
+        "state": "pending",
+        "attempts": 0,
+        "next_at": now,
+        "at": now,
+    }
+    try:
+        db.notifications.insert_one(notification)
+    except DuplicateKeyError:
+        return None
+    return str(notification["_id"])
+
+
+def _claim(db: Database[Document], now: datetime, notification_id: str) -> Document | None:
+    return db.notifications.find_one_and_update(
+        {"_id": notification_id, "state": "pending", "next_at": {"$lte": now}},
+        {"$set": {"next_at": now + LEASE}},
+    )
+
+
+def deliver(
+    db: Database[Document], pii: PiiKeys, now: datetime, notification_id: str, send: Sender
+) -> str:
+    """Send one due text; its state afterwards (``pending`` when another replica holds it
+    or it will be retried)."""
+    notification = _claim(db, now, notification_id)
+    if notification is None:
+        return "pending"
+    person = recipient(db, notification["subject"])
+    if person is None or not person.get("phone"):
+        return _finish(db, notification_id, {"state": "no_phone"})
+    phone = pii.reveal(person["phone"], f"person:{person['_id']}:phone")
+    sent, answer = send(notification_id, phone, notification["text"])
+    if sent:
+        _disclosed(db, now, person["_id"], notification)
+        masked = person["phone"]["masked"]
+        done = {"state": "sent", "sent_at": now, "partner_id": answer, "to": masked}
+        return _finish(db, notification_id, done)
+    attempts = notification["attempts"] + 1
+    if attempts > len(RETRY_AFTER_S):
+        given_up = {"state": "failed", "attempts": attempts, "why": answer}
+        return _finish(db, notification_id, given_up)
+    retry_at = now + timedelta(seconds=RETRY_AFTER_S[attempts - 1])
+    db.notifications.update_one(
+        {"_id": notification_id},
+        {"$set": {"attempts": attempts, "next_at": retry_at, "why": answer}},
+    )
+    return "pending"
+
+
+def _finish(db: Database[Document], notification_id: str, fields: dict[str, Any]) -> str:
+    db.notifications.update_one({"_id": notification_id}, {"$set": fields})
+    return str(fields["state"])
+
+
+def _disclosed(db: Database[Document], now: datetime, person: str, notification: Document) -> None:
+    db.disclosures.update_one(
+        {"_id": f"disclosure:{notification['_id']}"},
+        {
+            "$setOnInsert": {
+                "principal": person,
+                "to": SMS_PARTNER,
+                "fields": ["phone"],
+                "purpose": notification["kind"],
+                "detail": notification["detail"],
+                "at": now,
+            }
+        },
+        upsert=True,
+    )
+
+
+def deliver_due(
+    db: Database[Document], pii: PiiKeys, now: datetime, send: Sender, limit: int = 100
+) -> int:
+    """Texts whose time has come (new ones whose first attempt was missed, and retries)."""
+    due = db.notifications.find({"state": "pending", "next_at": {"$lte": now}}, {"_id": 1})
+    return sum(deliver(db, pii, now, d["_id"], send) == "sent" for d in list(due.limit(limit)))
