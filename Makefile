@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: up down install backing lint format test test-unit test-integration test-e2e bench
+.PHONY: up down install backing lint format test test-unit test-integration test-e2e browser-tools bench
 
 up:
 	bash deploy/local/up.sh
@@ -42,8 +42,12 @@ test-integration:
 	# raise domain errors where the identity tests expect nameko's RemoteError.
 	$(BIN)/nameko test tests/integration/tasks tests/integration/policy
 
-test-e2e:
-	$(BIN)/pytest tests/e2e tests/integration/gateway -p no:pytest_nameko
+# The browser tests (tests/browser) run in the same session: one suite serves both.
+test-e2e: browser-tools
+	$(BIN)/pytest tests/e2e tests/integration/gateway tests/browser -p no:pytest_nameko
+
+browser-tools: install
+	bash deploy/local/install.sh browser
 
 # Figures (JSON on stdout), measured against the suite `make up` started.
 bench: install

@@ -69,6 +69,22 @@ install_fonts() {
   apt_install fonts-wqy-microhei || say "no CJK font: printed cards will show names as ?"
 }
 
+install_browser_tools() {
+  # The browser tests: Debian's Chromium (Playwright drives it; it never downloads a browser)
+  # and axe-core from the npm registry, pinned by tests/browser/package-lock.json.
+  command -v chromium >/dev/null || apt_install chromium
+  local lock="$ROOT/tests/browser/package-lock.json" stamp="$ROOT/tests/browser/node_modules/.installed"
+  if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    say "axe-core from the npm registry"
+    (cd "$ROOT/tests/browser" && npm ci --silent --no-audit --no-fund) && touch "$stamp"
+  fi
+}
+
+if [ "${1:-}" = browser ]; then
+  install_browser_tools
+  exit 0
+fi
+
 install_python
 install_fonts
 install_rabbitmq

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo.errors import PyMongoError
 
-from services.gateway import idempotency, problems
+from services.gateway import idempotency, pages, problems
 from services.gateway.audit import AuditLog
 from services.gateway.bodylimit import BodyLimitMiddleware
 from services.gateway.keys import load_keyring
@@ -129,4 +129,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    pages.install(app)
     return app

@@ -65,3 +65,28 @@ def printed_card(code: str, name: str, id_masked: str, issued: str) -> bytes:
     buffer = io.BytesIO()
     card.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+class Unreadable(ValueError):
+    """No QR code could be read from the image."""
+
+
+MAX_SCAN_PIXELS = 24_000_000
+
+
+def read(image: bytes) -> str:
+    """The text of the QR code in a photo, screenshot or scan (PNG, JPEG, WebP…)."""
+    import zxingcpp  # imported here: only the verifier pages read images
+
+    try:
+        with Image.open(io.BytesIO(image)) as opened:
+            if opened.width * opened.height > MAX_SCAN_PIXELS:
+                raise Unreadable("the image is too large")
+            picture = opened.convert("L")
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise Unreadable("not an image") from exc
+    qr_only = zxingcpp.barcode_formats_from_str("QRCode")
+    found = zxingcpp.read_barcodes(picture, formats=qr_only)
+    if not found:
+        raise Unreadable("no QR code in the image")
+    return str(found[0].text)

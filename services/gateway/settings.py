@@ -27,6 +27,8 @@ class Settings(CommonSettings, BaseSettings):
     PUBLIC_RATE_PER_MINUTE: float = 60.0
     PUBLIC_RATE_BURST: float = 20.0
     MAX_BODY_BYTES: int = 1_048_576
+    # Where the pages reach the API (default: this process's own port, over loopback).
+    PAGES_API_URL: str = ""
 
 
 @lru_cache

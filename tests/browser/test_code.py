@@ -1,0 +1,99 @@
+"""A citizen shows their code on a phone; a verifier's page reads the QR image the
+citizen's page shows (a screenshot of it, as a counter camera would see it) and verifies
+it; the same image again is refused as a replay. The citizen freezes and unfreezes the code."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import BrowserContext, expect
+
+from tests.browser.conftest import DESKTOP, PHONE, accessible, log_in, screenshot
+from tests.e2e.conftest import DEMO_PASSWORD
+
+Opener = Callable[[dict[str, Any]], BrowserContext]
+
+
+def decoded(png: bytes) -> str:
+    """What a camera pointed at the screen would read."""
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(found) == 1
+    return str(found[0].text)
+
+
+def test_a_verifier_page_verifies_the_code_a_citizen_page_shows(
+    open_context: Opener, citizen: dict[str, Any]
+) -> None:
+    # The counter is ready first: codes live for seconds (ten in this suite).
+    counter = open_context(DESKTOP).new_page()
+    log_in(counter, "verifier.metro", DEMO_PASSWORD, "/verify")
+    accessible(counter)
+
+    phone = open_context(PHONE).new_page()
+    log_in(phone, citizen["username"], citizen["password"], "/citizen/code")
+    expect(phone.get_by_role("heading", name="我的码", exact=True)).to_be_visible()
+    code = phone.get_by_role("img", name=re.compile("市民码二维码"))
+    expect(code).to_be_visible()
+    expect(phone.locator("#countdown")).to_have_text(re.compile(r"^\d+$"))
+    shown = code.screenshot()
+    assert decoded(shown).count(".") == 2  # what the page shows is a signed code
+
+    counter.get_by_label("核验场景").select_option(label="地铁")
+    counter.get_by_label("拍摄或选择二维码图片").set_input_files(
+        files=[{"name": "code.png", "mimeType": "image/png", "buffer": shown}]
+    )
+    counter.get_by_role("button", name="核验").click()
+    verdict = counter.get_by_role("heading", name=re.compile("核验通过"))
+    expect(verdict).to_be_visible()
+    expect(counter.locator(".shown dt")).to_have_text(["优待类型"])  # all metro may see
+    expect(counter.locator(".shown dd")).to_have_text(["老年人"])  # born 1956
+    accessible(counter)
+    screenshot(counter, "verifier-pass")
+    accessible(phone)
+    screenshot(phone, "citizen-code-phone")
+
+    # The same picture again: a replayed code, refused in red with the reason in words.
+    counter.get_by_label("拍摄或选择二维码图片").set_input_files(
+        files=[{"name": "code.png", "mimeType": "image/png", "buffer": shown}]
+    )
+    counter.get_by_role("button", name="核验").click()
+    expect(counter.get_by_role("heading", name=re.compile("核验未通过"))).to_be_visible()
+    expect(counter.locator(".reason")).to_contain_text("已被使用过")
+    accessible(counter)
+
+
+def test_a_citizen_freezes_and_unfreezes_their_code_on_a_phone(
+    open_context: Opener, citizen: dict[str, Any]
+) -> None:
+    phone = open_context(PHONE).new_page()
+    log_in(phone, citizen["username"], citizen["password"], "/citizen/code")
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_role("button", name="冻结我的码").click()
+    expect(phone.get_by_role("status")).to_contain_text("您的码已冻结")
+    expect(phone.get_by_role("img", name=re.compile("市民码二维码"))).to_have_count(0)
+    accessible(phone)
+    phone.get_by_role("button", name="解冻我的码").click()
+    expect(phone.get_by_role("status").first).to_contain_text("已解冻")
+    expect(phone.get_by_role("img", name=re.compile("市民码二维码"))).to_be_visible()
+    screenshot(phone, "citizen-unfrozen-phone")
+
+
+def test_large_text_mode_persists_across_pages_and_logins(
+    open_context: Opener, citizen: dict[str, Any]
+) -> None:
+    phone = open_context(PHONE).new_page()
+    log_in(phone, citizen["username"], citizen["password"], "/citizen/code")
+    phone.get_by_role("button", name="大字模式").click()
+    expect(phone.locator("html")).to_have_class("large-text")
+    expect(phone.get_by_role("button", name="大字模式")).to_have_attribute("aria-pressed", "true")
+    phone.get_by_role("button", name="退出").click()
+    expect(phone.locator("html")).to_have_class("large-text")  # on the login page too
+    log_in(phone, citizen["username"], citizen["password"], "/citizen/code")
+    expect(phone.locator("html")).to_have_class("large-text")
+    accessible(phone)
+    screenshot(phone, "citizen-code-large-text")

@@ -1,0 +1,52 @@
+"""The pages' small rules: a login never redirects off the site, a QR's text is routed to
+the right check, and refusals are said in plain Chinese naming the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.common.crypto import b64url
+from services.gateway.pages.api import ApiError
+from services.gateway.pages.messages import explain
+from services.gateway.pages.session import safe_next
+from services.gateway.pages.verifier import code_card, is_presentation
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", None, "javascript:x"],
+)
+def test_a_login_returns_only_to_a_page_of_this_site(target: str | None) -> None:
+    assert safe_next(target) == "/"
+
+
+def test_a_login_returns_to_the_page_that_asked() -> None:
+    assert safe_next("/citizen/code") == "/citizen/code"
+
+
+def jwt_with(claims: dict[str, object]) -> str:
+    return ".".join(
+        [b64url(b'{"alg":"EdDSA"}'), b64url(json.dumps(claims).encode()), b64url(b"sig")]
+    )
+
+
+def test_presentations_and_codes_go_to_their_own_checks() -> None:
+    assert is_presentation(jwt_with({"jti": "x", "items": []}))
+    assert not is_presentation(jwt_with({"sub": "p_1", "st": "p"}))
+    assert not is_presentation("not a token")
+
+
+def test_a_refusal_is_said_in_chinese_with_the_field() -> None:
+    replayed = ApiError(409, {"code": "replayed", "field": "token", "detail": "used"})
+    assert explain(replayed).startswith("此码已被使用过")
+    assert explain(ApiError(422, {"field": "fields"})).endswith("（出示项目）")
+    assert "30 秒" in explain(ApiError(429, {"retry_after": "30"}))
+    assert explain(ApiError(500, {})) == "操作未能完成，请稍后再试"
+
+
+def test_a_code_card_shows_only_what_the_scene_returned() -> None:
+    card = code_card({"subject_type": "person", "fields": {"valid": True, "concession": "elderly"}})
+    assert card["rows"] == [("优待类型", "老年人")]
+    assert card["kind"] == "个人码"
