@@ -88,6 +88,7 @@ def running_suite() -> Iterator[Suite]:
         "HEALTH_TIMEOUT": "2",
         "CODE_TTL_SECONDS": "10",
         "CERT_EXPIRY_SWEEP_SECONDS": "1",
+        "TASK_SWEEP_SECONDS": "1",
         "PUBLIC_RATE_BURST": "30",
         "PAYMENT_PORT": os.environ.get("E2E_PAYMENT_PORT", "18701"),
         "SMS_PORT": os.environ.get("E2E_SMS_PORT", "18702"),
