@@ -64,6 +64,13 @@ def test_a_citizen_shows_one_field_and_the_verifier_sees_only_that_field(
     accessible(counter)
     screenshot(counter, "verifier-presentation")
 
+    # The citizen sees who saw which field.
+    shown_to = open_context(PHONE).new_page()
+    log_in(shown_to, citizen["username"], citizen["password"], "/citizen/privacy")
+    records = shown_to.get_by_role("region", name="证照出示记录")
+    expect(records).to_contain_text("和平饭店前台 查看了残疾人证的等级")
+    accessible(shown_to)
+
     phone.get_by_role("button", name="撤回出示").click()
     expect(phone.get_by_role("status")).to_contain_text("已撤回出示")
     counter.get_by_label("拍摄或选择二维码图片").set_input_files(

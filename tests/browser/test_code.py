@@ -9,12 +9,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, accessible, log_in, screenshot
 from tests.e2e.conftest import DEMO_PASSWORD
+from tests.idnumbers import resident_id
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
 
@@ -66,6 +68,14 @@ def test_a_verifier_page_verifies_the_code_a_citizen_page_shows(
     expect(counter.locator(".reason")).to_contain_text("已被使用过")
     accessible(counter)
 
+    # The citizen sees both scans: who, where, and what became of them.
+    phone.get_by_role("link", name="谁看过我的数据").click()
+    scans = phone.get_by_role("region", name="扫码记录")
+    expect(scans.get_by_role("row").filter(has_text="地铁青年大街站闸机")).to_have_count(2)
+    expect(scans).to_contain_text("重复使用，已拒绝")
+    expect(scans).to_contain_text("通过")
+    accessible(phone)
+
 
 def test_a_citizen_freezes_and_unfreezes_their_code_on_a_phone(
     open_context: Opener, citizen: dict[str, Any]
@@ -97,3 +107,33 @@ def test_large_text_mode_persists_across_pages_and_logins(
     expect(phone.locator("html")).to_have_class("large-text")
     accessible(phone)
     screenshot(phone, "citizen-code-large-text")
+
+
+def test_a_citizen_authorizes_and_revokes_a_proxy_on_a_phone(
+    open_context: Opener,
+    citizen: dict[str, Any],
+    http: httpx.Client,
+    login: Callable[[str], dict[str, str]],
+) -> None:
+    daughter = {
+        "name": "孙小敏",
+        "id_number": resident_id("19880302"),
+        "org_path": "CN-LN-SY/HP/NH/XH",
+    }
+    created = http.post("/v1/persons", headers=login("staff.nh"), json=daughter)
+    assert created.status_code == 201, created.text
+    phone = open_context(PHONE).new_page()
+    log_in(phone, citizen["username"], citizen["password"], "/citizen/proxies")
+    phone.get_by_label("代办人姓名").fill(daughter["name"])
+    phone.get_by_label("代办人身份证号").fill(daughter["id_number"])
+    phone.get_by_label("代为确认补贴").check()
+    phone.get_by_label("授权截止日期").fill("2027-06-30")
+    phone.get_by_role("button", name="授权", exact=True).click()
+    expect(phone.get_by_role("status")).to_contain_text("已授权")
+    mine = phone.get_by_role("region", name="可以代我办事的人")
+    expect(mine).to_contain_text("孙小敏：代为确认补贴")
+    accessible(phone)
+    screenshot(phone, "citizen-proxies-phone")
+    phone.get_by_role("button", name="撤销 孙小敏 的授权").click()
+    expect(phone.get_by_role("status")).to_contain_text("已撤销")
+    expect(mine).to_contain_text("已撤销")

@@ -9,7 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from services.gateway.pages import citizen, common, policies, tasks, verifier, wallet
+from services.gateway.pages import (
+    citizen,
+    common,
+    policies,
+    privacy,
+    tasks,
+    verifier,
+    wallet,
+)
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import STATIC_DIR, page
@@ -17,7 +25,7 @@ from services.gateway.pages.visit import LoginNeeded, to_login
 
 
 def install(app: FastAPI) -> None:
-    for module in (common, citizen, wallet, policies, tasks, verifier):
+    for module in (common, citizen, wallet, policies, privacy, tasks, verifier):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

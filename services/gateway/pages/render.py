@@ -38,6 +38,8 @@ NAVIGATION = (
     ("citizen", "/citizen/code", "我的码"),
     ("citizen", "/citizen/certificates", "我的证照"),
     ("citizen", "/my/policies", "我的政策"),
+    ("citizen", "/citizen/privacy", "谁看过我的数据"),
+    ("citizen", "/citizen/proxies", "代办人"),
     ("enterprise", "/my/policies", "政策与补贴"),
     ("verifier", "/verify", "扫码核验"),
     ("staff", "/tasks", "督办任务"),
