@@ -12,6 +12,7 @@ import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import DESKTOP, accessible, log_in, screenshot
+from tests.browser.test_code import decoded
 from tests.e2e.conftest import DEMO_PASSWORD
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
@@ -102,3 +103,36 @@ def test_an_enterprise_confirms_a_pushed_payout_and_sees_it_paid(
     page.get_by_role("button", name="提交校正申请").click()
     expect(page.get_by_role("status")).to_contain_text("校正申请已提交")
     expect(page.get_by_role("listitem").filter(has_text="900000")).to_contain_text("审核中")
+
+
+def test_an_enterprise_sees_its_code_and_licences(
+    open_context: Opener, http: httpx.Client, login: Callable[[str], dict[str, str]]
+) -> None:
+    org = http.get("/v1/me/organisations", headers=login("ent.xinghe")).json()[0]["id"]
+    licence = http.post(
+        "/v1/certificates",
+        headers=login("staff.sj"),
+        json={
+            "issuer": "iss_hpsj",
+            "type": "business_licence",
+            "subject": org,
+            "fields": {
+                "holder_name": "沈阳星河科技有限公司",
+                "legal_representative": "周明",
+                "business_scope": "软件开发；信息技术咨询服务",
+                "address": "和平区南湖街道文艺路 8 号",
+            },
+            "request_id": f"browser-licence-{org}",
+        },
+    )
+    assert licence.status_code in (200, 201), licence.text
+    page = open_context(DESKTOP).new_page()
+    log_in(page, "ent.xinghe", DEMO_PASSWORD, "/enterprise")
+    company = page.get_by_role("region", name="沈阳星河科技有限公司")
+    code = company.get_by_role("img", name=re.compile("企业码二维码"))
+    assert decoded(code.screenshot()).count(".") == 2
+    licences = company.get_by_role("article").filter(has_text="营业执照")
+    expect(licences).to_contain_text(licence.json()["number"])
+    expect(licences).to_contain_text("法定代表人周明")
+    accessible(page)
+    screenshot(page, "enterprise-code")

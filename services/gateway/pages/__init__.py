@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from services.gateway.pages import (
     citizen,
     common,
+    enterprise,
     policies,
     privacy,
     tasks,
@@ -25,7 +26,7 @@ from services.gateway.pages.visit import LoginNeeded, to_login
 
 
 def install(app: FastAPI) -> None:
-    for module in (common, citizen, wallet, policies, privacy, tasks, verifier):
+    for module in (common, citizen, wallet, enterprise, policies, privacy, tasks, verifier):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -40,6 +40,7 @@ NAVIGATION = (
     ("citizen", "/my/policies", "我的政策"),
     ("citizen", "/citizen/privacy", "谁看过我的数据"),
     ("citizen", "/citizen/proxies", "代办人"),
+    ("enterprise", "/enterprise", "企业码与证照"),
     ("enterprise", "/my/policies", "政策与补贴"),
     ("verifier", "/verify", "扫码核验"),
     ("staff", "/tasks", "督办任务"),

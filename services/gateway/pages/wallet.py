@@ -34,6 +34,7 @@ async def cards(here: Visit) -> list[dict[str, Any]]:
         drawn.append(
             {
                 "id": cert["id"],
+                "subject": cert["subject"],
                 "name": (kind.get("names") or {}).get("zh") or cert["type"],
                 "issuer": issuers.get(cert["issuer"], cert["issuer"]),
                 "number": cert["number"],
