@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from services.gateway.pages import (
+    authoring,
     citizen,
     common,
     enterprise,
@@ -26,7 +27,17 @@ from services.gateway.pages.visit import LoginNeeded, to_login
 
 
 def install(app: FastAPI) -> None:
-    for module in (common, citizen, wallet, enterprise, policies, privacy, tasks, verifier):
+    for module in (
+        common,
+        citizen,
+        wallet,
+        enterprise,
+        policies,
+        privacy,
+        authoring,
+        tasks,
+        verifier,
+    ):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
