@@ -53,7 +53,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def open_context(
-    browser: Browser, running_suite: Suite
+    browser: Browser,
+    running_suite: Suite,
+    demo: dict[str, Any],  # noqa: F811 - the demo city's people log in
 ) -> Iterator[Callable[[dict[str, Any]], BrowserContext]]:
     opened: list[BrowserContext] = []
 

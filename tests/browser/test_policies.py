@@ -97,7 +97,9 @@ def test_an_enterprise_confirms_a_pushed_payout_and_sees_it_paid(
     screenshot(page, "enterprise-paid")
 
     # The enterprise disputes a fact: a review item for staff, shown as pending here.
-    page.get_by_label("要校正的信息").select_option(label="研发投入达到五千元")
+    fact = page.get_by_label("要校正的信息")
+    fact.select_option(value="rd_expense")
+    expect(fact.locator("option:checked")).to_contain_text("研发投入达到五千元")
     page.get_by_label("正确的值").fill("900000")
     page.get_by_label(re.compile("^依据")).fill("2026 年度研发费用专项审计报告 第 88 号")
     page.get_by_role("button", name="提交校正申请").click()

@@ -16,6 +16,7 @@ from services.gateway.pages import (
     enterprise,
     policies,
     privacy,
+    registry,
     tasks,
     verifier,
     wallet,
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
         policies,
         privacy,
         authoring,
+        registry,
         tasks,
         verifier,
     ):

@@ -120,10 +120,13 @@ async def overview(here: Visit) -> dict[str, Any]:
         }
         for p in payouts
     ]
-    facts: dict[str, str] = {}  # each fact named by the first condition that reads it
+    labels: dict[str, list[str]] = {}  # each fact named by the conditions that read it
     for m in matches:
         for c in m["checks"]:
-            facts.setdefault(c["fact"], c["label"])
+            named = labels.setdefault(c["fact"], [])
+            if c["label"] not in named:
+                named.append(c["label"])
+    facts = {fact: " / ".join(sorted(named)) for fact, named in labels.items()}
     return {
         "offers": [p for p in drawn if p["status"] == "offered"],
         "payouts": drawn,

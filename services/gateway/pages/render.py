@@ -43,6 +43,8 @@ NAVIGATION = (
     ("enterprise", "/enterprise", "企业码与证照"),
     ("enterprise", "/my/policies", "政策与补贴"),
     ("verifier", "/verify", "扫码核验"),
+    ("staff", "/staff/people", "登记"),
+    ("staff", "/staff/certificates", "证照签发"),
     ("staff", "/staff/policies", "政策管理"),
     ("supervisor", "/staff/policies", "政策管理"),
     ("staff", "/tasks", "督办任务"),

@@ -163,6 +163,27 @@ async def board(
     )
 
 
+@router.get("/stats", response_class=HTMLResponse)
+async def statistics(request: Request, settings: SettingsDep) -> Response:
+    """Each unit's figures (its own and its direct subunits'), with bars to compare them."""
+    here = await visit(request, settings)
+    names = await unit_names(here)
+    mine = here.user.get("org_path") or ""
+    depth = mine.count("/")
+    shown = [p for p in names if p == mine or (_under(p, mine) and p.count("/") == depth + 1)]
+    rows = []
+    for path in shown[:30]:
+        try:
+            figures = await here.api.get(f"/v1/stats/units/{path}")
+        except ApiError:
+            continue
+        rows.append({**figures, "name": names[path]})
+    most = max([1, *(int(r["received"]) for r in rows)])
+    return page(
+        request, "tasks_stats.html", "单位统计", here.user, here.session, rows=rows, most=most
+    )
+
+
 @router.get("/{task_id}", response_class=HTMLResponse)
 async def detail(task_id: str, request: Request, settings: SettingsDep, done: str = "") -> Response:
     here = await visit(request, settings)
