@@ -162,9 +162,15 @@ def change_status(
     return moved
 
 
-def list_policies(db: Database[Document], status: str | None) -> list[dict[str, Any]]:
+def visible_to(actor: Actor, policy: Document) -> bool:
+    """A draft is the authors' work in progress: staff see it, the public does not."""
+    return policy["status"] != "draft" or actor.is_staff
+
+
+def list_policies(db: Database[Document], actor: Actor, status: str | None) -> list[dict[str, Any]]:
     query: Document = {"status": status} if status else {}
-    return [view(p) for p in db.policies.find(query).sort([("code", 1), ("version", 1)])]
+    found = db.policies.find(query).sort([("code", 1), ("version", 1)])
+    return [view(p) for p in found if visible_to(actor, p)]
 
 
 def in_force(policy: Document, on: date) -> bool:

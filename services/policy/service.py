@@ -178,11 +178,14 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def get_policy(self, policy_id: str) -> dict[str, Any]:
-        return policies.view(policies.get(self.db, policy_id))
+        policy = policies.get(self.db, policy_id)
+        if not policies.visible_to(self.call.actor, policy):
+            raise NotFound("no such policy")
+        return policies.view(policy)
 
     @rpc(expected_exceptions=expected)
     def list_policies(self, status: str | None = None) -> list[dict[str, Any]]:
-        return policies.list_policies(self.db, status)
+        return policies.list_policies(self.db, self.call.actor, status)
 
     @rpc(expected_exceptions=expected)
     def change_policy_status(self, policy_id: str, action: str) -> dict[str, Any]:

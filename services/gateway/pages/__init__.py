@@ -24,7 +24,7 @@ from services.gateway.pages import (
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import STATIC_DIR, page
-from services.gateway.pages.visit import LoginNeeded, to_login
+from services.gateway.pages.visit import LoginNeeded, NotForYou, to_login
 
 
 def install(app: FastAPI) -> None:
@@ -46,6 +46,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginNeeded)
     async def login_needed(_request: Request, error: LoginNeeded) -> Response:
         return to_login(error)
+
+    @app.exception_handler(NotForYou)
+    async def not_for_you(request: Request, error: NotForYou) -> Response:
+        said = error.said
+        return page(request, "message.html", "无权访问", error=said, back="/", status_code=403)
 
     @app.exception_handler(ApiError)
     async def api_refused(request: Request, error: ApiError) -> Response:

@@ -15,7 +15,7 @@ from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.policies import OPS, PAYOUT_STATES, proposed_value, yuan
 from services.gateway.pages.render import page
-from services.gateway.pages.visit import Visit, visit
+from services.gateway.pages.visit import STAFF, Visit, visit
 
 router = APIRouter(prefix="/staff/policies")
 ROWS = 5
@@ -100,7 +100,8 @@ def _words(node: Any) -> list[str]:
 
 
 async def _staff(request: Request, settings: SettingsDep) -> Visit:
-    return await visit(request, settings)
+    here = await visit(request, settings)
+    return here.require("只有工作人员可以管理政策", *STAFF)
 
 
 @router.get("", response_class=HTMLResponse)

@@ -18,9 +18,10 @@ from services.gateway.pages.messages import explain
 from services.gateway.pages.policies import proposed_value
 from services.gateway.pages.render import page
 from services.gateway.pages.tasks import unit_names
-from services.gateway.pages.visit import Visit, visit
+from services.gateway.pages.visit import STAFF, Visit, visit
 
 router = APIRouter(prefix="/staff")
+ONLY_STAFF = "只有工作人员可以登记和签发"
 CONCESSIONS = {
     "none": "无",
     "elderly": "老年人",
@@ -50,7 +51,8 @@ async def _people_page(
 
 @router.get("/people", response_class=HTMLResponse)
 async def people(request: Request, settings: SettingsDep) -> Response:
-    return await _people_page(request, await visit(request, settings))
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
+    return await _people_page(request, here)
 
 
 @router.post("/people", response_class=HTMLResponse)
@@ -66,7 +68,7 @@ async def register_person(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     if not session.csrf_ok(here.session, csrf):
         return await _people_page(request, here, 403, error="页面已过期，请刷新后重试")
     body: dict[str, Any] = {
@@ -95,7 +97,7 @@ async def register_organisation(
     credit_code: Annotated[str, Form(max_length=32)] = "",
     org_path: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     if not session.csrf_ok(here.session, csrf):
         return await _people_page(request, here, 403, error="页面已过期，请刷新后重试")
     body = {"name": name.strip(), "credit_code": credit_code.strip(), "org_path": org_path}
@@ -154,13 +156,13 @@ async def _certificates_page(
 async def certificates(
     request: Request, settings: SettingsDep, type: str = "", subject: str = ""
 ) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     return await _certificates_page(request, here, type, subject)
 
 
 @router.post("/certificates", response_class=HTMLResponse)
 async def issue(request: Request, settings: SettingsDep) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     type_code, subject = form.get("type", ""), form.get("subject", "").strip()
     if not session.csrf_ok(here.session, form.get("csrf")):
@@ -201,7 +203,7 @@ async def change(
     reason: Annotated[str, Form(max_length=500)] = "",
     subject: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     if not session.csrf_ok(here.session, csrf):
         return await _certificates_page(request, here, "", subject, 403, error="页面已过期")
     if action not in ("suspend", "resume", "revoke"):

@@ -14,9 +14,10 @@ from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import page
-from services.gateway.pages.visit import Visit, visit
+from services.gateway.pages.visit import STAFF, Visit, visit
 
 router = APIRouter(prefix="/tasks")
+ONLY_STAFF = "只有工作人员可以查看督办任务"
 STATES = {
     "created": "待派发",
     "returned": "已退回",
@@ -131,17 +132,7 @@ async def board(
     state: str = "",
     text: str = "",
 ) -> Response:
-    here = await visit(request, settings)
-    if not here.has_role("staff", "supervisor", "admin"):
-        return page(
-            request,
-            "message.html",
-            "督办任务",
-            here.user,
-            here.session,
-            error="只有工作人员可以查看督办任务",
-            status_code=403,
-        )
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     params = {"limit": 200, **{k: v for k, v in (("card", card), ("state", state)) if v}}
     if text:
         params["text"] = text[:100]
@@ -166,7 +157,7 @@ async def board(
 @router.get("/stats", response_class=HTMLResponse)
 async def statistics(request: Request, settings: SettingsDep) -> Response:
     """Each unit's figures (its own and its direct subunits'), with bars to compare them."""
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     names = await unit_names(here)
     mine = here.user.get("org_path") or ""
     depth = mine.count("/")
@@ -186,7 +177,7 @@ async def statistics(request: Request, settings: SettingsDep) -> Response:
 
 @router.get("/{task_id}", response_class=HTMLResponse)
 async def detail(task_id: str, request: Request, settings: SettingsDep, done: str = "") -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     return await _detail(request, here, task_id, notice=DONE.get(done))
 
 
@@ -240,7 +231,7 @@ async def act(
     note: Annotated[str, Form(max_length=500)] = "",
     decision: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     if not session.csrf_ok(here.session, csrf):
         expired = "页面已过期，请刷新后重试"
         return await _detail(request, here, task_id, error=expired, status_code=403)

@@ -23,6 +23,8 @@ from services.gateway.pages.render import page
 from services.gateway.pages.visit import Visit, visit
 
 router = APIRouter()
+VERIFIERS = ("verifier", "staff", "supervisor", "admin")
+NOT_A_VERIFIER = "您的账户不是核验账户，不能使用扫码核验"
 MAX_IMAGE = 1_000_000
 SCENES = {
     "metro": "地铁",
@@ -107,17 +109,7 @@ def _scenes(here: Visit) -> list[tuple[str, str]]:
 
 @router.get("/verify", response_class=HTMLResponse)
 async def verify_form(request: Request, settings: SettingsDep) -> Response:
-    here = await visit(request, settings)
-    if not here.has_role("verifier", "staff", "supervisor", "admin"):
-        return page(
-            request,
-            "message.html",
-            "扫码核验",
-            here.user,
-            here.session,
-            error="您的账户不是核验账户，不能使用扫码核验",
-            status_code=403,
-        )
+    here = (await visit(request, settings)).require(NOT_A_VERIFIER, *VERIFIERS)
     return page(request, "verify.html", "扫码核验", here.user, here.session, scenes=_scenes(here))
 
 
@@ -130,7 +122,7 @@ async def verify(
     csrf: Annotated[str, Form(max_length=64)] = "",
     image: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    here = await visit(request, settings)
+    here = (await visit(request, settings)).require(NOT_A_VERIFIER, *VERIFIERS)
     scenes = _scenes(here)
 
     def answer(result: dict[str, Any], status_code: int = 200) -> Response:

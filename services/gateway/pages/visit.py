@@ -17,6 +17,14 @@ from services.gateway.pages.session import PageSession
 from services.gateway.settings import Settings
 
 
+class NotForYou(Exception):
+    """A page this user's roles do not open (the API would refuse what it does anyway)."""
+
+    def __init__(self, said: str) -> None:
+        super().__init__(said)
+        self.said = said
+
+
 class LoginNeeded(Exception):
     def __init__(self, back_to: str) -> None:
         super().__init__(back_to)
@@ -31,6 +39,14 @@ class Visit:
 
     def has_role(self, *roles: str) -> bool:
         return bool(set(roles) & set(self.user.get("roles", [])))
+
+    def require(self, said: str, *roles: str) -> Visit:
+        if not self.has_role(*roles):
+            raise NotForYou(said)
+        return self
+
+
+STAFF = ("staff", "supervisor", "admin")
 
 
 async def visit(request: Request, settings: Settings) -> Visit:
