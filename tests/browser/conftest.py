@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -96,7 +97,12 @@ def log_in(page: Page, username: str, password: str, landing: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"**{landing}")
+    arrived(page, landing)
+
+
+def arrived(page: Page, path: str) -> None:
+    """Wait until the page is at ``path`` (the login page's ``?next=`` names it too)."""
+    page.wait_for_url(lambda url: urlsplit(url).path == path)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ passes axe-core, the citizen's at a phone's 360 × 740."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, accessible, log_in, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, accessible, arrived, log_in, screenshot
 from tests.e2e.conftest import DEMO_PASSWORD
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
@@ -108,3 +109,44 @@ def test_a_session_without_a_token_goes_to_the_login_and_back(open_context: Open
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("alert")).to_have_text("⚠ 用户名或密码不正确")
     accessible(page)
+
+
+def test_a_form_without_the_session_s_csrf_token_changes_nothing(
+    open_context: Opener, citizen: dict[str, Any]
+) -> None:
+    page = open_context(PHONE).new_page()
+    log_in(page, citizen["username"], citizen["password"], "/citizen/code")
+    forged = page.request.post("/citizen/code/freeze", form={"csrf": "forged"})
+    assert forged.status == 403
+    assert "页面已过期" in forged.text()
+    missing = page.request.post("/citizen/code/freeze", form={})
+    assert missing.status == 403
+    page.reload()
+    expect(page.get_by_role("img", name=re.compile("市民码二维码"))).to_be_visible()  # not frozen
+
+
+def test_a_citizen_logs_in_and_refreshes_the_code_with_the_keyboard_alone(
+    open_context: Opener, citizen: dict[str, Any]
+) -> None:
+    page = open_context(PHONE).new_page()
+    page.goto("/login?next=/citizen/code")
+
+    def tab_to(name: str) -> None:
+        for _ in range(15):
+            page.keyboard.press("Tab")
+            focused = "document.activeElement.textContent.trim() || document.activeElement.id"
+            if page.evaluate(focused) == name:
+                outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+                assert outline != "none"  # the focus is visible
+                return
+        raise AssertionError(f"Tab never reached {name}")
+
+    tab_to("username")
+    page.keyboard.type(citizen["username"])
+    tab_to("password")
+    page.keyboard.type(citizen["password"])
+    page.keyboard.press("Enter")
+    arrived(page, "/citizen/code")
+    tab_to("立即刷新")
+    page.keyboard.press("Enter")
+    expect(page.locator(".code-status")).to_have_text("二维码已刷新")

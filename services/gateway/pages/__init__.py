@@ -24,7 +24,7 @@ from services.gateway.pages import (
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import STATIC_DIR, page
-from services.gateway.pages.visit import LoginNeeded, NotForYou, to_login
+from services.gateway.pages.visit import LoginNeeded, NotForYou, StaleForm, to_login
 
 
 def install(app: FastAPI) -> None:
@@ -51,6 +51,11 @@ def install(app: FastAPI) -> None:
     async def not_for_you(request: Request, error: NotForYou) -> Response:
         said = error.said
         return page(request, "message.html", "无权访问", error=said, back="/", status_code=403)
+
+    @app.exception_handler(StaleForm)
+    async def stale_form(request: Request, _error: StaleForm) -> Response:
+        said = "页面已过期，请返回刷新后重试"
+        return page(request, "message.html", "页面已过期", error=said, back="/", status_code=403)
 
     @app.exception_handler(ApiError)
     async def api_refused(request: Request, error: ApiError) -> Response:

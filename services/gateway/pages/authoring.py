@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.policies import OPS, PAYOUT_STATES, proposed_value, yuan
@@ -148,8 +147,6 @@ async def new(request: Request, settings: SettingsDep) -> Response:
 async def create(request: Request, settings: SettingsDep) -> Response:
     here = await _staff(request, settings)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    if not session.csrf_ok(here.session, form.get("csrf")):
-        return _form_page(request, here, form, "页面已过期，请刷新后重试", 403)
     try:
         definition = definition_from_form(form)
     except ValueError:
@@ -208,12 +205,9 @@ async def act(
     action: str,
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     period: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     here = await _staff(request, settings)
-    if not session.csrf_ok(here.session, csrf):
-        return await _detail(request, here, policy_id, 403, error="页面已过期，请刷新后重试")
     try:
         if action == "simulate":
             simulated = await here.api.post(f"/v1/policies/{policy_id}/simulate")

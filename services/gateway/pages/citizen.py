@@ -4,9 +4,9 @@ expires with a visible countdown, and freezing it."""
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.gateway import qr
@@ -68,18 +68,8 @@ async def my_code_fresh(request: Request, settings: SettingsDep) -> Response:
     return JSONResponse(await fresh_code(here), headers={"Cache-Control": "no-store"})
 
 
-async def _change(request: Request, settings: SettingsDep, csrf: str, action: str) -> Response:
+async def _change(request: Request, settings: SettingsDep, action: str) -> Response:
     here = await visit(request, settings)
-    if not session.csrf_ok(here.session, csrf):
-        return page(
-            request,
-            "message.html",
-            "我的码",
-            here.user,
-            here.session,
-            error="页面已过期，请刷新后重试",
-            status_code=403,
-        )
     try:
         await here.api.post(f"/v1/me/code/{action}")
     except ApiError as error:
@@ -99,14 +89,10 @@ async def _change(request: Request, settings: SettingsDep, csrf: str, action: st
 
 
 @router.post("/code/freeze")
-async def freeze(
-    request: Request, settings: SettingsDep, csrf: Annotated[str, Form(max_length=64)] = ""
-) -> Response:
-    return await _change(request, settings, csrf, "freeze")
+async def freeze(request: Request, settings: SettingsDep) -> Response:
+    return await _change(request, settings, "freeze")
 
 
 @router.post("/code/unfreeze")
-async def unfreeze(
-    request: Request, settings: SettingsDep, csrf: Annotated[str, Form(max_length=64)] = ""
-) -> Response:
-    return await _change(request, settings, csrf, "unfreeze")
+async def unfreeze(request: Request, settings: SettingsDep) -> Response:
+    return await _change(request, settings, "unfreeze")

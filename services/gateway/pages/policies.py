@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import page
@@ -172,13 +171,10 @@ async def answer_payout(
     answer: str,
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     here = await visit(request, settings)
     if answer not in ("confirm", "decline"):
         return await _refused(request, here, "不支持的操作", 404)
-    if not session.csrf_ok(here.session, csrf):
-        return await _refused(request, here, "页面已过期，请刷新后重试", 403)
     try:
         await here.api.post(f"/v1/me/payouts/{payout_id}/{answer}")
     except ApiError as error:
@@ -190,15 +186,12 @@ async def answer_payout(
 async def dispute(
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     fact: Annotated[str, Form(max_length=40)] = "",
     proposed: Annotated[str, Form(max_length=200)] = "",
     evidence: Annotated[str, Form(max_length=2000)] = "",
     subject: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     here = await visit(request, settings)
-    if not session.csrf_ok(here.session, csrf):
-        return await _refused(request, here, "页面已过期，请刷新后重试", 403)
     if not fact or not proposed.strip() or not evidence.strip():
         return await _refused(request, here, "请选择要校正的信息，填写正确的值和依据", 422)
     body = {

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.cards import LABELS
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import page
@@ -124,15 +123,12 @@ async def proxies(request: Request, settings: SettingsDep, done: str = "") -> Re
 async def authorize(
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     proxy_name: Annotated[str, Form(max_length=100)] = "",
     proxy_id_number: Annotated[str, Form(max_length=32)] = "",
     scope: Annotated[list[str] | None, Form(max_length=4)] = None,
     valid_until: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     here = await visit(request, settings)
-    if not session.csrf_ok(here.session, csrf):
-        return await _proxies_page(request, here, error="页面已过期，请刷新后重试", status_code=403)
     if not proxy_name.strip() or not proxy_id_number.strip() or not scope or not valid_until:
         return await _proxies_page(
             request, here, error="请填写代办人姓名、身份证号、授权事项和截止日期", status_code=422
@@ -155,11 +151,8 @@ async def revoke(
     delegation_id: str,
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     here = await visit(request, settings)
-    if not session.csrf_ok(here.session, csrf):
-        return await _proxies_page(request, here, error="页面已过期，请刷新后重试", status_code=403)
     try:
         await here.api.call("DELETE", f"/v1/me/proxies/{delegation_id}")
     except ApiError as error:

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.gateway.cards import LABELS, STATUS
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.policies import proposed_value
@@ -59,7 +58,6 @@ async def people(request: Request, settings: SettingsDep) -> Response:
 async def register_person(
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     name: Annotated[str, Form(max_length=100)] = "",
     id_number: Annotated[str, Form(max_length=32)] = "",
     org_path: Annotated[str, Form(max_length=200)] = "",
@@ -69,8 +67,6 @@ async def register_person(
     password: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
-    if not session.csrf_ok(here.session, csrf):
-        return await _people_page(request, here, 403, error="页面已过期，请刷新后重试")
     body: dict[str, Any] = {
         "name": name.strip(),
         "id_number": id_number.strip(),
@@ -92,14 +88,11 @@ async def register_person(
 async def register_organisation(
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     name: Annotated[str, Form(max_length=100)] = "",
     credit_code: Annotated[str, Form(max_length=32)] = "",
     org_path: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
-    if not session.csrf_ok(here.session, csrf):
-        return await _people_page(request, here, 403, error="页面已过期，请刷新后重试")
     body = {"name": name.strip(), "credit_code": credit_code.strip(), "org_path": org_path}
     try:
         org = await here.api.post("/v1/organisations", json=body)
@@ -165,10 +158,6 @@ async def issue(request: Request, settings: SettingsDep) -> Response:
     here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     type_code, subject = form.get("type", ""), form.get("subject", "").strip()
-    if not session.csrf_ok(here.session, form.get("csrf")):
-        return await _certificates_page(
-            request, here, type_code, subject, 403, error="页面已过期，请刷新后重试"
-        )
     fields = {
         name[len("field_") :]: proposed_value(value)
         for name, value in form.items()
@@ -199,13 +188,10 @@ async def change(
     action: str,
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
     subject: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
-    if not session.csrf_ok(here.session, csrf):
-        return await _certificates_page(request, here, "", subject, 403, error="页面已过期")
     if action not in ("suspend", "resume", "revoke"):
         return await _certificates_page(request, here, "", subject, 404, error="不支持的操作")
     try:

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import page
@@ -223,7 +222,6 @@ async def act(
     action: str,
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     unit: Annotated[str, Form(max_length=200)] = "",
     reason_code: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
@@ -232,9 +230,6 @@ async def act(
     decision: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
-    if not session.csrf_ok(here.session, csrf):
-        expired = "页面已过期，请刷新后重试"
-        return await _detail(request, here, task_id, error=expired, status_code=403)
     bodies: dict[str, dict[str, Any]] = {
         "dispatch": {"units": [unit]},
         "accept": {},

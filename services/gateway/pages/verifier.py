@@ -16,7 +16,6 @@ from services.common.crypto import b64url_decode
 from services.gateway import qr
 from services.gateway.cards import LABELS as CERT_LABELS
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import page
@@ -119,7 +118,6 @@ async def verify(
     settings: SettingsDep,
     scene: Annotated[str, Form(max_length=32)] = "",
     token: Annotated[str, Form(max_length=16_384)] = "",
-    csrf: Annotated[str, Form(max_length=64)] = "",
     image: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     here = (await visit(request, settings)).require(NOT_A_VERIFIER, *VERIFIERS)
@@ -138,8 +136,6 @@ async def verify(
             status_code=status_code,
         )
 
-    if not session.csrf_ok(here.session, csrf):
-        return answer({"ok": False, "reason": "页面已过期，请刷新后重试"}, 403)
     if scene not in dict(scenes):
         return answer({"ok": False, "reason": "请选择本核验点的场景"}, 422)
     text = token.strip()

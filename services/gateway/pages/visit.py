@@ -25,6 +25,10 @@ class NotForYou(Exception):
         self.said = said
 
 
+class StaleForm(Exception):
+    """A form without this session's CSRF token (an old page, or another site's form)."""
+
+
 class LoginNeeded(Exception):
     def __init__(self, back_to: str) -> None:
         super().__init__(back_to)
@@ -50,9 +54,15 @@ STAFF = ("staff", "supervisor", "admin")
 
 
 async def visit(request: Request, settings: Settings) -> Visit:
+    """Who is asking; a request that may change something (any but GET) must carry the
+    session's CSRF token in its form."""
     current = session.current(request, settings)
     if current is None:
         raise LoginNeeded(request.url.path)
+    if request.method != "GET":
+        submitted = (await request.form()).get("csrf")
+        if not session.csrf_ok(current, submitted if isinstance(submitted, str) else None):
+            raise StaleForm()
     api = PageApi(settings, request, current.token)
     try:
         user = await api.get("/v1/me")

@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.cards import LABELS, STATUS
 from services.gateway.deps import SettingsDep
-from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.citizen import qr_data_url
 from services.gateway.pages.messages import explain
@@ -69,7 +68,6 @@ async def my_certificates(request: Request, settings: SettingsDep, done: str = "
 async def show(
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
     pick: Annotated[list[str] | None, Form(max_length=MAX_PICKS)] = None,
 ) -> Response:
     here = await visit(request, settings)
@@ -86,8 +84,6 @@ async def show(
             status_code=status_code,
         )
 
-    if not session.csrf_ok(here.session, csrf):
-        return await again("页面已过期，请刷新后重试", 403)
     picked = [p.split(":", 1) for p in (pick or []) if ":" in p]
     if not picked:
         return await again("请至少选择一项要出示的内容", 422)
@@ -124,10 +120,7 @@ async def withdraw(
     presentation_id: str,
     request: Request,
     settings: SettingsDep,
-    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     here = await visit(request, settings)
-    if not session.csrf_ok(here.session, csrf):
-        return RedirectResponse("/citizen/certificates", status_code=303)
     await here.api.call("DELETE", f"/v1/presentations/{presentation_id}")
     return RedirectResponse("/citizen/certificates?done=withdrawn", status_code=303)
