@@ -3,8 +3,11 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
+# `make up REPLICAS=2` (and `make test-e2e REPLICAS=2`): two processes of every service.
+REPLICAS ?= 1
+export REPLICAS
 
-.PHONY: up down install backing lint format test test-unit test-integration test-e2e browser-tools bench
+.PHONY: up down install backing lint format test test-unit test-integration test-e2e test-replicas test-faults browser-tools bench
 
 up:
 	bash deploy/local/up.sh
@@ -31,7 +34,7 @@ format: install
 # Unit tests need nothing running; integration tests run real nameko containers (under
 # eventlet, hence `nameko test`) on the real broker and database; end-to-end tests start the
 # suite as `make up` does, on its own vhost, databases and port, and drive it over HTTP.
-test: lint backing test-unit test-integration test-e2e
+test: lint backing test-unit test-integration test-e2e test-replicas test-faults
 
 test-unit:
 	$(BIN)/pytest tests/unit -p no:pytest_nameko
@@ -45,6 +48,16 @@ test-integration:
 # The browser tests (tests/browser) run in the same session: one suite serves both.
 test-e2e: browser-tools
 	$(BIN)/pytest tests/e2e tests/integration/gateway tests/browser -p no:pytest_nameko
+
+# The same end-to-end and browser tests against two processes of every service and two
+# gateway workers (timers, consumers and sessions must hold with several replicas).
+test-replicas:
+	$(MAKE) test-e2e REPLICAS=2
+
+# Faults under load (tests/faults): each service SIGKILLed and restarted, RabbitMQ and the
+# database restarted, invariants checked; prints each fault and its recovery time.
+test-faults: backing
+	$(BIN)/pytest tests/faults -p no:pytest_nameko -s
 
 browser-tools: install
 	bash deploy/local/install.sh browser

@@ -68,18 +68,19 @@ class Suite:
         raise KeyError(name)
 
 
-@pytest.fixture(scope="session")
-def running_suite() -> Iterator[Suite]:
-    port = os.environ.get("E2E_GATEWAY_PORT", "18000")
-    var = ROOT / "var" / "e2e-state"
+def started_suite(name: str, port: int) -> Iterator[Suite]:
+    """The suite as ``make up`` starts it, as instance ``name``: vhost ``oct-<name>``,
+    databases ``<name>_*``, the gateway on ``port`` and the demo partners on the next ones
+    (``port + 701``, ``port + 702``); stopped afterwards."""
+    var = ROOT / "var" / f"{name}-state"
     var.mkdir(parents=True, exist_ok=True)
-    drop_databases("e2e_")
+    drop_databases(f"{name}_")
     env = {
         **os.environ,
-        "SUITE": "e2e",
-        "GATEWAY_PORT": port,
-        "AMQP_URI": ensure_vhost("oct-e2e"),
-        "DB_PREFIX": "e2e_",
+        "SUITE": name,
+        "GATEWAY_PORT": str(port),
+        "AMQP_URI": ensure_vhost(f"oct-{name}"),
+        "DB_PREFIX": f"{name}_",
         "MONGO_URL": MONGO_URL,
         "ENVIRONMENT": "test",
         "FIRST_ADMIN_USER": ADMIN_USER,
@@ -90,15 +91,20 @@ def running_suite() -> Iterator[Suite]:
         "CERT_EXPIRY_SWEEP_SECONDS": "1",
         "TASK_SWEEP_SECONDS": "1",
         "PUBLIC_RATE_BURST": "30",
-        "PAYMENT_PORT": os.environ.get("E2E_PAYMENT_PORT", "18701"),
-        "SMS_PORT": os.environ.get("E2E_SMS_PORT", "18702"),
+        "PAYMENT_PORT": str(port + 701),
+        "SMS_PORT": str(port + 702),
     }
     suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
     suite.script("deploy/local/suite.sh", "stop")
-    for kept in (ROOT / "var" / "run").glob("e2e-*.jsonl"):
+    for kept in (ROOT / "var" / "run").glob(f"{name}-*.jsonl"):
         kept.unlink()  # the demo partners' records of an earlier run (payments, texts)
     suite.script("deploy/local/suite.sh", "start")
     try:
         yield suite
     finally:
         suite.script("deploy/local/suite.sh", "stop")
+
+
+@pytest.fixture(scope="session")
+def running_suite() -> Iterator[Suite]:
+    yield from started_suite("e2e", int(os.environ.get("E2E_GATEWAY_PORT", "18000")))

@@ -7,6 +7,9 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 SUITE="${SUITE:-main}"
+# REPLICAS=2: two nameko processes of every service and two gateway workers (uvicorn), as a
+# small scale-out on one machine; timers and consumers are safe with several running.
+REPLICAS="${REPLICAS:-1}"
 RUN="$VAR/run/$SUITE"
 LOGS="$VAR/log/$SUITE"
 export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
@@ -58,12 +61,16 @@ ready() { all_alive || return 2; "$PY" -c "import urllib.request,sys; sys.exit(0
 
 start() {
   load_secrets
+  local svc i name
   for svc in "${SERVICES[@]}"; do
-    launch "$svc" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
+    for i in $(seq 1 "$REPLICAS"); do
+      name="$svc"; [ "$i" -gt 1 ] && name="$svc-$i"
+      launch "$name" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
+    done
   done
   launch payment-partner "$PY" deploy/local/payment_partner.py --port "$PAYMENT_PORT"
   launch sms-partner "$PY" deploy/local/sms_partner.py --port "$SMS_PORT"
-  launch gateway "$PY" -m services.gateway
+  GATEWAY_WORKERS="$REPLICAS" launch gateway "$PY" -m services.gateway
   local deadline=$((SECONDS + ${READY_TIMEOUT:-90})) outcome=1
   while [ "$SECONDS" -lt "$deadline" ]; do
     outcome=0; ready >/dev/null 2>&1 || outcome=$?

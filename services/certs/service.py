@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from nameko.events import EventDispatcher
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.certs import (
@@ -28,6 +28,7 @@ from services.common import (
 )
 from services.common.codec import utcnow
 from services.common.context import CallContext
+from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
 

@@ -16,6 +16,7 @@ class Settings(CommonSettings, BaseSettings):
 
     GATEWAY_HOST: str = "127.0.0.1"
     GATEWAY_PORT: int = 8000
+    GATEWAY_WORKERS: int = 1
     PUBLIC_URL: str = ""
     RPC_TIMEOUT: float = 10.0
     HEALTH_TIMEOUT: float = 2.0

@@ -6,12 +6,12 @@ import os
 from typing import Any
 
 from nameko.events import EventDispatcher, event_handler
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import health
 from services.common.codec import utcnow
 from services.common.context import CallContext
+from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
 from services.common.mongo import MongoDatabase
 from services.identity import (

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from nameko.events import EventDispatcher, event_handler
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common import (
@@ -18,6 +18,7 @@ from services.common.actor import Actor
 from services.common.claims import claim
 from services.common.codec import parse_time, utcnow
 from services.common.context import CallContext
+from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
 from services.common.mongo import MongoDatabase
 from services.policy import (

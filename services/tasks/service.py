@@ -7,7 +7,7 @@ from typing import Any
 
 import eventlet
 from nameko.events import EventDispatcher, event_handler
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common import (
@@ -16,6 +16,7 @@ from services.common import (
 )
 from services.common.codec import utcnow
 from services.common.context import CallContext
+from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, NotFound
 from services.common.mongo import MongoDatabase
 from services.tasks import (

@@ -17,17 +17,11 @@ from services.gateway.pages.messages import explain
 from services.gateway.pages.policies import proposed_value
 from services.gateway.pages.render import page
 from services.gateway.pages.tasks import unit_names
+from services.gateway.pages.verifier import CONCESSIONS
 from services.gateway.pages.visit import STAFF, Visit, visit
 
 router = APIRouter(prefix="/staff")
 ONLY_STAFF = "只有工作人员可以登记和签发"
-CONCESSIONS = {
-    "none": "无",
-    "elderly": "老年人",
-    "disabled": "残疾人",
-    "student": "学生",
-    "veteran": "退役军人",
-}
 
 
 async def _people_page(

@@ -50,9 +50,9 @@ async def cards(here: Visit) -> list[dict[str, Any]]:
     return drawn
 
 
-@router.get("/certificates", response_class=HTMLResponse)
-async def my_certificates(request: Request, settings: SettingsDep, done: str = "") -> Response:
-    here = await visit(request, settings)
+async def wallet_page(
+    request: Request, here: Visit, status_code: int = 200, **said: str | None
+) -> Response:
     return page(
         request,
         "citizen_certificates.html",
@@ -60,8 +60,16 @@ async def my_certificates(request: Request, settings: SettingsDep, done: str = "
         here.user,
         here.session,
         cards=await cards(here),
-        notice="已撤回出示，核验方再扫描将被拒绝。" if done == "withdrawn" else None,
+        status_code=status_code,
+        **said,
     )
+
+
+@router.get("/certificates", response_class=HTMLResponse)
+async def my_certificates(request: Request, settings: SettingsDep, done: str = "") -> Response:
+    here = await visit(request, settings)
+    withdrawn = "已撤回出示，核验方再扫描将被拒绝。" if done == "withdrawn" else None
+    return await wallet_page(request, here, notice=withdrawn)
 
 
 @router.post("/certificates/show", response_class=HTMLResponse)
@@ -73,16 +81,7 @@ async def show(
     here = await visit(request, settings)
 
     async def again(error: str, status_code: int) -> Response:
-        return page(
-            request,
-            "citizen_certificates.html",
-            "我的证照",
-            here.user,
-            here.session,
-            cards=await cards(here),
-            error=error,
-            status_code=status_code,
-        )
+        return await wallet_page(request, here, status_code, error=error)
 
     picked = [p.split(":", 1) for p in (pick or []) if ":" in p]
     if not picked:

@@ -9,6 +9,7 @@ import pytest
 
 from services.common.crypto import b64url
 from services.gateway.pages.api import ApiError
+from services.gateway.pages.authoring import definition_from_form
 from services.gateway.pages.messages import explain
 from services.gateway.pages.session import safe_next
 from services.gateway.pages.verifier import code_card, is_presentation
@@ -50,3 +51,44 @@ def test_a_code_card_shows_only_what_the_scene_returned() -> None:
     card = code_card({"subject_type": "person", "fields": {"valid": True, "concession": "elderly"}})
     assert card["rows"] == [("优待类型", "老年人")]
     assert card["kind"] == "个人码"
+
+
+def test_a_policy_form_becomes_the_policy_the_api_takes() -> None:
+    form = {
+        "code": "care",
+        "title": "护理补贴",
+        "department": "区残联",
+        "subject_type": "person",
+        "mode": "auto",
+        "payout_period": "yearly",
+        "budget": "1,000.50",
+        "join": "any",
+        "fact_0": "age",
+        "op_0": ">=",
+        "value_0": "60",
+        "label_0": "年满六十",
+        "clause_0": "第二条",
+        "fact_1": "district",
+        "op_1": "in",
+        "value_1": "和平，沈河",
+        "fact_2": "",
+        "amount_kind": "rate",
+        "amount_rate": "50",
+        "amount_of": "device_price",
+        "amount_cap": "2000",
+    }
+    policy = definition_from_form(form)
+    assert policy["budget"] == 100050  # yuan to fen
+    assert policy["conditions"] == {
+        "any": [
+            {"fact": "age", "op": ">=", "value": 60, "label": "年满六十", "clause": "第二条"},
+            {
+                "fact": "district",
+                "op": "in",
+                "value": ["和平", "沈河"],
+                "label": "district",
+                "clause": None,
+            },
+        ]
+    }
+    assert policy["amount"] == {"rate": 0.5, "of": "device_price", "cap": 200000}
