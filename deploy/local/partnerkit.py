@@ -73,3 +73,8 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *_args: Any) -> None:
         pass
+
+
+def listed(variable: str) -> set[str]:
+    """A comma-separated list from the environment (the demo partners' test switches)."""
+    return {item for item in os.environ.get(variable, "").split(",") if item}

@@ -28,7 +28,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from partnerkit import Journal, JsonHandler, sign, signature_ok
+from partnerkit import Journal, JsonHandler, listed, sign, signature_ok
 
 
 class Ledger(Journal):
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--ledger", default=os.environ.get("PAYMENT_LEDGER", "var/payments.jsonl"))
     args = parser.parse_args()
     secret = os.environ["PAYMENT_SECRET"]
-    refuse = {p for p in os.environ.get("PAYMENT_REFUSE", "").split(",") if p}
+    refuse = listed("PAYMENT_REFUSE")
     settle_after = float(os.environ.get("PAYMENT_SETTLE_SECONDS", "0.3"))
     serve(args.port, secret, Ledger(Path(args.ledger)), refuse, settle_after)
 

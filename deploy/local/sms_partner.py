@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from partnerkit import Journal, JsonHandler, signature_ok
+from partnerkit import Journal, JsonHandler, listed, signature_ok
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 MAX_TEXT = 500
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("SMS_PORT", 8702)))
     parser.add_argument("--outbox", default=os.environ.get("SMS_OUTBOX", "var/sms.jsonl"))
     args = parser.parse_args()
-    unreachable = {p for p in os.environ.get("SMS_UNREACHABLE", "").split(",") if p}
+    unreachable = listed("SMS_UNREACHABLE")
     serve(args.port, os.environ["SMS_SECRET"], Outbox(Path(args.outbox)), unreachable)
 
 

@@ -3,12 +3,7 @@ idempotency key, so a retry after a timeout never texts twice."""
 
 from __future__ import annotations
 
-import json
-import time
-
-import httpx
-
-from services.common.crypto import timestamped_signature
+from services.common.partners import post_signed
 
 
 def send(
@@ -17,18 +12,11 @@ def send(
     """(True, the partner's message id) or (False, why)."""
     if not secret:
         return False, "no SMS partner configured (SMS_SECRET)"
-    body = json.dumps({"to": phone, "text": text}, ensure_ascii=False).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Idempotency-Key": key,
-        "X-Signature": timestamped_signature(secret, int(time.time()), body),
-    }
-    try:
-        response = httpx.post(
-            f"{url.rstrip('/')}/messages", content=body, headers=headers, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        return False, f"SMS partner unreachable: {type(exc).__name__}"
-    if response.status_code in (200, 201) and response.json().get("message_id"):
-        return True, str(response.json()["message_id"])
+    payload = {"to": phone, "text": text}
+    response = post_signed(f"{url.rstrip('/')}/messages", secret, key, payload, timeout)
+    if isinstance(response, str):
+        return False, f"SMS partner unreachable: {response}"
+    message_id = response.json().get("message_id") if response.status_code in (200, 201) else None
+    if message_id:
+        return True, str(message_id)
     return False, f"SMS partner answered {response.status_code}: {response.text[:200]}"

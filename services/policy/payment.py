@@ -6,14 +6,12 @@ idempotency key, so a retry after a timeout never pays twice. The partner may pa
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-import httpx
-
-from services.common.crypto import timestamped_signature, timestamped_signature_ok
+from services.common.crypto import timestamped_signature_ok
 from services.common.errors import InvalidInput, Unauthenticated
 from services.common.mongo import Document
+from services.common.partners import post_signed
 
 
 def disburse(
@@ -28,18 +26,9 @@ def disburse(
     }
     if callback_url:
         request["callback_url"] = callback_url
-    body = json.dumps(request, separators=(",", ":")).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Idempotency-Key": payout["_id"],
-        "X-Signature": timestamped_signature(secret, int(time.time()), body),
-    }
-    try:
-        response = httpx.post(
-            f"{url.rstrip('/')}/payments", content=body, headers=headers, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        return "failed", f"payment partner unreachable: {type(exc).__name__}"
+    response = post_signed(f"{url.rstrip('/')}/payments", secret, payout["_id"], request, timeout)
+    if isinstance(response, str):
+        return "failed", f"payment partner unreachable: {response}"
     if response.status_code in (200, 201, 202):
         answer = response.json()
         if answer.get("status") in ("paid", "accepted") and answer.get("payment_id"):

@@ -167,6 +167,14 @@ def visible_to(actor: Actor, policy: Document) -> bool:
     return policy["status"] != "draft" or actor.is_staff
 
 
+def get_visible(db: Database[Document], actor: Actor, policy_id: str) -> Document:
+    """The policy, or NotFound for a draft the actor may not see (as if it did not exist)."""
+    policy = get(db, policy_id)
+    if not visible_to(actor, policy):
+        raise NotFound("no such policy")
+    return policy
+
+
 def list_policies(db: Database[Document], actor: Actor, status: str | None) -> list[dict[str, Any]]:
     query: Document = {"status": status} if status else {}
     found = db.policies.find(query).sort([("code", 1), ("version", 1)])

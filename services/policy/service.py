@@ -179,10 +179,7 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def get_policy(self, policy_id: str) -> dict[str, Any]:
-        policy = policies.get(self.db, policy_id)
-        if not policies.visible_to(self.call.actor, policy):
-            raise NotFound("no such policy")
-        return policies.view(policy)
+        return policies.view(policies.get_visible(self.db, self.call.actor, policy_id))
 
     @rpc(expected_exceptions=expected)
     def list_policies(self, status: str | None = None) -> list[dict[str, Any]]:

@@ -28,10 +28,11 @@ def qr_data_url(token: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr.png(token)).decode()
 
 
-async def fresh_code(here: Visit) -> dict[str, Any]:
-    """A new code as the page shows it, or why there is none."""
+async def fresh_code(here: Visit, path: str = "/v1/me/code") -> dict[str, Any]:
+    """A new dynamic code (mine, or an enterprise's at ``path``) as the page shows it, or
+    why there is none."""
     try:
-        code = await here.api.post("/v1/me/code")
+        code = await here.api.post(path)
     except ApiError as error:
         if error.code == "frozen":
             return {"frozen": True}

@@ -4,32 +4,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from services.gateway.deps import SettingsDep
-from services.gateway.pages.api import ApiError
-from services.gateway.pages.citizen import qr_data_url
-from services.gateway.pages.messages import explain
+from services.gateway.pages.citizen import fresh_code
 from services.gateway.pages.render import page
-from services.gateway.pages.visit import Visit, visit
+from services.gateway.pages.visit import visit
 from services.gateway.pages.wallet import cards
 
 router = APIRouter(prefix="/enterprise")
 
 
-async def enterprise_code(here: Visit, organisation_id: str) -> dict[str, Any]:
-    try:
-        code = await here.api.post(f"/v1/organisations/{organisation_id}/code")
-    except ApiError as error:
-        return {"frozen": True} if error.code == "frozen" else {"error": explain(error)}
-    return {
-        "image": qr_data_url(code["token"]),
-        "expires_at": code["expires_at"],
-        "refresh_in": int(code["refresh_in"]),
-    }
+def code_path(organisation_id: str) -> str:
+    return f"/v1/organisations/{organisation_id}/code"
 
 
 @router.get("", response_class=HTMLResponse)
@@ -40,7 +28,7 @@ async def enterprise(request: Request, settings: SettingsDep) -> Response:
     shown = [
         {
             **org,
-            "code": await enterprise_code(here, org["id"]),
+            "code": await fresh_code(here, code_path(org["id"])),
             "licences": [c for c in wallet if c["subject"] == org["id"]],
         }
         for org in organisations
@@ -53,5 +41,5 @@ async def enterprise(request: Request, settings: SettingsDep) -> Response:
 @router.get("/{organisation_id}/code/fresh")
 async def fresh(organisation_id: str, request: Request, settings: SettingsDep) -> Response:
     here = await visit(request, settings)
-    code = await enterprise_code(here, organisation_id)
+    code = await fresh_code(here, code_path(organisation_id))
     return JSONResponse(code, headers={"Cache-Control": "no-store"})

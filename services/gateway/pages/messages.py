@@ -3,6 +3,8 @@ field when the API named one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.gateway.pages.api import ApiError
 
 BY_CODE = {
@@ -48,3 +50,14 @@ def explain(error: ApiError) -> str:
     if error.field and error.field in FIELDS and error.status in (400, 404, 409, 422):
         message += f"（{FIELDS[error.field]}）"
     return message
+
+
+def in_words(value: Any, missing: str = "") -> str:
+    """A fact or field value as a page says it: 是 / 否, lists joined with 、."""
+    if value is None:
+        return missing
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)

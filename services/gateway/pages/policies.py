@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.deps import SettingsDep
 from services.gateway.pages.api import ApiError
-from services.gateway.pages.messages import explain
+from services.gateway.pages.messages import explain, in_words
 from services.gateway.pages.render import page
 from services.gateway.pages.visit import Visit, visit
 
@@ -51,13 +51,7 @@ def yuan(fen: Any) -> str:
 
 
 def _value(value: Any) -> str:
-    if value is None:
-        return "未登记"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    return str(value)
+    return in_words(value, missing="未登记")
 
 
 def condition(check: dict[str, Any]) -> dict[str, Any]:

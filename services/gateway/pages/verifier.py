@@ -17,7 +17,7 @@ from services.gateway import qr
 from services.gateway.cards import LABELS as CERT_LABELS
 from services.gateway.deps import SettingsDep
 from services.gateway.pages.api import ApiError
-from services.gateway.pages.messages import explain
+from services.gateway.pages.messages import explain, in_words
 from services.gateway.pages.render import page
 from services.gateway.pages.visit import Visit, visit
 
@@ -54,11 +54,7 @@ CONCESSIONS = {
 def _shown(name: str, value: Any) -> str:
     if name == "concession":
         return CONCESSIONS.get(str(value), str(value))
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    return "" if value is None else str(value)
+    return in_words(value)
 
 
 def is_presentation(token: str) -> bool:
