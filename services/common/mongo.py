@@ -17,7 +17,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.common.config import load_settings
 from services.common.errors import Unavailable
@@ -110,7 +110,15 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
                 log.warning("database not ready, retrying index creation", exc_info=True)
                 time.sleep(1.0)
         for seed in self.seeds:
-            seed(self.database, self.container.config)
+            for attempt in range(3):
+                try:
+                    seed(self.database, self.container.config)
+                    break
+                except DuplicateKeyError:
+                    # Another replica inserted the same seeded document at the same moment
+                    # (an upsert race): run the seed again, now an update in place.
+                    if attempt == 2:
+                        raise
 
     def stop(self) -> None:
         if self.client is not None:

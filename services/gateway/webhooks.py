@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.common.actor import Actor
 from services.common.codec import utcnow
@@ -29,6 +32,7 @@ from services.gateway.rpc import RpcClient
 log = logging.getLogger(__name__)
 SYSTEM = Actor.system("webhooks")
 MAX_BACKOFF_S = 300.0
+ROUND_LEASE = timedelta(seconds=120)  # longer than a round of posts with their timeouts
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Deliverer:
     interval: float = 1.0
     timeout: float = 5.0
     backoff: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    holder: str = field(default_factory=lambda: secrets.token_hex(8))
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout) as client:
@@ -50,8 +55,30 @@ class Deliverer:
                 await asyncio.sleep(self.interval)
 
     async def deliver_once(self, client: httpx.AsyncClient) -> int:
-        if not self.rpc.connected:
+        """One round, by one gateway process at a time (several workers or replicas would
+        otherwise post the same webhook twice, or out of order)."""
+        if not self.rpc.connected or not await self._lead():
             return 0
+        try:
+            return await self._round(client)
+        finally:
+            await self.db.webhook_rounds.update_one(
+                {"_id": "deliverer", "holder": self.holder}, {"$set": {"until": utcnow()}}
+            )
+
+    async def _lead(self) -> bool:
+        now = utcnow()
+        try:
+            await self.db.webhook_rounds.find_one_and_update(
+                {"_id": "deliverer", "until": {"$lt": now}},
+                {"$set": {"until": now + ROUND_LEASE, "holder": self.holder}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # another process holds the round
+        return True
+
+    async def _round(self, client: httpx.AsyncClient) -> int:
         headers = {"actor": SYSTEM.to_header(), "call_id_stack": ["gateway.webhooks"]}
         pending = await self.rpc.call("tasks", "pending_webhooks", {"limit": 200}, headers=headers)
         delivered: list[str] = []
