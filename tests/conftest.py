@@ -68,10 +68,11 @@ class Suite:
         raise KeyError(name)
 
 
-def started_suite(name: str, port: int) -> Iterator[Suite]:
+def started_suite(name: str, port: int, **settings: str) -> Iterator[Suite]:
     """The suite as ``make up`` starts it, as instance ``name``: vhost ``oct-<name>``,
     databases ``<name>_*``, the gateway on ``port`` and the demo partners on the next ones
-    (``port + 701``, ``port + 702``); stopped afterwards."""
+    (``port + 701``, ``port + 702``); stopped afterwards. ``settings`` override the test
+    settings below (``REPLICAS="2"``, a rate limit)."""
     var = ROOT / "var" / f"{name}-state"
     var.mkdir(parents=True, exist_ok=True)
     drop_databases(f"{name}_")
@@ -91,8 +92,11 @@ def started_suite(name: str, port: int) -> Iterator[Suite]:
         "CERT_EXPIRY_SWEEP_SECONDS": "1",
         "TASK_SWEEP_SECONDS": "1",
         "PUBLIC_RATE_BURST": "30",
+        "VERIFY_RATE_PER_MINUTE": "3000",
+        "VERIFY_RATE_BURST": "100",
         "PAYMENT_PORT": str(port + 701),
         "SMS_PORT": str(port + 702),
+        **settings,
     }
     suite = Suite(base_url=f"http://127.0.0.1:{port}", env=env, var=var)
     suite.script("deploy/local/suite.sh", "stop")

@@ -61,11 +61,15 @@ ready() { all_alive || return 2; "$PY" -c "import urllib.request,sys; sys.exit(0
 
 start() {
   load_secrets
-  local svc i name
-  for svc in "${SERVICES[@]}"; do
+  local svc i n name
+  # Each service process serves its Prometheus metrics on a port of its own:
+  # GATEWAY_PORT + 10 * replica + the service's place (8011 identity … 8014 tasks, 8021 …).
+  for n in "${!SERVICES[@]}"; do
+    svc="${SERVICES[$n]}"
     for i in $(seq 1 "$REPLICAS"); do
       name="$svc"; [ "$i" -gt 1 ] && name="$svc-$i"
-      launch "$name" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
+      METRICS_PORT=$((GATEWAY_PORT + 10 * i + n + 1)) \
+        launch "$name" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
     done
   done
   launch payment-partner "$PY" deploy/local/payment_partner.py --port "$PAYMENT_PORT"

@@ -30,6 +30,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
+from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 
 expected = DOMAIN_ERRORS
@@ -43,6 +44,7 @@ class CertsService:
 
     db = MongoDatabase("certs", INDEXES, seeds=[catalogue.seed])
     call = CallContext()
+    metrics = ServiceMetrics()
     wrap_key = IssuerKeys()
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()

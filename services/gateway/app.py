@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit = AuditLog(db, batch=settings.AUDIT_BATCH)
         await audit.start()
         buckets = TokenBuckets(settings.PUBLIC_RATE_PER_MINUTE, settings.PUBLIC_RATE_BURST)
+        verifiers = TokenBuckets(settings.VERIFY_RATE_PER_MINUTE, settings.VERIFY_RATE_BURST)
         sweeper = asyncio.create_task(idempotency.sweep(db), name="idempotency-sweep")
         deliverer = Deliverer(
             db, rpc, settings.SECRET_KEY.get_secret_value(), settings.WEBHOOK_POLL_SECONDS
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "keyring": keyring,
                 "audit": audit,
                 "public_buckets": buckets,
+                "verify_buckets": verifiers,
             }
         finally:
             sweeper.cancel()
@@ -110,7 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(idempotency.IdempotencyMiddleware)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.MAX_BODY_BYTES,
+        larger={"/v1/tasks": settings.MAX_ATTACHMENT_BODY_BYTES},
+    )
     app.add_middleware(RequestContextMiddleware)
     routers = (
         certificates,

@@ -1,6 +1,8 @@
 """Refuse request bodies over a limit (413) before the application reads them: a declared
 Content-Length over the limit is refused at once, and a streamed body is counted as it
-arrives. uvicorn itself sets no limit."""
+arrives. uvicorn itself sets no limit. Paths that carry attachments (a task's files, up to
+five of 512 KiB each, base64 in JSON) may be larger: ``larger`` maps a path prefix to its
+limit."""
 
 from __future__ import annotations
 
@@ -14,17 +16,22 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
+
+    def limit_for(self, path: str) -> int:
+        return next((n for p, n in self.larger.items() if path.startswith(p)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         received, over, answered = 0, False, False
 
@@ -32,7 +39,7 @@ class BodyLimitMiddleware:
             nonlocal received, over
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 over = True
                 raise BodyTooLarge  # the app never sees a truncated body
             return message
@@ -45,16 +52,16 @@ class BodyLimitMiddleware:
                 await send(message)
             elif not answered and message["type"] == "http.response.start":
                 answered = True
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
         try:
             await self.app(scope, counted, guarded)
         except BodyTooLarge:
             if not answered:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem(
-            413, "Request too large", f"the body may be at most {self.limit} bytes", "too-large"
+            413, "Request too large", f"the body may be at most {limit} bytes", "too-large"
         )
         await response(scope, receive, send)

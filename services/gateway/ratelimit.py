@@ -1,6 +1,7 @@
-"""A token bucket per client address for the public, unauthenticated endpoints (the
-authenticity check anyone can call): ``burst`` requests at once, refilled at ``per_minute``.
-Past that: 429 with ``Retry-After``.
+"""Token buckets: one per client address for the public, unauthenticated endpoints (the
+authenticity check anyone can call), one per verifier account or partner client for the
+code and presentation checks. ``burst`` requests at once, refilled at ``per_minute``; past
+that: 429 with ``Retry-After``.
 
 Buckets live in each gateway process, so with N replicas behind a balancer a client gets up
 to N times the rate; enough to stop scraping of certificate numbers from one address. A
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from services.common.errors import RateLimited
+from services.gateway.deps import CurrentActor
 
 
 @dataclass
@@ -48,3 +50,10 @@ def limit_public(request: Request) -> None:
     wait = buckets.take(client_address(request))
     if wait > 0:
         raise RateLimited("too many requests from this address", retry_after=math.ceil(wait))
+
+
+def limit_verifier(request: Request, actor: CurrentActor) -> None:
+    buckets: TokenBuckets = request.state.verify_buckets
+    wait = buckets.take(actor.client_id or actor.account_id or client_address(request))
+    if wait > 0:
+        raise RateLimited("too many checks from this verifier", retry_after=math.ceil(wait))

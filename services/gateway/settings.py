@@ -27,7 +27,13 @@ class Settings(CommonSettings, BaseSettings):
     WEBHOOK_POLL_SECONDS: float = 1.0
     PUBLIC_RATE_PER_MINUTE: float = 60.0
     PUBLIC_RATE_BURST: float = 20.0
+    # Code and presentation checks, per verifier account or partner client: a busy metro
+    # gate scans about one a second; a client far past this is a script, not a queue.
+    VERIFY_RATE_PER_MINUTE: float = 6000.0
+    VERIFY_RATE_BURST: float = 300.0
     MAX_BODY_BYTES: int = 1_048_576
+    # A task with its attachments: five files of 512 KiB, base64 in JSON.
+    MAX_ATTACHMENT_BODY_BYTES: int = 4 * 1_048_576
     # Where the pages reach the API (default: this process's own port, over loopback).
     PAGES_API_URL: str = ""
 

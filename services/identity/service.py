@@ -13,6 +13,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
+from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.identity import (
     accounts,
@@ -38,6 +39,7 @@ class IdentityService:
 
     db = MongoDatabase("identity", INDEXES, seeds=[seed_first_admin])
     call = CallContext()
+    metrics = ServiceMetrics()
     keys = IdentitySecrets()
     dispatch = EventDispatcher()
 

@@ -20,7 +20,7 @@ from services.common.actor import Actor, ancestors
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.common.text import invisible
+from services.common.text import name as checked_name
 from services.identity import accounts
 from services.identity.idnumbers import age_on, parse_credit_code, parse_resident_id
 from services.identity.orgunits import require_unit
@@ -33,15 +33,6 @@ OPERATOR_ROLES = frozenset({"legal_representative", "operator"})
 
 def new_sub(kind: str) -> str:
     return f"{kind}_{secrets.token_hex(8)}"
-
-
-def _name(value: Any, field: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 100:
-        raise InvalidInput("a name of 1–100 characters is required", field=field)
-    cleaned = value.strip()
-    if invisible(cleaned):
-        raise InvalidInput("must not contain control or invisible characters", field=field)
-    return cleaned
 
 
 def _require_staff_over(actor: Actor, org_path: str | None, field: str = "org_path") -> str:
@@ -124,7 +115,7 @@ def register_person(
 ) -> dict[str, Any]:
     org_path = _require_staff_over(actor, org_path)
     require_unit(db, org_path, "org_path")
-    name = _name(name)
+    name = checked_name(name)
     resident = parse_resident_id(id_number, today=now.date())
     if birth_date is not None and birth_date != resident.birth_date.isoformat():
         raise InvalidInput("does not match the birth date in the ID number", field="birth_date")
@@ -270,7 +261,7 @@ def register_organisation(
 ) -> dict[str, Any]:
     org_path = _require_staff_over(actor, org_path)
     require_unit(db, org_path, "org_path")
-    name = _name(name)
+    name = checked_name(name)
     code = parse_credit_code(credit_code)
     if (
         legal_representative is not None

@@ -17,6 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import to_wire
+from services.common.logs import request_id_var
 from services.common.mongo import Document
 
 PUSHED_MODES = ("push", "confirm", "auto")
@@ -41,6 +42,7 @@ def push(
         "at": now,
         "read": False,
         "notify": "queued",
+        "request_id": request_id_var.get(),  # carried on when the text is relayed
     }
     try:
         db.inbox.insert_one(message)
@@ -53,13 +55,15 @@ def messages_for(
     db: Database[Document], subjects: list[str], limit: int = 50
 ) -> list[dict[str, Any]]:
     found = db.inbox.find({"subject": {"$in": subjects}}).sort("at", -1).limit(limit)
-    return [to_wire({"id": m["_id"], **{k: m[k] for k in m if k != "_id"}}) for m in found]
+    hidden = ("_id", "request_id")
+    return [to_wire({"id": m["_id"], **{k: m[k] for k in m if k not in hidden}}) for m in found]
 
 
 def notice(message: Document) -> dict[str, Any]:
     """What identity needs to text the subject (no personal data: identity has it)."""
     fields = ("subject", "title", "department", "mode", "amount")
-    return to_wire({"message_id": message["_id"], **{k: message[k] for k in fields}})
+    carried = {"request_id": message.get("request_id")}
+    return to_wire({"message_id": message["_id"], **{k: message[k] for k in fields}, **carried})
 
 
 def relay(db: Database[Document], dispatch: Callable[[str, Any], None], limit: int = 200) -> int:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -420,3 +421,18 @@ def release(db: Database[Document], now: datetime, payout: Document) -> None:
         budget.reserve(
             db, now, payout["code"], None, f"{payout['_id']}:release", -int(payout["amount"])
         )
+
+
+def gauges(db: Database[Document]) -> Iterator[Metric]:
+    """Payouts by state across every policy (``policy_payouts``), counted when scraped; a run
+    that stalls shows as payouts held in ``new`` or ``sending``."""
+    count = GaugeMetricFamily("policy_payouts", "Payouts by state", labels=["state"])
+    amount = GaugeMetricFamily("policy_payouts_fen", "Payout amounts by state", labels=["state"])
+    grouped = db.payouts.aggregate(
+        [{"$group": {"_id": "$status", "n": {"$sum": 1}, "fen": {"$sum": "$amount"}}}]
+    )
+    for group in grouped:
+        count.add_metric([str(group["_id"])], group["n"])
+        amount.add_metric([str(group["_id"])], group["fen"])
+    yield count
+    yield amount

@@ -20,6 +20,7 @@ from services.common.codec import parse_time, utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
+from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.policy import (
     catalogue,
@@ -47,6 +48,7 @@ class PolicyService:
 
     db = MongoDatabase("policy", INDEXES)
     call = CallContext()
+    metrics = ServiceMetrics(extra=payouts.gauges)
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()
 

@@ -143,11 +143,17 @@ def load(db: Database[Document]) -> WorkCalendar:
     return from_documents({int(d["_id"]): d for d in db.calendar_years.find({})})
 
 
+def checked_year(year: Any) -> int:
+    """A calendar year we keep: 2000 to 2100 (anything else is a typing error, not a year)."""
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
+        raise InvalidInput("a year between 2000 and 2100", field="year")
+    return year
+
+
 def validate_year(
     year: int, holidays: list[str], working_weekends: list[str], hours: list[list[str]] | None
 ) -> Document:
-    if not isinstance(year, int) or not 2000 <= year <= 2100:
-        raise InvalidInput("a year between 2000 and 2100", field="year")
+    checked_year(year)
     days_off = sorted({_day(d, "holidays") for d in holidays})
     days_on = sorted({_day(d, "working_weekends") for d in working_weekends})
     for d in [*days_off, *days_on]:
@@ -158,7 +164,12 @@ def validate_year(
             raise InvalidInput(f"{d} is not a Saturday or Sunday", field="working_weekends")
     if set(days_off) & set(days_on):
         raise InvalidInput("a day cannot be both a holiday and a working day", field="holidays")
-    pairs = [(_clock(a, "hours"), _clock(b, "hours")) for a, b in (hours or DEFAULT_HOURS)]
+    intervals = hours or DEFAULT_HOURS
+    if not isinstance(intervals, list | tuple) or any(
+        not isinstance(pair, list | tuple) or len(pair) != 2 for pair in intervals
+    ):
+        raise InvalidInput('pairs of times such as ["09:00", "12:00"]', field="hours")
+    pairs = [(_clock(a, "hours"), _clock(b, "hours")) for a, b in intervals]
     if (
         not pairs
         or any(a >= b for a, b in pairs)
@@ -180,6 +191,7 @@ def put_year(db: Database[Document], document: Document, by: str | None) -> dict
 
 
 def view_year(db: Database[Document], year: int) -> dict[str, Any]:
+    checked_year(year)
     document = db.calendar_years.find_one({"_id": year})
     if document is None:
         return {

@@ -11,11 +11,12 @@ working hours; the card itself falls due on the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo.database import Database
 
 from services.common.errors import Conflict
@@ -122,3 +123,44 @@ def escalate(
         except Conflict:
             continue  # someone acted on the task at the same moment: look again
     return False
+
+
+def record_sweep(db: Database[Document], now: datetime, report: SweepReport) -> None:
+    """What the last sweep did, for the status RPC and the metrics."""
+    db.sweeps.replace_one(
+        {"_id": "escalation"},
+        {"at": now, "escalated": report.count, "stale": report.stale, "lag_s": report.max_lag_s},
+        upsert=True,
+    )
+
+
+def sweep_status(db: Database[Document]) -> dict[str, Any]:
+    found = db.sweeps.find_one({"_id": "escalation"}) or {}
+    last = found.get("at")
+    return {
+        "last_sweep_at": last.isoformat() if last else None,
+        "lag_s": found.get("lag_s", 0.0),
+        "escalated": found.get("escalated", 0),
+    }
+
+
+def gauges(db: Database[Document]) -> Iterator[Metric]:
+    """The escalation sweep: how late it raised its latest card, how many it raised, and how
+    long ago it last ran (growing without end when no replica sweeps any more)."""
+    found = db.sweeps.find_one({"_id": "escalation"}) or {}
+    yield GaugeMetricFamily(
+        "tasks_escalation_lag_seconds",
+        "How late the last sweep raised its latest card",
+        value=float(found.get("lag_s", 0.0)),
+    )
+    yield GaugeMetricFamily(
+        "tasks_escalations_last_sweep",
+        "Cards raised by the last sweep",
+        value=float(found.get("escalated", 0)),
+    )
+    last = found.get("at")
+    if last is not None:
+        age = (datetime.now(UTC) - last.replace(tzinfo=UTC)).total_seconds()
+        yield GaugeMetricFamily(
+            "tasks_escalation_sweep_age_seconds", "Seconds since the last sweep", value=age
+        )

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.actor import Actor
 from services.common.codec import to_wire
 from services.common.errors import Conflict, NotFound
+from services.common.logs import request_id_var
 from services.common.mongo import Document
 from services.tasks import schedule
 
@@ -95,6 +96,8 @@ def record(
         "effects": effects or {},
         "partners": partners_of(task, changes or {}),
         "external_id": task.get("external_id"),
+        # The request that caused it, so the event relayed later still carries it.
+        "request_id": request_id_var.get(),
     }
     try:
         db.task_events.insert_one(event)

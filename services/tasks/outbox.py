@@ -31,6 +31,7 @@ def message(event: Document, task: Document | None) -> dict[str, Any]:
             "source": (task or {}).get("source"),
             "receiver": (task or {}).get("receiver"),
             "card": (task or {}).get("card"),
+            "request_id": event.get("request_id"),
         }
     )
     return payload

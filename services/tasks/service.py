@@ -18,6 +18,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, NotFound
+from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.tasks import (
     attachments,
@@ -48,6 +49,7 @@ class TasksService:
 
     db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed])
     call = CallContext()
+    metrics = ServiceMetrics(extra=escalation.gauges)
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()
 
@@ -63,16 +65,7 @@ class TasksService:
         now = utcnow()
         pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
         report = escalation.sweep(self.db, now, calendar.load(self.db), mapper=pool.imap)
-        self.db.sweeps.replace_one(
-            {"_id": "escalation"},
-            {
-                "at": now,
-                "escalated": report.count,
-                "stale": report.stale,
-                "lag_s": report.max_lag_s,
-            },
-            upsert=True,
-        )
+        escalation.record_sweep(self.db, now, report)
 
     @timer(interval=RELAY_SECONDS)
     def relay_events(self) -> None:
@@ -96,13 +89,7 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def sweep_status(self) -> dict[str, Any]:
-        found = self.db.sweeps.find_one({"_id": "escalation"}) or {}
-        last = found.get("at")
-        return {
-            "last_sweep_at": last.isoformat() if last else None,
-            "lag_s": found.get("lag_s", 0.0),
-            "escalated": found.get("escalated", 0),
-        }
+        return escalation.sweep_status(self.db)
 
     # sources, routing, ladder, calendar (administration)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import numpy
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import BrowserContext, expect
@@ -26,6 +27,20 @@ def decoded(png: bytes) -> str:
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert len(found) == 1
     return str(found[0].text)
+
+
+def camera_photo(shown: bytes) -> bytes:
+    """The QR as a phone camera photographs it: a 2400 × 1800 JPEG of several MB (sensor
+    noise around it), the code larger than on the screenshot."""
+    rng = numpy.random.default_rng(2026)
+    photo = Image.fromarray(rng.integers(0, 256, (1800, 2400, 3), dtype=numpy.uint8))
+    code = Image.open(io.BytesIO(shown)).convert("RGB")
+    times = max(1, 1500 // max(code.size))
+    code = code.resize((code.width * times, code.height * times), Image.Resampling.NEAREST)
+    photo.paste(code, ((2400 - code.width) // 2, (1800 - code.height) // 2))
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=92)
+    return out.getvalue()
 
 
 def test_a_verifier_page_verifies_the_code_a_citizen_page_shows(
@@ -59,9 +74,12 @@ def test_a_verifier_page_verifies_the_code_a_citizen_page_shows(
     accessible(phone)
     screenshot(phone, "citizen-code-phone")
 
-    # The same picture again: a replayed code, refused in red with the reason in words.
+    # The same code again, photographed by a phone camera (over the 1 MB upload limit, so
+    # the page shrinks it first): a replayed code, refused in red with the reason in words.
+    photo = camera_photo(shown)
+    assert len(photo) > 1024 * 1024
     counter.get_by_label("拍摄或选择二维码图片").set_input_files(
-        files=[{"name": "code.png", "mimeType": "image/png", "buffer": shown}]
+        files=[{"name": "IMG_2031.jpg", "mimeType": "image/jpeg", "buffer": photo}]
     )
     counter.get_by_role("button", name="核验").click()
     expect(counter.get_by_role("heading", name=re.compile("核验未通过"))).to_be_visible()

@@ -92,7 +92,19 @@ def forge_hs256_with_public_key(claims: dict[str, Any], ring: KeyRing) -> str:
     return (signing_input + b"." + jwt.utils.base64url_encode(signature)).decode()
 
 
-@pytest.mark.parametrize("kind", ["alg-none", "hs256", "expired", "unknown-kid", "missing"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "alg-none",
+        "hs256",
+        "expired",
+        "future-iat",
+        "unknown-kid",
+        "wrong-audience",
+        "wrong-issuer",
+        "missing",
+    ],
+)
 def test_bad_tokens_are_refused_with_401(
     http: httpx.Client, login: Login, gateway_ring: KeyRing, kind: str
 ) -> None:
@@ -100,26 +112,29 @@ def test_bad_tokens_are_refused_with_401(
     claims = {**jwt.decode(staff_token, options={"verify_signature": False}), "roles": ["admin"]}
     now = int(time.time())
     stranger = generate_signing_key()
-    tokens = {
-        "alg-none": jwt.encode(claims, None, algorithm="none"),
-        "hs256": forge_hs256_with_public_key(claims, gateway_ring),
-        "expired": jwt.encode(
-            {**claims, "iat": now - 7200, "exp": now - 3600},
+
+    def ours(payload: dict[str, Any]) -> str:
+        return jwt.encode(
+            payload,
             gateway_ring.private_key,
             algorithm="EdDSA",
             headers={"kid": gateway_ring.current_kid},
-        ),
+        )
+
+    tokens = {
+        "alg-none": jwt.encode(claims, None, algorithm="none"),
+        "hs256": forge_hs256_with_public_key(claims, gateway_ring),
+        "expired": ours({**claims, "iat": now - 7200, "exp": now - 3600}),
         "unknown-kid": jwt.encode(claims, stranger, algorithm="EdDSA", headers={"kid": "nope"}),
+        # Each of these is signed with our own current key: only the claim is wrong.
+        "future-iat": ours({**claims, "iat": now + 3600, "exp": now + 4500}),
+        "wrong-audience": ours({**claims, "aud": "another-city"}),
+        "wrong-issuer": ours({**claims, "iss": "someone-else"}),
         "missing": None,
     }
     # The same claims, correctly signed and current, are accepted: the refusals are the
     # signature, algorithm, key and expiry, nothing else.
-    good = jwt.encode(
-        claims,
-        gateway_ring.private_key,
-        algorithm="EdDSA",
-        headers={"kid": gateway_ring.current_kid},
-    )
+    good = ours(claims)
     assert http.get("/v1/me", headers={"Authorization": f"Bearer {good}"}).status_code == 200
     token = tokens[kind]
     headers = {"Authorization": f"Bearer {token}"} if token else {}

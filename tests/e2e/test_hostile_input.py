@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from tests.conftest import ADMIN_USER
 from tests.e2e.test_foundation import assert_problem
+from tests.idnumbers import resident_id
 
 Login = Callable[[str], dict[str, str]]
 
@@ -38,10 +42,34 @@ def test_operators_in_query_and_path_parameters_are_only_data(
 def test_control_and_invisible_characters_in_names_are_refused(
     http: httpx.Client, login: Login
 ) -> None:
-    for name in ("王\u0000芳", "王\u200b芳", "王\u0085芳"):
+    for name in ("王\u0000芳", "王\u200b芳", "王\u0085芳", "王\u202e芳", "王\u2028芳"):
         body = {"name": name, "id_number": "210102196605041011", "org_path": "CN-LN-SY/HP/NH"}
         refused = http.post("/v1/persons", headers=login("staff.nh"), json=body)
         assert assert_problem(refused, 422)["field"] == "name"
+
+
+def test_look_alike_names_are_refused_or_kept_in_one_spelling(
+    http: httpx.Client, login: Login
+) -> None:
+    staff = login("staff.nh")
+    place = {"org_path": "CN-LN-SY/HP/NH"}
+    # A Cyrillic а among Latin letters reads as "Wang" on a counter's screen.
+    mixed = {"name": "Wаng Li", "id_number": resident_id("19800101"), **place}
+    assert assert_problem(http.post("/v1/persons", headers=staff, json=mixed), 422)["field"] == (
+        "name"
+    )
+    # Full-width letters and a compatibility ideograph are stored as everyone else writes them.
+    typed = {"name": "ＷＡＮＧ \uf9e8芳", "id_number": resident_id("19800102"), **place}
+    created = http.post("/v1/persons", headers=staff, json=typed)
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == "WANG 裡芳"
+    organisation = {
+        "name": "星河\u202e司公限有",  # a right-to-left override would show 有限公司 reversed
+        "credit_code": "91210102MA0XXXXX1X",
+        **place,
+    }
+    refused = http.post("/v1/organisations", headers=staff, json=organisation)
+    assert assert_problem(refused, 422)["field"] == "name"
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(http: httpx.Client, login: Login) -> None:
@@ -63,3 +91,92 @@ def test_an_oversized_body_is_refused_before_it_is_read(http: httpx.Client, logi
         content=stream(),
     )
     assert_problem(streamed, 413)
+
+
+def attachment(size: int) -> dict[str, str]:
+    content = b"%PDF-1.7\n" + b"0" * (size - 9)
+    return {
+        "name": "现场照片.pdf",
+        "content_type": "application/pdf",
+        "content": base64.b64encode(content).decode(),
+    }
+
+
+def test_oversized_and_too_many_attachments_are_refused_naming_them(
+    http: httpx.Client, login: Login
+) -> None:
+    staff = login("staff.nh")
+    task = {"title": "井盖破损", "category": "市政设施"}
+    too_big = http.post(
+        "/v1/tasks", headers=staff, json={**task, "attachments": [attachment(512 * 1024 + 1)]}
+    )
+    assert assert_problem(too_big, 422)["field"] == "attachments[0].content"
+    too_many = http.post(
+        "/v1/tasks", headers=staff, json={**task, "attachments": [attachment(1024)] * 6}
+    )
+    assert assert_problem(too_many, 422)["field"] == "attachments"
+    # Five files at the size limit are what a street office may send in one go: accepted.
+    full = http.post(
+        "/v1/tasks", headers=staff, json={**task, "attachments": [attachment(512 * 1024)] * 5}
+    )
+    assert full.status_code == 201, full.text[:300]
+    assert len(full.json()["attachments"]) == 5
+    # Past what five such files could be, the body is refused before it is read.
+    huge = http.post(
+        "/v1/tasks",
+        headers={**staff, "Content-Type": "application/json"},
+        content=b"{" + b" " * (5 * 1024 * 1024) + b"}",
+    )
+    assert assert_problem(huge, 413)["title"] == "Request too large"
+
+
+@pytest.mark.parametrize("path", ["/v1/codes/verify", "/v1/presentations/verify"])
+def test_a_verifier_checking_without_pause_is_slowed_with_429(
+    http: httpx.Client, login: Login, path: str
+) -> None:
+    admin = login(ADMIN_USER)
+    username = "verifier.flood" + path.split("/")[2]
+    account = {
+        "username": username,
+        "password": "Flood-pass-2026",
+        "display_name": "压测终端",
+        "roles": ["verifier"],
+        "org_path": "CN-LN-SY/HP",
+        "scenes": ["metro"],
+    }
+    created = http.post("/v1/accounts", headers=admin, json=account)
+    assert created.status_code == 201, created.text
+    token = http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": "Flood-pass-2026"},
+    ).json()["access_token"]
+    flood = {"Authorization": f"Bearer {token}"}
+    body = {"token": "x.y.z", "scene": "metro"}
+
+    def check(_: int) -> httpx.Response:
+        return http.post(path, headers=flood, json=body)
+
+    limited = None
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(20):  # at most 20 rounds of 100: far past any burst the suite allows
+            answers = list(pool.map(check, range(100)))
+            assert {a.status_code for a in answers} <= {422, 429}
+            limited = next((a for a in answers if a.status_code == 429), None)
+            if limited is not None:
+                break
+    assert limited is not None, "2,000 checks in a row and never slowed"
+    assert_problem(limited, 429)
+    assert int(limited.headers["retry-after"]) >= 1
+    # Another verifier is not slowed by this one.
+    other = http.post(path, headers=login("verifier.metro"), json=body)
+    assert other.status_code == 422, other.text
+
+
+def test_a_calendar_nobody_could_keep_is_refused_not_a_crash(
+    http: httpx.Client, login: Login
+) -> None:
+    # Both were 500s until schemathesis sent them.
+    admin = login(ADMIN_USER)
+    assert_problem(http.get("/v1/calendar/12230657153338920960", headers=admin), 422)
+    three = {"hours": [["09:00", "12:00", "13:00"]]}
+    assert_problem(http.put("/v1/calendar/2073", headers=admin, json=three), 422)

@@ -56,6 +56,18 @@ def test_nameko_workers_are_probed_through_their_health_rpc() -> None:
         assert container["livenessProbe"]["exec"]["command"] == probe
 
 
+def test_every_nameko_pod_serves_its_metrics_where_prometheus_looks() -> None:
+    for name in ("identity", "certs", "policy", "tasks"):
+        template = by_kind("Deployment")[name]["spec"]["template"]
+        container = template["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        scraped = int(annotations["prometheus.io/port"])
+        assert int(env["METRICS_PORT"]) == ports["metrics"] == scraped
+
+
 def test_the_gateway_is_reachable_and_the_backing_services_are_clustered() -> None:
     assert by_kind("Service")["gateway"]["spec"]["selector"] == {"app": "gateway"}
     ingress = by_kind("Ingress")["gateway"]

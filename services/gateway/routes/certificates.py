@@ -18,7 +18,7 @@ from services.gateway.deps import (
     SettingsDep,
     StaffActor,
 )
-from services.gateway.ratelimit import limit_public
+from services.gateway.ratelimit import limit_public, limit_verifier
 
 router = APIRouter(tags=["certificates"])
 PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
@@ -162,7 +162,12 @@ async def revoke_presentation(presentation_id: str, _actor: CurrentActor, bus: B
 
 
 @router.post("/v1/presentations/verify", summary="Verify a presentation (verifiers); recorded")
-async def verify_presentation(body: PresentationVerify, _actor: CurrentActor, bus: BusDep) -> Any:
+async def verify_presentation(
+    body: PresentationVerify,
+    _actor: CurrentActor,
+    bus: BusDep,
+    _limit: Annotated[None, Depends(limit_verifier)],
+) -> Any:
     return await bus.call("certs", "verify_presentation", **body.model_dump())
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.gateway import qr
 from services.gateway.deps import AdminActor, AnonymousBus, BusDep, CurrentActor, VerifierActor
+from services.gateway.ratelimit import limit_verifier
 
 router = APIRouter(tags=["codes"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -92,7 +93,12 @@ async def my_scans(
 
 
 @router.post("/v1/codes/verify", summary="Verify a scanned code for a scene (verifier terminals)")
-async def verify_code(body: CodeVerify, _actor: VerifierActor, bus: BusDep) -> Any:
+async def verify_code(
+    body: CodeVerify,
+    _actor: VerifierActor,
+    bus: BusDep,
+    _limit: Annotated[None, Depends(limit_verifier)],
+) -> Any:
     return await bus.call("identity", "verify_code", token=body.token, scene=body.scene)
 
 

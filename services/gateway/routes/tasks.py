@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,7 @@ def _task_actor(scope: str) -> Any:
 
 TaskWriter = Annotated[Actor, Depends(_task_actor("tasks:write"))]
 TaskReader = Annotated[Actor, Depends(_task_actor("tasks:read"))]
+Year = Annotated[int, Path(ge=2000, le=2100, description="a calendar year, 2000 to 2100")]
 
 
 class Attachment(BaseModel):
@@ -137,7 +138,9 @@ class LadderRule(BaseModel):
 class CalendarYear(BaseModel):
     holidays: list[str] = Field(default_factory=list, max_length=60)
     working_weekends: list[str] = Field(default_factory=list, max_length=20)
-    hours: list[list[str]] | None = Field(default=None, max_length=4)
+    hours: list[Annotated[list[str], Field(min_length=2, max_length=2)]] | None = Field(
+        default=None, max_length=4, description='working hours, e.g. [["09:00", "12:00"]]'
+    )
 
 
 # administration
@@ -184,12 +187,12 @@ async def put_ladder_rule(rule_id: str, body: LadderRule, _actor: AdminActor, bu
 
 
 @router.get("/v1/calendar/{year}", summary="The working-day calendar of a year")
-async def get_calendar(year: int, _actor: CurrentActor, bus: BusDep) -> Any:
+async def get_calendar(year: Year, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "get_calendar_year", year=year)
 
 
 @router.put("/v1/calendar/{year}", summary="Set a year's holidays, 调休 days and hours (admin)")
-async def put_calendar(year: int, body: CalendarYear, _actor: AdminActor, bus: BusDep) -> Any:
+async def put_calendar(year: Year, body: CalendarYear, _actor: AdminActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "put_calendar_year", year=year, **body.model_dump())
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from services.common.errors import InvalidInput
 from services.tasks import ladder
-from services.tasks.calendar import CST, WorkCalendar, from_documents, validate_year
+from services.tasks.calendar import CST, WorkCalendar, checked_year, from_documents, validate_year
 
 # National Day 2026 as a test calendar: 1–7 October off, Saturday 10 October worked.
 YEAR = validate_year(
@@ -71,6 +71,8 @@ def test_an_unconfigured_year_counts_weekdays() -> None:
         ([], ["2026-10-09"], None, "working_weekends"),
         (["2026-10-10"], ["2026-10-10"], None, "holidays"),
         ([], [], [["12:00", "09:00"]], "hours"),
+        ([], [], [["09:00", "12:00", "13:00"]], "hours"),  # found by schemathesis: was a 500
+        ([], [], [["09:00"]], "hours"),
         (["10/01"], [], None, "holidays"),
     ],
 )
@@ -80,6 +82,14 @@ def test_bad_calendars_are_refused_naming_the_field(
     with pytest.raises(InvalidInput) as refused:
         validate_year(2026, holidays, working, hours)
     assert refused.value.extra["field"] == field
+
+
+@pytest.mark.parametrize("year", [1999, 2101, 12230657153338920960, True])
+def test_only_years_a_calendar_can_hold_are_read_or_written(year: int) -> None:
+    # found by schemathesis: a year past 64 bits reached the database and was a 500
+    with pytest.raises(InvalidInput) as refused:
+        checked_year(year)
+    assert refused.value.extra["field"] == "year"
 
 
 def test_ladder_rules_are_validated_and_the_most_specific_wins() -> None:
