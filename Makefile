@@ -77,3 +77,5 @@ bench: install
 	# OpenFisca, for the comparison in bench/policy.py, in a venv of its own (never a service's).
 	test -x .venv-bench/bin/python || (python3.11 -m venv .venv-bench && .venv-bench/bin/pip install -q openfisca-core==46.0.1 numpy==2.4.6)
 	$(BIN)/python bench/policy.py
+	# Starts its own suite (port 19800), once with one process of everything, once with two.
+	$(BIN)/python bench/city_day.py

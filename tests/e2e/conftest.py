@@ -21,12 +21,16 @@ _spec.loader.exec_module(demo_city)
 DEMO_PASSWORD: str = demo_city.DEMO_PASSWORD
 
 
+def load_demo(suite: Suite) -> dict[str, Any]:
+    """The demo city (``make up``'s) loaded into ``suite`` through its API: its accounts and
+    the partner clients' secrets."""
+    summary: dict[str, Any] = demo_city.load(suite.base_url, ADMIN_USER, ADMIN_PASSWORD, suite.var)
+    return summary
+
+
 @pytest.fixture(scope="session")
 def demo(running_suite: Suite) -> dict[str, Any]:
-    summary: dict[str, Any] = demo_city.load(
-        running_suite.base_url, ADMIN_USER, ADMIN_PASSWORD, running_suite.var
-    )
-    return summary
+    return load_demo(running_suite)
 
 
 @pytest.fixture(scope="session")

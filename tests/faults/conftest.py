@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite
-from tests.e2e.conftest import demo_city
+from tests.conftest import Suite, started_suite
+from tests.e2e.conftest import load_demo
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,4 @@ def faults_suite() -> Iterator[Suite]:
 
 @pytest.fixture(scope="session")
 def city(faults_suite: Suite) -> dict[str, Any]:
-    loaded: dict[str, Any] = demo_city.load(
-        faults_suite.base_url, ADMIN_USER, ADMIN_PASSWORD, faults_suite.var
-    )
-    return loaded
+    return load_demo(faults_suite)

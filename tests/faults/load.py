@@ -1,7 +1,8 @@
 """A bounded mixed load on loopback for the fault tests: a few workers, each repeating one
-city operation (a citizen's code scanned at a gate, a citizen reading their matches, a
-street opening and a community accepting a task) with a client timeout, recording what
-every request got and how long it took. Codes verified ``valid`` are kept, to check that
+city operation (a citizen's code scanned at a gate, a citizen showing a certificate field
+that a hotel checks, a citizen reading their matches, a street opening and a community
+accepting a task) with a client timeout, recording what every request got and how long it
+took. Codes verified ``valid`` are kept, to check that
 no ``jti`` was ever accepted twice."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Outcome:
 class Load:
     base_url: str
     tokens: dict[str, str]  # username → bearer token
+    certificate: str | None = None  # citizen.li's, shown at a hotel (no presentations if None)
     pause_s: float = 0.2
     outcomes: list[Outcome] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)  # code tokens verified valid
@@ -85,6 +87,21 @@ class Load:
                 with self._lock:
                     self.replays_accepted.append(token)
 
+    def _present(self, client: httpx.Client) -> None:
+        body = {"certificate_ids": [self.certificate], "fields": ["grade"]}
+        shown = self._call(client, "present", "POST", "/v1/presentations", "citizen.li", json=body)
+        if shown is None or shown.status_code != 201:
+            return
+        check = {"token": shown.json()["token"], "purpose": "hotel"}
+        self._call(
+            client,
+            "presentation_verify",
+            "POST",
+            "/v1/presentations/verify",
+            "verifier.hotel",
+            json=check,
+        )
+
     def _matches(self, client: httpx.Client) -> None:
         self._call(client, "matches", "GET", "/v1/me/matches", "citizen.li")
 
@@ -112,7 +129,10 @@ class Load:
                 self._stop.wait(self.pause_s)
 
     def start(self) -> None:
-        for step in (self._scan, self._scan, self._matches, self._task):
+        steps = [self._scan, self._scan, self._matches, self._task]
+        if self.certificate is not None:
+            steps.append(self._present)
+        for step in steps:
             thread = threading.Thread(target=self._worker, args=(step,), daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -26,7 +26,15 @@ from tests.faults.load import CLIENT_TIMEOUT_S, Load
 SERVICES = ("identity", "certs", "policy", "tasks")
 RECOVERY_S = 10.0
 REFUSALS = {503, 504}  # a part is down: said at once, with Retry-After
-PEOPLE = ("citizen.wang", "citizen.li", "verifier.metro", "staff.nh", "staff.xh", "staff.cl")
+PEOPLE = (
+    "citizen.wang",
+    "citizen.li",
+    "verifier.metro",
+    "verifier.hotel",
+    "staff.nh",
+    "staff.xh",
+    "staff.cl",
+)
 
 
 def say(line: str) -> None:
@@ -153,7 +161,21 @@ def test_the_city_survives_faults_under_load(
         json={"certificate_ids": [issued["id"]], "fields": ["grade"], "ttl_seconds": 600},
     ).json()["token"]
 
-    load = Load(faults_suite.base_url, tokens)
+    # One that stays valid, shown and checked at a hotel all through the faults.
+    li = http.get("/v1/me", headers=as_(tokens, "citizen.li")).json()["subject_id"]
+    kept = http.post(
+        "/v1/certificates",
+        headers=staff,
+        json={
+            "issuer": "iss_hpcl",
+            "type": "disability_certificate",
+            "subject": li,
+            "fields": {"category": "视力", "grade": "二级"},
+            "request_id": "faults-0002",
+        },
+    ).json()
+
+    load = Load(faults_suite.base_url, tokens, certificate=kept["id"])
     load.start()
     try:
         time.sleep(3)

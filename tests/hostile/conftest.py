@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite
-from tests.e2e.conftest import DEMO_PASSWORD, demo_city
+from tests.e2e.conftest import DEMO_PASSWORD, load_demo
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
 # One account per role the gateway knows, and no account at all.
@@ -36,10 +36,7 @@ def hostile_suite() -> Iterator[Suite]:
 
 @pytest.fixture(scope="session")
 def city(hostile_suite: Suite) -> dict[str, Any]:
-    loaded: dict[str, Any] = demo_city.load(
-        hostile_suite.base_url, ADMIN_USER, ADMIN_PASSWORD, hostile_suite.var
-    )
-    return loaded
+    return load_demo(hostile_suite)
 
 
 def bearer(http: httpx.Client, role: str, city: dict[str, Any]) -> dict[str, str]:
