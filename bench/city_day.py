@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite  # noqa: E402
 from tests.e2e.conftest import DEMO_PASSWORD, load_demo  # noqa: E402
+from tests.e2e.test_certs import issue_disability  # noqa: E402
 
 RATES = [float(r) for r in os.environ.get("CITY_DAY_RATES", "40,60,100").split(",")]
 RATE = RATES[0]  # steps started per second; the side-by-side runs at the first rate
@@ -122,16 +123,8 @@ def prepare(http: httpx.Client) -> City:
     people = ("citizen.wang", "citizen.li", "verifier.metro", "verifier.hotel", "staff.nh")
     headers = {name: login(http, name) for name in (*people, "supervisor.hp", "staff.cl")}
     holder = http.get("/v1/me", headers=headers["citizen.wang"]).json()["subject_id"]
-    issued = http.post(
-        "/v1/certificates",
-        headers=headers["staff.cl"],
-        json={
-            "issuer": "iss_hpcl",
-            "type": "disability_certificate",
-            "subject": holder,
-            "fields": {"category": "肢体", "grade": "三级"},
-            "request_id": f"city-day-{holder}",
-        },
+    issued = issue_disability(
+        http, headers["staff.cl"], holder, "肢体", "三级", f"city-day-{holder}"
     )
     issued.raise_for_status()
     certificate = issued.json()

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import ROOT, Suite
 from tests.e2e.conftest import DEMO_PASSWORD, token_for
+from tests.e2e.test_certs import issue_disability
 from tests.faults.load import CLIENT_TIMEOUT_S, Load
 
 SERVICES = ("identity", "certs", "policy", "tasks")
@@ -144,17 +145,7 @@ def test_the_city_survives_faults_under_load(
     eligible = published["matched"]["eligible"]
     # A certificate shown before its revocation, to be refused after it is acknowledged.
     holder = http.get("/v1/me", headers=as_(tokens, "citizen.wang")).json()["subject_id"]
-    issued = http.post(
-        "/v1/certificates",
-        headers=staff,
-        json={
-            "issuer": "iss_hpcl",
-            "type": "disability_certificate",
-            "subject": holder,
-            "fields": {"holder_name": "王建国", "category": "肢体", "grade": "三级"},
-            "request_id": "faults-0001",
-        },
-    ).json()
+    issued = issue_disability(http, staff, holder, "肢体", "三级", "faults-0001").json()
     shown = http.post(
         "/v1/presentations",
         headers=as_(tokens, "citizen.wang"),
@@ -163,17 +154,7 @@ def test_the_city_survives_faults_under_load(
 
     # One that stays valid, shown and checked at a hotel all through the faults.
     li = http.get("/v1/me", headers=as_(tokens, "citizen.li")).json()["subject_id"]
-    kept = http.post(
-        "/v1/certificates",
-        headers=staff,
-        json={
-            "issuer": "iss_hpcl",
-            "type": "disability_certificate",
-            "subject": li,
-            "fields": {"category": "视力", "grade": "二级"},
-            "request_id": "faults-0002",
-        },
-    ).json()
+    kept = issue_disability(http, staff, li, "视力", "二级", "faults-0002").json()
 
     load = Load(faults_suite.base_url, tokens, certificate=kept["id"])
     load.start()

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite
 from tests.e2e.conftest import DEMO_PASSWORD, load_demo
+from tests.e2e.test_certs import issue_disability
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
 # One account per role the gateway knows, and no account at all.
@@ -74,17 +75,7 @@ def known(hostile_suite: Suite, city: dict[str, Any]) -> dict[str, list[str]]:
         citizen, enterprise = bearer(http, "citizen", city), bearer(http, "enterprise", city)
         department = bearer_of(http, "staff.cl")  # 区残联: issues certificates, authors policies
         holder = http.get("/v1/me", headers=citizen).json()["subject_id"]
-        certificate = http.post(
-            "/v1/certificates",
-            headers=department,
-            json={
-                "issuer": "iss_hpcl",
-                "type": "disability_certificate",
-                "subject": holder,
-                "fields": {"category": "肢体", "grade": "三级"},
-                "request_id": "hostile-0001",
-            },
-        )
+        certificate = issue_disability(http, department, holder, "肢体", "三级", "hostile-0001")
         policy = http.post(
             "/v1/policies", headers=department, json=copy.deepcopy(ASSISTIVE_DEVICES)
         )
