@@ -22,11 +22,11 @@ from typing import Any
 
 import httpx
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.crypto import derive_key, timestamped_signature, unseal
+from services.gateway.lease import Lease
 from services.gateway.rpc import RpcClient
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ class Deliverer:
     backoff: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     holder: str = field(default_factory=lambda: secrets.token_hex(8))
 
+    def __post_init__(self) -> None:
+        self.lease = Lease(self.db, "webhook-round", self.holder, ROUND_LEASE)
+
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             while True:
@@ -57,26 +60,12 @@ class Deliverer:
     async def deliver_once(self, client: httpx.AsyncClient) -> int:
         """One round, by one gateway process at a time (several workers or replicas would
         otherwise post the same webhook twice, or out of order)."""
-        if not self.rpc.connected or not await self._lead():
+        if not self.rpc.connected or not await self.lease.take(utcnow()):
             return 0
         try:
             return await self._round(client)
         finally:
-            await self.db.webhook_rounds.update_one(
-                {"_id": "deliverer", "holder": self.holder}, {"$set": {"until": utcnow()}}
-            )
-
-    async def _lead(self) -> bool:
-        now = utcnow()
-        try:
-            await self.db.webhook_rounds.find_one_and_update(
-                {"_id": "deliverer", "until": {"$lt": now}},
-                {"$set": {"until": now + ROUND_LEASE, "holder": self.holder}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # another process holds the round
-        return True
+            await self.lease.release(utcnow())
 
     async def _round(self, client: httpx.AsyncClient) -> int:
         headers = {"actor": SYSTEM.to_header(), "call_id_stack": ["gateway.webhooks"]}
