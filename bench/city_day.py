@@ -45,8 +45,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite  # noqa: E402
-from tests.e2e.conftest import DEMO_PASSWORD, load_demo  # noqa: E402
+from tests.conftest import Suite, started_suite  # noqa: E402
+from tests.e2e.conftest import load_demo, token_for  # noqa: E402
 from tests.e2e.test_certs import issue_disability  # noqa: E402
 
 RATES = [float(r) for r in os.environ.get("CITY_DAY_RATES", "40,60,100").split(",")]
@@ -112,11 +112,7 @@ class Recorder:
 
 
 def login(http: httpx.Client, username: str) -> dict[str, str]:
-    password = ADMIN_PASSWORD if username == ADMIN_USER else DEMO_PASSWORD
-    form = {"grant_type": "password", "username": username, "password": password}
-    answer = http.post("/v1/auth/token", data=form)
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return {"Authorization": f"Bearer {token_for(http, username)}"}
 
 
 def prepare(http: httpx.Client) -> City:
@@ -134,36 +130,45 @@ def prepare(http: httpx.Client) -> City:
 def steps(city: City, recorder: Recorder, http: httpx.Client) -> dict[str, Callable[[float], Any]]:
     h = city.headers
 
+    def shown_then_checked(
+        due: float,
+        names: tuple[str, str],
+        show: Callable[[], httpx.Response],
+        check: Callable[[str], httpx.Response],
+    ) -> None:
+        """A code or a certificate field shown (timed from when the step was due), then
+        checked by a terminal with the token shown (timed from when the check was sent)."""
+        shown = recorder.timed(names[0], due, show)
+        if shown is not None and shown.status_code in (200, 201):
+            token = shown.json()["token"]
+            recorder.timed(names[1], time.monotonic(), lambda: check(token))
+
     def scan(due: float) -> None:
-        code = recorder.timed(
-            "code_issue", due, lambda: http.post("/v1/me/code", headers=h["citizen.wang"])
-        )
-        if code is None or code.status_code != 200:
-            return
-        body = {"token": code.json()["token"], "scene": "metro"}
-        recorder.timed(
-            "code_verify",
-            time.monotonic(),
-            lambda: http.post("/v1/codes/verify", headers=h["verifier.metro"], json=body),
+        shown_then_checked(
+            due,
+            ("code_issue", "code_verify"),
+            lambda: http.post("/v1/me/code", headers=h["citizen.wang"]),
+            lambda token: http.post(
+                "/v1/codes/verify",
+                headers=h["verifier.metro"],
+                json={"token": token, "scene": "metro"},
+            ),
         )
 
     def presentation(due: float) -> None:
-        shown = recorder.timed(
-            "present",
+        shown_then_checked(
             due,
+            ("present", "presentation_verify"),
             lambda: http.post(
                 "/v1/presentations",
                 headers=h["citizen.wang"],
                 json={"certificate_ids": [city.certificate_id], "fields": ["grade"]},
             ),
-        )
-        if shown is None or shown.status_code != 201:
-            return
-        body = {"token": shown.json()["token"], "purpose": "hotel"}
-        recorder.timed(
-            "presentation_verify",
-            time.monotonic(),
-            lambda: http.post("/v1/presentations/verify", headers=h["verifier.hotel"], json=body),
+            lambda token: http.post(
+                "/v1/presentations/verify",
+                headers=h["verifier.hotel"],
+                json={"token": token, "purpose": "hotel"},
+            ),
         )
 
     number = city.certificate_number

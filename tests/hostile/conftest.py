@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite
-from tests.e2e.conftest import DEMO_PASSWORD, load_demo
+from tests.e2e.conftest import DEMO_PASSWORD, load_demo, token_for
 from tests.e2e.test_certs import issue_disability
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
@@ -45,15 +45,13 @@ def bearer(http: httpx.Client, role: str, city: dict[str, Any]) -> dict[str, str
     name = ROLES[role]
     if name is None:
         return {}
-    if role == "partner":
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": name,
-            "client_secret": city["partners"][name],
-        }
-    else:
-        password = ADMIN_PASSWORD if name == ADMIN_USER else DEMO_PASSWORD
-        form = {"grant_type": "password", "username": name, "password": password}
+    if role != "partner":
+        return bearer_of(http, name, ADMIN_PASSWORD if name == ADMIN_USER else DEMO_PASSWORD)
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": name,
+        "client_secret": city["partners"][name],
+    }
     answer = http.post("/v1/auth/token", data=form)
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -112,7 +110,5 @@ def known(hostile_suite: Suite, city: dict[str, Any]) -> dict[str, list[str]]:
         }
 
 
-def bearer_of(http: httpx.Client, username: str) -> dict[str, str]:
-    form = {"grant_type": "password", "username": username, "password": DEMO_PASSWORD}
-    token = http.post("/v1/auth/token", data=form).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+def bearer_of(http: httpx.Client, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(http, username, password)}"}
