@@ -102,7 +102,18 @@ def started_suite(name: str, port: int, **settings: str) -> Iterator[Suite]:
     suite.script("deploy/local/suite.sh", "stop")
     for kept in (ROOT / "var" / "run").glob(f"{name}-*.jsonl"):
         kept.unlink()  # the demo partners' records of an earlier run (payments, texts)
-    suite.script("deploy/local/suite.sh", "start")
+    started = subprocess.run(
+        ["bash", "deploy/local/suite.sh", "start"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        # Every test of the session would fail on this one cause: stop the session and say
+        # which process did not start and what its log ended with (suite.sh prints both).
+        suite.script("deploy/local/suite.sh", "stop")
+        pytest.exit(f"suite {name!r} did not start:\n{started.stderr[-6000:]}", returncode=1)
     try:
         yield suite
     finally:

@@ -57,18 +57,23 @@ all_alive() {
   done
 }
 
-ready() { all_alive || return 2; "$PY" -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$GATEWAY_PORT/readyz', timeout=3).status == 200 else 1)"; }
+# Every service process has started (it wrote where it serves its metrics) and the gateway
+# finds the broker, the database and every service.
+all_started() { [ "$(ls "$RUN" | grep -c '\.metrics$')" -ge $((REPLICAS * ${#SERVICES[@]})) ]; }
+
+ready() { all_alive || return 2; all_started || return 1; "$PY" -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$GATEWAY_PORT/readyz', timeout=3).status == 200 else 1)"; }
 
 start() {
   load_secrets
   local svc i n name
   # Each service process serves its Prometheus metrics on a port of its own:
-  # GATEWAY_PORT + 10 * replica + the service's place (8011 identity … 8014 tasks, 8021 …).
+  # GATEWAY_PORT + 10 * replica + the service's place (8011 identity … 8014 tasks, 8021 …),
+  # or one the system chooses if another program holds that one; $RUN/<process>.metrics says.
   for n in "${!SERVICES[@]}"; do
     svc="${SERVICES[$n]}"
     for i in $(seq 1 "$REPLICAS"); do
       name="$svc"; [ "$i" -gt 1 ] && name="$svc-$i"
-      METRICS_PORT=$((GATEWAY_PORT + 10 * i + n + 1)) \
+      METRICS_PORT=$((GATEWAY_PORT + 10 * i + n + 1)) METRICS_PORT_FILE="$RUN/$name.metrics" \
         launch "$name" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
     done
   done
@@ -82,7 +87,12 @@ start() {
     sleep 0.5
   done
   if [ "$outcome" != 0 ]; then
-    for f in "$LOGS"/*.log; do echo "--- $f" >&2; tail -n 15 "$f" >&2; done
+    # The processes that died, with the end of their logs; if none died, every log's end.
+    local f dead=()
+    for f in "$RUN"/*.pid; do running "$f" || dead+=("$(basename "$f" .pid)"); done
+    [ ${#dead[@]} -gt 0 ] || dead=("$(cd "$LOGS" && ls -- *.log | sed 's/\.log$//')")
+    for name in ${dead[*]}; do echo "--- $LOGS/$name.log" >&2; tail -n 25 "$LOGS/$name.log" >&2; done
+    [ "$outcome" = 2 ] && echo "exited during start-up: ${dead[*]}" >&2
     die "the suite did not become ready on port $GATEWAY_PORT (logs in $LOGS)"
   fi
 }
@@ -101,7 +111,7 @@ stop() {
     sleep 0.25
   done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -f "$RUN"/*.pid
+  rm -f "$RUN"/*.pid "$RUN"/*.metrics
 }
 
 status() {

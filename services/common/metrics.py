@@ -1,5 +1,6 @@
 """Prometheus metrics of a nameko service, served by each process at
-``http://<host>:METRICS_PORT/metrics`` (``METRICS_PORT`` 0 or unset: not served):
+``http://<host>:METRICS_PORT/metrics`` (``METRICS_PORT`` 0 or unset: not served; when
+another program holds the port, on one the system chooses, written to ``METRICS_PORT_FILE``):
 
 - ``service_calls_seconds{service, method, outcome}``: every worker (RPC, event, timer) with
   its latency; outcome ``ok``, ``refused`` (a domain error: bad input, not found, conflict)
@@ -17,8 +18,10 @@ the calls.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from kombu.connection import Connection
@@ -100,6 +103,22 @@ def consumed_queues(container: Any) -> list[str]:
     return sorted(names)
 
 
+def serve(port: int) -> int:
+    """Serve the metrics on ``port``, or, when another program holds that port, on one the
+    system chooses (logged as an error: a scraper must be told): a process that cannot show
+    its metrics still serves the city. Returns the port served."""
+    try:
+        server, _thread = start_http_server(port)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        server, _thread = start_http_server(0)
+        log.error("metrics port taken", extra={"port": port, "served": server.server_port})
+    else:
+        log.info("metrics served", extra={"port": server.server_port})
+    return int(server.server_port)
+
+
 class ServiceMetrics(DependencyProvider):  # type: ignore[misc]
     """Starts the metrics endpoint of this process (once) and registers the collectors."""
 
@@ -120,8 +139,10 @@ class ServiceMetrics(DependencyProvider):  # type: ignore[misc]
         database = self._database()
         if self.extra is not None and database is not None:
             REGISTRY.register(DatabaseGauges(database, self.extra))
-        start_http_server(port)
-        log.info("metrics served", extra={"port": port})
+        served = serve(port)
+        where = self.container.config.get("METRICS_PORT_FILE")
+        if where:  # for whoever scrapes this process without knowing its port (local tests)
+            Path(where).write_text(str(served))
 
     def _database(self) -> Database[Any] | None:
         for dependency in self.container.dependencies:

@@ -9,15 +9,18 @@ no TTL or partial indexes.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.config import load_settings
 from services.common.errors import Unavailable
@@ -25,6 +28,7 @@ from services.common.errors import Unavailable
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,43 @@ def ensure_indexes(database: Database[Document], indexes: Sequence[Index]) -> No
         database[index.collection].create_index(
             list(index.keys), unique=index.unique, name=index.index_name, **index.options
         )
+
+
+def racing_upsert(write: Callable[[], T], attempts: int = 3) -> T:
+    """Run an upsert that another process may run at the same moment (two replicas' timers,
+    two seeds): both find nothing, both insert, one gets a duplicate key. The document exists
+    then, so the same write again updates it in place. (MongoDB retries such an upsert itself
+    when the filter is on the unique key; FerretDB does not.)"""
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except DuplicateKeyError:
+            if attempt == attempts:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # out of step with the other
+    raise AssertionError("unreachable")
+
+
+def racing_bulk_upsert(collection: Collection[Document], writes: Sequence[Any]) -> None:
+    """Unordered upserts (``ReplaceOne(..., upsert=True)``) that another process may write at
+    the same moment: the lost ones are written again, as :func:`racing_upsert` does. MongoDB
+    reports a lost upsert as a duplicate key in a ``BulkWriteError``; FerretDB 1.24 answers
+    without ``nModified``, which pymongo meets as a ``KeyError`` (measured: 70 of 120 racing
+    batches)."""
+
+    def write() -> None:
+        try:
+            collection.bulk_write(list(writes), ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            raise DuplicateKeyError("an upsert of the batch lost a race") from exc
+        except KeyError as exc:
+            if exc.args != ("nModified",):
+                raise
+            raise DuplicateKeyError("an upsert of the batch lost a race") from exc
+
+    racing_upsert(write)
 
 
 def ping(database: Database[Document]) -> None:
@@ -110,15 +151,9 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
                 log.warning("database not ready, retrying index creation", exc_info=True)
                 time.sleep(1.0)
         for seed in self.seeds:
-            for attempt in range(3):
-                try:
-                    seed(self.database, self.container.config)
-                    break
-                except DuplicateKeyError:
-                    # Another replica inserted the same seeded document at the same moment
-                    # (an upsert race): run the seed again, now an update in place.
-                    if attempt == 2:
-                        raise
+            # Another replica may seed the same documents at the same moment: a seed is
+            # idempotent, so it runs again (updates in place now), out of step with the other.
+            racing_upsert(partial(seed, self.database, self.container.config), attempts=8)
 
     def stop(self) -> None:
         if self.client is not None:

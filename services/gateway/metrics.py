@@ -11,10 +11,6 @@ REQUESTS = Counter("gateway_requests_total", "HTTP requests", ["method", "route"
 REQUEST_SECONDS = Histogram("gateway_request_seconds", "HTTP request latency", ["method", "route"])
 RPC_SECONDS = Histogram("gateway_rpc_seconds", "RPC latency", ["service", "method", "outcome"])
 BROKER_UP = Gauge("gateway_broker_connected", "1 when the RPC connection to the broker is up")
-ESCALATION_LAG = Gauge(
-    "tasks_escalation_lag_seconds", "How late the last escalation sweep fired its latest card"
-)
-ESCALATION_SWEPT = Gauge("tasks_escalations_last_sweep", "Cards raised by the last sweep")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

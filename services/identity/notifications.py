@@ -18,6 +18,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common import claims
 from services.common.mongo import Document
 from services.identity.pii import PiiKeys
 
@@ -71,10 +72,19 @@ def queue_policy_push(db: Database[Document], now: datetime, notice: dict[str, A
 
 
 def _claim(db: Database[Document], now: datetime, notification_id: str) -> Document | None:
-    return db.notifications.find_one_and_update(
-        {"_id": notification_id, "state": "pending", "next_at": {"$lte": now}},
-        {"$set": {"next_at": now + LEASE}},
-    )
+    """The due text, for the one replica that claims this attempt (an insert into a unique
+    key: a conditional update lets two win on FerretDB). The attempt is named by the time it
+    fell due; the winner moves that time a lease ahead, so if it dies before the text is
+    recorded, the next attempt after the lease is a new claim."""
+    due = {"_id": notification_id, "state": "pending", "next_at": {"$lte": now}}
+    notification = db.notifications.find_one(due)
+    if notification is None:
+        return None
+    attempt = f"sms:{notification_id}:{notification['next_at'].isoformat()}"
+    if not claims.claim(db, attempt, now):
+        return None
+    db.notifications.update_one({"_id": notification_id}, {"$set": {"next_at": now + LEASE}})
+    return notification
 
 
 def deliver(

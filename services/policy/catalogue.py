@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.mongo import Document
+from services.common.mongo import Document, racing_upsert
 
 _RULES: dict[str, Document] = {}  # policy id → its published document (immutable rules)
 _INDEX: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # kind → (revision, entries)
@@ -28,14 +28,12 @@ def rebuild(db: Database[Document]) -> None:
             {"id": policy["_id"], "reads": policy.get("reads", [])}
         )
     for kind, listed in by_kind.items():
-        db.published.replace_one(
-            {"_id": f"published:{kind}"},
-            {"policies": sorted(listed, key=lambda p: p["id"])},
-            upsert=True,
-        )
-        db.published.replace_one(
-            {"_id": f"published-rev:{kind}"}, {"rev": secrets.token_hex(8)}, upsert=True
-        )
+        _put(db, f"published:{kind}", {"policies": sorted(listed, key=lambda p: p["id"])})
+        _put(db, f"published-rev:{kind}", {"rev": secrets.token_hex(8)})
+
+
+def _put(db: Database[Document], key: str, document: Document) -> None:
+    racing_upsert(lambda: db.published.replace_one({"_id": key}, document, upsert=True))
 
 
 def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:

@@ -13,7 +13,7 @@ import numpy as np
 from pymongo import ReplaceOne
 from pymongo.database import Database
 
-from services.common.mongo import Document
+from services.common.mongo import Document, racing_bulk_upsert
 from services.policy import catalogue, columnar, facts, inbox, matching
 from services.policy.policies import in_force
 
@@ -82,7 +82,7 @@ def rematch_subject(
         ):
             pushed.append(policy["code"])
     if writes:
-        db.matches.bulk_write(writes, ordered=False)
+        racing_bulk_upsert(db.matches, writes)
     return pushed
 
 
@@ -114,7 +114,7 @@ def match_policy(db: Database[Document], now: datetime, policy: Document) -> dic
             if eligible == "yes":
                 counts["eligible"] += 1
                 counts["pushed"] += inbox.push(db, now, policy, subject["_id"], amount)
-        db.matches.bulk_write(writes, ordered=False)
+        racing_bulk_upsert(db.matches, writes)
         counts["subjects"] += len(subjects)
     return counts
 

@@ -21,7 +21,7 @@ from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
 from services.common.metrics import ServiceMetrics
-from services.common.mongo import MongoDatabase
+from services.common.mongo import MongoDatabase, racing_upsert
 from services.policy import (
     catalogue,
     certfacts,
@@ -115,8 +115,9 @@ class PolicyService:
         for profile in page:
             self._learn_subject(profile)
         if page:
-            self.db.sync_state.replace_one(
-                {"_id": "subjects"}, {"after": page[-1]["subject"]}, upsert=True
+            after = {"after": page[-1]["subject"]}
+            racing_upsert(
+                lambda: self.db.sync_state.replace_one({"_id": "subjects"}, after, upsert=True)
             )
 
     def _learn_subject(self, profile: dict[str, Any]) -> None:

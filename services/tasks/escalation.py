@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo.database import Database
 
 from services.common.errors import Conflict
-from services.common.mongo import Document
+from services.common.mongo import Document, racing_upsert
 from services.tasks import journal, schedule
 from services.tasks.calendar import WorkCalendar
 from services.tasks.ladder import RANK
@@ -126,22 +126,13 @@ def escalate(
 
 
 def record_sweep(db: Database[Document], now: datetime, report: SweepReport) -> None:
-    """What the last sweep did, for the status RPC and the metrics."""
-    db.sweeps.replace_one(
-        {"_id": "escalation"},
-        {"at": now, "escalated": report.count, "stale": report.stale, "lag_s": report.max_lag_s},
-        upsert=True,
+    """What the last sweep did, for the metrics."""
+    document = {"at": now, "escalated": report.count, "stale": report.stale}
+    racing_upsert(
+        lambda: db.sweeps.replace_one(
+            {"_id": "escalation"}, {**document, "lag_s": report.max_lag_s}, upsert=True
+        )
     )
-
-
-def sweep_status(db: Database[Document]) -> dict[str, Any]:
-    found = db.sweeps.find_one({"_id": "escalation"}) or {}
-    last = found.get("at")
-    return {
-        "last_sweep_at": last.isoformat() if last else None,
-        "lag_s": found.get("lag_s", 0.0),
-        "escalated": found.get("escalated", 0),
-    }
 
 
 def gauges(db: Database[Document]) -> Iterator[Metric]:

@@ -87,10 +87,6 @@ class TasksService:
     def health(self) -> dict[str, Any]:
         return health.check(self.name, self.db)
 
-    @rpc(expected_exceptions=expected)
-    def sweep_status(self) -> dict[str, Any]:
-        return escalation.sweep_status(self.db)
-
     # sources, routing, ladder, calendar (administration)
 
     @rpc(expected_exceptions=expected)

@@ -58,7 +58,9 @@ def test_one_request_id_runs_through_every_rpc_and_event(http: httpx.Client, log
     assert any(line.get("method") == "on_cert_issued" for line in policy_lines), policy_lines
 
 
-def scrape(port: int) -> str:
+def scrape(suite: Suite, process: str) -> str:
+    """``process``'s metrics (``tasks``, ``tasks-2``) on the port it says it serves them."""
+    port = int((ROOT / "var" / "run" / suite.env["SUITE"] / f"{process}.metrics").read_text())
     answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     assert answer.status_code == 200
     return answer.text
@@ -80,9 +82,10 @@ def test_every_service_counts_its_calls_errors_and_queues(
     service = SERVICES[place]
     assert http.get("/readyz").status_code == 200  # a health call to every service
     http.get("/v1/persons/p_missing", headers=login("staff.nh"))  # identity: NotFound
-    # Every process of the service (a call reaches one of them): port + 10 × replica + place.
-    base, replicas = int(running_suite.env["GATEWAY_PORT"]), int(os.environ.get("REPLICAS", "1"))
-    texts = [scrape(base + 10 * i + place + 1) for i in range(1, replicas + 1)]
+    # Every process of the service (a call reaches one of them).
+    replicas = int(os.environ.get("REPLICAS", "1"))
+    processes = [service, *(f"{service}-{i}" for i in range(2, replicas + 1))]
+    texts = [scrape(running_suite, process) for process in processes]
     text = "\n".join(texts)
     health = [
         sample(t, "service_calls_seconds_count", service=service, method="health") for t in texts
@@ -99,3 +102,4 @@ def test_every_service_counts_its_calls_errors_and_queues(
         assert "# TYPE policy_payouts gauge" in text
     if service == "tasks":
         assert sample(text, "tasks_escalation_sweep_age_seconds") is not None
+        assert sample(text, "tasks_escalation_lag_seconds") is not None

@@ -46,13 +46,6 @@ async def _database_health(db: GatewayDb, timeout: float) -> str:
 async def prometheus_metrics(request: Request) -> Response:
     rpc: RpcClient = request.state.rpc
     metrics.BROKER_UP.set(1 if rpc.connected else 0)
-    if rpc.connected:
-        try:  # how late the last escalation sweep fired its cards (the tasks service's lag)
-            sweep = await rpc.call("tasks", "sweep_status", {}, timeout=1.0)
-            metrics.ESCALATION_LAG.set(float(sweep["lag_s"]))
-            metrics.ESCALATION_SWEPT.set(float(sweep["escalated"]))
-        except (BrokerUnavailable, RpcTimeout, RemoteError):
-            pass  # the gauges keep their last value; tasks' own health says why
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import eventlet
 import pymongo
 import pytest
 from pymongo.database import Database
@@ -128,3 +129,35 @@ def test_an_organisation_is_texted_through_its_legal_representative(
         assert notifications.deliver(db, KEYS, NOW, queued, handset) == state
     assert [p for _, p, _ in handset.asked] == ["13800000004"]
     assert db.disclosures.find_one({"principal": "p_rep"}) is not None
+
+
+def test_replicas_delivering_at_the_same_moment_text_once(db: Database[Document]) -> None:
+    """Eight replicas find the same text due at once: one sends it, whatever the engine."""
+    for n in range(5):
+        person(db, f"p_race{n}", f"1380000010{n}")
+        queued = notifications.queue_policy_push(db, NOW, notice(f"p_race{n}"))
+        assert queued is not None
+        handset = Handset()
+        with eventlet.Timeout(60):
+            replicas = [(db, KEYS, NOW, queued, handset)] * 8
+            states = list(eventlet.GreenPool(8).starmap(notifications.deliver, replicas))
+        assert len(handset.asked) == 1, (n, states)
+        assert states.count("sent") == 1
+
+
+def test_a_replica_that_died_holding_a_text_leaves_it_to_the_next_after_the_lease(
+    db: Database[Document],
+) -> None:
+    person(db, "p_dead", "13800000009")
+    queued = notifications.queue_policy_push(db, NOW, notice("p_dead"))
+    assert queued is not None
+
+    def dies(key: str, phone: str, text: str) -> tuple[bool, str]:
+        raise SystemExit("the replica died while sending")
+
+    with pytest.raises(SystemExit):
+        notifications.deliver(db, KEYS, NOW, queued, dies)
+    handset = Handset()
+    assert notifications.deliver_due(db, KEYS, NOW + timedelta(seconds=30), handset) == 0
+    assert notifications.deliver_due(db, KEYS, NOW + notifications.LEASE, handset) == 1
+    assert [k for k, _, _ in handset.asked] == [queued]  # the same key: the partner dedupes
