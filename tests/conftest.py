@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,7 @@ def started_suite(name: str, port: int, **settings: str) -> Iterator[Suite]:
         capture_output=True,
         text=True,
     )
+    sys.stderr.write(started.stderr)  # a process started again during start-up says so
     if started.returncode != 0:
         # Every test of the session would fail on this one cause: stop the session and say
         # which process did not start and what its log ended with (suite.sh prints both).

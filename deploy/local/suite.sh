@@ -51,50 +51,74 @@ launch() {  # launch NAME CMD...
   echo $! > "$RUN/$name.pid"
 }
 
-all_alive() {
-  for f in "$RUN"/*.pid; do
-    running "$f" || { echo "$(basename "$f" .pid) exited during start-up" >&2; return 1; }
-  done
+dead_processes() {
+  local f
+  for f in "$RUN"/*.pid; do [ -e "$f" ] && ! running "$f" && basename "$f" .pid; done; true
 }
 
 # Every service process has started (it wrote where it serves its metrics) and the gateway
 # finds the broker, the database and every service.
 all_started() { [ "$(ls "$RUN" | grep -c '\.metrics$')" -ge $((REPLICAS * ${#SERVICES[@]})) ]; }
 
-ready() { all_alive || return 2; all_started || return 1; "$PY" -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$GATEWAY_PORT/readyz', timeout=3).status == 200 else 1)"; }
+ready() { all_started || return 1; "$PY" -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$GATEWAY_PORT/readyz', timeout=3).status == 200 else 1)"; }
+
+start_process() {  # start_process NAME: identity … tasks-2, payment-partner, sms-partner, gateway
+  local name="$1" svc i n
+  case "$name" in
+    payment-partner) launch "$name" "$PY" deploy/local/payment_partner.py --port "$PAYMENT_PORT" ;;
+    sms-partner) launch "$name" "$PY" deploy/local/sms_partner.py --port "$SMS_PORT" ;;
+    gateway) GATEWAY_WORKERS="$REPLICAS" launch gateway "$PY" -m services.gateway ;;
+    *)
+      svc="${name%-*}"; i="${name##*-}"; [ "$svc" = "$name" ] && i=1
+      for n in "${!SERVICES[@]}"; do [ "${SERVICES[$n]}" = "$svc" ] && break; done
+      # Each service process serves its Prometheus metrics on a port of its own:
+      # GATEWAY_PORT + 10 * replica + the service's place (8011 identity … 8014 tasks, 8021 …),
+      # or one the system chooses if another program holds it; $RUN/<process>.metrics says.
+      METRICS_PORT=$((GATEWAY_PORT + 10 * i + n + 1)) METRICS_PORT_FILE="$RUN/$name.metrics" \
+        launch "$name" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
+      ;;
+  esac
+}
+
+tell_logs() {  # the end of each named process's log, on stderr
+  local name
+  for name in "$@"; do echo "--- $LOGS/$name.log" >&2; tail -n 25 "$LOGS/$name.log" >&2; done
+}
 
 start() {
   load_secrets
-  local svc i n name
-  # Each service process serves its Prometheus metrics on a port of its own:
-  # GATEWAY_PORT + 10 * replica + the service's place (8011 identity … 8014 tasks, 8021 …),
-  # or one the system chooses if another program holds that one; $RUN/<process>.metrics says.
-  for n in "${!SERVICES[@]}"; do
-    svc="${SERVICES[$n]}"
+  local svc i name processes=()
+  for svc in "${SERVICES[@]}"; do
     for i in $(seq 1 "$REPLICAS"); do
       name="$svc"; [ "$i" -gt 1 ] && name="$svc-$i"
-      METRICS_PORT=$((GATEWAY_PORT + 10 * i + n + 1)) METRICS_PORT_FILE="$RUN/$name.metrics" \
-        launch "$name" "$VENV/bin/nameko" run --config "services/$svc/config.yaml" "services.$svc.service"
+      processes+=("$name")
     done
   done
-  launch payment-partner "$PY" deploy/local/payment_partner.py --port "$PAYMENT_PORT"
-  launch sms-partner "$PY" deploy/local/sms_partner.py --port "$SMS_PORT"
-  GATEWAY_WORKERS="$REPLICAS" launch gateway "$PY" -m services.gateway
-  local deadline=$((SECONDS + ${READY_TIMEOUT:-90})) outcome=1
+  processes+=(payment-partner sms-partner gateway)
+  for name in "${processes[@]}"; do start_process "$name"; done
+  # A process that exits while the suite starts is started again once, as compose's
+  # `restart: unless-stopped` and Kubernetes would (say, it lost a start-up race to another
+  # replica); its log's end is told. Exiting a second time fails the start.
+  local deadline=$((SECONDS + ${READY_TIMEOUT:-90})) restarted=" " dead=()
   while [ "$SECONDS" -lt "$deadline" ]; do
-    outcome=0; ready >/dev/null 2>&1 || outcome=$?
-    [ "$outcome" = 1 ] || break
+    mapfile -t dead < <(dead_processes)
+    for name in "${dead[@]}"; do
+      case "$restarted" in *" $name "*)
+        tell_logs "$name"
+        die "$name exited twice during start-up (logs in $LOGS)" ;;
+      esac
+      echo "$name exited during start-up; starting it again" >&2
+      tell_logs "$name"
+      restarted+="$name "
+      rm -f "$RUN/$name.metrics"
+      start_process "$name"
+    done
+    ready >/dev/null 2>&1 && return 0
     sleep 0.5
   done
-  if [ "$outcome" != 0 ]; then
-    # The processes that died, with the end of their logs; if none died, every log's end.
-    local f dead=()
-    for f in "$RUN"/*.pid; do running "$f" || dead+=("$(basename "$f" .pid)"); done
-    [ ${#dead[@]} -gt 0 ] || dead=("$(cd "$LOGS" && ls -- *.log | sed 's/\.log$//')")
-    for name in ${dead[*]}; do echo "--- $LOGS/$name.log" >&2; tail -n 25 "$LOGS/$name.log" >&2; done
-    [ "$outcome" = 2 ] && echo "exited during start-up: ${dead[*]}" >&2
-    die "the suite did not become ready on port $GATEWAY_PORT (logs in $LOGS)"
-  fi
+  mapfile -t dead < <(cd "$LOGS" && ls -- *.log | sed 's/\.log$//')
+  tell_logs "${dead[@]}"
+  die "the suite did not become ready on port $GATEWAY_PORT (logs in $LOGS)"
 }
 
 stop() {

@@ -36,6 +36,7 @@ from services.gateway.routes import (
 )
 from services.gateway.rpc import RpcClient
 from services.gateway.settings import Settings, get_settings
+from services.gateway.shedding import LoadSheddingMiddleware
 from services.gateway.webhooks import Deliverer
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.MAX_BODY_BYTES,
         larger={"/v1/tasks": settings.MAX_ATTACHMENT_BODY_BYTES},
     )
+    app.add_middleware(LoadSheddingMiddleware, limit=settings.MAX_IN_FLIGHT)
     app.add_middleware(RequestContextMiddleware)
     routers = (
         certificates,
