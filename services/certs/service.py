@@ -140,8 +140,8 @@ class CertsService:
     def _holders(self) -> list[str]:
         """Whose certificates the caller holds: their own, the organisations they operate,
         and the people who gave them the show_certificates scope (代办)."""
-        operated = [o["id"] for o in self.identity.my_organisations()]
-        represented = self.identity.principals_for(scope="show_certificates")
+        operated: list[str] = [o["id"] for o in self.identity.my_organisations()]
+        represented: list[str] = self.identity.principals_for(scope="show_certificates")
         actor = self.call.actor
         return ([actor.subject_id] if actor.subject_id else []) + operated + represented
 

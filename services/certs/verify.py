@@ -40,7 +40,7 @@ def verify(
     results, valid = [], True
     for item in shown:
         sealed = item["sealed"]
-        listed = by_issuer.get(sealed["issuer"])
+        published = by_issuer.get(sealed["issuer"])
         status = status_checked(sealed, by_issuer)
         expired = sealed["valid_until"] < time.strftime("%Y-%m-%d", time.gmtime(now))
         status = "expired" if expired and status == "valid" else status
@@ -51,7 +51,7 @@ def verify(
                 "issuer": sealed["issuer"],
                 "status": status,
                 "fields": item["revealed"],
-                "status_list_published_at": listed["published_at"] if listed else None,
+                "status_list_published_at": published["published_at"] if published else None,
             }
         )
     return valid, {"valid": valid, "certificates": results}

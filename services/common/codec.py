@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from bson import ObjectId
 
@@ -41,6 +41,13 @@ def parse_time(value: str, field: str = "time") -> datetime:
     return parsed.astimezone(UTC)
 
 
+Scalar = str | int | float | bool | None
+
+
+@overload
+def to_wire(value: Mapping[str, Any]) -> dict[str, Any]: ...
+@overload
+def to_wire(value: datetime | ObjectId | bytes | list[Any] | tuple[Any, ...] | Scalar) -> Any: ...
 def to_wire(value: Any) -> Any:
     """Turn a document from the database into plain JSON values."""
     if isinstance(value, datetime):

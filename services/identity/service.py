@@ -202,7 +202,8 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def code_jwks(self) -> dict[str, Any]:
-        return self.keys.codes.jwks(self.db, utcnow())
+        jwks: dict[str, Any] = self.keys.codes.jwks(self.db, utcnow())
+        return jwks
 
     @rpc(expected_exceptions=expected)
     def rotate_code_key(self) -> dict[str, Any]:

@@ -14,16 +14,17 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from services.common.crypto import public_key_from_jwk
 from services.identity.codetoken import SUBJECT_TYPES, CodeRefused, read_code
 
 
-def verify(token: str, jwks: dict[str, object], now: float) -> tuple[bool, dict[str, object]]:
+def verify(token: str, jwks: dict[str, Any], now: float) -> tuple[bool, dict[str, object]]:
     keys = {}
-    for jwk in jwks.get("keys", []):  # type: ignore[union-attr]
+    for jwk in jwks.get("keys", []):
         try:
-            keys[str(jwk["kid"])] = public_key_from_jwk(jwk)  # type: ignore[index,arg-type]
+            keys[str(jwk["kid"])] = public_key_from_jwk(jwk)
         except (KeyError, ValueError, TypeError):
             continue
     try:

@@ -21,10 +21,9 @@ from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
 from services.common.metrics import ServiceMetrics
-from services.common.mongo import MongoDatabase, racing_upsert
+from services.common.mongo import MongoDatabase
 from services.policy import (
     catalogue,
-    certfacts,
     corrections,
     facts,
     inbox,
@@ -33,6 +32,7 @@ from services.policy import (
     payouts,
     policies,
     rematch,
+    subjects,
 )
 from services.policy.store import INDEXES
 
@@ -104,71 +104,40 @@ class PolicyService:
 
     @event_handler("identity", "subject_registered")
     def on_subject_registered(self, payload: dict[str, Any]) -> None:
-        self._learn_subject(payload)
+        subjects.learn_profile(self.db, utcnow(), payload)
 
     @timer(interval=30)
     def sync_subjects(self) -> None:
         """Subjects registered before this service listened (or while it was down)."""
         catalogue.rebuild(self.db)  # heals a rebuild that raced another status change
-        state = self.db.sync_state.find_one({"_id": "subjects"}) or {"after": ""}
-        page = self.identity.subject_profiles(after=state["after"], limit=500)
-        for profile in page:
-            self._learn_subject(profile)
-        if page:
-            after = {"after": page[-1]["subject"]}
-            racing_upsert(
-                lambda: self.db.sync_state.replace_one({"_id": "subjects"}, after, upsert=True)
-            )
+        subjects.catch_up(self.db, utcnow(), self._profiles_after)
 
-    def _learn_subject(self, profile: dict[str, Any]) -> None:
-        now = utcnow()
-        values = {"subject_type": profile["kind"], "org_unit": profile["org_path"]}
-        if profile.get("birth_date"):
-            values["birth_date"] = profile["birth_date"]
-        document, changed = facts.put_facts(
-            self.db,
-            now,
-            profile["subject"],
-            values,
-            "identity",
-            profile={"kind": profile["kind"], "org_path": profile["org_path"]},
-        )
-        rematch.rematch_subject(self.db, now, profile["subject"], changed or None, document)
-
-    def _certificate_event(self, event_type: str, payload: dict[str, Any]) -> None:
-        now = utcnow()
-        subject = str(payload["subject"])
-        values, forget = certfacts.facts_from(event_type, payload)
-        kind = "person" if subject.startswith("p_") else "organisation"
-        _doc, changed = facts.put_facts(
-            self.db, now, subject, values, "certs", profile={"kind": kind}
-        )
-        changed += facts.remove_facts(self.db, now, subject, forget, "certs")
-        rematch.rematch_subject(self.db, now, subject, changed)
+    def _profiles_after(self, subject: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.identity.subject_profiles(after=subject, limit=limit))
 
     @event_handler("certs", "cert_issued")
     def on_cert_issued(self, payload: dict[str, Any]) -> None:
-        self._certificate_event("cert_issued", payload)
+        subjects.learn_certificate(self.db, utcnow(), "cert_issued", payload)
 
     @event_handler("certs", "cert_amended")
     def on_cert_amended(self, payload: dict[str, Any]) -> None:
-        self._certificate_event("cert_amended", payload)
+        subjects.learn_certificate(self.db, utcnow(), "cert_amended", payload)
 
     @event_handler("certs", "cert_revoked")
     def on_cert_revoked(self, payload: dict[str, Any]) -> None:
-        self._certificate_event("cert_revoked", payload)
+        subjects.learn_certificate(self.db, utcnow(), "cert_revoked", payload)
 
     @event_handler("certs", "cert_suspended")
     def on_cert_suspended(self, payload: dict[str, Any]) -> None:
-        self._certificate_event("cert_suspended", payload)
+        subjects.learn_certificate(self.db, utcnow(), "cert_suspended", payload)
 
     @event_handler("certs", "cert_resumed")
     def on_cert_resumed(self, payload: dict[str, Any]) -> None:
-        self._certificate_event("cert_resumed", payload)
+        subjects.learn_certificate(self.db, utcnow(), "cert_resumed", payload)
 
     @event_handler("certs", "cert_expired")
     def on_cert_expired(self, payload: dict[str, Any]) -> None:
-        self._certificate_event("cert_expired", payload)
+        subjects.learn_certificate(self.db, utcnow(), "cert_expired", payload)
 
     # policies
 
@@ -206,7 +175,7 @@ class PolicyService:
     # facts
 
     def _require_feed(self) -> Actor:
-        actor = self.call.actor
+        actor: Actor = self.call.actor
         if actor.client_id and "facts:write" not in actor.scopes:
             raise Forbidden("this client lacks the facts:write scope")
         actor.require_role(*FEED_ROLES)
@@ -260,7 +229,9 @@ class PolicyService:
     def _subject_for_staff(self, subject: str) -> dict[str, Any]:
         actor = self.call.actor
         actor.require_role("staff", "supervisor", "admin")
-        document = self.db.facts.find_one({"_id": subject}) if isinstance(subject, str) else None
+        document: dict[str, Any] | None = (
+            self.db.facts.find_one({"_id": subject}) if isinstance(subject, str) else None
+        )
         if document is None or not actor.reaches(document.get("org_path")):
             raise NotFound("no such subject")
         return document
@@ -283,8 +254,8 @@ class PolicyService:
 
     def _my_subjects(self) -> list[str]:
         actor = self.call.actor
-        operated = [o["id"] for o in self.identity.my_organisations()]
-        represented = self.identity.principals_for(scope="apply")
+        operated: list[str] = [o["id"] for o in self.identity.my_organisations()]
+        represented: list[str] = self.identity.principals_for(scope="apply")
         return ([actor.subject_id] if actor.subject_id else []) + operated + represented
 
     @rpc(expected_exceptions=expected)

@@ -151,7 +151,7 @@ def _receiver_side(actor: Actor, task: Document) -> bool:
     if not receiver:
         return False
     if actor.client_id:
-        return receiver == PARTNER_PREFIX + actor.client_id
+        return bool(receiver == PARTNER_PREFIX + actor.client_id)
     if actor.is_admin or actor.org_path == receiver:
         return actor.is_staff
     return actor.has_role("supervisor") and actor.reaches(receiver)
@@ -365,7 +365,7 @@ def dispatch_task(
             raise NotFound("no such org unit", field="units")
     if len(units) == 1:
         return task_view(_dispatch_one(db, task, actor, now, calendar, units[0], limit))
-    children = []
+    children: list[str] = []
     for unit in units:
         child = _blank(
             f"{task['_id']}-{len(children) + 1}",
