@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +45,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Suite, started_suite  # noqa: E402
+from tests.conftest import Suite, nameko_process, started_suite  # noqa: E402
 from tests.e2e.conftest import load_demo, token_for  # noqa: E402
 from tests.e2e.test_certs import issue_disability  # noqa: E402
 
@@ -270,24 +269,8 @@ def city_day(suite: Suite, rate: float) -> dict[str, Any]:
 
 @contextmanager
 def nameko_gateway(suite: Suite) -> Iterator[str]:
-    env = {
-        **suite.env,
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{NAMEKO_GATEWAY_PORT}",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/nameko"),
-            "run",
-            "--config",
-            "bench/nameko_gateway.yaml",
-            "bench.nameko_gateway",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = {**suite.env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{NAMEKO_GATEWAY_PORT}"}
+    process = nameko_process("bench/nameko_gateway.yaml", "bench.nameko_gateway", env)
     url = f"http://127.0.0.1:{NAMEKO_GATEWAY_PORT}"
     try:
         deadline = time.monotonic() + 30

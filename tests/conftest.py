@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,17 @@ def drop_databases(prefix: str) -> None:
                 client.drop_database(name)
     finally:
         client.close()
+
+
+def nameko_process(config: str, module: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """``nameko run`` of ``module`` with ``config``, a process of its own (its output dropped)."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "nameko"), "run", "--config", config, module],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @dataclass(frozen=True)

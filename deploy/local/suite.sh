@@ -116,8 +116,9 @@ start() {
     ready >/dev/null 2>&1 && return 0
     sleep 0.5
   done
-  mapfile -t dead < <(cd "$LOGS" && ls -- *.log | sed 's/\.log$//')
-  tell_logs "${dead[@]}"
+  local every=()
+  mapfile -t every < <(cd "$LOGS" && ls -- *.log | sed 's/\.log$//')
+  tell_logs "${every[@]}"
   die "the suite did not become ready on port $GATEWAY_PORT (logs in $LOGS)"
 }
 

@@ -80,6 +80,12 @@ def racing_upsert(write: Callable[[], T], attempts: int = 3) -> T:
     raise AssertionError("unreachable")
 
 
+def put_document(collection: Collection[Document], key: Any, document: Document) -> None:
+    """Replace the document with ``_id`` ``key``, or insert it, even when another process
+    puts the same one at the same moment (a timer's record on two replicas, two admins)."""
+    racing_upsert(lambda: collection.replace_one({"_id": key}, document, upsert=True))
+
+
 def racing_bulk_upsert(collection: Collection[Document], writes: Sequence[Any]) -> None:
     """Unordered upserts (``ReplaceOne(..., upsert=True)``) that another process may write at
     the same moment: the lost ones are written again, as :func:`racing_upsert` does. MongoDB

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.mongo import Document, racing_upsert
+from services.common.mongo import Document, put_document
 
 _RULES: dict[str, Document] = {}  # policy id → its published document (immutable rules)
 _INDEX: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # kind → (revision, entries)
@@ -28,12 +28,9 @@ def rebuild(db: Database[Document]) -> None:
             {"id": policy["_id"], "reads": policy.get("reads", [])}
         )
     for kind, listed in by_kind.items():
-        _put(db, f"published:{kind}", {"policies": sorted(listed, key=lambda p: p["id"])})
-        _put(db, f"published-rev:{kind}", {"rev": secrets.token_hex(8)})
-
-
-def _put(db: Database[Document], key: str, document: Document) -> None:
-    racing_upsert(lambda: db.published.replace_one({"_id": key}, document, upsert=True))
+        listing = {"policies": sorted(listed, key=lambda p: p["id"])}
+        put_document(db.published, f"published:{kind}", listing)
+        put_document(db.published, f"published-rev:{kind}", {"rev": secrets.token_hex(8)})
 
 
 def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:

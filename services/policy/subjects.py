@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.mongo import Document, racing_upsert
+from services.common.mongo import Document, put_document
 from services.policy import certfacts, facts, rematch
 
 Profile = dict[str, Any]
@@ -43,8 +43,7 @@ def catch_up(
     for profile in page:
         learn_profile(db, now, profile)
     if page:
-        after = {"after": page[-1]["subject"]}
-        racing_upsert(lambda: db.sync_state.replace_one({"_id": "subjects"}, after, upsert=True))
+        put_document(db.sync_state, "subjects", {"after": page[-1]["subject"]})
 
 
 def learn_certificate(

@@ -17,7 +17,7 @@ from pymongo.database import Database
 
 from services.common.codec import to_wire
 from services.common.errors import InvalidInput
-from services.common.mongo import Document
+from services.common.mongo import Document, put_document
 
 CST = timezone(timedelta(hours=8), "CST")
 DEFAULT_HOURS = (("09:00", "12:00"), ("13:30", "17:30"))
@@ -186,7 +186,7 @@ def validate_year(
 
 
 def put_year(db: Database[Document], document: Document, by: str | None) -> dict[str, Any]:
-    db.calendar_years.replace_one({"_id": document["_id"]}, {**document, "by": by}, upsert=True)
+    put_document(db.calendar_years, document["_id"], {**document, "by": by})
     return view_year(db, document["_id"])
 
 

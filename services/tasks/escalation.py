@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo.database import Database
 
 from services.common.errors import Conflict
-from services.common.mongo import Document, racing_upsert
+from services.common.mongo import Document, put_document
 from services.tasks import journal, schedule
 from services.tasks.calendar import WorkCalendar
 from services.tasks.ladder import RANK
@@ -127,11 +127,10 @@ def escalate(
 
 def record_sweep(db: Database[Document], now: datetime, report: SweepReport) -> None:
     """What the last sweep did, for the metrics."""
-    document = {"at": now, "escalated": report.count, "stale": report.stale}
-    racing_upsert(
-        lambda: db.sweeps.replace_one(
-            {"_id": "escalation"}, {**document, "lag_s": report.max_lag_s}, upsert=True
-        )
+    put_document(
+        db.sweeps,
+        "escalation",
+        {"at": now, "escalated": report.count, "stale": report.stale, "lag_s": report.max_lag_s},
     )
 
 

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput
-from services.common.mongo import Document
+from services.common.mongo import Document, put_document
 from services.tasks.calendar import WorkCalendar
 
 CARDS = ("warning", "yellow", "red")
@@ -80,7 +80,7 @@ def seed(db: Database[Document], _config: Any) -> None:
 
 def save_rule(db: Database[Document], rule: Document, replace: bool) -> dict[str, Any]:
     if replace:
-        db.ladder_rules.replace_one({"_id": rule["_id"]}, rule, upsert=True)
+        put_document(db.ladder_rules, rule["_id"], rule)
     else:
         try:
             db.ladder_rules.insert_one(rule)

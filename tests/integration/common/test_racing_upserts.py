@@ -15,7 +15,7 @@ import pytest
 from pymongo import ReplaceOne
 from pymongo.database import Database
 
-from services.common.mongo import racing_bulk_upsert, racing_upsert
+from services.common.mongo import put_document, racing_bulk_upsert
 from tests.conftest import MONGO_URL
 
 Db = Database[dict[str, Any]]
@@ -48,8 +48,8 @@ def test_writers_of_one_record_all_finish(db: Db) -> None:
     for n in range(ROUNDS):
         collection = db[f"sweeps_{n}"]
 
-        def record(writer: int, c: Any = collection) -> Any:
-            return racing_upsert(lambda: c.replace_one({"_id": "sweep"}, {"by": writer}, True))
+        def record(writer: int, c: Any = collection) -> None:
+            put_document(c, "sweep", {"by": writer})
 
         race(record)
         assert collection.count_documents({}) == 1

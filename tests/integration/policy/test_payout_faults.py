@@ -8,11 +8,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import eventlet
@@ -25,8 +23,8 @@ from services.common.actor import Actor
 from services.common.config import load_settings
 from services.common.mongo import Document, client_for
 from services.policy import payouts, policies
+from tests.conftest import nameko_process
 
-ROOT = Path(__file__).resolve().parents[3]
 # 600 in `make test`; the acceptance run uses PAYOUT_FAULT_SUBJECTS=20000 (about ten
 # minutes on FerretDB, see the policy issue's note).
 SUBJECTS = int(os.environ.get("PAYOUT_FAULT_SUBJECTS", "600"))
@@ -102,21 +100,8 @@ def start_service(config: dict[str, Any]) -> subprocess.Popen[bytes]:
         "DB_PREFIX": config["DB_PREFIX"],
         "ENVIRONMENT": "test",
         "PAYOUT_TAKEOVER_SECONDS": "1",
-        "PYTHONPATH": str(ROOT),
     }
-    return subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "nameko"),
-            "run",
-            "--config",
-            "services/policy/config.yaml",
-            "services.policy.service",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return nameko_process("services/policy/config.yaml", "services.policy.service", env)
 
 
 def rpc(config: dict[str, Any]) -> ClusterRpcProxy:
