@@ -71,6 +71,10 @@ class Unreadable(ValueError):
     """No QR code could be read from the image."""
 
 
+class SeveralCodes(Unreadable):
+    """The image holds QR codes of different texts: which one was meant is not ours to guess."""
+
+
 MAX_SCAN_PIXELS = 24_000_000
 
 
@@ -87,6 +91,9 @@ def read(image: bytes) -> str:
         raise Unreadable("not an image") from exc
     qr_only = zxingcpp.barcode_formats_from_str("QRCode")
     found = zxingcpp.read_barcodes(picture, formats=qr_only)
-    if not found:
+    texts = {str(symbol.text) for symbol in found}
+    if not texts:
         raise Unreadable("no QR code in the image")
-    return str(found[0].text)
+    if len(texts) > 1:
+        raise SeveralCodes(f"{len(texts)} different QR codes in the image")
+    return texts.pop()

@@ -141,6 +141,8 @@ async def verify(
             return answer({"ok": False, "reason": "图片太大，请拍摄或选择小于 1 MB 的图片"}, 413)
         try:
             text = await run_in_threadpool(qr.read, data)
+        except qr.SeveralCodes:
+            return answer({"ok": False, "reason": "图片中有不止一个二维码，请只对准一个重拍"}, 422)
         except qr.Unreadable:
             return answer({"ok": False, "reason": "图片中没有识别到二维码，请对准后重拍"}, 422)
     if not text:
