@@ -14,8 +14,10 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.certs import issuers
+from services.certs import access, issuers
+from services.certs.access import issuer as issuer_resource
 from services.certs.catalogue import DISABILITY_CATEGORIES, DISABILITY_GRADES
+from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.claims import advance
 from services.common.codec import to_wire
@@ -87,8 +89,12 @@ def apply(
     return view(application)
 
 
-def _get(db: Database[Document], application_id: str) -> Document:
-    application = db.applications.find_one({"_id": application_id})
+def _get(db: Database[Document], application_id: Any) -> Document:
+    application = (
+        db.applications.find_one({"_id": application_id})
+        if isinstance(application_id, str)
+        else None
+    )
     if application is None:
         raise NotFound("no such application")
     return application
@@ -115,19 +121,29 @@ def _move(
     return view(updated)
 
 
+def load_guarded(db: Database[Document], guard: Guard, application_id: Any) -> Document:
+    """The application, if the operation's rule allows it: its applicant (or a proxy with the
+    ``apply`` scope), staff of the applicant's area, staff of a department issuing its type."""
+    application = _get(db, application_id)
+    guard.require(access.application(application, _issuer_units(db)), "no such application")
+    return application
+
+
+def _issuer_units(db: Database[Document]) -> tuple[str, ...]:
+    return tuple(sorted(i["org_path"] for i in db.issuers.find({"types": TYPE}, {"org_path": 1})))
+
+
 def review(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     application_id: str,
     approve: bool,
     reason: str | None,
     started: float,
 ) -> dict[str, Any]:
-    application = _get(db, application_id)
-    actor.require_role("staff", "supervisor", "admin")
-    if not actor.reaches(application["org_path"]):
-        raise NotFound("no such application")  # outside the reviewer's area
+    application = load_guarded(db, guard, application_id)
+    actor = guard.actor
     if not approve and not (reason and reason.strip()):
         raise InvalidInput("a reason is required to reject", field="reason")
     step = _step("reviewed" if approve else "rejected", actor, now, started, reason=reason)
@@ -136,7 +152,7 @@ def review(
 
 def assess(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     application_id: str,
     issuer_id: str,
@@ -145,8 +161,12 @@ def assess(
     assessor: str,
     started: float,
 ) -> dict[str, Any]:
-    application = _get(db, application_id)
-    issuers.require_staff_of(actor, issuers.get_issuer(db, issuer_id))
+    application = load_guarded(db, guard, application_id)
+    issuer = issuers.get_issuer(db, issuer_id)
+    guard.require(issuer_resource(issuer), "no such issuer", field="issuer")
+    if TYPE not in issuer["types"]:
+        raise InvalidInput("this issuer does not issue disability certificates", field="issuer")
+    actor = guard.actor
     if category not in DISABILITY_CATEGORIES:
         raise InvalidInput(f"one of {', '.join(DISABILITY_CATEGORIES)}", field="category")
     if grade not in DISABILITY_GRADES:
@@ -164,13 +184,16 @@ def assess(
     return _move(db, application, "reviewed", "assessed", step, now, {"assessment": assessment})
 
 
-def ready_to_issue(db: Database[Document], actor: Actor, application_id: str) -> Document:
-    application = _get(db, application_id)
+def ready_to_issue(db: Database[Document], guard: Guard, application_id: str) -> Document:
+    """An assessed application, for staff of the department that assessed it."""
+    application = load_guarded(db, guard, application_id)
+    assessed_by = (application.get("assessment") or {}).get("issuer")
+    if assessed_by is not None:
+        guard.require(issuer_resource(issuers.get_issuer(db, assessed_by)), "no such application")
     if application["status"] == "issued":
         return application
     if application["status"] != "assessed":
         raise Conflict(f"the application is {application['status']}", state=application["status"])
-    issuers.require_staff_of(actor, issuers.get_issuer(db, application["assessment"]["issuer"]))
     return application
 
 
@@ -199,16 +222,5 @@ def mine(db: Database[Document], holders: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def require_visible(
-    db: Database[Document], actor: Actor, holders: list[str], application_id: str
-) -> dict[str, Any]:
-    application = _get(db, application_id)
-    if application["applicant"] in holders or (
-        actor.is_staff and actor.reaches(application["org_path"])
-    ):
-        return view(application)
-    if actor.is_staff and any(
-        actor.reaches(i["org_path"]) for i in db.issuers.find({"types": TYPE})
-    ):
-        return view(application)
-    raise NotFound("no such application")
+def get(db: Database[Document], guard: Guard, application_id: str) -> dict[str, Any]:
+    return view(load_guarded(db, guard, application_id))

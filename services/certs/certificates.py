@@ -4,6 +4,8 @@ authenticity check read it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from datetime import date, datetime, timedelta
@@ -12,16 +14,17 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from services.certs import issuers
+from services.certs import access, issuers
 from services.certs.catalogue import get_type, validate_fields
 from services.certs.signing import new_salts, sealed_part, sign
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.claims import advance, claim
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32
 TRANSITIONS = {
     "suspend": ("valid", "suspended"),
     "resume": ("suspended", "valid"),
@@ -68,7 +71,7 @@ def view(certificate: Document, today: date) -> dict[str, Any]:
 def issue_certificate(
     db: Database[Document],
     wrap_key: bytes,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     subject: dict[str, Any],
     issuer_id: str,
@@ -78,9 +81,48 @@ def issue_certificate(
     valid_from: str | None = None,
     valid_until: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Returns the certificate and whether it is new (False: the same request came again)."""
+    """Staff of the issuing department issue to a subject of the issuer's area (anyone else,
+    or a subject elsewhere, is answered as if absent). Returns the certificate and whether
+    it is new (False: the same request came again)."""
     issuer = issuers.get_issuer(db, issuer_id)
-    issuers.require_staff_of(actor, issuer)
+    guard.require(access.issuer(issuer), "no such issuer", field="issuer")
+    guard.require(access.holder(subject, issuer), "no such subject", field="subject")
+    return issue(
+        db,
+        wrap_key,
+        guard.actor.account_id,
+        now,
+        subject,
+        issuer,
+        cert_type,
+        fields,
+        request_id,
+        valid_from,
+        valid_until,
+    )
+
+
+def new_number(issuer: Document, now: datetime) -> str:
+    """``HPCL-2026-K7Q2M9XW4D``: the issuer, the year and ten random characters (50 bits) of
+    Crockford's base-32, so nobody lists the holders of a type by counting."""
+    random = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(10))
+    return f"{issuer['code']}-{now.year}-{random}"
+
+
+def issue(
+    db: Database[Document],
+    wrap_key: bytes,
+    by: str | None,
+    now: datetime,
+    subject: dict[str, Any],
+    issuer: Document,
+    cert_type: str,
+    fields: dict[str, Any],
+    request_id: str,
+    valid_from: str | None = None,
+    valid_until: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Issue, once per (issuer, request id), after access was decided."""
     if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
         raise InvalidInput("1–64 letters, digits or . _ : -", field="request_id")
     request_key = f"issue:{issuer['_id']}:{request_id}"
@@ -91,7 +133,10 @@ def issue_certificate(
         raise Forbidden("this issuer does not issue this type", code="type_not_allowed")
     if kind["subject_type"] != subject["kind"]:
         raise InvalidInput(f"this type is issued to a {kind['subject_type']}", field="subject")
-    fields = validate_fields(kind, {"holder_name": subject["name"], **fields})
+    if not isinstance(fields, dict):
+        raise InvalidInput("an object of field name → value", field="fields")
+    # The holder's name is the registered subject's, whatever the request says.
+    fields = validate_fields(kind, {**fields, "holder_name": subject["name"]})
     starts = _date(valid_from, "valid_from") or now.date()
     ends = _date(valid_until, "valid_until") or starts + timedelta(days=kind["validity_days"])
     if ends <= starts:
@@ -105,10 +150,11 @@ def issue_certificate(
     index = issuers.allocate_index(db, issuer, now)
     certificate: Document = {
         "_id": certificate_id,
-        "number": f"{issuer['code']}-{now.year}-{index:07d}",
+        "number": new_number(issuer, now),
         "type": cert_type,
         "issuer": issuer["_id"],
         "subject": subject["id"],
+        "holder_unit": subject.get("org_path"),
         "fields": fields,
         "version": 1,
         "valid_from": starts.isoformat(),
@@ -120,7 +166,7 @@ def issue_certificate(
         "status_reason": None,
         "request_id": request_id,
         "issued_at": now,
-        "issued_by": actor.account_id,
+        "issued_by": by,
     }
     certificate["salts"] = new_salts(fields)
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
@@ -141,10 +187,26 @@ def issue_certificate(
     return view(certificate, now.date()), True
 
 
+def load_guarded(
+    db: Database[Document], guard: Guard, certificate_id: Any
+) -> tuple[Document, Document]:
+    """A certificate and its issuer, if the operation's rule allows it on them."""
+    certificate = (
+        db.certificates.find_one({"_id": certificate_id})
+        if isinstance(certificate_id, str)
+        else None
+    )
+    if certificate is None:
+        raise NotFound("no such certificate")
+    issuer = issuers.get_issuer(db, certificate["issuer"])
+    guard.require(access.certificate(certificate, issuer["org_path"]), "no such certificate")
+    return certificate, issuer
+
+
 def amend_certificate(
     db: Database[Document],
     wrap_key: bytes,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     certificate_id: str,
     fields: dict[str, Any],
@@ -153,9 +215,8 @@ def amend_certificate(
     """变更: a new version with the changed fields; the old version is kept, marked
     superseded, and the chain stays readable. Two amendments at once: one wins (the unique
     number + version), the other gets 409."""
-    old = get_certificate(db, certificate_id)
-    issuer = issuers.get_issuer(db, old["issuer"])
-    issuers.require_staff_of(actor, issuer)
+    old, issuer = load_guarded(db, guard, certificate_id)
+    actor = guard.actor
     if old["status"] != "valid":
         raise Conflict(
             f"only a valid certificate is amended; this one is {old['status']}", state=old["status"]
@@ -163,12 +224,25 @@ def amend_certificate(
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
     kind = get_type(db, old["type"])
-    merged = validate_fields(kind, {**old["fields"], **(fields or {})})
+    if not isinstance(fields, dict):
+        raise InvalidInput("an object of field name → value", field="fields")
+    merged = validate_fields(
+        kind, {**old["fields"], **fields, "holder_name": old["fields"].get("holder_name")}
+    )
     index = issuers.allocate_index(db, issuer, now)
     new: Document = {
         **{
-            k: old[k]
-            for k in ("number", "type", "issuer", "subject", "valid_from", "valid_until", "kid")
+            k: old.get(k)
+            for k in (
+                "number",
+                "type",
+                "issuer",
+                "subject",
+                "holder_unit",
+                "valid_from",
+                "valid_until",
+                "kid",
+            )
         },
         "_id": "cert_" + secrets.token_hex(8),
         "fields": merged,
@@ -210,8 +284,10 @@ def amend_certificate(
     return view(new, now.date())
 
 
-def versions(db: Database[Document], certificate_id: str, today: date) -> list[dict[str, Any]]:
-    number = get_certificate(db, certificate_id)["number"]
+def versions(
+    db: Database[Document], guard: Guard, certificate_id: str, today: date
+) -> list[dict[str, Any]]:
+    number = load_guarded(db, guard, certificate_id)[0]["number"]
     return [view(c, today) for c in db.certificates.find({"number": number}).sort("version", 1)]
 
 
@@ -238,16 +314,14 @@ def _date(value: str | None, field: str) -> date | None:
 
 def change_status(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     certificate_id: str,
     action: str,
     reason: str,
 ) -> dict[str, Any]:
-    certificate = db.certificates.find_one({"_id": certificate_id})
-    if certificate is None:
-        raise NotFound("no such certificate")
-    issuers.require_staff_of(actor, issuers.get_issuer(db, certificate["issuer"]))
+    certificate, _issuer = load_guarded(db, guard, certificate_id)
+    actor = guard.actor
     if action not in TRANSITIONS:
         raise InvalidInput("suspend, resume or revoke", field="action")
     if not isinstance(reason, str) or not reason.strip():
@@ -284,18 +358,39 @@ def get_certificate(db: Database[Document], certificate_id: str) -> Document:
     return certificate
 
 
-def wallet(db: Database[Document], subjects: list[str], today: date) -> list[dict[str, Any]]:
+def wallet(
+    db: Database[Document], subjects: list[str], check_key: bytes, today: date
+) -> list[dict[str, Any]]:
+    """The certificates of the subjects the caller holds (``Guard.mine``), each with the check
+    code its holder may give whoever should read its face at the public check."""
     found = db.certificates.find({"subject": {"$in": subjects}, "status": {"$ne": "superseded"}})
-    return [view(c, today) for c in found.sort("issued_at", -1).limit(500)]
+    return [
+        {**view(c, today), "check_code": check_code(check_key, c["number"])}
+        for c in found.sort("issued_at", -1).limit(500)
+    ]
 
 
 def by_subject(
-    db: Database[Document], actor: Actor, subject: str, today: date
+    db: Database[Document], guard: Guard, check_key: bytes, subject: str, today: date
 ) -> list[dict[str, Any]]:
-    """Staff view of a subject's current certificates (issuer staff and supervisors)."""
-    actor.require_role("staff", "supervisor", "admin")
+    """A subject's current certificates as one member of staff may see them: those of a
+    holder in their jurisdiction, and those their department issued. A subject out of reach
+    has, to them, none (the same answer as a subject that does not exist)."""
+    if not isinstance(subject, str):
+        guard.done()
+        return []
     found = db.certificates.find({"subject": subject, "status": {"$ne": "superseded"}})
-    return [view(c, today) for c in found.sort("issued_at", 1).limit(500)]
+    units = _issuer_units(db)
+    shown = guard.filter(
+        found.sort("issued_at", 1).limit(500),
+        lambda c: access.certificate(c, units.get(c["issuer"])),
+    )
+    # The staff who hand a certificate over can print its card, check code included.
+    return [{**view(c, today), "check_code": check_code(check_key, c["number"])} for c in shown]
+
+
+def _issuer_units(db: Database[Document]) -> dict[str, str]:
+    return {i["_id"]: i["org_path"] for i in db.issuers.find({}, {"org_path": 1})}
 
 
 def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
@@ -319,17 +414,16 @@ def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> li
 
 
 def card(
-    db: Database[Document], holders: list[str], certificate_id: str, today: date
+    db: Database[Document], guard: Guard, check_key: bytes, certificate_id: str, today: date
 ) -> dict[str, Any]:
-    """What a wallet card shows: the face fields with their type and issuer, and status."""
-    certificate = db.certificates.find_one({"_id": certificate_id})
-    if certificate is None or certificate["subject"] not in holders:
-        raise NotFound("no such certificate in your wallet")
+    """What a wallet card shows: the face fields with their type and issuer, status, and the
+    check code printed beside the QR (it opens the face fields at the public check)."""
+    certificate, issuer = load_guarded(db, guard, certificate_id)
     kind = get_type(db, certificate["type"])
-    issuer = issuers.get_issuer(db, certificate["issuer"])
     return to_wire(
         {
             "number": certificate["number"],
+            "check_code": check_code(check_key, certificate["number"]),
             "type_name": kind["names"]["zh"],
             "issuer_name": issuer["name"],
             "face": face(certificate, kind),
@@ -341,9 +435,20 @@ def card(
     )
 
 
-def public_check(db: Database[Document], number: str, today: date) -> dict[str, Any]:
-    """What anyone holding a printed or shared certificate may learn: whether it is authentic
-    and current, and what is printed on its face; nothing more."""
+def check_code(key: bytes, number: str) -> str:
+    """The code printed on a certificate's card: derived from its number with the issuers'
+    key, so it is stored nowhere and cannot be guessed from the number."""
+    digest = hmac.new(key, number.encode(), hashlib.sha256).digest()
+    value = int.from_bytes(digest[:8], "big")
+    return "".join(NUMBER_ALPHABET[(value >> (5 * i)) & 31] for i in range(8))
+
+
+def public_check(
+    db: Database[Document], check_key: bytes, number: str, code: str | None, today: date
+) -> dict[str, Any]:
+    """What anyone may learn from a certificate number: whether it is authentic and current,
+    its type, issuer and validity; nothing about its holder. With the check code printed on
+    the card (whoever holds the card), also the face fields printed on it."""
     found = (
         list(db.certificates.find({"number": number}).sort("version", -1).limit(1))
         if isinstance(number, str)
@@ -355,26 +460,33 @@ def public_check(db: Database[Document], number: str, today: date) -> dict[str, 
     kind = get_type(db, certificate["type"])
     issuer = issuers.get_issuer(db, certificate["issuer"])
     status = current_status(certificate, today)
+    opened = isinstance(code, str) and hmac.compare_digest(
+        code.strip().upper(), check_code(check_key, certificate["number"])
+    )
     extra: dict[str, Any] = {}
     if kind.get("sub_types"):
         from services.certs.composite import parts_of  # composite builds on this module
 
-        extra = parts_of(db, certificate, today)
-        if status == "valid" and not extra["all_valid"]:
+        parts = parts_of(db, certificate, today)
+        if status == "valid" and not parts["all_valid"]:
             status = "invalid"
-    return to_wire(
-        {
-            **extra,
-            "number": number,
-            "result": "authentic" if status == "valid" else status,
-            "type": {"code": kind["_id"], "name": kind["names"]["zh"]},
-            "issuer": {"id": issuer["_id"], "name": issuer["name"]},
-            "face": face(certificate, kind),
-            "valid_from": certificate["valid_from"],
-            "valid_until": certificate["valid_until"],
-            "version": certificate["version"],
-        }
-    )
+        # Which part failed is status, as the composite's own is; the parts' faces need the code.
+        extra = parts if opened else {k: parts[k] for k in ("all_valid", "failed_parts")}
+    result = {
+        **extra,
+        "number": number,
+        "result": "authentic" if status == "valid" else status,
+        "type": {"code": kind["_id"], "name": kind["names"]["zh"]},
+        "issuer": {"id": issuer["_id"], "name": issuer["name"]},
+        "valid_from": certificate["valid_from"],
+        "valid_until": certificate["valid_until"],
+        "version": certificate["version"],
+    }
+    if opened:
+        result["face"] = face(certificate, kind)
+    elif code is not None:
+        result["check_code"] = "wrong"
+    return to_wire(result)
 
 
 def event_payload(certificate: dict[str, Any], db: Database[Document]) -> dict[str, Any]:

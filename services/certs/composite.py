@@ -16,8 +16,7 @@ from typing import Any
 from pymongo.database import Database
 
 from services.certs.catalogue import get_type
-from services.certs.certificates import current_status, face, issue_certificate
-from services.common.actor import Actor
+from services.certs.certificates import current_status, face, issue
 from services.common.mongo import Document
 
 
@@ -49,14 +48,15 @@ def assemble_after(
                 "id": part["subject"],
                 "kind": composite["subject_type"],
                 "name": part["fields"]["holder_name"],
+                "org_path": parts[0].get("holder_unit"),
             }
-            certificate, new = issue_certificate(
+            certificate, new = issue(
                 db,
                 wrap_key,
-                Actor.system("composite"),
+                "system:composite",
                 now,
                 holder,
-                issuer["_id"],
+                issuer,
                 composite["_id"],
                 {"parts": [p["number"] for p in parts]},
                 f"composite:{part['subject']}:{composite['_id']}",

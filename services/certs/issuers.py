@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.certs.access import area_of
 from services.certs.catalogue import get_type
-from services.common.actor import Actor
+from services.common.actor import within
 from services.common.claims import take_next
 from services.common.codec import to_wire, utcnow
 from services.common.crypto import (
@@ -21,7 +22,7 @@ from services.common.crypto import (
     seal_private_key,
     unseal_private_key,
 )
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
@@ -34,6 +35,7 @@ def view(issuer: Document) -> dict[str, Any]:
             "code": issuer["code"],
             "name": issuer["name"],
             "org_path": issuer["org_path"],
+            "area": issuer.get("area") or area_of(issuer),
             "types": issuer["types"],
             "kid": issuer["jwk"]["kid"],
         }
@@ -43,13 +45,18 @@ def view(issuer: Document) -> dict[str, Any]:
 def create_issuer(
     db: Database[Document],
     wrap_key: bytes,
-    actor: Actor,
     code: str,
     name: str,
     org_path: str,
     types: list[str],
+    area: str | None = None,
 ) -> dict[str, Any]:
-    actor.require_role("admin")
+    """An issuing department (``org_path``: its staff act for it) serving ``area`` (by
+    default the unit the department belongs to)."""
+    if not isinstance(org_path, str) or not org_path:
+        raise InvalidInput("an org unit path", field="org_path")
+    if area is not None and not (isinstance(area, str) and within(org_path, area)):
+        raise InvalidInput("a unit at or above the department's", field="area")
     if not isinstance(code, str) or not _CODE.match(code):
         raise InvalidInput("2–16 capital letters or digits, starting with a letter", field="code")
     if not isinstance(types, list) or not types:
@@ -63,6 +70,7 @@ def create_issuer(
         "code": code,
         "name": name,
         "org_path": org_path,
+        "area": area,
         "types": sorted(set(types)),
         "jwk": jwk,
         "sealed_private": seal_private_key(wrap_key, key, jwk["kid"]),
@@ -81,13 +89,6 @@ def get_issuer(db: Database[Document], issuer_id: Any) -> Document:
     if issuer is None:
         raise NotFound("no such issuer", field="issuer")
     return issuer
-
-
-def require_staff_of(actor: Actor, issuer: Document) -> None:
-    """Only staff of the issuing department (or above it) act for it."""
-    actor.require_role("staff", "supervisor", "admin")
-    if not actor.reaches(issuer["org_path"]):
-        raise Forbidden("you are not staff of this issuer")
 
 
 def signing_key(issuer: Document, wrap_key: bytes) -> Ed25519PrivateKey:

@@ -25,6 +25,17 @@ class IssuerKeys(DependencyProvider):  # type: ignore[misc]
         return self.wrap_key
 
 
+class CheckCodeKey(DependencyProvider):  # type: ignore[misc]
+    """The key a certificate's printed check code is derived from (never stored per card)."""
+
+    def setup(self) -> None:
+        settings = load_settings(self.container.config)
+        self.key = derive_key(settings.SECRET_KEY.get_secret_value(), "certs-check-codes")
+
+    def get_dependency(self, worker_ctx: Any) -> bytes:
+        return self.key
+
+
 def wallet_signing_key(db: Database[Document], wrap_key: bytes, now: datetime) -> tuple[str, Any]:
     """The key that signs presentations (the city wallet's), created on first use."""
     active = signing_keys.ensure_active_key(db.wallet_keys, wrap_key, now)

@@ -19,9 +19,10 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pymongo.database import Database
 
-from services.certs import statuslist
+from services.certs import access, statuslist
 from services.certs.certificates import current_status
 from services.certs.signing import field_digest, seal_valid, sealed_part
+from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.codec import format_time, to_wire
 from services.common.crypto import public_key_from_jwk
@@ -41,8 +42,7 @@ class PresentationRefused(Exception):
 def create(
     db: Database[Document],
     key: tuple[str, Ed25519PrivateKey],
-    actor: Actor,
-    holders: list[str],
+    guard: Guard,
     now: datetime,
     certificate_ids: list[str],
     fields: list[str],
@@ -56,11 +56,23 @@ def create(
     ttl = DEFAULT_TTL if ttl_seconds is None else int(ttl_seconds)
     if not 10 <= ttl <= MAX_TTL:
         raise InvalidInput(f"between 10 and {MAX_TTL} seconds", field="ttl_seconds")
-    items = []
+    actor = guard.actor
+    items, shown_subjects = [], []
     for certificate_id in certificate_ids:
-        certificate = db.certificates.find_one({"_id": certificate_id})
-        if certificate is None or certificate["subject"] not in holders:
+        certificate = (
+            db.certificates.find_one({"_id": certificate_id})
+            if isinstance(certificate_id, str)
+            else None
+        )
+        if certificate is None:
             raise NotFound("no such certificate in your wallet", field="certificate_ids")
+        issuer = db.issuers.find_one({"_id": certificate["issuer"]}, {"org_path": 1}) or {}
+        guard.require(
+            access.certificate(certificate, issuer.get("org_path")),
+            "no such certificate in your wallet",
+            field="certificate_ids",
+        )
+        shown_subjects.append(certificate["subject"])
         status = current_status(certificate, now.date())
         if status != "valid":
             raise Forbidden(f"this certificate is {status}", code=status)
@@ -89,7 +101,7 @@ def create(
         {
             "_id": jti,
             "holder": actor.subject_id,
-            "holders": holders,
+            "holders": sorted(set(shown_subjects)),
             "account": actor.account_id,
             "certificate_ids": certificate_ids,
             "fields": fields,
@@ -107,12 +119,17 @@ def create(
     }
 
 
-def revoke(db: Database[Document], holders: list[str], presentation_id: str) -> dict[str, Any]:
-    result = db.presentations.update_one(
-        {"_id": presentation_id, "holders": {"$in": holders}}, {"$set": {"revoked": True}}
+def revoke(db: Database[Document], guard: Guard, presentation_id: str) -> dict[str, Any]:
+    """The person (or account) who made a presentation withdraws it."""
+    found = (
+        db.presentations.find_one({"_id": presentation_id})
+        if isinstance(presentation_id, str)
+        else None
     )
-    if result.matched_count == 0:
+    if found is None:
         raise NotFound("no such presentation")
+    guard.require(access.presentation(found), "no such presentation")
+    db.presentations.update_one({"_id": presentation_id}, {"$set": {"revoked": True}})
     return {"id": presentation_id, "revoked": True}
 
 
@@ -167,7 +184,6 @@ def verify(
     wallet_keys: dict[str, Ed25519PublicKey],
     purpose: str | None,
 ) -> dict[str, Any]:
-    actor.require_role("verifier", "staff", "supervisor", "admin")
     if not isinstance(token, str) or len(token) > 16_384:
         raise InvalidInput("a presentation token is required", field="token")
     issuer_keys = {
@@ -205,6 +221,7 @@ def _current(db: Database[Document], item: dict[str, Any], today: date) -> dict[
     return {
         "number": sealed["number"],
         "certificate_id": certificate["_id"],
+        "subject": certificate["subject"],
         "type": {"code": sealed["type"], "name": (kind or {}).get("names", {}).get("zh")},
         "issuer": {"id": sealed["issuer"], "name": (issuer or {}).get("name")},
         "valid_from": sealed["valid_from"],
@@ -222,12 +239,14 @@ def _record(
     results: list[dict[str, Any]],
     purpose: str | None,
 ) -> None:
+    # Each disclosure belongs to the holder of the certificate shown (not to whoever showed
+    # it: a proxy's own certificates are not their principal's business, nor the reverse).
     db.disclosures.insert_many(
         [
             {
                 "_id": "dis_" + secrets.token_hex(8),
-                "holder": presentation["holder"],
-                "holders": presentation["holders"],
+                "subject": r.pop("subject"),
+                "shown_by": presentation["holder"],
                 "presentation": presentation["_id"],
                 "certificate_id": r["certificate_id"],
                 "number": r["number"],
@@ -244,8 +263,16 @@ def _record(
     )
 
 
-def my_disclosures(db: Database[Document], holders: list[str], limit: int) -> list[dict[str, Any]]:
-    found = db.disclosures.find({"holders": {"$in": holders}}).sort("at", -1).limit(limit)
+def my_disclosures(db: Database[Document], subjects: list[str], limit: int) -> list[dict[str, Any]]:
+    """Who saw which fields of the certificates of ``subjects`` (records from before they
+    were kept per holder are read by who showed them)."""
+    query = {
+        "$or": [
+            {"subject": {"$in": subjects}},
+            {"subject": {"$exists": False}, "holder": {"$in": subjects}},
+        ]
+    }
+    found = db.disclosures.find(query).sort("at", -1).limit(limit)
     return [
         to_wire(
             {k: d.get(k) for k in ("number", "type", "fields", "verifier_name", "purpose", "at")}

@@ -11,6 +11,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.certs import (
+    access,
     applications,
     catalogue,
     certificates,
@@ -20,14 +21,14 @@ from services.certs import (
     presentations,
     statuslist,
 )
-from services.certs.keyring import IssuerKeys
+from services.certs.keyring import CheckCodeKey, IssuerKeys
 from services.certs.store import INDEXES
 from services.common import (
     health,
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
 from services.common.codec import utcnow
-from services.common.context import CallContext
+from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
 from services.common.metrics import ServiceMetrics
@@ -43,9 +44,10 @@ class CertsService:
     name = "certs"
 
     db = MongoDatabase("certs", INDEXES, seeds=[catalogue.seed])
-    call = CallContext()
+    call = CallContext(access.TABLE, links=links_from_identity)
     metrics = ServiceMetrics()
     wrap_key = IssuerKeys()
+    check_key = CheckCodeKey()
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()
 
@@ -64,11 +66,11 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def create_issuer(
-        self, code: str, name: str, org_path: str, types: list[str]
+        self, code: str, name: str, org_path: str, types: list[str], area: str | None = None
     ) -> dict[str, Any]:
-        return issuers.create_issuer(
-            self.db, self.wrap_key, self.call.actor, code, name, org_path, types
-        )
+        if area is not None:
+            self.identity.get_org_unit(path=area)  # the area must exist
+        return issuers.create_issuer(self.db, self.wrap_key, code, name, org_path, types, area)
 
     @rpc(expected_exceptions=expected)
     def list_issuers(self) -> list[dict[str, Any]]:
@@ -94,7 +96,7 @@ class CertsService:
         certificate, new = certificates.issue_certificate(
             self.db,
             self.wrap_key,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             holder,
             issuer,
@@ -115,41 +117,35 @@ class CertsService:
         self, certificate_id: str, fields: dict[str, Any], reason: str
     ) -> dict[str, Any]:
         certificate = certificates.amend_certificate(
-            self.db, self.wrap_key, self.call.actor, utcnow(), certificate_id, fields, reason
+            self.db, self.wrap_key, self.call.guard, utcnow(), certificate_id, fields, reason
         )
         self.dispatch("cert_amended", certificates.event_payload(certificate, self.db))
         return certificate
 
     @rpc(expected_exceptions=expected)
     def certificates_of(self, subject: str) -> list[dict[str, Any]]:
-        return certificates.by_subject(self.db, self.call.actor, subject, utcnow().date())
+        return certificates.by_subject(
+            self.db, self.call.guard, self.check_key, subject, utcnow().date()
+        )
 
     @rpc(expected_exceptions=expected)
     def certificate_versions(self, certificate_id: str) -> list[dict[str, Any]]:
-        return certificates.versions(self.db, certificate_id, utcnow().date())
+        return certificates.versions(self.db, self.call.guard, certificate_id, utcnow().date())
 
     @rpc(expected_exceptions=expected)
     def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:
         certificate = certificates.change_status(
-            self.db, self.call.actor, utcnow(), certificate_id, action, reason
+            self.db, self.call.guard, utcnow(), certificate_id, action, reason
         )
         event = {"revoke": "cert_revoked", "suspend": "cert_suspended", "resume": "cert_resumed"}
         self.dispatch(event[action], certificates.event_payload(certificate, self.db))
         return certificate
 
-    def _holders(self) -> list[str]:
-        """Whose certificates the caller holds: their own, the organisations they operate,
-        and the people who gave them the show_certificates scope (代办)."""
-        operated: list[str] = [o["id"] for o in self.identity.my_organisations()]
-        represented: list[str] = self.identity.principals_for(scope="show_certificates")
-        actor = self.call.actor
-        return ([actor.subject_id] if actor.subject_id else []) + operated + represented
-
     @rpc(expected_exceptions=expected)
     def apply_for_certificate(self, note: str | None = None) -> dict[str, Any]:
         started, actor = time.perf_counter(), self.call.actor
-        applicant = self.identity.applicant_for(scope="apply")
-        proxy = actor.subject_id if applicant["id"] != actor.subject_id else None
+        target, proxy = self.call.guard.acting_for()
+        applicant = self.identity.subject_brief(subject_id=target)
         return applications.apply(self.db, actor, utcnow(), applicant, proxy, note, started)
 
     @rpc(expected_exceptions=expected)
@@ -157,7 +153,7 @@ class CertsService:
         self, application_id: str, approve: bool, reason: str | None = None
     ) -> dict[str, Any]:
         return applications.review(
-            self.db, self.call.actor, utcnow(), application_id, approve, reason, time.perf_counter()
+            self.db, self.call.guard, utcnow(), application_id, approve, reason, time.perf_counter()
         )
 
     @rpc(expected_exceptions=expected)
@@ -166,7 +162,7 @@ class CertsService:
     ) -> dict[str, Any]:
         return applications.assess(
             self.db,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             application_id,
             issuer,
@@ -179,23 +175,19 @@ class CertsService:
     @rpc(expected_exceptions=expected)
     def issue_from_application(self, application_id: str) -> dict[str, Any]:
         started, actor = time.perf_counter(), self.call.actor
-        application = applications.ready_to_issue(self.db, actor, application_id)
+        application = applications.ready_to_issue(self.db, self.call.guard, application_id)
         if application["status"] == "issued":
             return applications.view(application)
         assessment = application["assessment"]
-        holder = {
-            "id": application["applicant"],
-            "kind": "person",
-            "name": application["applicant_name"],
-        }
+        holder = self.identity.subject_brief(subject_id=application["applicant"])
         fields = {k: assessment[k] for k in ("category", "grade", "assessor", "assessed_on")}
-        certificate, new = certificates.issue_certificate(
+        certificate, new = certificates.issue(
             self.db,
             self.wrap_key,
-            actor,
+            actor.account_id,
             utcnow(),
             holder,
-            assessment["issuer"],
+            issuers.get_issuer(self.db, assessment["issuer"]),
             applications.TYPE,
             fields,
             f"application:{application_id}",
@@ -208,21 +200,22 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def my_applications(self) -> list[dict[str, Any]]:
-        return applications.mine(self.db, self._holders())
+        return applications.mine(self.db, self.call.guard.mine())
 
     @rpc(expected_exceptions=expected)
     def get_application(self, application_id: str) -> dict[str, Any]:
-        return applications.require_visible(
-            self.db, self.call.actor, self._holders(), application_id
-        )
+        return applications.get(self.db, self.call.guard, application_id)
 
     @rpc(expected_exceptions=expected)
     def my_certificates(self) -> list[dict[str, Any]]:
-        return certificates.wallet(self.db, self._holders(), utcnow().date())
+        subjects = self.call.guard.mine()
+        return certificates.wallet(self.db, subjects, self.check_key, utcnow().date())
 
     @rpc(expected_exceptions=expected)
     def my_certificate_card(self, certificate_id: str) -> dict[str, Any]:
-        return certificates.card(self.db, self._holders(), certificate_id, utcnow().date())
+        return certificates.card(
+            self.db, self.call.guard, self.check_key, certificate_id, utcnow().date()
+        )
 
     @rpc(expected_exceptions=expected)
     def create_presentation(
@@ -237,8 +230,7 @@ class CertsService:
         return presentations.create(
             self.db,
             key,
-            self.call.actor,
-            self._holders(),
+            self.call.guard,
             now,
             certificate_ids,
             fields,
@@ -248,7 +240,7 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def revoke_presentation(self, presentation_id: str) -> dict[str, Any]:
-        return presentations.revoke(self.db, self._holders(), presentation_id)
+        return presentations.revoke(self.db, self.call.guard, presentation_id)
 
     @rpc(expected_exceptions=expected)
     def verify_presentation(self, token: str, purpose: str | None = None) -> dict[str, Any]:
@@ -259,16 +251,18 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def my_disclosures(self, limit: int = 50) -> list[dict[str, Any]]:
-        return presentations.my_disclosures(self.db, self._holders(), max(1, min(limit, 200)))
+        subjects = self.call.guard.mine()
+        return presentations.my_disclosures(self.db, subjects, max(1, min(limit, 200)))
 
     @rpc(expected_exceptions=expected)
     def disclosure_stats(self, issuer_id: str) -> dict[str, Any]:
-        issuers.require_staff_of(self.call.actor, issuers.get_issuer(self.db, issuer_id))
+        issuer = issuers.get_issuer(self.db, issuer_id)
+        self.call.guard.require(access.issuer(issuer), "no such issuer")
         return presentations.disclosure_stats(self.db, issuer_id)
 
     @rpc(expected_exceptions=expected)
-    def public_check(self, number: str) -> dict[str, Any]:
-        return certificates.public_check(self.db, number, utcnow().date())
+    def public_check(self, number: str, code: str | None = None) -> dict[str, Any]:
+        return certificates.public_check(self.db, self.check_key, number, code, utcnow().date())
 
     @rpc(expected_exceptions=expected)
     def status_list(self, issuer_id: str) -> dict[str, Any]:

@@ -72,9 +72,10 @@ class Actor:
 
     @classmethod
     def from_header(cls, value: str | bytes | None) -> Actor:
-        if not value:
-            return cls()
-        data = json.loads(value)
+        return cls.from_mapping(json.loads(value)) if value else cls()
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> Actor:
         return cls(
             account_id=data.get("account_id"),
             roles=tuple(data.get("roles") or ()),

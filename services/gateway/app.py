@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo.errors import PyMongoError
 
+from services.common.bus_identity import GATEWAY, BusKeys
 from services.gateway import idempotency, pages, problems
 from services.gateway.audit import AuditLog
 from services.gateway.bodylimit import BodyLimitMiddleware
@@ -77,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = mongo[settings.database_name("gateway")]
         await _prepare_database(db, asyncio.get_running_loop().time() + 60)
         keyring = await load_keyring(db, settings.SECRET_KEY.get_secret_value())
-        rpc = RpcClient(settings.AMQP_URI, default_timeout=settings.RPC_TIMEOUT)
+        keys = BusKeys.from_settings(
+            settings, settings.BUS_SIGNING_KEY, settings.BUS_TRUSTED_KEYS, GATEWAY
+        )
+        rpc = RpcClient(settings.AMQP_URI, keys, default_timeout=settings.RPC_TIMEOUT)
         await rpc.start(wait=10)
         audit = AuditLog(db, batch=settings.AUDIT_BATCH)
         await audit.start()

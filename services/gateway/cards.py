@@ -51,6 +51,7 @@ def _lines(card: dict[str, Any]) -> list[str]:
     lines.append(f"有效期：{card['valid_from']} 至 {card['valid_until']}")
     status = STATUS.get(card["status"], card["status"])
     lines.append(f"编号：{card['number']}（第{card['version']}版）")
+    lines.append(f"验证码：{card['check_code']}（扫码或凭编号和验证码查验照面信息）")
     lines.append(f"状态：{status}")
     return lines
 

@@ -8,7 +8,6 @@ carries the same id.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from services.common.actor import Actor
-from services.common.errors import Forbidden, Unauthenticated
+from services.common.errors import Unauthenticated
 from services.common.logs import request_id_var
 from services.gateway import metrics
 from services.gateway.auth import actor_from_claims, verify_access_token
@@ -73,20 +72,6 @@ def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def require_roles(*roles: str) -> Callable[[Actor], Actor]:
-    def check(actor: CurrentActor) -> Actor:
-        if not actor.has_role(*roles):
-            raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
-        return actor
-
-    return check
-
-
-StaffActor = Annotated[Actor, Depends(require_roles("staff", "supervisor", "admin"))]
-VerifierActor = Annotated[Actor, Depends(require_roles("verifier"))]
-AdminActor = Annotated[Actor, Depends(require_roles("admin"))]
-
-
 @dataclass
 class Bus:
     """The RPC client bound to one request's actor and id."""
@@ -97,15 +82,17 @@ class Bus:
 
     async def call(self, service: str, method: str, **kwargs: Any) -> Any:
         request_id = request_id_var.get()
-        headers = {
-            "request_id": request_id,
-            "call_id_stack": [f"gateway.http.{request_id}"],
-            "actor": self.actor.to_header() if self.actor else None,
-        }
+        headers = {"call_id_stack": [f"gateway.http.{request_id}"]}
         started, outcome = time.monotonic(), "ok"
         try:
             return await self.rpc.call(
-                service, method, kwargs, headers=headers, timeout=self.timeout
+                service,
+                method,
+                kwargs,
+                actor=self.actor,
+                request_id=request_id,
+                headers=headers,
+                timeout=self.timeout,
             )
         except Exception as exc:
             outcome = type(exc).__name__ if not isinstance(exc, RemoteError) else exc.exc_type

@@ -8,7 +8,8 @@ It speaks nameko 2.x's AMQP protocol exactly:
   type), a ``correlation_id`` and ``reply_to``;
 * nameko publishes replies to the same exchange with ``reply_to`` as the routing key, so the
   client binds its own exclusive reply queue to ``nameko-rpc`` with a uuid routing key;
-* context travels in ``nameko.*`` headers (``call_id_stack``, ``request_id``, ``actor``);
+* context travels in ``nameko.*`` headers (``call_id_stack``, ``request_id``, and signed,
+  ``caller`` and ``actor``: :mod:`services.common.bus_identity`);
 * every request is ``mandatory``: a service with no queue comes back as ``basic.return`` and
   fails at once (503) instead of waiting out the timeout; every call has a timeout (504), and
   the message carries the same ``expiration`` so a request nobody waited for is never run.
@@ -33,6 +34,9 @@ from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.channel import Channel
 from pika.exceptions import AMQPError
 from pika.spec import Basic, BasicProperties
+
+from services.common.actor import Actor
+from services.common.bus_identity import BusKeys
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +69,18 @@ class RemoteError(Exception):
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, default_timeout: float = 10.0, max_backoff: float = 2.0):
+    """Every call it makes carries the gateway's signed identity (``nameko.caller``) and, when
+    made for a user, the user it vouches for, signed (``nameko.actor``)."""
+
+    def __init__(
+        self,
+        amqp_uri: str,
+        keys: BusKeys,
+        default_timeout: float = 10.0,
+        max_backoff: float = 2.0,
+    ):
         self.amqp_uri = amqp_uri
+        self.keys = keys
         self.default_timeout = default_timeout
         self.max_backoff = max_backoff
         self._connection: AsyncioConnection | None = None
@@ -112,10 +126,18 @@ class RpcClient:
         method: str,
         kwargs: Mapping[str, Any] | None = None,
         *,
+        actor: Actor | None = None,
+        request_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any:
         timeout = self.default_timeout if timeout is None else timeout
+        signed = {
+            **(headers or {}),
+            "caller": self.keys.caller_header(),
+            "request_id": request_id,
+            "actor": self.keys.actor_header(actor, request_id) if actor is not None else None,
+        }
         channel = self._channel
         if not self._ready.is_set() or channel is None or not channel.is_open:
             raise BrokerUnavailable("message broker unavailable")
@@ -128,7 +150,7 @@ class RpcClient:
             content_encoding="utf-8",
             correlation_id=correlation_id,
             reply_to=self._reply_key,
-            headers={f"nameko.{k}": v for k, v in (headers or {}).items() if v is not None},
+            headers={f"nameko.{k}": v for k, v in signed.items() if v is not None},
             expiration=str(max(1, int(timeout * 1000))),
         )
         try:

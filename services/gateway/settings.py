@@ -40,6 +40,10 @@ class Settings(CommonSettings, BaseSettings):
     MAX_ATTACHMENT_BODY_BYTES: int = 4 * 1_048_576
     # Where the pages reach the API (default: this process's own port, over loopback).
     PAGES_API_URL: str = ""
+    # The gateway's key for signing the calls it makes (the user it vouches for, and itself),
+    # and the keys it trusts; unset outside production: derived from SECRET_KEY.
+    BUS_SIGNING_KEY: str = ""
+    BUS_TRUSTED_KEYS: str = ""
 
 
 @lru_cache

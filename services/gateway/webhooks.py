@@ -23,14 +23,12 @@ from typing import Any
 import httpx
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.crypto import derive_key, timestamped_signature, unseal
 from services.gateway.lease import Lease
 from services.gateway.rpc import RpcClient
 
 log = logging.getLogger(__name__)
-SYSTEM = Actor.system("webhooks")
 MAX_BACKOFF_S = 300.0
 ROUND_LEASE = timedelta(seconds=120)  # longer than a round of posts with their timeouts
 
@@ -68,7 +66,7 @@ class Deliverer:
             await self.lease.release(utcnow())
 
     async def _round(self, client: httpx.AsyncClient) -> int:
-        headers = {"actor": SYSTEM.to_header(), "call_id_stack": ["gateway.webhooks"]}
+        headers = {"call_id_stack": ["gateway.webhooks"]}
         pending = await self.rpc.call("tasks", "pending_webhooks", {"limit": 200}, headers=headers)
         delivered: list[str] = []
         now = time.monotonic()

@@ -16,8 +16,9 @@ from eventlet import tpool
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.access import Guard
 from services.common.actor import ROLES, Actor, ancestors
-from services.common.claims import take_next
+from services.common.claims import claim, take_next
 from services.common.codec import to_wire
 from services.common.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
 from services.common.errors import (
@@ -29,6 +30,8 @@ from services.common.errors import (
     Unauthenticated,
 )
 from services.common.mongo import Document
+from services.identity import access
+from services.identity.access import subject as subject_resource
 from services.identity.orgunits import require_unit
 
 MAX_FAILED_LOGINS = 5
@@ -132,7 +135,7 @@ def build_account(
 
 def create_account(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     username: str,
     password: str,
@@ -142,22 +145,24 @@ def create_account(
     subject_id: str | None = None,
     scenes: list[str] | None = None,
 ) -> dict[str, Any]:
+    """An account in the caller's jurisdiction. A citizen login is bound to a person of that
+    jurisdiction who has no login yet (checked here, where the people are: a login bound to
+    anyone else would hand that person's code, wallet and payouts to whoever holds it)."""
     if not isinstance(username, str) or not USERNAME.match(username):
         raise InvalidInput("3–64 letters, digits or . _ @ -", field="username")
     validate_password(password)
-    granted = validate_roles(actor, roles)
-    if org_path is None:
-        if set(granted) & ORG_BOUND_ROLES or not actor.is_admin:
-            raise InvalidInput("an org unit is required for this account", field="org_path")
-    else:
-        if not actor.reaches(org_path):
-            raise NotFound("no such org unit", field="org_path")
+    granted = validate_roles(guard.actor, roles)
+    if org_path is None and set(granted) & ORG_BOUND_ROLES:
+        raise InvalidInput("an org unit is required for this account", field="org_path")
+    guard.require(access.org_unit_or_root(org_path), "no such org unit", field="org_path")
+    if org_path is not None:
         require_unit(db, org_path, "org_path")
     scenes = scenes or []
     if not set(scenes) <= VERIFIER_SCENES:
         raise InvalidInput(f"scenes are among {', '.join(sorted(VERIFIER_SCENES))}", field="scenes")
     if scenes and "verifier" not in granted:
         raise InvalidInput("only verifier accounts have scenes", field="scenes")
+    person = _bound_person(db, guard, granted, subject_id, org_path)
     account = build_account(
         username,
         password,
@@ -167,13 +172,45 @@ def create_account(
         subject_id,
         scenes,
         now,
-        actor.account_id,
+        guard.actor.account_id,
     )
+    if person is not None and not claim(db, f"login:{person['_id']}", now, account=account["_id"]):
+        raise Conflict("this person already has a login", field="subject_id")
     try:
         db.accounts.insert_one(account)
     except DuplicateKeyError as exc:
+        if person is not None:
+            db.claims.delete_one({"_id": f"login:{person['_id']}"})
         raise Conflict("this username is taken", field="username") from exc
+    if person is not None:
+        db.persons.update_one({"_id": person["_id"]}, {"$set": {"account_id": account["_id"]}})
     return view(account)
+
+
+def _bound_person(
+    db: Database[Document],
+    guard: Guard,
+    roles: list[str],
+    subject_id: str | None,
+    org_path: str | None,
+) -> Document | None:
+    """The person a citizen login is for: registered, in the caller's reach, in the account's
+    org unit, and without a login of their own."""
+    if subject_id is None:
+        if "citizen" in roles:
+            raise InvalidInput("a citizen login names the person it is for", field="subject_id")
+        return None
+    if roles != ["citizen"]:
+        raise InvalidInput("only a citizen login is bound to a person", field="subject_id")
+    person = db.persons.find_one({"_id": subject_id}) if isinstance(subject_id, str) else None
+    if person is None:
+        raise NotFound("no such person", field="subject_id")
+    guard.require(subject_resource(person), "no such person", field="subject_id")
+    if org_path is not None and org_path != person["org_path"]:
+        raise InvalidInput("the person's own org unit", field="org_path")
+    if person.get("account_id"):
+        raise Conflict("this person already has a login", field="subject_id")
+    return person
 
 
 def ensure_account(db: Database[Document], account: Document) -> bool:
@@ -184,32 +221,106 @@ def ensure_account(db: Database[Document], account: Document) -> bool:
     return result.upserted_id is not None
 
 
-def get_account(db: Database[Document], actor: Actor, account_id: str) -> dict[str, Any]:
-    account = db.accounts.find_one({"_id": account_id})
-    if account is None or not _may_read(actor, account):
-        # Same answer whether it does not exist or lies outside the caller's jurisdiction.
+def load(db: Database[Document], account_id: Any) -> Document | None:
+    return db.accounts.find_one({"_id": account_id}) if isinstance(account_id, str) else None
+
+
+def get_account(db: Database[Document], guard: Guard, account_id: str) -> dict[str, Any]:
+    account = load(db, account_id)
+    if account is None:
         raise NotFound("no such account")
+    guard.require(access.account(account), "no such account")
     return view(account)
 
 
-def _may_read(actor: Actor, account: Document) -> bool:
-    if actor.account_id == account["_id"]:
-        return True
-    return actor.is_staff and actor.reaches(account.get("org_path"))
-
-
 def list_accounts(
-    db: Database[Document], actor: Actor, org_path: str | None, limit: int, offset: int
+    db: Database[Document], guard: Guard, org_path: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
-    actor.require_role("staff", "supervisor", "admin")
-    root = org_path or actor.org_path
-    if root is not None and not actor.reaches(root):
-        raise NotFound("no such org unit", field="org_path")
+    root = org_path or guard.actor.org_path
+    guard.require(access.org_unit_or_root(root), "no such org unit", field="org_path")
     query: Document = {"org_ancestors": root} if root else {}
     limit = max(1, min(int(limit), 200))
     offset = max(0, int(offset))
     cursor = db.accounts.find(query).sort("_id", 1).skip(offset).limit(limit)
     return {"items": [view(a) for a in cursor], "limit": limit, "offset": offset}
+
+
+STATUSES = frozenset({"active", "disabled"})
+
+
+def set_status(
+    db: Database[Document], guard: Guard, now: datetime, account_id: str, status: str
+) -> dict[str, Any]:
+    """Disable or enable an account; a disabled account cannot log in, and the gateway ends
+    its sessions. Nobody disables their own account (an administrator locking themself out)."""
+    if status not in STATUSES:
+        raise InvalidInput("active or disabled", field="status")
+    account = load(db, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    guard.require(access.account(account), "no such account")
+    if account["_id"] == guard.actor.account_id:
+        raise Forbidden("you cannot change the status of your own account", code="own_account")
+    changes = {
+        "status": status,
+        "status_changed_at": now,
+        "status_changed_by": guard.actor.account_id,
+    }
+    db.accounts.update_one({"_id": account["_id"]}, {"$set": changes})
+    return view({**account, **changes})
+
+
+def change_password(
+    db: Database[Document], guard: Guard, now: datetime, current: str, new: str
+) -> dict[str, Any]:
+    """One's own password, with the current one (a stolen session alone cannot take over
+    the account)."""
+    guard.done()
+    account = load(db, guard.actor.account_id)
+    if account is None or account["status"] != "active":
+        raise Unauthenticated("invalid or expired access token")
+    if not isinstance(current, str) or not tpool.execute(
+        verify_password, current, account["password_hash"]
+    ):
+        raise Forbidden("the current password is not right", code="wrong_password", field="current")
+    validate_password(new)
+    if new == current:
+        raise InvalidInput("the new password must differ from the current one", field="new")
+    return _set_password(db, account, new, now, guard.actor.account_id)
+
+
+def reset_password(
+    db: Database[Document], guard: Guard, now: datetime, account_id: str, new: str
+) -> dict[str, Any]:
+    account = load(db, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    guard.require(access.account(account), "no such account")
+    validate_password(new)
+    return _set_password(db, account, new, now, guard.actor.account_id)
+
+
+def _set_password(
+    db: Database[Document], account: Document, new: str, now: datetime, by: str | None
+) -> dict[str, Any]:
+    changes = {
+        "password_hash": tpool.execute(hash_password, new),
+        "password_changed_at": now,
+        "password_changed_by": by,
+        "locked_until": None,
+    }
+    db.accounts.update_one({"_id": account["_id"]}, {"$set": changes})
+    return view({**account, **changes})
+
+
+def status_of(db: Database[Document], account_id: str) -> dict[str, Any]:
+    """For the gateway: may this account still act (not disabled, not removed)?"""
+    account = (
+        db.accounts.find_one({"_id": account_id}, {"status": 1})
+        if isinstance(account_id, str)
+        else None
+    )
+    return {"account_id": account_id, "active": bool(account and account.get("status") == "active")}
 
 
 def authenticate(

@@ -17,20 +17,20 @@ import jwt
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.codec import format_time, to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.identity import delegation, scans
+from services.identity import access, delegation, scans
 from services.identity.codekeys import KeyCache
 from services.identity.codetoken import CodeRefused, read_code, sign_code
 from services.identity.pii import PiiKeys
 from services.identity.subjects import (
     concession_for,
     find_subject,
-    get_subject_in_jurisdiction,
+    get_subject,
     is_frozen,
-    operated_by,
+    load,
 )
 
 PRINTED_PREFIX = "OCC1."
@@ -51,22 +51,26 @@ ORGANISATION_FIELDS = ["valid", "name", "credit_code_masked"]
 def issue_code(
     db: Database[Document],
     cache: KeyCache,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     ttl: int,
     organisation_id: str | None = None,
 ) -> dict[str, Any]:
-    """A fresh dynamic code for the caller, a person they represent, or an organisation they
-    operate."""
+    """A fresh dynamic code for the caller, a person they act for with the ``show_code``
+    scope, or an organisation they operate."""
+    actor = guard.actor
     if organisation_id is not None:
-        if not operated_by(db, actor.account_id, organisation_id):
+        subject = load(db, organisation_id)
+        if subject is None or not subject["_id"].startswith("o_"):
             raise NotFound("no such organisation", field="organisation_id")
-        sub, proxy = organisation_id, None
+        guard.require(access.subject(subject), "no such organisation", field="organisation_id")
+        sub, proxy = subject["_id"], None
     else:
-        sub, proxy = delegation.acting_subject(db, actor, "show_code", now)
-    subject = find_subject(db, sub)
-    if subject is None:
-        raise NotFound("no such subject")
+        sub, proxy = guard.acting_for()
+        found = find_subject(db, sub)
+        if found is None:
+            raise NotFound("no such subject")
+        subject = found
     if is_frozen(subject):
         raise Forbidden("this code is frozen", code="frozen")
     kid, key = cache.signing_key(db, now)
@@ -110,9 +114,15 @@ def _terminal(db: Database[Document], account_id: str | None) -> Document | None
     return account
 
 
-def _require_terminal_for(db: Database[Document], actor: Actor, scene: str) -> Document:
-    actor.require_role("verifier")
-    account = _terminal(db, actor.account_id)
+def _require_terminal_for(db: Database[Document], guard: Guard, scene: str) -> Document:
+    """The terminal is registered for the scene now (its account, read briefly cached), not
+    only when its token was issued."""
+    guard.require(
+        access.scene(scene),
+        refused="this terminal is not registered for the scene",
+        code="scene_not_allowed",
+    )
+    account = _terminal(db, guard.actor.account_id)
     if (
         account is None
         or account.get("status") != "active"
@@ -154,14 +164,14 @@ def verify_code(
     db: Database[Document],
     cache: KeyCache,
     keys: PiiKeys,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     token: str,
     scene: str,
     table: dict[str, list[str]],
 ) -> dict[str, Any]:
     fields = _scene_fields(scene, table)
-    terminal = _require_terminal_for(db, actor, scene)
+    terminal = _require_terminal_for(db, guard, scene)
     if isinstance(token, str) and token.startswith(PRINTED_PREFIX):
         return _verify_printed(db, keys, terminal, now, token, scene, fields)
     try:
@@ -213,9 +223,10 @@ def _kid_of(token: Any) -> str | None:
 
 
 def issue_printed_code(
-    db: Database[Document], keys: PiiKeys, actor: Actor, now: datetime, person_id: str
+    db: Database[Document], keys: PiiKeys, guard: Guard, now: datetime, person_id: str
 ) -> dict[str, Any]:
-    person = get_subject_in_jurisdiction(db, actor, person_id)
+    actor = guard.actor
+    person = get_subject(db, guard, person_id, "person")
     if not person["_id"].startswith("p_"):
         raise NotFound("no such person")
     code = PRINTED_PREFIX + secrets.token_urlsafe(18)
@@ -249,10 +260,10 @@ def printed_card(person: Document, code: str, issued_at: datetime) -> dict[str, 
 
 
 def current_printed_code(
-    db: Database[Document], keys: PiiKeys, actor: Actor, person_id: str
+    db: Database[Document], keys: PiiKeys, guard: Guard, person_id: str
 ) -> dict[str, Any]:
     """For reprinting the card: staff in the jurisdiction read the active printed code."""
-    person = get_subject_in_jurisdiction(db, actor, person_id)
+    person = get_subject(db, guard, person_id, "person")
     record = db.printed_codes.find_one({"sub": person["_id"], "status": "active"})
     if record is None:
         raise NotFound("this person has no printed code")

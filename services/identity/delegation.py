@@ -9,19 +9,24 @@ represented person reads those records.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
 
+from services.common.access import Guard, Links
 from services.common.actor import Actor
+from services.common.claims import advance, take_next
 from services.common.codec import parse_time, to_wire
-from services.common.errors import Forbidden, InvalidInput, NotFound
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
+from services.common.text import name as checked_name
+from services.identity import access
 from services.identity.pii import PiiKeys
-from services.identity.subjects import get_subject_in_jurisdiction
+from services.identity.subjects import get_subject, load, operated_ids
 
 SCOPES = frozenset({"show_code", "show_certificates", "confirm_payouts", "apply"})
+PROXY_REQUESTS_PER_DAY = 10
 
 
 def _scopes(value: Any) -> list[str]:
@@ -31,12 +36,22 @@ def _scopes(value: Any) -> list[str]:
 
 
 def view(d: Document, names: dict[str, str]) -> dict[str, Any]:
+    """A pending request shows the name the principal typed, never whom it matched."""
+    pending = d["status"] == "pending"
+    proxy = (
+        {"id": None, "name": d.get("proxy_name")}
+        if pending
+        else {
+            "id": d["proxy"],
+            "name": names.get(d["proxy"]) if d["proxy"] else d.get("proxy_name"),
+        }
+    )
     return to_wire(
         {
             "id": d["_id"],
             "kind": d["kind"],
             "principal": {"id": d["principal"], "name": names.get(d["principal"])},
-            "proxy": {"id": d["proxy"], "name": names.get(d["proxy"])},
+            "proxy": proxy,
             "scopes": d["scopes"],
             "valid_from": d["valid_from"],
             "valid_until": d["valid_until"],
@@ -48,38 +63,81 @@ def view(d: Document, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _names(db: Database[Document], delegations: list[Document]) -> dict[str, str]:
-    ids = {d["principal"] for d in delegations} | {d["proxy"] for d in delegations}
+    ids = {d["principal"] for d in delegations} | {d["proxy"] for d in delegations if d["proxy"]}
     return {p["_id"]: p["name"] for p in db.persons.find({"_id": {"$in": list(ids)}}, {"name": 1})}
 
 
 def authorize_proxy(
     db: Database[Document],
     keys: PiiKeys,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     proxy_id_number: str,
     proxy_name: str,
     scopes: list[str],
     valid_until: str,
 ) -> dict[str, Any]:
-    principal = actor.subject_id
+    """Ask someone to act for me. The answer is the same whether or not the number and name
+    belong to a registered person (no name, no id comes back): the request waits for that
+    person to accept it on their own page, and only then is it in force. A mistyped number
+    or a stranger's never authorizes anyone. Requests are counted per person and day."""
+    guard.done()
+    principal = guard.actor.subject_id
     if not principal or not principal.startswith("p_"):
         raise Forbidden("only a person authorizes a proxy")
     until = parse_time(valid_until, field="valid_until")
     if until <= now:
         raise InvalidInput("must be in the future", field="valid_until")
-    proxy = db.persons.find_one({"id_number.hash": keys.lookup_hash(str(proxy_id_number))})
-    # The name must match too: a mistyped number never silently authorizes a stranger.
-    if proxy is None or proxy["name"] != str(proxy_name).strip():
-        raise NotFound("no registered person with this ID number and name", field="proxy_id_number")
-    if proxy["_id"] == principal:
-        raise InvalidInput("you cannot be your own proxy", field="proxy_id_number")
-    return _create(db, "proxy", principal, proxy["_id"], _scopes(scopes), now, until, actor, None)
+    chosen = _scopes(scopes)
+    typed_name = checked_name(proxy_name, field="proxy_name")
+    if not isinstance(proxy_id_number, str) or not 15 <= len(proxy_id_number.strip()) <= 18:
+        raise InvalidInput("an ID number of 18 characters", field="proxy_id_number")
+    if take_next(db, f"proxy-requests:{principal}:{now.date().isoformat()}", 0, now) >= (
+        PROXY_REQUESTS_PER_DAY
+    ):
+        raise RateLimited("too many proxy requests today; try again tomorrow", retry_after=3600)
+    proxy = db.persons.find_one({"id_number.hash": keys.lookup_hash(proxy_id_number)})
+    matched = proxy is not None and proxy["name"] == typed_name and proxy["_id"] != principal
+    delegation = _record(
+        db,
+        "proxy",
+        principal,
+        proxy["_id"] if matched and proxy else None,
+        chosen,
+        now,
+        until,
+        guard.actor,
+        None,
+        status="pending",
+        proxy_name=typed_name,
+    )
+    return view(delegation, _names(db, [delegation]))
+
+
+def answer_request(
+    db: Database[Document], guard: Guard, now: datetime, delegation_id: str, accept: bool
+) -> dict[str, Any]:
+    """The person asked accepts (the delegation is then in force) or declines."""
+    delegation = _load(db, delegation_id)
+    guard.require(access.delegation(delegation, None), "no such delegation")
+    if delegation["status"] != "pending":
+        raise Conflict(f"this request is {delegation['status']}", state=delegation["status"])
+    if delegation["valid_until"] is not None and _aware(delegation["valid_until"]) <= now:
+        raise Conflict("this request has expired", state="expired")
+    status = "active" if accept else "declined"
+    updated = advance(
+        db,
+        "delegations",
+        delegation,
+        {"$set": {"status": status, "answered_at": now, "valid_from": now}},
+        now,
+    )
+    return view(updated, _names(db, [updated]))
 
 
 def appoint_guardian(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     person_id: str,
     guardian_id: str,
@@ -87,80 +145,110 @@ def appoint_guardian(
     scopes: list[str] | None = None,
     valid_until: str | None = None,
 ) -> dict[str, Any]:
-    principal = get_subject_in_jurisdiction(db, actor, person_id)
-    guardian = db.persons.find_one({"_id": guardian_id})
-    if guardian is None or guardian_id == principal["_id"]:
+    """Staff over the person appoint a guardian they can see (a person of their own
+    jurisdiction: a guardian elsewhere is appointed by that area's staff, or asks as a proxy);
+    a guardian they cannot see is answered exactly as one that does not exist."""
+    principal = get_subject(db, guard, person_id, "person")
+    if not principal["_id"].startswith("p_"):
+        raise NotFound("no such person")
+    guardian = load(db, guardian_id)
+    if (
+        guardian is None
+        or not guardian["_id"].startswith("p_")
+        or guardian["_id"] == principal["_id"]
+        or not guard.allows(access.subject(guardian))
+    ):
         raise NotFound("no such person", field="guardian_id")
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a reason is required (minor, court order …)", field="reason")
     until = parse_time(valid_until, field="valid_until") if valid_until else None
-    return _create(
+    if until is not None and until <= now:
+        raise InvalidInput("must be in the future", field="valid_until")
+    delegation = _record(
         db,
         "guardian",
         principal["_id"],
-        guardian_id,
+        guardian["_id"],
         _scopes(scopes or sorted(SCOPES)),
         now,
         until,
-        actor,
+        guard.actor,
         reason.strip(),
     )
+    return view(delegation, _names(db, [delegation]))
 
 
-def _create(
+def _record(
     db: Database[Document],
     kind: str,
     principal: str,
-    proxy: str,
+    proxy: str | None,
     scopes: list[str],
     now: datetime,
     until: datetime | None,
     actor: Actor,
     reason: str | None,
-) -> dict[str, Any]:
+    status: str = "active",
+    proxy_name: str | None = None,
+) -> Document:
     delegation = {
         "_id": "dlg_" + secrets.token_hex(8),
         "kind": kind,
         "principal": principal,
         "proxy": proxy,
+        "proxy_name": proxy_name,
         "scopes": scopes,
         "valid_from": now,
         "valid_until": until,
-        "status": "active",
+        "status": status,
         "reason": reason,
         "created_at": now,
         "created_by": actor.account_id,
+        "rev": 0,
     }
     db.delegations.insert_one(delegation)
-    return view(delegation, _names(db, [delegation]))
+    return delegation
+
+
+def _load(db: Database[Document], delegation_id: Any) -> Document:
+    found = (
+        db.delegations.find_one({"_id": delegation_id}) if isinstance(delegation_id, str) else None
+    )
+    if found is None:
+        raise NotFound("no such delegation")
+    return found
 
 
 def revoke(
-    db: Database[Document], actor: Actor, now: datetime, delegation_id: str
+    db: Database[Document], guard: Guard, now: datetime, delegation_id: str
 ) -> dict[str, Any]:
-    delegation = db.delegations.find_one({"_id": delegation_id})
-    if delegation is None:
-        raise NotFound("no such delegation")
-    mine = actor.subject_id in (delegation["principal"], delegation["proxy"])
-    if not mine:
-        get_subject_in_jurisdiction(db, actor, delegation["principal"])  # staff over the principal
-    if (
-        delegation["kind"] == "guardian"
-        and not actor.is_staff
-        and actor.subject_id != delegation["proxy"]
-    ):
-        raise Forbidden("a guardianship is ended by staff or by the guardian")
-    db.delegations.update_one(
-        {"_id": delegation_id, "status": "active"},
-        {"$set": {"status": "revoked", "revoked_at": now, "revoked_by": actor.account_id}},
+    delegation = _load(db, delegation_id)
+    principal = load(db, delegation["principal"])
+    guard.require(
+        access.delegation(delegation, principal["org_path"] if principal else None),
+        "no such delegation",
     )
-    updated = db.delegations.find_one({"_id": delegation_id})
-    assert updated is not None
+    if delegation["status"] in ("active", "pending"):
+        advance(
+            db,
+            "delegations",
+            delegation,
+            {
+                "$set": {
+                    "status": "revoked",
+                    "revoked_at": now,
+                    "revoked_by": guard.actor.account_id,
+                }
+            },
+            now,
+        )
+    updated = _load(db, delegation_id)
     return view(updated, _names(db, [updated]))
 
 
-def list_mine(db: Database[Document], actor: Actor) -> dict[str, Any]:
-    sub = actor.subject_id
+def list_mine(db: Database[Document], guard: Guard) -> dict[str, Any]:
+    guard.done()
+    sub = guard.actor.subject_id
     if not sub:
         return {"acting_for_me": [], "i_act_for": []}
     found = list(
@@ -173,37 +261,26 @@ def list_mine(db: Database[Document], actor: Actor) -> dict[str, Any]:
     }
 
 
-def acting_subject(
-    db: Database[Document], actor: Actor, scope: str, now: datetime
-) -> tuple[str, str | None]:
-    """The subject an action is for, and the proxy acting (or None when acting for oneself)."""
-    if not actor.on_behalf_of or actor.on_behalf_of == actor.subject_id:
-        if not actor.subject_id:
-            raise Forbidden("this account does not represent a person or an organisation")
-        return actor.subject_id, None
-    if not actor.subject_id:
-        raise Forbidden("only a person can act for someone else")
-    delegation = db.delegations.find_one(
-        {
-            "principal": actor.on_behalf_of,
-            "proxy": actor.subject_id,
-            "status": "active",
-            "scopes": scope,
-        }
-    )
-    if delegation is None or (
-        delegation["valid_until"] is not None and delegation["valid_until"] <= now
-    ):
-        raise Forbidden(f"you are not authorized to {scope} for this person", code="not_delegated")
-    return actor.on_behalf_of, actor.subject_id
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def principals(db: Database[Document], actor: Actor, scope: str, now: datetime) -> list[str]:
-    """The people who let the caller act for them in ``scope``, now."""
-    if not actor.subject_id:
-        return []
-    found = db.delegations.find({"proxy": actor.subject_id, "status": "active", "scopes": scope})
-    return [d["principal"] for d in found if d["valid_until"] is None or d["valid_until"] > now]
+def in_force(delegation: Document, now: datetime) -> bool:
+    until = delegation.get("valid_until")
+    return delegation["status"] == "active" and (until is None or _aware(until) > now)
+
+
+def links_of(db: Database[Document], actor: Actor, now: datetime) -> Links:
+    """What the caller holds through others now: the organisations the account operates and,
+    per person who delegated to the caller, the union of the scopes of every delegation in
+    force (a renewed proxy after an expired one counts; a revoked or expired one does not)."""
+    delegated: dict[str, frozenset[str]] = {}
+    if actor.subject_id:
+        for found in db.delegations.find({"proxy": actor.subject_id}):
+            if in_force(found, now):
+                held = delegated.get(found["principal"], frozenset())
+                delegated[found["principal"]] = held | frozenset(found["scopes"])
+    return Links(operated=frozenset(operated_ids(db, actor.account_id)), delegated=delegated)
 
 
 def record_proxy_action(
@@ -231,8 +308,10 @@ def record_proxy_action(
 PARTNER_NAMES = {"sms_partner": "短信服务商"}
 
 
-def activity(db: Database[Document], actor: Actor, limit: int) -> list[dict[str, Any]]:
+def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str, Any]]:
     """What was done in my name: proxy actions and disclosures of my data, newest first."""
+    guard.done()
+    actor = guard.actor
     if not actor.subject_id:
         return []
     actions = list(

@@ -12,10 +12,12 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.actor import Actor, ancestors
+from services.common.access import Guard
+from services.common.actor import ancestors
 from services.common.codec import to_wire, utcnow
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.identity import access
 
 LEVELS = {"province": 1, "city": 2, "district": 3, "street": 4, "community": 5}
 KINDS = frozenset({*LEVELS, "department"})
@@ -55,17 +57,16 @@ def view(unit: Document) -> dict[str, Any]:
 
 
 def create_org_unit(
-    db: Database[Document], actor: Actor, parent: str | None, code: str, name: str, kind: str
+    db: Database[Document], guard: Guard, parent: str | None, code: str, name: str, kind: str
 ) -> dict[str, Any]:
+    """Below a unit of the caller's jurisdiction; a root unit (a city) only by an
+    administrator."""
+    guard.require(access.org_unit_or_root(parent), "no such org unit", field="parent")
     parent_doc = None
-    if parent is None:
-        if not actor.is_admin:
-            raise Forbidden("only an administrator creates a root org unit")
-    else:
+    if parent is not None:
         parent_doc = db.org_units.find_one({"_id": parent})
-        if parent_doc is None or not actor.reaches(parent):
+        if parent_doc is None:
             raise NotFound("no such org unit", field="parent")
-        actor.require_role("supervisor", "admin")
     validate_new_unit(parent_doc, code, name, kind)
     path = child_path(parent, code)
     unit = {
@@ -77,7 +78,7 @@ def create_org_unit(
         "ancestors": ancestors(path),
         "depth": path.count("/"),
         "created_at": utcnow(),
-        "created_by": actor.account_id,
+        "created_by": guard.actor.account_id,
     }
     try:
         db.org_units.insert_one(unit)
@@ -86,28 +87,43 @@ def create_org_unit(
     return view(unit)
 
 
-def get_org_unit(db: Database[Document], actor: Actor, path: str) -> dict[str, Any]:
-    unit = db.org_units.find_one({"_id": path})
-    if unit is None or not (actor.reaches(path) or _is_ancestor_of_actor(actor, path)):
+def get_org_unit(db: Database[Document], guard: Guard, path: str) -> dict[str, Any]:
+    """Staff read the units of their jurisdiction; everyone reads their own unit and those
+    above it (their names appear on their pages); services read any (to check a binding)."""
+    unit = db.org_units.find_one({"_id": path}) if isinstance(path, str) else None
+    if unit is None:
         raise NotFound("no such org unit")
+    guard.require(access.org_unit(path), "no such org unit")
     return view(unit)
 
 
-def _is_ancestor_of_actor(actor: Actor, path: str) -> bool:
-    """Everyone may read the units above their own (their names appear on their pages)."""
-    return actor.org_path is not None and path in ancestors(actor.org_path)
-
-
-def list_org_units(db: Database[Document], actor: Actor, root: str | None) -> list[dict[str, Any]]:
-    """The subtree under ``root`` (default: the actor's own unit), ordered by path."""
-    root = root or actor.org_path
-    if root is None:
-        query: Document = {} if actor.is_admin else {"_id": None}
-    else:
-        if not actor.reaches(root):
-            raise NotFound("no such org unit", field="root")
-        query = {"ancestors": root}
+def list_org_units(db: Database[Document], guard: Guard, root: str | None) -> list[dict[str, Any]]:
+    """The subtree under ``root`` (default: the caller's own unit), ordered by path."""
+    root = root or guard.actor.org_path
+    guard.require(access.org_unit_or_root(root), "no such org unit", field="root")
+    query: Document = {"ancestors": root} if root else {}
     return [view(u) for u in db.org_units.find(query).sort("_id", 1).limit(5000)]
+
+
+def find_org_units(
+    db: Database[Document], guard: Guard, text: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Units of the caller's jurisdiction whose name or code contains ``text`` (a clerk
+    types 三好社区, not CN-LN-SY/HP/NH/SD)."""
+    root = guard.reach()
+    if root is None:
+        return []
+    needle = text.strip() if isinstance(text, str) else ""
+    if not needle or len(needle) > 50:
+        raise InvalidInput("1–50 characters to look for", field="text")
+    query: Document = {"ancestors": root} if root else {}
+    found = []
+    for unit in db.org_units.find(query).sort("_id", 1).limit(5000):
+        if needle in unit["name"] or needle.lower() in unit["code"].lower():
+            found.append(view(unit))
+            if len(found) >= max(1, min(int(limit), 50)):
+                break
+    return found
 
 
 def require_unit(db: Database[Document], path: str, field: str) -> Document:

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import Forbidden, InvalidInput
 from services.common.mongo import Document
@@ -82,8 +82,9 @@ def view(scan: Document) -> dict[str, Any]:
 
 
 def list_scans(
-    db: Database[Document], actor: Actor, limit: int, before: str | None
+    db: Database[Document], guard: Guard, limit: int, before: str | None
 ) -> dict[str, Any]:
+    actor = guard.actor
     if not actor.subject_id:
         raise Forbidden("this account has no code")
     query: Document = {"sub": actor.subject_id}
@@ -97,14 +98,15 @@ def list_scans(
 def upload_offline_logs(
     db: Database[Document],
     cache: KeyCache,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     terminal_id: str,
     entries: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    actor.require_role("verifier")
-    terminal = db.accounts.find_one({"_id": actor.account_id})
-    if terminal is None:
+    """Each entry's scene must be one the terminal is registered for (else it is refused
+    with its index and reason, and the rest are taken)."""
+    terminal = db.accounts.find_one({"_id": guard.actor.account_id})
+    if terminal is None or terminal.get("status") != "active":
         raise Forbidden("unknown terminal")
     if not isinstance(terminal_id, str) or not 1 <= len(terminal_id) <= 64:
         raise InvalidInput("a terminal id of 1–64 characters is required", field="terminal_id")
@@ -112,6 +114,10 @@ def upload_offline_logs(
         raise InvalidInput(f"a list of at most {MAX_UPLOAD} entries", field="entries")
     documents, rejected = [], []
     for index, entry in enumerate(entries):
+        scene = entry.get("scene") if isinstance(entry, dict) else None
+        if not isinstance(scene, str) or scene not in (terminal.get("scenes") or []):
+            rejected.append({"index": index, "reason": "scene_not_allowed"})
+            continue
         try:
             documents.append(_offline_document(db, cache, terminal, terminal_id, now, entry))
         except (CodeRefused, InvalidInput, KeyError, TypeError) as exc:

@@ -9,6 +9,8 @@ from nameko.events import EventDispatcher, event_handler
 from nameko.timer import timer
 
 from services.common import health
+from services.common.access import Links
+from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
@@ -16,6 +18,7 @@ from services.common.errors import DOMAIN_ERRORS
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.identity import (
+    access,
     accounts,
     codekeys,
     codes,
@@ -34,11 +37,16 @@ from services.identity.store import INDEXES
 expected = DOMAIN_ERRORS
 
 
+def local_links(worker_ctx: Any, actor: Actor) -> Links:
+    """identity holds the links itself: read them from its own database."""
+    return delegation.links_of(worker_ctx.service.db, actor, utcnow())
+
+
 class IdentityService:
     name = "identity"
 
     db = MongoDatabase("identity", INDEXES, seeds=[seed_first_admin])
-    call = CallContext()
+    call = CallContext(access.TABLE, links=local_links)
     metrics = ServiceMetrics()
     keys = IdentitySecrets()
     dispatch = EventDispatcher()
@@ -66,7 +74,7 @@ class IdentityService:
     ) -> dict[str, Any]:
         return accounts.create_account(
             self.db,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             username,
             password,
@@ -79,34 +87,59 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def get_account(self, account_id: str) -> dict[str, Any]:
-        return accounts.get_account(self.db, self.call.actor, account_id)
+        return accounts.get_account(self.db, self.call.guard, account_id)
+
+    @rpc(expected_exceptions=expected)
+    def links_for(self) -> dict[str, Any]:
+        """What the forwarded user holds through others, for another service's access check."""
+        return delegation.links_of(self.db, self.call.actor, utcnow()).to_wire()
+
+    @rpc(expected_exceptions=expected)
+    def set_account_status(self, account_id: str, status: str) -> dict[str, Any]:
+        return accounts.set_status(self.db, self.call.guard, utcnow(), account_id, status)
+
+    @rpc(expected_exceptions=expected)
+    def change_password(self, current: str, new: str) -> dict[str, Any]:
+        return accounts.change_password(self.db, self.call.guard, utcnow(), current, new)
+
+    @rpc(expected_exceptions=expected)
+    def reset_password(self, account_id: str, new: str) -> dict[str, Any]:
+        return accounts.reset_password(self.db, self.call.guard, utcnow(), account_id, new)
+
+    @rpc(expected_exceptions=expected)
+    def account_status(self, account_id: str) -> dict[str, Any]:
+        return accounts.status_of(self.db, account_id)
 
     @rpc(expected_exceptions=expected)
     def list_accounts(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return accounts.list_accounts(self.db, self.call.actor, org_path, limit, offset)
+        return accounts.list_accounts(self.db, self.call.guard, org_path, limit, offset)
 
     @rpc(expected_exceptions=expected)
     def create_org_unit(
         self, code: str, name: str, kind: str, parent: str | None = None
     ) -> dict[str, Any]:
-        return orgunits.create_org_unit(self.db, self.call.actor, parent, code, name, kind)
+        return orgunits.create_org_unit(self.db, self.call.guard, parent, code, name, kind)
 
     @rpc(expected_exceptions=expected)
     def get_org_unit(self, path: str) -> dict[str, Any]:
-        return orgunits.get_org_unit(self.db, self.call.actor, path)
+        return orgunits.get_org_unit(self.db, self.call.guard, path)
 
     @rpc(expected_exceptions=expected)
     def list_org_units(self, root: str | None = None) -> list[dict[str, Any]]:
-        return orgunits.list_org_units(self.db, self.call.actor, root)
+        return orgunits.list_org_units(self.db, self.call.guard, root)
+
+    @rpc(expected_exceptions=expected)
+    def find_org_units(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        return orgunits.find_org_units(self.db, self.call.guard, text, limit)
 
     # subjects
 
     @rpc(expected_exceptions=expected)
     def register_person(self, **fields: Any) -> dict[str, Any]:
         person = subjects.register_person(
-            self.db, self.keys.pii, self.call.actor, utcnow(), **fields
+            self.db, self.keys.pii, self.call.guard, utcnow(), **fields
         )
         self.dispatch("subject_registered", profiles.profile_of_view(person))
         return person
@@ -114,7 +147,7 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def register_organisation(self, **fields: Any) -> dict[str, Any]:
         organisation = subjects.register_organisation(
-            self.db, self.keys.pii, self.call.actor, utcnow(), **fields
+            self.db, self.keys.pii, self.call.guard, utcnow(), **fields
         )
         self.dispatch("subject_registered", profiles.profile_of_view(organisation))
         return organisation
@@ -126,65 +159,55 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def get_subject(self, subject_id: str) -> dict[str, Any]:
-        return subjects.view(
-            subjects.get_subject_in_jurisdiction(self.db, self.call.actor, subject_id)
-        )
-
-    @rpc(expected_exceptions=expected)
-    def principals_for(self, scope: str) -> list[str]:
-        return delegation.principals(self.db, self.call.actor, scope, utcnow())
-
-    @rpc(expected_exceptions=expected)
-    def applicant_for(self, scope: str) -> dict[str, Any]:
-        """The subject an applicant acts for: themself, or someone who delegated ``scope``."""
-        return subjects.acting_brief(self.db, self.call.actor, utcnow(), scope)
+        return subjects.view(subjects.get_subject(self.db, self.call.guard, subject_id))
 
     @rpc(expected_exceptions=expected)
     def subject_brief(self, subject_id: str) -> dict[str, Any]:
-        return subjects.subject_brief(self.db, self.call.actor, subject_id)
+        """Bus only: for a service checking a binding (an issuer's holder, a fact's subject)."""
+        return subjects.subject_brief(self.db, subject_id)
 
     @rpc(expected_exceptions=expected)
     def list_persons(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return subjects.list_persons(self.db, self.call.actor, org_path, limit, offset)
+        return subjects.list_persons(self.db, self.call.guard, org_path, limit, offset)
 
     @rpc(expected_exceptions=expected)
     def add_operator(self, organisation_id: str, account_id: str, role: str) -> dict[str, Any]:
         return subjects.add_operator(
-            self.db, self.call.actor, utcnow(), organisation_id, account_id, role
+            self.db, self.call.guard, utcnow(), organisation_id, account_id, role
         )
 
     @rpc(expected_exceptions=expected)
     def my_organisations(self) -> list[dict[str, Any]]:
-        return subjects.my_organisations(self.db, self.call.actor)
+        return subjects.my_organisations(self.db, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def freeze_subject(self, subject_id: str, reason: str) -> dict[str, Any]:
         return subjects.set_staff_freeze(
-            self.db, self.call.actor, utcnow(), subject_id, True, reason
+            self.db, self.call.guard, utcnow(), subject_id, True, reason
         )
 
     @rpc(expected_exceptions=expected)
     def unfreeze_subject(self, subject_id: str) -> dict[str, Any]:
         return subjects.set_staff_freeze(
-            self.db, self.call.actor, utcnow(), subject_id, False, None
+            self.db, self.call.guard, utcnow(), subject_id, False, None
         )
 
     @rpc(expected_exceptions=expected)
     def freeze_my_code(self) -> dict[str, Any]:
-        return subjects.set_self_freeze(self.db, self.call.actor, True, 0)
+        return subjects.set_self_freeze(self.db, self.call.guard, True, 0)
 
     @rpc(expected_exceptions=expected)
     def unfreeze_my_code(self, token_age_s: float) -> dict[str, Any]:
-        return subjects.set_self_freeze(self.db, self.call.actor, False, token_age_s)
+        return subjects.set_self_freeze(self.db, self.call.guard, False, token_age_s)
 
     # codes and scans
 
     @rpc(expected_exceptions=expected)
     def issue_code(self, organisation_id: str | None = None) -> dict[str, Any]:
         return codes.issue_code(
-            self.db, self.keys.codes, self.call.actor, utcnow(), self.keys.code_ttl, organisation_id
+            self.db, self.keys.codes, self.call.guard, utcnow(), self.keys.code_ttl, organisation_id
         )
 
     @rpc(expected_exceptions=expected)
@@ -193,7 +216,7 @@ class IdentityService:
             self.db,
             self.keys.codes,
             self.keys.pii,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             token,
             scene,
@@ -207,54 +230,59 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def rotate_code_key(self) -> dict[str, Any]:
-        self.call.actor.require_role("admin")
         active = codekeys.rotate(self.db, self.keys.codes.wrap_key, utcnow(), MAX_CODE_TTL)
         self.keys.codes.refresh(self.db, utcnow(), force=True)
         return {"active_kid": active["_id"]}
 
     @rpc(expected_exceptions=expected)
     def list_my_scans(self, limit: int = 20, before: str | None = None) -> dict[str, Any]:
-        return scans.list_scans(self.db, self.call.actor, limit, before)
+        return scans.list_scans(self.db, self.call.guard, limit, before)
 
     @rpc(expected_exceptions=expected)
     def upload_scan_logs(self, terminal_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         return scans.upload_offline_logs(
-            self.db, self.keys.codes, self.call.actor, utcnow(), terminal_id, entries
+            self.db, self.keys.codes, self.call.guard, utcnow(), terminal_id, entries
         )
 
     @rpc(expected_exceptions=expected)
     def issue_printed_code(self, person_id: str) -> dict[str, Any]:
         return codes.issue_printed_code(
-            self.db, self.keys.pii, self.call.actor, utcnow(), person_id
+            self.db, self.keys.pii, self.call.guard, utcnow(), person_id
         )
 
     @rpc(expected_exceptions=expected)
     def get_printed_code(self, person_id: str) -> dict[str, Any]:
-        return codes.current_printed_code(self.db, self.keys.pii, self.call.actor, person_id)
+        return codes.current_printed_code(self.db, self.keys.pii, self.call.guard, person_id)
 
     # proxies and guardians
 
     @rpc(expected_exceptions=expected)
     def authorize_proxy(self, **fields: Any) -> dict[str, Any]:
         return delegation.authorize_proxy(
-            self.db, self.keys.pii, self.call.actor, utcnow(), **fields
+            self.db, self.keys.pii, self.call.guard, utcnow(), **fields
+        )
+
+    @rpc(expected_exceptions=expected)
+    def answer_proxy_request(self, delegation_id: str, accept: bool) -> dict[str, Any]:
+        return delegation.answer_request(
+            self.db, self.call.guard, utcnow(), delegation_id, bool(accept)
         )
 
     @rpc(expected_exceptions=expected)
     def appoint_guardian(self, **fields: Any) -> dict[str, Any]:
-        return delegation.appoint_guardian(self.db, self.call.actor, utcnow(), **fields)
+        return delegation.appoint_guardian(self.db, self.call.guard, utcnow(), **fields)
 
     @rpc(expected_exceptions=expected)
     def revoke_delegation(self, delegation_id: str) -> dict[str, Any]:
-        return delegation.revoke(self.db, self.call.actor, utcnow(), delegation_id)
+        return delegation.revoke(self.db, self.call.guard, utcnow(), delegation_id)
 
     @rpc(expected_exceptions=expected)
     def list_my_delegations(self) -> dict[str, Any]:
-        return delegation.list_mine(self.db, self.call.actor)
+        return delegation.list_mine(self.db, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def my_activity(self, limit: int = 50) -> list[dict[str, Any]]:
-        return delegation.activity(self.db, self.call.actor, max(1, min(limit, 200)))
+        return delegation.activity(self.db, self.call.guard, max(1, min(limit, 200)))
 
     # text messages (SMS): identity holds the phone numbers
 

@@ -16,12 +16,14 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.access import Guard
 from services.common.actor import Actor, ancestors
+from services.common.claims import take_next
 from services.common.codec import to_wire
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
 from services.common.text import name as checked_name
-from services.identity import accounts
+from services.identity import access, accounts
 from services.identity.idnumbers import age_on, parse_credit_code, parse_resident_id
 from services.identity.orgunits import require_unit
 from services.identity.pii import PiiKeys
@@ -35,10 +37,10 @@ def new_sub(kind: str) -> str:
     return f"{kind}_{secrets.token_hex(8)}"
 
 
-def _require_staff_over(actor: Actor, org_path: str | None, field: str = "org_path") -> str:
-    actor.require_role("staff", "supervisor", "admin")
-    if not isinstance(org_path, str) or not actor.reaches(org_path):
-        raise NotFound("no such org unit", field=field)
+def _require_staff_over(guard: Guard, org_path: Any, field: str = "org_path") -> str:
+    if not isinstance(org_path, str) or not org_path:
+        raise InvalidInput("an org unit path", field=field)
+    guard.require(access.org_unit(org_path), "no such org unit", field=field)
     return org_path
 
 
@@ -101,7 +103,7 @@ def organisation_view(org: Document) -> dict[str, Any]:
 def register_person(
     db: Database[Document],
     keys: PiiKeys,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     name: str,
     id_number: str,
@@ -113,7 +115,8 @@ def register_person(
     medical_insurance: bool = False,
     account: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    org_path = _require_staff_over(actor, org_path)
+    actor = guard.actor
+    org_path = _require_staff_over(guard, org_path)
     require_unit(db, org_path, "org_path")
     name = checked_name(name)
     resident = parse_resident_id(id_number, today=now.date())
@@ -148,8 +151,8 @@ def register_person(
     try:
         db.persons.insert_one(person)
     except DuplicateKeyError as exc:
-        raise Conflict(
-            "a person with this ID number is already registered", field="id_number"
+        raise _already_registered(
+            db, guard, now, db.persons, "id_number.hash", person["id_number"]["hash"], "id_number"
         ) from exc
     if login is not None:
         try:
@@ -158,6 +161,55 @@ def register_person(
             db.persons.delete_one({"_id": sub})  # undo the first half: nothing half-written
             raise Conflict("this username is taken", field="account.username") from exc
     return person_view(person)
+
+
+# How often a clerk may meet, in one day, a number registered outside their jurisdiction:
+# a counter registers people standing before it, not lists of numbers.
+FOREIGN_NUMBER_ATTEMPTS = 20
+
+
+def _already_registered(
+    db: Database[Document],
+    guard: Guard,
+    now: datetime,
+    collection: Any,
+    key: str,
+    value: str,
+    field: str,
+) -> Exception:
+    """A number already registered. In the clerk's jurisdiction: 409 naming the subject (the
+    clerk can see it anyway). Elsewhere: nothing about the subject (no name, no area, no id);
+    the attempt is shown to the subject in their activity and counted, so a clerk cannot
+    list who lives in the city by typing numbers (past the daily allowance: 429)."""
+    existing = collection.find_one({key: value})
+    if existing is not None and guard.allows(access.subject(existing)):
+        return Conflict(
+            "this ID number is already registered", field=field, existing=existing["_id"]
+        )
+    if existing is not None:
+        db.disclosures.insert_one(
+            {
+                "_id": "dis_" + secrets.token_hex(8),
+                "principal": existing["_id"],
+                "to": f"unit:{guard.actor.org_path}",
+                "fields": [field],
+                "purpose": "registration_attempt",
+                "detail": {"by": guard.actor.account_id, "unit": guard.actor.org_path},
+                "at": now,
+            }
+        )
+    day = now.date().isoformat()
+    counter = f"foreign-number:{guard.actor.account_id}:{day}"
+    if take_next(db, counter, 0, now) >= FOREIGN_NUMBER_ATTEMPTS:
+        return RateLimited(
+            "too many numbers that cannot be registered here today", retry_after=3600
+        )
+    return Conflict(
+        "this number cannot be registered in your jurisdiction; if the person moved here, "
+        "the area that registered them moves them",
+        field=field,
+        code="not_registrable_here",
+    )
 
 
 def _prepare_login(
@@ -185,46 +237,33 @@ def _prepare_login(
     )
 
 
+def load(db: Database[Document], sub: Any) -> Document | None:
+    return find_subject(db, sub) if isinstance(sub, str) and sub[:2] in ("p_", "o_") else None
+
+
 def find_subject(db: Database[Document], sub: str) -> Document | None:
     collection = db.persons if sub.startswith("p_") else db.organisations
     return collection.find_one({"_id": sub})
 
 
-def get_subject_in_jurisdiction(db: Database[Document], actor: Actor, sub: str) -> Document:
-    subject = find_subject(db, sub) if isinstance(sub, str) else None
-    if subject is None or not (actor.is_staff and actor.reaches(subject["org_path"])):
-        raise NotFound("no such subject")
+def get_subject(db: Database[Document], guard: Guard, sub: Any, what: str = "subject") -> Document:
+    """The subject, if the operation's rule allows it on them; 404 as if absent otherwise."""
+    subject = load(db, sub)
+    if subject is None:
+        raise NotFound(f"no such {what}")
+    guard.require(access.subject(subject), f"no such {what}")
     return subject
 
 
-def subject_brief(db: Database[Document], actor: Actor, sub: Any) -> dict[str, Any]:
-    """For another department's staff (an issuer): that the subject exists, its kind, name and
-    status; nothing else about it."""
-    actor.require_role("staff", "supervisor", "admin")
-    subject = find_subject(db, sub) if isinstance(sub, str) and sub[:2] in ("p_", "o_") else None
+def subject_brief(db: Database[Document], sub: Any) -> dict[str, Any]:
+    """For another service checking a binding (an issuer's holder, a fact's subject): that
+    the subject exists, its kind, name, status and org unit; nothing else about it."""
+    subject = load(db, sub)
     if subject is None:
         raise NotFound("no such subject", field="subject")
-    kind = "person" if sub.startswith("p_") else "organisation"
+    kind = "person" if subject["_id"].startswith("p_") else "organisation"
     return {
         "id": subject["_id"],
-        "kind": kind,
-        "name": subject["name"],
-        "status": status_of(subject),
-        "org_path": subject["org_path"],
-    }
-
-
-def acting_brief(db: Database[Document], actor: Actor, now: datetime, scope: str) -> dict[str, Any]:
-    """The brief of whom the caller acts for in ``scope`` (themself, or through a delegation)."""
-    from services.identity.delegation import acting_subject  # delegation builds on subjects
-
-    sub, _proxy = acting_subject(db, actor, scope, now)
-    subject = find_subject(db, sub)
-    if subject is None:
-        raise NotFound("no such subject")
-    kind = "person" if sub.startswith("p_") else "organisation"
-    return {
-        "id": sub,
         "kind": kind,
         "name": subject["name"],
         "status": status_of(subject),
@@ -237,9 +276,9 @@ def view(subject: Document) -> dict[str, Any]:
 
 
 def list_persons(
-    db: Database[Document], actor: Actor, org_path: str | None, limit: int, offset: int
+    db: Database[Document], guard: Guard, org_path: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
-    root = _require_staff_over(actor, org_path or actor.org_path or "")
+    root = _require_staff_over(guard, org_path or guard.actor.org_path or "")
     cursor = (
         db.persons.find({"org_ancestors": root})
         .sort("_id", 1)
@@ -252,22 +291,25 @@ def list_persons(
 def register_organisation(
     db: Database[Document],
     keys: PiiKeys,
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     name: str,
     credit_code: str,
     org_path: str,
     legal_representative: str | None = None,
 ) -> dict[str, Any]:
-    org_path = _require_staff_over(actor, org_path)
+    actor = guard.actor
+    org_path = _require_staff_over(guard, org_path)
     require_unit(db, org_path, "org_path")
     name = checked_name(name)
     code = parse_credit_code(credit_code)
-    if (
-        legal_representative is not None
-        and db.persons.find_one({"_id": legal_representative}, {"_id": 1}) is None
-    ):
-        raise NotFound("no such person", field="legal_representative")
+    if legal_representative is not None:
+        representative = load(db, legal_representative)
+        if representative is None or not representative["_id"].startswith("p_"):
+            raise NotFound("no such person", field="legal_representative")
+        guard.require(
+            access.subject(representative), "no such person", field="legal_representative"
+        )
     sub = new_sub("o")
     org: Document = {
         "_id": sub,
@@ -284,18 +326,34 @@ def register_organisation(
     try:
         db.organisations.insert_one(org)
     except DuplicateKeyError as exc:
-        raise Conflict("an organisation with this credit code exists", field="credit_code") from exc
+        raise _already_registered(
+            db,
+            guard,
+            now,
+            db.organisations,
+            "credit_code.hash",
+            org["credit_code"]["hash"],
+            "credit_code",
+        ) from exc
     return organisation_view(org)
 
 
 def add_operator(
-    db: Database[Document], actor: Actor, now: datetime, org_id: str, account_id: str, role: str
+    db: Database[Document], guard: Guard, now: datetime, org_id: str, account_id: str, role: str
 ) -> dict[str, Any]:
-    org = get_subject_in_jurisdiction(db, actor, org_id)
+    """An enterprise account of the caller's jurisdiction becomes an operator of an
+    organisation of it: both ends are checked, as for every binding."""
+    org = get_subject(db, guard, org_id, "organisation")
+    if not org["_id"].startswith("o_"):
+        raise NotFound("no such organisation")
     if role not in OPERATOR_ROLES:
         raise InvalidInput(f"one of {', '.join(sorted(OPERATOR_ROLES))}", field="role")
-    account = db.accounts.find_one({"_id": account_id})
-    if account is None or "enterprise" not in account["roles"]:
+    account = accounts.load(db, account_id)
+    if (
+        account is None
+        or "enterprise" not in account["roles"]
+        or not guard.within_reach(account.get("org_path"))
+    ):
         raise NotFound("no such enterprise account", field="account_id")
     link = {
         "_id": f"{org['_id']}:{account_id}",
@@ -303,7 +361,7 @@ def add_operator(
         "account_id": account_id,
         "role": role,
         "created_at": now,
-        "created_by": actor.account_id,
+        "created_by": guard.actor.account_id,
     }
     db.org_operators.update_one({"_id": link["_id"]}, {"$set": link}, upsert=True)
     return to_wire({k: v for k, v in link.items() if k != "_id"})
@@ -316,8 +374,15 @@ def operated_by(db: Database[Document], account_id: str | None, org_id: str) -> 
     )
 
 
-def my_organisations(db: Database[Document], actor: Actor) -> list[dict[str, Any]]:
-    links = list(db.org_operators.find({"account_id": actor.account_id}))
+def operated_ids(db: Database[Document], account_id: str | None) -> list[str]:
+    if account_id is None:
+        return []
+    return [link["org_id"] for link in db.org_operators.find({"account_id": account_id})]
+
+
+def my_organisations(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+    guard.done()
+    links = list(db.org_operators.find({"account_id": guard.actor.account_id}))
     ids = [link["org_id"] for link in links]
     orgs = {o["_id"]: o for o in db.organisations.find({"_id": {"$in": ids}})}
     return [
@@ -328,22 +393,26 @@ def my_organisations(db: Database[Document], actor: Actor) -> list[dict[str, Any
 
 
 def set_staff_freeze(
-    db: Database[Document], actor: Actor, now: datetime, sub: str, frozen: bool, reason: str | None
+    db: Database[Document], guard: Guard, now: datetime, sub: str, frozen: bool, reason: str | None
 ) -> dict[str, Any]:
-    subject = get_subject_in_jurisdiction(db, actor, sub)
+    subject = get_subject(db, guard, sub)
     if frozen and (not isinstance(reason, str) or not reason.strip()):
         raise InvalidInput("a reason is required to freeze", field="reason")
     value = (
-        {"reason": reason.strip(), "by": actor.account_id, "at": now} if frozen and reason else None
+        {"reason": reason.strip(), "by": guard.actor.account_id, "at": now}
+        if frozen and reason
+        else None
     )
-    collection = db.persons if sub.startswith("p_") else db.organisations
+    collection = db.persons if subject["_id"].startswith("p_") else db.organisations
     collection.update_one({"_id": subject["_id"]}, {"$set": {"frozen_staff": value}})
     return view({**subject, "frozen_staff": value})
 
 
 def set_self_freeze(
-    db: Database[Document], actor: Actor, frozen: bool, token_age_s: float
+    db: Database[Document], guard: Guard, frozen: bool, token_age_s: float
 ) -> dict[str, Any]:
+    guard.done()
+    actor = guard.actor
     if not actor.subject_id or not actor.subject_id.startswith("p_"):
         raise Forbidden("only a person freezes their own code")
     if not frozen and token_age_s > 300:

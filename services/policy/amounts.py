@@ -13,15 +13,17 @@ nobody knows is unknown (None), never a guess.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from services.common.errors import InvalidInput
-from services.policy.rules import evaluate, parameter, validate_condition
+from services.policy.rules import MAX_DEPTH, evaluate, parameter, validate_condition
 
 KINDS = ("fixed", "rate", "brackets", "table")
+MAX_NUMBER = 2**53
 
 
 def number(value: Any, parameters: Mapping[str, Any], on: date) -> Decimal | None:
@@ -40,11 +42,20 @@ def _check_number(value: Any, parameters: Mapping[str, Any], where: str) -> None
     if isinstance(value, Mapping):
         if value.get("param") not in parameters:
             raise InvalidInput("no such parameter", field=f"{where}.param")
-    elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise InvalidInput("a number ≥ 0 or a param", field=where)
+    elif (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_NUMBER
+    ):
+        raise InvalidInput("a number from 0 to 2^53 or a param", field=where)
 
 
-def validate_amount(node: Any, parameters: Mapping[str, Any], where: str = "amount") -> None:
+def validate_amount(
+    node: Any, parameters: Mapping[str, Any], where: str = "amount", depth: int = 1
+) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"amounts nest at most {MAX_DEPTH} levels deep", field=where)
     if not isinstance(node, Mapping) or len(set(node) & set(KINDS)) != 1:
         raise InvalidInput(f"one of {', '.join(KINDS)}", field=where)
     if "fixed" in node:
@@ -76,10 +87,10 @@ def validate_amount(node: Any, parameters: Mapping[str, Any], where: str = "amou
         for i, row in enumerate(rows):
             if not isinstance(row, Mapping):
                 raise InvalidInput("{when, amount}", field=f"{where}.table[{i}]")
-            validate_condition(row.get("when"), parameters, f"{where}.table[{i}].when")
-            validate_amount(row.get("amount"), parameters, f"{where}.table[{i}].amount")
+            validate_condition(row.get("when"), parameters, f"{where}.table[{i}].when", depth + 1)
+            validate_amount(row.get("amount"), parameters, f"{where}.table[{i}].amount", depth + 1)
         if "otherwise" in node:
-            validate_amount(node["otherwise"], parameters, f"{where}.otherwise")
+            validate_amount(node["otherwise"], parameters, f"{where}.otherwise", depth + 1)
 
 
 def compute(

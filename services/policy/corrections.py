@@ -11,13 +11,13 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
-from services.policy import facts, rematch
+from services.policy import access, facts, policies, provenance, rematch
 
 
 def view(correction: Document) -> dict[str, Any]:
@@ -31,21 +31,29 @@ def view(correction: Document) -> dict[str, Any]:
 
 def dispute(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
-    subjects: list[str],
-    subject: str,
+    subject: str | None,
     fact: str,
     proposed: Any,
     evidence: str,
 ) -> Document:
-    if subject not in subjects:
-        raise NotFound("no such subject", field="subject")
-    facts.validate_values({fact: proposed}, field="proposed")
-    evidence = str(text(evidence, "evidence", 2000, multiline=True))
-    document = db.facts.find_one({"_id": subject})
+    """The subject (or an operator, or a proxy with ``apply``) disputes a feed fact. A fact
+    stated by identity or by a certificate is corrected where it is stated, not here."""
+    actor = guard.actor
+    subject = subject or actor.subject_id
+    document = db.facts.find_one({"_id": subject}) if isinstance(subject, str) else None
     if document is None:
         raise NotFound("no such subject", field="subject")
+    guard.require(access.subject(document), "no such subject", field="subject")
+    facts.validate_values({fact: proposed}, field="proposed")
+    if provenance.source_of(fact) != provenance.FEED:
+        raise InvalidInput(
+            f"{fact} is stated by {provenance.source_of(fact)}; ask there to correct it",
+            field="fact",
+            code="fact_source",
+        )
+    evidence = str(text(evidence, "evidence", 2000, multiline=True))
     current = (document.get("values") or {}).get(fact) or {}
     correction = {
         "_id": "fc_" + secrets.token_hex(8),
@@ -68,19 +76,20 @@ def dispute(
 
 def decide(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     correction_id: str,
     accept: bool,
     reason: str | None,
 ) -> tuple[Document, list[str]]:
     """Returns the correction and the codes of policies newly pushed to the subject."""
-    actor.require_role("staff", "supervisor", "admin")
+    actor = guard.actor
     found = (
         db.corrections.find_one({"_id": correction_id}) if isinstance(correction_id, str) else None
     )
-    if found is None or not actor.reaches(found.get("org_path")):
+    if found is None:
         raise NotFound("no such fact correction")
+    guard.require(access.correction(found), "no such fact correction")
     if found["status"] != "pending":
         raise Conflict(f"this correction was already {found['status']}", state=found["status"])
     if not accept and (not isinstance(reason, str) or not reason.strip()):
@@ -113,9 +122,17 @@ def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
     return [view(c) for c in found.limit(100)]
 
 
-def unreceived(db: Database[Document], actor: Actor, policy: Document) -> list[dict[str, Any]]:
-    """应享未享 (Hulan): subjects in the actor's area eligible for the policy with no payout of
-    it in any period."""
+def unreceived(db: Database[Document], guard: Guard, policy_id: str) -> list[dict[str, Any]]:
+    return unreceived_of(db, guard, policy_id)[1]
+
+
+def unreceived_of(
+    db: Database[Document], guard: Guard, policy_id: str
+) -> tuple[Document, list[dict[str, Any]]]:
+    """应享未享 (Hulan): subjects eligible for the policy with no payout of it in any period,
+    as the caller may see them: those of their area, or all of it for the policy's owner."""
+    policy = policies.get(db, policy_id)
+    guard.see(access.policy(policy), "no such policy")
     paid_or_offered = {
         p["subject"] for p in db.payouts.find({"code": policy["code"]}, {"subject": 1})
     }
@@ -123,7 +140,7 @@ def unreceived(db: Database[Document], actor: Actor, policy: Document) -> list[d
     for match in db.matches.find({"policy": policy["_id"], "eligible": "yes"}):
         if match["subject"] in paid_or_offered:
             continue
-        if actor.reaches(match.get("org_path")):
+        if guard.allows(access.eligible(match["subject"], match.get("org_path"), policy)):
             result.append(
                 {
                     "subject": match["subject"],
@@ -131,4 +148,4 @@ def unreceived(db: Database[Document], actor: Actor, policy: Document) -> list[d
                     "amount": match.get("amount"),
                 }
             )
-    return sorted(result, key=lambda r: str(r["subject"]))
+    return policy, sorted(result, key=lambda r: str(r["subject"]))

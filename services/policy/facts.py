@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from datetime import date, datetime
 from typing import Any
@@ -34,17 +35,37 @@ def validate_subject(subject: Any, field: str = "subject") -> str:
     return subject
 
 
+# Facts are compared and summed as exact numbers: beyond 2^53 a float no longer holds every
+# integer, and NaN or infinity compare as nothing does.
+MAX_MAGNITUDE = 2**53
+MAX_TEXT = 1000
+MAX_LIST = 100
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) <= MAX_MAGNITUDE
+    return isinstance(value, str) and len(value) <= MAX_TEXT
+
+
 def validate_values(values: Any, field: str = "facts") -> dict[str, Any]:
     if not isinstance(values, dict) or not values:
         raise InvalidInput("an object of fact name → value", field=field)
+    if len(values) > 200:
+        raise InvalidInput("at most 200 facts at once", field=field)
     for name, value in values.items():
-        if not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.match(name):
             raise InvalidInput("lowercase letters, digits and _", field=f"{field}.{name}")
-        if isinstance(value, dict) or (
-            isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
-        ):
+        items = value if isinstance(value, list) else [value]
+        if (isinstance(value, list) and len(value) > MAX_LIST) or not all(_plain(v) for v in items):
             raise InvalidInput(
-                "a number, text, true/false or a list of them", field=f"{field}.{name}"
+                "a finite number within ±2^53, a text of up to 1,000 characters, true/false, "
+                "or a list of up to 100 of them",
+                field=f"{field}.{name}",
             )
     return values
 
@@ -150,7 +171,7 @@ def parse_bulk(
             until = (
                 parse_time(item["valid_until"], "valid_until") if item.get("valid_until") else None
             )
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             bad.append({"line": number, "detail": "not JSON"})
             continue
         except InvalidInput as exc:

@@ -28,12 +28,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.policy import budget, facts, matching, policies
+from services.policy import access, budget, facts, matching, policies
 
 PERIOD_FORMATS = {
     "once": r"^once$",
@@ -103,14 +103,13 @@ def _eligible(
 
 def run(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     policy_id: str,
     period: str,
     disburse: Disburse,
 ) -> dict[str, Any]:
-    policy = policies.get(db, policy_id)
-    policies.require_owner(actor, policy)
+    policy = policies.get_guarded(db, guard, policy_id)
     if policy["status"] != "published":
         raise Conflict("only a published policy pays", state=policy["status"])
     if policy["mode"] not in ("confirm", "auto"):
@@ -294,16 +293,21 @@ def _fail(
 
 def respond(
     db: Database[Document],
+    guard: Guard,
     now: datetime,
     payout_id: str,
-    subjects: list[str],
     accept: bool,
     disburse: Disburse,
 ) -> dict[str, Any]:
-    """The subject (or its proxy) confirms or declines an offered payout (一键确认)."""
+    """The subject, an operator of it, or a proxy holding ``confirm_payouts`` confirms or
+    declines an offered payout (一键确认)."""
     payout = db.payouts.find_one({"_id": payout_id}) if isinstance(payout_id, str) else None
-    if payout is None or payout["subject"] not in subjects:
+    if payout is None:
         raise NotFound("no such payout")
+    owner = (db.policies.find_one({"_id": payout.get("policy")}, {"org_path": 1}) or {}).get(
+        "org_path"
+    )
+    guard.require(access.payout(payout, owner), "no such payout")
     if payout["status"] != "offered":
         raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
     if payout.get("expires_at") and payout["expires_at"] < now:
@@ -326,10 +330,9 @@ def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
     return [view(p) for p in found]
 
 
-def ledger(db: Database[Document], actor: Actor, policy_id: str) -> dict[str, Any]:
+def ledger(db: Database[Document], guard: Guard, policy_id: str) -> dict[str, Any]:
     """Totals by state and by org unit; they reconcile with the payouts and the budget chain."""
-    policy = policies.get(db, policy_id)
-    policies.require_owner(actor, policy)
+    policy = policies.get_guarded(db, guard, policy_id)
     by_state: dict[str, dict[str, int]] = {}
     by_unit: dict[str, dict[str, int]] = {}
     reserved = 0

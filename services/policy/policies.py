@@ -15,13 +15,13 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.actor import Actor
-from services.common.claims import advance
+from services.common.access import Guard
+from services.common.claims import advance, claim
 from services.common.codec import fen, to_wire
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
-from services.policy import catalogue
+from services.policy import access, catalogue
 from services.policy.amounts import validate_amount
 from services.policy.rules import facts_read, validate_condition, validate_parameters
 
@@ -99,10 +99,16 @@ def view(policy: Document) -> dict[str, Any]:
 
 
 def create_policy(
-    db: Database[Document], actor: Actor, now: datetime, body: dict[str, Any]
+    db: Database[Document], guard: Guard, now: datetime, body: dict[str, Any]
 ) -> dict[str, Any]:
-    actor.require_role("staff", "supervisor", "admin")
+    """A draft owned by the author's unit. A policy code belongs to the unit that first used
+    it: another unit cannot publish under it (and so retire that unit's policy); the owner or
+    a unit above it adds versions."""
+    actor = guard.actor
     definition = validate_definition(body)
+    owner = _code_owner(db, definition["code"], actor.org_path, now)
+    if not guard.allows(access.policy({"org_path": owner, "status": "draft"})):
+        raise Conflict("this policy code belongs to another unit", field="code")
     previous = [p for p in db.policies.find({"code": definition["code"]})]
     if any(p["status"] == "draft" for p in previous):
         raise Conflict("a draft of this policy exists; edit it", field="code")
@@ -111,7 +117,7 @@ def create_policy(
         **definition,
         "version": 1 + max((p["version"] for p in previous), default=0),
         "status": "draft",
-        "org_path": actor.org_path,
+        "org_path": owner,
         "created_at": now,
         "created_by": actor.account_id,
         "rev": 0,
@@ -127,16 +133,33 @@ def get(db: Database[Document], policy_id: str) -> Document:
     return policy
 
 
-def require_owner(actor: Actor, policy: Document) -> None:
-    if not (actor.is_staff and (actor.is_admin or actor.reaches(policy.get("org_path")))):
-        raise Forbidden("this policy belongs to another department")
+def _code_owner(db: Database[Document], code: str, unit: str | None, now: datetime) -> str | None:
+    """The unit that owns ``code``: claimed by the first unit to use it (a unique key, so two
+    units at once cannot both take it); policies from before codes were claimed name theirs."""
+    key = f"policy-code:{code}"
+    if claim(db, key, now, owner=unit):
+        earlier = db.policies.find_one({"code": code}, {"org_path": 1})
+        if earlier is None:
+            return unit
+        db.claims.update_one({"_id": key}, {"$set": {"owner": earlier.get("org_path")}})
+        owner: str | None = earlier.get("org_path")
+        return owner
+    found = db.claims.find_one({"_id": key}) or {}
+    claimed: str | None = found.get("owner")
+    return claimed
+
+
+def get_guarded(db: Database[Document], guard: Guard, policy_id: str) -> Document:
+    """The policy, if the operation's rule allows it: a draft exists only for its owner."""
+    policy = get(db, policy_id)
+    guard.require(access.policy(policy), "no such policy")
+    return policy
 
 
 def edit_policy(
-    db: Database[Document], actor: Actor, now: datetime, policy_id: str, body: dict[str, Any]
+    db: Database[Document], guard: Guard, now: datetime, policy_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    policy = get(db, policy_id)
-    require_owner(actor, policy)
+    policy = get_guarded(db, guard, policy_id)
     if policy["status"] != "draft":
         raise Conflict("only a draft is edited; create a new version", state=policy["status"])
     definition = validate_definition({**body, "code": policy["code"]})
@@ -144,41 +167,31 @@ def edit_policy(
 
 
 def change_status(
-    db: Database[Document], actor: Actor, now: datetime, policy_id: str, action: str
+    db: Database[Document], guard: Guard, now: datetime, policy_id: str, action: str
 ) -> Document:
     if action not in TRANSITIONS:
         raise InvalidInput(f"one of {', '.join(TRANSITIONS)}", field="action")
-    policy = get(db, policy_id)
-    require_owner(actor, policy)
+    policy = get_guarded(db, guard, policy_id)
     allowed, to = TRANSITIONS[action]
     if policy["status"] not in allowed:
         raise Conflict(f"a {policy['status']} policy cannot {action}", state=policy["status"])
     if action == "publish":
+        # A new version retires the owner's earlier one (the code is the owner's alone).
         for other in db.policies.find({"code": policy["code"], "status": "published"}):
-            advance(db, "policies", other, {"$set": {"status": "retired", "retired_at": now}}, now)
+            if other.get("org_path") == policy.get("org_path"):
+                advance(
+                    db, "policies", other, {"$set": {"status": "retired", "retired_at": now}}, now
+                )
     changes: Document = {"status": to, f"{to}_at": now}
     moved = advance(db, "policies", policy, {"$set": changes}, now)
     catalogue.rebuild(db)
     return moved
 
 
-def visible_to(actor: Actor, policy: Document) -> bool:
-    """A draft is the authors' work in progress: staff see it, the public does not."""
-    return policy["status"] != "draft" or actor.is_staff
-
-
-def get_visible(db: Database[Document], actor: Actor, policy_id: str) -> Document:
-    """The policy, or NotFound for a draft the actor may not see (as if it did not exist)."""
-    policy = get(db, policy_id)
-    if not visible_to(actor, policy):
-        raise NotFound("no such policy")
-    return policy
-
-
-def list_policies(db: Database[Document], actor: Actor, status: str | None) -> list[dict[str, Any]]:
+def list_policies(db: Database[Document], guard: Guard, status: str | None) -> list[dict[str, Any]]:
     query: Document = {"status": status} if status else {}
     found = db.policies.find(query).sort([("code", 1), ("version", 1)])
-    return [view(p) for p in found if visible_to(actor, p)]
+    return [view(p) for p in guard.filter(found, access.policy)]
 
 
 def in_force(policy: Document, on: date) -> bool:

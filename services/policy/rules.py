@@ -12,6 +12,7 @@ an explanation lists them all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +67,7 @@ def validate_parameters(parameters: Any) -> dict[str, list[dict[str, Any]]]:
                 start = date.fromisoformat(str(item.get("from")))
             except ValueError as exc:
                 raise InvalidInput("a date such as 2026-01-01", field=f"{where}[{i}].from") from exc
+            require_plain(item["value"], f"{where}[{i}].value")
             dated.append({"from": start.isoformat(), "value": item["value"]})
         result[name] = sorted(dated, key=lambda d: d["from"])
     return result
@@ -80,8 +82,18 @@ def parameter(parameters: Mapping[str, list[dict[str, Any]]], name: str, on: dat
     return current
 
 
-def validate_condition(node: Any, parameters: Mapping[str, Any], where: str = "conditions") -> None:
+# A policy's text nests a few levels (a clause, its exceptions); the database stores at most
+# 100 levels of a document, and every reader of a condition walks it recursively.
+MAX_DEPTH = 16
+MAX_CHECKS = 500
+
+
+def validate_condition(
+    node: Any, parameters: Mapping[str, Any], where: str = "conditions", depth: int = 1
+) -> None:
     """Raise InvalidInput naming the node (``conditions.all[1].op``)."""
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"conditions nest at most {MAX_DEPTH} levels deep", field=where)
     if not isinstance(node, dict) or not node:
         raise InvalidInput("a condition: all, any, not or a check", field=where)
     if "all" in node or "any" in node:
@@ -89,11 +101,13 @@ def validate_condition(node: Any, parameters: Mapping[str, Any], where: str = "c
         parts = node[key]
         if not isinstance(parts, list) or not parts:
             raise InvalidInput(f"{key} takes a non-empty list", field=f"{where}.{key}")
+        if len(parts) > MAX_CHECKS:
+            raise InvalidInput(f"at most {MAX_CHECKS} parts", field=f"{where}.{key}")
         for i, part in enumerate(parts):
-            validate_condition(part, parameters, f"{where}.{key}[{i}]")
+            validate_condition(part, parameters, f"{where}.{key}[{i}]", depth + 1)
         return
     if "not" in node:
-        validate_condition(node["not"], parameters, f"{where}.not")
+        validate_condition(node["not"], parameters, f"{where}.not", depth + 1)
         return
     fact, op = node.get("fact"), node.get("op")
     if not isinstance(fact, str) or not fact:
@@ -111,6 +125,28 @@ def validate_condition(node: Any, parameters: Mapping[str, Any], where: str = "c
         raise InvalidInput("a value or a param", field=f"{where}.value")
     elif op in ("in", "not_in") and not isinstance(node["value"], list):
         raise InvalidInput(f"{op} takes a list", field=f"{where}.value")
+    else:
+        require_plain(node["value"], f"{where}.value")
+
+
+def require_plain(value: Any, where: str) -> None:
+    """A value a rule compares with: a finite number within ±2^53, a text, true/false, or a
+    list of those; never NaN, infinity or a nested object."""
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and len(value) > 1000:
+        raise InvalidInput("at most 1,000 values", field=where)
+    for item in items:
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int) and abs(item) <= 2**53:
+            continue
+        if isinstance(item, float) and math.isfinite(item) and abs(item) <= 2**53:
+            continue
+        if isinstance(item, str) and len(item) <= 1000:
+            continue
+        raise InvalidInput(
+            "a finite number within ±2^53, a text, true/false or a list of them", field=where
+        )
 
 
 def compare(op: str, actual: Any, required: Any) -> bool:

@@ -14,20 +14,21 @@ from services.common import (
     health,
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
-from services.common.actor import Actor
 from services.common.claims import claim
-from services.common.codec import parse_time, utcnow
-from services.common.context import CallContext
+from services.common.codec import utcnow
+from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
-from services.common.errors import DOMAIN_ERRORS, Forbidden, NotFound
+from services.common.errors import DOMAIN_ERRORS, NotFound
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.policy import (
+    access,
     catalogue,
     corrections,
     facts,
+    feeds,
     inbox,
-    matching,
+    matches,
     payment,
     payouts,
     policies,
@@ -40,14 +41,13 @@ expected = DOMAIN_ERRORS
 PAYMENT_URL = os.environ.get("PAYMENT_URL", "http://127.0.0.1:8701")
 # Where the partner tells us the outcome (the gateway's route); empty: it pays at once.
 PAYMENT_CALLBACK_URL = os.environ.get("PAYMENT_CALLBACK_URL", "")
-FEED_ROLES = ("staff", "supervisor", "admin", "partner")
 
 
 class PolicyService:
     name = "policy"
 
     db = MongoDatabase("policy", INDEXES)
-    call = CallContext()
+    call = CallContext(access.TABLE, links=links_from_identity)
     metrics = ServiceMetrics(extra=payouts.gauges)
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()
@@ -74,20 +74,20 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def run_payouts(self, policy_id: str, period: str) -> dict[str, Any]:
-        return payouts.run(self.db, self.call.actor, utcnow(), policy_id, period, self._disburse)
+        return payouts.run(self.db, self.call.guard, utcnow(), policy_id, period, self._disburse)
 
     @rpc(expected_exceptions=expected)
     def policy_ledger(self, policy_id: str) -> dict[str, Any]:
-        return payouts.ledger(self.db, self.call.actor, policy_id)
+        return payouts.ledger(self.db, self.call.guard, policy_id)
 
     @rpc(expected_exceptions=expected)
     def my_payouts(self) -> list[dict[str, Any]]:
-        return payouts.mine(self.db, self._my_subjects())
+        return payouts.mine(self.db, self.call.guard.mine())
 
     @rpc(expected_exceptions=expected)
     def respond_to_payout(self, payout_id: str, accept: bool) -> dict[str, Any]:
         return payouts.respond(
-            self.db, utcnow(), payout_id, self._my_subjects(), bool(accept), self._disburse
+            self.db, self.call.guard, utcnow(), payout_id, bool(accept), self._disburse
         )
 
     @timer(interval=60)
@@ -143,24 +143,24 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def create_policy(self, policy: dict[str, Any]) -> dict[str, Any]:
-        return policies.create_policy(self.db, self.call.actor, utcnow(), policy)
+        return policies.create_policy(self.db, self.call.guard, utcnow(), policy)
 
     @rpc(expected_exceptions=expected)
     def edit_policy(self, policy_id: str, policy: dict[str, Any]) -> dict[str, Any]:
-        return policies.edit_policy(self.db, self.call.actor, utcnow(), policy_id, policy)
+        return policies.edit_policy(self.db, self.call.guard, utcnow(), policy_id, policy)
 
     @rpc(expected_exceptions=expected)
     def get_policy(self, policy_id: str) -> dict[str, Any]:
-        return policies.view(policies.get_visible(self.db, self.call.actor, policy_id))
+        return policies.view(policies.get_guarded(self.db, self.call.guard, policy_id))
 
     @rpc(expected_exceptions=expected)
     def list_policies(self, status: str | None = None) -> list[dict[str, Any]]:
-        return policies.list_policies(self.db, self.call.actor, status)
+        return policies.list_policies(self.db, self.call.guard, status)
 
     @rpc(expected_exceptions=expected)
     def change_policy_status(self, policy_id: str, action: str) -> dict[str, Any]:
         now = utcnow()
-        policy = policies.change_status(self.db, self.call.actor, now, policy_id, action)
+        policy = policies.change_status(self.db, self.call.guard, now, policy_id, action)
         result = policies.view(policy)
         if action in ("publish", "resume"):
             result["matched"] = rematch.match_policy(self.db, now, policy)
@@ -168,110 +168,48 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def simulate_policy(self, policy_id: str) -> dict[str, Any]:
-        policy = policies.get(self.db, policy_id)
-        policies.require_owner(self.call.actor, policy)
+        policy = policies.get_guarded(self.db, self.call.guard, policy_id)
         return rematch.simulate(self.db, utcnow(), policy)
 
     # facts
 
-    def _require_feed(self) -> Actor:
-        actor: Actor = self.call.actor
-        if actor.client_id and "facts:write" not in actor.scopes:
-            raise Forbidden("this client lacks the facts:write scope")
-        actor.require_role(*FEED_ROLES)
-        return actor
-
-    def _source(self, actor: Actor) -> str:
-        return f"partner:{actor.client_id}" if actor.client_id else f"staff:{actor.account_id}"
+    def _brief(self, subject: str) -> dict[str, Any] | None:
+        try:
+            brief: dict[str, Any] = self.identity.subject_brief(subject_id=subject)
+        except NotFound:
+            return None
+        return brief
 
     @rpc(expected_exceptions=expected)
     def put_facts(
         self, subject: str, values: dict[str, Any], valid_until: str | None = None
     ) -> dict[str, Any]:
-        actor = self._require_feed()
-        subject = facts.validate_subject(subject)
-        values = facts.validate_values(values)
-        now = utcnow()
-        until = parse_time(valid_until, "valid_until") if valid_until else None
-        known = self.db.facts.find_one({"_id": subject}) or {}
-        if not actor.client_id and not actor.reaches(known.get("org_path")):
-            raise NotFound("no such subject", field="subject")
-        document, changed = facts.put_facts(
-            self.db, now, subject, values, self._source(actor), until
+        return feeds.put_facts(
+            self.db, self.call.guard, utcnow(), subject, values, valid_until, self._brief
         )
-        pushed = rematch.rematch_subject(self.db, now, subject, changed, document)
-        return {
-            "subject": subject,
-            "changed": changed,
-            "pushed": pushed,
-            "facts": facts.view(document, now),
-        }
 
     @rpc(expected_exceptions=expected)
     def bulk_facts(self, batch_id: str, ndjson: str) -> dict[str, Any]:
-        actor = self._require_feed()
-        if not (actor.client_id or actor.is_admin):
-            raise Forbidden("bulk feeds come from partner systems (or an administrator)")
-        now, source = utcnow(), self._source(actor)
-        earlier = facts.claim_batch(self.db, now, source, batch_id)
-        if earlier is not None:
-            return {**earlier, "repeated": True}
-        good, bad = facts.parse_bulk(ndjson)
-        applied = 0
-        for _line, subject, values, until in good:
-            document, changed = facts.put_facts(self.db, now, subject, values, source, until)
-            rematch.rematch_subject(self.db, now, subject, changed, document)
-            applied += 1
-        report = {"batch_id": batch_id, "source": source, "applied": applied, "errors": bad}
-        facts.record_batch(self.db, now, source, batch_id, report)
-        return {**report, "repeated": False}
-
-    def _subject_for_staff(self, subject: str) -> dict[str, Any]:
-        actor = self.call.actor
-        actor.require_role("staff", "supervisor", "admin")
-        document: dict[str, Any] | None = (
-            self.db.facts.find_one({"_id": subject}) if isinstance(subject, str) else None
-        )
-        if document is None or not actor.reaches(document.get("org_path")):
-            raise NotFound("no such subject")
-        return document
+        return feeds.bulk_facts(self.db, self.call.guard, utcnow(), batch_id, ndjson, self._brief)
 
     @rpc(expected_exceptions=expected)
     def subject_facts(self, subject: str) -> dict[str, Any]:
-        return facts.view(self._subject_for_staff(subject), utcnow())
+        return facts.view(matches.subject_for(self.db, self.call.guard, subject), utcnow())
 
     # matches and the inbox
 
-    def _matches(self, document: dict[str, Any] | None) -> list[dict[str, Any]]:
-        if document is None or not document.get("kind"):
-            return []
-        now = utcnow()
-        values = facts.with_derived(facts.current(document, now), now.date())
-        return [
-            {"subject": document["_id"], **matching.match(p, values, now.date())}
-            for p in rematch.published(self.db, document["kind"])
-        ]
-
-    def _my_subjects(self) -> list[str]:
-        actor = self.call.actor
-        operated: list[str] = [o["id"] for o in self.identity.my_organisations()]
-        represented: list[str] = self.identity.principals_for(scope="apply")
-        return ([actor.subject_id] if actor.subject_id else []) + operated + represented
-
     @rpc(expected_exceptions=expected)
     def my_matches(self) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        for subject in self._my_subjects():
-            results += self._matches(self.db.facts.find_one({"_id": subject}))
-        return results
+        return matches.of_subjects(self.db, utcnow(), self.call.guard.mine())
 
     @rpc(expected_exceptions=expected)
     def subject_matches(self, subject: str) -> list[dict[str, Any]]:
-        return self._matches(self._subject_for_staff(subject))
+        document = matches.subject_for(self.db, self.call.guard, subject)
+        return matches.of_document(self.db, utcnow(), document)
 
     @rpc(expected_exceptions=expected)
     def my_inbox(self) -> list[dict[str, Any]]:
-        return inbox.messages_for(self.db, self._my_subjects())
+        return inbox.messages_for(self.db, self.call.guard.mine())
 
     # fact correction (自主校正) and eligible-but-not-receiving (应享未享)
 
@@ -279,16 +217,8 @@ class PolicyService:
     def dispute_fact(
         self, fact: str, proposed: Any, evidence: str, subject: str | None = None
     ) -> dict[str, Any]:
-        mine = self._my_subjects()
         correction = corrections.dispute(
-            self.db,
-            self.call.actor,
-            utcnow(),
-            mine,
-            subject or (mine[0] if mine else ""),
-            fact,
-            proposed,
-            evidence,
+            self.db, self.call.guard, utcnow(), subject, fact, proposed, evidence
         )
         self.dispatch(
             "fact_disputed",
@@ -303,14 +233,14 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def my_fact_corrections(self) -> list[dict[str, Any]]:
-        return corrections.mine(self.db, self._my_subjects())
+        return corrections.mine(self.db, self.call.guard.mine())
 
     @rpc(expected_exceptions=expected)
     def decide_fact_correction(
         self, correction_id: str, accept: bool, reason: str | None = None
     ) -> dict[str, Any]:
         decided, pushed = corrections.decide(
-            self.db, self.call.actor, utcnow(), correction_id, bool(accept), reason
+            self.db, self.call.guard, utcnow(), correction_id, bool(accept), reason
         )
         self.dispatch(
             "fact_correction_decided",
@@ -324,17 +254,12 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def unreceived(self, policy_id: str) -> list[dict[str, Any]]:
-        actor = self.call.actor
-        actor.require_role("staff", "supervisor", "admin")
-        return corrections.unreceived(self.db, actor, policies.get(self.db, policy_id))
+        return corrections.unreceived(self.db, self.call.guard, policy_id)
 
     @rpc(expected_exceptions=expected)
     def open_unreceived_tasks(self, policy_id: str) -> dict[str, Any]:
         """One supervision task per subject (source policy_unreceived), idempotent."""
-        actor = self.call.actor
-        actor.require_role("staff", "supervisor", "admin")
-        policy = policies.get(self.db, policy_id)
-        found = corrections.unreceived(self.db, actor, policy)
+        policy, found = corrections.unreceived_of(self.db, self.call.guard, policy_id)
         requested = 0
         for item in found:
             if not claim(self.db, f"unreceived:{policy['code']}:{item['subject']}", utcnow()):

@@ -11,10 +11,11 @@ from typing import Any
 
 from pymongo.database import Database
 
+from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.errors import Conflict
 from services.common.mongo import Document
-from services.tasks import lifecycle
+from services.tasks import access, lifecycle
 from services.tasks.calendar import WorkCalendar
 
 POLICY_SERVICE = "政策服务"
@@ -36,8 +37,9 @@ def _open(
     """A task in the queue of ``org_path`` (the subject's area), keyed by its origin."""
     if not org_path:
         return None
+    guard = acting_as(access.TABLE, "create_task", _actor(org_path))
     task, _new = lifecycle.create_task(
-        db, _actor(org_path), now, calendar, fields, unit_exists=lambda _path: True
+        db, guard, now, calendar, fields, unit_exists=lambda _path: True
     )
     return str(task["id"])
 
@@ -71,7 +73,8 @@ def fact_correction_decided(db: Database[Document], now: datetime, payload: dict
         "校正已采纳" if payload["status"] == "accepted" else f"校正未采纳：{payload.get('reason')}"
     )
     with contextlib.suppress(Conflict):  # someone acted on it at the same moment
-        lifecycle.close_task(db, _actor(task["dispatcher"]), now, task["_id"], outcome)
+        guard = acting_as(access.TABLE, "close_task", _actor(task["dispatcher"]))
+        lifecycle.close_task(db, guard, now, task["_id"], outcome)
 
 
 def policy_unreceived(

@@ -4,7 +4,11 @@ handling type), each a list of steps placed on the working-day clock.
 A step is ``{"card": "warning", "fraction": 0.75}`` (that share of the time limit, measured
 in working time), or ``{"card": "red", "after_due_working_days": 2}`` (after the due time).
 The most specific rule wins: every field a rule names must match, and the rule naming more
-fields is preferred; the seeded default names none.
+fields is preferred, then the rule of the deeper unit; the seeded default names none.
+
+A rule belongs to the unit that set it (``owner``; the city's when an administrator set it)
+and applies only to tasks dispatched inside that unit's subtree. Rule ids are the owner's
+own: two districts may each have an ``urgent`` rule.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.access import Guard
+from services.common.actor import within
 from services.common.codec import to_wire
-from services.common.errors import Conflict, InvalidInput
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document, put_document
+from services.tasks import access
 from services.tasks.calendar import WorkCalendar
 
 CARDS = ("warning", "yellow", "red")
@@ -78,28 +85,70 @@ def seed(db: Database[Document], _config: Any) -> None:
         db.ladder_rules.insert_one(dict(DEFAULT_RULE))
 
 
-def save_rule(db: Database[Document], rule: Document, replace: bool) -> dict[str, Any]:
-    if replace:
-        put_document(db.ladder_rules, rule["_id"], rule)
-    else:
-        try:
-            db.ladder_rules.insert_one(rule)
-        except DuplicateKeyError as exc:
-            raise Conflict("a rule with this id exists", field="id") from exc
-    return to_wire(rule)
+def stored_id(owner: str | None, rule_id: str) -> str:
+    return rule_id if owner is None else f"{owner}#{rule_id}"
 
 
-def list_rules(db: Database[Document]) -> list[dict[str, Any]]:
-    return [to_wire(r) for r in db.ladder_rules.find({}).sort("_id", 1)]
+def view(rule: Document) -> dict[str, Any]:
+    owner = rule.get("owner")
+    shown = str(rule["_id"]).split("#", 1)[1] if owner else rule["_id"]
+    return to_wire({**rule, "_id": shown, "id": shown, "owner": owner})
+
+
+def _resource(rule: Document) -> Any:
+    return access.owned_rule("ladder_rule", rule.get("owner"))
+
+
+def put_rule(db: Database[Document], guard: Guard, rule: Document) -> dict[str, Any]:
+    """Set a rule of the caller's unit (replacing the unit's rule of that id)."""
+    owner = guard.actor.org_path
+    stored = {**rule, "_id": stored_id(owner, rule["_id"]), "owner": owner}
+    guard.require(_resource(stored), "no such escalation rule")
+    put_document(db.ladder_rules, stored["_id"], stored)
+    return view(stored)
+
+
+def delete_rule(
+    db: Database[Document], guard: Guard, rule_id: str, owner: str | None
+) -> dict[str, Any]:
+    """Remove a rule of the caller's unit or of a unit below it (``owner``, by default the
+    caller's own); the city's default stays."""
+    owner = owner if owner is not None else guard.actor.org_path
+    key = stored_id(owner, rule_id) if isinstance(rule_id, str) else None
+    found = db.ladder_rules.find_one({"_id": key}) if key else None
+    if found is None:
+        raise NotFound("no such escalation rule")
+    guard.require(_resource(found), "no such escalation rule")
+    if found["_id"] == DEFAULT_RULE["_id"]:
+        raise Conflict("the default rule is changed, not removed", field="id")
+    db.ladder_rules.delete_one({"_id": key})
+    return view(found)
+
+
+def list_rules(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+    """The rules that apply in the caller's jurisdiction (and those of the units below)."""
+    found = db.ladder_rules.find({}).sort("_id", 1)
+    return [view(r) for r in guard.filter(found, _resource)]
+
+
+def _applies(rule: Document, task: Document) -> bool:
+    owner = rule.get("owner")
+    dispatcher = task.get("dispatcher")
+    return owner is None or (isinstance(dispatcher, str) and within(dispatcher, owner))
 
 
 def choose(rules: list[Document], task: Document) -> Document:
-    """The most specific rule whose every named field equals the task's."""
-    best, best_score = DEFAULT_RULE, -1
+    """The most specific rule (more named fields, then a deeper owner) that applies where the
+    task was dispatched and whose every named field equals the task's."""
+    best, best_score = DEFAULT_RULE, (-1, -1)
     for rule in sorted(rules, key=lambda r: str(r["_id"])):
         match = rule.get("match") or {}
-        if all(task.get(k) == v for k, v in match.items()) and len(match) > best_score:
-            best, best_score = rule, len(match)
+        if not _applies(rule, task) or not all(task.get(k) == v for k, v in match.items()):
+            continue
+        owner = rule.get("owner")
+        score = (len(match), -1 if owner is None else owner.count("/"))
+        if score > best_score:
+            best, best_score = rule, score
     return best
 
 

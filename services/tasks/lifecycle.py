@@ -19,13 +19,14 @@ from typing import Any
 
 from pymongo.database import Database
 
+from services.common.access import Guard
 from services.common.actor import Actor, ancestors, within
 from services.common.claims import claim
 from services.common.codec import parse_time
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
 from services.common.text import text as free_text
-from services.tasks import attachments, journal, ladder, routing, sources
+from services.tasks import access, attachments, journal, ladder, routing, sources
 from services.tasks.calendar import WorkCalendar
 from services.tasks.views import task_view
 
@@ -121,53 +122,39 @@ def _hand_to(task: Document, unit: str) -> Document:
     return {"receiver": unit, "holders": _held(task, unit), "reach": _widened(task, unit)}
 
 
-def visible(actor: Actor, task: Document) -> bool:
-    if actor.is_admin:
-        return True
-    if actor.client_id and (
-        task.get("partner") == actor.client_id
-        or task.get("receiver") == PARTNER_PREFIX + actor.client_id
-    ):
-        return True
-    return actor.org_path is not None and actor.org_path in task.get("reach", [])
-
-
-def get_visible(db: Database[Document], actor: Actor, task_id: str) -> Document:
-    """The task, or NotFound when it does not exist or the actor may not see it."""
+def get_visible(db: Database[Document], guard: Guard, task_id: Any) -> Document:
+    """The task, or NotFound when it does not exist or the caller may not see it."""
     task = journal.load(db, task_id) if isinstance(task_id, str) else None
-    if task is None or not visible(actor, task):
+    if task is None:
         raise NotFound("no such task")
+    guard.see(access.task(task), "no such task")
     return task
 
 
-def _dispatcher_side(actor: Actor, task: Document) -> bool:
-    if actor.client_id:
-        return task.get("partner") == actor.client_id
-    return actor.is_staff and actor.reaches(task["dispatcher"])
-
-
-def _receiver_side(actor: Actor, task: Document) -> bool:
-    receiver = task.get("receiver")
-    if not receiver:
-        return False
-    if actor.client_id:
-        return bool(receiver == PARTNER_PREFIX + actor.client_id)
-    if actor.is_admin or actor.org_path == receiver:
-        return actor.is_staff
-    return actor.has_role("supervisor") and actor.reaches(receiver)
-
-
-def _require(allowed: bool, task: Document, states: frozenset[str] | set[str], verb: str) -> None:
+def _require(guard: Guard, task: Document, states: frozenset[str] | set[str], verb: str) -> None:
     """The state first: of two people acting at once, the later one learns what happened
-    (409 with the current state) even when the first move took the task out of their hands."""
+    (409 with the current state) even when the first move took the task out of their hands;
+    then the side the operation's rule asks for (403)."""
     if task["status"] not in states:
         raise Conflict(
             f"a task that is {task['status']} cannot be {verb}",
             state=task["status"],
             code="wrong_state",
         )
-    if not allowed:
+    if not guard.allows(access.task(task)):
         raise Forbidden(f"this task cannot be {verb} by you", code="not_your_task")
+
+
+def _within_dispatcher(task: Document, unit: Any, field: str) -> str:
+    """A unit a task may be sent to: a partner system registered as such, or an existing
+    unit inside the dispatching unit's subtree (a district sends down its own streets, never
+    into another district)."""
+    if isinstance(unit, str) and unit.startswith(PARTNER_PREFIX):
+        return unit
+    dispatcher = task.get("dispatcher")
+    if not isinstance(unit, str) or not dispatcher or not within(unit, dispatcher):
+        raise NotFound("no such org unit", field=field)
+    return unit
 
 
 def deadline_for(
@@ -247,14 +234,16 @@ def notices_to(
 
 def create_task(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     fields: dict[str, Any],
     unit_exists: Callable[[str], bool],
 ) -> tuple[dict[str, Any], bool]:
     """Returns the task and whether it is new (False: the same source and external id came
-    again and the earlier task is returned)."""
+    again and the earlier task is returned). Its jurisdiction lies in the creator's (staff's
+    own, or a partner system's area)."""
+    actor = guard.actor
     source = sources.require_enabled(db, fields.get("source", "manual"))
     external_id = free_text(fields.get("external_id"), "external_id", 100, required=False)
     if actor.client_id and external_id is None:
@@ -266,8 +255,14 @@ def create_task(
     if dispatcher is None:
         raise Forbidden("only an actor attached to an org unit creates tasks")
     jurisdiction = fields.get("jurisdiction")
-    if jurisdiction is not None and not isinstance(jurisdiction, str):
+    if jurisdiction is None:
+        guard.done()
+    elif not isinstance(jurisdiction, str) or not jurisdiction:
         raise InvalidInput("an org unit path", field="jurisdiction")
+    else:
+        guard.require(access.org_unit(jurisdiction), "no such org unit", field="jurisdiction")
+        if not unit_exists(jurisdiction):
+            raise NotFound("no such org unit", field="jurisdiction")
     task = _blank(
         "tk_" + secrets.token_hex(8),
         actor,
@@ -302,7 +297,7 @@ def create_task(
     task = journal.record(db, task, now, actor, "create", "created")
     units = fields.get("units")
     if units:
-        return dispatch_task(db, actor, now, calendar, task["_id"], units, None, unit_exists), True
+        return _dispatch_units(db, actor, now, calendar, task, units, None, unit_exists), True
     routed = routing.route(db, task)
     if routed:
         task = _dispatch_one(db, task, Actor.system("routing"), now, calendar, routed, None)
@@ -344,7 +339,7 @@ def _dispatch_one(
 
 def dispatch_task(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     task_id: str,
@@ -354,14 +349,26 @@ def dispatch_task(
 ) -> dict[str, Any]:
     """To one unit, or to several in parallel: one child task per unit, the parent completes
     when every child is approved."""
-    task = get_visible(db, actor, task_id)
-    _require(
-        _dispatcher_side(actor, task), task, {"created", "returned", "arbitration"}, "dispatched"
-    )
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"created", "returned", "arbitration"}, "dispatched")
+    return _dispatch_units(db, guard.actor, now, calendar, task, units, limit, unit_exists)
+
+
+def _dispatch_units(
+    db: Database[Document],
+    actor: Actor,
+    now: datetime,
+    calendar: WorkCalendar,
+    task: Document,
+    units: Any,
+    limit: dict[str, Any] | None,
+    unit_exists: Callable[[str], bool],
+) -> dict[str, Any]:
     if not isinstance(units, list) or not 1 <= len(units) <= 50 or len(set(units)) != len(units):
         raise InvalidInput("1–50 different org unit paths", field="units")
     for unit in units:
-        if not isinstance(unit, str) or not (unit.startswith(PARTNER_PREFIX) or unit_exists(unit)):
+        _within_dispatcher(task, unit, "units")
+        if not (unit.startswith(PARTNER_PREFIX) or unit_exists(unit)):
             raise NotFound("no such org unit", field="units")
     if len(units) == 1:
         return task_view(_dispatch_one(db, task, actor, now, calendar, units[0], limit))
@@ -397,23 +404,25 @@ def dispatch_task(
     )
 
 
-def accept_task(db: Database[Document], actor: Actor, now: datetime, task_id: str) -> Document:
-    task = get_visible(db, actor, task_id)
-    _require(_receiver_side(actor, task), task, {"dispatched"}, "accepted")
+def accept_task(db: Database[Document], guard: Guard, now: datetime, task_id: str) -> Document:
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"dispatched"}, "accepted")
     return task_view(
         journal.record(db, task, now, actor, "accept", "accepted", {"accepted_at": now})
     )
 
 
-def start_task(db: Database[Document], actor: Actor, now: datetime, task_id: str) -> Document:
-    task = get_visible(db, actor, task_id)
-    _require(_receiver_side(actor, task), task, {"accepted", "feedback_rejected"}, "started")
+def start_task(db: Database[Document], guard: Guard, now: datetime, task_id: str) -> Document:
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"accepted", "feedback_rejected"}, "started")
     return task_view(journal.record(db, task, now, actor, "start", "in_progress"))
 
 
 def transfer_task(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     task_id: str,
@@ -424,8 +433,9 @@ def transfer_task(
 ) -> Document:
     """流转: the receiving unit passes the task down its own subtree, with part of the time
     limit (a due time no later than the task's); the task's own deadline and card stand."""
-    task = get_visible(db, actor, task_id)
-    _require(_receiver_side(actor, task), task, {"accepted", "in_progress"}, "transferred")
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"accepted", "in_progress"}, "transferred")
     receiver = str(task["receiver"])
     if not isinstance(unit, str) or unit == receiver or not within(unit, receiver):
         raise InvalidInput("a unit below the receiving unit", field="unit")
@@ -455,7 +465,7 @@ def transfer_task(
 
 def rollback_task(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     task_id: str,
@@ -465,10 +475,9 @@ def rollback_task(
 ) -> Document:
     """回退: back to the dispatcher with a reason code; past ``limit`` returns the task goes
     to the next level up (the dispatcher's parent unit) for arbitration."""
-    task = get_visible(db, actor, task_id)
-    _require(
-        _receiver_side(actor, task), task, {"dispatched", "accepted", "in_progress"}, "rolled back"
-    )
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"dispatched", "accepted", "in_progress"}, "rolled back")
     if reason_code not in ROLLBACK_REASONS:
         raise InvalidInput(f"one of {', '.join(ROLLBACK_REASONS)}", field="reason_code")
     reason = str(free_text(reason, "reason", 500))
@@ -504,14 +513,15 @@ def rollback_task(
 
 def submit_feedback(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     task_id: str,
     text: str,
     files: list[dict[str, Any]],
 ) -> Document:
-    task = get_visible(db, actor, task_id)
-    _require(_receiver_side(actor, task), task, {"in_progress", "feedback_rejected"}, "answered")
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"in_progress", "feedback_rejected"}, "answered")
     text = str(free_text(text, "text", 5000, multiline=True))
     prepared = attachments.prepare(files, task["_id"], now)
     attachments.store(db, prepared)
@@ -540,15 +550,16 @@ def submit_feedback(
 
 def review_feedback(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     task_id: str,
     decision: str,
     reason: str | None,
 ) -> Document:
-    task = get_visible(db, actor, task_id)
-    _require(_dispatcher_side(actor, task), task, {"feedback_submitted"}, "reviewed")
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, {"feedback_submitted"}, "reviewed")
     if decision == "reject":
         reason = free_text(reason, "reason", 500)
         notices = notices_to(
@@ -618,7 +629,7 @@ def _complete_parent(
 
 def urge_task(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     task_id: str,
@@ -626,21 +637,10 @@ def urge_task(
 ) -> Document:
     """催办: by the dispatcher side or a supervisor above the receiver; at most once an hour
     per task and urging unit."""
-    task = get_visible(db, actor, task_id)
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
     receiver = task.get("receiver")
-    above = bool(
-        receiver
-        and actor.has_role("supervisor")
-        and actor.org_path
-        and actor.org_path != receiver
-        and actor.reaches(receiver)
-    )
-    _require(
-        _dispatcher_side(actor, task) or above,
-        task,
-        WITH_RECEIVER,
-        "urged",
-    )
+    _require(guard, task, WITH_RECEIVER, "urged")
     note = free_text(note, "note", 500, required=False)
     window = int(now.timestamp() // URGE_INTERVAL.total_seconds())
     who = actor.org_path or actor.client_id
@@ -665,7 +665,7 @@ def urge_task(
 
 def reassign_task(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
     task_id: str,
@@ -674,11 +674,12 @@ def reassign_task(
     unit_exists: Callable[[str], bool],
 ) -> Document:
     """A supervisor above the dispatcher moves the task to another unit (the deadline stands)."""
-    task = get_visible(db, actor, task_id)
-    allowed = actor.has_role("supervisor", "admin") and actor.reaches(task["dispatcher"])
-    _require(allowed, task, WITH_RECEIVER, "reassigned")
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    _require(guard, task, WITH_RECEIVER, "reassigned")
     reason = str(free_text(reason, "reason", 500))
-    if not isinstance(unit, str) or not unit_exists(unit):
+    unit = _within_dispatcher(task, unit, "unit")
+    if not unit.startswith(PARTNER_PREFIX) and not unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
     changes = _hand_to(task, unit)
     notices = notices_to(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)
@@ -699,13 +700,14 @@ def reassign_task(
 
 
 def close_task(
-    db: Database[Document], actor: Actor, now: datetime, task_id: str, reason: str
+    db: Database[Document], guard: Guard, now: datetime, task_id: str, reason: str
 ) -> Document:
     """The dispatcher closes a returned task; a supervisor above it closes any open task."""
-    task = get_visible(db, actor, task_id)
-    supervisor = actor.has_role("supervisor", "admin") and actor.reaches(task["dispatcher"])
+    actor = guard.actor
+    task = get_visible(db, guard, task_id)
+    supervisor = guard.holds(access.OVER_DISPATCHER, access.task(task))
     states = OPEN if supervisor else {"created", "returned", "arbitration"}
-    _require(supervisor or _dispatcher_side(actor, task), task, set(states), "closed")
+    _require(guard, task, set(states), "closed")
     reason = str(free_text(reason, "reason", 500))
     return task_view(
         journal.record(

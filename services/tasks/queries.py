@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
@@ -21,30 +21,34 @@ SORTS = {"created": "created_at", "due": "due_at", "updated": "updated_at"}
 CARDS = ("none", "warning", "yellow", "red")
 
 
-def _scope(actor: Actor, unit: str | None) -> Document:
+def _scope(guard: Guard, unit: str | None) -> Document:
+    """A partner system sees the tasks it created or was sent; staff, their jurisdiction's
+    (or the subtree of a unit in it)."""
+    actor = guard.actor
     if actor.client_id:
+        guard.done()
         return {
             "$or": [{"partner": actor.client_id}, {"receiver": PARTNER_PREFIX + actor.client_id}]
         }
-    root = unit or actor.org_path
-    if root is None:
-        if actor.is_admin:
-            return {}
+    if unit is None:
+        root = guard.reach()
+        if root is None:
+            raise NotFound("no such org unit", field="unit")
+        return {"reach": root} if root else {}
+    if not guard.within_reach(unit):
         raise NotFound("no such org unit", field="unit")
-    if not actor.reaches(root) and not (unit is None and actor.org_path):
-        raise NotFound("no such org unit", field="unit")
-    return {"reach": root}
+    return {"reach": unit}
 
 
 def list_tasks(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     filters: dict[str, Any],
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    query: Document = _scope(actor, filters.get("unit"))
+    query: Document = _scope(guard, filters.get("unit"))
     if filters.get("state"):
         query["status"] = filters["state"]
     for key in ("source", "category"):
@@ -87,9 +91,10 @@ def history(db: Database[Document], task: Document) -> list[dict[str, Any]]:
 
 
 def notices_for(
-    db: Database[Document], actor: Actor, now: datetime, limit: int = 50
+    db: Database[Document], guard: Guard, now: datetime, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """The notices delivered to the actor's unit by now (those held for working hours wait)."""
+    """The notices delivered to the caller's unit by now (those held for working hours wait)."""
+    actor = guard.actor
     if actor.org_path is None:
         return []
     found = db.notices.find({"unit": actor.org_path, "deliver_at": {"$lte": now}})

@@ -1,26 +1,40 @@
 """Routing rules (自动派单): (source, category, matter, jurisdiction) → receiving unit, for
 tasks that arrive without one. Every field a rule names must match (the jurisdiction as a
 subtree); the rule naming more fields, then the deeper jurisdiction, wins. A task no rule
-matches waits in its dispatcher's queue."""
+matches waits in its dispatcher's queue.
+
+A rule belongs to the unit that made it (``owner``; an administrator's rule, to the city) and
+applies only to tasks whose place (jurisdiction, else dispatcher) lies inside the owner's
+subtree, sending them to a unit inside it: a district's rule never pulls another district's
+tasks in. Only the owner or a unit above it removes it."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from pymongo.database import Database
 
+from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import to_wire, utcnow
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
+from services.tasks import access
 
 FIELDS = ("source", "category", "matter", "jurisdiction")
 
 
 def add_rule(
-    db: Database[Document], match: dict[str, Any], unit: str, by: str | None
+    db: Database[Document],
+    guard: Guard,
+    match: dict[str, Any],
+    unit: str,
+    unit_exists: Callable[[str], bool],
 ) -> dict[str, Any]:
+    if not isinstance(match, dict):
+        raise InvalidInput("an object of source, category, matter, jurisdiction", field="match")
     unknown = set(match) - set(FIELDS)
     if unknown:
         raise InvalidInput(f"unknown match fields: {', '.join(sorted(unknown))}", field="match")
@@ -28,28 +42,62 @@ def add_rule(
         raise InvalidInput("each match value is a non-empty string", field="match")
     if not isinstance(unit, str) or not unit:
         raise InvalidInput("the receiving unit's path", field="unit")
+    owner = guard.actor.org_path
+    guard.require(access.org_unit(unit), "no such org unit", field="unit")
+    place = match.get("jurisdiction")
+    if place is not None and not guard.within_reach(place):
+        raise NotFound("no such org unit", field="match.jurisdiction")
+    if not unit_exists(unit):
+        raise NotFound("no such org unit", field="unit")
     rule = {
         "_id": "rr_" + secrets.token_hex(6),
         "match": match,
         "unit": unit,
+        "owner": owner,
         "at": utcnow(),
-        "by": by,
+        "by": guard.actor.account_id,
     }
     db.routing_rules.insert_one(rule)
     return view(rule)
 
 
 def view(rule: Document) -> dict[str, Any]:
-    return to_wire({"id": rule["_id"], "match": rule["match"], "unit": rule["unit"]})
+    return to_wire(
+        {
+            "id": rule["_id"],
+            "match": rule["match"],
+            "unit": rule["unit"],
+            "owner": rule.get("owner"),
+        }
+    )
 
 
-def list_rules(db: Database[Document]) -> list[dict[str, Any]]:
-    return [view(r) for r in db.routing_rules.find({}).sort("_id", 1)]
+def _resource(rule: Document) -> Any:
+    return access.owned_rule("routing_rule", rule.get("owner"))
 
 
-def delete_rule(db: Database[Document], rule_id: str) -> None:
-    if db.routing_rules.delete_one({"_id": rule_id}).deleted_count == 0:
+def list_rules(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+    """The rules that apply in the caller's jurisdiction: their own unit's and those below it,
+    the units' above it, and the city's."""
+    found = db.routing_rules.find({}).sort("_id", 1)
+    return [view(r) for r in guard.filter(found, _resource)]
+
+
+def delete_rule(db: Database[Document], guard: Guard, rule_id: str) -> None:
+    rule = db.routing_rules.find_one({"_id": rule_id}) if isinstance(rule_id, str) else None
+    if rule is None:
         raise NotFound("no such routing rule")
+    guard.require(_resource(rule), "no such routing rule")
+    db.routing_rules.delete_one({"_id": rule_id})
+
+
+def _applies(rule: Document, task: Document) -> bool:
+    """Inside its owner's subtree only (a rule of the city's applies everywhere)."""
+    owner = rule.get("owner")
+    place = task.get("jurisdiction") or task.get("dispatcher")
+    return owner is None or (
+        isinstance(place, str) and within(place, owner) and within(rule["unit"], owner)
+    )
 
 
 def _matches(rule: Document, task: Document) -> bool:
@@ -64,7 +112,7 @@ def _matches(rule: Document, task: Document) -> bool:
 
 def route(db: Database[Document], task: Document) -> str | None:
     """The receiving unit for ``task``, or None when no rule matches."""
-    candidates = [r for r in db.routing_rules.find({}) if _matches(r, task)]
+    candidates = [r for r in db.routing_rules.find({}) if _applies(r, task) and _matches(r, task)]
     if not candidates:
         return None
     best = max(

@@ -21,6 +21,7 @@ from services.common.errors import DOMAIN_ERRORS, NotFound
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.tasks import (
+    access,
     attachments,
     calendar,
     escalation,
@@ -48,7 +49,7 @@ class TasksService:
     name = "tasks"
 
     db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed])
-    call = CallContext()
+    call = CallContext(access.TABLE)
     metrics = ServiceMetrics(extra=escalation.gauges)
     identity = RpcProxy("identity")
     dispatch = EventDispatcher()
@@ -95,44 +96,40 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def add_source(self, code: str, name: str) -> dict[str, Any]:
-        self.call.actor.require_role("admin")
         return sources.add_source(self.db, code, name)
 
     @rpc(expected_exceptions=expected)
     def edit_source(
         self, code: str, name: str | None = None, enabled: bool | None = None
     ) -> dict[str, Any]:
-        self.call.actor.require_role("admin")
         return sources.edit_source(self.db, code, name, enabled)
 
     @rpc(expected_exceptions=expected)
     def add_routing_rule(self, match: dict[str, Any], unit: str) -> dict[str, Any]:
-        actor = self.call.actor
-        actor.require_role("admin", "supervisor")
-        if not self._unit_exists(unit):
-            raise NotFound("no such org unit", field="unit")
-        return routing.add_rule(self.db, match, unit, actor.account_id)
+        return routing.add_rule(self.db, self.call.guard, match, unit, self._unit_exists)
 
     @rpc(expected_exceptions=expected)
     def list_routing_rules(self) -> list[dict[str, Any]]:
-        return routing.list_rules(self.db)
+        return routing.list_rules(self.db, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def delete_routing_rule(self, rule_id: str) -> None:
-        self.call.actor.require_role("admin", "supervisor")
-        routing.delete_rule(self.db, rule_id)
+        routing.delete_rule(self.db, self.call.guard, rule_id)
 
     @rpc(expected_exceptions=expected)
     def put_ladder_rule(
         self, rule_id: str, match: dict[str, Any], steps: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        self.call.actor.require_role("admin")
         rule = ladder.validate_rule(rule_id, match, steps)
-        return ladder.save_rule(self.db, rule, replace=True)
+        return ladder.put_rule(self.db, self.call.guard, rule)
 
     @rpc(expected_exceptions=expected)
     def list_ladder_rules(self) -> list[dict[str, Any]]:
-        return ladder.list_rules(self.db)
+        return ladder.list_rules(self.db, self.call.guard)
+
+    @rpc(expected_exceptions=expected)
+    def delete_ladder_rule(self, rule_id: str, owner: str | None = None) -> dict[str, Any]:
+        return ladder.delete_rule(self.db, self.call.guard, rule_id, owner)
 
     @rpc(expected_exceptions=expected)
     def put_calendar_year(
@@ -142,10 +139,8 @@ class TasksService:
         working_weekends: list[str],
         hours: list[list[str]] | None = None,
     ) -> dict[str, Any]:
-        actor = self.call.actor
-        actor.require_role("admin")
         document = calendar.validate_year(year, holidays, working_weekends, hours)
-        return calendar.put_year(self.db, document, actor.account_id)
+        return calendar.put_year(self.db, document, self.call.actor.account_id)
 
     @rpc(expected_exceptions=expected)
     def get_calendar_year(self, year: int) -> dict[str, Any]:
@@ -155,9 +150,8 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def create_task(self, **fields: Any) -> dict[str, Any]:
-        actor = self.call.actor
         task, new = lifecycle.create_task(
-            self.db, actor, utcnow(), calendar.load(self.db), fields, self._unit_exists
+            self.db, self.call.guard, utcnow(), calendar.load(self.db), fields, self._unit_exists
         )
         return {**task, "created": new}
 
@@ -167,7 +161,7 @@ class TasksService:
     ) -> dict[str, Any]:
         return lifecycle.dispatch_task(
             self.db,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             calendar.load(self.db),
             task_id,
@@ -178,11 +172,11 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def accept_task(self, task_id: str) -> dict[str, Any]:
-        return lifecycle.accept_task(self.db, self.call.actor, utcnow(), task_id)
+        return lifecycle.accept_task(self.db, self.call.guard, utcnow(), task_id)
 
     @rpc(expected_exceptions=expected)
     def start_task(self, task_id: str) -> dict[str, Any]:
-        return lifecycle.start_task(self.db, self.call.actor, utcnow(), task_id)
+        return lifecycle.start_task(self.db, self.call.guard, utcnow(), task_id)
 
     @rpc(expected_exceptions=expected)
     def transfer_task(
@@ -190,7 +184,7 @@ class TasksService:
     ) -> dict[str, Any]:
         return lifecycle.transfer_task(
             self.db,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             calendar.load(self.db),
             task_id,
@@ -204,7 +198,7 @@ class TasksService:
     def rollback_task(self, task_id: str, reason_code: str, reason: str) -> dict[str, Any]:
         return lifecycle.rollback_task(
             self.db,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             calendar.load(self.db),
             task_id,
@@ -218,7 +212,7 @@ class TasksService:
         self, task_id: str, text: str, attachments: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         return lifecycle.submit_feedback(
-            self.db, self.call.actor, utcnow(), task_id, text, attachments or []
+            self.db, self.call.guard, utcnow(), task_id, text, attachments or []
         )
 
     @rpc(expected_exceptions=expected)
@@ -226,20 +220,20 @@ class TasksService:
         self, task_id: str, decision: str, reason: str | None = None
     ) -> dict[str, Any]:
         return lifecycle.review_feedback(
-            self.db, self.call.actor, utcnow(), calendar.load(self.db), task_id, decision, reason
+            self.db, self.call.guard, utcnow(), calendar.load(self.db), task_id, decision, reason
         )
 
     @rpc(expected_exceptions=expected)
     def urge_task(self, task_id: str, note: str | None = None) -> dict[str, Any]:
         return lifecycle.urge_task(
-            self.db, self.call.actor, utcnow(), calendar.load(self.db), task_id, note
+            self.db, self.call.guard, utcnow(), calendar.load(self.db), task_id, note
         )
 
     @rpc(expected_exceptions=expected)
     def reassign_task(self, task_id: str, unit: str, reason: str) -> dict[str, Any]:
         return lifecycle.reassign_task(
             self.db,
-            self.call.actor,
+            self.call.guard,
             utcnow(),
             calendar.load(self.db),
             task_id,
@@ -250,7 +244,7 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def close_task(self, task_id: str, reason: str) -> dict[str, Any]:
-        return lifecycle.close_task(self.db, self.call.actor, utcnow(), task_id, reason)
+        return lifecycle.close_task(self.db, self.call.guard, utcnow(), task_id, reason)
 
     # reading
 
@@ -258,40 +252,38 @@ class TasksService:
     def list_tasks(
         self, filters: dict[str, Any], limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return queries.list_tasks(self.db, self.call.actor, utcnow(), filters, limit, offset)
+        return queries.list_tasks(self.db, self.call.guard, utcnow(), filters, limit, offset)
 
     @rpc(expected_exceptions=expected)
     def get_task(self, task_id: str) -> dict[str, Any]:
-        return task_view(lifecycle.get_visible(self.db, self.call.actor, task_id))
+        return task_view(lifecycle.get_visible(self.db, self.call.guard, task_id))
 
     @rpc(expected_exceptions=expected)
     def task_history(self, task_id: str) -> list[dict[str, Any]]:
-        task = lifecycle.get_visible(self.db, self.call.actor, task_id)
+        task = lifecycle.get_visible(self.db, self.call.guard, task_id)
         return queries.history(self.db, task)
 
     @rpc(expected_exceptions=expected)
     def task_attachment(self, task_id: str, attachment_id: str) -> dict[str, Any]:
-        task = lifecycle.get_visible(self.db, self.call.actor, task_id)
+        task = lifecycle.get_visible(self.db, self.call.guard, task_id)
         return attachments.read(self.db, task, attachment_id)
 
     @rpc(expected_exceptions=expected)
     def my_notices(self, limit: int = 50) -> list[dict[str, Any]]:
-        return queries.notices_for(self.db, self.call.actor, utcnow(), limit)
+        return queries.notices_for(self.db, self.call.guard, utcnow(), limit)
 
     @rpc(expected_exceptions=expected)
     def unit_stats(
         self, unit: str, start: str | None = None, end: str | None = None
     ) -> dict[str, Any]:
-        return stats.unit_stats(self.db, self.call.actor, utcnow(), unit, start, end)
+        return stats.unit_stats(self.db, self.call.guard, utcnow(), unit, start, end)
 
     # partner webhooks (delivered by the gateway, which holds the partners' addresses)
 
     @rpc(expected_exceptions=expected)
     def pending_webhooks(self, limit: int = 200) -> list[dict[str, Any]]:
-        self.call.actor.require_role("admin")
         return outbox.pending_webhooks(self.db, limit)
 
     @rpc(expected_exceptions=expected)
     def webhooks_delivered(self, event_ids: list[str]) -> int:
-        self.call.actor.require_role("admin")
         return outbox.webhook_delivered(self.db, event_ids)

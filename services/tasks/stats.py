@@ -11,10 +11,11 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.actor import Actor
+from services.common.access import Guard
 from services.common.codec import format_time, parse_time
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
+from services.tasks import access
 from services.tasks.lifecycle import OPEN
 
 FIELDS = {
@@ -31,14 +32,15 @@ FIELDS = {
 
 def unit_stats(
     db: Database[Document],
-    actor: Actor,
+    guard: Guard,
     now: datetime,
     unit: str,
     start: str | None,
     end: str | None,
 ) -> dict[str, Any]:
-    if not actor.reaches(unit):
+    if not isinstance(unit, str) or not unit:
         raise NotFound("no such org unit", field="unit")
+    guard.require(access.org_unit(unit), "no such org unit", field="unit")
     since = parse_time(start, "from") if start else None
     until = parse_time(end, "to") if end else now
     if since and since >= until:

@@ -8,15 +8,38 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from playwright.sync_api import BrowserContext, expect
 
 from tests.browser.conftest import DESKTOP, accessible, log_in, screenshot
 from tests.e2e.conftest import DEMO_PASSWORD
+from tests.e2e.test_certs import issue_disability
+from tests.e2e.test_policy import eventually
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
 
 
-def test_staff_author_simulate_publish_and_pay_a_policy(open_context: Opener) -> None:
+def holds_a_disability_certificate(
+    http: httpx.Client, login: Callable[[str], dict[str, str]], person: str
+) -> None:
+    """The person holds a disability certificate, and policy has learnt it."""
+    issued = issue_disability(http, login("staff.cl"), person, "肢体", "二级", f"cl-{person}")
+    assert issued.status_code == 201, issued.text
+
+    def learnt() -> bool:
+        facts = http.get(f"/v1/subjects/{person}/facts", headers=login("staff.nh")).json()
+        return facts.get("cert_disability_certificate", {}).get("value") == "valid"
+
+    assert eventually(learnt)
+
+
+def test_staff_author_simulate_publish_and_pay_a_policy(
+    open_context: Opener,
+    citizen: dict[str, Any],
+    http: httpx.Client,
+    login: Callable[[str], dict[str, str]],
+) -> None:
+    holds_a_disability_certificate(http, login, citizen["id"])
     code = f"grade-care-{uuid.uuid4().hex[:6]}"
     page = open_context(DESKTOP).new_page()
     log_in(page, "staff.cl", DEMO_PASSWORD, "/staff/policies")
@@ -49,7 +72,7 @@ def test_staff_author_simulate_publish_and_pay_a_policy(open_context: Opener) ->
     simulated = page.get_by_role("region", name="模拟测算结果")
     expect(simulated).to_contain_text("未写入任何数据")
     eligible = int(page.locator("#sim-eligible").inner_text())
-    assert eligible >= 1  # the browser tests' citizen holds a disability certificate
+    assert eligible >= 1  # the citizen above holds a disability certificate
     accessible(page)
 
     page.get_by_role("button", name="发布").click()

@@ -1,5 +1,5 @@
 """Helpers shared by the end-to-end tests: a consumer of nameko events on the real broker,
-and running one of the offline verifiers as a terminal would."""
+running one of the offline verifiers as a terminal would, and a proxy asked and accepted."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
@@ -55,3 +56,32 @@ def run_verifier(module: str, token: str, *args: str) -> tuple[int, dict[str, An
     )
     verdict: dict[str, Any] = json.loads(done.stdout)
     return done.returncode, verdict
+
+
+def grant_proxy(
+    http: httpx.Client,
+    principal: dict[str, str],
+    proxy: dict[str, str],
+    proxy_id_number: str,
+    proxy_name: str,
+    scopes: list[str],
+    valid_until: str = "2030-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    """A person asks someone to act for them, and that person accepts on their own page."""
+    asked = http.post(
+        "/v1/me/proxies",
+        headers=principal,
+        json={
+            "proxy_id_number": proxy_id_number,
+            "proxy_name": proxy_name,
+            "scopes": scopes,
+            "valid_until": valid_until,
+        },
+    )
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["status"] == "pending"
+    accepted = http.post(f"/v1/me/proxies/{asked.json()['id']}/accept", headers=proxy)
+    assert accepted.status_code == 200, accepted.text
+    result: dict[str, Any] = accepted.json()
+    assert result["status"] == "active"
+    return result

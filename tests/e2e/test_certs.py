@@ -17,7 +17,7 @@ from services.certs import statuslist
 from services.certs.signing import seal_valid
 from services.common.crypto import public_key_from_jwk
 from tests.conftest import Suite
-from tests.e2e.support import event_queue, next_event, run_verifier
+from tests.e2e.support import event_queue, grant_proxy, next_event, run_verifier
 from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import credit_code
 
@@ -81,11 +81,23 @@ def test_issue_check_revoke_and_the_status_list(
 
         wallet = http.get("/v1/me/certificates", headers=login("citizen.li")).json()
         assert [c["number"] for c in wallet] == [certificate["number"]]
+        # Anyone with the number learns that it is authentic, its type, issuer and validity,
+        # and nothing about its holder; the check code printed on the card opens its face.
         public = http.get(f"/v1/certificates/{certificate['number']}/verify").json()
         assert public["result"] == "authentic"
-        assert public["face"] == {"holder_name": "李秀英", "category": "视力", "grade": "一级"}
-        assert "subject" not in public
-        assert holder not in json.dumps(public)
+        assert "face" not in public
+        assert "李秀英" not in json.dumps(public, ensure_ascii=False)
+        code = wallet[0]["check_code"]
+        opened = http.get(
+            f"/v1/certificates/{certificate['number']}/verify", params={"code": code}
+        ).json()
+        assert opened["face"] == {"holder_name": "李秀英", "category": "视力", "grade": "一级"}
+        assert "subject" not in opened
+        assert holder not in json.dumps(opened)
+        wrong = http.get(
+            f"/v1/certificates/{certificate['number']}/verify", params={"code": "00000000"}
+        ).json()
+        assert "face" not in wrong
 
         revoked = http.post(
             f"/v1/certificates/{certificate['id']}/revoke",
@@ -354,7 +366,10 @@ def test_the_composite_licence_appears_once_and_fails_with_a_part(
     composites = composites_of(http, login, org)
     assert len(composites) == 1
     number = composites[0]["number"]
-    check = http.get(f"/v1/certificates/{number}/verify").json()
+    assert "parts" not in http.get(f"/v1/certificates/{number}/verify").json()
+    check = http.get(
+        f"/v1/certificates/{number}/verify", params={"code": composites[0]["check_code"]}
+    ).json()
     assert check["result"] == "authentic"
     assert {p["type"] for p in check["parts"]} == {"drug_trading_licence", "food_trading_licence"}
     assert (
@@ -416,7 +431,12 @@ def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
         (1, "superseded", "四级"),
         (2, "valid", "三级"),
     ]
-    public = http.get(f"/v1/certificates/{first['number']}/verify").json()
+    code = next(
+        c["check_code"]
+        for c in http.get("/v1/me/certificates", headers=login("citizen.li")).json()
+        if c["number"] == first["number"]
+    )
+    public = http.get(f"/v1/certificates/{first['number']}/verify", params={"code": code}).json()
     assert (public["result"], public["version"], public["face"]["grade"]) == (
         "authentic",
         2,
@@ -467,17 +487,15 @@ def test_disability_certificate_from_application_to_wallet(
     elder = login("citizen.li")  # 李秀英, 太原街; her neighbour 王小梅 applies for her
     elder_id = subject_of(http, login, "citizen.li")
     until = "2030-01-01T00:00:00Z"
-    granted = http.post(
-        "/v1/me/proxies",
-        headers=elder,
-        json={
-            "proxy_id_number": "210102198508081045",
-            "proxy_name": "王小梅",
-            "scopes": ["apply", "show_certificates"],
-            "valid_until": until,
-        },
+    grant_proxy(
+        http,
+        elder,
+        login("citizen.xiaomei"),
+        "210102198508081045",
+        "王小梅",
+        ["apply", "show_certificates"],
+        until,
     )
-    assert granted.status_code == 201, granted.text
     applied = http.post(
         "/v1/applications",
         headers={**login("citizen.xiaomei"), "X-On-Behalf-Of": elder_id},
@@ -591,17 +609,7 @@ def test_wallet_cards_and_certificates_held_as_a_proxy(http: httpx.Client, login
     assert certificate["id"] not in [
         c["id"] for c in http.get("/v1/me/certificates", headers=helper).json()
     ]
-    granted = http.post(
-        "/v1/me/proxies",
-        headers=wang,
-        json={
-            "proxy_id_number": "210102198508081045",
-            "proxy_name": "王小梅",
-            "scopes": ["show_certificates"],
-            "valid_until": "2030-01-01T00:00:00Z",
-        },
-    )
-    assert granted.status_code == 201
+    grant_proxy(http, wang, helper, "210102198508081045", "王小梅", ["show_certificates"])
     assert certificate["id"] in [
         c["id"] for c in http.get("/v1/me/certificates", headers=helper).json()
     ]

@@ -209,7 +209,7 @@ def test_repeated_wrong_passwords_lock_with_429_and_retry_after(
         json={
             "username": "lockout.probe",
             "password": "the-right-one",
-            "roles": ["citizen"],
+            "roles": ["enterprise"],
             "org_path": "CN-LN-SY/HP/NH",
         },
     )

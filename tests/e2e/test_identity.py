@@ -230,6 +230,8 @@ def test_a_proxy_shows_the_code_and_both_identities_are_recorded(
     elder, helper = login("citizen.li"), login("citizen.xiaomei")
     elder_id = http.get("/v1/me", headers=elder).json()["subject_id"]
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    # A number that does not go with the name: answered exactly as a right one (no name, no
+    # id comes back before the person asked accepts), and it never authorizes anyone.
     wrong_name = http.post(
         "/v1/me/proxies",
         headers=elder,
@@ -240,8 +242,13 @@ def test_a_proxy_shows_the_code_and_both_identities_are_recorded(
             "valid_until": until,
         },
     )
-    assert_problem(wrong_name, 404)
-    granted = http.post(
+    assert wrong_name.status_code == 201, wrong_name.text
+    assert wrong_name.json()["status"] == "pending"
+    assert wrong_name.json()["proxy"] == {"id": None, "name": "王大梅"}
+    assert wrong_name.json()["id"] not in [
+        d["id"] for d in http.get("/v1/me/proxies", headers=helper).json()["i_act_for"]
+    ]
+    asked = http.post(
         "/v1/me/proxies",
         headers=elder,
         json={
@@ -251,7 +258,14 @@ def test_a_proxy_shows_the_code_and_both_identities_are_recorded(
             "valid_until": until,
         },
     )
-    assert granted.status_code == 201, granted.text
+    assert asked.status_code == 201, asked.text
+    assert asked.json().keys() == wrong_name.json().keys()
+    early = http.post("/v1/me/code", headers={**helper, "X-On-Behalf-Of": elder_id})
+    assert assert_problem(early, 403)["code"] == "not_delegated"  # not accepted yet
+    self_accept = http.post(f"/v1/me/proxies/{asked.json()['id']}/accept", headers=elder)
+    assert_problem(self_accept, 403)  # the person asked accepts, not the one asking
+    granted = http.post(f"/v1/me/proxies/{asked.json()['id']}/accept", headers=helper)
+    assert granted.status_code == 200, granted.text
     acting = http.get("/v1/me/proxies", headers=helper).json()["i_act_for"]
     mine = next(d for d in acting if d["id"] == granted.json()["id"])
     assert mine["principal"]["name"] == "李秀英"

@@ -201,6 +201,25 @@ def register(http: httpx.Client, login: Login, name: str, birth: str) -> str:
     return str(created.json()["id"])
 
 
+def disabled(
+    http: httpx.Client, login: Login, person: str, category: str, feed: dict[str, Any]
+) -> None:
+    """A person with a disability certificate (its category is a fact only the certificate
+    states) and feed facts from their street, once policy has learnt both."""
+    issued = issue_disability(http, login("staff.cl"), person, category, "二级", f"cl-{person}")
+    assert issued.status_code == 201, issued.text
+    written = http.put(
+        f"/v1/subjects/{person}/facts", headers=login("staff.nh"), json={"facts": feed}
+    )
+    assert written.status_code == 200, written.text
+
+    def known() -> bool:
+        facts = http.get(f"/v1/subjects/{person}/facts", headers=login("staff.nh")).json()
+        return "disability_category" in facts
+
+    assert eventually(known)
+
+
 def ledger_of(http: httpx.Client, staff: dict[str, str], policy_id: str) -> dict[str, Any]:
     found: dict[str, Any] = http.get(f"/v1/policies/{policy_id}/ledger", headers=staff).json()
     return found
@@ -222,25 +241,10 @@ def pilot_policy(budget: int) -> dict[str, Any]:
 def test_auto_payouts_pay_once_within_the_budget_and_the_ledger_reconciles(
     http: httpx.Client, login: Login
 ) -> None:
-    staff, street = login("staff.cl"), login("staff.nh")
+    staff = login("staff.cl")
     people = [register(http, login, n, "19900101") for n in ("甲一", "乙二", "丙三")]
     for person in people:
-        assert eventually(
-            lambda p=person: (
-                http.put(
-                    f"/v1/subjects/{p}/facts",
-                    headers=street,
-                    json={
-                        "facts": {
-                            "disability_category": "肢体",
-                            "device_price": 100000,
-                            "pilot_group": "e2e",
-                        }
-                    },
-                ).status_code
-                == 200
-            )
-        )
+        disabled(http, login, person, "肢体", {"device_price": 100000, "pilot_group": "e2e"})
     policy = http.post("/v1/policies", headers=staff, json=pilot_policy(200000)).json()
     assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
 
@@ -462,24 +466,9 @@ def test_the_payment_callback_is_signed_idempotent_and_never_contradicted(
 ) -> None:
     """The payment partner's callback settles a payout; a forged or stale signature is
     refused; the same callback twice changes nothing; one naming another amount is refused."""
-    staff, street = login("staff.cl"), login("staff.nh")
+    staff = login("staff.cl")
     person = register(http, login, "丁四", "19850101")
-    assert eventually(
-        lambda: (
-            http.put(
-                f"/v1/subjects/{person}/facts",
-                headers=street,
-                json={
-                    "facts": {
-                        "disability_category": "视力",
-                        "device_price": 50000,
-                        "pilot_group": "cb",
-                    }
-                },
-            ).status_code
-            == 200
-        )
-    )
+    disabled(http, login, person, "视力", {"device_price": 50000, "pilot_group": "cb"})
     body = {**pilot_policy(1_000_000), "code": "callback-pilot"}
     body["conditions"]["all"][-1]["value"] = "cb"
     policy = http.post("/v1/policies", headers=staff, json=body).json()

@@ -5,7 +5,7 @@ went; who may act for me, and for whom I act."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -88,6 +88,14 @@ async def who_saw_my_data(request: Request, settings: SettingsDep) -> Response:
     )
 
 
+PROXY_STATES = {
+    "pending": "等待对方同意",
+    "active": "有效",
+    "declined": "对方已拒绝",
+    "revoked": "已撤销",
+}
+
+
 async def _proxies_page(
     request: Request,
     here: Visit,
@@ -103,8 +111,10 @@ async def _proxies_page(
         here.user,
         here.session,
         acting_for_me=listed["acting_for_me"],
-        i_act_for=listed["i_act_for"],
+        asking_me=[d for d in listed["i_act_for"] if d["status"] == "pending"],
+        i_act_for=[d for d in listed["i_act_for"] if d["status"] == "active"],
         scopes=SCOPES,
+        states=PROXY_STATES,
         today=date.today().isoformat(),
         notice=notice,
         error=error,
@@ -115,7 +125,12 @@ async def _proxies_page(
 @router.get("/proxies", response_class=HTMLResponse)
 async def proxies(request: Request, settings: SettingsDep, done: str = "") -> Response:
     here = await visit(request, settings)
-    notice = {"added": "已授权代办人。", "revoked": "已撤销授权。"}.get(done)
+    notice = {
+        "added": "已发出授权请求，等对方同意后生效。",
+        "revoked": "已撤销授权。",
+        "accepted": "已同意代办。",
+        "declined": "已拒绝代办请求。",
+    }.get(done)
     return await _proxies_page(request, here, notice=notice)
 
 
@@ -158,3 +173,19 @@ async def revoke(
     except ApiError as error:
         return await _proxies_page(request, here, error=explain(error), status_code=error.status)
     return RedirectResponse("/citizen/proxies?done=revoked", status_code=303)
+
+
+@router.post("/proxies/{delegation_id}/{answer}")
+async def answer(
+    delegation_id: str,
+    answer: Literal["accept", "decline"],
+    request: Request,
+    settings: SettingsDep,
+) -> Response:
+    here = await visit(request, settings)
+    try:
+        await here.api.post(f"/v1/me/proxies/{delegation_id}/{answer}")
+    except ApiError as error:
+        return await _proxies_page(request, here, error=explain(error), status_code=error.status)
+    done = "accepted" if answer == "accept" else "declined"
+    return RedirectResponse(f"/citizen/proxies?done={done}", status_code=303)

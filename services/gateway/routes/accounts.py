@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.gateway.deps import BusDep, PageDep, StaffActor
+from services.gateway.access import operation
+from services.gateway.deps import BusDep, CurrentActor, PageDep
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -22,14 +23,21 @@ class AccountCreate(BaseModel):
     scenes: list[str] | None = Field(default=None, max_length=10)
 
 
-@router.post("", status_code=201, summary="Register an account in your jurisdiction")
-async def create_account(body: AccountCreate, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "",
+    status_code=201,
+    summary="Register an account in your jurisdiction",
+    openapi_extra=operation("identity.create_account"),
+)
+async def create_account(body: AccountCreate, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "create_account", **body.model_dump())
 
 
-@router.get("", summary="Accounts in your jurisdiction")
+@router.get(
+    "", summary="Accounts in your jurisdiction", openapi_extra=operation("identity.list_accounts")
+)
 async def list_accounts(
-    _actor: StaffActor,
+    _actor: CurrentActor,
     bus: BusDep,
     page: PageDep,
     org_path: Annotated[str | None, Query(max_length=200)] = None,
@@ -39,7 +47,11 @@ async def list_accounts(
     )
 
 
-@router.get("/{account_id}", summary="One account (404 outside your jurisdiction)")
-async def get_account(account_id: str, _actor: StaffActor, bus: BusDep) -> dict[str, Any]:
+@router.get(
+    "/{account_id}",
+    summary="One account (404 outside your jurisdiction)",
+    openapi_extra=operation("identity.get_account"),
+)
+async def get_account(account_id: str, _actor: CurrentActor, bus: BusDep) -> dict[str, Any]:
     result: dict[str, Any] = await bus.call("identity", "get_account", account_id=account_id)
     return result

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from services.common.crypto import derive_key
 from services.common.errors import InvalidInput
 from services.gateway import partners
+from services.gateway.access import operation
 from services.gateway.auth import issue_access_token
 from services.gateway.deps import AnonymousBus, GatewayDb, KeyRingDep, SettingsDep
 
@@ -22,7 +23,12 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
-@router.post("/token", response_model=TokenResponse, summary="Get an access token")
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    summary="Get an access token",
+    openapi_extra=operation("gateway.issue_token", "identity.authenticate"),
+)
 async def issue_token(
     bus: AnonymousBus,
     db: GatewayDb,

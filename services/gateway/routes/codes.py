@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.gateway import qr
-from services.gateway.deps import AdminActor, AnonymousBus, BusDep, CurrentActor, VerifierActor
+from services.gateway.access import operation
+from services.gateway.deps import AnonymousBus, BusDep, CurrentActor
 from services.gateway.ratelimit import limit_verifier
 
 router = APIRouter(tags=["codes"])
@@ -35,7 +36,11 @@ class ScanLogUpload(BaseModel):
     entries: list[OfflineScan] = Field(max_length=1000)
 
 
-@router.post("/v1/me/code", summary="A fresh dynamic code (or for the person in X-On-Behalf-Of)")
+@router.post(
+    "/v1/me/code",
+    summary="A fresh dynamic code (or for the person in X-On-Behalf-Of)",
+    openapi_extra=operation("identity.issue_code"),
+)
 async def issue_code(_actor: CurrentActor, bus: BusDep) -> JSONResponse:
     code = await bus.call("identity", "issue_code")
     return JSONResponse(code, headers=NO_STORE)
@@ -56,6 +61,7 @@ async def _code_image(bus: BusDep, render: Any, media_type: str) -> Response:
     summary="A fresh dynamic code as a PNG QR",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
+    openapi_extra=operation("identity.issue_code"),
 )
 async def code_png(_actor: CurrentActor, bus: BusDep) -> Response:
     return await _code_image(bus, qr.png, "image/png")
@@ -66,23 +72,36 @@ async def code_png(_actor: CurrentActor, bus: BusDep) -> Response:
     summary="A fresh dynamic code as an SVG QR",
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
+    openapi_extra=operation("identity.issue_code"),
 )
 async def code_svg(_actor: CurrentActor, bus: BusDep) -> Response:
     return await _code_image(bus, qr.svg, "image/svg+xml")
 
 
-@router.post("/v1/me/code/freeze", summary="Freeze my code (lost phone)")
+@router.post(
+    "/v1/me/code/freeze",
+    summary="Freeze my code (lost phone)",
+    openapi_extra=operation("identity.freeze_my_code"),
+)
 async def freeze_my_code(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "freeze_my_code")
 
 
-@router.post("/v1/me/code/unfreeze", summary="Unfreeze my code (log in again first)")
+@router.post(
+    "/v1/me/code/unfreeze",
+    summary="Unfreeze my code (log in again first)",
+    openapi_extra=operation("identity.unfreeze_my_code"),
+)
 async def unfreeze_my_code(actor: CurrentActor, bus: BusDep) -> Any:
     age = time.time() - float(actor.extra.get("iat") or 0)
     return await bus.call("identity", "unfreeze_my_code", token_age_s=age)
 
 
-@router.get("/v1/me/scans", summary="Who scanned my code, newest first")
+@router.get(
+    "/v1/me/scans",
+    summary="Who scanned my code, newest first",
+    openapi_extra=operation("identity.list_my_scans"),
+)
 async def my_scans(
     _actor: CurrentActor,
     bus: BusDep,
@@ -92,27 +111,43 @@ async def my_scans(
     return await bus.call("identity", "list_my_scans", limit=limit, before=before)
 
 
-@router.post("/v1/codes/verify", summary="Verify a scanned code for a scene (verifier terminals)")
+@router.post(
+    "/v1/codes/verify",
+    summary="Verify a scanned code for a scene (verifier terminals)",
+    openapi_extra=operation("identity.verify_code"),
+)
 async def verify_code(
     body: CodeVerify,
-    _actor: VerifierActor,
+    _actor: CurrentActor,
     bus: BusDep,
     _limit: Annotated[None, Depends(limit_verifier)],
 ) -> Any:
     return await bus.call("identity", "verify_code", token=body.token, scene=body.scene)
 
 
-@router.post("/v1/codes/scan-logs", summary="Upload scans made offline (idempotent per jti)")
-async def upload_scan_logs(body: ScanLogUpload, _actor: VerifierActor, bus: BusDep) -> Any:
+@router.post(
+    "/v1/codes/scan-logs",
+    summary="Upload scans made offline (idempotent per jti)",
+    openapi_extra=operation("identity.upload_scan_logs"),
+)
+async def upload_scan_logs(body: ScanLogUpload, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "upload_scan_logs", **body.model_dump())
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys that sign codes, for offline terminals")
+@router.get(
+    "/.well-known/jwks.json",
+    summary="Public keys that sign codes, for offline terminals",
+    openapi_extra=operation("identity.code_jwks"),
+)
 async def jwks(bus: AnonymousBus) -> JSONResponse:
     keys = await bus.call("identity", "code_jwks")
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
-@router.post("/v1/admin/code-keys/rotate", summary="Rotate the code-signing key (admin)")
-async def rotate_code_key(_actor: AdminActor, bus: BusDep) -> Any:
+@router.post(
+    "/v1/admin/code-keys/rotate",
+    summary="Rotate the code-signing key (admin)",
+    openapi_extra=operation("identity.rotate_code_key"),
+)
+async def rotate_code_key(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "rotate_code_key")

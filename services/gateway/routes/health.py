@@ -9,15 +9,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.common.errors import NotFound
-from services.gateway import metrics
-from services.gateway.deps import BusDep, GatewayDb, SettingsDep, StaffActor
+from services.gateway import access, metrics
+from services.gateway.access import operation
+from services.gateway.deps import BusDep, CurrentActor, GatewayDb, SettingsDep
 from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcClient, RpcTimeout
 from services.gateway.settings import SERVICES
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The gateway process is alive")
+@router.get(
+    "/healthz", summary="The gateway process is alive", openapi_extra=operation("gateway.healthz")
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -49,7 +52,11 @@ async def prometheus_metrics(request: Request) -> Response:
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
 
-@router.get("/readyz", summary="Broker, database and every service answer")
+@router.get(
+    "/readyz",
+    summary="Broker, database and every service answer",
+    openapi_extra=operation("gateway.readyz"),
+)
 async def readyz(request: Request, db: GatewayDb, settings: SettingsDep) -> JSONResponse:
     rpc: RpcClient = request.state.rpc
     timeout = settings.HEALTH_TIMEOUT
@@ -67,8 +74,15 @@ async def readyz(request: Request, db: GatewayDb, settings: SettingsDep) -> JSON
     )
 
 
-@router.get("/v1/services/{service}/health", summary="One service's health (staff)")
-async def service_health(service: str, _actor: StaffActor, bus: BusDep) -> Any:
+@router.get(
+    "/v1/services/{service}/health",
+    summary="One service's health (staff)",
+    openapi_extra=operation(
+        "gateway.service_health", "identity.health", "certs.health", "policy.health", "tasks.health"
+    ),
+)
+async def service_health(service: str, actor: CurrentActor, bus: BusDep) -> Any:
+    access.require("service_health", actor)
     if service not in SERVICES:
         raise NotFound("no such service", field="service")
     return await bus.call(service, "health")

@@ -6,12 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from services.gateway.access import operation
 from services.gateway.deps import BusDep, CurrentActor
 
 router = APIRouter(prefix="/v1", tags=["me"])
 
 
-@router.get("/me", summary="The caller")
+@router.get(
+    "/me", summary="The caller", openapi_extra=operation("gateway.read_me", "identity.get_account")
+)
 async def read_me(actor: CurrentActor, bus: BusDep) -> dict[str, Any]:
     if actor.client_id:
         return {

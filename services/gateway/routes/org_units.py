@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.gateway.deps import BusDep, CurrentActor, StaffActor
+from services.gateway.access import operation
+from services.gateway.deps import BusDep, CurrentActor
 
 router = APIRouter(prefix="/v1/org-units", tags=["org units"])
 
@@ -21,18 +22,29 @@ class OrgUnitCreate(BaseModel):
     parent: str | None = Field(default=None, max_length=200)
 
 
-@router.post("", status_code=201, summary="Add an org unit (supervisor or admin)")
-async def create_org_unit(body: OrgUnitCreate, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "",
+    status_code=201,
+    summary="Add an org unit (supervisor or admin)",
+    openapi_extra=operation("identity.create_org_unit"),
+)
+async def create_org_unit(body: OrgUnitCreate, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "create_org_unit", **body.model_dump())
 
 
-@router.get("", summary="The subtree of your jurisdiction (or of root)")
+@router.get(
+    "",
+    summary="The subtree of your jurisdiction (or of root)",
+    openapi_extra=operation("identity.list_org_units"),
+)
 async def list_org_units(
-    _actor: StaffActor, bus: BusDep, root: Annotated[str | None, Query(max_length=200)] = None
+    _actor: CurrentActor, bus: BusDep, root: Annotated[str | None, Query(max_length=200)] = None
 ) -> Any:
     return await bus.call("identity", "list_org_units", root=root)
 
 
-@router.get("/{path:path}", summary="One org unit")
+@router.get(
+    "/{path:path}", summary="One org unit", openapi_extra=operation("identity.get_org_unit")
+)
 async def get_org_unit(path: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "get_org_unit", path=path)

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.gateway import qr
-from services.gateway.deps import BusDep, CurrentActor, StaffActor
+from services.gateway.access import operation
+from services.gateway.deps import BusDep, CurrentActor
 
 router = APIRouter(tags=["organisations"])
 
@@ -30,13 +31,22 @@ class Reason(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/v1/organisations", status_code=201, summary="Register an organisation")
-async def register_organisation(body: OrganisationCreate, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "/v1/organisations",
+    status_code=201,
+    summary="Register an organisation",
+    openapi_extra=operation("identity.register_organisation"),
+)
+async def register_organisation(body: OrganisationCreate, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "register_organisation", **body.model_dump(exclude_none=True))
 
 
-@router.get("/v1/organisations/{organisation_id}", summary="One organisation (masked)")
-async def get_organisation(organisation_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+@router.get(
+    "/v1/organisations/{organisation_id}",
+    summary="One organisation (masked)",
+    openapi_extra=operation("identity.get_subject"),
+)
+async def get_organisation(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "get_subject", subject_id=organisation_id)
 
 
@@ -44,18 +54,23 @@ async def get_organisation(organisation_id: str, _actor: StaffActor, bus: BusDep
     "/v1/organisations/{organisation_id}/operators",
     status_code=201,
     summary="Link an enterprise account as operator or legal representative",
+    openapi_extra=operation("identity.add_operator"),
 )
 async def add_operator(
-    organisation_id: str, body: OperatorCreate, _actor: StaffActor, bus: BusDep
+    organisation_id: str, body: OperatorCreate, _actor: CurrentActor, bus: BusDep
 ) -> Any:
     return await bus.call(
         "identity", "add_operator", organisation_id=organisation_id, **body.model_dump()
     )
 
 
-@router.post("/v1/organisations/{organisation_id}/freeze", summary="Freeze, with a reason")
+@router.post(
+    "/v1/organisations/{organisation_id}/freeze",
+    summary="Freeze, with a reason",
+    openapi_extra=operation("identity.freeze_subject"),
+)
 async def freeze_organisation(
-    organisation_id: str, body: Reason, _actor: StaffActor, bus: BusDep
+    organisation_id: str, body: Reason, _actor: CurrentActor, bus: BusDep
 ) -> Any:
     return await bus.call(
         "identity", "freeze_subject", subject_id=organisation_id, reason=body.reason
@@ -65,6 +80,7 @@ async def freeze_organisation(
 @router.post(
     "/v1/organisations/{organisation_id}/code",
     summary="A fresh enterprise code (operators of the organisation)",
+    openapi_extra=operation("identity.issue_code"),
 )
 async def enterprise_code(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "issue_code", organisation_id=organisation_id)
@@ -75,6 +91,7 @@ async def enterprise_code(organisation_id: str, _actor: CurrentActor, bus: BusDe
     response_class=Response,
     summary="A fresh enterprise code as a PNG QR (operators)",
     responses={200: {"content": {"image/png": {}}}},
+    openapi_extra=operation("identity.issue_code"),
 )
 async def enterprise_code_png(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Response:
     code = await bus.call("identity", "issue_code", organisation_id=organisation_id)
@@ -82,6 +99,10 @@ async def enterprise_code_png(organisation_id: str, _actor: CurrentActor, bus: B
     return Response(qr.png(code["token"]), media_type="image/png", headers=headers)
 
 
-@router.get("/v1/me/organisations", summary="Organisations I operate")
+@router.get(
+    "/v1/me/organisations",
+    summary="Organisations I operate",
+    openapi_extra=operation("identity.my_organisations"),
+)
 async def my_organisations(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "my_organisations")

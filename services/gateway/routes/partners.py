@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.common.crypto import derive_key
-from services.gateway import partners
-from services.gateway.deps import AdminActor, GatewayDb, SettingsDep
+from services.gateway import access, partners
+from services.gateway.access import operation
+from services.gateway.deps import CurrentActor, GatewayDb, SettingsDep
 
 router = APIRouter(prefix="/v1/partner-clients", tags=["partner clients"])
 
@@ -24,10 +25,16 @@ class PartnerClientCreate(BaseModel):
     )
 
 
-@router.post("", status_code=201, summary="Register a partner client; the secret is shown once")
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a partner client; the secret is shown once",
+    openapi_extra=operation("gateway.create_partner_client"),
+)
 async def create_partner_client(
-    body: PartnerClientCreate, _actor: AdminActor, db: GatewayDb, settings: SettingsDep
+    body: PartnerClientCreate, actor: CurrentActor, db: GatewayDb, settings: SettingsDep
 ) -> dict[str, Any]:
+    access.require("create_partner_client", actor)
     hash_key = derive_key(settings.SECRET_KEY.get_secret_value(), "partner-secrets")
     return await partners.create_client(
         db,
@@ -41,6 +48,7 @@ async def create_partner_client(
     )
 
 
-@router.get("", summary="Partner clients")
-async def list_partner_clients(_actor: AdminActor, db: GatewayDb) -> list[dict[str, Any]]:
+@router.get("", summary="Partner clients", openapi_extra=operation("gateway.list_partner_clients"))
+async def list_partner_clients(actor: CurrentActor, db: GatewayDb) -> list[dict[str, Any]]:
+    access.require("list_partner_clients", actor)
     return await partners.list_clients(db)

@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.gateway import qr
-from services.gateway.deps import BusDep, PageDep, StaffActor
+from services.gateway.access import operation
+from services.gateway.deps import BusDep, CurrentActor, PageDep
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -43,14 +44,21 @@ class GuardianCreate(BaseModel):
     valid_until: str | None = Field(default=None, max_length=40)
 
 
-@router.post("", status_code=201, summary="Register a person in your jurisdiction")
-async def register_person(body: PersonCreate, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a person in your jurisdiction",
+    openapi_extra=operation("identity.register_person"),
+)
+async def register_person(body: PersonCreate, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "register_person", **body.model_dump(exclude_none=True))
 
 
-@router.get("", summary="Persons in your jurisdiction")
+@router.get(
+    "", summary="Persons in your jurisdiction", openapi_extra=operation("identity.list_persons")
+)
 async def list_persons(
-    _actor: StaffActor,
+    _actor: CurrentActor,
     bus: BusDep,
     page: PageDep,
     org_path: Annotated[str | None, Query(max_length=200)] = None,
@@ -60,18 +68,28 @@ async def list_persons(
     )
 
 
-@router.get("/{person_id}", summary="One person (masked)")
-async def get_person(person_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+@router.get(
+    "/{person_id}", summary="One person (masked)", openapi_extra=operation("identity.get_subject")
+)
+async def get_person(person_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "get_subject", subject_id=person_id)
 
 
-@router.post("/{person_id}/freeze", summary="Freeze a person's codes, with a reason")
-async def freeze_person(person_id: str, body: Reason, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "/{person_id}/freeze",
+    summary="Freeze a person's codes, with a reason",
+    openapi_extra=operation("identity.freeze_subject"),
+)
+async def freeze_person(person_id: str, body: Reason, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "freeze_subject", subject_id=person_id, reason=body.reason)
 
 
-@router.post("/{person_id}/unfreeze", summary="Lift a staff freeze")
-async def unfreeze_person(person_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "/{person_id}/unfreeze",
+    summary="Lift a staff freeze",
+    openapi_extra=operation("identity.unfreeze_subject"),
+)
+async def unfreeze_person(person_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "unfreeze_subject", subject_id=person_id)
 
 
@@ -79,8 +97,9 @@ async def unfreeze_person(person_id: str, _actor: StaffActor, bus: BusDep) -> An
     "/{person_id}/printed-code",
     status_code=201,
     summary="Issue a printed code (物理码); earlier cards stop working",
+    openapi_extra=operation("identity.issue_printed_code"),
 )
-async def issue_printed_code(person_id: str, _actor: StaffActor, bus: BusDep) -> Any:
+async def issue_printed_code(person_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("identity", "issue_printed_code", person_id=person_id)
 
 
@@ -89,16 +108,22 @@ async def issue_printed_code(person_id: str, _actor: StaffActor, bus: BusDep) ->
     summary="The printable card",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
+    openapi_extra=operation("identity.get_printed_code"),
 )
-async def printed_card(person_id: str, _actor: StaffActor, bus: BusDep) -> Response:
+async def printed_card(person_id: str, _actor: CurrentActor, bus: BusDep) -> Response:
     card = await bus.call("identity", "get_printed_code", person_id=person_id)
     image = qr.printed_card(card["code"], card["name"], card["id_number_masked"], card["issued_at"])
     return Response(image, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/{person_id}/guardians", status_code=201, summary="Appoint a guardian")
+@router.post(
+    "/{person_id}/guardians",
+    status_code=201,
+    summary="Appoint a guardian",
+    openapi_extra=operation("identity.appoint_guardian"),
+)
 async def appoint_guardian(
-    person_id: str, body: GuardianCreate, _actor: StaffActor, bus: BusDep
+    person_id: str, body: GuardianCreate, _actor: CurrentActor, bus: BusDep
 ) -> Any:
     return await bus.call(
         "identity", "appoint_guardian", person_id=person_id, **body.model_dump(exclude_none=True)

@@ -8,39 +8,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.common.actor import Actor
-from services.common.errors import Forbidden, NotFound
+from services.common.errors import NotFound
+from services.gateway.access import operation
 from services.gateway.deps import (
-    AdminActor,
     BusDep,
     CurrentActor,
     GatewayDb,
     PageDep,
-    StaffActor,
 )
 
 router = APIRouter(tags=["tasks"])
 
 
-def _task_actor(scope: str) -> Any:
-    def check(actor: CurrentActor) -> Actor:
-        if actor.client_id:
-            if scope not in actor.scopes:
-                raise Forbidden(f"this client lacks the {scope} scope")
-            return actor
-        if not actor.is_staff:
-            raise Forbidden("requires one of the roles: staff, supervisor, admin")
-        return actor
-
-    return check
-
-
-TaskWriter = Annotated[Actor, Depends(_task_actor("tasks:write"))]
-TaskReader = Annotated[Actor, Depends(_task_actor("tasks:read"))]
 Year = Annotated[int, Path(ge=2000, le=2100, description="a calendar year, 2000 to 2100")]
 
 
@@ -146,53 +129,96 @@ class CalendarYear(BaseModel):
 # administration
 
 
-@router.get("/v1/task-sources", summary="Task sources (任务来源)")
-async def list_sources(_actor: TaskReader, bus: BusDep) -> Any:
+@router.get(
+    "/v1/task-sources",
+    summary="Task sources (任务来源)",
+    openapi_extra=operation("tasks.list_sources"),
+)
+async def list_sources(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "list_sources")
 
 
-@router.post("/v1/task-sources", status_code=201, summary="Add a task source (admin)")
-async def add_source(body: SourceCreate, _actor: AdminActor, bus: BusDep) -> Any:
+@router.post(
+    "/v1/task-sources",
+    status_code=201,
+    summary="Add a task source (admin)",
+    openapi_extra=operation("tasks.add_source"),
+)
+async def add_source(body: SourceCreate, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "add_source", **body.model_dump())
 
 
-@router.patch("/v1/task-sources/{code}", summary="Rename, enable or disable a source (admin)")
-async def edit_source(code: str, body: SourceEdit, _actor: AdminActor, bus: BusDep) -> Any:
+@router.patch(
+    "/v1/task-sources/{code}",
+    summary="Rename, enable or disable a source (admin)",
+    openapi_extra=operation("tasks.edit_source"),
+)
+async def edit_source(code: str, body: SourceEdit, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "edit_source", code=code, **body.model_dump())
 
 
-@router.get("/v1/routing-rules", summary="Routing rules (自动派单)")
-async def list_routing_rules(_actor: StaffActor, bus: BusDep) -> Any:
+@router.get(
+    "/v1/routing-rules",
+    summary="Routing rules (自动派单)",
+    openapi_extra=operation("tasks.list_routing_rules"),
+)
+async def list_routing_rules(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "list_routing_rules")
 
 
-@router.post("/v1/routing-rules", status_code=201, summary="Add a routing rule (supervisor)")
-async def add_routing_rule(body: RoutingRule, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "/v1/routing-rules",
+    status_code=201,
+    summary="Add a routing rule (supervisor)",
+    openapi_extra=operation("tasks.add_routing_rule"),
+)
+async def add_routing_rule(body: RoutingRule, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "add_routing_rule", **body.model_dump())
 
 
-@router.delete("/v1/routing-rules/{rule_id}", status_code=204, summary="Remove a routing rule")
-async def delete_routing_rule(rule_id: str, _actor: StaffActor, bus: BusDep) -> None:
+@router.delete(
+    "/v1/routing-rules/{rule_id}",
+    status_code=204,
+    summary="Remove a routing rule",
+    openapi_extra=operation("tasks.delete_routing_rule"),
+)
+async def delete_routing_rule(rule_id: str, _actor: CurrentActor, bus: BusDep) -> None:
     await bus.call("tasks", "delete_routing_rule", rule_id=rule_id)
 
 
-@router.get("/v1/escalation-rules", summary="The escalation ladder's rules")
-async def list_ladder_rules(_actor: StaffActor, bus: BusDep) -> Any:
+@router.get(
+    "/v1/escalation-rules",
+    summary="The escalation ladder's rules",
+    openapi_extra=operation("tasks.list_ladder_rules"),
+)
+async def list_ladder_rules(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "list_ladder_rules")
 
 
-@router.put("/v1/escalation-rules/{rule_id}", summary="Set an escalation rule (admin)")
-async def put_ladder_rule(rule_id: str, body: LadderRule, _actor: AdminActor, bus: BusDep) -> Any:
+@router.put(
+    "/v1/escalation-rules/{rule_id}",
+    summary="Set an escalation rule (admin)",
+    openapi_extra=operation("tasks.put_ladder_rule"),
+)
+async def put_ladder_rule(rule_id: str, body: LadderRule, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "put_ladder_rule", rule_id=rule_id, **body.model_dump())
 
 
-@router.get("/v1/calendar/{year}", summary="The working-day calendar of a year")
+@router.get(
+    "/v1/calendar/{year}",
+    summary="The working-day calendar of a year",
+    openapi_extra=operation("tasks.get_calendar_year"),
+)
 async def get_calendar(year: Year, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "get_calendar_year", year=year)
 
 
-@router.put("/v1/calendar/{year}", summary="Set a year's holidays, 调休 days and hours (admin)")
-async def put_calendar(year: Year, body: CalendarYear, _actor: AdminActor, bus: BusDep) -> Any:
+@router.put(
+    "/v1/calendar/{year}",
+    summary="Set a year's holidays, 调休 days and hours (admin)",
+    openapi_extra=operation("tasks.put_calendar_year"),
+)
+async def put_calendar(year: Year, body: CalendarYear, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "put_calendar_year", year=year, **body.model_dump())
 
 
@@ -209,8 +235,13 @@ async def _known_partners(db: Any, units: list[str] | None) -> None:
                 raise NotFound("no such partner system", field="units")
 
 
-@router.post("/v1/tasks", status_code=201, summary="Create a task (staff, or a partner system)")
-async def create_task(body: TaskCreate, _actor: TaskWriter, bus: BusDep, db: GatewayDb) -> Any:
+@router.post(
+    "/v1/tasks",
+    status_code=201,
+    summary="Create a task (staff, or a partner system)",
+    openapi_extra=operation("tasks.create_task"),
+)
+async def create_task(body: TaskCreate, _actor: CurrentActor, bus: BusDep, db: GatewayDb) -> Any:
     await _known_partners(db, body.units)
     task = await bus.call("tasks", "create_task", **body.model_dump(exclude_none=True))
     if not task.pop("created"):
@@ -218,9 +249,13 @@ async def create_task(body: TaskCreate, _actor: TaskWriter, bus: BusDep, db: Gat
     return task
 
 
-@router.get("/v1/tasks", summary="Tasks visible to the caller, filtered, paged and sorted")
+@router.get(
+    "/v1/tasks",
+    summary="Tasks visible to the caller, filtered, paged and sorted",
+    openapi_extra=operation("tasks.list_tasks"),
+)
 async def list_tasks(
-    _actor: TaskReader,
+    _actor: CurrentActor,
     bus: BusDep,
     page: PageDep,
     state: Annotated[str | None, Query(max_length=30)] = None,
@@ -263,18 +298,28 @@ async def list_tasks(
     )
 
 
-@router.get("/v1/tasks/{task_id}", summary="One task")
-async def get_task(task_id: str, _actor: TaskReader, bus: BusDep) -> Any:
+@router.get("/v1/tasks/{task_id}", summary="One task", openapi_extra=operation("tasks.get_task"))
+async def get_task(task_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "get_task", task_id=task_id)
 
 
-@router.get("/v1/tasks/{task_id}/history", summary="Every step of the task, oldest first")
-async def task_history(task_id: str, _actor: TaskReader, bus: BusDep) -> Any:
+@router.get(
+    "/v1/tasks/{task_id}/history",
+    summary="Every step of the task, oldest first",
+    openapi_extra=operation("tasks.task_history"),
+)
+async def task_history(task_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "task_history", task_id=task_id)
 
 
-@router.get("/v1/tasks/{task_id}/attachments/{attachment_id}", summary="One attachment")
-async def task_attachment(task_id: str, attachment_id: str, _actor: TaskReader, bus: BusDep) -> Any:
+@router.get(
+    "/v1/tasks/{task_id}/attachments/{attachment_id}",
+    summary="One attachment",
+    openapi_extra=operation("tasks.task_attachment"),
+)
+async def task_attachment(
+    task_id: str, attachment_id: str, _actor: CurrentActor, bus: BusDep
+) -> Any:
     return await bus.call("tasks", "task_attachment", task_id=task_id, attachment_id=attachment_id)
 
 
@@ -283,36 +328,60 @@ async def _act(bus: Any, method: str, task_id: str, body: BaseModel | None = Non
     return await bus.call("tasks", method, task_id=task_id, **fields)
 
 
-@router.post("/v1/tasks/{task_id}/dispatch", summary="Dispatch to one unit or several (parallel)")
+@router.post(
+    "/v1/tasks/{task_id}/dispatch",
+    summary="Dispatch to one unit or several (parallel)",
+    openapi_extra=operation("tasks.dispatch_task"),
+)
 async def dispatch_task(
-    task_id: str, body: Dispatch, _actor: TaskWriter, bus: BusDep, db: GatewayDb
+    task_id: str, body: Dispatch, _actor: CurrentActor, bus: BusDep, db: GatewayDb
 ) -> Any:
     await _known_partners(db, body.units)
     return await _act(bus, "dispatch_task", task_id, body)
 
 
-@router.post("/v1/tasks/{task_id}/accept", summary="The receiving unit accepts (签收)")
-async def accept_task(task_id: str, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/accept",
+    summary="The receiving unit accepts (签收)",
+    openapi_extra=operation("tasks.accept_task"),
+)
+async def accept_task(task_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "accept_task", task_id)
 
 
-@router.post("/v1/tasks/{task_id}/start", summary="Start handling (again after a rejection)")
-async def start_task(task_id: str, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/start",
+    summary="Start handling (again after a rejection)",
+    openapi_extra=operation("tasks.start_task"),
+)
+async def start_task(task_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "start_task", task_id)
 
 
-@router.post("/v1/tasks/{task_id}/transfer", summary="Pass down to a unit below (流转)")
-async def transfer_task(task_id: str, body: Transfer, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/transfer",
+    summary="Pass down to a unit below (流转)",
+    openapi_extra=operation("tasks.transfer_task"),
+)
+async def transfer_task(task_id: str, body: Transfer, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "transfer_task", task_id, body)
 
 
-@router.post("/v1/tasks/{task_id}/rollback", summary="Return to the dispatcher (回退)")
-async def rollback_task(task_id: str, body: Rollback, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/rollback",
+    summary="Return to the dispatcher (回退)",
+    openapi_extra=operation("tasks.rollback_task"),
+)
+async def rollback_task(task_id: str, body: Rollback, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "rollback_task", task_id, body)
 
 
-@router.post("/v1/tasks/{task_id}/feedback", summary="Submit the result (反馈)")
-async def submit_feedback(task_id: str, body: Feedback, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/feedback",
+    summary="Submit the result (反馈)",
+    openapi_extra=operation("tasks.submit_feedback"),
+)
+async def submit_feedback(task_id: str, body: Feedback, _actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call(
         "tasks",
         "submit_feedback",
@@ -322,35 +391,59 @@ async def submit_feedback(task_id: str, body: Feedback, _actor: TaskWriter, bus:
     )
 
 
-@router.post("/v1/tasks/{task_id}/review", summary="Approve or reject the feedback (审核)")
-async def review_feedback(task_id: str, body: Review, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/review",
+    summary="Approve or reject the feedback (审核)",
+    openapi_extra=operation("tasks.review_feedback"),
+)
+async def review_feedback(task_id: str, body: Review, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "review_feedback", task_id, body)
 
 
-@router.post("/v1/tasks/{task_id}/urge", summary="Urge (催办), at most hourly per unit")
-async def urge_task(task_id: str, body: Urge, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/urge",
+    summary="Urge (催办), at most hourly per unit",
+    openapi_extra=operation("tasks.urge_task"),
+)
+async def urge_task(task_id: str, body: Urge, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "urge_task", task_id, body)
 
 
-@router.post("/v1/tasks/{task_id}/reassign", summary="Move to another unit (supervisor)")
-async def reassign_task(task_id: str, body: Reassign, _actor: StaffActor, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/reassign",
+    summary="Move to another unit (supervisor)",
+    openapi_extra=operation("tasks.reassign_task"),
+)
+async def reassign_task(task_id: str, body: Reassign, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "reassign_task", task_id, body)
 
 
-@router.post("/v1/tasks/{task_id}/close", summary="Close a task, with a reason")
-async def close_task(task_id: str, body: Close, _actor: TaskWriter, bus: BusDep) -> Any:
+@router.post(
+    "/v1/tasks/{task_id}/close",
+    summary="Close a task, with a reason",
+    openapi_extra=operation("tasks.close_task"),
+)
+async def close_task(task_id: str, body: Close, _actor: CurrentActor, bus: BusDep) -> Any:
     return await _act(bus, "close_task", task_id, body)
 
 
-@router.get("/v1/me/task-notices", summary="Notices for my unit (held outside working hours)")
-async def my_notices(_actor: StaffActor, bus: BusDep) -> Any:
+@router.get(
+    "/v1/me/task-notices",
+    summary="Notices for my unit (held outside working hours)",
+    openapi_extra=operation("tasks.my_notices"),
+)
+async def my_notices(_actor: CurrentActor, bus: BusDep) -> Any:
     return await bus.call("tasks", "my_notices")
 
 
-@router.get("/v1/stats/units/{unit:path}", summary="A unit's statistics over a period")
+@router.get(
+    "/v1/stats/units/{unit:path}",
+    summary="A unit's statistics over a period",
+    openapi_extra=operation("tasks.unit_stats"),
+)
 async def unit_stats(
     unit: str,
-    _actor: StaffActor,
+    _actor: CurrentActor,
     bus: BusDep,
     start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=40)] = None,

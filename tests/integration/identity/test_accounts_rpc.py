@@ -12,6 +12,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common.actor import Actor
 from services.identity.service import IdentityService
+from tests.bus import gateway_proxy
 
 ADMIN = Actor(account_id="acc_admin", roles=("admin",))
 
@@ -24,8 +25,7 @@ def identity(container_factory: Any, service_config: dict[str, Any]) -> Iterator
 
 
 def proxy(config: dict[str, Any], actor: Actor | None) -> ClusterRpcProxy:
-    context = {"actor": actor.to_header()} if actor else {}
-    return ClusterRpcProxy(config, context_data=context, timeout=30)
+    return gateway_proxy(config, actor)
 
 
 def build_city(config: dict[str, Any]) -> None:
@@ -56,10 +56,13 @@ def test_staff_of_one_street_cannot_see_an_account_of_another(identity: dict[str
             username="staff.nh", password="pass-word-1", roles=["staff"], org_path="C/HP/NH"
         )
         other = rpc.identity.create_account(
-            username="citizen.tyj", password="pass-word-1", roles=["citizen"], org_path="C/HP/TYJ"
+            username="citizen.tyj",
+            password="pass-word-1",
+            roles=["enterprise"],
+            org_path="C/HP/TYJ",
         )
         mine = rpc.identity.create_account(
-            username="citizen.nh", password="pass-word-1", roles=["citizen"], org_path="C/HP/NH"
+            username="citizen.nh", password="pass-word-1", roles=["enterprise"], org_path="C/HP/NH"
         )
         claims = rpc.identity.authenticate(username="staff.nh", password="pass-word-1")
     staff = Actor(account_id=claims["account_id"], roles=("staff",), org_path="C/HP/NH")
@@ -71,7 +74,10 @@ def test_staff_of_one_street_cannot_see_an_account_of_another(identity: dict[str
             rpc.identity.get_account(account_id="acc_does_not_exist")
         with pytest.raises(RemoteError) as elsewhere:
             rpc.identity.create_account(
-                username="intruder", password="pass-word-1", roles=["citizen"], org_path="C/HP/TYJ"
+                username="intruder",
+                password="pass-word-1",
+                roles=["enterprise"],
+                org_path="C/HP/TYJ",
             )
         listed = rpc.identity.list_accounts()
     # Outside the jurisdiction looks exactly like not existing.
@@ -87,7 +93,7 @@ def test_five_wrong_passwords_lock_the_account(identity: dict[str, Any]) -> None
         rpc.identity.create_account(
             username="citizen.wang",
             password="right-password",
-            roles=["citizen"],
+            roles=["enterprise"],
             org_path="C/HP/NH",
         )
     with proxy(identity, None) as rpc:

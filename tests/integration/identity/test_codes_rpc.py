@@ -18,15 +18,14 @@ from services.common.crypto import public_key_from_jwk
 from services.identity import codekeys
 from services.identity.codetoken import read_code
 from services.identity.service import IdentityService
+from tests.bus import gateway_proxy
 from tests.idnumbers import resident_id
 
 ADMIN = Actor(account_id="acc_admin", roles=("admin",))
 
 
 def proxy(config: dict[str, Any], actor: Actor | None) -> ClusterRpcProxy:
-    return ClusterRpcProxy(
-        config, context_data={"actor": actor.to_header()} if actor else {}, timeout=30
-    )
+    return gateway_proxy(config, actor)
 
 
 @pytest.fixture
@@ -65,7 +64,9 @@ def test_twenty_simultaneous_scans_of_one_code_accept_exactly_one(city: dict[str
     config = city["config"]
     with proxy(config, citizen(city)) as rpc:
         token = rpc.identity.issue_code()["token"]
-    terminal = Actor(account_id=city["terminal"]["id"], roles=("verifier",))
+    terminal = Actor(
+        account_id=city["terminal"]["id"], roles=("verifier",), extra={"scenes": ["hotel"]}
+    )
 
     def scan(_: int) -> str:
         with proxy(config, terminal) as rpc:
@@ -105,7 +106,9 @@ def test_rotation_keeps_old_codes_valid_until_they_expire(city: dict[str, Any]) 
     assert read_code(old_token, published, now).sub == city["person"]["id"]
     assert read_code(new_token, published, now).sub == city["person"]["id"]
     assert new_token.split(".")[0] != old_token.split(".")[0]
-    terminal = Actor(account_id=city["terminal"]["id"], roles=("verifier",))
+    terminal = Actor(
+        account_id=city["terminal"]["id"], roles=("verifier",), extra={"scenes": ["hotel"]}
+    )
     with proxy(config, terminal) as rpc:
         assert rpc.identity.verify_code(token=old_token, scene="hotel")["result"] == "valid"
     # Once every code the old key signed has expired, it is no longer published.

@@ -22,7 +22,8 @@ from pymongo.database import Database
 from services.common.actor import Actor
 from services.common.config import load_settings
 from services.common.mongo import Document, client_for
-from services.policy import payouts, policies
+from services.policy import access, payouts, policies
+from tests.bus import as_actor, gateway_proxy
 from tests.conftest import nameko_process
 
 # 600 in `make test`; the acceptance run uses PAYOUT_FAULT_SUBJECTS=20000 (about ten
@@ -105,7 +106,7 @@ def start_service(config: dict[str, Any]) -> subprocess.Popen[bytes]:
 
 
 def rpc(config: dict[str, Any]) -> ClusterRpcProxy:
-    return ClusterRpcProxy(config, context_data={"actor": STAFF.to_header()}, timeout=3600)
+    return gateway_proxy(config, STAFF, timeout=3600)
 
 
 def up(proxy: Any) -> bool:
@@ -138,7 +139,7 @@ def assert_exactly_once(db: Database[Document], policy: Document, report: dict[s
     assert sorted(e["payout"] for e in chain) == sorted(
         p["_id"] for p in found if p["status"] == "offered"
     )
-    ledger = payouts.ledger(db, STAFF, policy["_id"])
+    ledger = payouts.ledger(db, as_actor(access.TABLE, "policy_ledger", STAFF), policy["_id"])
     assert ledger["reconciled"] is True
     assert ledger["reserved_in_budget"] == policy["budget"]  # to the fen
     assert ledger["by_state"]["offered"]["amount"] == policy["budget"]

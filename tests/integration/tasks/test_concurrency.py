@@ -8,15 +8,15 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcProxy
 from pymongo.database import Database
 
 from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.errors import DomainError
 from services.common.mongo import Document
-from services.tasks import calendar, lifecycle
+from services.tasks import access, calendar, lifecycle
 from services.tasks.service import TasksService
+from tests.bus import as_actor, gateway_proxy
 from tests.integration.tasks.conftest import DISPATCHER, STREET
 
 SUPERVISOR = Actor(account_id="acc_hp_sup", roles=("supervisor",), org_path="C/HP")
@@ -29,7 +29,7 @@ def test_fifty_conflicting_transitions_one_wins(
     container.start()
     task, _ = lifecycle.create_task(
         tasks_db,
-        DISPATCHER,
+        as_actor(access.TABLE, "create_task", DISPATCHER),
         utcnow(),
         calendar.load(tasks_db),
         {"title": "噪音扰民", "category": "environment", "units": ["C/HP/NH"]},
@@ -40,7 +40,7 @@ def test_fifty_conflicting_transitions_one_wins(
         # Half the street's staff, half a district supervisor above it, all signing for the
         # task (签收) at once: only the first may; after it, accepting again is meaningless.
         actor = STREET if i % 2 else SUPERVISOR
-        with ClusterRpcProxy(service_config, context_data={"actor": actor.to_header()}) as rpc:
+        with gateway_proxy(service_config, actor) as rpc:
             try:
                 rpc.tasks.accept_task(task_id=task["id"])
             except RemoteError as exc:
@@ -53,7 +53,7 @@ def test_fifty_conflicting_transitions_one_wins(
     assert outcomes.count("applied") == 1
     assert outcomes.count("Conflict") == 49
 
-    with ClusterRpcProxy(service_config, context_data={"actor": STREET.to_header()}) as rpc:
+    with gateway_proxy(service_config, STREET) as rpc:
         current = rpc.tasks.get_task(task_id=task["id"])
         history = rpc.tasks.task_history(task_id=task["id"])
     assert current["rev"] == 3

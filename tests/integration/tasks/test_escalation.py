@@ -11,8 +11,9 @@ from pymongo.database import Database
 
 from services.common.actor import Actor
 from services.common.mongo import Document
-from services.tasks import calendar, escalation, lifecycle, queries
+from services.tasks import access, calendar, escalation, lifecycle, queries
 from services.tasks.calendar import CST
+from tests.bus import as_actor
 from tests.integration.tasks.conftest import DISPATCHER, STREET
 
 SECOND = timedelta(seconds=1)
@@ -33,7 +34,7 @@ def national_day(db: Database[Document]) -> calendar.WorkCalendar:
 def create(db: Database[Document], now: datetime, work: calendar.WorkCalendar) -> dict[str, Any]:
     task, new = lifecycle.create_task(
         db,
-        DISPATCHER,
+        as_actor(access.TABLE, "create_task", DISPATCHER),
         now,
         work,
         {
@@ -95,15 +96,28 @@ def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hour
     # The street and its district's supervisors hear of each card, but only in working hours:
     # the yellow card fell at 17:30 on Saturday, its notice arrives on Monday at 09:00.
     district = Actor(account_id="acc_hp", roles=("supervisor",), org_path="C/HP")
-    at_saturday_evening = [n["kind"] for n in queries.notices_for(tasks_db, STREET, yellow)]
+    at_saturday_evening = [
+        n["kind"]
+        for n in queries.notices_for(tasks_db, as_actor(access.TABLE, "my_notices", STREET), yellow)
+    ]
     assert "yellow" not in at_saturday_evening
     assert "warning" in at_saturday_evening
     monday = cst(2026, 10, 12, 9, 0)
-    assert "yellow" in [n["kind"] for n in queries.notices_for(tasks_db, STREET, monday)]
-    assert "yellow" in [n["kind"] for n in queries.notices_for(tasks_db, district, monday)]
+    assert "yellow" in [
+        n["kind"]
+        for n in queries.notices_for(tasks_db, as_actor(access.TABLE, "my_notices", STREET), monday)
+    ]
+    assert "yellow" in [
+        n["kind"]
+        for n in queries.notices_for(
+            tasks_db, as_actor(access.TABLE, "my_notices", district), monday
+        )
+    ]
     red_notice = [
         n
-        for n in queries.notices_for(tasks_db, STREET, red + timedelta(days=3))
+        for n in queries.notices_for(
+            tasks_db, as_actor(access.TABLE, "my_notices", STREET), red + timedelta(days=3)
+        )
         if n["kind"] == "red"
     ]
     assert [n["deliver_at"] for n in red_notice] == ["2026-10-14T01:00:00.000Z"]  # Wed 09:00
@@ -116,14 +130,21 @@ def test_a_new_deadline_after_rollback_restarts_the_ladder(tasks_db: Database[Do
     warning = cst(2026, 10, 10, 9, 15)
     assert [c for _t, c in escalation.sweep(tasks_db, warning, work).escalated] == ["warning"]
     lifecycle.rollback_task(
-        tasks_db, STREET, warning + SECOND, work, task["id"], "wrong_jurisdiction", "不属本街道", 3
+        tasks_db,
+        as_actor(access.TABLE, "rollback_task", STREET),
+        warning + SECOND,
+        work,
+        task["id"],
+        "wrong_jurisdiction",
+        "不属本街道",
+        3,
     )
     # Returned: the old deadline's cards no longer fire.
     assert escalation.sweep(tasks_db, cst(2026, 10, 20, 9, 0), work).count == 0
     again = cst(2026, 10, 20, 9, 0)
     lifecycle.dispatch_task(
         tasks_db,
-        DISPATCHER,
+        as_actor(access.TABLE, "dispatch_task", DISPATCHER),
         again,
         work,
         task["id"],

@@ -1,0 +1,98 @@
+"""Writing facts about subjects from outside: one subject at a time (``PUT``) or a batch of
+NDJSON lines. Each write is checked three ways: the writer may reach the subject (staff of its
+area, or a partner feed whose area holds it), the subject is one identity registered, and each
+fact is one the writer may state (:mod:`services.policy.provenance`). In a batch, a line that
+fails any of these is reported by its number (the same ``unknown subject`` whether it does not
+exist or lies outside the feed's area) and the other lines apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.access import Guard
+from services.common.codec import parse_time
+from services.common.errors import DomainError, NotFound
+from services.common.mongo import Document
+from services.policy import access, facts, provenance, rematch, subjects
+
+Lookup = Callable[[str], dict[str, Any] | None]  # identity's brief of a subject, or None
+
+
+def source_of(guard: Guard) -> str:
+    actor = guard.actor
+    return f"partner:{actor.client_id}" if actor.client_id else f"staff:{actor.account_id}"
+
+
+def known_subject(db: Database[Document], now: datetime, subject: str, lookup: Lookup) -> Document:
+    """The subject's facts document, once identity has registered the subject (learnt now if
+    its registration has not reached this service yet)."""
+    document = db.facts.find_one({"_id": subject})
+    if document is not None and document.get("kind"):
+        return document
+    brief = lookup(subject)
+    if brief is None:
+        raise NotFound("no such subject", field="subject")
+    subjects.learn_profile(
+        db, now, {"subject": subject, "kind": brief["kind"], "org_path": brief["org_path"]}
+    )
+    found = db.facts.find_one({"_id": subject})
+    assert found is not None
+    return found
+
+
+def put_facts(
+    db: Database[Document],
+    guard: Guard,
+    now: datetime,
+    subject: Any,
+    values: Any,
+    valid_until: str | None,
+    lookup: Lookup,
+) -> dict[str, Any]:
+    subject = facts.validate_subject(subject)
+    values = facts.validate_values(values)
+    until = parse_time(valid_until, "valid_until") if valid_until else None
+    document = known_subject(db, now, subject, lookup)
+    guard.require(access.subject(document), "no such subject", field="subject")
+    source = source_of(guard)
+    provenance.require_writable(values, source)
+    written, changed = facts.put_facts(db, now, subject, values, source, until)
+    pushed = rematch.rematch_subject(db, now, subject, changed, written)
+    return {
+        "subject": subject,
+        "changed": changed,
+        "pushed": pushed,
+        "facts": facts.view(written, now),
+    }
+
+
+def bulk_facts(
+    db: Database[Document], guard: Guard, now: datetime, batch_id: str, ndjson: str, lookup: Lookup
+) -> dict[str, Any]:
+    guard.done()  # every line is checked below
+    source = source_of(guard)
+    earlier = facts.claim_batch(db, now, source, batch_id)
+    if earlier is not None:
+        return {**earlier, "repeated": True}
+    good, bad = facts.parse_bulk(ndjson)
+    applied = 0
+    for line, subject, values, until in good:
+        try:
+            document = known_subject(db, now, subject, lookup)
+            if not guard.allows(access.subject(document)):
+                raise NotFound("no such subject", field="subject")
+            provenance.require_writable(values, source)
+        except DomainError as refused:
+            bad.append({"line": line, "field": refused.extra.get("field"), "detail": str(refused)})
+            continue
+        written, changed = facts.put_facts(db, now, subject, values, source, until)
+        rematch.rematch_subject(db, now, subject, changed, written)
+        applied += 1
+    bad.sort(key=lambda item: int(item["line"]))
+    report = {"batch_id": batch_id, "source": source, "applied": applied, "errors": bad}
+    facts.record_batch(db, now, source, batch_id, report)
+    return {**report, "repeated": False}
