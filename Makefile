@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 REPLICAS ?= 1
 export REPLICAS
 
-.PHONY: up down install backing lint format test test-unit test-integration test-e2e test-replicas test-faults test-schema browser-tools bench
+.PHONY: up down install backing lint format test test-unit test-integration test-e2e test-replicas test-faults test-limits test-schema browser-tools bench
 
 up:
 	bash deploy/local/up.sh
@@ -34,7 +34,7 @@ format: install
 # Unit tests need nothing running; integration tests run real nameko containers (under
 # eventlet, hence `nameko test`) on the real broker and database; end-to-end tests start the
 # suite as `make up` does, on its own vhost, databases and port, and drive it over HTTP.
-test: lint backing test-unit test-integration test-e2e test-replicas test-faults test-schema
+test: lint backing test-unit test-integration test-e2e test-replicas test-faults test-limits test-schema
 
 test-unit:
 	$(BIN)/pytest tests/unit -p no:pytest_nameko
@@ -58,6 +58,11 @@ test-replicas:
 # database restarted, invariants checked; prints each fault and its recovery time.
 test-faults: backing
 	$(BIN)/pytest tests/faults -p no:pytest_nameko -s
+
+# Rate limits counted across two gateway workers on a suite of their own (tests/limits): every
+# answer says how many its window still allows, and the refusal comes exactly at the allowance.
+test-limits: backing
+	$(BIN)/pytest tests/limits -p no:pytest_nameko
 
 # Schemathesis over every operation of the OpenAPI as each role (tests/hostile), on a suite of
 # its own: 50 schema-valid and 10 schema-breaking requests per operation and role; no 5xx,

@@ -20,6 +20,7 @@ from services.certs.signing import new_salts, sealed_part, sign
 from services.common.access import Guard
 from services.common.claims import advance, claim
 from services.common.codec import to_wire
+from services.common.crypto import same
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
 
@@ -460,9 +461,8 @@ def public_check(
     kind = get_type(db, certificate["type"])
     issuer = issuers.get_issuer(db, certificate["issuer"])
     status = current_status(certificate, today)
-    opened = isinstance(code, str) and hmac.compare_digest(
-        code.strip().upper(), check_code(check_key, certificate["number"])
-    )
+    typed = code.strip().upper() if isinstance(code, str) else ""
+    opened = bool(typed) and same(typed, check_code(check_key, certificate["number"]))
     extra: dict[str, Any] = {}
     if kind.get("sub_types"):
         from services.certs.composite import parts_of  # composite builds on this module

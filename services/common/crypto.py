@@ -35,6 +35,12 @@ def derive_key(secret: str, label: str) -> bytes:
     )
 
 
+def same(actual: str, expected: str) -> bool:
+    """Constant-time equality of two texts, whatever characters a caller sent (the standard
+    library's refuses a non-ASCII text with an error, which would be a 500)."""
+    return hmac.compare_digest(actual.encode(), expected.encode())
+
+
 def keyed_hash(key: bytes, value: str) -> str:
     """HMAC-SHA256 of a normalized value: equal inputs give equal lookups, nothing reversible."""
     return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
@@ -157,4 +163,4 @@ def timestamped_signature_ok(
     if not secret or abs(now - stamp) > max_skew:
         return False
     expected = timestamped_signature(secret, stamp, body)
-    return hmac.compare_digest(expected, f"t={stamp},v1={parts.get('v1', '')}")
+    return same(expected, f"t={stamp},v1={parts.get('v1', '')}")

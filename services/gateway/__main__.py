@@ -29,7 +29,9 @@ def main() -> None:
         port=settings.GATEWAY_PORT,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # The peer's address is the connection's; X-Forwarded-For is believed only from
+        # TRUSTED_PROXIES, by services.gateway.ratelimit.client_address.
+        proxy_headers=False,
     )
 
 

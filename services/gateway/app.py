@@ -14,12 +14,12 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo.errors import PyMongoError
 
 from services.common.bus_identity import GATEWAY, BusKeys
-from services.gateway import idempotency, pages, problems
+from services.gateway import idempotency, pages, problems, sessions
 from services.gateway.audit import AuditLog
 from services.gateway.bodylimit import BodyLimitMiddleware
 from services.gateway.keys import load_keyring
 from services.gateway.middleware import RequestContextMiddleware
-from services.gateway.ratelimit import TokenBuckets
+from services.gateway.ratelimit import SharedLimits
 from services.gateway.routes import (
     accounts,
     auth,
@@ -35,6 +35,7 @@ from services.gateway.routes import (
     policies,
     tasks,
 )
+from services.gateway.routes import sessions as sessions_routes
 from services.gateway.rpc import RpcClient
 from services.gateway.settings import Settings, get_settings
 from services.gateway.shedding import LoadSheddingMiddleware
@@ -59,6 +60,8 @@ async def _prepare_database(db: AsyncIOMotorDatabase[Any], deadline: float) -> N
             await db.api_calls.create_index([("time", -1)])
             await db.api_calls.create_index([("actor", 1), ("time", -1)])
             await db.idempotency_keys.create_index([("created_at", 1)])
+            await db.sessions.create_index([("account", 1)])
+            await db.rate_slots.create_index([("expires_at", 1)])
             return
         except PyMongoError:
             if loop.time() > deadline:
@@ -85,9 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rpc.start(wait=10)
         audit = AuditLog(db, batch=settings.AUDIT_BATCH)
         await audit.start()
-        buckets = TokenBuckets(settings.PUBLIC_RATE_PER_MINUTE, settings.PUBLIC_RATE_BURST)
-        verifiers = TokenBuckets(settings.VERIFY_RATE_PER_MINUTE, settings.VERIFY_RATE_BURST)
+        limits = SharedLimits(db)
+        slots = asyncio.create_task(limits.sweep(), name="rate-slots-sweep")
         sweeper = asyncio.create_task(idempotency.sweep(db), name="idempotency-sweep")
+        forget = asyncio.create_task(sessions.sweep(db), name="sessions-sweep")
         deliverer = Deliverer(
             db, rpc, settings.SECRET_KEY.get_secret_value(), settings.WEBHOOK_POLL_SECONDS
         )
@@ -99,11 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "rpc": rpc,
                 "keyring": keyring,
                 "audit": audit,
-                "public_buckets": buckets,
-                "verify_buckets": verifiers,
+                "limits": limits,
             }
         finally:
             sweeper.cancel()
+            forget.cancel()
+            slots.cancel()
             webhooks.cancel()
             await audit.stop()
             await rpc.stop()
@@ -136,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organisations,
         codes,
         delegations,
+        sessions_routes,
         policies,
         tasks,
     )

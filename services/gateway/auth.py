@@ -22,8 +22,9 @@ CLOCK_SKEW = 30
 
 
 def issue_access_token(
-    claims: dict[str, Any], ring: KeyRing, settings: Settings
+    claims: dict[str, Any], ring: KeyRing, settings: Settings, sid: str
 ) -> tuple[str, int]:
+    """A token of session ``sid`` (:mod:`services.gateway.sessions`)."""
     now = int(time.time())
     ttl = settings.ACCESS_TOKEN_TTL
     payload = {
@@ -33,6 +34,7 @@ def issue_access_token(
         "iat": now,
         "exp": now + ttl,
         "jti": secrets.token_urlsafe(12),
+        "sid": sid,
         "roles": claims.get("roles", []),
         "org": claims.get("org_path"),
         "subj": claims.get("subject_id"),
@@ -67,7 +69,7 @@ def verify_access_token(token: str, ring: KeyRing, settings: Settings) -> dict[s
             audience=settings.TOKEN_AUDIENCE,
             issuer=settings.TOKEN_ISSUER,
             leeway=CLOCK_SKEW,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            options={"require": ["exp", "iat", "sub", "aud", "iss", "sid"]},
         )
     except jwt.PyJWTError as exc:
         raise refused from exc
@@ -78,7 +80,7 @@ def verify_access_token(token: str, ring: KeyRing, settings: Settings) -> dict[s
 
 def actor_from_claims(claims: dict[str, Any]) -> Actor:
     scenes = claims.get("scenes") or []
-    extra: dict[str, Any] = {"iat": claims.get("iat")}
+    extra: dict[str, Any] = {"iat": claims.get("iat"), "sid": claims.get("sid")}
     if scenes:
         extra["scenes"] = scenes
     return Actor(

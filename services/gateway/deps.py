@@ -16,9 +16,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from services.common.actor import Actor
+from services.common.codec import utcnow
 from services.common.errors import Unauthenticated
 from services.common.logs import request_id_var
-from services.gateway import metrics
+from services.gateway import metrics, sessions
 from services.gateway.auth import actor_from_claims, verify_access_token
 from services.gateway.keys import KeyRing
 from services.gateway.rpc import RemoteError, RpcClient
@@ -47,10 +48,11 @@ KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
 GatewayDb = Annotated[AsyncIOMotorDatabase[Any], Depends(get_db)]
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     ring: KeyRingDep,
     settings: SettingsDep,
+    db: GatewayDb,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     on_behalf_of: Annotated[
         str | None,
@@ -61,7 +63,9 @@ def current_actor(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("an access token is required")
-    actor = actor_from_claims(verify_access_token(credentials.credentials, ring, settings))
+    claims = verify_access_token(credentials.credentials, ring, settings)
+    await sessions.require_live(db, claims.get("sid"), claims["sub"], utcnow())
+    actor = actor_from_claims(claims)
     if on_behalf_of:
         actor = replace(actor, on_behalf_of=on_behalf_of)
     request.state.actor_id = actor.account_id

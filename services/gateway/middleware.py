@@ -1,6 +1,7 @@
 """Per-request context: a request id (taken from ``X-Request-ID`` when it is sane), an access
-log line in JSON, and an audit entry. A plain ASGI middleware, so the context variables it
-sets are visible to the error handlers outside it."""
+log line in JSON, an audit entry, and where the caller stands against a rate limit the
+request was counted under (on every answer, errors included). A plain ASGI middleware, so
+the context variables it sets are visible to the error handlers outside it."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                counted = scope["state"].get("rate_limit_headers") or {}
+                headers.extend((k.lower().encode(), v.encode()) for k, v in counted.items())
             await send(message)
 
         try:

@@ -107,6 +107,13 @@ async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, str(exc.detail), _slug(title.replace(" ", "")), headers)
 
 
+async def on_too_deep(_request: Request, _exc: Exception) -> JSONResponse:
+    """A JSON body nested deeper than any reader can follow (hundreds of levels)."""
+    return problem(
+        422, "Invalid input", "the body is nested too deeply", "invalid-input", field="body"
+    )
+
+
 async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
     return problem(500, "Internal error", "an internal error occurred", "internal")
@@ -119,4 +126,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RpcTimeout, on_timeout)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RecursionError, on_too_deep)
     app.add_exception_handler(Exception, on_unexpected)

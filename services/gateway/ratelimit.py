@@ -1,59 +1,198 @@
-"""Token buckets: one per client address for the public, unauthenticated endpoints (the
-authenticity check anyone can call), one per verifier account or partner client for the
-code and presentation checks. ``burst`` requests at once, refilled at ``per_minute``; past
-that: 429 with ``Retry-After``.
+"""Rate limits that hold for the whole gateway, however many processes and replicas serve it.
 
-Buckets live in each gateway process, so with N replicas behind a balancer a client gets up
-to N times the rate; enough to stop scraping of certificate numbers from one address. A
-limit shared by all replicas would need a shared store (the database or Redis).
+A limit allows ``allowance`` requests per key (a client address, a verifier, a login) in each
+fixed window of ``window_s`` seconds. Each admitted request claims the next numbered slot of
+its window, ``{limit}:{key}:{window}:{n}``, by an insert into the gateway database's unique
+``_id`` (the one guard that holds on FerretDB as on MongoDB: of two processes claiming slot
+*n* at once, one wins and the other takes *n + 1*). A request that finds every slot of its
+window taken is refused with 429 and ``Retry-After`` (the end of the window). Each answer
+says where the caller stands (``RateLimit-Limit``, ``RateLimit-Remaining``,
+``RateLimit-Reset``, as the IETF draft names them), so a client, and a test, can count.
+
+A process remembers the last slot it took per window, so an admitted request costs one insert;
+a process that is behind (another one took slots) finds the first free slot by a few reads
+by ``_id``. Old windows' slots are swept.
+
+Client addresses: the peer of the connection, unless it is one of ``TRUSTED_PROXIES`` (then
+the address that proxy says it forwarded, the nearest untrusted one in ``X-Forwarded-For``),
+or the gateway's own pages relaying a browser's request (they vouch for its address with a
+keyed signature only they can make). A header anyone may send is never believed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from services.common.codec import utcnow
+from services.common.crypto import derive_key, same
 from services.common.errors import RateLimited
 from services.gateway.deps import CurrentActor
+from services.gateway.settings import Settings
+
+PAGE_ADDRESS = "x-page-client-address"
+PAGE_SIGNATURE = "x-page-client-signature"
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    allowance: int
+    window_s: int = 60
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int  # unix seconds when the window ends
+
+    def headers(self, now: float) -> dict[str, str]:
+        """Where the caller stands (a refusal adds ``Retry-After``: :class:`RateLimited`)."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(max(1, math.ceil(self.reset_at - now))),
+            "RateLimit-Window": str(self.reset_at),
+        }
 
 
 @dataclass
-class TokenBuckets:
-    per_minute: float
-    burst: float
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+class SharedLimits:
+    db: AsyncIOMotorDatabase[Any]
+    _next: dict[str, int] = field(default_factory=dict)
 
-    def take(self, key: str, now: float | None = None) -> float:
-        """Take one token; returns 0 when allowed, else the seconds until one is free."""
-        now = time.monotonic() if now is None else now
-        rate = self.per_minute / 60.0
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * rate)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        if len(self._buckets) > 100_000:  # forget idle clients rather than grow without end
-            self._buckets.clear()
-        return (1 - tokens) / rate
+    async def take(self, limit: Limit, key: str, now: float | None = None) -> Decision:
+        now = time.time() if now is None else now
+        window = int(now // limit.window_s)
+        reset_at = (window + 1) * limit.window_s
+        bucket = f"{limit.name}:{key}:{window}"
+        slot = await self._first_free(bucket, self._next.get(bucket, 0), limit.allowance)
+        while slot < limit.allowance:
+            try:
+                await self.db.rate_slots.insert_one(
+                    {"_id": f"{bucket}:{slot}", "expires_at": _at(reset_at + limit.window_s)}
+                )
+            except DuplicateKeyError:
+                slot += 1  # another process took it a moment ago
+                continue
+            self._remember(bucket, slot + 1)
+            return Decision(True, limit.allowance, limit.allowance - slot - 1, reset_at)
+        self._remember(bucket, limit.allowance)
+        return Decision(False, limit.allowance, 0, reset_at)
+
+    async def _taken(self, bucket: str, slot: int) -> bool:
+        return (
+            await self.db.rate_slots.find_one({"_id": f"{bucket}:{slot}"}, {"_id": 1}) is not None
+        )
+
+    async def _first_free(self, bucket: str, start: int, allowance: int) -> int:
+        """The first slot not taken at or after ``start`` (slots are taken in order): gallop
+        past the taken ones, then halve the gap."""
+        if start >= allowance or not await self._taken(bucket, start):
+            return start
+        low, step = start, 1  # low is taken
+        high = min(allowance, start + step)
+        while high < allowance and await self._taken(bucket, high):
+            low, step = high, step * 2
+            high = min(allowance, low + step)
+        while high - low > 1:  # low taken, high free (or the allowance)
+            middle = (low + high) // 2
+            if await self._taken(bucket, middle):
+                low = middle
+            else:
+                high = middle
+        return high
+
+    def _remember(self, bucket: str, slot: int) -> None:
+        if len(self._next) > 50_000:
+            self._next.clear()
+        self._next[bucket] = slot
+
+    async def sweep(self, every: float = 300) -> None:
+        while True:
+            with contextlib.suppress(PyMongoError):
+                await self.db.rate_slots.delete_many({"expires_at": {"$lt": utcnow()}})
+            await asyncio.sleep(every)
+
+
+def _at(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, tz=UTC)
+
+
+def _trusted(address: str, proxies: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for item in (p.strip() for p in proxies.split(",")):
+        with contextlib.suppress(ValueError):
+            if item and ip in ipaddress.ip_network(item, strict=False):
+                return True
+    return False
+
+
+def page_signature(settings: Settings, address: str) -> str:
+    key = derive_key(settings.SECRET_KEY.get_secret_value(), "page-client-address")
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    settings: Settings | None = getattr(request.state, "settings", None)
+    if settings is None:
+        return peer
+    relayed = request.headers.get(PAGE_ADDRESS)
+    signature = request.headers.get(PAGE_SIGNATURE, "")
+    if relayed and same(page_signature(settings, relayed), signature):
+        return relayed
+    if settings.TRUSTED_PROXIES and _trusted(peer, settings.TRUSTED_PROXIES):
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if not _trusted(hop, settings.TRUSTED_PROXIES):
+                return hop
+    return peer
 
 
-def limit_public(request: Request) -> None:
-    buckets: TokenBuckets = request.state.public_buckets
-    wait = buckets.take(client_address(request))
-    if wait > 0:
-        raise RateLimited("too many requests from this address", retry_after=math.ceil(wait))
+async def _apply(request: Request, limit: Limit, key: str) -> None:
+    """Take one from the limit; the answer, whatever it is (even an error), carries where the
+    caller stands (added by :mod:`services.gateway.middleware`)."""
+    limits: SharedLimits = request.state.limits
+    now = time.time()
+    decision = await limits.take(limit, key, now)
+    headers = decision.headers(now)
+    request.state.rate_limit_headers = headers
+    if not decision.allowed:
+        raise RateLimited(
+            f"too many requests; at most {limit.allowance} in {limit.window_s} s",
+            retry_after=int(headers["RateLimit-Reset"]),
+        )
 
 
-def limit_verifier(request: Request, actor: CurrentActor) -> None:
-    buckets: TokenBuckets = request.state.verify_buckets
-    wait = buckets.take(actor.client_id or actor.account_id or client_address(request))
-    if wait > 0:
-        raise RateLimited("too many checks from this verifier", retry_after=math.ceil(wait))
+async def limit_public(request: Request) -> None:
+    settings: Settings = request.state.settings
+    await _apply(request, Limit("public", settings.PUBLIC_RATE_PER_MINUTE), client_address(request))
+
+
+async def limit_verifier(request: Request, actor: CurrentActor) -> None:
+    settings: Settings = request.state.settings
+    key = actor.client_id or actor.account_id or "unknown"
+    await _apply(request, Limit("verify", settings.VERIFY_RATE_PER_MINUTE), key)
+
+
+async def limit_login(request: Request) -> None:
+    settings: Settings = request.state.settings
+    await _apply(request, Limit("login", settings.LOGIN_RATE_PER_MINUTE), client_address(request))

@@ -25,12 +25,17 @@ class Settings(CommonSettings, BaseSettings):
     TOKEN_AUDIENCE: str = "one-code-city"  # noqa: S105 - a name, not a secret
     AUDIT_BATCH: int = 200
     WEBHOOK_POLL_SECONDS: float = 1.0
-    PUBLIC_RATE_PER_MINUTE: float = 60.0
-    PUBLIC_RATE_BURST: float = 20.0
+    # Requests per client address and minute to the public, unauthenticated checks, for the
+    # whole gateway (every process and replica counts against the same allowance).
+    PUBLIC_RATE_PER_MINUTE: int = 60
     # Code and presentation checks, per verifier account or partner client: a busy metro
     # gate scans about one a second; a client far past this is a script, not a queue.
-    VERIFY_RATE_PER_MINUTE: float = 6000.0
-    VERIFY_RATE_BURST: float = 300.0
+    VERIFY_RATE_PER_MINUTE: int = 6000
+    # Token requests per client address and minute (five wrong passwords also lock an account).
+    LOGIN_RATE_PER_MINUTE: int = 120
+    # Proxies in front of the gateway whose X-Forwarded-For is believed (addresses or
+    # networks, comma-separated); nobody else's is.
+    TRUSTED_PROXIES: str = ""
     # Requests one gateway process serves at once; past it, 503 with Retry-After at once
     # (0: no limit). The suite answers about 80 requests a second on two cores, so 64 in
     # flight is under a second of waiting: a gate then falls back to checking offline.

@@ -77,9 +77,6 @@ RULES = {
         relations=(ADMIN,),
         resource="account",
     ),
-    "account_status": Rule(
-        "Read whether an account may still log in", services=frozenset({"gateway"})
-    ),
     # the jurisdiction tree
     "create_org_unit": Rule(
         "Add an org unit below another",

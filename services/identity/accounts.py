@@ -313,16 +313,6 @@ def _set_password(
     return view({**account, **changes})
 
 
-def status_of(db: Database[Document], account_id: str) -> dict[str, Any]:
-    """For the gateway: may this account still act (not disabled, not removed)?"""
-    account = (
-        db.accounts.find_one({"_id": account_id}, {"status": 1})
-        if isinstance(account_id, str)
-        else None
-    )
-    return {"account_id": account_id, "active": bool(account and account.get("status") == "active")}
-
-
 def authenticate(
     db: Database[Document], username: str, password: str, now: datetime
 ) -> dict[str, Any]:

@@ -107,10 +107,6 @@ class IdentityService:
         return accounts.reset_password(self.db, self.call.guard, utcnow(), account_id, new)
 
     @rpc(expected_exceptions=expected)
-    def account_status(self, account_id: str) -> dict[str, Any]:
-        return accounts.status_of(self.db, account_id)
-
-    @rpc(expected_exceptions=expected)
     def list_accounts(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:

@@ -571,15 +571,6 @@ def test_an_expired_certificate_is_announced_once(
     assert public["result"] == "expired"
 
 
-def test_the_public_check_is_rate_limited_per_address(http: httpx.Client) -> None:
-    answers = [http.get("/v1/certificates/NOPE-2026-0000001/verify") for _ in range(60)]
-    statuses = [a.status_code for a in answers]
-    assert statuses[:5] == [200] * 5
-    limited = next(a for a in answers if a.status_code == 429)
-    assert int(limited.headers["retry-after"]) >= 1
-    assert limited.headers["content-type"] == "application/problem+json"
-
-
 def test_wallet_cards_and_certificates_held_as_a_proxy(http: httpx.Client, login: Login) -> None:
     holder = subject_of(http, login, "citizen.wang")
     certificate = issue_disability(

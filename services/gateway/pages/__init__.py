@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from services.gateway.pages import (
+    account,
     authoring,
     citizen,
     common,
@@ -30,6 +31,7 @@ from services.gateway.pages.visit import LoginNeeded, NotForYou, StaleForm, to_l
 def install(app: FastAPI) -> None:
     for module in (
         common,
+        account,
         citizen,
         wallet,
         enterprise,

@@ -9,6 +9,12 @@ from typing import Any
 import httpx
 from fastapi import Request
 
+from services.gateway.ratelimit import (
+    PAGE_ADDRESS,
+    PAGE_SIGNATURE,
+    client_address,
+    page_signature,
+)
 from services.gateway.settings import Settings
 
 
@@ -25,7 +31,15 @@ class ApiError(Exception):
 class PageApi:
     def __init__(self, settings: Settings, request: Request, token: str | None) -> None:
         self.base_url = settings.PAGES_API_URL or f"http://127.0.0.1:{settings.GATEWAY_PORT}"
-        self.headers = {"X-Request-ID": getattr(request.state, "request_id", "") or ""}
+        browser = client_address(request)
+        self.headers = {
+            "X-Request-ID": getattr(request.state, "request_id", "") or "",
+            # The browser's address and name, vouched for (limits and sessions count the
+            # person at the page, not the loopback the page calls over).
+            PAGE_ADDRESS: browser,
+            PAGE_SIGNATURE: page_signature(settings, browser),
+            "User-Agent": request.headers.get("user-agent", "")[:200],
+        }
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.timeout = settings.RPC_TIMEOUT + 5

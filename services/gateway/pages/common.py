@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -70,7 +71,12 @@ async def login(
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request, settings: SettingsDep) -> Response:
+    """Ends the API session too: the token in the cookie stops working at once."""
+    current = session.current(request, settings)
+    if current is not None:
+        with contextlib.suppress(ApiError):
+            await PageApi(settings, request, current.token).post("/v1/auth/logout")
     response = RedirectResponse("/login", status_code=303)
     session.end(response)
     return response

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import Response
 
-from services.common.crypto import derive_key
+from services.common.crypto import derive_key, same
 from services.gateway.settings import Settings
 
 SESSION_COOKIE = "occ_session"
@@ -38,7 +38,7 @@ def current(request: Request, settings: Settings) -> PageSession | None:
 
 
 def csrf_ok(session: PageSession, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf, submitted or "")
+    return bool(submitted) and same(session.csrf, submitted or "")
 
 
 def secure(request: Request) -> bool:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from services.common.codec import utcnow
+from services.gateway import sessions
 from services.gateway.access import operation
-from services.gateway.deps import BusDep, CurrentActor, PageDep
+from services.gateway.deps import BusDep, CurrentActor, GatewayDb, PageDep
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -54,4 +56,44 @@ async def list_accounts(
 )
 async def get_account(account_id: str, _actor: CurrentActor, bus: BusDep) -> dict[str, Any]:
     result: dict[str, Any] = await bus.call("identity", "get_account", account_id=account_id)
+    return result
+
+
+class PasswordReset(BaseModel):
+    new: str = Field(min_length=8, max_length=128)
+
+
+@router.post(
+    "/{account_id}/password",
+    summary="Set a new password for an account (admin); its sessions end at once",
+    openapi_extra=operation("identity.reset_password"),
+)
+async def reset_password(
+    account_id: str, body: PasswordReset, actor: CurrentActor, bus: BusDep, db: GatewayDb
+) -> dict[str, Any]:
+    result: dict[str, Any] = await bus.call(
+        "identity", "reset_password", account_id=account_id, new=body.new
+    )
+    await sessions.end_all(db, account_id, utcnow(), actor.account_id)
+    return result
+
+
+@router.post(
+    "/{account_id}/{action}",
+    summary="Disable or enable an account; a disabled account's sessions end at once",
+    openapi_extra=operation("identity.set_account_status"),
+)
+async def set_account_status(
+    account_id: str,
+    action: Literal["disable", "enable"],
+    actor: CurrentActor,
+    bus: BusDep,
+    db: GatewayDb,
+) -> dict[str, Any]:
+    status = "disabled" if action == "disable" else "active"
+    result: dict[str, Any] = await bus.call(
+        "identity", "set_account_status", account_id=account_id, status=status
+    )
+    if status == "disabled":
+        await sessions.end_all(db, account_id, utcnow(), actor.account_id)
     return result

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from services.common.codec import utcnow
 from services.common.crypto import derive_key
-from services.gateway import access, partners
+from services.common.errors import NotFound
+from services.gateway import access, partners, sessions
 from services.gateway.access import operation
 from services.gateway.deps import CurrentActor, GatewayDb, SettingsDep
 
@@ -52,3 +54,22 @@ async def create_partner_client(
 async def list_partner_clients(actor: CurrentActor, db: GatewayDb) -> list[dict[str, Any]]:
     access.require("list_partner_clients", actor)
     return await partners.list_clients(db)
+
+
+@router.post(
+    "/{client_id}/{action}",
+    summary="Disable or enable a partner client; a disabled client's tokens stop at once",
+    openapi_extra=operation("gateway.set_partner_client_status"),
+)
+async def set_partner_client_status(
+    client_id: str, action: Literal["disable", "enable"], actor: CurrentActor, db: GatewayDb
+) -> dict[str, Any]:
+    found = await db.partner_clients.find_one({"_id": client_id})
+    access.require("set_partner_client_status", actor, access.partner_client(found or {}))
+    if found is None:
+        raise NotFound("no such partner client")
+    status = "disabled" if action == "disable" else "active"
+    await db.partner_clients.update_one({"_id": client_id}, {"$set": {"status": status}})
+    if status == "disabled":
+        await sessions.end_all(db, f"client:{client_id}", utcnow(), actor.account_id)
+    return partners.view({**found, "status": status})

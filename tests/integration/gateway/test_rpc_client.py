@@ -15,7 +15,6 @@ from services.common.bus_identity import GATEWAY, BusKeys
 from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcClient, RpcTimeout
 from tests.conftest import Suite
 
-
 ADMIN = Actor(account_id="acc_admin", roles=("admin",))
 
 

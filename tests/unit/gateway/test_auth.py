@@ -57,7 +57,7 @@ def payload(**overrides: Any) -> dict[str, Any]:
 
 
 def test_issued_token_verifies_and_becomes_an_actor(ring: KeyRing, settings: Settings) -> None:
-    token, ttl = issue_access_token(CLAIMS, ring, settings)
+    token, ttl = issue_access_token(CLAIMS, ring, settings, "sid-1")
     assert ttl == settings.ACCESS_TOKEN_TTL
     assert jwt.get_unverified_header(token) == {
         "alg": "EdDSA",
@@ -136,7 +136,7 @@ def test_wrong_audience_is_refused(ring: KeyRing, settings: Settings) -> None:
 
 
 def test_a_tampered_token_is_refused(ring: KeyRing, settings: Settings) -> None:
-    token, _ = issue_access_token(CLAIMS, ring, settings)
+    token, _ = issue_access_token(CLAIMS, ring, settings, "sid-1")
     header, body, signature = token.split(".")
     forged_body = jwt.utils.base64url_encode(
         jwt.utils.base64url_decode(body).replace(b'"staff"', b'"admin"')
