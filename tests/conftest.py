@@ -108,6 +108,8 @@ def started_suite(name: str, port: int, **settings: str) -> Iterator[Suite]:
         "PUBLIC_RATE_PER_MINUTE": "1000000",
         "VERIFY_RATE_PER_MINUTE": "1000000",
         "LOGIN_RATE_PER_MINUTE": "1000000",
+        "BODY_TIMEOUT_SECONDS": "2",
+        "METRICS_TOKEN": "metrics-" + name,
         "PAYMENT_PORT": str(port + 701),
         "SMS_PORT": str(port + 702),
         **settings,

@@ -16,6 +16,7 @@ from services.common.access import (
     JURISDICTION,
     OPERATOR,
     PEOPLE,
+    PRINCIPAL_KIND,
     PROXY,
     SELF,
     SIGNED_IN,
@@ -80,7 +81,7 @@ RULES = {
         "Apply for a disability certificate, for oneself or for a person one acts for",
         roles=frozenset({"citizen"}),
         relations=(SELF, PROXY),
-        resource="subject",
+        resource="principal",
         scope="apply",
     ),
     "review_application": Rule(
@@ -164,6 +165,7 @@ RULES = {
 }
 
 KINDS = {
+    "principal": PRINCIPAL_KIND,
     "issuer": Kind("issuer", visible=(SIGNED_IN, DEPARTMENT, ADMIN)),
     "holder": Kind("holder", visible=(IN_AREA, ADMIN)),
     "certificate": Kind(
@@ -171,7 +173,6 @@ KINDS = {
         visible=(SELF, PROXY, OPERATOR, JURISDICTION, DEPARTMENT, ADMIN),
         scope=SHOWN,
     ),
-    "subject": Kind("subject", visible=(SELF, PROXY)),
     "application": Kind(
         "application", visible=(SELF, PROXY, JURISDICTION, DEPARTMENT, ADMIN), scope="apply"
     ),
@@ -213,10 +214,6 @@ def certificate(document: Document, issuer_unit: str | None) -> Resource:
         units=(unit,) if unit else (),
         owners=(issuer_unit,) if issuer_unit else (),
     )
-
-
-def applicant(subject: str) -> Resource:
-    return Resource("subject", subject=subject)
 
 
 def application(document: Document, issuer_units: tuple[str, ...]) -> Resource:

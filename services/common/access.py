@@ -417,20 +417,17 @@ class Guard:
 
     def acting_for(self) -> tuple[str, str | None]:
         """Whom the caller acts for (``X-On-Behalf-Of``, else themself) and the proxy acting
-        (None for oneself). Refused unless the rule's relations allow it."""
+        (None for oneself). Refused (403: the caller named the person) unless the rule's
+        relations hold: oneself, or a delegation of the rule's scope in force."""
         actor = self.actor
         target = actor.on_behalf_of or actor.subject_id
         if target is None:
             raise Forbidden("this account does not represent a person or an organisation")
-        resource = Resource(kind=self.rule.resource or "subject", subject=target)
-        self.checked = True
-        if not holds(
-            self.rule.relations, actor, self.caller, resource, self.rule.scope, self.links
-        ):
-            raise Forbidden(
-                f"you are not authorized to {self.rule.scope or 'act'} for this subject",
-                code="not_delegated",
-            )
+        self.require(
+            principal(target),
+            refused=f"you are not authorized to {self.rule.scope or 'act'} for this subject",
+            code="not_delegated",
+        )
         proxy = actor.subject_id if target != actor.subject_id else None
         return target, proxy
 
@@ -454,6 +451,15 @@ class Guard:
     def done(self) -> None:
         """The operation decided by the rule alone (a listing of the caller's own records)."""
         self.checked = True
+
+
+PRINCIPAL_KIND = Kind("principal", visible=(SIGNED_IN,))
+
+
+def principal(subject: str) -> Resource:
+    """The person a caller names to act for: no secret (the caller named them), so what is
+    refused is the act (403), not their existence."""
+    return Resource("principal", subject=subject, public=True)
 
 
 def acting_as(table: AccessTable, operation: str, actor: Actor) -> Guard:

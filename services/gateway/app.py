@@ -37,6 +37,7 @@ from services.gateway.routes import (
 )
 from services.gateway.routes import sessions as sessions_routes
 from services.gateway.rpc import RpcClient
+from services.gateway.security import SecurityHeadersMiddleware
 from services.gateway.settings import Settings, get_settings
 from services.gateway.shedding import LoadSheddingMiddleware
 from services.gateway.webhooks import Deliverer
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     app.add_middleware(idempotency.IdempotencyMiddleware)
@@ -126,9 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         limit=settings.MAX_BODY_BYTES,
         larger={"/v1/tasks": settings.MAX_ATTACHMENT_BODY_BYTES},
+        deadline=settings.BODY_TIMEOUT_SECONDS,
     )
     app.add_middleware(LoadSheddingMiddleware, limit=settings.MAX_IN_FLIGHT)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     routers = (
         certificates,
         health,

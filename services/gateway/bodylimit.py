@@ -2,9 +2,12 @@
 Content-Length over the limit is refused at once, and a streamed body is counted as it
 arrives. uvicorn itself sets no limit. Paths that carry attachments (a task's files, up to
 five of 512 KiB each, base64 in JSON) may be larger: ``larger`` maps a path prefix to its
-limit."""
+limit. A body must also arrive whole within ``deadline`` seconds (408 otherwise): a client
+that trickles it byte by byte would hold one of the process's in-flight places for ever."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,11 +18,22 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyTooSlow(Exception):
+    pass
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        larger: dict[str, int] | None = None,
+        deadline: float = 10.0,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.larger = larger or {}
+        self.deadline = deadline
 
     def limit_for(self, path: str) -> int:
         return next((n for p, n in self.larger.items() if path.startswith(p)), self.limit)
@@ -34,13 +48,22 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send, limit)
             return
         received, over, answered = 0, False, False
+        refusal: Exception | None = None
+        ends = asyncio.get_running_loop().time() + self.deadline
 
         async def counted() -> Message:
-            nonlocal received, over
-            message = await receive()
+            nonlocal received, over, refusal
+            left = ends - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(left, 0.001))
+            except TimeoutError:
+                over, refusal = True, BodyTooSlow()
+                raise BodyTooSlow from None
+            if message["type"] == "http.disconnect":
+                return message
             received += len(message.get("body", b""))
             if received > limit:
-                over = True
+                over, refusal = True, BodyTooLarge()
                 raise BodyTooLarge  # the app never sees a truncated body
             return message
 
@@ -52,16 +75,31 @@ class BodyLimitMiddleware:
                 await send(message)
             elif not answered and message["type"] == "http.response.start":
                 answered = True
-                await self._refuse(scope, receive, send, limit)
+                await self._refuse(scope, receive, send, limit, refusal)
 
         try:
             await self.app(scope, counted, guarded)
-        except BodyTooLarge:
+        except (BodyTooLarge, BodyTooSlow):
             if not answered:
-                await self._refuse(scope, receive, send, limit)
+                await self._refuse(scope, receive, send, limit, refusal)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = problem(
-            413, "Request too large", f"the body may be at most {limit} bytes", "too-large"
-        )
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        refusal: Exception | None = None,
+    ) -> None:
+        if isinstance(refusal, BodyTooSlow):
+            response = problem(
+                408,
+                "Request timeout",
+                f"the body did not arrive within {self.deadline:g} s",
+                "request-timeout",
+            )
+        else:
+            response = problem(
+                413, "Request too large", f"the body may be at most {limit} bytes", "too-large"
+            )
         await response(scope, receive, send)

@@ -5,8 +5,15 @@ authenticated POST/PUT/PATCH/DELETE carrying the header, the first request claim
 (an insert: unique per caller and key) and its response is stored; a retry with the same key
 and the same request gets that stored response again (``Idempotent-Replayed: true``); the same
 key with a different request is refused (422); a retry while the first is still running gets
-409. A 5xx is not stored, so the caller can retry. Keys are kept 24 hours (swept by the gateway,
-not by a TTL index, which FerretDB lacks).
+409. Keys are kept 24 hours (swept by the gateway, not by a TTL index, which FerretDB lacks).
+
+An answer that carries a secret or a token (``Cache-Control: no-store``: a partner's secret
+shown once, a fresh code, a presentation) is never kept: a retry learns that the first request
+succeeded (409, ``answer_withheld``) and not the secret again. The key is released only after
+a definite outcome: a 5xx may have done its work before failing to answer (a timeout), so the
+key stays taken ``UNKNOWN_FOR`` (longer than any RPC may still run: each carries its own
+expiry); a retry meanwhile gets 409 with ``Retry-After``, and after it the request is taken as
+new (every state change behind it is itself idempotent or unique-keyed).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 HEADER = b"idempotency-key"
 MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEEP = timedelta(hours=24)
+UNKNOWN_FOR = timedelta(seconds=30)
 MAX_BODY = 1 << 20
 
 
@@ -86,16 +94,16 @@ class IdempotencyMiddleware:
         ).hexdigest()
         db: AsyncIOMotorDatabase[Any] = scope["state"]["db"]
         record_id = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
-        try:
-            await db.idempotency_keys.insert_one(
-                {
-                    "_id": record_id,
-                    "fingerprint": fingerprint,
-                    "state": "running",
-                    "created_at": utcnow(),
-                }
-            )
-        except DuplicateKeyError:
+        claim = {"_id": record_id, "fingerprint": fingerprint, "state": "running"}
+        for _attempt in range(2):
+            try:
+                await db.idempotency_keys.insert_one({**claim, "created_at": utcnow()})
+                break
+            except DuplicateKeyError:
+                if not await _release_if_stale(db, record_id):
+                    await self._answer_again(db, record_id, fingerprint, scope, send)
+                    return
+        else:
             await self._answer_again(db, record_id, fingerprint, scope, send)
             return
         await self._run_and_store(db, record_id, body, scope, send)
@@ -118,6 +126,16 @@ class IdempotencyMiddleware:
                 "invalid-input",
                 field="Idempotency-Key",
             )
+        elif stored["state"] == "unknown":
+            response = problem(
+                409,
+                "Conflict",
+                "the first request with this Idempotency-Key failed without a definite answer; "
+                "retry after the time given",
+                "conflict",
+                {"Retry-After": str(int(UNKNOWN_FOR.total_seconds()))},
+                code="outcome_unknown",
+            )
         elif stored["state"] != "done":
             response = problem(
                 409,
@@ -125,6 +143,16 @@ class IdempotencyMiddleware:
                 "a request with this Idempotency-Key is still running",
                 "conflict",
                 {"Retry-After": "1"},
+            )
+        elif stored.get("withheld"):
+            response = problem(
+                409,
+                "Conflict",
+                "the first request with this Idempotency-Key succeeded; its answer carried a "
+                "secret shown once and is not kept",
+                "conflict",
+                code="answer_withheld",
+                first_status=stored["status"],
             )
         else:
             await send(
@@ -168,15 +196,24 @@ class IdempotencyMiddleware:
 async def _store(db: AsyncIOMotorDatabase[Any], record_id: str, messages: list[Message]) -> None:
     start = next((m for m in messages if m["type"] == "http.response.start"), None)
     status = start["status"] if start else 500
+    raw_headers = (start or {}).get("headers", [])
     try:
-        if status >= 500:  # not an answer worth keeping: let the caller retry
-            await db.idempotency_keys.delete_one({"_id": record_id})
+        if status >= 500:  # the work may have been done: hold the key until it cannot be
+            await db.idempotency_keys.update_one(
+                {"_id": record_id},
+                {"$set": {"state": "unknown", "until": utcnow() + UNKNOWN_FOR}},
+            )
+            return
+        if any(k.lower() == b"cache-control" and b"no-store" in v for k, v in raw_headers):
+            await db.idempotency_keys.update_one(
+                {"_id": record_id}, {"$set": {"state": "done", "status": status, "withheld": True}}
+            )
             return
         kept = (b"content-type", b"location", b"retry-after")
         # An object, not pairs: FerretDB stores no nested arrays.
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in (start or {}).get("headers", [])
+            for k, v in raw_headers
             if k.lower() in kept
         }
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
@@ -188,6 +225,21 @@ async def _store(db: AsyncIOMotorDatabase[Any], record_id: str, messages: list[M
         log.warning("could not store the idempotent response; releasing the key", exc_info=True)
         with contextlib.suppress(PyMongoError):
             await db.idempotency_keys.delete_one({"_id": record_id})
+
+
+async def _release_if_stale(db: AsyncIOMotorDatabase[Any], record_id: str) -> bool:
+    """Forget a key whose first request ended without a definite answer long enough ago that
+    it cannot still be at work; True when it was released (the caller claims it again)."""
+    stored = await db.idempotency_keys.find_one({"_id": record_id}, {"state": 1, "until": 1})
+    if stored is None:
+        return True
+    until = stored.get("until")
+    if stored.get("state") != "unknown" or until is None:
+        return False
+    if (until if until.tzinfo else until.replace(tzinfo=UTC)) > utcnow():
+        return False
+    await db.idempotency_keys.delete_one({"_id": record_id, "state": "unknown"})
+    return True
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -41,6 +41,11 @@ class Settings(CommonSettings, BaseSettings):
     # flight is under a second of waiting: a gate then falls back to checking offline.
     MAX_IN_FLIGHT: int = 64
     MAX_BODY_BYTES: int = 1_048_576
+    # The whole request body must arrive within this many seconds (408 otherwise), so a
+    # client that trickles its body cannot hold one of the MAX_IN_FLIGHT places.
+    BODY_TIMEOUT_SECONDS: float = 10.0
+    # A token Prometheus sends to read /metrics (empty: /metrics only from this host).
+    METRICS_TOKEN: str = ""
     # A task with its attachments: five files of 512 KiB, base64 in JSON.
     MAX_ATTACHMENT_BODY_BYTES: int = 4 * 1_048_576
     # Where the pages reach the API (default: this process's own port, over loopback).

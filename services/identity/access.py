@@ -14,6 +14,7 @@ from services.common.access import (
     LINEAGE,
     OPERATOR,
     PEOPLE,
+    PRINCIPAL_KIND,
     PROXY,
     SCENE,
     SELF,
@@ -193,6 +194,7 @@ RULES = {
 }
 
 KINDS = {
+    "principal": PRINCIPAL_KIND,
     "account": Kind("account", visible=(SELF, JURISDICTION, ADMIN)),
     "org_unit": Kind("org_unit", visible=(JURISDICTION, LINEAGE, ADMIN)),
     "subject": Kind("subject", visible=(SELF, PROXY, OPERATOR, JURISDICTION, ADMIN)),

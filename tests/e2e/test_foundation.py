@@ -269,11 +269,14 @@ def test_api_docs_are_served(http: httpx.Client) -> None:
     assert http.get("/docs").status_code == 200
 
 
-def test_prometheus_metrics_label_routes_not_ids(http: httpx.Client, login: Login) -> None:
+def test_prometheus_metrics_label_routes_not_ids(
+    http: httpx.Client, login: Login, running_suite: Suite
+) -> None:
     staff = login("staff.nh")
     http.get("/v1/me", headers=staff)
     http.get("/v1/accounts/acc_0123456789abcdef", headers=staff)
-    text = http.get("/metrics").text
+    scraper = {"Authorization": f"Bearer {running_suite.env['METRICS_TOKEN']}"}
+    text = http.get("/metrics", headers=scraper).text
     assert 'gateway_requests_total{method="GET",route="/v1/me",status="200"}' in text
     assert 'route="/v1/accounts/{account_id}",status="404"' in text
     assert "acc_0123456789abcdef" not in text

@@ -24,9 +24,33 @@ async def home(request: Request, settings: SettingsDep) -> Response:
     return page(request, "home.html", "首页", here.user, here.session)
 
 
+def _login_page(
+    request: Request,
+    settings: SettingsDep,
+    back_to: str,
+    status_code: int = 200,
+    username: str = "",
+    error: str | None = None,
+) -> Response:
+    holder = Response()
+    token = session.login_form(request, settings, holder)
+    shown = page(
+        request,
+        "login.html",
+        "登录",
+        next=back_to,
+        login_csrf=token,
+        status_code=status_code,
+        username=username,
+        error=error,
+    )
+    shown.headers.append("set-cookie", holder.headers["set-cookie"])
+    return shown
+
+
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "/") -> Response:
-    return page(request, "login.html", "登录", next=session.safe_next(next))
+async def login_form(request: Request, settings: SettingsDep, next: str = "/") -> Response:
+    return _login_page(request, settings, session.safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -36,17 +60,26 @@ async def login(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=512)] = "/",
+    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     back_to = session.safe_next(next)
-    if not username or not password:
-        return page(
+    if not session.login_form_ok(request, settings, csrf):
+        return _login_page(
             request,
-            "login.html",
-            "登录",
-            next=back_to,
+            settings,
+            back_to,
+            status_code=400,
+            username=username,
+            error="登录页已过期，请重新输入用户名和密码",
+        )
+    if not username or not password:
+        return _login_page(
+            request,
+            settings,
+            back_to,
+            status_code=422,
             username=username,
             error="请填写用户名和密码",
-            status_code=422,
         )
     api = PageApi(settings, request, None)
     try:
@@ -56,14 +89,13 @@ async def login(
         )
     except ApiError as error:
         message = "用户名或密码不正确" if error.status == 401 else explain(error)
-        return page(
+        return _login_page(
             request,
-            "login.html",
-            "登录",
-            next=back_to,
+            settings,
+            back_to,
+            status_code=error.status if error.status in (401, 423, 429) else 400,
             username=username,
             error=message,
-            status_code=error.status if error.status in (401, 423, 429) else 400,
         )
     response = RedirectResponse(back_to, status_code=303)
     session.start(response, request, granted["access_token"], int(granted["expires_in"]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -15,6 +16,8 @@ from services.common.crypto import derive_key, same
 from services.gateway.settings import Settings
 
 SESSION_COOKIE = "occ_session"
+LOGIN_COOKIE = "occ_login"
+LOGIN_FORM_LIFETIME = 30 * 60
 LARGE_TEXT_COOKIE = "occ_large_text"
 ONE_YEAR = 365 * 24 * 3600
 
@@ -35,6 +38,29 @@ def current(request: Request, settings: Settings) -> PageSession | None:
     if not token:
         return None
     return PageSession(token=token, csrf=_csrf_for(settings, token))
+
+
+def login_form(request: Request, settings: Settings, response: Response) -> str:
+    """The login form's CSRF token: bound to a random value in a cookie of this browser, so
+    another site cannot post its own credentials into this browser's session (login CSRF)."""
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(18)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_LIFETIME,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request),
+        path="/login",
+    )
+    return _csrf_for(settings, "login:" + nonce)
+
+
+def login_form_ok(request: Request, settings: Settings, submitted: str | None) -> bool:
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    return bool(nonce and submitted) and same(
+        _csrf_for(settings, "login:" + str(nonce)), str(submitted)
+    )
 
 
 def csrf_ok(session: PageSession, submitted: str | None) -> bool:

@@ -200,7 +200,10 @@ class PresentationVerify(BaseModel):
     summary="Show chosen fields of my certificates (亮证): a short-lived token",
     openapi_extra=operation("certs.create_presentation"),
 )
-async def create_presentation(body: PresentationCreate, _actor: CurrentActor, bus: BusDep) -> Any:
+async def create_presentation(
+    body: PresentationCreate, _actor: CurrentActor, bus: BusDep, response: Response
+) -> Any:
+    response.headers["Cache-Control"] = "no-store"  # the token shows the holder's fields
     return await bus.call("certs", "create_presentation", **body.model_dump())
 
 

@@ -6,14 +6,16 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from services.common.crypto import same
 from services.common.errors import NotFound
 from services.gateway import access, metrics
 from services.gateway.access import operation
 from services.gateway.deps import BusDep, CurrentActor, GatewayDb, SettingsDep
 from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcClient, RpcTimeout
-from services.gateway.settings import SERVICES
+from services.gateway.security import SWAGGER_CDN
+from services.gateway.settings import SERVICES, Settings
 
 router = APIRouter(tags=["health"])
 
@@ -45,8 +47,20 @@ async def _database_health(db: GatewayDb, timeout: float) -> str:
     return "ok"
 
 
+def _may_scrape(request: Request, settings: Settings) -> bool:
+    """The metrics are for the operators' scraper: with METRICS_TOKEN set, only with it;
+    without, only from this host (a developer's machine)."""
+    if settings.METRICS_TOKEN:
+        given = request.headers.get("authorization", "")
+        return same(given, f"Bearer {settings.METRICS_TOKEN}")
+    peer = request.client.host if request.client else ""
+    return peer in ("127.0.0.1", "::1")
+
+
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def prometheus_metrics(request: Request) -> Response:
+async def prometheus_metrics(request: Request, settings: SettingsDep) -> Response:
+    if not _may_scrape(request, settings):
+        raise NotFound("not found")
     rpc: RpcClient = request.state.rpc
     metrics.BROKER_UP.set(1 if rpc.connected else 0)
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
@@ -86,3 +100,25 @@ async def service_health(service: str, actor: CurrentActor, bus: BusDep) -> Any:
     if service not in SERVICES:
         raise NotFound("no such service", field="service")
     return await bus.call(service, "health")
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>One-code city API</title>
+  <link rel="stylesheet" href="{cdn}/npm/swagger-ui-dist@5/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{cdn}/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+  <script src="/static/docs.js"></script>
+</body>
+</html>
+"""
+
+
+@router.get("/docs", include_in_schema=False)
+async def api_docs() -> HTMLResponse:
+    """Swagger UI, started from /static/docs.js (no inline script: the CSP holds here too)."""
+    return HTMLResponse(DOCS_PAGE.format(cdn=SWAGGER_CDN))

@@ -78,6 +78,15 @@ async def freeze_organisation(
 
 
 @router.post(
+    "/v1/organisations/{organisation_id}/unfreeze",
+    summary="Lift a staff freeze",
+    openapi_extra=operation("identity.unfreeze_subject"),
+)
+async def unfreeze_organisation(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("identity", "unfreeze_subject", subject_id=organisation_id)
+
+
+@router.post(
     "/v1/organisations/{organisation_id}/code",
     summary="A fresh enterprise code (operators of the organisation)",
     openapi_extra=operation("identity.issue_code"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from services.common.codec import utcnow
@@ -34,9 +34,14 @@ class PartnerClientCreate(BaseModel):
     openapi_extra=operation("gateway.create_partner_client"),
 )
 async def create_partner_client(
-    body: PartnerClientCreate, actor: CurrentActor, db: GatewayDb, settings: SettingsDep
+    body: PartnerClientCreate,
+    actor: CurrentActor,
+    db: GatewayDb,
+    settings: SettingsDep,
+    response: Response,
 ) -> dict[str, Any]:
     access.require("create_partner_client", actor)
+    response.headers["Cache-Control"] = "no-store"  # the secret is shown once, never kept
     hash_key = derive_key(settings.SECRET_KEY.get_secret_value(), "partner-secrets")
     return await partners.create_client(
         db,

@@ -99,7 +99,10 @@ async def unfreeze_person(person_id: str, _actor: CurrentActor, bus: BusDep) -> 
     summary="Issue a printed code (物理码); earlier cards stop working",
     openapi_extra=operation("identity.issue_printed_code"),
 )
-async def issue_printed_code(person_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
+async def issue_printed_code(
+    person_id: str, _actor: CurrentActor, bus: BusDep, response: Response
+) -> Any:
+    response.headers["Cache-Control"] = "no-store"  # the code itself is on the card
     return await bus.call("identity", "issue_printed_code", person_id=person_id)
 
 
