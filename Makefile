@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 REPLICAS ?= 1
 export REPLICAS
 
-.PHONY: up down install backing lint format test test-unit test-integration test-e2e test-replicas test-faults test-limits test-schema browser-tools bench
+.PHONY: up down install backing lint format test test-unit test-integration test-e2e test-replicas test-faults test-limits test-schema access-table browser-tools bench
 
 up:
 	bash deploy/local/up.sh
@@ -69,6 +69,10 @@ test-limits: backing
 # every 4xx a problem+json. SCHEMA_EXAMPLES / SCHEMA_SEED change the bound or repeat a run.
 test-schema: backing
 	$(BIN)/pytest tests/hostile -p no:pytest_nameko -s
+
+# The README's "who may do what" table, printed from the access model (a unit test checks it).
+access-table: install
+	$(BIN)/python -m tests.access_model
 
 browser-tools: install
 	bash deploy/local/install.sh browser

@@ -42,7 +42,10 @@ ISSUER_STAFF = (DEPARTMENT, ADMIN)
 SHOWN = "show_certificates"
 
 RULES = {
-    "health": Rule("Read the service's health", roles=STAFF, services=frozenset({"gateway"})),
+    # The gateway's readiness, and the container's own probe (services.common.probe).
+    "health": Rule(
+        "Read the service's health", roles=STAFF, services=frozenset({"gateway", "certs"})
+    ),
     "list_types": Rule("Read the certificate catalogue", roles=EVERY_ROLE),
     "create_issuer": Rule("Register an issuing department", roles=frozenset({"admin"})),
     "list_issuers": Rule("List issuers and their key ids", anyone=True),

@@ -160,10 +160,6 @@ def _jurisdiction(ask: Ask) -> bool:
     return any(within(unit, root) for unit in ask.resource.units)
 
 
-def _unit(ask: Ask) -> bool:
-    return _is_staff(ask.actor) and ask.actor.org_path in ask.resource.units
-
-
 def _department(ask: Ask) -> bool:
     root = ask.actor.org_path
     if not _is_staff(ask.actor) or root is None:
@@ -211,7 +207,6 @@ OPERATOR = Relation(
 JURISDICTION = Relation(
     "jurisdiction", _jurisdiction, "staff of a unit it lies in, or of a unit above it"
 )
-UNIT = Relation("unit", _unit, "staff of exactly the unit it lies in")
 DEPARTMENT = Relation(
     "department", _department, "staff of the owning department, or of a unit above it"
 )

@@ -163,3 +163,19 @@ class BusKeys:
         if signer != GATEWAY or not isinstance(payload.get("actor"), dict):
             raise BusRefused("only the gateway vouches for a user")
         return Actor.from_mapping(payload["actor"])
+
+
+def main() -> None:
+    """``python -m services.common.bus_identity``: fresh keys for a deployment: one
+    ``BUS_SIGNING_KEY`` per process kind (keep each in that process's secret) and the
+    ``BUS_TRUSTED_KEYS`` every process is given."""
+    trusted = []
+    for signer in SIGNERS:
+        seed = b64url(Ed25519PrivateKey.generate().private_bytes_raw())
+        print(f"BUS_SIGNING_KEY ({signer}): {seed}")
+        trusted.append(f"{signer}={BusKeys.public_key_text(seed)}")
+    print("BUS_TRUSTED_KEYS: " + ",".join(trusted))
+
+
+if __name__ == "__main__":
+    main()

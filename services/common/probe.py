@@ -1,7 +1,9 @@
 """``python -m services.common.probe SERVICE``: exit 0 when SERVICE answers its ``health`` RPC.
 
 A container health check or Kubernetes exec probe for nameko workers, which serve no HTTP.
-Uses nameko's own standalone RPC proxy on the broker named by ``AMQP_URI``.
+Uses nameko's own standalone RPC proxy on the broker named by ``AMQP_URI``, signing the
+call as the service itself (the probe runs in its container, with its key): a service admits
+an unsigned call from nobody.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
 
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402 - after the warning filter
 
+from services.common.bus_identity import BusKeys  # noqa: E402
+
 
 def probe(service: str, amqp_uri: str, timeout: float = 5.0) -> bool:
     try:
-        with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=timeout) as cluster:
+        keys = BusKeys.from_config(dict(os.environ), service)
+        context = {"caller": keys.caller_header()}
+        with ClusterRpcProxy(
+            {"AMQP_URI": amqp_uri}, context_data=context, timeout=timeout
+        ) as cluster:
             answer = getattr(cluster, service).health()
     except Exception as exc:  # any failure means not healthy
         print(f"{service}: not healthy: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -40,7 +40,10 @@ SERVICES = frozenset({"certs", "policy", "tasks"})
 OVER_UNIT = (JURISDICTION, ADMIN)
 
 RULES = {
-    "health": Rule("Read the service's health", roles=STAFF, services=frozenset({"gateway"})),
+    # The gateway's readiness, and the container's own probe (services.common.probe).
+    "health": Rule(
+        "Read the service's health", roles=STAFF, services=frozenset({"gateway", "identity"})
+    ),
     # accounts
     "authenticate": Rule("Log in with a password", services=frozenset({"gateway"})),
     "links_for": Rule(
@@ -158,7 +161,12 @@ RULES = {
     ),
     "code_jwks": Rule("Read the code-signing public keys", anyone=True),
     "rotate_code_key": Rule("Rotate the code-signing key", roles=frozenset({"admin"})),
-    "list_my_scans": Rule("List who scanned one's code", roles=PEOPLE),
+    "list_my_scans": Rule(
+        "List who scanned one's code, or the code of an organisation one operates",
+        roles=PEOPLE,
+        relations=(SELF, OPERATOR),
+        resource="subject",
+    ),
     "upload_scan_logs": Rule(
         "Upload the scans a terminal made offline (each for a scene it is registered for)",
         roles=frozenset({"verifier"}),

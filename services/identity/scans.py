@@ -84,10 +84,7 @@ def view(scan: Document) -> dict[str, Any]:
 def list_scans(
     db: Database[Document], guard: Guard, limit: int, before: str | None
 ) -> dict[str, Any]:
-    actor = guard.actor
-    if not actor.subject_id:
-        raise Forbidden("this account has no code")
-    query: Document = {"sub": actor.subject_id}
+    query: Document = {"sub": {"$in": guard.mine()}}
     if before:
         query["at"] = {"$lt": parse_time(before, field="before")}
     limit = max(1, min(int(limit), 100))

@@ -35,7 +35,10 @@ HELD = (SELF, OPERATOR, PROXY)
 FEEDERS = STAFF | {"partner"}
 
 RULES = {
-    "health": Rule("Read the service's health", roles=STAFF, services=frozenset({"gateway"})),
+    # The gateway's readiness, and the container's own probe (services.common.probe).
+    "health": Rule(
+        "Read the service's health", roles=STAFF, services=frozenset({"gateway", "policy"})
+    ),
     "payment_callback": Rule(
         "Report a payment's outcome (the partner's signature is checked)",
         services=frozenset({"gateway"}),

@@ -98,7 +98,10 @@ def _task(summary: str, *relations: Relation, roles: frozenset[str] = WRITERS) -
 
 
 RULES = {
-    "health": Rule("Read the service's health", roles=STAFF, services=frozenset({"gateway"})),
+    # The gateway's readiness, and the container's own probe (services.common.probe).
+    "health": Rule(
+        "Read the service's health", roles=STAFF, services=frozenset({"gateway", "tasks"})
+    ),
     "list_sources": Rule("List task sources", roles=WRITERS, client_scope=READ),
     "add_source": Rule("Add a task source", roles=frozenset({"admin"})),
     "edit_source": Rule("Rename, enable or disable a task source", roles=frozenset({"admin"})),

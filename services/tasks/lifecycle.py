@@ -251,10 +251,11 @@ def create_task(
     level = fields.get("level", "normal")
     if level not in LEVELS:
         raise InvalidInput(f"one of {', '.join(LEVELS)}", field="level")
-    dispatcher = actor.org_path
-    if dispatcher is None:
-        raise Forbidden("only an actor attached to an org unit creates tasks")
     jurisdiction = fields.get("jurisdiction")
+    # An administrator (who belongs to no unit) dispatches from the task's jurisdiction.
+    dispatcher = actor.org_path or (jurisdiction if isinstance(jurisdiction, str) else None)
+    if not dispatcher:
+        raise InvalidInput("a task of no unit says where it belongs", field="jurisdiction")
     if jurisdiction is None:
         guard.done()
     elif not isinstance(jurisdiction, str) or not jurisdiction:

@@ -12,7 +12,16 @@ import yaml
 
 from tests.conftest import ROOT
 
-SECRETS = {"SECRET_KEY": "k" * 48, "RABBITMQ_PASSWORD": "r" * 24, "FIRST_ADMIN_PASSWORD": "p" * 16}
+SECRETS = {
+    "SECRET_KEY": "k" * 48,
+    "RABBITMQ_PASSWORD": "r" * 24,
+    "FIRST_ADMIN_PASSWORD": "p" * 16,
+    "BUS_TRUSTED_KEYS": "gateway=a,identity=b,certs=c,policy=d,tasks=e",
+    **{
+        f"BUS_SIGNING_KEY_{s}": "s" * 43
+        for s in ("GATEWAY", "IDENTITY", "CERTS", "POLICY", "TASKS")
+    },
+}
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

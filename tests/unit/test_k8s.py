@@ -44,8 +44,15 @@ def test_suite_deployments_are_replicated_probed_limited_and_locked_down(name: s
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         secrets = {e["name"]: e for e in container.get("env", []) if "valueFrom" in e}
         assert secrets["SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "one-code-city-secrets"
+        own = secrets["BUS_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]
+        assert own == {"name": "one-code-city-secrets", "key": f"BUS_SIGNING_KEY_{name.upper()}"}
         literal = {e["name"] for e in container.get("env", []) if "value" in e}
-        assert not literal & {"SECRET_KEY", "RABBITMQ_PASSWORD", "FIRST_ADMIN_PASSWORD"}
+        assert not literal & {
+            "SECRET_KEY",
+            "RABBITMQ_PASSWORD",
+            "FIRST_ADMIN_PASSWORD",
+            "BUS_SIGNING_KEY",
+        }
 
 
 def test_nameko_workers_are_probed_through_their_health_rpc() -> None:

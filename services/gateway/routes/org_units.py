@@ -44,6 +44,20 @@ async def list_org_units(
 
 
 @router.get(
+    ":search",
+    summary="Units of my jurisdiction whose name or code contains the text (三好社区)",
+    openapi_extra=operation("identity.find_org_units"),
+)
+async def find_org_units(
+    _actor: CurrentActor,
+    bus: BusDep,
+    text: Annotated[str, Query(min_length=1, max_length=50)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> Any:
+    return await bus.call("identity", "find_org_units", text=text, limit=limit)
+
+
+@router.get(
     "/{path:path}", summary="One org unit", openapi_extra=operation("identity.get_org_unit")
 )
 async def get_org_unit(path: str, _actor: CurrentActor, bus: BusDep) -> Any:

@@ -204,6 +204,20 @@ async def put_ladder_rule(rule_id: str, body: LadderRule, _actor: CurrentActor, 
     return await bus.call("tasks", "put_ladder_rule", rule_id=rule_id, **body.model_dump())
 
 
+@router.delete(
+    "/v1/escalation-rules/{rule_id}",
+    summary="Remove an escalation rule of my unit, or (owner) of a unit below it",
+    openapi_extra=operation("tasks.delete_ladder_rule"),
+)
+async def delete_ladder_rule(
+    rule_id: str,
+    _actor: CurrentActor,
+    bus: BusDep,
+    owner: Annotated[str | None, Query(max_length=200, description="the rule's unit")] = None,
+) -> Any:
+    return await bus.call("tasks", "delete_ladder_rule", rule_id=rule_id, owner=owner)
+
+
 @router.get(
     "/v1/calendar/{year}",
     summary="The working-day calendar of a year",

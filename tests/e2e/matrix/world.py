@@ -69,6 +69,7 @@ class Persona:
     username: str | None = None
     client: tuple[str, str] | None = None  # (client_id, secret) of a partner
     password: str = PASSWORD
+    id_number: str | None = None
     cached: dict[str, str] | None = None
 
     def headers(self, http: httpx.Client) -> dict[str, str]:
@@ -123,9 +124,14 @@ class World:
         self._partner("partner.tasks", ["tasks:read", "tasks:write"], DISTRICT)
         self._partner("partner.other", ["tasks:read", "tasks:write"], DISTRICT)
         self._partner("partner.feed", ["facts:write", "certs:verify"], self.street_a)
+        self.below_a = self._unit(self.street_a, f"MD{tag}", "矩阵科室", "department")
         self.certificate = self.make_certificate()
+        # Certificates the matrix amends, suspends or issues again belong to someone else:
+        # *self* keeps one valid certificate (a policy pays them for it).
+        self.spare_holder = str(self.make_person()["id"])
         self.policy = self.make_policy("published")
         self.draft = self.make_policy("draft")
+        self._once: dict[str, Any] = {}
 
     # requests
 
@@ -149,12 +155,22 @@ class World:
     # the world's people
 
     def _unit(self, parent: str, code: str, name: str, kind: str) -> str:
-        self.call("POST", "/v1/org-units", json={"code": code, "name": name, "kind": kind, "parent": parent})
+        self.call(
+            "POST",
+            "/v1/org-units",
+            json={"code": code, "name": name, "kind": kind, "parent": parent},
+        )
         return f"{parent}/{code}"
 
     def _account(self, name: str, roles: list[str], unit: str | None, **extra: Any) -> Persona:
         username = unique("matrix." + name.replace(".", "-"))
-        body = {"username": username, "password": PASSWORD, "roles": roles, "org_path": unit, **extra}
+        body = {
+            "username": username,
+            "password": PASSWORD,
+            "roles": roles,
+            "org_path": unit,
+            **extra,
+        }
         account = self.call("POST", "/v1/accounts", json=body)
         actor = Actor(
             account_id=account["id"],
@@ -191,8 +207,9 @@ class World:
             org_path=unit,
             subject_id=made["id"],
         )
-        self.personas[name] = Persona(name, actor, username=made["username"])
-        self.personas[name].id_number = made["id_number"]  # type: ignore[attr-defined]
+        self.personas[name] = Persona(
+            name, actor, username=made["username"], id_number=made["id_number"]
+        )
         return str(made["id"])
 
     def _delegate(self) -> None:
@@ -209,7 +226,7 @@ class World:
                 "/v1/me/proxies",
                 "self",
                 json={
-                    "proxy_id_number": self.personas[name].id_number,  # type: ignore[attr-defined]
+                    "proxy_id_number": self.personas[name].id_number,
                     "proxy_name": "矩阵居民",
                     "scopes": scopes,
                     "valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until)),
@@ -264,6 +281,9 @@ class World:
 
     # targets, made fresh on demand
 
+    def make_spare_certificate(self) -> dict[str, Any]:
+        return self.make_certificate(self.spare_holder)
+
     def make_certificate(self, holder: str | None = None) -> dict[str, Any]:
         issued: dict[str, Any] = self.call(
             "POST",
@@ -300,6 +320,90 @@ class World:
             self.call("POST", f"/v1/policies/{policy['id']}/publish", "dept.owner")
         return policy
 
+    def make_application(self, state: str) -> dict[str, Any]:
+        """An application of a new person of street A (one may have only one open), brought
+        to ``state`` by street A's staff and the issuing department."""
+        applicant = self.person(self.street_a, login=True)
+        token = {
+            "Authorization": "Bearer "
+            + self.http.post(
+                "/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": applicant["username"],
+                    "password": PASSWORD,
+                },
+            ).json()["access_token"]
+        }
+        made = self.http.post("/v1/applications", headers=token, json={"note": "矩阵"})
+        assert made.status_code == 201, made.text
+        application: dict[str, Any] = made.json()
+        if state in ("reviewed", "assessed"):
+            application = self.call(
+                "POST",
+                f"/v1/applications/{application['id']}/review",
+                "staff.a",
+                json={"approve": True},
+            )
+        if state == "assessed":
+            application = self.call(
+                "POST",
+                f"/v1/applications/{application['id']}/assessment",
+                "dept.owner",
+                json={
+                    "issuer": "iss_hpcl",
+                    "category": "视力",
+                    "grade": "三级",
+                    "assessor": "医生",
+                },
+            )
+        return application
+
+    def known_to_policy(self, subject: str, fact: str | None = None) -> None:
+        """Wait (bounded) until policy has learnt the subject (and ``fact``) from the events."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            answer = self.http.get(f"/v1/subjects/{subject}/facts", headers=self.as_("staff.a"))
+            if answer.status_code == 200 and (fact is None or fact in answer.json()):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"policy never learnt {subject} {fact or ''}")
+
+    def paying_policy(self) -> dict[str, Any]:
+        """A published policy that pays on confirmation, matched after *self*'s certificate
+        reached policy (so *self* is offered a payout)."""
+        if "paying" not in self._once:
+            self.known_to_policy(self.self_id, "cert_disability_certificate")
+            self._once["paying"] = self.make_policy("published", mode="confirm")
+        found: dict[str, Any] = self._once["paying"]
+        return found
+
+    def offered_payout(self) -> str:
+        if "payout" not in self._once:
+            paying = self.paying_policy()
+            self.call(
+                "POST",
+                f"/v1/policies/{paying['id']}/payout-runs",
+                "dept.owner",
+                json={"period": "once"},
+            )
+            mine = self.call("GET", "/v1/me/payouts", "self")
+            self._once["payout"] = next(
+                x["id"]
+                for x in mine
+                if x.get("policy") == paying["id"] and x["status"] == "offered"
+            )
+        payout: str = self._once["payout"]
+        return payout
+
+    def source(self) -> str:
+        if "source" not in self._once:
+            code = "matrix_" + secrets.token_hex(3)
+            self.call("POST", "/v1/task-sources", json={"code": code, "name": "矩阵来源"})
+            self._once["source"] = code
+        code_: str = self._once["source"]
+        return code_
+
     def make_person(self, unit: str | None = None) -> dict[str, Any]:
         unit = unit or self.street_a
         return self.person(unit, "staff.a" if unit == self.street_a else "staff.b")
@@ -327,7 +431,7 @@ class World:
             "category": "matrix",
             "external_id": unique("matrix"),
             "attachments": [
-                {"name": "说明.txt", "content_type": "text/plain", "content": "5Li+5Lu2"}
+                {"name": "说明.txt", "content_type": "text/plain", "content": "6ZmE5Lu2"}
             ],
         }
         if state != "created":
@@ -356,7 +460,8 @@ class World:
 
     def client_of(self, persona: str) -> str:
         actor = self.personas[persona].actor
-        assert actor is not None and actor.client_id is not None
+        assert actor is not None
+        assert actor.client_id is not None
         return actor.client_id
 
 
