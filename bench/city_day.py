@@ -268,7 +268,11 @@ def city_day(suite: Suite, rate: float) -> dict[str, Any]:
 
 @contextmanager
 def nameko_gateway(suite: Suite) -> Iterator[str]:
-    env = {**suite.env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{NAMEKO_GATEWAY_PORT}"}
+    env = {
+        **suite.env,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{NAMEKO_GATEWAY_PORT}",
+        "SECRET_KEY": suite.secret("SECRET_KEY"),  # it signs its calls as the gateway does
+    }
     process = nameko_process("bench/nameko_gateway.yaml", "bench.nameko_gateway", env)
     url = f"http://127.0.0.1:{NAMEKO_GATEWAY_PORT}"
     try:

@@ -87,8 +87,12 @@ class BusKeys:
         if settings.ENVIRONMENT == "production":
             raise ValueError("production needs BUS_SIGNING_KEY and BUS_TRUSTED_KEYS")
         secret = settings.SECRET_KEY.get_secret_value()
-        keys = {name: Ed25519PrivateKey.from_private_bytes(_seed(secret, name)) for name in SIGNERS}
-        return cls(signer, keys[signer], {name: k.public_key() for name, k in keys.items()})
+
+        def derived(name: str) -> Ed25519PrivateKey:
+            return Ed25519PrivateKey.from_private_bytes(_seed(secret, name))
+
+        trusted = {name: derived(name).public_key() for name in SIGNERS}
+        return cls(signer, derived(signer), trusted)
 
     @staticmethod
     def public_key_text(seed_b64: str) -> str:

@@ -330,14 +330,28 @@ def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str,
         }
         for a in actions
     ]
+    found = list(db.disclosures.find({"principal": actor.subject_id}).sort("at", -1).limit(limit))
+    units = {
+        u["_id"]: u["name"]
+        for u in db.org_units.find(
+            {"_id": {"$in": [d["to"][5:] for d in found if d["to"].startswith("unit:")]}},
+            {"name": 1},
+        )
+    }
+
+    def who(to: str) -> str:
+        if to.startswith("unit:"):
+            return units.get(to[5:], "工作人员")
+        return PARTNER_NAMES.get(to, to)
+
     disclosed = [
         {
             "action": "disclosed",
             "at": d["at"],
-            "by": {"id": d["to"], "name": PARTNER_NAMES.get(d["to"], d["to"])},
+            "by": {"id": d["to"], "name": who(d["to"])},
             "detail": {"fields": d["fields"], "purpose": d["purpose"], **d["detail"]},
         }
-        for d in db.disclosures.find({"principal": actor.subject_id}).sort("at", -1).limit(limit)
+        for d in found
     ]
     newest = sorted(done + disclosed, key=lambda item: item["at"], reverse=True)[:limit]
     return [to_wire(item) for item in newest]

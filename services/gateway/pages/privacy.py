@@ -34,8 +34,16 @@ SCOPES = {
     "apply": "代为办理申请",
 }
 ACTIONS = {"disclosed": "提供了您的信息", "issue_code": "代您出示了码"}
-PURPOSES = {"policy_pushed": "发送政策推送短信"}
-FIELD_NAMES = {**LABELS, "phone": "手机号码"}
+PURPOSES = {
+    "policy_pushed": "发送政策推送短信",
+    "registration_attempt": "尝试以您的证件号码登记（未成功）",
+}
+FIELD_NAMES = {
+    **LABELS,
+    "phone": "手机号码",
+    "id_number": "身份证号码",
+    "credit_code": "统一社会信用代码",
+}
 
 
 async def _history(here: Visit) -> dict[str, Any]:

@@ -307,11 +307,17 @@ class World:
             "category": "助残",
             "subject_type": "person",
             "mode": mode,
+            # Only the matrix's own people match (other tests' inboxes stay theirs).
             "conditions": {
-                "fact": "cert_disability_certificate",
-                "op": "==",
-                "value": "valid",
-                "label": "持有残疾人证",
+                "all": [
+                    {
+                        "fact": "cert_disability_certificate",
+                        "op": "==",
+                        "value": "valid",
+                        "label": "持有残疾人证",
+                    },
+                    {"fact": "org_unit", "op": "==", "value": self.street_a, "label": "矩阵社区"},
+                ]
             },
             **({"amount": {"fixed": 10000}} if mode in ("confirm", "auto") else {}),
         }
