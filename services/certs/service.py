@@ -6,7 +6,6 @@ import os
 import time
 from typing import Any
 
-from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -31,6 +30,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
+from services.common.events import SignedEventDispatcher
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 
@@ -49,7 +49,7 @@ class CertsService:
     wrap_key = IssuerKeys()
     check_key = CheckCodeKey()
     identity = RpcProxy("identity")
-    dispatch = EventDispatcher()
+    dispatch = SignedEventDispatcher()
 
     @timer(interval=EXPIRY_SWEEP_SECONDS)
     def announce_expired(self) -> None:

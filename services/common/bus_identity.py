@@ -125,7 +125,20 @@ class BusKeys:
         }
         return self._seal(payload)
 
+    def seal_event(self, event_type: str, digest: str) -> str:
+        """This service's word that it emitted exactly this event (no expiry: an event may
+        wait in its queue)."""
+        return self._seal({"iss": self.signer, "evt": event_type, "sha": digest})
+
     # verifying
+
+    def open_event(self, header: Any, source: str, digest: str) -> None:
+        """Refuse an event not signed by ``source`` over exactly this type and payload."""
+        if not isinstance(header, str) or header.count(".") != 1:
+            raise BusRefused("the event is not signed")
+        signer, payload = self._verify(header)
+        if signer != source or payload.get("sha") != digest:
+            raise BusRefused(f"the event is not {source}'s, or not as it signed it")
 
     def open(self, header: Any) -> tuple[str, dict[str, Any]]:
         """The signer and payload of a header, or :class:`BusRefused`."""

@@ -341,7 +341,7 @@ def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str,
 
     def who(to: str) -> str:
         if to.startswith("unit:"):
-            return units.get(to[5:], "工作人员")
+            return str(units.get(to[5:], "工作人员"))
         return PARTNER_NAMES.get(to, to)
 
     disclosed = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from nameko.events import EventDispatcher, event_handler
 from nameko.timer import timer
 
 from services.common import health
@@ -15,6 +14,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
+from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.identity import (
@@ -49,7 +49,7 @@ class IdentityService:
     call = CallContext(access.TABLE, links=local_links)
     metrics = ServiceMetrics()
     keys = IdentitySecrets()
-    dispatch = EventDispatcher()
+    dispatch = SignedEventDispatcher()
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:

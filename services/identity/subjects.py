@@ -281,7 +281,7 @@ def list_persons(
     root = _require_staff_over(guard, org_path or guard.actor.org_path or "")
     cursor = (
         db.persons.find({"org_ancestors": root})
-        .sort("_id", 1)
+        .sort([("created_at", -1), ("_id", 1)])  # the newest first: a counter's last ones
         .skip(max(0, offset))
         .limit(max(1, min(limit, 200)))
     )

@@ -6,7 +6,6 @@ import os
 import time
 from typing import Any
 
-from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -19,6 +18,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, NotFound
+from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.policy import (
@@ -50,7 +50,7 @@ class PolicyService:
     call = CallContext(access.TABLE, links=links_from_identity)
     metrics = ServiceMetrics(extra=payouts.gauges)
     identity = RpcProxy("identity")
-    dispatch = EventDispatcher()
+    dispatch = SignedEventDispatcher()
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 import eventlet
-from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -18,6 +17,7 @@ from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS, NotFound
+from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.tasks import (
@@ -52,7 +52,7 @@ class TasksService:
     call = CallContext(access.TABLE)
     metrics = ServiceMetrics(extra=escalation.gauges)
     identity = RpcProxy("identity")
-    dispatch = EventDispatcher()
+    dispatch = SignedEventDispatcher()
 
     def _unit_exists(self, path: str) -> bool:
         try:
