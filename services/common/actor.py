@@ -1,5 +1,6 @@
-"""Who is acting: the claims the gateway verified, carried to services in the
-``nameko.actor`` header and re-checked there (roles and jurisdiction).
+"""Who is acting: the claims the gateway verified, carried to services in the signed
+``nameko.actor`` header (:mod:`services.common.bus_identity`); what they may do is the
+access model's to decide (:mod:`services.common.access`).
 
 Jurisdiction is a materialized path such as ``CN-LN-SY/HP/NH``: an actor reaches its own
 org unit and everything below it.
@@ -10,8 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-from services.common.errors import Forbidden
 
 ROLES = frozenset({"citizen", "enterprise", "staff", "supervisor", "verifier", "partner", "admin"})
 STAFF_ROLES = frozenset({"staff", "supervisor", "admin"})
@@ -54,18 +53,6 @@ class Actor:
     @property
     def is_staff(self) -> bool:
         return self.has_role(*STAFF_ROLES)
-
-    def reaches(self, path: str | None) -> bool:
-        """Can this actor act on something registered at ``path``?"""
-        if self.is_admin:
-            return True
-        if path is None or self.org_path is None:
-            return False
-        return within(path, self.org_path)
-
-    def require_role(self, *roles: str) -> None:
-        if not self.has_role(*roles):
-            raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
 
     def to_header(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
