@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 
 from services.common.errors import ERRORS_BY_NAME, DomainError, RateLimited
@@ -107,6 +108,19 @@ async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, str(exc.detail), _slug(title.replace(" ", "")), headers)
 
 
+async def on_database_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+    """The gateway's own database (sessions, limits, idempotency) is down: ask again soon. A
+    session that cannot be checked is not taken on trust (503, not a pass)."""
+    log.warning("gateway database unreachable: %s", type(exc).__name__)
+    return problem(
+        503,
+        "Service unavailable",
+        "the gateway cannot reach its database now; retry shortly",
+        "unavailable",
+        {"Retry-After": "5"},
+    )
+
+
 async def on_too_deep(_request: Request, _exc: Exception) -> JSONResponse:
     """A JSON body nested deeper than any reader can follow (hundreds of levels)."""
     return problem(
@@ -114,7 +128,9 @@ async def on_too_deep(_request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
-async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ConnectionFailure):  # from a middleware (idempotency), not a route
+        return await on_database_unreachable(request, exc)
     log.error("unhandled error", exc_info=exc)
     return problem(500, "Internal error", "an internal error occurred", "internal")
 
@@ -127,4 +143,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RecursionError, on_too_deep)
+    app.add_exception_handler(ConnectionFailure, on_database_unreachable)
     app.add_exception_handler(Exception, on_unexpected)
