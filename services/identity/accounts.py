@@ -296,6 +296,10 @@ def reset_password(
     if account is None:
         raise NotFound("no such account")
     guard.require(access.account(account), "no such account")
+    if account["_id"] == guard.actor.account_id:
+        # One's own password changes with the current one (POST /v1/me/password): a stolen
+        # administrator session cannot take the account over, nor lock its owner out.
+        raise Forbidden("change your own password with the current one", code="own_account")
     validate_password(new)
     return _set_password(db, account, new, now, guard.actor.account_id)
 

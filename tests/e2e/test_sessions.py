@@ -145,6 +145,11 @@ def test_an_admin_reset_ends_every_session(http: httpx.Client, login: Login) -> 
     assert reset.status_code == 200, reset.text
     assert not works(http, phone)
     assert works(http, bearer(http, username, "Reset-2027!"))
+    admin = login("admin")
+    me = http.get("/v1/me", headers=admin).json()["id"]
+    own = http.post(f"/v1/accounts/{me}/password", headers=admin, json={"new": "Reset-2027!"})
+    assert assert_problem(own, 403)["code"] == "own_account"  # with the current one, or not
+    assert works(http, admin)
 
 
 def test_a_disabled_partner_client_stops_at_once(http: httpx.Client, login: Login) -> None:

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Suite, started_suite
 from tests.e2e.conftest import DEMO_PASSWORD, load_demo, token_for
 from tests.e2e.test_certs import issue_disability
+from tests.hostile.fuzz import Caller
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
 # One account per role the gateway knows, and no account at all.
@@ -42,19 +43,68 @@ def city(hostile_suite: Suite) -> dict[str, Any]:
 
 def bearer(http: httpx.Client, role: str, city: dict[str, Any]) -> dict[str, str]:
     """The Authorization header of ``role``'s account (none for anonymous)."""
+    headers = signed_in(http, role, city)
+    assert headers is not None, f"{role} cannot sign in"
+    return headers
+
+
+def signed_in(http: httpx.Client, role: str, city: dict[str, Any]) -> dict[str, str] | None:
+    """``role``'s Authorization header, or None when it cannot sign in."""
     name = ROLES[role]
     if name is None:
         return {}
-    if role != "partner":
-        return bearer_of(http, name, ADMIN_PASSWORD if name == ADMIN_USER else DEMO_PASSWORD)
-    form = {
+    if role == "partner":
+        form = client_form(name, city)
+    else:
+        password = ADMIN_PASSWORD if name == ADMIN_USER else DEMO_PASSWORD
+        form = {"grant_type": "password", "username": name, "password": password}
+    answer = http.post("/v1/auth/token", data=form)
+    if answer.status_code != 200:
+        return None
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def client_form(name: str, city: dict[str, Any]) -> dict[str, str]:
+    return {
         "grant_type": "client_credentials",
         "client_id": name,
         "client_secret": city["partners"][name],
     }
-    answer = http.post("/v1/auth/token", data=form)
+
+
+def caller(http: httpx.Client, role: str, city: dict[str, Any]) -> Caller:
+    """``role`` as the fuzzer's caller: when a generated request has ended its session, it
+    signs in again, and when one has disabled its account or client (or reset its
+    password), the administrator restores it first. The administrator cannot disable or
+    reset its own account, so it can always restore the others."""
+    name = ROLES[role]
+    if name is None:
+        return Caller({})
+    if name == ADMIN_USER:
+        return Caller(bearer(http, role, city), lambda: bearer(http, role, city))
+    account = None if role == "partner" else http.get("/v1/me", headers=bearer(http, role, city))
+
+    def restore() -> None:
+        if account is None:
+            _as_admin(http, city, "POST", f"/v1/partner-clients/{name}/enable")
+            return
+        path = f"/v1/accounts/{account.json()['id']}"
+        _as_admin(http, city, "POST", f"{path}/enable")
+        _as_admin(http, city, "POST", f"{path}/password", json={"new": DEMO_PASSWORD})
+
+    def sign_in() -> dict[str, str]:
+        headers = signed_in(http, role, city)
+        if headers is None:  # the account or client was disabled, or its password reset
+            restore()
+            headers = bearer(http, role, city)
+        return headers
+
+    return Caller(bearer(http, role, city), sign_in)
+
+
+def _as_admin(http: httpx.Client, city: dict[str, Any], method: str, path: str, **kw: Any) -> None:
+    answer = http.request(method, path, headers=bearer(http, "admin", city), **kw)
     assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def _ids(response: httpx.Response, key: str = "id") -> list[str]:

@@ -13,6 +13,7 @@ import json
 import os
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,22 @@ def _ndjson(ctx: Any, value: Any) -> dict[str, Any]:
 
 
 @dataclass
+class Caller:
+    """One role's headers, and how to sign in again: the generator logs out, ends sessions
+    and disables accounts like any caller may, and the role must go on being fuzzed as
+    itself rather than as nobody."""
+
+    headers: dict[str, str]
+    sign_in: Callable[[], dict[str, str]] | None = None  # None: anonymous, nothing to end
+    renewed: int = 0
+
+    def renew(self) -> None:
+        assert self.sign_in is not None, "anonymous has no session to renew"
+        self.headers = self.sign_in()
+        self.renewed += 1
+
+
+@dataclass
 class Tally:
     """What one role's run sent and what came back."""
 
@@ -47,10 +64,15 @@ class Tally:
     cases: Counter[str] = field(default_factory=Counter)  # operation → requests sent
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    # operation → 401s to schema-valid requests (a schema-breaking one may break the
+    # Authorization header itself, and a 401 is then its right answer)
+    unauthenticated: Counter[str] = field(default_factory=Counter)
 
-    def record(self, label: str, case: Any, response: Response) -> None:
+    def record(self, label: str, case: Any, response: Response, valid: bool) -> None:
         self.cases[label] += 1
         self.statuses[response.status_code] += 1
+        if response.status_code == 401 and valid:
+            self.unauthenticated[label] += 1
         problem = what_is_wrong(response)
         if problem and sum(f.startswith(label + ":") for f in self.failures) < 2:
             sent = case.as_curl_command()
@@ -93,12 +115,12 @@ def strategies(operation: APIOperation, known: dict[str, list[str]]) -> tuple[An
 def fuzz(
     schema: Any,
     base_url: str,
-    roles: dict[str, dict[str, str]],
+    roles: dict[str, Caller],
     known: dict[str, list[str]],
 ) -> dict[str, Tally]:
     """Every operation of ``schema``: EXAMPLES schema-valid and NEGATIVE_EXAMPLES
     schema-breaking requests (fewer when the inputs allow fewer), each sent as every role of
-    ``roles`` (role → its headers). Generating is the slow part, so a case is drawn once."""
+    ``roles``. Generating is the slow part, so a case is drawn once."""
     tallies = {role: Tally(role) for role in roles}
     session = requests.Session()
     for result in schema.get_all_operations():
@@ -113,9 +135,10 @@ def fuzz(
                     for tally in tallies.values():
                         tally.failures.append(f"{label}: no schema-valid request can be made")
                 continue
-            for role, headers in roles.items():
+            for role, caller in roles.items():
                 for case in cases:
-                    send(case, label, tallies[role], session, base_url, headers)
+                    sent = Sent(case, label, strategy is valid)
+                    send(sent, tallies[role], session, base_url, caller)
     return tallies
 
 
@@ -139,18 +162,46 @@ def draw(strategy: Any, count: int) -> list[Any]:
     return cases
 
 
+@dataclass(frozen=True)
+class Sent:
+    case: Any
+    label: str
+    valid: bool  # schema-valid, as opposed to schema-breaking
+
+
 def send(
-    case: Any,
-    label: str,
-    tally: Tally,
-    session: requests.Session,
-    base_url: str,
-    headers: dict[str, str],
+    sent: Sent, tally: Tally, session: requests.Session, base_url: str, caller: Caller
 ) -> None:
-    try:
-        response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
-    except requests.RequestException as exc:
-        tally.cases[label] += 1
-        tally.failures.append(f"{label}: no answer ({exc.__class__.__name__})")
+    """One case as ``caller``; a 401 to a caller who was signed in means an earlier case
+    ended its session (a logout, a disabled account): it signs in again and the case is
+    sent once more, and only that second answer counts."""
+    response = call(sent.case, session, base_url, caller.headers)
+    if response is not None and response.status_code == 401 and ended(session, base_url, caller):
+        caller.renew()
+        response = call(sent.case, session, base_url, caller.headers)
+    if response is None:
+        tally.cases[sent.label] += 1
+        tally.failures.append(f"{sent.label}: no answer")
         return
-    tally.record(label, case, response)
+    tally.record(sent.label, sent.case, response, sent.valid)
+
+
+def ended(session: requests.Session, base_url: str, caller: Caller) -> bool:
+    """Whether the caller was signed in and its token no longer works (a 401 to a wrong
+    password or a bad signature is that case's own answer)."""
+    if caller.sign_in is None:
+        return False
+    probe = session.get(f"{base_url}/v1/me", headers=caller.headers, timeout=30)
+    return probe.status_code == 401
+
+
+def call(
+    case: Any, session: requests.Session, base_url: str, headers: dict[str, str]
+) -> Response | None:
+    try:
+        answer: Response = case.call(
+            base_url=base_url, session=session, headers=headers, timeout=30
+        )
+    except requests.RequestException:
+        return None
+    return answer
