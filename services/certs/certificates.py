@@ -17,15 +17,18 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from services.certs import access, issuers
 from services.certs.catalogue import get_type, validate_fields
 from services.certs.signing import new_salts, sealed_part, sign
+from services.common import outbox
 from services.common.access import Guard
-from services.common.claims import advance, claim
+from services.common.claims import CLAIMS, advance, claim
 from services.common.codec import to_wire
 from services.common.crypto import same
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
+from services.common.outbox import Commit, Event
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32
+STATUS_EVENTS = {"revoke": "cert_revoked", "suspend": "cert_suspended", "resume": "cert_resumed"}
 TRANSITIONS = {
     "suspend": ("valid", "suspended"),
     "resume": ("suspended", "valid"),
@@ -171,6 +174,9 @@ def issue(
     }
     certificate["salts"] = new_salts(fields)
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
+    issued = view(certificate, now.date())
+    commit = Commit("certificates", certificate_id)  # the insert below commits the event
+    outbox.stage(db, now, commit, event("cert_issued", issued, kind))
     try:
         db.certificates.insert_one(certificate)
     except DuplicateKeyError:
@@ -185,7 +191,7 @@ def issue(
     except PyMongoError:
         db.claims.delete_one({"_id": request_key})  # let the caller retry the same request
         raise
-    return view(certificate, now.date()), True
+    return issued, True
 
 
 def load_guarded(
@@ -260,12 +266,13 @@ def amend_certificate(
     new["kid"] = issuer["jwk"]["kid"]
     new["salts"] = new_salts(merged)
     new["signature"] = sign(new, issuers.signing_key(issuer, wrap_key))
+    amended = view(new, now.date())
     try:
         db.certificates.insert_one(new)
     except DuplicateKeyError as exc:
         raise Conflict("this certificate was amended at the same time", state="superseded") from exc
     try:
-        advance(
+        advance(  # the old version's claim commits the amendment and its event
             db,
             "certificates",
             old,
@@ -278,11 +285,12 @@ def amend_certificate(
                 }
             },
             now,
+            events=[event("cert_amended", amended, kind)],
         )
     except Conflict:
         db.certificates.delete_one({"_id": new["_id"]})  # revoked meanwhile: undo the new version
         raise
-    return view(new, now.date())
+    return amended
 
 
 def versions(
@@ -337,17 +345,19 @@ def change_status(
             state=certificate["status"],
         )
     entry = {"action": action, "reason": reason.strip(), "by": actor.account_id, "at": now}
+    changes = {"status": target, "status_reason": reason.strip(), "status_changed_at": now}
+    rev = int(certificate.get("rev", 0)) + 1
+    after = view({**certificate, **changes}, now.date())
     # Compare-and-set through a claimed revision: of two staff acting at once, one wins and
-    # the other gets 409 (a revoked certificate never goes back to suspended or valid).
+    # the other gets 409 (a revoked certificate never goes back to suspended or valid); the
+    # winner's claim commits its event.
     updated = advance(
         db,
         "certificates",
         certificate,
-        {
-            "$set": {"status": target, "status_reason": reason.strip(), "status_changed_at": now},
-            "$push": {"history": entry},
-        },
+        {"$set": changes, "$push": {"history": entry}},
         now,
+        events=[event(STATUS_EVENTS[action], after, get_type(db, certificate["type"]), rev)],
     )
     return view(updated, now.date())
 
@@ -406,8 +416,13 @@ def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> li
     ).limit(limit)
     announced = []
     for certificate in found:
-        if claim(db, f"expired:{certificate['_id']}", now):
-            announced.append(view(certificate, now.date()))
+        key = f"expired:{certificate['_id']}"
+        expired = view(certificate, now.date())
+        kind = get_type(db, certificate["type"])
+        rev = int(certificate.get("rev", 0))
+        outbox.stage(db, now, Commit(CLAIMS, key), event("cert_expired", expired, kind, rev))
+        if claim(db, key, now):
+            announced.append(expired)
         db.certificates.update_one(
             {"_id": certificate["_id"]}, {"$set": {"expiry_announced": True}}
         )
@@ -489,10 +504,17 @@ def public_check(
     return to_wire(result)
 
 
-def event_payload(certificate: dict[str, Any], db: Database[Document]) -> dict[str, Any]:
+def event(name: str, certificate: dict[str, Any], kind: Document, rev: int = 0) -> Event:
+    """A cert_* event of ``certificate`` (its view) at revision ``rev``, to stage with the
+    change that causes it: the same change staged twice queues it once."""
+    key = f"{name}:{certificate['id']}:rev{rev}"
+    return Event(name, key, {**event_payload(certificate, kind), "rev": rev})
+
+
+def event_payload(certificate: dict[str, Any], kind: Document) -> dict[str, Any]:
     """What other services learn from cert_* events: the pseudonymous subject, the type, the
-    face fields (policy derives facts such as disability category and grade from them)."""
-    kind = get_type(db, certificate["type"])
+    face fields (policy derives facts such as disability category and grade from them), and
+    the certificate's version and revision, so a late or repeated event is recognised."""
     return {
         "certificate_id": certificate["id"],
         "number": certificate["number"],

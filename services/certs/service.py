@@ -24,6 +24,7 @@ from services.certs.keyring import CheckCodeKey, IssuerKeys
 from services.certs.store import INDEXES
 from services.common import (
     health,
+    outbox,
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
 from services.common.codec import utcnow
@@ -33,6 +34,7 @@ from services.common.errors import DOMAIN_ERRORS
 from services.common.events import SignedEventDispatcher
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
+from services.common.outbox_relay import OutboxRelay
 
 expected = DOMAIN_ERRORS
 # How often expired certificates are announced (cert_expired); an environment setting
@@ -50,11 +52,15 @@ class CertsService:
     check_key = CheckCodeKey()
     identity = RpcProxy("identity")
     dispatch = SignedEventDispatcher()
+    relay = OutboxRelay()  # a worker's events leave as it answers; the timer sends the rest
 
     @timer(interval=EXPIRY_SWEEP_SECONDS)
     def announce_expired(self) -> None:
-        for certificate in certificates.newly_expired(self.db, utcnow()):
-            self.dispatch("cert_expired", certificates.event_payload(certificate, self.db))
+        certificates.newly_expired(self.db, utcnow())
+
+    @timer(interval=outbox.RELAY_SECONDS)
+    def relay_events(self) -> None:
+        outbox.relay(self.db, self.dispatch, utcnow())
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
@@ -107,20 +113,16 @@ class CertsService:
             valid_until,
         )
         if new:
-            self.dispatch("cert_issued", certificates.event_payload(certificate, self.db))
-            for bundled in composite.assemble_after(self.db, self.wrap_key, utcnow(), certificate):
-                self.dispatch("cert_issued", certificates.event_payload(bundled, self.db))
+            composite.assemble_after(self.db, self.wrap_key, utcnow(), certificate)
         return certificate
 
     @rpc(expected_exceptions=expected)
     def amend_certificate(
         self, certificate_id: str, fields: dict[str, Any], reason: str
     ) -> dict[str, Any]:
-        certificate = certificates.amend_certificate(
+        return certificates.amend_certificate(
             self.db, self.wrap_key, self.call.guard, utcnow(), certificate_id, fields, reason
         )
-        self.dispatch("cert_amended", certificates.event_payload(certificate, self.db))
-        return certificate
 
     @rpc(expected_exceptions=expected)
     def certificates_of(self, subject: str) -> list[dict[str, Any]]:
@@ -134,12 +136,9 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:
-        certificate = certificates.change_status(
+        return certificates.change_status(
             self.db, self.call.guard, utcnow(), certificate_id, action, reason
         )
-        event = {"revoke": "cert_revoked", "suspend": "cert_suspended", "resume": "cert_resumed"}
-        self.dispatch(event[action], certificates.event_payload(certificate, self.db))
-        return certificate
 
     @rpc(expected_exceptions=expected)
     def apply_for_certificate(self, note: str | None = None) -> dict[str, Any]:
@@ -181,7 +180,7 @@ class CertsService:
         assessment = application["assessment"]
         holder = self.identity.subject_brief(subject_id=application["applicant"])
         fields = {k: assessment[k] for k in ("category", "grade", "assessor", "assessed_on")}
-        certificate, new = certificates.issue(
+        certificate, _new = certificates.issue(
             self.db,
             self.wrap_key,
             actor.account_id,
@@ -192,8 +191,6 @@ class CertsService:
             fields,
             f"application:{application_id}",
         )
-        if new:
-            self.dispatch("cert_issued", certificates.event_payload(certificate, self.db))
         return applications.mark_issued(
             self.db, actor, utcnow(), application, certificate["id"], started
         )

@@ -1,9 +1,10 @@
 """certs' collections and the indexes they need."""
 
-from services.common import signing_keys
+from services.common import outbox, signing_keys
 from services.common.mongo import Index
 
 INDEXES = (
+    outbox.INDEX,
     Index("certificates", [("number", 1), ("version", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("request_id", 1)], unique=True),
     Index("certificates", [("issuer", 1), ("status_index", 1)], unique=True),

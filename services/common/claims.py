@@ -10,18 +10,21 @@ in this code base is an insert into a unique key:
   inserts the claim ``{collection}:{id}:rev{rev}`` is the only one allowed to write; the
   others get :class:`Conflict` with the current state. The claim carries its ``$set`` /
   ``$unset`` update, so a writer killed between the claim and the write is rolled forward
-  by the next caller instead of blocking the document for ever.
+  by the next caller instead of blocking the document for ever. The events the change
+  causes are listed in the claim too: the claim commits them (:mod:`services.common.outbox`).
 * :func:`take_next` hands out consecutive numbers (a counter) by claiming each number once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common import outbox
 from services.common.errors import Conflict
 from services.common.mongo import Document
 
@@ -45,14 +48,20 @@ def advance(
     update: Document,
     now: datetime,
     state_field: str = "status",
+    events: Sequence[outbox.Event] = (),
 ) -> Document:
     """Apply ``update`` ($set / $push …) to ``document`` if nobody changed it since it was read;
-    bumps its ``rev``. Returns the document as it is now."""
+    bumps its ``rev``. Returns the document as it is now. ``events`` leave through the outbox
+    if and only if this caller's claim wins (the claim lists them)."""
     rev = int(document.get("rev", 0))
     key = f"{collection}:{document['_id']}:rev{rev}"
     update = {**update, "$set": {**update.get("$set", {}), "rev": rev + 1}}
     redo = _replayable(update)
-    if not claim(db, key, now, **({"redo": redo} if redo is not None else {})):
+    detail: dict[str, Any] = {"redo": redo} if redo is not None else {}
+    if events:
+        outbox.stage(db, now, outbox.Commit(CLAIMS, key, listed=True), *events)
+        detail["events"] = [event.id for event in events]
+    if not claim(db, key, now, **detail):
         current = db[collection].find_one({"_id": document["_id"]}) or document
         if int(current.get("rev", 0)) == rev:
             current = _roll_forward(db, collection, current, key, now) or current

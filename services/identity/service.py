@@ -7,7 +7,7 @@ from typing import Any
 
 from nameko.timer import timer
 
-from services.common import health
+from services.common import health, outbox
 from services.common.access import Links
 from services.common.actor import Actor
 from services.common.codec import utcnow
@@ -17,6 +17,8 @@ from services.common.errors import DOMAIN_ERRORS
 from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
+from services.common.outbox_relay import OutboxRelay
+from services.common.receipts import once_per_event
 from services.identity import (
     access,
     accounts,
@@ -50,10 +52,15 @@ class IdentityService:
     metrics = ServiceMetrics()
     keys = IdentitySecrets()
     dispatch = SignedEventDispatcher()
+    relay = OutboxRelay()  # a worker's events leave as it answers; the timer sends the rest
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
         return health.check(self.name, self.db)
+
+    @timer(interval=outbox.RELAY_SECONDS)
+    def relay_events(self) -> None:
+        outbox.relay(self.db, self.dispatch, utcnow())
 
     # accounts and the jurisdiction tree
 
@@ -134,19 +141,13 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def register_person(self, **fields: Any) -> dict[str, Any]:
-        person = subjects.register_person(
-            self.db, self.keys.pii, self.call.guard, utcnow(), **fields
-        )
-        self.dispatch("subject_registered", profiles.profile_of_view(person))
-        return person
+        return subjects.register_person(self.db, self.keys.pii, self.call.guard, utcnow(), **fields)
 
     @rpc(expected_exceptions=expected)
     def register_organisation(self, **fields: Any) -> dict[str, Any]:
-        organisation = subjects.register_organisation(
+        return subjects.register_organisation(
             self.db, self.keys.pii, self.call.guard, utcnow(), **fields
         )
-        self.dispatch("subject_registered", profiles.profile_of_view(organisation))
-        return organisation
 
     @rpc(expected_exceptions=expected)
     def subject_profiles(self, after: str = "", limit: int = 1000) -> list[dict[str, Any]]:
@@ -287,6 +288,7 @@ class IdentityService:
         return sms.send(url, os.environ.get("SMS_SECRET", ""), key, phone, text)
 
     @event_handler("policy", "policy_pushed")
+    @once_per_event
     def on_policy_pushed(self, notice: dict[str, Any]) -> None:
         now = utcnow()
         queued = notifications.queue_policy_push(self.db, now, notice)

@@ -1,9 +1,10 @@
 """identity's collections and the indexes they need."""
 
-from services.common import signing_keys
+from services.common import outbox, signing_keys
 from services.common.mongo import Index
 
 INDEXES = (
+    outbox.INDEX,
     Index("accounts", [("username", 1)], unique=True),
     Index("accounts", [("org_ancestors", 1), ("_id", 1)]),
     Index("accounts", [("subject_id", 1)]),

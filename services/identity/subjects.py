@@ -16,6 +16,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common import outbox
 from services.common.access import Guard
 from services.common.actor import Actor, ancestors
 from services.common.claims import take_next
@@ -27,6 +28,7 @@ from services.identity import access, accounts
 from services.identity.idnumbers import age_on, parse_credit_code, parse_resident_id
 from services.identity.orgunits import require_unit
 from services.identity.pii import PiiKeys
+from services.identity.profiles import profile_of_view
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 CONCESSIONS = frozenset({"none", "elderly", "disabled", "student", "veteran"})
@@ -148,6 +150,10 @@ def register_person(
         "created_at": now,
         "created_by": actor.account_id,
     }
+    # The last write of the registration commits its event: the login when there is one
+    # (a taken username undoes the person), else the person.
+    commit = outbox.Commit("accounts", login["_id"]) if login else outbox.Commit("persons", sub)
+    outbox.stage(db, now, commit, registered(person_view(person)))
     try:
         db.persons.insert_one(person)
     except DuplicateKeyError as exc:
@@ -271,6 +277,13 @@ def subject_brief(db: Database[Document], sub: Any) -> dict[str, Any]:
     }
 
 
+def registered(subject: dict[str, Any]) -> outbox.Event:
+    """``subject_registered``: what policy needs of a new subject (no personal data)."""
+    return outbox.Event(
+        "subject_registered", f"subject_registered:{subject['id']}", profile_of_view(subject)
+    )
+
+
 def view(subject: Document) -> dict[str, Any]:
     return person_view(subject) if subject["_id"].startswith("p_") else organisation_view(subject)
 
@@ -323,6 +336,7 @@ def register_organisation(
         "created_at": now,
         "created_by": actor.account_id,
     }
+    outbox.stage(db, now, outbox.Commit("organisations", sub), registered(organisation_view(org)))
     try:
         db.organisations.insert_one(org)
     except DuplicateKeyError as exc:

@@ -11,8 +11,9 @@ from typing import Any
 
 from pymongo.database import Database
 
+from services.common import outbox
 from services.common.access import Guard
-from services.common.claims import advance
+from services.common.claims import advance, claim
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -70,6 +71,17 @@ def dispute(
         "proxy": actor.subject_id if actor.subject_id != subject else None,
         "rev": 0,
     }
+    disputed = outbox.Event(
+        "fact_disputed",
+        f"fact_disputed:{correction['_id']}",
+        {
+            "correction_id": correction["_id"],
+            "subject": subject,
+            "fact": fact,
+            "org_path": correction["org_path"],
+        },
+    )
+    outbox.stage(db, now, outbox.Commit("corrections", correction["_id"]), disputed)
     db.corrections.insert_one(correction)
     return correction
 
@@ -94,19 +106,26 @@ def decide(
         raise Conflict(f"this correction was already {found['status']}", state=found["status"])
     if not accept and (not isinstance(reason, str) or not reason.strip()):
         raise InvalidInput("a rejection says why", field="reason")
+    status = "accepted" if accept else "rejected"
+    told = outbox.Event(
+        "fact_correction_decided",
+        f"fact_correction_decided:{found['_id']}",
+        {"correction_id": found["_id"], "status": status, "reason": reason},
+    )
     decided = advance(
         db,
         "corrections",
         found,
         {
             "$set": {
-                "status": "accepted" if accept else "rejected",
+                "status": status,
                 "reason": reason,
                 "decided_at": now,
                 "decided_by": actor.account_id,
             }
         },
         now,
+        events=[told],
     )
     pushed: list[str] = []
     if accept:
@@ -149,3 +168,35 @@ def unreceived_of(
                 }
             )
     return policy, sorted(result, key=lambda r: str(r["subject"]))
+
+
+def open_unreceived_tasks(
+    db: Database[Document], guard: Guard, now: datetime, policy_id: str
+) -> dict[str, Any]:
+    """One supervision task per subject eligible but not receiving (source
+    ``policy_unreceived``), asked of the tasks service once: the claim per policy code and
+    subject commits the event."""
+    policy, found = unreceived_of(db, guard, policy_id)
+    requested = 0
+    for item in found:
+        key = f"unreceived:{policy['code']}:{item['subject']}"
+        event = outbox.Event(
+            "policy_unreceived",
+            f"policy_unreceived:{policy['code']}:{item['subject']}",
+            {
+                "policy": policy["_id"],
+                "code": policy["code"],
+                "title": policy["title"],
+                "subject": item["subject"],
+                "org_path": item["org_path"],
+                "amount": item["amount"],
+            },
+        )
+        outbox.stage(db, now, outbox.Commit("claims", key), event)
+        if claim(db, key, now):
+            requested += 1  # else asked for before; the tasks service also keys it by subject
+    return {
+        "policy": policy["_id"],
+        "eligible_unreceived": len(found),
+        "tasks_requested": requested,
+    }

@@ -11,9 +11,9 @@ from nameko.timer import timer
 
 from services.common import (
     health,
+    outbox,
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
-from services.common.claims import claim
 from services.common.codec import utcnow
 from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
@@ -21,6 +21,8 @@ from services.common.errors import DOMAIN_ERRORS, NotFound
 from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
+from services.common.outbox_relay import OutboxRelay
+from services.common.receipts import once_per_event
 from services.policy import (
     access,
     catalogue,
@@ -51,6 +53,7 @@ class PolicyService:
     metrics = ServiceMetrics(extra=payouts.gauges)
     identity = RpcProxy("identity")
     dispatch = SignedEventDispatcher()
+    relay = OutboxRelay()  # a worker's events leave as it answers; the timer sends the rest
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
@@ -95,14 +98,14 @@ class PolicyService:
         payouts.retry_failed(self.db, utcnow(), self._disburse)
         payouts.expire_offers(self.db, utcnow())
 
-    @timer(interval=2)
-    def relay_pushes(self) -> None:
-        """Queued inbox messages to identity, which texts the subject (SMS)."""
-        inbox.relay(self.db, self.dispatch)
+    @timer(interval=outbox.RELAY_SECONDS)
+    def relay_events(self) -> None:
+        outbox.relay(self.db, self.dispatch, utcnow())
 
     # what other services tell us
 
     @event_handler("identity", "subject_registered")
+    @once_per_event
     def on_subject_registered(self, payload: dict[str, Any]) -> None:
         subjects.learn_profile(self.db, utcnow(), payload)
 
@@ -116,26 +119,32 @@ class PolicyService:
         return list(self.identity.subject_profiles(after=subject, limit=limit))
 
     @event_handler("certs", "cert_issued")
+    @once_per_event
     def on_cert_issued(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_issued", payload)
 
     @event_handler("certs", "cert_amended")
+    @once_per_event
     def on_cert_amended(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_amended", payload)
 
     @event_handler("certs", "cert_revoked")
+    @once_per_event
     def on_cert_revoked(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_revoked", payload)
 
     @event_handler("certs", "cert_suspended")
+    @once_per_event
     def on_cert_suspended(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_suspended", payload)
 
     @event_handler("certs", "cert_resumed")
+    @once_per_event
     def on_cert_resumed(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_resumed", payload)
 
     @event_handler("certs", "cert_expired")
+    @once_per_event
     def on_cert_expired(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_expired", payload)
 
@@ -220,15 +229,6 @@ class PolicyService:
         correction = corrections.dispute(
             self.db, self.call.guard, utcnow(), subject, fact, proposed, evidence
         )
-        self.dispatch(
-            "fact_disputed",
-            {
-                "correction_id": correction["_id"],
-                "subject": correction["subject"],
-                "fact": fact,
-                "org_path": correction["org_path"],
-            },
-        )
         return corrections.view(correction)
 
     @rpc(expected_exceptions=expected)
@@ -242,14 +242,6 @@ class PolicyService:
         decided, pushed = corrections.decide(
             self.db, self.call.guard, utcnow(), correction_id, bool(accept), reason
         )
-        self.dispatch(
-            "fact_correction_decided",
-            {
-                "correction_id": decided["_id"],
-                "status": decided["status"],
-                "reason": reason,
-            },
-        )
         return {**corrections.view(decided), "pushed": pushed}
 
     @rpc(expected_exceptions=expected)
@@ -258,26 +250,4 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def open_unreceived_tasks(self, policy_id: str) -> dict[str, Any]:
-        """One supervision task per subject (source policy_unreceived), idempotent."""
-        policy, found = corrections.unreceived_of(self.db, self.call.guard, policy_id)
-        requested = 0
-        for item in found:
-            if not claim(self.db, f"unreceived:{policy['code']}:{item['subject']}", utcnow()):
-                continue  # asked for before; the tasks service also keys it by subject
-            requested += 1
-            self.dispatch(
-                "policy_unreceived",
-                {
-                    "policy": policy["_id"],
-                    "code": policy["code"],
-                    "title": policy["title"],
-                    "subject": item["subject"],
-                    "org_path": item["org_path"],
-                    "amount": item["amount"],
-                },
-            )
-        return {
-            "policy": policy["_id"],
-            "eligible_unreceived": len(found),
-            "tasks_requested": requested,
-        }
+        return corrections.open_unreceived_tasks(self.db, self.call.guard, utcnow(), policy_id)

@@ -1,7 +1,8 @@
 """What the policy service learns of subjects from the other services: each subject's kind
 and unit from identity (on its registration, and by catching up on those registered while
 this service was not listening), and the facts its certificates give (issued, amended,
-revoked). Every change re-matches the subject against the published policies."""
+revoked), each in the certificate's own order. Every change re-matches the subject against
+the published policies."""
 
 from __future__ import annotations
 
@@ -50,8 +51,28 @@ def learn_certificate(
     db: Database[Document], now: datetime, event_type: str, payload: dict[str, Any]
 ) -> None:
     subject = str(payload["subject"])
+    if not _newer(db, event_type, payload):
+        return  # a late event: a later change of this certificate was learnt already
     values, forget = certfacts.facts_from(event_type, payload)
     kind = "person" if subject.startswith("p_") else "organisation"
     _doc, changed = facts.put_facts(db, now, subject, values, "certs", profile={"kind": kind})
     changed += facts.remove_facts(db, now, subject, forget, "certs")
     rematch.rematch_subject(db, now, subject, changed)
+
+
+def _newer(db: Database[Document], event_type: str, payload: dict[str, Any]) -> bool:
+    """Whether this event is later than the last one learnt of the subject's certificate of
+    its type (events leave at least once and two relays may swap two of them): by version,
+    then revision, expiry after the revision it found. Remembers it when it is."""
+    key = f"{payload['subject']}:{payload['type']}"
+    order = [
+        int(payload.get("version") or 1),
+        int(payload.get("rev") or 0),
+        1 if event_type == "cert_expired" else 0,
+    ]
+    seen = db.cert_order.find_one({"_id": key}) or {}
+    # (the same again is learnt again: it changes nothing)
+    if seen.get("number") == payload.get("number") and list(seen["order"]) > order:
+        return False
+    put_document(db.cert_order, key, {"number": payload.get("number"), "order": order})
+    return True

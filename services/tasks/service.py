@@ -20,6 +20,7 @@ from services.common.errors import DOMAIN_ERRORS, NotFound
 from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
+from services.common.receipts import once_per_event
 from services.tasks import (
     access,
     attachments,
@@ -73,14 +74,17 @@ class TasksService:
         outbox.relay(self.db, self.dispatch)
 
     @event_handler("policy", "fact_disputed")
+    @once_per_event
     def on_fact_disputed(self, payload: dict[str, Any]) -> None:
         intake.fact_disputed(self.db, utcnow(), calendar.load(self.db), payload)
 
     @event_handler("policy", "fact_correction_decided")
+    @once_per_event
     def on_fact_correction_decided(self, payload: dict[str, Any]) -> None:
         intake.fact_correction_decided(self.db, utcnow(), payload)
 
     @event_handler("policy", "policy_unreceived")
+    @once_per_event
     def on_policy_unreceived(self, payload: dict[str, Any]) -> None:
         intake.policy_unreceived(self.db, utcnow(), calendar.load(self.db), payload)
 

@@ -123,7 +123,11 @@ def test_issue_check_revoke_and_the_status_list(
             event = next_event(channel, queue, 10)
             assert event is not None, "no event within 10 s"
             events[event[0]] = event[1]
-    assert events["cert_issued"] == {
+    issued = events["cert_issued"]
+    assert isinstance(issued.pop("request_id"), str)  # the request that issued it, for logs
+    assert issued == {
+        "event_id": f"cert_issued:{certificate['id']}:rev0",
+        "rev": 0,
         "certificate_id": certificate["id"],
         "number": certificate["number"],
         "type": "disability_certificate",
@@ -136,6 +140,8 @@ def test_issue_check_revoke_and_the_status_list(
     }
     assert events["cert_revoked"]["status"] == "revoked"
     assert events["cert_revoked"]["certificate_id"] == certificate["id"]
+    assert events["cert_revoked"]["rev"] == 1  # after the issue: a consumer can order them
+    assert events["cert_revoked"]["event_id"] == f"cert_revoked:{certificate['id']}:rev1"
 
 
 def test_issuers_issue_only_their_types_and_only_their_staff_issue(
