@@ -32,6 +32,14 @@ def gateway_proxy(
     )
 
 
+def service_proxy(config: Mapping[str, Any], service: str, timeout: float = 30) -> ClusterRpcProxy:
+    """A proxy that calls as ``service`` does (for bus-only operations)."""
+    keys = BusKeys.from_config(config, service)
+    return ClusterRpcProxy(
+        dict(config), context_data={"caller": keys.caller_header()}, timeout=timeout
+    )
+
+
 def as_actor(table: AccessTable, operation: str, actor: Actor) -> Guard:
     """The guard a domain function gets when ``actor`` performs ``operation``."""
     return acting_as(table, operation, actor)

@@ -3,7 +3,7 @@ city wallet's key."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -36,17 +36,27 @@ class CheckCodeKey(DependencyProvider):  # type: ignore[misc]
         return self.key
 
 
+# Presentations live minutes; the wallet's key is not rotated yet, and a retired one would
+# stay published this long after it stopped signing.
+WALLET_OVERLAP = timedelta(hours=1)
+
+
 def wallet_signing_key(db: Database[Document], wrap_key: bytes, now: datetime) -> tuple[str, Any]:
     """The key that signs presentations (the city wallet's), created on first use."""
-    active = signing_keys.ensure_active_key(db.wallet_keys, wrap_key, now)
-    return active["_id"], signing_keys.private_key(active, wrap_key)
+    active = signing_keys.signer(db.wallet_keys, wrap_key, now)
+    return active.kid, signing_keys.private_key(active, wrap_key)
 
 
-def wallet_public_keys(db: Database[Document], now: datetime) -> dict[str, Ed25519PublicKey]:
-    return {
-        k["_id"]: public_key_from_jwk(k["jwk"]) for k in signing_keys.published(db.wallet_keys, now)
-    }
+def wallet_public_keys(
+    db: Database[Document], wrap_key: bytes, now: datetime
+) -> dict[str, Ed25519PublicKey]:
+    return {k.kid: public_key_from_jwk(k.jwk) for k in _published(db, wrap_key, now)}
 
 
-def wallet_jwks(db: Database[Document], now: datetime) -> list[dict[str, Any]]:
-    return [k["jwk"] for k in signing_keys.published(db.wallet_keys, now)]
+def wallet_jwks(db: Database[Document], wrap_key: bytes, now: datetime) -> list[dict[str, Any]]:
+    return [k.jwk for k in _published(db, wrap_key, now)]
+
+
+def _published(db: Database[Document], wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
+    ring = signing_keys.ring(db.wallet_keys, wrap_key, now)
+    return signing_keys.published(ring, now, WALLET_OVERLAP)

@@ -12,6 +12,7 @@ Every online verification is recorded for the holder to read.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -39,6 +40,11 @@ class PresentationRefused(Exception):
         self.detail = detail
 
 
+# What identity's subject_brief says of a subject; refused when frozen (or deceased).
+Standing = Callable[[str], dict[str, Any]]
+FROZEN = ("frozen", "deceased")
+
+
 def create(
     db: Database[Document],
     key: tuple[str, Ed25519PrivateKey],
@@ -48,7 +54,10 @@ def create(
     fields: list[str],
     audience: str | None,
     ttl_seconds: int | None,
+    standing: Standing,
 ) -> dict[str, Any]:
+    """A presentation (亮证) of chosen fields of one's certificates; refused while the holder
+    of any of them is frozen, with why and where to go (``standing`` asks identity)."""
     if not isinstance(certificate_ids, list) or not 1 <= len(certificate_ids) <= 10:
         raise InvalidInput("one to ten certificates", field="certificate_ids")
     if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
@@ -90,6 +99,14 @@ def create(
         )
     if not any(item["disclosures"] for item in items):
         raise InvalidInput("none of these fields is on the chosen certificates", field="fields")
+    for subject in sorted(set(shown_subjects)):
+        brief = standing(subject)
+        if brief.get("status") in FROZEN:
+            raise Forbidden(
+                "certificates cannot be shown while the holder's code is frozen",
+                code="frozen",
+                frozen=brief.get("frozen") or {"by": "staff", "reason": None, "office": None},
+            )
     jti = secrets.token_urlsafe(12)
     issued = int(now.timestamp())
     claims = {"jti": jti, "iat": issued, "exp": issued + ttl, "items": items}
@@ -183,7 +200,10 @@ def verify(
     token: str,
     wallet_keys: dict[str, Ed25519PublicKey],
     purpose: str | None,
+    standing: Standing,
 ) -> dict[str, Any]:
+    """A verifier checks a presentation: signed, not withdrawn, each certificate valid now,
+    and no holder frozen since it was made (refused like their codes, nothing shown)."""
     if not isinstance(token, str) or len(token) > 16_384:
         raise InvalidInput("a presentation token is required", field="token")
     issuer_keys = {
@@ -194,6 +214,8 @@ def verify(
         presentation = db.presentations.find_one({"_id": shown[0]["jti"]})
         if presentation is None or presentation["revoked"]:
             raise PresentationRefused("revoked", "the holder withdrew this presentation")
+        if any(standing(h).get("status") in FROZEN for h in presentation["holders"]):
+            raise PresentationRefused("frozen", "this holder's code is frozen")
         results = [_current(db, item, now.date()) for item in shown]
     except PresentationRefused as refused:
         raise InvalidInput(refused.detail, field="token", code=refused.reason) from refused

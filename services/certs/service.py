@@ -85,7 +85,7 @@ class CertsService:
     @rpc(expected_exceptions=expected)
     def issuer_keys(self) -> dict[str, Any]:
         keys = issuers.public_keys(self.db)
-        return {**keys, "wallet_keys": keyring.wallet_jwks(self.db, utcnow())}
+        return {**keys, "wallet_keys": keyring.wallet_jwks(self.db, self.wrap_key, utcnow())}
 
     @rpc(expected_exceptions=expected)
     def issue_certificate(
@@ -233,7 +233,12 @@ class CertsService:
             fields,
             audience,
             ttl_seconds,
+            self._standing,
         )
+
+    def _standing(self, subject: str) -> dict[str, Any]:
+        brief: dict[str, Any] = self.identity.subject_brief(subject_id=subject)
+        return brief
 
     @rpc(expected_exceptions=expected)
     def revoke_presentation(self, presentation_id: str) -> dict[str, Any]:
@@ -243,7 +248,13 @@ class CertsService:
     def verify_presentation(self, token: str, purpose: str | None = None) -> dict[str, Any]:
         now = utcnow()
         return presentations.verify(
-            self.db, self.call.actor, now, token, keyring.wallet_public_keys(self.db, now), purpose
+            self.db,
+            self.call.actor,
+            now,
+            token,
+            keyring.wallet_public_keys(self.db, self.wrap_key, now),
+            purpose,
+            self._standing,
         )
 
     @rpc(expected_exceptions=expected)

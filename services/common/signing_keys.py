@@ -1,14 +1,22 @@
-"""Rotating Ed25519 signing keys kept in a service's own collection.
+"""A ring of Ed25519 signing keys kept in a service's own collection, one generation after
+another, rotated so that nobody who verifies is ever surprised.
 
-One key holds the active slot (a unique index on ``slot``: two workers racing to create one
-end with one). Rotating retires it into a slot of its own and keeps it published until
-``publish_until``, so whatever it signed still verifies until it expires. Private halves are
-sealed under a key the service derives from its secret.
+Each key is a generation (``slot`` ``g<n>``, unique: of two rotations at once one inserts)
+with the moment it starts signing, ``signs_from``. The signer is the newest generation whose
+moment has come. A rotation adds the next generation with ``signs_from`` a *lead* ahead:
+published at once, it signs nothing until every verifier that caches the published keys for
+at most that long has fetched it. A key stops signing when the next one starts, and stays
+published for an *overlap* longer (the life of what it signed, plus clock skew). It is never
+deleted: a scan uploaded days later is checked with the key of its time (:func:`of_time`).
+
+A key found compromised is withdrawn: unpublished and refused at once, its successor signing
+from now. Private halves are sealed under a key the service derives from its secret.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.collection import Collection
@@ -20,69 +28,175 @@ from services.common.crypto import (
     seal_private_key,
     unseal_private_key,
 )
+from services.common.errors import Conflict
 from services.common.mongo import Document, Index
 
-ACTIVE = "current"
-CLOCK_SKEW = timedelta(seconds=60)
+CLOCK_SKEW = timedelta(seconds=30)
+LEGACY_ACTIVE = "current"  # the slot of the signing key before keys had generations
 
 
 def index(collection: str) -> Index:
     return Index(collection, [("slot", 1)], unique=True)
 
 
-def new_key_document(wrap_key: bytes, now: datetime) -> Document:
+@dataclass(frozen=True)
+class Key:
+    document: Document
+    generation: int
+    signs_from: datetime
+    signs_until: datetime | None  # when the next generation started (None: still signing)
+    withdrawn_at: datetime | None
+
+    @property
+    def kid(self) -> str:
+        return str(self.document["_id"])
+
+    @property
+    def jwk(self) -> dict[str, str]:
+        return dict(self.document["jwk"])
+
+    def published(self, now: datetime, overlap: timedelta) -> bool:
+        if self.withdrawn_at is not None:
+            return False
+        return self.signs_until is None or now < self.signs_until + overlap
+
+    def signed_at(self, at: datetime) -> bool:
+        """Whether this key was the one signing at ``at`` (give or take the clock skew)."""
+        if self.withdrawn_at is not None and at >= self.withdrawn_at:
+            return False
+        if at < self.signs_from - CLOCK_SKEW:
+            return False
+        return self.signs_until is None or at <= self.signs_until + CLOCK_SKEW
+
+
+def of_documents(documents: list[Document], now: datetime) -> list[Key]:
+    """The ring as it stands at ``now``, oldest generation first (a cache keeps the
+    documents and asks again as time passes)."""
+    ordered = sorted(documents, key=lambda d: _generation(d) or 0)
+    found = []
+    for position, document in enumerate(ordered):
+        later = (_aware(d["signs_from"]) for d in ordered[position + 1 :])
+        started = [at for at in later if at <= now]
+        withdrawn = document.get("withdrawn_at")
+        found.append(
+            Key(
+                document=document,
+                generation=_generation(document) or 0,
+                signs_from=_aware(document["signs_from"]),
+                signs_until=min(started) if started else None,
+                withdrawn_at=_aware(withdrawn) if withdrawn else None,
+            )
+        )
+    return found
+
+
+def load(keys: Collection[Document], wrap_key: bytes, now: datetime) -> list[Document]:
+    """Every key's document; generation 0 is made when there is none."""
+    documents = [d for d in keys.find({}) if _generation(d) is not None]
+    return documents or [_first(keys, wrap_key, now)]
+
+
+def ring(keys: Collection[Document], wrap_key: bytes, now: datetime) -> list[Key]:
+    return of_documents(load(keys, wrap_key, now), now)
+
+
+def signer(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Key:
+    return signing(ring(keys, wrap_key, now), now)
+
+
+def signing(ring: list[Key], now: datetime) -> Key:
+    """Of ``ring``, the key that signs at ``now``: the newest generation whose moment has
+    come and that is not withdrawn."""
+    due = [k for k in ring if k.signs_from <= now and k.withdrawn_at is None]
+    if not due:
+        raise Conflict("no signing key: every key is withdrawn or not yet due")
+    return due[-1]
+
+
+def published(ring: list[Key], now: datetime, overlap: timedelta) -> list[Key]:
+    """What verifiers should hold now, newest first: the signer, the next generation (ahead
+    of its moment) and the keys that signed within the last ``overlap``."""
+    return [k for k in reversed(ring) if k.published(now, overlap)]
+
+
+def of_time(ring: list[Key], at: datetime) -> list[Key]:
+    """The keys that may have signed something at ``at`` (a code in a scan uploaded later)."""
+    return [k for k in ring if k.signed_at(at)]
+
+
+def rotate(keys: Collection[Document], wrap_key: bytes, now: datetime, lead: timedelta) -> Key:
+    """Add the next generation, signing from ``now + lead``; 409 while one is still ahead."""
+    latest = ring(keys, wrap_key, now)[-1]
+    if latest.signs_from > now:
+        raise Conflict(
+            "a new key already takes over at " + latest.signs_from.isoformat(), state="rotating"
+        )
+    return _add(keys, wrap_key, now, latest.generation + 1, now + lead)
+
+
+def withdraw(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Key:
+    """The signing key was compromised: refused and unpublished from now (with any
+    generation still ahead of its moment); a new generation signs at once."""
+    current = ring(keys, wrap_key, now)
+    compromised = signing(current, now)
+    for key in current:
+        if key.kid == compromised.kid or key.signs_from > now:
+            keys.update_one({"_id": key.kid}, {"$set": {"withdrawn_at": now}})
+    return _add(keys, wrap_key, now, current[-1].generation + 1, now)
+
+
+def private_key(key: Key, wrap_key: bytes) -> Ed25519PrivateKey:
+    return unseal_private_key(wrap_key, key.document["sealed_private"], key.kid)
+
+
+def _add(
+    keys: Collection[Document], wrap_key: bytes, now: datetime, generation: int, at: datetime
+) -> Key:
+    document = _new_document(wrap_key, now, generation, at)
+    try:
+        keys.insert_one(document)
+    except DuplicateKeyError as exc:
+        raise Conflict("another rotation happened at the same time", state="rotating") from exc
+    return next(k for k in ring(keys, wrap_key, now) if k.kid == document["_id"])
+
+
+def _first(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Document:
+    """Generation 0: the signing key of before generations when there is one (kept, so what
+    it signed still verifies), else a new key. Of two workers at once, one inserts."""
+    legacy = keys.find_one({"slot": LEGACY_ACTIVE})
+    if legacy is not None:
+        changes = {"slot": "g0", "generation": 0, "signs_from": legacy["created_at"]}
+        keys.update_one({"_id": legacy["_id"]}, {"$set": {**changes, "withdrawn_at": None}})
+        return {**legacy, **changes, "withdrawn_at": None}
+    document = _new_document(wrap_key, now, 0, now)
+    try:
+        keys.insert_one(document)
+    except DuplicateKeyError:
+        found = keys.find_one({"slot": "g0"})
+        assert found is not None
+        return found
+    return document
+
+
+def _generation(document: Document) -> int | None:
+    value = document.get("generation")
+    return int(value) if isinstance(value, int) else None
+
+
+def _new_document(wrap_key: bytes, now: datetime, generation: int, at: datetime) -> Document:
     key = generate_signing_key()
     jwk = public_jwk(key.public_key())
     return {
         "_id": jwk["kid"],
-        "slot": ACTIVE,
+        "slot": f"g{generation}",
+        "generation": generation,
         "jwk": jwk,
         "sealed_private": seal_private_key(wrap_key, key, jwk["kid"]),
         "created_at": now,
-        "retired_at": None,
-        "publish_until": None,
+        "signs_from": at,
+        "withdrawn_at": None,
     }
 
 
-def ensure_active_key(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Document:
-    active = keys.find_one({"slot": ACTIVE})
-    if active is not None:
-        return active
-    try:
-        candidate = new_key_document(wrap_key, now)
-        keys.insert_one(candidate)
-        return candidate
-    except DuplicateKeyError:  # another worker or replica created it first
-        found = keys.find_one({"slot": ACTIVE})
-        assert found is not None
-        return found
-
-
-def rotate(
-    keys: Collection[Document], wrap_key: bytes, now: datetime, longest_lifetime: int
-) -> Document:
-    """Retire the active key (published until what it signed has expired); activate a new one."""
-    old = ensure_active_key(keys, wrap_key, now)
-    keys.update_one(
-        {"_id": old["_id"], "slot": ACTIVE},
-        {
-            "$set": {
-                "slot": old["_id"],
-                "retired_at": now,
-                "publish_until": now + timedelta(seconds=longest_lifetime) + CLOCK_SKEW,
-            }
-        },
-    )
-    return ensure_active_key(keys, wrap_key, now)
-
-
-def published(keys: Collection[Document], now: datetime) -> list[Document]:
-    return list(
-        keys.find({"$or": [{"slot": ACTIVE}, {"publish_until": {"$gt": now}}]}).sort(
-            "created_at", -1
-        )
-    )
-
-
-def private_key(document: Document, wrap_key: bytes) -> Ed25519PrivateKey:
-    return unseal_private_key(wrap_key, document["sealed_private"], document["_id"])
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -48,6 +48,11 @@ def _slug(name: str) -> str:
     return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
 
 
+# What a domain error may add to its problem (anything else stays inside): ``frozen`` tells
+# a person why their code is frozen and where to go (only the person is ever sent it).
+SAFE_EXTRA = frozenset({"field", "code", "retry_after", "state", "frozen"})
+
+
 def domain_problem(error_name: str, detail: str, extra: dict[str, Any]) -> JSONResponse:
     cls = ERRORS_BY_NAME[error_name]
     headers = None
@@ -57,7 +62,7 @@ def domain_problem(error_name: str, detail: str, extra: dict[str, Any]) -> JSONR
         headers = {"WWW-Authenticate": "Bearer"}
     if cls.__name__ == "Unavailable":
         headers = {"Retry-After": "5"}
-    safe_extra = {k: v for k, v in extra.items() if k in {"field", "code", "retry_after", "state"}}
+    safe_extra = {k: v for k, v in extra.items() if k in SAFE_EXTRA}
     return problem(cls.status, cls.title, detail, _slug(error_name), headers, **safe_extra)
 
 

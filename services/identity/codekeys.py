@@ -1,11 +1,20 @@
-"""The Ed25519 keys that sign personal and enterprise codes.
+"""The Ed25519 keys that sign personal and enterprise codes (a ring of generations,
+:mod:`services.common.signing_keys`).
 
-One key is active (it signs new codes); a rotated key stays published in the JWKS until every
-code it signed has expired (``publish_until`` = rotation time + the longest code lifetime +
-clock skew), so offline terminals keep accepting codes issued just before a rotation.
+Timing, so that a terminal holding a JWKS fetched minutes earlier never calls a genuine code
+forged:
 
-Keys live in identity's ``code_keys``, private halves sealed under a key derived from
-``SECRET_KEY``. Workers share an in-process cache refreshed every few seconds.
+* a rotation publishes the next key at once and lets it sign only ``LEAD`` later: the JWKS's
+  cache lifetime (``JWKS_CACHE``, its ``Cache-Control: max-age``) plus the clock skew;
+* a key that stopped signing stays published for ``OVERLAP``: the longest code lifetime plus
+  the skew, so every code it signed can be checked until it has expired;
+* it is never deleted: an offline terminal uploading its day's scans after a rotation has
+  each code checked with the key of the code's own time.
+
+A compromised key is withdrawn instead (``compromised``): refused and unpublished at once,
+its successor signing from that moment.
+
+Workers share an in-process cache of the ring, reloaded every few seconds.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -23,59 +32,86 @@ from services.common import signing_keys
 from services.common.crypto import public_key_from_jwk
 from services.common.mongo import Document
 
-CLOCK_SKEW = signing_keys.CLOCK_SKEW
+CLOCK_SKEW = signing_keys.CLOCK_SKEW  # how far a terminal's clock may be off
+SKEW_SECONDS = int(CLOCK_SKEW.total_seconds())
+JWKS_CACHE = timedelta(seconds=300)  # what /.well-known/jwks.json tells caches
+MAX_CODE_TTL = 300  # seconds (CODE_TTL_SECONDS may be 10 to this)
+LEAD = JWKS_CACHE + CLOCK_SKEW
+OVERLAP = timedelta(seconds=MAX_CODE_TTL) + CLOCK_SKEW
 
 
-def ensure_active_key(db: Database[Document], wrap_key: bytes, now: datetime) -> Document:
-    return signing_keys.ensure_active_key(db.code_keys, wrap_key, now)
+def rotate(db: Database[Document], wrap_key: bytes, now: datetime, compromised: bool) -> Any:
+    """The next key: signing after ``LEAD``, or at once when the signing key is compromised."""
+    if compromised:
+        return signing_keys.withdraw(db.code_keys, wrap_key, now)
+    return signing_keys.rotate(db.code_keys, wrap_key, now, LEAD)
 
 
-def rotate(db: Database[Document], wrap_key: bytes, now: datetime, max_code_ttl: int) -> Document:
-    """Retire the active key (still published until its codes expire) and activate a new one."""
-    return signing_keys.rotate(db.code_keys, wrap_key, now, max_code_ttl)
-
-
-def published(db: Database[Document], now: datetime) -> list[Document]:
-    return signing_keys.published(db.code_keys, now)
+def published(db: Database[Document], wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
+    return signing_keys.published(signing_keys.ring(db.code_keys, wrap_key, now), now, OVERLAP)
 
 
 @dataclass
 class KeyCache:
-    """Signing key and verification keys, reloaded at most every ``ttl`` seconds."""
+    """The ring's documents, reloaded at most every ``ttl`` seconds; which key signs and
+    which are published is worked out from them at each call's own time."""
 
     wrap_key: bytes
     ttl: float = 5.0
     _loaded_at: float = -1e9
-    _signing: tuple[str, Ed25519PrivateKey] | None = None
+    _documents: list[Document] = field(default_factory=list)
+    _private: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     _public: dict[str, Ed25519PublicKey] = field(default_factory=dict)
-    _jwks: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self, db: Database[Document], now: datetime, force: bool = False) -> None:
         if not force and time.monotonic() - self._loaded_at < self.ttl:
             return
         with self._lock:
-            active = ensure_active_key(db, self.wrap_key, now)
-            keys = published(db, now)
-            private = signing_keys.private_key(active, self.wrap_key)
-            self._signing = (active["_id"], private)
-            self._public = {k["_id"]: public_key_from_jwk(k["jwk"]) for k in keys}
-            self._jwks = [k["jwk"] for k in keys]
+            self._documents = signing_keys.load(db.code_keys, self.wrap_key, now)
+            self._public = {d["_id"]: public_key_from_jwk(d["jwk"]) for d in self._documents}
             self._loaded_at = time.monotonic()
 
-    def signing_key(self, db: Database[Document], now: datetime) -> tuple[str, Ed25519PrivateKey]:
+    def ring(self, db: Database[Document], now: datetime) -> list[signing_keys.Key]:
         self.refresh(db, now)
-        assert self._signing is not None
-        return self._signing
+        return signing_keys.of_documents(self._documents, now)
+
+    def signing_key(self, db: Database[Document], now: datetime) -> tuple[str, Ed25519PrivateKey]:
+        key = signing_keys.signing(self.ring(db, now), now)
+        if key.kid not in self._private:
+            self._private[key.kid] = signing_keys.private_key(key, self.wrap_key)
+        return key.kid, self._private[key.kid]
 
     def public_keys(
         self, db: Database[Document], now: datetime, kid: str | None = None
     ) -> dict[str, Ed25519PublicKey]:
-        self.refresh(db, now)
+        """The keys a code shown now may carry: those published."""
         if kid is not None and kid not in self._public:
             self.refresh(db, now, force=True)  # a key rotated by another replica
-        return self._public
+        return self._keys(signing_keys.published(self.ring(db, now), now, OVERLAP))
+
+    def keys_of_time(
+        self, db: Database[Document], now: datetime, at: datetime, kid: str | None = None
+    ) -> dict[str, Ed25519PublicKey]:
+        """The keys that signed at ``at`` (an offline scan's code, uploaded later)."""
+        if kid is not None and kid not in self._public:
+            self.refresh(db, now, force=True)
+        return self._keys(signing_keys.of_time(self.ring(db, now), at))
+
+    def all_keys(
+        self, db: Database[Document], now: datetime, kid: str | None = None
+    ) -> dict[str, Ed25519PublicKey]:
+        """Every key ever (a code of any time; :meth:`keys_of_time` says whether its key
+        was the one signing then)."""
+        if kid is not None and kid not in self._public:
+            self.refresh(db, now, force=True)
+        else:
+            self.refresh(db, now)
+        return dict(self._public)
 
     def jwks(self, db: Database[Document], now: datetime) -> dict[str, Any]:
-        self.refresh(db, now)
-        return {"keys": list(self._jwks)}
+        published = signing_keys.published(self.ring(db, now), now, OVERLAP)
+        return {"keys": [k.jwk for k in published]}
+
+    def _keys(self, keys: list[signing_keys.Key]) -> dict[str, Ed25519PublicKey]:
+        return {k.kid: self._public[k.kid] for k in keys if k.kid in self._public}

@@ -18,16 +18,17 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard
-from services.common.codec import format_time, to_wire
+from services.common.codec import format_time, parse_time, to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.identity import access, delegation, scans
-from services.identity.codekeys import KeyCache
+from services.identity import access, codekeys, delegation, scans
+from services.identity.codekeys import SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, read_code, sign_code
 from services.identity.pii import PiiKeys
 from services.identity.subjects import (
     concession_for,
     find_subject,
+    frozen_notice,
     get_subject,
     is_frozen,
     load,
@@ -72,7 +73,7 @@ def issue_code(
             raise NotFound("no such subject")
         subject = found
     if is_frozen(subject):
-        raise Forbidden("this code is frozen", code="frozen")
+        raise Forbidden("this code is frozen", code="frozen", frozen=frozen_notice(subject))
     kid, key = cache.signing_key(db, now)
     token, claims = sign_code(sub, kid, key, int(now.timestamp()), ttl)
     if proxy is not None:
@@ -169,14 +170,22 @@ def verify_code(
     token: str,
     scene: str,
     table: dict[str, list[str]],
+    terminal_time: str | None = None,
 ) -> dict[str, Any]:
     fields = _scene_fields(scene, table)
     terminal = _require_terminal_for(db, guard, scene)
+    clock = _clock_of(terminal_time, now)
     if isinstance(token, str) and token.startswith(PRINTED_PREFIX):
-        return _verify_printed(db, keys, terminal, now, token, scene, fields)
+        return {**_verify_printed(db, keys, terminal, now, token, scene, fields), **clock}
+    published = cache.public_keys(db, now, _kid_of(token))
     try:
-        claims = read_code(token, cache.public_keys(db, now, _kid_of(token)), now.timestamp())
+        # Expiry by our own clock (the code's), its issue time a skew ahead at most (replicas)
+        claims = read_code(token, published, now.timestamp(), ahead=SKEW_SECONDS)
     except CodeRefused as refused:
+        if refused.reason == "clock":  # our own clocks disagree (another replica signed it)
+            raise InvalidInput(
+                "this code was issued ahead of the checking clock", field="token", code="clock"
+            ) from refused
         if refused.reason == "expired" and refused.claims:
             scans.record(
                 db,
@@ -208,6 +217,34 @@ def verify_code(
         "subject_type": "organisation" if claims.sub.startswith("o_") else "person",
         "fields": scene_view(subject, fields, keys, now),
         "checked_at": format_time(now),
+        **clock,
+    }
+
+
+def _clock_of(terminal_time: str | None, now: datetime) -> dict[str, Any]:
+    """A terminal that says what its clock reads is told when it is off by more than the
+    skew (its offline checks would then say ``clock``); the online check goes by ours."""
+    if terminal_time is None:
+        return {}
+    told = parse_time(terminal_time, field="terminal_time")
+    off = (told - now).total_seconds()
+    if abs(off) <= SKEW_SECONDS:
+        return {}
+    return {"clock": {"result": "clock", "off_by_seconds": round(off)}}
+
+
+def rotate_keys(
+    db: Database[Document], cache: KeyCache, now: datetime, compromised: bool
+) -> dict[str, Any]:
+    """A planned rotation (the next key signs after the lead) or a compromised key's
+    withdrawal (the next key signs now)."""
+    key = codekeys.rotate(db, cache.wrap_key, now, compromised)
+    cache.refresh(db, now, force=True)
+    return {
+        "next_kid": key.kid,
+        "signs_from": format_time(key.signs_from),
+        "signing_kid": cache.signing_key(db, now)[0],
+        "compromised": compromised,
     }
 
 

@@ -24,7 +24,8 @@ SUBJECT_TYPES = {"p": "person", "o": "organisation"}
 
 
 class CodeRefused(Exception):
-    """Why a code is not accepted: ``forged`` or ``expired`` (with the claims when signed)."""
+    """Why a code is not accepted: ``forged``, ``expired`` or ``clock`` (issued after the
+    checking clock's now: that clock is behind), with the claims when it was signed."""
 
     def __init__(self, reason: str, claims: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
@@ -69,10 +70,16 @@ def _segment(text: str) -> bytes:
 
 
 def read_code(
-    token: str, keys: dict[str, Ed25519PublicKey], now: float, leeway: int = 0
+    token: str,
+    keys: dict[str, Ed25519PublicKey],
+    now: float,
+    leeway: int = 0,
+    ahead: int | None = None,
 ) -> CodeClaims:
-    """Verify a compact JWS code: EdDSA only, a known kid, the signature, then the expiry.
-    Raise :class:`CodeRefused` with the reason."""
+    """Verify a compact JWS code: EdDSA only, a known kid, the signature, then the time: the
+    expiry with ``leeway`` seconds of grace (a terminal's clock may be behind), the issue
+    time at most ``ahead`` seconds (default ``leeway``) in this clock's future. Raise
+    :class:`CodeRefused` with the reason."""
     if not isinstance(token, str) or len(token) > 2048 or token.count(".") != 2:
         raise CodeRefused("forged")
     header_text, payload_text, signature_text = token.split(".")
@@ -104,4 +111,18 @@ def read_code(
         raise CodeRefused("forged") from exc
     if now > claims.exp + leeway:
         raise CodeRefused("expired", payload)
+    if now < claims.iat - (leeway if ahead is None else ahead):  # this clock is behind
+        raise CodeRefused("clock", payload)
     return claims
+
+
+def kid_of(token: Any) -> str | None:
+    """The header's ``kid`` (unverified: to choose keys; :func:`read_code` verifies)."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    try:
+        header = json.loads(_segment(token.split(".")[0]))
+    except (ValueError, binascii.Error):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None

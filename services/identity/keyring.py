@@ -10,11 +10,9 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import load_settings
 from services.common.crypto import derive_key
-from services.identity.codekeys import KeyCache
+from services.identity.codekeys import MAX_CODE_TTL, KeyCache
 from services.identity.codes import SCENE_FIELDS
 from services.identity.pii import PiiKeys
-
-MAX_CODE_TTL = 300
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,27 @@
 """Scan records: every scan of a subject's code, online, printed or uploaded later by an
 offline terminal, with who scanned, where, when and the result. The subject reads them.
 
-Offline uploads are idempotent per terminal and ``jti`` (a unique ``dedupe_key``).
+Offline uploads are idempotent per terminal and ``jti`` (a unique ``dedupe_key``), and a
+code is used once whatever the way (``code_uses``, keyed by ``jti``).
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import Forbidden, InvalidInput
 from services.common.mongo import Document
-from services.identity.codekeys import KeyCache
-from services.identity.codetoken import CodeRefused, read_code
+from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
+from services.identity.codetoken import CodeRefused, kid_of, read_code
 
-RESULTS = frozenset({"ok", "expired", "replayed", "frozen", "revoked", "forged"})
+RESULTS = frozenset({"ok", "expired", "replayed", "frozen", "revoked", "forged", "clock"})
 MAX_UPLOAD = 1000
 
 
@@ -43,11 +44,13 @@ def record(
 def record_first_use(
     db: Database[Document], sub: str, terminal: Document, scene: str, jti: str, now: datetime
 ) -> None:
-    """Record an accepted online scan; its ``dedupe_key`` (``jti:…``, unique) is what makes a
-    code single use: of two simultaneous scans only one insert succeeds, the other raises
-    ``DuplicateKeyError``. One write does both jobs."""
+    """Record an accepted online scan. The code's use (``code_uses``, keyed by ``jti``) is
+    what makes it single use, online and offline alike: of two simultaneous scans only one
+    insert succeeds, the other raises ``DuplicateKeyError``, as does a code already used
+    offline and uploaded."""
     scan_id = "scan_" + secrets.token_hex(8)
     document = _document(scan_id, sub, terminal, scene, "ok", now, jti, "online", f"jti:{jti}")
+    db.code_uses.insert_one({"_id": jti, "key": document["dedupe_key"], "at": now})
     db.scans.insert_one(document)
 
 
@@ -100,8 +103,14 @@ def upload_offline_logs(
     terminal_id: str,
     entries: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Each entry's scene must be one the terminal is registered for (else it is refused
-    with its index and reason, and the rest are taken)."""
+    """A terminal's scans made offline. Each entry is refused, with its index and reason,
+    when its scene is not one the terminal is registered for (``scene_not_allowed``), its
+    time lies ahead of ours by more than the skew (``future``), its code was not signed by
+    the key of its time (``forged``) or its time lies outside the code's validity
+    (``expired``, or ``clock`` before the code was issued: the terminal's clock is behind);
+    the rest are taken. Uploading again is harmless (keyed per terminal and code); a code
+    that was used before, online or by another terminal, is recorded as ``replayed`` with
+    ``second_use`` set."""
     terminal = db.accounts.find_one({"_id": guard.actor.account_id})
     if terminal is None or terminal.get("status") != "active":
         raise Forbidden("unknown terminal")
@@ -117,15 +126,40 @@ def upload_offline_logs(
             continue
         try:
             documents.append(_offline_document(db, cache, terminal, terminal_id, now, entry))
-        except (CodeRefused, InvalidInput, KeyError, TypeError) as exc:
-            rejected.append({"index": index, "reason": getattr(exc, "reason", None) or str(exc)})
-    inserted = 0
-    if documents:
+        except CodeRefused as refused:
+            rejected.append({"index": index, "reason": refused.reason})
+        except InvalidInput as invalid:
+            reason = invalid.extra.get("code") or "invalid"
+            rejected.append({"index": index, "reason": reason, "field": invalid.field})
+        except (KeyError, TypeError) as missing:
+            rejected.append({"index": index, "reason": "invalid", "field": str(missing)})
+    accepted = duplicates = second = 0
+    for document in documents:
+        if document["result"] == "ok" and not _first_use(db, document, now):
+            document.update(result="replayed", second_use=True)
+            second += 1
         try:
-            inserted = len(db.scans.insert_many(documents, ordered=False).inserted_ids)
-        except BulkWriteError as exc:
-            inserted = exc.details.get("nInserted", 0)
-    return {"accepted": inserted, "duplicates": len(documents) - inserted, "rejected": rejected}
+            db.scans.insert_one(document)
+            accepted += 1
+        except DuplicateKeyError:
+            duplicates += 1  # uploaded before
+    return {
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "second_uses": second,
+        "rejected": rejected,
+    }
+
+
+def _first_use(db: Database[Document], document: Document, now: datetime) -> bool:
+    """Claim the code's one use for this scan; True also when this very scan claimed it in
+    an earlier upload (a crash between the claim and the record, then the retry)."""
+    try:
+        db.code_uses.insert_one({"_id": document["jti"], "key": document["dedupe_key"], "at": now})
+    except DuplicateKeyError:
+        claimed = db.code_uses.find_one({"_id": document["jti"]}) or {}
+        return bool(claimed.get("key") == document["dedupe_key"])
+    return True
 
 
 def _offline_document(
@@ -137,18 +171,25 @@ def _offline_document(
     entry: dict[str, Any],
 ) -> Document:
     scanned_at = parse_time(entry["scanned_at"], field="scanned_at")
+    if scanned_at > now + CLOCK_SKEW:
+        raise CodeRefused("future")
     result = entry.get("result", "ok")
     if result not in RESULTS:
-        raise InvalidInput("unknown result", field="result")
+        raise InvalidInput("unknown result", field="result", code="unknown_result")
     token = entry["token"]
+    every_key = cache.all_keys(db, now, kid_of(token))
     try:
-        claims = read_code(token, cache.public_keys(db, now), scanned_at.timestamp(), leeway=30)
+        claims = read_code(token, every_key, scanned_at.timestamp(), leeway=SKEW_SECONDS)
+        sub, jti, iat = claims.sub, claims.jti, claims.iat
     except CodeRefused as refused:
-        if refused.reason != "expired" or not refused.claims:
+        # A scan the terminal refused is recorded as it was (the holder sees it), as long as
+        # the code is genuine; one it let through must have been valid at its time.
+        if result == "ok" or refused.reason == "forged" or not refused.claims:
             raise
-        sub, jti = str(refused.claims["sub"]), str(refused.claims["jti"])
-    else:
-        sub, jti = claims.sub, claims.jti
+        found = refused.claims
+        sub, jti, iat = str(found["sub"]), str(found["jti"]), int(found["iat"])
+    if kid_of(token) not in cache.keys_of_time(db, now, datetime.fromtimestamp(iat, UTC)):
+        raise CodeRefused("forged")  # a key withdrawn before the code, or not signing then
     key = f"offline:{terminal['_id']}:{terminal_id}:{jti}"
     return _document(
         "scan_" + secrets.token_hex(8),

@@ -33,7 +33,7 @@ from services.identity import (
     subjects,
 )
 from services.identity.bootstrap import seed_first_admin
-from services.identity.keyring import MAX_CODE_TTL, IdentitySecrets
+from services.identity.keyring import IdentitySecrets
 from services.identity.store import INDEXES
 
 expected = DOMAIN_ERRORS
@@ -208,7 +208,9 @@ class IdentityService:
         )
 
     @rpc(expected_exceptions=expected)
-    def verify_code(self, token: str, scene: str) -> dict[str, Any]:
+    def verify_code(
+        self, token: str, scene: str, terminal_time: str | None = None
+    ) -> dict[str, Any]:
         return codes.verify_code(
             self.db,
             self.keys.codes,
@@ -218,18 +220,17 @@ class IdentityService:
             token,
             scene,
             self.keys.scenes,
+            terminal_time,
         )
 
     @rpc(expected_exceptions=expected)
     def code_jwks(self) -> dict[str, Any]:
         jwks: dict[str, Any] = self.keys.codes.jwks(self.db, utcnow())
-        return jwks
+        return {**jwks, "cache_seconds": int(codekeys.JWKS_CACHE.total_seconds())}
 
     @rpc(expected_exceptions=expected)
-    def rotate_code_key(self) -> dict[str, Any]:
-        active = codekeys.rotate(self.db, self.keys.codes.wrap_key, utcnow(), MAX_CODE_TTL)
-        self.keys.codes.refresh(self.db, utcnow(), force=True)
-        return {"active_kid": active["_id"]}
+    def rotate_code_key(self, compromised: bool = False) -> dict[str, Any]:
+        return codes.rotate_keys(self.db, self.keys.codes, utcnow(), bool(compromised))
 
     @rpc(expected_exceptions=expected)
     def list_my_scans(self, limit: int = 20, before: str | None = None) -> dict[str, Any]:

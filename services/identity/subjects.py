@@ -58,6 +58,15 @@ def is_frozen(subject: Document) -> bool:
     return bool(subject.get("frozen_self") or subject.get("frozen_staff"))
 
 
+def frozen_notice(subject: Document) -> dict[str, Any]:
+    """What the person is told of a freeze (never a terminal): who froze it, why, and where
+    to go to have it undone."""
+    staff = subject.get("frozen_staff")
+    if staff:
+        return {"by": "staff", "reason": staff.get("reason"), "office": staff.get("office")}
+    return {"by": "self", "reason": None, "office": None}
+
+
 def status_of(subject: Document) -> str:
     if subject.get("status") == "deceased":
         return "deceased"
@@ -268,13 +277,16 @@ def subject_brief(db: Database[Document], sub: Any) -> dict[str, Any]:
     if subject is None:
         raise NotFound("no such subject", field="subject")
     kind = "person" if subject["_id"].startswith("p_") else "organisation"
-    return {
+    brief = {
         "id": subject["_id"],
         "kind": kind,
         "name": subject["name"],
         "status": status_of(subject),
         "org_path": subject["org_path"],
     }
+    if is_frozen(subject):  # for the service that tells the person (their presentations)
+        brief["frozen"] = frozen_notice(subject)
+    return brief
 
 
 def registered(subject: dict[str, Any]) -> outbox.Event:
@@ -412,8 +424,14 @@ def set_staff_freeze(
     subject = get_subject(db, guard, sub)
     if frozen and (not isinstance(reason, str) or not reason.strip()):
         raise InvalidInput("a reason is required to freeze", field="reason")
+    unit = db.org_units.find_one({"_id": guard.actor.org_path}, {"name": 1}) or {}
     value = (
-        {"reason": reason.strip(), "by": guard.actor.account_id, "at": now}
+        {
+            "reason": reason.strip(),
+            "by": guard.actor.account_id,
+            "at": now,
+            "office": unit.get("name"),  # where the person goes to have it undone
+        }
         if frozen and reason
         else None
     )

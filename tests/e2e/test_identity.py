@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.e2e.support import run_verifier
+from tests.e2e.test_certs import issue_disability
 from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import credit_code, resident_id
 
@@ -21,8 +23,11 @@ NH = "CN-LN-SY/HP/NH"
 TYJ = "CN-LN-SY/HP/TYJ"
 
 
-def offline_verify(token: str, jwks_file: Path) -> tuple[int, dict[str, Any]]:
-    return run_verifier("services.identity.verify", token, "--jwks", str(jwks_file))
+def offline_verify(
+    token: str, jwks_file: Path, at: float | None = None
+) -> tuple[int, dict[str, Any]]:
+    moment = [] if at is None else ["--at", str(at)]
+    return run_verifier("services.identity.verify", token, "--jwks", str(jwks_file), *moment)
 
 
 def register(
@@ -95,8 +100,19 @@ def test_code_life_from_registration_to_freeze(
         time.mktime(time.strptime(code.json()["expires_at"][:19], "%Y-%m-%dT%H:%M:%S"))
         - time.timezone
     )
+    # Offline, a terminal's clock may be off by the skew (30 s) either way: a code is taken
+    # until then, expired after, and "clock" when issued ahead of the terminal's time.
+    assert offline_verify(token, jwks_file, at=expires + 25)[0] == 0
+    assert offline_verify(token, jwks_file, at=expires + 31) == (
+        1,
+        {"valid": False, "reason": "expired"},
+    )
+    issued = jwt.decode(token, options={"verify_signature": False})["iat"]
+    assert offline_verify(token, jwks_file, at=issued - 60) == (
+        1,
+        {"valid": False, "reason": "clock"},
+    )
     time.sleep(max(0.0, expires - time.time() + 1.5))  # the code's own, known lifetime
-    assert offline_verify(token, jwks_file) == (1, {"valid": False, "reason": "expired"})
     late = http.post("/v1/codes/verify", headers=hotel, json={"token": token, "scene": "hotel"})
     assert assert_problem(late, 422)["code"] == "expired"
 
@@ -107,7 +123,8 @@ def test_code_life_from_registration_to_freeze(
 
     unused = http.post("/v1/me/code", headers=me).json()["token"]
     assert http.post("/v1/me/code/freeze", headers=me).json()["status"] == "frozen"
-    assert assert_problem(http.post("/v1/me/code", headers=me), 403)["code"] == "frozen"
+    mine = assert_problem(http.post("/v1/me/code", headers=me), 403)
+    assert (mine["code"], mine["frozen"]["by"]) == ("frozen", "self")
     refused = http.post("/v1/codes/verify", headers=hotel, json={"token": unused, "scene": "hotel"})
     assert assert_problem(refused, 403)["code"] == "frozen"
     assert (
@@ -194,7 +211,9 @@ def test_printed_code_for_someone_without_a_smartphone(http: httpx.Client, login
     frozen = http.post(
         "/v1/codes/verify", headers=hotel, json={"token": second["code"], "scene": "hotel"}
     )
-    assert assert_problem(frozen, 403)["code"] == "frozen"
+    told = assert_problem(frozen, 403)
+    assert told["code"] == "frozen"
+    assert "卡片遗失待核实" not in frozen.text  # the terminal learns no reason
 
 
 def test_enterprise_code_shown_by_its_operator(http: httpx.Client, login: Login) -> None:
@@ -423,3 +442,40 @@ def test_code_images_are_fresh_qr_codes(http: httpx.Client, login: Login) -> Non
     vector = http.get("/v1/me/code.svg", headers=me)
     assert vector.headers["content-type"] == "image/svg+xml"
     assert b"<svg" in vector.content
+
+
+def test_a_person_frozen_by_staff_is_told_why_and_where_and_shows_nothing(
+    http: httpx.Client, login: Login
+) -> None:
+    staff = login("staff.nh")
+    person = register(http, staff, "qian.guilan", name="钱桂兰", id_number=resident_id("19470302"))
+    me = bearer(http, "qian.guilan")
+    issued = issue_disability(http, login("staff.cl"), person["id"], "肢体", "三级", "frz-0001")
+    assert issued.status_code == 201, issued.text
+    certificate = issued.json()["id"]
+    body = {"certificate_ids": [certificate], "fields": ["grade"]}
+    earlier = http.post("/v1/presentations", headers=me, json=body)
+    assert earlier.status_code == 201, earlier.text
+
+    frozen = http.post(
+        f"/v1/persons/{person['id']}/freeze", headers=staff, json={"reason": "身份核实中"}
+    )
+    assert frozen.status_code == 200, frozen.text
+    told = assert_problem(http.post("/v1/me/code", headers=me), 403)
+    assert (told["frozen"]["by"], told["frozen"]["reason"]) == ("staff", "身份核实中")
+    assert told["frozen"]["office"]  # the unit that froze it: where to go
+    refused = assert_problem(http.post("/v1/presentations", headers=me, json=body), 403)
+    assert (refused["code"], refused["frozen"]["reason"]) == ("frozen", "身份核实中")
+    hotel = login("verifier.hotel")
+    shown = http.post(
+        "/v1/presentations/verify", headers=hotel, json={"token": earlier.json()["token"]}
+    )
+    assert assert_problem(shown, 422)["code"] == "frozen"  # made before, refused now
+    assert "身份核实中" not in shown.text
+    assert "三级" not in shown.text
+    # The person cannot undo a staff freeze themself; the office can.
+    assert http.post("/v1/me/code/unfreeze", headers=me).status_code == 200
+    assert assert_problem(http.post("/v1/me/code", headers=me), 403)["frozen"]["by"] == "staff"
+    assert http.post(f"/v1/persons/{person['id']}/unfreeze", headers=staff).status_code == 200
+    assert http.post("/v1/me/code", headers=me).status_code == 200
+    assert http.post("/v1/presentations", headers=me, json=body).status_code == 201

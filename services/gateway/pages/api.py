@@ -26,6 +26,7 @@ class ApiError(Exception):
         self.field = str(problem.get("field") or "")
         self.detail = str(problem.get("detail") or "")
         self.retry_after = problem.get("retry_after")
+        self.problem = problem
 
 
 class PageApi:

@@ -13,7 +13,7 @@ from services.gateway import qr
 from services.gateway.deps import SettingsDep
 from services.gateway.pages import session
 from services.gateway.pages.api import ApiError
-from services.gateway.pages.messages import explain
+from services.gateway.pages.messages import explain, frozen_words
 from services.gateway.pages.render import page
 from services.gateway.pages.visit import Visit, visit
 
@@ -35,7 +35,8 @@ async def fresh_code(here: Visit, path: str = "/v1/me/code") -> dict[str, Any]:
         code = await here.api.post(path)
     except ApiError as error:
         if error.code == "frozen":
-            return {"frozen": True}
+            by_staff = (error.problem.get("frozen") or {}).get("by") == "staff"
+            return {"frozen": True, "by_staff": by_staff, "words": frozen_words(error.problem)}
         return {"error": explain(error)}
     return {
         "image": qr_data_url(code["token"]),

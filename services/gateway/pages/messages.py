@@ -43,7 +43,21 @@ FIELDS = {
 }
 
 
+def frozen_words(problem: dict[str, Any]) -> str:
+    """Why a person's code is frozen and where to go, as the person is told it."""
+    found = problem.get("frozen")
+    frozen: dict[str, Any] = found if isinstance(found, dict) else {}
+    if frozen.get("by") == "staff":
+        office = frozen.get("office") or "办理冻结的窗口"
+        reason = frozen.get("reason")
+        why = f"，原因：{reason}" if reason else ""
+        return f"您的码已被{office}冻结{why}。请携带身份证件到{office}办理解冻。"
+    return "您已自行冻结了您的码。找回手机后，重新登录即可在“我的码”页解冻。"
+
+
 def explain(error: ApiError) -> str:
+    if error.code == "frozen" and error.problem.get("frozen"):
+        return frozen_words(error.problem)
     message = BY_CODE.get(error.code) or BY_STATUS.get(error.status) or "操作未能完成，请稍后再试"
     if error.status == 429 and error.retry_after:
         message = f"操作太频繁，请在 {error.retry_after} 秒后再试"

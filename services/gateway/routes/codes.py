@@ -22,6 +22,20 @@ NO_STORE = {"Cache-Control": "no-store"}
 class CodeVerify(BaseModel):
     token: str = Field(min_length=1, max_length=2048, description="what the QR holds")
     scene: str = Field(min_length=1, max_length=32)
+    terminal_time: str | None = Field(
+        default=None,
+        max_length=40,
+        description="what the terminal's clock reads (ISO 8601): the answer says `clock` "
+        "when it is off by more than the allowed skew (30 s)",
+    )
+
+
+class KeyRotation(BaseModel):
+    compromised: bool = Field(
+        default=False,
+        description="the signing key is compromised: refused and unpublished at once, and "
+        "the next key signs now (a planned rotation publishes the next key 5½ minutes ahead)",
+    )
 
 
 class OfflineScan(BaseModel):
@@ -122,7 +136,13 @@ async def verify_code(
     bus: BusDep,
     _limit: Annotated[None, Depends(limit_verifier)],
 ) -> Any:
-    return await bus.call("identity", "verify_code", token=body.token, scene=body.scene)
+    return await bus.call(
+        "identity",
+        "verify_code",
+        token=body.token,
+        scene=body.scene,
+        terminal_time=body.terminal_time,
+    )
 
 
 @router.post(
@@ -141,7 +161,8 @@ async def upload_scan_logs(body: ScanLogUpload, _actor: CurrentActor, bus: BusDe
 )
 async def jwks(bus: AnonymousBus) -> JSONResponse:
     keys = await bus.call("identity", "code_jwks")
-    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+    cache = int(keys.pop("cache_seconds", 300))  # a new key is published this long ahead
+    return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={cache}"})
 
 
 @router.post(
@@ -149,5 +170,8 @@ async def jwks(bus: AnonymousBus) -> JSONResponse:
     summary="Rotate the code-signing key (admin)",
     openapi_extra=operation("identity.rotate_code_key"),
 )
-async def rotate_code_key(_actor: CurrentActor, bus: BusDep) -> Any:
-    return await bus.call("identity", "rotate_code_key")
+async def rotate_code_key(
+    _actor: CurrentActor, bus: BusDep, body: KeyRotation | None = None
+) -> Any:
+    compromised = body.compromised if body is not None else False
+    return await bus.call("identity", "rotate_code_key", compromised=compromised)

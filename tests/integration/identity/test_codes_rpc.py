@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -12,13 +13,14 @@ import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.common import signing_keys
 from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.crypto import public_key_from_jwk
 from services.identity import codekeys
-from services.identity.codetoken import read_code
+from services.identity.codetoken import CodeRefused, read_code
 from services.identity.service import IdentityService
-from tests.bus import gateway_proxy
+from tests.bus import gateway_proxy, service_proxy
 from tests.idnumbers import resident_id
 
 ADMIN = Actor(account_id="acc_admin", roles=("admin",))
@@ -85,50 +87,186 @@ def test_twenty_simultaneous_scans_of_one_code_accept_exactly_one(city: dict[str
     assert sorted(results) == ["ok"] + ["replayed"] * 19
 
 
-def test_rotation_keeps_old_codes_valid_until_they_expire(city: dict[str, Any]) -> None:
-    config = city["config"]
-    with proxy(config, citizen(city)) as rpc:
-        old_token = rpc.identity.issue_code()["token"]
-    with proxy(config, None) as rpc:
-        old_kids = [k["kid"] for k in rpc.identity.code_jwks()["keys"]]
-    with proxy(config, ADMIN) as rpc:
-        new_kid = rpc.identity.rotate_code_key()["active_kid"]
-    with proxy(config, citizen(city)) as rpc:
-        new_token = rpc.identity.issue_code()["token"]
-    with proxy(config, None) as rpc:
-        jwks = rpc.identity.code_jwks()
-    assert old_kids == [old_kids[0]]
-    assert new_kid != old_kids[0]
-    published = {k["kid"]: public_key_from_jwk(k) for k in jwks["keys"]}
-    assert set(published) == {old_kids[0], new_kid}
-    # Both verify offline with the published set; the new code carries the new kid.
-    now = utcnow().timestamp()
-    assert read_code(old_token, published, now).sub == city["person"]["id"]
-    assert read_code(new_token, published, now).sub == city["person"]["id"]
-    assert new_token.split(".")[0] != old_token.split(".")[0]
-    terminal = Actor(
+def terminal_of(city: dict[str, Any]) -> Actor:
+    return Actor(
         account_id=city["terminal"]["id"], roles=("verifier",), extra={"scenes": ["hotel"]}
     )
-    with proxy(config, terminal) as rpc:
-        assert rpc.identity.verify_code(token=old_token, scene="hotel")["result"] == "valid"
-    # Once every code the old key signed has expired, it is no longer published.
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(config["MONGO_URL"])
+
+
+@contextmanager
+def identity_db(config: dict[str, Any]) -> Iterator[Any]:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        config["MONGO_URL"], tz_aware=True
+    )
     try:
-        db = client[f"{config['DB_PREFIX']}identity"]
-        later = utcnow() + timedelta(seconds=300) + codekeys.CLOCK_SKEW + timedelta(seconds=1)
-        assert [k["_id"] for k in codekeys.published(db, later)] == [new_kid]
-        assert [k["_id"] for k in codekeys.published(db, utcnow())] == [new_kid, old_kids[0]]
-        stored = db.code_keys.find_one({"_id": new_kid})
-        assert stored is not None
-        assert set(stored) == {
-            "_id",
-            "slot",
-            "jwk",
-            "sealed_private",
-            "created_at",
-            "retired_at",
-            "publish_until",
-        }
-        assert stored["sealed_private"].startswith("v1.")  # sealed, never in clear
+        yield client[f"{config['DB_PREFIX']}identity"]
     finally:
         client.close()
+
+
+def keys_of(jwks: dict[str, Any]) -> dict[str, Any]:
+    return {k["kid"]: public_key_from_jwk(k) for k in jwks["keys"]}
+
+
+def test_a_terminal_holding_the_keys_of_before_a_rotation_accepts_the_codes_of_after(
+    city: dict[str, Any],
+) -> None:
+    config = city["config"]
+    with proxy(config, None) as rpc:
+        held = keys_of(rpc.identity.code_jwks())  # what a terminal fetched before
+    with proxy(config, ADMIN) as rpc:
+        rotated = rpc.identity.rotate_code_key()
+    assert rotated["signing_kid"] in held  # the old key signs on for the JWKS cache lifetime
+    assert rotated["next_kid"] not in held
+    with proxy(config, citizen(city)) as rpc:
+        token = rpc.identity.issue_code()["token"]
+    now = utcnow().timestamp()
+    assert read_code(token, held, now).sub == city["person"]["id"]
+    with proxy(config, None) as rpc:
+        fresh = rpc.identity.code_jwks()
+    assert set(keys_of(fresh)) == {rotated["signing_kid"], rotated["next_kid"]}  # ahead
+    with proxy(config, ADMIN) as rpc, pytest.raises(RemoteError) as again:
+        rpc.identity.rotate_code_key()  # one rotation at a time
+    assert again.value.exc_type == "Conflict"
+
+
+def test_the_ring_over_time_signs_publishes_and_keeps_the_right_keys(
+    city: dict[str, Any],
+) -> None:
+    """The timing of a rotation on the real database, at chosen moments."""
+    wrap = b"k" * 32
+    start = utcnow()
+    lead = codekeys.LEAD.total_seconds()
+    overlap = codekeys.OVERLAP.total_seconds()
+    with identity_db(city["config"]) as db:
+        keys = db.ring_test
+        first = signing_keys.signer(keys, wrap, start)
+        second = signing_keys.rotate(keys, wrap, start, codekeys.LEAD)
+        assert ring_at(keys, wrap, start, 1) == (first.kid, [second.kid, first.kid])  # ahead
+        assert ring_at(keys, wrap, start, lead + 1) == (second.kid, [second.kid, first.kid])
+        assert ring_at(keys, wrap, start, lead + overlap + 1) == (second.kid, [second.kid])
+        # A scan uploaded days later is checked with the key of its code's time.
+        later = signing_keys.ring(keys, wrap, start + timedelta(days=3))
+        then = signing_keys.of_time(later, start + timedelta(seconds=60))
+        assert [k.kid for k in then] == [first.kid]
+        # A compromised key: unpublished and refused from now, its successor signing now.
+        moment = start + timedelta(seconds=lead + overlap + 10)
+        third = signing_keys.withdraw(keys, wrap, moment)
+        ring = signing_keys.ring(keys, wrap, moment)
+        assert signing_keys.signing(ring, moment).kid == third.kid
+        published = signing_keys.published(ring, moment, codekeys.OVERLAP)
+        assert [k.kid for k in published] == [third.kid]
+        before = moment - timedelta(seconds=5)
+        assert second.kid in [k.kid for k in signing_keys.of_time(ring, before)]
+        assert second.kid not in [k.kid for k in signing_keys.of_time(ring, moment)]
+
+
+def ring_at(keys: Any, wrap: bytes, start: datetime, seconds: float) -> tuple[str, list[str]]:
+    """Which key signs and which are published, ``seconds`` after ``start``."""
+    moment = start + timedelta(seconds=seconds)
+    ring = signing_keys.ring(keys, wrap, moment)
+    published = signing_keys.published(ring, moment, codekeys.OVERLAP)
+    return signing_keys.signing(ring, moment).kid, [k.kid for k in published]
+
+
+def test_a_compromised_key_is_refused_at_once(city: dict[str, Any]) -> None:
+    config = city["config"]
+    with proxy(config, citizen(city)) as rpc:
+        token = rpc.identity.issue_code()["token"]
+    with proxy(config, ADMIN) as rpc:
+        rotated = rpc.identity.rotate_code_key(compromised=True)
+    assert rotated["signing_kid"] == rotated["next_kid"]  # the new key signs now
+    with proxy(config, terminal_of(city)) as rpc, pytest.raises(RemoteError) as refused:
+        rpc.identity.verify_code(token=token, scene="hotel")
+    assert refused.value.exc_type == "InvalidInput"
+    with proxy(config, None) as rpc:
+        assert list(keys_of(rpc.identity.code_jwks())) == [rotated["next_kid"]]
+    with proxy(config, citizen(city)) as rpc:
+        fresh = rpc.identity.issue_code()["token"]
+    with proxy(config, terminal_of(city)) as rpc:
+        assert rpc.identity.verify_code(token=fresh, scene="hotel")["result"] == "valid"
+
+
+def offline(token: str, at: Any, result: str = "ok", scene: str = "hotel") -> dict[str, Any]:
+    return {"token": token, "scene": scene, "scanned_at": at.isoformat(), "result": result}
+
+
+def test_a_code_used_offline_is_not_accepted_online_and_a_second_terminal_is_flagged(
+    city: dict[str, Any],
+) -> None:
+    config = city["config"]
+    with proxy(config, citizen(city)) as rpc:
+        token = rpc.identity.issue_code()["token"]
+    with proxy(config, terminal_of(city)) as rpc:
+        first = rpc.identity.upload_scan_logs(
+            terminal_id="bus-7", entries=[offline(token, utcnow())]
+        )
+        again = rpc.identity.upload_scan_logs(
+            terminal_id="bus-7", entries=[offline(token, utcnow())]
+        )
+        other = rpc.identity.upload_scan_logs(
+            terminal_id="bus-9", entries=[offline(token, utcnow())]
+        )
+    assert (first["accepted"], first["second_uses"]) == (1, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)  # the same upload again: nothing
+    assert (other["accepted"], other["second_uses"]) == (1, 1)  # both kept, the second flagged
+    with proxy(config, terminal_of(city)) as rpc, pytest.raises(RemoteError) as online:
+        rpc.identity.verify_code(token=token, scene="hotel")
+    assert online.value.exc_type == "Conflict"  # used offline: not again online
+    with proxy(config, citizen(city)) as rpc:
+        results = sorted(s["result"] for s in rpc.identity.list_my_scans(limit=10)["items"])
+    assert results == ["ok", "replayed", "replayed"]
+
+
+def test_offline_entries_are_checked_each_with_its_reason(city: dict[str, Any]) -> None:
+    config = city["config"]
+    with proxy(config, citizen(city)) as rpc:
+        token = rpc.identity.issue_code()["token"]
+    now = utcnow()
+    entries = [
+        offline(token, now + timedelta(minutes=5)),  # ahead of our clock
+        offline(token, now - timedelta(minutes=5)),  # before the code was issued
+        offline(token, now + timedelta(seconds=20)),  # within the skew: taken
+        offline(token, now, scene="metro"),  # a scene this terminal is not registered for
+        offline("not.a.code", now),
+    ]
+    with proxy(config, terminal_of(city)) as rpc:
+        answer = rpc.identity.upload_scan_logs(terminal_id="bus-7", entries=entries)
+    reasons = {r["index"]: r["reason"] for r in answer["rejected"]}
+    assert reasons == {0: "future", 1: "clock", 3: "scene_not_allowed", 4: "forged"}
+    assert answer["accepted"] == 1
+
+
+def test_a_terminal_whose_clock_is_off_is_told_so(city: dict[str, Any]) -> None:
+    config = city["config"]
+    with proxy(config, citizen(city)) as rpc:
+        token = rpc.identity.issue_code()["token"]
+    behind = (utcnow() - timedelta(minutes=3)).isoformat()
+    with proxy(config, terminal_of(city)) as rpc:
+        answer = rpc.identity.verify_code(token=token, scene="hotel", terminal_time=behind)
+    assert answer["result"] == "valid"  # the online check goes by our clock
+    assert answer["clock"]["result"] == "clock"
+    assert -190 < answer["clock"]["off_by_seconds"] < -170
+    # Offline, the same terminal would find the code issued in its future: clock, not forged.
+    with proxy(config, None) as rpc:
+        held = keys_of(rpc.identity.code_jwks())
+    with pytest.raises(CodeRefused) as refused:
+        read_code(token, held, utcnow().timestamp() - 180, leeway=codekeys.SKEW_SECONDS)
+    assert refused.value.reason == "clock"
+    assert read_code(token, held, utcnow().timestamp() - 20, leeway=codekeys.SKEW_SECONDS)
+
+
+def test_a_frozen_person_is_told_why_and_where_and_terminals_only_that_it_is_frozen(
+    city: dict[str, Any],
+) -> None:
+    config = city["config"]
+    staff = Actor(account_id="acc_staff", roles=("staff",), org_path="C/NH")
+    with proxy(config, staff) as rpc:
+        rpc.identity.freeze_subject(subject_id=city["person"]["id"], reason="证件挂失")
+    with proxy(config, citizen(city)) as rpc, pytest.raises(RemoteError) as refused:
+        rpc.identity.issue_code()
+    assert refused.value.exc_type == "Forbidden"  # what the person reads: tests/e2e
+    with service_proxy(config, "certs") as rpc:
+        brief = rpc.identity.subject_brief(subject_id=city["person"]["id"])
+    assert brief["status"] == "frozen"
+    assert brief["frozen"] == {"by": "staff", "reason": "证件挂失", "office": "南湖"}
