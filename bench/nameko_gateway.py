@@ -15,28 +15,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
-from services.common.bus_identity import GATEWAY, BusKeys
-
-
-class SignsAsTheGateway(DependencyProvider):  # type: ignore[misc]
-    """The suite's services answer only signed calls: sign this one as the gateway does."""
-
-    def setup(self) -> None:
-        self.keys = BusKeys.from_config(self.container.config, GATEWAY)
-
-    def worker_setup(self, worker_ctx: Any) -> None:
-        worker_ctx.data["caller"] = self.keys.caller_header()
+from services.common.bus_identity import GATEWAY
+from services.common.sealed_rpc import SealedRpcProxy
 
 
 class NamekoGateway:
     name = "bench_nameko_gateway"
 
-    certs = RpcProxy("certs")
-    signed = SignsAsTheGateway()
+    # The suite's services answer only sealed calls: seal each as the gateway does.
+    certs = SealedRpcProxy("certs", signer=GATEWAY)
 
     @http("GET", "/v1/certificates/<string:number>/verify")
     def public_check(self, request: Any, number: str) -> tuple[int, dict[str, str], str]:

@@ -12,32 +12,27 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.common.access import AccessTable, Guard, acting_as
 from services.common.actor import Actor
 from services.common.bus_identity import GATEWAY, BusKeys
+from services.common.sealed_rpc import sealed_cluster_proxy
 
 
 def signed_context(config: Mapping[str, Any], actor: Actor | None) -> dict[str, str]:
+    """The actor header the gateway would send for ``actor`` (none for the system)."""
     keys = BusKeys.from_config(config, GATEWAY)
-    context = {"caller": keys.caller_header()}
-    if actor is not None:
-        context["actor"] = keys.actor_header(actor, None)
-    return context
+    return {} if actor is None else {"actor": keys.actor_header(actor, None)}
 
 
 def gateway_proxy(
     config: Mapping[str, Any], actor: Actor | None, timeout: float = 30
 ) -> ClusterRpcProxy:
-    """A proxy that calls as the gateway would for ``actor`` (a fresh one per use: the signed
-    actor lives a minute)."""
-    return ClusterRpcProxy(
-        dict(config), context_data=signed_context(config, actor), timeout=timeout
-    )
+    """A proxy that calls as the gateway would for ``actor``, each call sealed (a fresh one
+    per use: the signed actor lives a minute)."""
+    keys = BusKeys.from_config(config, GATEWAY)
+    return sealed_cluster_proxy(config, keys, signed_context(config, actor), timeout)
 
 
 def service_proxy(config: Mapping[str, Any], service: str, timeout: float = 30) -> ClusterRpcProxy:
     """A proxy that calls as ``service`` does (for bus-only operations)."""
-    keys = BusKeys.from_config(config, service)
-    return ClusterRpcProxy(
-        dict(config), context_data={"caller": keys.caller_header()}, timeout=timeout
-    )
+    return sealed_cluster_proxy(config, BusKeys.from_config(config, service), timeout=timeout)
 
 
 def as_actor(table: AccessTable, operation: str, actor: Actor) -> Guard:

@@ -6,7 +6,6 @@ import os
 import time
 from typing import Any
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.certs import (
@@ -35,6 +34,7 @@ from services.common.events import SignedEventDispatcher
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.common.outbox_relay import OutboxRelay
+from services.common.sealed_rpc import SealedRpcProxy
 
 expected = DOMAIN_ERRORS
 # How often expired certificates are announced (cert_expired); an environment setting
@@ -50,7 +50,7 @@ class CertsService:
     metrics = ServiceMetrics()
     wrap_key = IssuerKeys()
     check_key = CheckCodeKey()
-    identity = RpcProxy("identity")
+    identity = SealedRpcProxy("identity")
     dispatch = SignedEventDispatcher()
     relay = OutboxRelay()  # a worker's events leave as it answers; the timer sends the rest
 

@@ -3,12 +3,17 @@
 Anyone who can publish to RabbitMQ could otherwise name any actor in a plain header. So two
 headers travel with every RPC, each signed with Ed25519:
 
-* ``nameko.caller``: the sender, signed by the sender itself (the gateway, or a service
-  calling another one): ``{"iss": "certs", "exp": …}``. Every process re-signs it for the
-  calls it makes, so it always names the immediate caller.
+* ``nameko.caller``: the sender's seal over this one message, signed by the sender itself
+  (the gateway, or a service calling another one): ``{"iss": "certs", "exp": …, "op":
+  "identity.subject_brief", "cid": <correlation id>, "sha": <digest of the body>, "act":
+  <digest of the actor header>}``. Every process seals each call it makes, so it names the
+  immediate caller and holds only for that operation, those arguments and that actor: a
+  message copied off the broker can be sent again only as itself (a redelivery, which every
+  state change already survives), never turned into another call or another user's.
 * ``nameko.actor``: the user the gateway authenticated, signed by the gateway only, with the
   request id and a short expiry: ``{"iss": "gateway", "exp": …, "rid": …, "actor": {…}}``.
-  Services forward it unchanged to the services they ask in turn.
+  Services forward it unchanged to the services they ask in turn (each such call sealed by
+  the forwarding service).
 
 A header is ``base64url(JSON) "." base64url(signature)``. A service refuses a call whose
 caller is missing, unsigned, signed by an unknown key or expired, and an actor signed by
@@ -22,6 +27,7 @@ process of the local suite agrees without configuration); production refuses tha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -66,7 +72,6 @@ class BusKeys:
 
     def __post_init__(self) -> None:
         self._opened: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._caller: tuple[float, str] | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], signer: str) -> BusKeys:
@@ -105,13 +110,20 @@ class BusKeys:
         body = b64url(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
         return f"{body}.{b64url(self.private.sign(body.encode()))}"
 
-    def caller_header(self) -> str:
-        """This process's own identity, re-signed once a minute."""
-        now = time.time()
-        if self._caller is None or self._caller[0] < now + CALLER_TTL / 2:
-            expires = now + CALLER_TTL
-            self._caller = (expires, self._seal({"iss": self.signer, "exp": int(expires)}))
-        return self._caller[1]
+    def seal_call(self, operation: str, correlation_id: str, body: Any, actor: Any) -> str:
+        """This process's seal on one message: ``operation`` (``service.method``), its
+        correlation id, its body (``{"args", "kwargs"}`` as the receiver will read it) and
+        the actor header it carries (or None)."""
+        return self._seal(
+            {
+                "iss": self.signer,
+                "exp": int(time.time()) + CALLER_TTL,
+                "op": operation,
+                "cid": correlation_id,
+                "sha": body_digest(body),
+                "act": header_digest(actor),
+            }
+        )
 
     def actor_header(self, actor: Actor, request_id: str | None) -> str:
         """The gateway's word on who the user is, for one request."""
@@ -172,6 +184,21 @@ class BusKeys:
         signer, _payload = self.open(header)
         return signer
 
+    def open_call(
+        self, header: Any, operation: str, correlation_id: Any, body: Any, actor: Any
+    ) -> str:
+        """The signer of a message's seal, refused unless it seals exactly this operation,
+        message, body and actor."""
+        signer, payload = self.open(header)
+        if (
+            payload.get("op") != operation
+            or payload.get("cid") != correlation_id
+            or payload.get("sha") != body_digest(body)
+            or payload.get("act") != header_digest(actor)
+        ):
+            raise BusRefused("the call's seal is not for this message")
+        return signer
+
     def actor_of(self, header: Any) -> Actor | None:
         """The user a gateway-signed header names (None: no header, a call of the system)."""
         if header is None:
@@ -180,6 +207,16 @@ class BusKeys:
         if signer != GATEWAY or not isinstance(payload.get("actor"), dict):
             raise BusRefused("only the gateway vouches for a user")
         return Actor.from_mapping(payload["actor"])
+
+
+def body_digest(body: Any) -> str:
+    """A message body as JSON in one order (what the receiver decodes is what was sealed)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def header_digest(header: Any) -> str | None:
+    return hashlib.sha256(header.encode()).hexdigest() if isinstance(header, str) else None
 
 
 def main() -> None:

@@ -81,12 +81,20 @@ class CallContext(DependencyProvider):  # type: ignore[misc]
 
     # the gate, before a worker exists
 
-    def admit(self, operation: str, context_data: dict[str, Any]) -> None:
-        """Refuse a call that is not signed, that the table does not name, or whose caller
-        the rule does not admit; nothing of the service runs for it."""
+    def admit(
+        self, operation: str, context_data: dict[str, Any], body: Any, correlation_id: Any
+    ) -> None:
+        """Refuse a call that is not sealed for exactly this message, that the table does not
+        name, or whose caller the rule does not admit; nothing of the service runs for it."""
         rule = self.table.rule(operation)
         try:
-            caller = self.keys.caller_of(context_data.get("caller"))
+            caller = self.keys.open_call(
+                context_data.get("caller"),
+                f"{self.container.service_name}.{operation}",
+                correlation_id,
+                body,
+                context_data.get("actor"),
+            )
             actor = self.keys.actor_of(context_data.get("actor"))
         except BusRefused:
             log.warning("call refused: unsigned", extra=log_fields(method=operation))
@@ -129,7 +137,6 @@ class CallContext(DependencyProvider):  # type: ignore[misc]
     def worker_setup(self, worker_ctx: Any) -> None:
         if not isinstance(worker_ctx.entrypoint, Rpc):
             worker_ctx.data.pop("actor", None)  # an event or a timer acts as the service itself
-        worker_ctx.data["caller"] = self.keys.caller_header()
         request_id_var.set(request_id_of(worker_ctx))
         call_id_stack_var.set(tuple(worker_ctx.call_id_stack or ()))
         self._started[worker_ctx] = time.monotonic()

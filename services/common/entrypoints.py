@@ -69,7 +69,8 @@ class GuardedRpc(Rpc):  # type: ignore[misc]
             raise MalformedRequest("Message missing `args` or `kwargs`") from exc
         self.check_signature(args, kwargs)
         context_data = self.unpack_message_headers(message)
-        call_context_of(self.container).admit(self.method_name, context_data)
+        correlation_id = (message.properties or {}).get("correlation_id")
+        call_context_of(self.container).admit(self.method_name, context_data, body, correlation_id)
         super().handle_message(body, message)
 
     def handle_result(

@@ -14,18 +14,14 @@ import warnings
 
 warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
 
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402 - after the warning filter
-
-from services.common.bus_identity import BusKeys  # noqa: E402
+from services.common.bus_identity import BusKeys  # noqa: E402 - after the warning filter
+from services.common.sealed_rpc import sealed_cluster_proxy  # noqa: E402
 
 
 def probe(service: str, amqp_uri: str, timeout: float = 5.0) -> bool:
     try:
         keys = BusKeys.from_config(dict(os.environ), service)
-        context = {"caller": keys.caller_header()}
-        with ClusterRpcProxy(
-            {"AMQP_URI": amqp_uri}, context_data=context, timeout=timeout
-        ) as cluster:
+        with sealed_cluster_proxy({"AMQP_URI": amqp_uri}, keys, timeout=timeout) as cluster:
             answer = getattr(cluster, service).health()
     except Exception as exc:  # any failure means not healthy
         print(f"{service}: not healthy: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -132,19 +132,23 @@ class RpcClient:
         timeout: float | None = None,
     ) -> Any:
         timeout = self.default_timeout if timeout is None else timeout
-        signed = {
-            **(headers or {}),
-            "caller": self.keys.caller_header(),
-            "request_id": request_id,
-            "actor": self.keys.actor_header(actor, request_id) if actor is not None else None,
-        }
         channel = self._channel
         if not self._ready.is_set() or channel is None or not channel.is_open:
             raise BrokerUnavailable("message broker unavailable")
         correlation_id = str(uuid.uuid4())
+        body = json.dumps({"args": [], "kwargs": dict(kwargs or {})}, ensure_ascii=False)
+        actor_header = self.keys.actor_header(actor, request_id) if actor is not None else None
+        signed = {
+            **(headers or {}),
+            # sealed for this operation, message, body and actor only
+            "caller": self.keys.seal_call(
+                f"{service}.{method}", correlation_id, json.loads(body), actor_header
+            ),
+            "request_id": request_id,
+            "actor": actor_header,
+        }
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
-        body = json.dumps({"args": [], "kwargs": dict(kwargs or {})}, ensure_ascii=False)
         properties = BasicProperties(
             content_type="application/json",
             content_encoding="utf-8",

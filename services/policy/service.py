@@ -6,7 +6,6 @@ import os
 import time
 from typing import Any
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common import (
@@ -23,6 +22,7 @@ from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.common.outbox_relay import OutboxRelay
 from services.common.receipts import once_per_event
+from services.common.sealed_rpc import SealedRpcProxy
 from services.policy import (
     access,
     catalogue,
@@ -51,7 +51,7 @@ class PolicyService:
     db = MongoDatabase("policy", INDEXES)
     call = CallContext(access.TABLE, links=links_from_identity)
     metrics = ServiceMetrics(extra=payouts.gauges)
-    identity = RpcProxy("identity")
+    identity = SealedRpcProxy("identity")
     dispatch = SignedEventDispatcher()
     relay = OutboxRelay()  # a worker's events leave as it answers; the timer sends the rest
 

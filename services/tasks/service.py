@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 import eventlet
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common import (
@@ -21,6 +20,7 @@ from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.common.receipts import once_per_event
+from services.common.sealed_rpc import SealedRpcProxy
 from services.tasks import (
     access,
     attachments,
@@ -52,7 +52,7 @@ class TasksService:
     db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed])
     call = CallContext(access.TABLE)
     metrics = ServiceMetrics(extra=escalation.gauges)
-    identity = RpcProxy("identity")
+    identity = SealedRpcProxy("identity")
     dispatch = SignedEventDispatcher()
 
     def _unit_exists(self, path: str) -> bool:

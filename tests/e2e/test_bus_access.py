@@ -1,7 +1,9 @@
 """Messages published straight to RabbitMQ, as someone holding the broker's credentials would,
 against the running suite: a forged or unsigned actor, an actor signed by a service (only the
-gateway vouches for users), an expired one, and bus-only operations called by a service that
-is not theirs, are all refused; the same call signed as the gateway signs it is answered."""
+gateway vouches for users), an expired one, bus-only operations called by a service that is
+not theirs, and a genuine message copied off the broker and turned into another call (another
+operation, other arguments, another user's actor) are all refused; the same call sealed as
+the gateway seals it is answered."""
 
 from __future__ import annotations
 
@@ -36,8 +38,25 @@ class RawBus:
     def keys(self, signer: str) -> BusKeys:
         return BusKeys.from_config({"ENVIRONMENT": "test", "SECRET_KEY": self.secret}, signer)
 
-    def call(self, method: str, headers: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    def sealed(
+        self, signer: str | None, method: str, actor: str | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """The headers ``signer`` would send to call ``method`` with ``kwargs`` for ``actor``
+        (an actor header), and the correlation id they are sealed for."""
         correlation = str(uuid.uuid4())
+        headers: dict[str, Any] = {"correlation": correlation}
+        if signer is not None:
+            body = {"args": [], "kwargs": kwargs}
+            headers["caller"] = self.keys(signer).seal_call(method, correlation, body, actor)
+        if actor is not None:
+            headers["actor"] = actor
+        return headers
+
+    def call(self, method: str, headers: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Publish ``method`` with ``headers`` (a ``correlation`` among them is the message's
+        correlation id, else a fresh one) and wait for the reply."""
+        headers = dict(headers)
+        correlation = headers.pop("correlation", None) or str(uuid.uuid4())
         self.channel.basic_publish(
             "nameko-rpc",
             method,
@@ -80,8 +99,8 @@ def refused(reply: dict[str, Any]) -> str:
 def test_an_actor_in_a_plain_header_is_refused(bus: RawBus) -> None:
     forged = {"actor": ADMIN.to_header()}
     assert refused(bus.call("identity.list_accounts", forged)) == "BusRefused"
-    with_caller = {"actor": ADMIN.to_header(), "caller": bus.keys(GATEWAY).caller_header()}
-    assert refused(bus.call("identity.list_accounts", with_caller)) == "BusRefused"
+    sealed = bus.sealed(GATEWAY, "identity.list_accounts", ADMIN.to_header())
+    assert refused(bus.call("identity.list_accounts", sealed)) == "BusRefused"
 
 
 def test_a_call_signed_by_nobody_is_refused_even_for_public_data(bus: RawBus) -> None:
@@ -94,25 +113,52 @@ def test_only_the_gateway_vouches_for_a_user(bus: RawBus) -> None:
     certs = bus.keys("certs")
     # A service's key signs a payload shaped like the gateway's actor: still refused.
     payload = {"iss": "certs", "exp": int(time.time()) + 60, "actor": {"roles": ["admin"]}}
-    forged = {"caller": certs.caller_header(), "actor": certs._seal(payload)}
+    forged = bus.sealed("certs", "identity.list_accounts", certs._seal(payload))
     assert refused(bus.call("identity.list_accounts", forged)) == "BusRefused"
 
 
 def test_an_expired_actor_is_refused(bus: RawBus) -> None:
     gateway = bus.keys(GATEWAY)
     stale = {"iss": GATEWAY, "exp": int(time.time()) - 120, "actor": {"roles": ["admin"]}}
-    headers = {"caller": gateway.caller_header(), "actor": gateway._seal(stale)}
+    headers = bus.sealed(GATEWAY, "identity.list_accounts", gateway._seal(stale))
     assert refused(bus.call("identity.list_accounts", headers)) == "BusRefused"
 
 
-def test_the_same_call_signed_as_the_gateway_signs_it_is_answered(
+def test_the_same_call_sealed_as_the_gateway_seals_it_is_answered(
     bus: RawBus, demo: dict[str, Any]
 ) -> None:
-    gateway = bus.keys(GATEWAY)
-    headers = {"caller": gateway.caller_header(), "actor": gateway.actor_header(ADMIN, None)}
+    actor = bus.keys(GATEWAY).actor_header(ADMIN, None)
+    headers = bus.sealed(GATEWAY, "identity.list_org_units", actor, root="CN-LN-SY")
     reply = bus.call("identity.list_org_units", headers, root="CN-LN-SY")
     assert reply["error"] is None, reply
     assert "CN-LN-SY/HP" in [u["path"] for u in reply["result"]]
+
+
+def test_a_message_copied_off_the_broker_cannot_become_another_call(
+    bus: RawBus, demo: dict[str, Any]
+) -> None:
+    """What an eavesdropper holding the broker's credentials has: a genuine administrator's
+    message, seal and actor included. It is good for that message only."""
+    admin = bus.keys(GATEWAY).actor_header(ADMIN, None)
+    captured = bus.sealed(GATEWAY, "identity.list_org_units", admin, root="CN-LN-SY")
+    new_admin = {"username": "bus.admin", "password": "Attack-pass-2026", "roles": ["admin"]}
+    other_operation = captured  # its seal names list_org_units
+    assert refused(bus.call("identity.create_account", other_operation, **new_admin)) == (
+        "BusRefused"
+    )
+    assert refused(bus.call("identity.list_org_units", captured, root="CN-LN-SY/HP")) == (
+        "BusRefused"  # the same operation with other arguments
+    )
+    citizen = bus.keys(GATEWAY).actor_header(Actor(account_id="acc_x", roles=("citizen",)), None)
+    theirs = bus.sealed(GATEWAY, "identity.list_org_units", citizen, root="CN-LN-SY")
+    swapped = {**theirs, "actor": admin}  # a citizen's sealed message with the admin's actor
+    assert refused(bus.call("identity.list_org_units", swapped, root="CN-LN-SY")) == "BusRefused"
+    # A service's seal is as narrow: policy's call of subject_profiles is not another call.
+    profiles = bus.sealed("policy", "identity.subject_profiles", None, after="", limit=1)
+    assert refused(bus.call("identity.subject_brief", profiles, subject_id="p_x")) == ("BusRefused")
+    assert refused(bus.call("identity.subject_profiles", profiles, after="", limit=500)) == (
+        "BusRefused"
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,11 +173,11 @@ def test_a_bus_only_operation_answers_only_the_services_it_names(
     bus: RawBus, method: str, wrong: str, right: str, kwargs: dict[str, Any]
 ) -> None:
     admin_actor = bus.keys(GATEWAY).actor_header(ADMIN, None)
-    as_wrong = {"caller": bus.keys(wrong).caller_header(), "actor": admin_actor}
-    assert refused(bus.call(method, {"caller": bus.keys(wrong).caller_header()}, **kwargs)) in (
+    assert refused(bus.call(method, bus.sealed(wrong, method, None, **kwargs), **kwargs)) in (
         "Unauthenticated",
         "Forbidden",
     )
+    as_wrong = bus.sealed(wrong, method, admin_actor, **kwargs)
     assert refused(bus.call(method, as_wrong, **kwargs)) == "Forbidden"  # roles: none
-    answer = bus.call(method, {"caller": bus.keys(right).caller_header()}, **kwargs)
+    answer = bus.call(method, bus.sealed(right, method, None, **kwargs), **kwargs)
     assert answer["error"] is None or answer["error"]["exc_type"] == "Unauthenticated", answer
