@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from pymongo.database import Database
 
 from services.common.errors import InvalidInput, NotFound
@@ -62,6 +62,8 @@ SEED_TYPES: list[dict[str, Any]] = [
             ["holder_name", "category", "grade"],
         ),
         "face_fields": ["holder_name", "category", "grade"],
+        # A person holds one: issuing another while one is valid is refused (amend it instead).
+        "once_per_holder": True,
     },
     {
         "_id": "business_licence",
@@ -183,13 +185,16 @@ def list_types(db: Database[Document]) -> list[dict[str, Any]]:
     return [view(t) for t in db.cert_types.find({}).sort("_id", 1)]
 
 
+FORMATS = FormatChecker(formats=("date",))
+
+
 def validate_fields(cert_type: Document, fields: Any) -> dict[str, Any]:
     """Check fields against the type's schema; the first error names its field."""
     if not isinstance(fields, dict):
         raise InvalidInput("an object of fields is required", field="fields")
-    errors = sorted(
-        Draft202012Validator(cert_type["schema"]).iter_errors(fields), key=lambda e: list(e.path)
-    )
+    # Formats are checked too: a date is a day of the calendar, not four digits and two pairs.
+    validator = Draft202012Validator(cert_type["schema"], format_checker=FORMATS)
+    errors = sorted(validator.iter_errors(fields), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
         if error.validator == "required":

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from services.certs import access, issuers
+from services.certs import access, holdings, issuers
 from services.certs.catalogue import get_type, validate_fields
 from services.certs.signing import new_salts, sealed_part, sign
 from services.common import outbox
@@ -151,10 +151,19 @@ def issue(
     # hold its id; of two identical requests at once only one inserts the claim.
     if not claim(db, request_key, now, certificate_id=certificate_id):
         return _earlier(db, request_key, now), False
+    number = new_number(issuer, now)
+    try:
+        if ends >= now.date():  # a certificate of the past (entered for the record) holds nothing
+            holdings.take(
+                db, kind, subject["id"], number, now, lambda c: current_status(c, now.date())
+            )
+    except Conflict:
+        db.claims.delete_one({"_id": request_key})  # refused: the request id stays free
+        raise
     index = issuers.allocate_index(db, issuer, now)
     certificate: Document = {
         "_id": certificate_id,
-        "number": new_number(issuer, now),
+        "number": number,
         "type": cert_type,
         "issuer": issuer["_id"],
         "subject": subject["id"],

@@ -289,6 +289,10 @@ def admit(rule: Rule, actor: Actor | None, caller: str | None) -> Answer:
         return Answer.FORBIDDEN
     if actor.client_id is not None and rule.client_scope not in (None, *actor.scopes):
         return Answer.FORBIDDEN
+    if actor.on_behalf_of and rule.scope is None:
+        # Asked for someone else where nobody acts for anyone: refused, never done as the
+        # caller themself (a proxy freezing their own code instead of the principal's).
+        return Answer.FORBIDDEN
     return Answer.ALLOW
 
 
@@ -400,8 +404,11 @@ class Guard:
     def mine(self) -> list[str]:
         """The subjects the caller acts for in this operation: themself, and as the rule's
         relations allow, the organisations they operate and whoever delegated the rule's
-        scope to them."""
+        scope to them; only the one named in ``X-On-Behalf-Of`` when one is (refused unless
+        that delegation is in force)."""
         self.checked = True
+        if self.actor.on_behalf_of:  # the caller named one: that one, if they may
+            return [self.acting_for()[0]]
         me = self.actor.subject_id
         subjects = [me] if me else []
         if OPERATOR in self.rule.relations:
@@ -465,9 +472,11 @@ def acting_as(table: AccessTable, operation: str, actor: Actor) -> Guard:
     return Guard(table, operation, rule, actor, None, lambda _actor: NO_LINKS)
 
 
-def refuse(answer: Answer, rule: Rule) -> None:
+def refuse(answer: Answer, rule: Rule, actor: Actor | None = None) -> None:
     if answer is Answer.UNAUTHENTICATED:
         raise Unauthenticated("an access token is required")
+    if answer is Answer.FORBIDDEN and actor is not None and actor.on_behalf_of and not rule.scope:
+        raise Forbidden("this is not done for someone else", code="not_delegated")
     if answer is Answer.FORBIDDEN:
         roles = ", ".join(sorted(rule.roles)) or "none"
         raise Forbidden(f"requires one of the roles: {roles}", code="role")

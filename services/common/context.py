@@ -104,7 +104,7 @@ class CallContext(DependencyProvider):  # type: ignore[misc]
             raise Forbidden(f"{self.table.service}.{operation} has no access rule")
         answer = admit(rule, actor, caller)
         if answer is not Answer.ALLOW:
-            refuse(answer, rule)
+            refuse(answer, rule, actor)
 
     # what a worker gets
 

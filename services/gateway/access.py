@@ -79,7 +79,7 @@ def require(operation_name: str, actor: Actor | None, resource: Resource | None 
     if answer is Answer.ALLOW and resource is not None and actor is not None:
         answer = relate(TABLE, rule, actor, None, resource, lambda: NO_LINKS)
     if answer is not Answer.ALLOW:
-        refuse(answer, rule)
+        refuse(answer, rule, actor)
 
 
 def allowed(operation_name: str) -> Any:

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.codec import utcnow
 from services.common.errors import Unauthenticated
+from services.gateway import sessions
 from services.gateway.auth import verify_access_token
 from services.gateway.problems import problem
 
@@ -50,7 +51,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _caller(scope: Scope) -> str | None:
+async def _caller(scope: Scope) -> str | None:
+    """Whose key this is: the holder of a valid token whose session is live. Anything else
+    goes on to the route, which refuses it: a stored answer is never handed to a token that
+    was logged out, ended by a password change or whose account was disabled."""
     authorization = _header(scope, b"authorization") or ""
     scheme, _, token = authorization.partition(" ")
     state = scope.get("state", {})
@@ -58,6 +62,7 @@ def _caller(scope: Scope) -> str | None:
         return None
     try:
         claims = verify_access_token(token, state["keyring"], state["settings"])
+        await sessions.require_live(state["db"], claims.get("sid"), claims["sub"], utcnow())
     except Unauthenticated:
         return None
     return str(claims["sub"])
@@ -77,7 +82,7 @@ class IdempotencyMiddleware:
                 422, "Invalid input", "1–128 characters", "invalid-input", field="Idempotency-Key"
             )(scope, receive, send)
             return
-        caller = _caller(scope)
+        caller = await _caller(scope)
         if caller is None:  # unauthenticated: let the route refuse it as usual
             await self.app(scope, receive, send)
             return

@@ -60,16 +60,28 @@ def validate_password(password: Any) -> str:
     return password
 
 
+def grantable_by(actor: Actor) -> frozenset[str]:
+    found: set[str] = set()
+    for role in actor.roles:
+        found |= GRANTABLE.get(role, frozenset())
+    return frozenset(found)
+
+
+def require_over(actor: Actor, account: Document) -> None:
+    """Whoever disables, enables or resets an account could have granted all its roles: a
+    street clerk manages the citizens and terminals of the street, never a supervisor or a
+    fellow clerk."""
+    if not set(account.get("roles") or []) <= grantable_by(actor):
+        raise Forbidden("this account holds roles you could not grant", code="roles_not_grantable")
+
+
 def validate_roles(actor: Actor, roles: Any) -> list[str]:
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
         raise InvalidInput("a non-empty list of roles is required", field="roles")
     unknown = set(roles) - ROLES
     if unknown:
         raise InvalidInput(f"unknown roles: {', '.join(sorted(unknown))}", field="roles")
-    grantable: set[str] = set()
-    for role in actor.roles:
-        grantable |= GRANTABLE.get(role, frozenset())
-    if not set(roles) <= grantable:
+    if not set(roles) <= grantable_by(actor):
         raise Forbidden("you may not grant these roles")
     return sorted(set(roles))
 
@@ -261,6 +273,7 @@ def set_status(
     guard.require(access.account(account), "no such account")
     if account["_id"] == guard.actor.account_id:
         raise Forbidden("you cannot change the status of your own account", code="own_account")
+    require_over(guard.actor, account)
     changes = {
         "status": status,
         "status_changed_at": now,
@@ -300,6 +313,7 @@ def reset_password(
         # One's own password changes with the current one (POST /v1/me/password): a stolen
         # administrator session cannot take the account over, nor lock its owner out.
         raise Forbidden("change your own password with the current one", code="own_account")
+    require_over(guard.actor, account)
     validate_password(new)
     return _set_password(db, account, new, now, guard.actor.account_id)
 

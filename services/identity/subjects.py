@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common import outbox
 from services.common.access import Guard
 from services.common.actor import Actor, ancestors
-from services.common.claims import take_next
+from services.common.claims import claim, take_next
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
@@ -181,6 +181,7 @@ def register_person(
 # How often a clerk may meet, in one day, a number registered outside their jurisdiction:
 # a counter registers people standing before it, not lists of numbers.
 FOREIGN_NUMBER_ATTEMPTS = 20
+CHINA_OFFSET = timedelta(hours=8)  # the clerk's day is Beijing's
 
 
 def _already_registered(
@@ -201,6 +202,12 @@ def _already_registered(
         return Conflict(
             "this ID number is already registered", field=field, existing=existing["_id"]
         )
+    # Counted per number, per clerk and day (China Standard Time): the same number tried
+    # again is the same attempt, shown once to the person and counted once.
+    local = now + CHINA_OFFSET
+    day = local.date().isoformat()
+    if not claim(db, f"foreign-number:{guard.actor.account_id}:{day}:{value}", now):
+        return _not_registrable(field)
     if existing is not None:
         db.disclosures.insert_one(
             {
@@ -213,12 +220,17 @@ def _already_registered(
                 "at": now,
             }
         )
-    day = now.date().isoformat()
     counter = f"foreign-number:{guard.actor.account_id}:{day}"
     if take_next(db, counter, 0, now) >= FOREIGN_NUMBER_ATTEMPTS:
+        midnight = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=UTC)
         return RateLimited(
-            "too many numbers that cannot be registered here today", retry_after=3600
+            "too many numbers that cannot be registered here today",
+            retry_after=int((midnight - local).total_seconds()) + 1,
         )
+    return _not_registrable(field)
+
+
+def _not_registrable(field: str) -> Conflict:
     return Conflict(
         "this number cannot be registered in your jurisdiction; if the person moved here, "
         "the area that registered them moves them",

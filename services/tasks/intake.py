@@ -66,7 +66,8 @@ def fact_disputed(
 
 def fact_correction_decided(db: Database[Document], now: datetime, payload: dict[str, Any]) -> None:
     """The review was decided in the policy service: close its task with the outcome."""
-    task = lifecycle.by_external_id(db, "policy_review", payload["correction_id"])
+    owner = lifecycle.external_owner(_actor(""), "")
+    task = lifecycle.by_external_id(db, owner, "policy_review", payload["correction_id"])
     if task is None or task["status"] not in lifecycle.OPEN:
         return
     outcome = (

@@ -213,13 +213,27 @@ def notice(unit: str, kind: str, text: str, at: datetime, calendar: WorkCalendar
     }
 
 
-def _external_key(source: str, external_id: str) -> str:
-    return f"external:{source}:{external_id}"
+def external_owner(actor: Actor, dispatcher: str) -> str:
+    """Whose namespace an external id lives in: a partner system's own, the system's (tasks
+    other services ask for), or a unit's. Two units, or a unit and a partner, may use the
+    same id for different tasks without meeting each other's."""
+    if actor.client_id:
+        return f"partner:{actor.client_id}"
+    if (actor.account_id or "").startswith("system:"):
+        return str(actor.account_id)
+    return f"unit:{dispatcher}"
 
 
-def by_external_id(db: Database[Document], source: str, external_id: str) -> Document | None:
-    """The task a source created under its own id (the claim that keeps it single)."""
-    claimed = db.claims.find_one({"_id": _external_key(source, external_id)})
+def _external_key(owner: str, source: str, external_id: str) -> str:
+    return f"external:{owner}:{source}:{external_id}"
+
+
+def by_external_id(
+    db: Database[Document], owner: str, source: str, external_id: str
+) -> Document | None:
+    """The task ``owner`` created from ``source`` under its own id (the claim that keeps
+    it single)."""
+    claimed = db.claims.find_one({"_id": _external_key(owner, source, external_id)})
     return journal.load(db, claimed["task_id"]) if claimed else None
 
 
@@ -286,9 +300,13 @@ def create_task(
     )
     deadline_for(task["limit"], level, now, calendar)  # refuse a bad limit before writing
     files = attachments.prepare(fields.get("attachments") or [], task["_id"], now)
-    key = _external_key(source["_id"], external_id) if external_id is not None else None
+    units = fields.get("units")
+    if units:  # refuse bad units before writing: a refused create writes nothing
+        _check_units(task, units, unit_exists)
+    owner = external_owner(actor, dispatcher)
+    key = _external_key(owner, source["_id"], external_id) if external_id is not None else None
     if key is not None and not claim(db, key, now, task_id=task["_id"]):
-        existing = by_external_id(db, source["_id"], str(external_id))
+        existing = by_external_id(db, owner, source["_id"], str(external_id))
         if existing is None:
             raise Conflict("this task is being created; retry", field="external_id")
         return task_view(existing), False
@@ -296,7 +314,6 @@ def create_task(
     task["attachments"] = [attachments.brief(f) for f in files]
     db.tasks.insert_one(task)
     task = journal.record(db, task, now, actor, "create", "created")
-    units = fields.get("units")
     if units:
         return _dispatch_units(db, actor, now, calendar, task, units, None, unit_exists), True
     routed = routing.route(db, task)
@@ -355,6 +372,17 @@ def dispatch_task(
     return _dispatch_units(db, guard.actor, now, calendar, task, units, limit, unit_exists)
 
 
+def _check_units(task: Document, units: Any, unit_exists: Callable[[str], bool]) -> None:
+    if not isinstance(units, list) or not 1 <= len(units) <= 50 or len(set(units)) != len(units):
+        raise InvalidInput("1–50 different org unit paths", field="units")
+    for unit in units:
+        if not isinstance(unit, str):
+            raise InvalidInput("an org unit path", field="units")
+        _within_dispatcher(task, unit, "units")
+        if not (unit.startswith(PARTNER_PREFIX) or unit_exists(unit)):
+            raise NotFound("no such org unit", field="units")
+
+
 def _dispatch_units(
     db: Database[Document],
     actor: Actor,
@@ -365,12 +393,7 @@ def _dispatch_units(
     limit: dict[str, Any] | None,
     unit_exists: Callable[[str], bool],
 ) -> dict[str, Any]:
-    if not isinstance(units, list) or not 1 <= len(units) <= 50 or len(set(units)) != len(units):
-        raise InvalidInput("1–50 different org unit paths", field="units")
-    for unit in units:
-        _within_dispatcher(task, unit, "units")
-        if not (unit.startswith(PARTNER_PREFIX) or unit_exists(unit)):
-            raise NotFound("no such org unit", field="units")
+    _check_units(task, units, unit_exists)
     if len(units) == 1:
         return task_view(_dispatch_one(db, task, actor, now, calendar, units[0], limit))
     children: list[str] = []

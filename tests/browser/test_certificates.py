@@ -15,6 +15,7 @@ from playwright.sync_api import BrowserContext, expect
 from tests.browser.conftest import DESKTOP, PHONE, accessible, log_in, screenshot
 from tests.browser.test_code import decoded
 from tests.e2e.conftest import DEMO_PASSWORD
+from tests.e2e.support import fresh_person
 from tests.e2e.test_certs import issue_disability
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
@@ -22,10 +23,10 @@ Opener = Callable[[dict[str, Any]], BrowserContext]
 
 def test_a_citizen_shows_one_field_and_the_verifier_sees_only_that_field(
     open_context: Opener,
-    citizen: dict[str, Any],
     http: httpx.Client,
     login: Callable[[str], dict[str, str]],
 ) -> None:
+    citizen = fresh_person(http, login("staff.nh"), "孙丽芳")  # holds no certificate yet
     issued = issue_disability(
         http, login("staff.cl"), citizen["id"], "肢体", "三级", f"browser-{uuid.uuid4().hex[:8]}"
     )
@@ -59,7 +60,7 @@ def test_a_citizen_shows_one_field_and_the_verifier_sees_only_that_field(
     expect(counter.locator(".shown dt")).to_have_text(["等级"])
     expect(counter.locator(".shown dd")).to_have_text(["三级"])
     result = counter.locator("#result")
-    for hidden in ("肢体", "孙丽华", "类别", "持证人"):
+    for hidden in ("肢体", "孙丽芳", "类别", "持证人"):
         expect(result).not_to_contain_text(hidden)
     accessible(counter)
     screenshot(counter, "verifier-presentation")

@@ -4,9 +4,11 @@ running one of the offline verifiers as a terminal would, and a proxy asked and 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +17,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
 from tests.conftest import ROOT, Suite
+from tests.idnumbers import resident_id
 
 
 @contextmanager
@@ -85,3 +88,48 @@ def grant_proxy(
     result: dict[str, Any] = accepted.json()
     assert result["status"] == "active"
     return result
+
+
+def fresh_person(
+    http: httpx.Client, clerk: dict[str, str], name: str = "新居民", street: str = "NH"
+) -> dict[str, str]:
+    """A person registered just now by ``clerk`` (of street ``street``) with a login of
+    their own: ``id``, ``username``, ``password``. A person holds one disability
+    certificate, so a test that issues one gives it to someone of its own."""
+    username = f"fresh.{secrets.token_hex(4)}"
+    made = http.post(
+        "/v1/persons",
+        headers=clerk,
+        json={
+            "name": name,
+            "id_number": resident_id("19600606"),
+            "org_path": f"CN-LN-SY/HP/{street}",
+            "account": {"username": username, "password": FRESH_PASSWORD},
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"id": str(made.json()["id"]), "username": username, "password": FRESH_PASSWORD}
+
+
+def fresh_citizen(
+    http: httpx.Client, clerk: dict[str, str], name: str = "新居民", street: str = "NH"
+) -> tuple[str, dict[str, str]]:
+    """:func:`fresh_person`, signed in: (person id, their Authorization header)."""
+    person = fresh_person(http, clerk, name, street)
+    form = {"grant_type": "password", "username": person["username"], "password": FRESH_PASSWORD}
+    token = http.post("/v1/auth/token", data=form)
+    assert token.status_code == 200, token.text
+    return person["id"], {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+FRESH_PASSWORD = "Fresh-pass-2026"
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until ``probe`` returns something truthy (events cross the broker)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)

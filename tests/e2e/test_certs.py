@@ -17,7 +17,14 @@ from services.certs import statuslist
 from services.certs.signing import seal_valid
 from services.common.crypto import public_key_from_jwk
 from tests.conftest import Suite
-from tests.e2e.support import event_queue, grant_proxy, next_event, run_verifier
+from tests.e2e.support import (
+    event_queue,
+    eventually,
+    fresh_citizen,
+    grant_proxy,
+    next_event,
+    run_verifier,
+)
 from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import credit_code
 
@@ -258,8 +265,7 @@ def test_show_two_fields_verify_disclose_revoke(
 
 
 def test_a_tampered_or_withdrawn_presentation_is_refused(http: httpx.Client, login: Login) -> None:
-    holder_login = login("citizen.wang")
-    holder = subject_of(http, login, "citizen.wang")
+    holder, holder_login = fresh_citizen(http, login("staff.nh"))
     certificate = issue_disability(
         http, login("staff.cl"), holder, "肢体", "四级", "cl-2026-tamper"
     ).json()
@@ -411,10 +417,9 @@ def test_the_composite_licence_appears_once_and_fails_with_a_part(
 def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
     http: httpx.Client, login: Login
 ) -> None:
-    holder = subject_of(http, login, "citizen.li")
+    holder, holder_login = fresh_citizen(http, login("staff.tyj"), "李秀兰", street="TYJ")
     staff = login("staff.cl")
     first = issue_disability(http, staff, holder, "肢体", "四级", "cl-amend-1").json()
-    holder_login = login("citizen.li")
     old_token = http.post(
         "/v1/presentations",
         headers=holder_login,
@@ -439,7 +444,7 @@ def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
     ]
     code = next(
         c["check_code"]
-        for c in http.get("/v1/me/certificates", headers=login("citizen.li")).json()
+        for c in http.get("/v1/me/certificates", headers=holder_login).json()
         if c["number"] == first["number"]
     )
     public = http.get(f"/v1/certificates/{first['number']}/verify", params={"code": code}).json()
@@ -463,7 +468,7 @@ def test_amend_keeps_the_chain_and_the_old_version_is_superseded(
 def test_concurrent_status_changes_on_one_certificate_have_one_winner(
     http: httpx.Client, login: Login
 ) -> None:
-    holder = subject_of(http, login, "citizen.xiaomei")
+    holder, _own = fresh_citizen(http, login("staff.nh"))
     staff = login("staff.cl")
     certificate = issue_disability(http, staff, holder, "言语", "四级", "cl-race").json()
 
@@ -578,11 +583,10 @@ def test_an_expired_certificate_is_announced_once(
 
 
 def test_wallet_cards_and_certificates_held_as_a_proxy(http: httpx.Client, login: Login) -> None:
-    holder = subject_of(http, login, "citizen.wang")
+    holder, wang = fresh_citizen(http, login("staff.nh"), "王建军")
     certificate = issue_disability(
         http, login("staff.cl"), holder, "肢体", "二级", "cl-card"
     ).json()
-    wang = login("citizen.wang")
     for kind, media, magic in [
         ("png", "image/png", b"\x89PNG"),
         ("pdf", "application/pdf", b"%PDF"),
@@ -616,3 +620,59 @@ def test_wallet_cards_and_certificates_held_as_a_proxy(http: httpx.Client, login
         json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
     )
     assert shown.status_code == 201
+
+
+def test_a_person_holds_one_disability_certificate(http: httpx.Client, login: Login) -> None:
+    """Issuing a second while one is valid is refused (amend the one held); once it is
+    revoked, a new one may be issued; a certificate of the past may be entered for the
+    record. Policy's facts follow the one held."""
+    holder, _own = fresh_citizen(http, login("staff.nh"), "周凤英")
+    staff = login("staff.cl")
+    first = issue_disability(http, staff, holder, "肢体", "三级", f"once-{holder}-1")
+    assert first.status_code == 201, first.text
+    second = issue_disability(http, staff, holder, "视力", "二级", f"once-{holder}-2")
+    assert assert_problem(second, 409)["code"] == "already_held"
+    past = issue(
+        http,
+        staff,
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": "肢体", "grade": "四级"},
+        request_id=f"once-{holder}-old",
+        valid_from="2010-01-01",
+        valid_until="2020-01-01",
+    )
+    assert past.status_code == 201, past.text  # for the record: it holds nothing
+    revoked = http.post(
+        f"/v1/certificates/{first.json()['id']}/revoke", headers=staff, json={"reason": "换发"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    again = issue_disability(http, staff, holder, "视力", "二级", f"once-{holder}-2")
+    assert again.status_code == 201, again.text  # the same request id, free after the 409
+    street = login("staff.nh")
+
+    def facts() -> dict[str, Any]:
+        found: dict[str, Any] = http.get(f"/v1/subjects/{holder}/facts", headers=street).json()
+        return found
+
+    def learnt() -> bool:
+        known = facts()
+        return known.get("disability_grade", {}).get("value") == "二级"
+
+    assert eventually(learnt), facts()  # events cross the broker
+    assert facts()["cert_disability_certificate"]["value"] == "valid"
+
+
+def test_a_date_field_must_be_a_day_of_the_calendar(http: httpx.Client, login: Login) -> None:
+    holder, _own = fresh_citizen(http, login("staff.nh"))
+    refused = issue(
+        http,
+        login("staff.cl"),
+        issuer="iss_hpcl",
+        type="disability_certificate",
+        subject=holder,
+        fields={"category": "肢体", "grade": "三级", "assessed_on": "2026-13-45"},
+        request_id=f"date-{holder}",
+    )
+    assert assert_problem(refused, 422)["field"] == "fields.assessed_on"

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.conftest import Suite
+from tests.e2e.conftest import DEMO_PASSWORD
 from tests.e2e.test_foundation import assert_problem
 
 Login = Callable[[str], dict[str, str]]
@@ -102,6 +104,46 @@ def test_a_secret_shown_once_is_never_kept_for_a_retry(http: httpx.Client, login
     refused = assert_problem(again, 409)
     assert refused["code"] == "answer_withheld"
     assert secret not in again.text
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("citizen.wang", "/v1/me/code"),
+        ("ent.xinghe", "/v1/organisations/{organisation}/code"),
+    ],
+)
+def test_a_code_is_never_kept_for_a_retry(
+    http: httpx.Client, login: Login, who: str, path: str
+) -> None:
+    headers = login(who)
+    organisation = http.get("/v1/me/organisations", headers=headers).json()
+    url = path.format(organisation=organisation[0]["id"] if organisation else "")
+    keyed = {**headers, "Idempotency-Key": f"code-{secrets.token_hex(4)}"}
+    first = http.post(url, headers=keyed)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-store"
+    again = http.post(url, headers=keyed)
+    assert assert_problem(again, 409)["code"] == "answer_withheld"
+    assert first.json()["token"] not in again.text
+
+
+def test_a_stored_answer_is_not_given_to_an_ended_session(http: httpx.Client, login: Login) -> None:
+    staff = login("staff.nh")
+    token = http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": "staff.nh", "password": DEMO_PASSWORD},
+    ).json()["access_token"]
+    keyed = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"t-{secrets.token_hex(4)}"}
+    body = {"title": "路灯不亮", "category": "市政设施"}
+    first = http.post("/v1/tasks", headers=keyed, json=body)
+    assert first.status_code == 201, first.text
+    mine = {"Authorization": keyed["Authorization"]}
+    assert http.post("/v1/auth/logout", headers=mine).status_code in (200, 204)
+    again = http.post("/v1/tasks", headers=keyed, json=body)
+    assert_problem(again, 401)  # the session ended: no stored answer for it
+    assert first.json()["id"] not in again.text
+    assert http.get("/v1/me", headers=staff).status_code == 200  # another session goes on
 
 
 def test_a_condition_nested_hundreds_deep_is_refused_naming_it(

@@ -303,6 +303,17 @@ def test_a_proxy_shows_the_code_and_both_identities_are_recorded(
     assert activity[0]["action"] == "show_code"
     assert activity[0]["by"]["name"] == "王小梅"
 
+    # Nothing is ever done to the proxy instead of the principal: an operation nobody does
+    # for another is 403 (a scope not given: above, and in the access matrix).
+    for method, path in (
+        ("POST", "/v1/me/code/freeze"),  # nobody freezes someone else's code
+        ("GET", "/v1/me/sessions"),
+        ("GET", "/v1/me"),
+    ):
+        acted = http.request(method, path, headers={**helper, "X-On-Behalf-Of": elder_id})
+        assert assert_problem(acted, 403)["code"] == "not_delegated", path
+    assert http.post("/v1/me/code", headers=helper).status_code == 200  # the proxy's own: live
+
     not_granted = http.post(
         "/v1/me/code", headers={**login("citizen.wang"), "X-On-Behalf-Of": elder_id}
     )

@@ -16,22 +16,13 @@ import pytest
 from services.common.crypto import timestamped_signature
 from tests.conftest import Suite
 from tests.e2e.conftest import token_for
+from tests.e2e.support import eventually
 from tests.e2e.test_certs import issue_disability
 from tests.idnumbers import resident_id
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
 Login = Callable[[str], dict[str, str]]
 DISTRICT = "CN-LN-SY/HP"
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until ``probe`` returns something truthy (events cross the broker)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

@@ -177,3 +177,36 @@ def test_a_disabled_partner_client_stops_at_once(http: httpx.Client, login: Logi
     assert_problem(http.post("/v1/auth/token", data=form), 401)
     assert http.post(f"/v1/partner-clients/{client_id}/enable", headers=admin).status_code == 200
     assert http.post("/v1/auth/token", data=form).status_code == 200
+
+
+def test_staff_manage_only_accounts_whose_roles_they_could_grant(
+    http: httpx.Client, login: Login
+) -> None:
+    """A street clerk disables the citizens and terminals of the street, never a supervisor
+    of it nor a fellow clerk; the supervisor manages the clerk."""
+    admin = login("admin")
+    accounts = {}
+    for role in ("supervisor", "staff"):
+        made = http.post(
+            "/v1/accounts",
+            headers=admin,
+            json={
+                "username": f"grant.{role}.{secrets.token_hex(3)}",
+                "password": PASSWORD,
+                "roles": [role],
+                "org_path": "CN-LN-SY/HP/NH",
+            },
+        )
+        assert made.status_code == 201, made.text
+        accounts[role] = made.json()["id"]
+    clerk = login("staff.nh")
+    for target in accounts.values():
+        for path in (f"/v1/accounts/{target}/disable", f"/v1/accounts/{target}/enable"):
+            refused = http.post(path, headers=clerk)
+            assert assert_problem(refused, 403)["code"] == "roles_not_grantable"
+    assert http.get(f"/v1/accounts/{accounts['supervisor']}", headers=admin).json()["status"] == (
+        "active"
+    )
+    supervisor = login("supervisor.nh")
+    disabled = http.post(f"/v1/accounts/{accounts['staff']}/disable", headers=supervisor)
+    assert disabled.status_code == 200, disabled.text

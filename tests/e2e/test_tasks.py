@@ -452,3 +452,34 @@ def test_supervisors_reassign_and_close(http: httpx.Client, login: Login) -> Non
     again = http.post(f"/v1/tasks/{task['id']}/accept", headers=login("staff.nh"))
     assert again.status_code == 409
     assert again.json()["state"] == "closed"
+
+
+def test_an_external_id_is_the_creators_own(http: httpx.Client, login: Login) -> None:
+    """Two streets (or a street and a partner) using the same external id each get their
+    own task; neither is handed the other's, nor learns it exists."""
+    external = f"shared-{time.time_ns()}"
+    body = {"title": "井盖松动", "category": "市政设施", "external_id": external}
+    nanhu = http.post("/v1/tasks", headers=login("staff.nh"), json=body)
+    assert nanhu.status_code == 201, nanhu.text
+    again = http.post("/v1/tasks", headers=login("staff.nh"), json=body)
+    assert (again.status_code, again.json()["id"]) == (200, nanhu.json()["id"])  # a retry
+    other = http.post("/v1/tasks", headers=login("staff.tyj"), json=body)
+    assert other.status_code == 201, other.text  # a task of its own, not Nanhu's
+    assert other.json()["id"] != nanhu.json()["id"]
+    assert "NH" not in json.dumps(other.json()["jurisdiction"] or "")
+
+
+def test_a_refused_create_writes_nothing_and_the_corrected_retry_dispatches(
+    http: httpx.Client, login: Login
+) -> None:
+    street = login("staff.nh")
+    external = f"fix-{time.time_ns()}"
+    body = {"title": "路面塌陷", "category": "市政设施", "external_id": external}
+    wrong = http.post(
+        "/v1/tasks", headers=street, json={**body, "units": [f"{DISTRICT}/TYJ"]}
+    )  # another street: outside the dispatcher's reach
+    assert wrong.status_code in (403, 404, 422), wrong.text
+    fixed = http.post("/v1/tasks", headers=street, json={**body, "units": [XH]})
+    assert fixed.status_code == 201, fixed.text  # created now, not an earlier half
+    assert fixed.json()["receiver"] == XH
+    assert fixed.json()["status"] == "dispatched"

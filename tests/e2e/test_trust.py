@@ -131,13 +131,14 @@ def test_staff_read_only_the_certificates_of_their_area_or_department(
 
 
 def test_the_public_check_is_no_register_of_holders(http: httpx.Client, login: Login) -> None:
-    resident = person(http, login, "NH", login_name=f"holder.{secrets.token_hex(3)}")
+    residents = [
+        person(http, login, "NH", login_name=f"holder.{secrets.token_hex(3)}") for _ in range(2)
+    ]
+    resident = residents[1]
     staff = login("staff.cl")
     numbers = [
-        issue_disability(
-            http, staff, resident["id"], "肢体", "一级", f"r-{resident['id']}-{n}"
-        ).json()["number"]
-        for n in range(2)
+        issue_disability(http, staff, r["id"], "肢体", "一级", f"r-{r['id']}").json()["number"]
+        for r in residents
     ]
     assert all(re.fullmatch(r"HPCL-\d{4}-[0-9A-HJKMNP-TV-Z]{10}", n) for n in numbers)
     assert numbers[0][:-10] == numbers[1][:-10]
@@ -372,6 +373,46 @@ def test_registering_a_number_held_elsewhere_tells_nothing_of_the_person(
         "/v1/persons", headers=login("staff.nh"), json={**body, "org_path": f"{DISTRICT}/NH"}
     )
     assert assert_problem(here, 409)["field"] == "id_number"  # the clerk's own resident
+    # The same number tried again that day is the same attempt: shown once, counted once.
+    for _ in range(3):
+        again = http.post("/v1/persons", headers=login("staff.tyj"), json=body)
+        assert assert_problem(again, 409)["code"] == "not_registrable_here"
     activity = http.get("/v1/me/activity", headers=bearer(http, resident)).json()
-    attempt = next(a for a in activity if a["detail"].get("purpose") == "registration_attempt")
-    assert attempt["by"]["name"] == "太原街街道"
+    attempts = [a for a in activity if a["detail"].get("purpose") == "registration_attempt"]
+    assert len(attempts) == 1
+    assert attempts[0]["by"]["name"] == "太原街街道"
+
+
+def test_a_clerk_meets_at_most_twenty_numbers_of_elsewhere_a_day(
+    http: httpx.Client, login: Login
+) -> None:
+    """Counted per number: the twenty-first distinct number held elsewhere is refused until
+    Beijing's midnight; a number already tried that day is not counted again."""
+    clerk_name = f"counting.{secrets.token_hex(3)}"
+    made = http.post(
+        "/v1/accounts",
+        headers=login("admin"),
+        json={
+            "username": clerk_name,
+            "password": "Count-pass-2026",
+            "roles": ["staff"],
+            "org_path": f"{DISTRICT}/TYJ",
+        },
+    )
+    assert made.status_code == 201, made.text
+    granted = http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": clerk_name, "password": "Count-pass-2026"},
+    )
+    clerk = {"Authorization": f"Bearer {granted.json()['access_token']}"}
+    residents = [person(http, login, "NH") for _ in range(21)]
+    answers = []
+    for resident in residents:
+        body = {"name": "冒名", "id_number": resident["id_number"], "org_path": f"{DISTRICT}/TYJ"}
+        answers.append(http.post("/v1/persons", headers=clerk, json=body))
+        if len(answers) == 1:  # the first number again and again: one attempt
+            for _ in range(5):
+                http.post("/v1/persons", headers=clerk, json=body)
+    assert [a.status_code for a in answers] == [409] * 20 + [429]
+    retry = int(answers[-1].headers["Retry-After"])
+    assert 0 < retry <= 86_400

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.gateway import qr
@@ -92,7 +92,9 @@ async def unfreeze_organisation(organisation_id: str, _actor: CurrentActor, bus:
     openapi_extra=operation("identity.issue_code"),
 )
 async def enterprise_code(organisation_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
-    return await bus.call("identity", "issue_code", organisation_id=organisation_id)
+    code = await bus.call("identity", "issue_code", organisation_id=organisation_id)
+    # A code is a bearer secret: never kept by a cache or the idempotency store.
+    return JSONResponse(code, headers={"Cache-Control": "no-store"})
 
 
 @router.get(

@@ -187,18 +187,23 @@ def _status_list(w: World, p: Persona, t: Any) -> Call:
     return Call(path={"issuer_id": "iss_hpcl"}, checks=plain("certs.status_list"))
 
 
-@case("POST /v1/certificates", fresh=True)
+def fresh_holder(w: World) -> dict[str, Any]:
+    """A person of street A with no certificate yet (one disability certificate each)."""
+    return w.make_person()
+
+
+@case("POST /v1/certificates", fresh_holder, fresh=True)
 def _issue(w: World, p: Persona, t: Any) -> Call:
     body = {
         "issuer": "iss_hpcl",
         "type": "disability_certificate",
-        "subject": w.spare_holder,
+        "subject": t["id"],
         "fields": {"category": "视力", "grade": "四级"},
         "request_id": unique("matrix"),
     }
     checks = [
         ("certs.issue_certificate", issuer(CL)),
-        ("certs.issue_certificate", holder(w.spare_holder, w.street_a, CL)),
+        ("certs.issue_certificate", holder(t["id"], w.street_a, CL)),
     ]
     return Call(json=body, checks=checks)
 
@@ -212,7 +217,7 @@ def _amend(w: World, p: Persona, t: Any) -> Call:
     return Call(
         path={"certificate_id": t["id"]},
         json={"fields": {"grade": "二级"}, "reason": "复评"},
-        checks=[("certs.amend_certificate", certificate(w.spare_holder, w.street_a))],
+        checks=[("certs.amend_certificate", certificate(t["subject"], w.street_a))],
     )
 
 
@@ -243,7 +248,7 @@ def _suspend(w: World, p: Persona, t: Any) -> Call:
     return Call(
         path={"certificate_id": t["id"], "action": "suspend"},
         json={"reason": "核查"},
-        checks=[("certs.change_status", certificate(w.spare_holder, w.street_a))],
+        checks=[("certs.change_status", certificate(t["subject"], w.street_a))],
     )
 
 

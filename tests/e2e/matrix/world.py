@@ -128,7 +128,6 @@ class World:
         self.certificate = self.make_certificate()
         # Certificates the matrix amends, suspends or issues again belong to someone else:
         # *self* keeps one valid certificate (a policy pays them for it).
-        self.spare_holder = str(self.make_person()["id"])
         self.policy = self.make_policy("published")
         self.draft = self.make_policy("draft")
         self._once: dict[str, Any] = {}
@@ -282,7 +281,8 @@ class World:
     # targets, made fresh on demand
 
     def make_spare_certificate(self) -> dict[str, Any]:
-        return self.make_certificate(self.spare_holder)
+        """A certificate of a fresh person of street A (a person holds one of the type)."""
+        return self.make_certificate(str(self.make_person()["id"]))
 
     def make_certificate(self, holder: str | None = None) -> dict[str, Any]:
         issued: dict[str, Any] = self.call(

@@ -1,0 +1,56 @@
+"""A type a person holds once (the disability certificate): at most one valid certificate
+per holder. Issuing another while one is valid (or suspended) is refused with 409 naming it;
+the way to change it is an amendment (a new version of the same number).
+
+The holding is a document per (type, holder) naming the number held, written compare-and-
+set (:func:`services.common.claims.advance`, or an insert for the first): of two clerks
+issuing to one person at the same moment, one issues and the other gets 409. A holding whose
+certificate was revoked or has expired no longer holds, and the next issue takes it over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.claims import advance
+from services.common.errors import Conflict
+from services.common.mongo import Document
+
+HOLDING = ("valid", "suspended")  # a certificate in these states is held
+
+
+def take(
+    db: Database[Document],
+    cert_type: Document,
+    subject: str,
+    number: str,
+    now: datetime,
+    status_of: Any,
+) -> None:
+    """Make ``number`` the holder's certificate of ``cert_type``, or refuse (409) while
+    another is held. ``status_of(certificate)`` is its status today."""
+    if not cert_type.get("once_per_holder"):
+        return
+    key = f"{cert_type['_id']}:{subject}"
+    held = db.holdings.find_one({"_id": key})
+    if held is None:
+        try:
+            db.holdings.insert_one({"_id": key, "number": number, "at": now, "rev": 0})
+        except DuplicateKeyError as exc:
+            raise _refused() from exc
+        return
+    current = db.certificates.find_one({"number": held["number"]}, sort=[("version", -1)])
+    if current is not None and status_of(current) in HOLDING and held["number"] != number:
+        raise _refused()
+    advance(db, "holdings", held, {"$set": {"number": number, "at": now}}, now)
+
+
+def _refused() -> Conflict:
+    return Conflict(
+        "this person already holds a valid certificate of this type; amend it instead",
+        code="already_held",
+    )
