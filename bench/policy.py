@@ -274,7 +274,7 @@ def simulate(client: Any, rng: np.random.Generator, data: dict[str, np.ndarray])
         "org_path": "C",
     }
     started = time.perf_counter()
-    report = rematch.simulate(sim, datetime.now(UTC), policy)
+    report = rematch.simulate(sim, datetime.now(UTC), policy, lambda _path: True)
     elapsed = time.perf_counter() - started
     client.drop_database(name)
     return {

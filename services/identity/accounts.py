@@ -1,7 +1,8 @@
 """Accounts: who can log in, with which roles, in which org unit.
 
 Passwords are hashed with scrypt and checked in eventlet's thread pool (so a burst of logins
-does not stall the service's other calls); five failures lock the account for 15 minutes.
+does not stall the service's other calls); five failures of a name from one address lock
+that address out of it for 15 minutes, fifty from anywhere lock the name.
 Staff and supervisors act only on their own org unit's subtree.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +37,8 @@ from services.identity import access
 from services.identity.access import subject as subject_resource
 from services.identity.orgunits import require_unit
 
-MAX_FAILED_LOGINS = 5
+MAX_FAILED_LOGINS = 5  # from one address, for one name
+MAX_FAILED_PER_NAME = 50  # from anywhere, for one name
 LOCKOUT = timedelta(minutes=15)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$")
 
@@ -137,7 +141,6 @@ def build_account(
         "subject_id": subject_id,
         "scenes": scenes,
         "status": "active",
-        "locked_until": None,
         "failure_series": 0,
         "failed_since_success": False,
         "created_at": now,
@@ -325,32 +328,56 @@ def _set_password(
         "password_hash": tpool.execute(hash_password, new),
         "password_changed_at": now,
         "password_changed_by": by,
-        "locked_until": None,
+        "password_generation": int(account.get("password_generation", 0)) + 1,  # no lock
     }
     db.accounts.update_one({"_id": account["_id"]}, {"$set": changes})
     return view({**account, **changes})
 
 
 def authenticate(
-    db: Database[Document], username: str, password: str, now: datetime
+    db: Database[Document],
+    username: str,
+    password: str,
+    now: datetime,
+    address: str | None = None,
+    hide: Callable[[str], str] = lambda value: value,
 ) -> dict[str, Any]:
-    """Check a password; the same answer for an unknown user and a wrong password."""
+    """Check a password; the same answers for an unknown user and a wrong password.
+
+    Failures are counted for the name from one address (five lock that pair) and for the
+    name from everywhere (fifty lock the name), whether the name exists or not: a lock says
+    nothing about whether an account exists, and someone elsewhere cannot lock a person out
+    with five tries (it takes fifty, from anywhere, within the window). ``hide`` is the keyed
+    hash that keeps names and addresses out of the counters' keys."""
     refused = Unauthenticated("invalid username or password")
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 128:
         raise refused
-    account = db.accounts.find_one({"username": username.lower()})
+    name = username.lower()
+    account = db.accounts.find_one({"username": name})
+    # A success starts a new series for its address; only a new password clears the name.
+    series = int(account.get("failure_series", 0)) if account else 0
+    generation = int(account.get("password_generation", 0)) if account else 0
+    counters = [
+        (f"{hide(name + '|' + (address or ''))}:{series}:{generation}", MAX_FAILED_LOGINS),
+        (f"{hide(name)}:{generation}", MAX_FAILED_PER_NAME),
+    ]
+    _refuse_if_locked(db, [key for key, _limit in counters], now)
     if account is None:
         tpool.execute(verify_password, password, DUMMY_PASSWORD_HASH)
+        record_failure(db, counters, now)
         raise refused
-    locked_until = account.get("locked_until")
-    if locked_until is not None and locked_until > now:
-        retry = int((locked_until - now).total_seconds()) + 1
-        raise RateLimited("too many failed logins; try again later", retry_after=retry)
     if not tpool.execute(verify_password, password, account["password_hash"]):
-        record_failure(db, account, now)
+        record_failure(db, counters, now)
+        if account.get("failed_since_success") is not True:
+            failed = {"$set": {"failed_since_success": True}}
+            db.accounts.update_one({"_id": account["_id"]}, failed)
         raise refused
     if account["status"] != "active":
-        raise refused
+        # Only to someone who knows the password: they learn why, and whom to ask.
+        raise Forbidden(
+            "this account is disabled; the office that manages it can enable it again",
+            code="account_disabled",
+        )
     if account.get("failed_since_success"):  # start a new series of failures
         db.accounts.update_one(
             {"_id": account["_id"]},
@@ -359,13 +386,24 @@ def authenticate(
     return claims(account)
 
 
-def record_failure(db: Database[Document], account: Document, now: datetime) -> None:
-    """Failures are counted by claiming the n-th failure of the account in the current
-    window (common.claims): keyed by _id, so no scan and, unlike an $inc on FerretDB, no
-    lost count. The fifth in a window locks the account; a success starts a new series."""
+def _refuse_if_locked(db: Database[Document], keys: list[str], now: datetime) -> None:
+    for key in keys:
+        lock = db.login_locks.find_one({"_id": key})
+        until = lock["until"] if lock else None
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=now.tzinfo)
+        if until is not None and until > now:
+            retry = int((until - now).total_seconds()) + 1
+            raise RateLimited("too many failed logins; try again later", retry_after=retry)
+
+
+def record_failure(db: Database[Document], counters: list[tuple[str, int]], now: datetime) -> None:
+    """Each failure is claimed as the n-th of its counter in the current window
+    (common.claims): keyed by _id, so no scan and, unlike an $inc on FerretDB, no lost
+    count. Reaching a counter's limit locks its key for LOCKOUT (a replace by _id: two
+    racing lockers write the same lock)."""
     window = int(now.timestamp() // LOCKOUT.total_seconds())
-    series = f"login-failures:{account['_id']}:{account.get('failure_series', 0)}:{window}"
-    if take_next(db, series, 0, now) + 1 >= MAX_FAILED_LOGINS:
-        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"locked_until": now + LOCKOUT}})
-    else:
-        db.accounts.update_one({"_id": account["_id"]}, {"$set": {"failed_since_success": True}})
+    for key, limit in counters:
+        if take_next(db, f"login-failures:{key}:{window}", 0, now) + 1 >= limit:
+            with suppress(DuplicateKeyError):  # a racing failure wrote the same lock
+                db.login_locks.replace_one({"_id": key}, {"until": now + LOCKOUT}, upsert=True)

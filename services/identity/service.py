@@ -65,8 +65,11 @@ class IdentityService:
     # accounts and the jurisdiction tree
 
     @rpc(expected_exceptions=expected)
-    def authenticate(self, username: str, password: str) -> dict[str, Any]:
-        return accounts.authenticate(self.db, username, password, utcnow())
+    def authenticate(
+        self, username: str, password: str, address: str | None = None
+    ) -> dict[str, Any]:
+        hide = self.keys.pii.lookup_hash
+        return accounts.authenticate(self.db, username, password, utcnow(), address, hide)
 
     @rpc(expected_exceptions=expected)
     def create_account(

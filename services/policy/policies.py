@@ -54,6 +54,7 @@ def validate_definition(body: dict[str, Any]) -> Document:
     code = body.get("code")
     if not isinstance(code, str) or not _CODE.match(code):
         raise InvalidInput("2–40 letters, digits, _ or -", field="code")
+    code = code.lower()  # one code, however typed: no lookalike of another unit's policy
     mode, period = body.get("mode", "apply"), body.get("payout_period", "once")
     if mode not in MODES:
         raise InvalidInput(f"one of {', '.join(MODES)}", field="mode")

@@ -4,7 +4,7 @@ the fact (incremental). Newly eligible subjects of pushed policies get an inbox 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -119,13 +119,19 @@ def match_policy(db: Database[Document], now: datetime, policy: Document) -> dic
     return counts
 
 
-def simulate(db: Database[Document], now: datetime, policy: Document) -> dict[str, Any]:
+def simulate(
+    db: Database[Document], now: datetime, policy: Document, may_read: Callable[[str], bool]
+) -> dict[str, Any]:
     """A draft against today's facts: how many, how much, where, and who nearly qualifies.
-    Reads only."""
+    Everything over all subjects of the policy's kind is a count (by unit, and near misses by
+    unit and the one check missed); a near miss by name, with the subject's value, is listed
+    only for subjects in the caller's reach (``may_read`` of the subject's org path), as a
+    department's author reads no resident's facts. Reads only."""
     eligible = unknown = 0
     total = 0
     by_unit: dict[str, dict[str, int]] = {}
     near: list[dict[str, Any]] = []
+    missing: dict[tuple[str, str], int] = {}
     for subjects, columns, batch in _batches(db, now, policy):
         eligible += batch.eligible_count
         unknown += batch.unknown_count
@@ -137,9 +143,13 @@ def simulate(db: Database[Document], now: datetime, policy: Document) -> dict[st
             bucket = by_unit.setdefault(unit, {"eligible": 0, "amount": 0})
             bucket["eligible"] += int(where.sum())
             bucket["amount"] += int(batch.amount[where & paid].sum(dtype=np.int64))
-        for i in np.flatnonzero(batch.near_miss)[: max(0, SAMPLE - len(near))]:
+        for i in np.flatnonzero(batch.near_miss):
             failing = [c for c in batch.explain(int(i), columns)["checks"] if c["met"] is not True]
-            near.append({"subject": subjects[i]["_id"], "org_unit": units[i], "check": failing[0]})
+            key = (str(units[i]), str(failing[0]["label"]))
+            missing[key] = missing.get(key, 0) + 1
+            if len(near) < SAMPLE and may_read(key[0]):
+                subject = subjects[i]["_id"]
+                near.append({"subject": subject, "org_unit": key[0], "check": failing[0]})
     budget = policy.get("budget")
     return {
         "eligible": eligible,
@@ -149,4 +159,8 @@ def simulate(db: Database[Document], now: datetime, policy: Document) -> dict[st
         "within_budget": None if budget is None else total <= budget,
         "by_org_unit": [{"org_unit": u, **v} for u, v in sorted(by_unit.items())],
         "near_misses": near,
+        "near_miss_counts": [
+            {"org_unit": unit, "label": label, "count": count}
+            for (unit, label), count in sorted(missing.items())
+        ],
     }

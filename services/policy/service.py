@@ -178,7 +178,7 @@ class PolicyService:
     @rpc(expected_exceptions=expected)
     def simulate_policy(self, policy_id: str) -> dict[str, Any]:
         policy = policies.get_guarded(self.db, self.call.guard, policy_id)
-        return rematch.simulate(self.db, utcnow(), policy)
+        return rematch.simulate(self.db, utcnow(), policy, self.call.guard.within_reach)
 
     # facts
 

@@ -83,7 +83,8 @@ def test_the_assistive_device_policy_finds_a_disabled_citizen_and_explains_why(
     simulated = http.post(f"/v1/policies/{policy['id']}/simulate", headers=staff)
     assert simulated.status_code == 200, simulated.text
     assert simulated.json()["eligible"] >= 1
-    assert http.get("/v1/me/inbox", headers=person["headers"]).json() == []  # no side effects
+    inbox = http.get("/v1/me/inbox", headers=person["headers"]).json()
+    assert "assistive-devices" not in [m["code"] for m in inbox]  # no side effects
 
     published = http.post(f"/v1/policies/{policy['id']}/publish", headers=staff)
     assert published.status_code == 200, published.text
@@ -98,8 +99,12 @@ def test_the_assistive_device_policy_finds_a_disabled_citizen_and_explains_why(
     assert checks["持有残疾人证"]["clause"] == "第二条"
     assert checks["已评估适配辅具"]["value"] == 280000
     assert checks["已评估适配辅具"]["required"] == 0
-    inbox = http.get("/v1/me/inbox", headers=person["headers"]).json()
-    assert [m["code"] for m in inbox] == ["assistive-devices"]
+    inbox = [
+        m
+        for m in http.get("/v1/me/inbox", headers=person["headers"]).json()
+        if m["code"] == "assistive-devices"
+    ]
+    assert len(inbox) == 1
 
     # The push is also texted to the citizen's phone (identity holds the number), and the
     # disclosure of the number to the SMS partner is in what they can see of their data.

@@ -127,7 +127,12 @@ def test_a_disabled_account_stops_at_once_and_only_its_staff_disable_it(
         "/v1/auth/token",
         data={"grant_type": "password", "username": username, "password": PASSWORD},
     )
-    assert_problem(again, 401)
+    assert assert_problem(again, 403)["code"] == "account_disabled"  # the right password only
+    wrong = http.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": "Not-the-one-1"},
+    )
+    assert_problem(wrong, 401)  # a wrong one learns nothing
     assert http.post(f"/v1/accounts/{account}/enable", headers=own).status_code == 200
     assert works(http, bearer(http, username))
 

@@ -185,11 +185,57 @@ def test_one_department_cannot_retire_anothers_policy(http: httpx.Client, login:
         "/v1/policies", headers=login("staff.sj"), json={**body, "department": "市场监管"}
     )
     assert assert_problem(taken, 409)["field"] == "code"
+    lookalike = http.post(
+        "/v1/policies", headers=login("staff.sj"), json={**body, "code": code.upper()}
+    )
+    assert assert_problem(lookalike, 409)["field"] == "code"  # one code, however it is typed
     retire = http.post(f"/v1/policies/{owned['id']}/retire", headers=login("staff.sj"))
     assert_problem(retire, 403)
     assert http.get(f"/v1/policies/{owned['id']}", headers=login("staff.cl")).json()["status"] == (
         "published"
     )
+
+
+def test_simulating_a_draft_names_no_resident_outside_the_authors_area(
+    http: httpx.Client, login: Login
+) -> None:
+    """A department's author learns how many nearly qualify, and where; only a clerk whose
+    area the resident lives in sees who, with the fact that is missing."""
+    resident = person(http, login, "NH")  # an adult with no disability certificate
+    conditions = {
+        "all": [
+            {"fact": "age", "op": ">=", "value": 18, "label": "成年"},
+            {"fact": "disability_category", "op": "exists", "label": "持有残疾人证"},
+        ]
+    }
+
+    def simulate(author: str) -> dict[str, Any]:
+        body = {
+            "code": f"sim-{secrets.token_hex(3)}",
+            "title": "模拟测算",
+            "department": "测试",
+            "category": "助残",
+            "subject_type": "person",
+            "conditions": conditions,
+        }
+        draft = http.post("/v1/policies", headers=login(author), json=body)
+        assert draft.status_code == 201, draft.text
+        done = http.post(f"/v1/policies/{draft.json()['id']}/simulate", headers=login(author))
+        assert done.status_code == 200, done.text
+        answer: dict[str, Any] = done.json()
+        return answer
+
+    department = simulate("staff.cl")
+    assert resident["id"] not in json.dumps(department)
+    assert department["near_misses"] == []
+    counted = {(n["org_unit"], n["label"]): n["count"] for n in department["near_miss_counts"]}
+    assert counted[(f"{DISTRICT}/NH", "持有残疾人证")] >= 1
+    street = simulate("staff.nh")
+    named = [n["subject"] for n in street["near_misses"]]
+    assert all(n["org_unit"].startswith(f"{DISTRICT}/NH") for n in street["near_misses"])
+    assert named  # the street's own residents, by name of record
+    elsewhere = simulate("staff.tyj")
+    assert resident["id"] not in [n["subject"] for n in elsewhere["near_misses"]]
 
 
 def test_facts_only_certificates_or_identity_state_cannot_be_typed_in(
@@ -316,13 +362,25 @@ def test_payouts_follow_the_confirm_payouts_scope_and_disclosures_their_holder(
         "subject_type": "person",
         "mode": "confirm",
         "conditions": {
-            "fact": "cert_disability_certificate",
-            "op": "==",
-            "value": "valid",
-            "label": "持证",
+            "all": [
+                {
+                    "fact": "cert_disability_certificate",
+                    "op": "==",
+                    "value": "valid",
+                    "label": "持证",
+                },
+                # This test's elder alone: no other test's citizens are texted or paid.
+                {"fact": "pilot_group", "op": "==", "value": code, "label": "试点"},
+            ]
         },
         "amount": {"fixed": 10000},
     }
+    piloted = http.put(
+        f"/v1/subjects/{elder['id']}/facts",
+        headers=login("staff.nh"),
+        json={"facts": {"pilot_group": code}},
+    )
+    assert piloted.status_code == 200, piloted.text
     policy = http.post("/v1/policies", headers=login("staff.cl"), json=body).json()
     http.post(f"/v1/policies/{policy['id']}/publish", headers=login("staff.cl"))
     http.post(
@@ -416,3 +474,19 @@ def test_a_clerk_meets_at_most_twenty_numbers_of_elsewhere_a_day(
     assert [a.status_code for a in answers] == [409] * 20 + [429]
     retry = int(answers[-1].headers["Retry-After"])
     assert 0 < retry <= 86_400
+
+
+def test_a_lockout_tells_nobody_which_names_exist(http: httpx.Client, login: Login) -> None:
+    """Five wrong passwords lock a name from that address whether the name exists or not, so
+    a 429 is no sign of an account; and the answers before it are the same 401."""
+    real = person(http, login, "NH", login_name=f"lock.{secrets.token_hex(3)}")["username"]
+    unknown = f"nobody.{secrets.token_hex(3)}"
+    answers: dict[str, list[tuple[int, str]]] = {}
+    for name in (real, unknown):
+        form = {"grant_type": "password", "username": name, "password": "Wrong-pass-2026"}
+        tries = [http.post("/v1/auth/token", data=form) for _ in range(5)]
+        after = http.post("/v1/auth/token", data={**form, "password": "Trust-pass-2026"})
+        answers[name] = [(t.status_code, t.json()["detail"]) for t in [*tries, after]]
+        assert after.status_code == 429
+        assert 800 < int(after.headers["retry-after"]) <= 901
+    assert answers[real] == answers[unknown]

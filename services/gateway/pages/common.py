@@ -93,7 +93,7 @@ async def login(
             request,
             settings,
             back_to,
-            status_code=error.status if error.status in (401, 423, 429) else 400,
+            status_code=error.status if error.status in (401, 403, 423, 429) else 400,
             username=username,
             error=message,
         )

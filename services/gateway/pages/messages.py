@@ -16,6 +16,7 @@ BY_CODE = {
     "suspended": "该证照已暂停使用",
     "wrong_audience": "此亮证码不是出示给本核验点的",
     "scene_not_allowed": "本核验点没有核验此场景的权限",
+    "account_disabled": "您的账户已停用，请联系为您开户的窗口恢复使用",
 }
 BY_STATUS = {
     400: "请求有误，请检查后重试",

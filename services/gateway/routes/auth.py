@@ -51,7 +51,13 @@ async def issue_token(
             raise InvalidInput("required for the password grant", field="username")
         if not password:
             raise InvalidInput("required for the password grant", field="password")
-        claims = await bus.call("identity", "authenticate", username=username, password=password)
+        claims = await bus.call(
+            "identity",
+            "authenticate",
+            username=username,
+            password=password,
+            address=client_address(request),
+        )
     else:
         if not client_id:
             raise InvalidInput("required for the client_credentials grant", field="client_id")

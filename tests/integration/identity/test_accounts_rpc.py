@@ -87,7 +87,7 @@ def test_staff_of_one_street_cannot_see_an_account_of_another(identity: dict[str
     assert {a["username"] for a in listed["items"]} == {"staff.nh", "citizen.nh"}
 
 
-def test_five_wrong_passwords_lock_the_account(identity: dict[str, Any]) -> None:
+def test_five_wrong_passwords_lock_the_name_from_that_address(identity: dict[str, Any]) -> None:
     build_city(identity)
     with proxy(identity, ADMIN) as rpc:
         rpc.identity.create_account(
@@ -96,17 +96,26 @@ def test_five_wrong_passwords_lock_the_account(identity: dict[str, Any]) -> None
             roles=["enterprise"],
             org_path="C/HP/NH",
         )
+    here, there = "203.0.113.7", "198.51.100.9"
+
+    def attempt(rpc: Any, name: str, password: str, address: str) -> str:
+        try:
+            rpc.identity.authenticate(username=name, password=password, address=address)
+        except RemoteError as refused:
+            return str(refused.exc_type)
+        return "ok"
+
     with proxy(identity, None) as rpc:
-        for _ in range(5):
-            with pytest.raises(RemoteError) as wrong:
-                rpc.identity.authenticate(username="citizen.wang", password="wrong-password")
-            assert wrong.value.exc_type == "Unauthenticated"
-        with pytest.raises(RemoteError) as locked:
-            rpc.identity.authenticate(username="citizen.wang", password="right-password")
-        with pytest.raises(RemoteError) as unknown:
-            rpc.identity.authenticate(username="nobody.here", password="right-password")
-    assert locked.value.exc_type == "RateLimited"
-    assert unknown.value.exc_type == "Unauthenticated"
+        for name in ("citizen.wang", "nobody.here"):  # a lock says nothing of who exists
+            tries = [attempt(rpc, name, "wrong-password", here) for _ in range(5)]
+            assert tries == ["Unauthenticated"] * 5
+            assert attempt(rpc, name, "right-password", here) == "RateLimited"
+        # Someone else's five tries do not lock the person out where they are.
+        assert attempt(rpc, "citizen.wang", "right-password", there) == "ok"
+        # Fifty failures from anywhere lock the name everywhere.
+        for i in range(45):
+            attempt(rpc, "citizen.wang", "wrong-password", f"192.0.2.{i}")
+        assert attempt(rpc, "citizen.wang", "right-password", there) == "RateLimited"
 
 
 def test_the_first_admin_comes_from_the_environment(
