@@ -24,10 +24,11 @@ from typing import Any
 
 import httpx
 
+from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.mongo import Document, client_for
-from services.tasks import escalation, ladder, schedule, stats
+from services.tasks import access, escalation, ladder, schedule, stats
 from services.tasks.calendar import WorkCalendar
 
 GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000")
@@ -81,6 +82,7 @@ def task_document(task_id: str, now: datetime, due: datetime, rungs: list[Any]) 
         "dispatcher": "CN-LN-SY/HP/NH",
         "receiver": UNIT,
         "holders": [UNIT],
+        "held_within": ["CN-LN-SY", "CN-LN-SY/HP", "CN-LN-SY/HP/NH", UNIT],
         "reach": ["CN-LN-SY", "CN-LN-SY/HP", "CN-LN-SY/HP/NH", UNIT],
         "status": "in_progress",
         "rev": 0,
@@ -173,7 +175,8 @@ def stats_query_ms(count: int = 100_000) -> float:
     timings = []
     for _ in range(3):
         started = time.perf_counter()
-        result = stats.unit_stats(db, actor, now, UNIT, None, None)
+        guard = acting_as(access.TABLE, "unit_stats", actor)
+        result = stats.unit_stats(db, guard, now, UNIT, None, None, lambda _unit: True)
         timings.append((time.perf_counter() - started) * 1000)
     if result["received"] != count:
         raise SystemExit(f"stats counted {result['received']}, expected {count}")

@@ -17,6 +17,7 @@ from pymongo.database import Database
 from services.certs import access, issuers
 from services.certs.access import issuer as issuer_resource
 from services.certs.catalogue import DISABILITY_CATEGORIES, DISABILITY_GRADES
+from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.claims import advance
@@ -85,6 +86,9 @@ def apply(
         "note": note,
         "steps": [_step("submitted", actor, now, started, proxy=proxy)],
     }
+    if proxy is not None:
+        act = proxy_acts.acted(applicant["id"], proxy, actor, "apply", application["_id"], now)
+        outbox.stage(db, now, outbox.Commit("applications", application["_id"]), act)
     db.applications.insert_one(application)
     return view(application)
 

@@ -37,9 +37,14 @@ TRANSITIONS = {
 
 
 def current_status(certificate: Document, today: date) -> str:
+    """The status everyone is told (wallet, card, public check, presentations): the stored
+    one, or ``expired`` after its last day, or ``not_yet_valid`` before its first."""
     if certificate["status"] != "valid":
         return str(certificate["status"])
-    return "expired" if date.fromisoformat(certificate["valid_until"]) < today else "valid"
+    if date.fromisoformat(certificate["valid_until"]) < today:
+        return "expired"
+    starts = certificate.get("valid_from")
+    return "not_yet_valid" if starts and date.fromisoformat(str(starts)) > today else "valid"
 
 
 def face(certificate: Document, cert_type: Document) -> dict[str, Any]:
@@ -180,6 +185,7 @@ def issue(
         "request_id": request_id,
         "issued_at": now,
         "issued_by": by,
+        "start_pending": starts > now.date(),  # announced as cert_started on its first day
     }
     certificate["salts"] = new_salts(fields)
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
@@ -227,10 +233,12 @@ def amend_certificate(
     certificate_id: str,
     fields: dict[str, Any],
     reason: str,
+    valid_until: str | None = None,
 ) -> dict[str, Any]:
-    """变更: a new version with the changed fields; the old version is kept, marked
-    superseded, and the chain stays readable. Two amendments at once: one wins (the unique
-    number + version), the other gets 409."""
+    """变更: a new version with the changed fields (and, to renew it, a new last day, also for
+    a certificate that has expired); the old version is kept, marked superseded, and the chain
+    stays readable. Two amendments at once: one wins (the unique number + version), the other
+    gets 409."""
     old, issuer = load_guarded(db, guard, certificate_id)
     actor = guard.actor
     if old["status"] != "valid":
@@ -245,6 +253,9 @@ def amend_certificate(
     merged = validate_fields(
         kind, {**old["fields"], **fields, "holder_name": old["fields"].get("holder_name")}
     )
+    ends = _date(valid_until, "valid_until") if valid_until else None
+    if ends is not None and ends <= date.fromisoformat(old["valid_from"]):
+        raise InvalidInput("must be after valid_from", field="valid_until")
     index = issuers.allocate_index(db, issuer, now)
     new: Document = {
         **{
@@ -260,11 +271,13 @@ def amend_certificate(
                 "kid",
             )
         },
+        **({"valid_until": ends.isoformat()} if ends is not None else {}),
         "_id": "cert_" + secrets.token_hex(8),
         "fields": merged,
         "version": old["version"] + 1,
         "status_index": index,
         "supersedes": old["_id"],
+        "start_pending": date.fromisoformat(str(old["valid_from"])) > now.date(),
         "status": "valid",
         "status_reason": None,
         "request_id": f"amend:{old['_id']}",
@@ -413,6 +426,26 @@ def _issuer_units(db: Database[Document]) -> dict[str, str]:
     return {i["_id"]: i["org_path"] for i in db.issuers.find({}, {"org_path": 1})}
 
 
+def newly_started(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Certificates issued ahead of their first day that reached it: announced once each
+    (``cert_started``, claimed like an expiry), so that what follows a certificate's status
+    (policy's facts) learns it is in force."""
+    found = db.certificates.find(
+        {"start_pending": True, "valid_from": {"$lte": now.date().isoformat()}}
+    ).limit(limit)
+    announced = []
+    for certificate in found:
+        key = f"started:{certificate['_id']}"
+        started = view(certificate, now.date())
+        kind = get_type(db, certificate["type"])
+        rev = int(certificate.get("rev", 0))
+        outbox.stage(db, now, Commit(CLAIMS, key), event("cert_started", started, kind, rev))
+        if claim(db, key, now):
+            announced.append(started)
+        db.certificates.update_one({"_id": certificate["_id"]}, {"$set": {"start_pending": False}})
+    return announced
+
+
 def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
     """Certificates whose validity ended and that were not announced yet; each is claimed
     once (common.claims), so two sweepers or replicas never announce one twice."""
@@ -533,5 +566,6 @@ def event_payload(certificate: dict[str, Any], kind: Document) -> dict[str, Any]
         "face": face(certificate, kind),
         "status": certificate["status"],
         "version": certificate["version"],
+        "valid_from": certificate["valid_from"],
         "valid_until": certificate["valid_until"],
     }

@@ -20,7 +20,7 @@ from services.common.claims import advance
 from services.common.errors import Conflict
 from services.common.mongo import Document
 
-HOLDING = ("valid", "suspended")  # a certificate in these states is held
+HOLDING = ("valid", "suspended", "not_yet_valid")  # a certificate in these states is held
 
 
 def take(

@@ -23,6 +23,7 @@ from pymongo.database import Database
 from services.certs import access, statuslist
 from services.certs.certificates import current_status
 from services.certs.signing import field_digest, seal_valid, sealed_part
+from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.codec import format_time, to_wire
@@ -114,6 +115,12 @@ def create(
         claims["aud"] = audience
     kid, private = key
     token = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid, "typ": None})
+    acts = [
+        proxy_acts.acted(subject, proxy, actor, "present", jti, now, fields=fields)
+        for subject in sorted(set(shown_subjects))
+        if (proxy := proxy_acts.proxy_of(actor, subject)) is not None
+    ]
+    outbox.stage(db, now, outbox.Commit("presentations", jti), *acts)
     db.presentations.insert_one(
         {
             "_id": jti,

@@ -56,7 +56,9 @@ class CertsService:
 
     @timer(interval=EXPIRY_SWEEP_SECONDS)
     def announce_expired(self) -> None:
-        certificates.newly_expired(self.db, utcnow())
+        now = utcnow()
+        certificates.newly_started(self.db, now)
+        certificates.newly_expired(self.db, now)
 
     @timer(interval=outbox.RELAY_SECONDS)
     def relay_events(self) -> None:
@@ -118,10 +120,21 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def amend_certificate(
-        self, certificate_id: str, fields: dict[str, Any], reason: str
+        self,
+        certificate_id: str,
+        fields: dict[str, Any],
+        reason: str,
+        valid_until: str | None = None,
     ) -> dict[str, Any]:
         return certificates.amend_certificate(
-            self.db, self.wrap_key, self.call.guard, utcnow(), certificate_id, fields, reason
+            self.db,
+            self.wrap_key,
+            self.call.guard,
+            utcnow(),
+            certificate_id,
+            fields,
+            reason,
+            valid_until,
         )
 
     @rpc(expected_exceptions=expected)

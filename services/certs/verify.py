@@ -22,6 +22,8 @@ from services.certs import statuslist
 from services.certs.presentations import PresentationRefused, check_token, status_checked
 from services.common.crypto import public_key_from_jwk
 
+BEIJING_OFFSET = 8 * 3600  # certificates are dated in China Standard Time
+
 
 def verify(
     token: str, keys: dict[str, Any], lists: list[dict[str, Any]], now: float
@@ -42,8 +44,11 @@ def verify(
         sealed = item["sealed"]
         published = by_issuer.get(sealed["issuer"])
         status = status_checked(sealed, by_issuer)
-        expired = sealed["valid_until"] < time.strftime("%Y-%m-%d", time.gmtime(now))
-        status = "expired" if expired and status == "valid" else status
+        today = time.strftime("%Y-%m-%d", time.gmtime(now + BEIJING_OFFSET))  # a Beijing date
+        if status == "valid" and sealed["valid_until"] < today:
+            status = "expired"
+        elif status == "valid" and (sealed.get("valid_from") or today) > today:
+            status = "not_yet_valid"
         valid = valid and status == "valid"
         results.append(
             {

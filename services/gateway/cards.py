@@ -39,6 +39,7 @@ STATUS = {
     "suspended": "已暂停",
     "expired": "已过期",
     "superseded": "已变更",
+    "not_yet_valid": "尚未生效",
 }
 WIDTH, HEIGHT = 1011, 638
 

@@ -111,7 +111,7 @@ def claims(account: Document) -> dict[str, Any]:
     return {
         "account_id": account["_id"],
         "username": account["username"],
-        "name": account.get("display_name"),
+        "name": account.get("display_name") or account["username"],
         "roles": account["roles"],
         "org_path": account.get("org_path"),
         "subject_id": account.get("subject_id"),
@@ -170,8 +170,10 @@ def create_account(
     if org_path is None and set(granted) & ORG_BOUND_ROLES:
         raise InvalidInput("an org unit is required for this account", field="org_path")
     guard.require(access.org_unit_or_root(org_path), "no such org unit", field="org_path")
-    if org_path is not None:
-        require_unit(db, org_path, "org_path")
+    unit = require_unit(db, org_path, "org_path") if org_path is not None else None
+    if "verifier" in granted and not display_name:
+        # A verifier is always named where a person reads who saw their data.
+        display_name = f"{unit['name'] if unit else '核验点'}·{username.lower()}"
     scenes = scenes or []
     if not set(scenes) <= VERIFIER_SCENES:
         raise InvalidInput(f"scenes are among {', '.join(sorted(VERIFIER_SCENES))}", field="scenes")

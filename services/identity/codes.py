@@ -107,7 +107,7 @@ def _terminal(db: Database[Document], account_id: str | None) -> Document | None
     if cached is not None and time.monotonic() - cached[0] < TERMINAL_CACHE_SECONDS:
         return cached[1]
     account = db.accounts.find_one(
-        {"_id": account_id}, {"display_name": 1, "scenes": 1, "status": 1}
+        {"_id": account_id}, {"display_name": 1, "username": 1, "scenes": 1, "status": 1}
     )
     if len(_TERMINALS) > 10_000:
         _TERMINALS.clear()

@@ -9,10 +9,12 @@ represented person reads those records.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from contextlib import suppress
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard, Links
 from services.common.actor import Actor
@@ -24,6 +26,8 @@ from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.pii import PiiKeys
 from services.identity.subjects import get_subject, load, operated_ids
+
+BEIJING = timezone(timedelta(hours=8))
 
 SCOPES = frozenset({"show_code", "show_certificates", "confirm_payouts", "apply"})
 PROXY_REQUESTS_PER_DAY = 10
@@ -164,6 +168,9 @@ def appoint_guardian(
     until = parse_time(valid_until, field="valid_until") if valid_until else None
     if until is not None and until <= now:
         raise InvalidInput("must be in the future", field="valid_until")
+    if until is None:  # a minor's guardianship ends when the minor comes of age
+        comes_of_age = majority(principal)
+        until = comes_of_age if comes_of_age is not None and comes_of_age > now else None
     delegation = _record(
         db,
         "guardian",
@@ -176,6 +183,22 @@ def appoint_guardian(
         reason.strip(),
     )
     return view(delegation, _names(db, [delegation]))
+
+
+def majority(person: Document) -> datetime | None:
+    """When a minor comes of age (18, at midnight in Beijing on the birthday): a guardianship
+    of a minor ends then unless staff renew it with a later end (成年监护 by a court order).
+    None for a person without a known birth date."""
+    born = person.get("birth_date")
+    if not born:
+        return None
+    birth = date.fromisoformat(str(born))
+    day = (
+        birth.replace(year=birth.year + 18)
+        if (birth.month, birth.day) != (2, 29)
+        else (date(birth.year + 18, 3, 1))
+    )
+    return datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(UTC)
 
 
 def _record(
@@ -220,9 +243,19 @@ def _load(db: Database[Document], delegation_id: Any) -> Document:
 
 
 def revoke(
-    db: Database[Document], guard: Guard, now: datetime, delegation_id: str
+    db: Database[Document],
+    guard: Guard,
+    now: datetime,
+    delegation_id: str,
+    guardianship_of: str | None = None,
 ) -> dict[str, Any]:
+    """End a proxy or a guardianship (``guardianship_of``: only a guardianship of that person,
+    as staff name it from the person's record)."""
     delegation = _load(db, delegation_id)
+    if guardianship_of is not None and (
+        delegation["kind"] != "guardian" or delegation["principal"] != guardianship_of
+    ):
+        raise NotFound("no such delegation")
     principal = load(db, delegation["principal"])
     guard.require(
         access.delegation(delegation, principal["org_path"] if principal else None),
@@ -305,6 +338,22 @@ def record_proxy_action(
     )
 
 
+def record_reported_act(db: Database[Document], act: dict[str, Any]) -> None:
+    """A ``proxy_acted`` event from another service, kept once by its event id."""
+    at = act.get("at")
+    document = {
+        "_id": "pa_" + str(act["event_id"]),
+        "principal": act["principal"],
+        "proxy": act["proxy"],
+        "proxy_account": act.get("proxy_account"),
+        "action": act["action"],
+        "at": parse_time(at) if isinstance(at, str) else at,
+        "detail": act.get("detail") or {},
+    }
+    with suppress(DuplicateKeyError):
+        db.proxy_actions.insert_one(document)
+
+
 PARTNER_NAMES = {"sms_partner": "短信服务商"}
 
 
@@ -317,9 +366,11 @@ def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str,
     actions = list(
         db.proxy_actions.find({"principal": actor.subject_id}).sort("at", -1).limit(limit)
     )
+    # And what I did for others, so that a proxy can follow what they filed.
+    mine = list(db.proxy_actions.find({"proxy": actor.subject_id}).sort("at", -1).limit(limit))
+    people = {a["proxy"] for a in actions} | {a["principal"] for a in mine}
     names = {
-        p["_id"]: p["name"]
-        for p in db.persons.find({"_id": {"$in": [a["proxy"] for a in actions]}}, {"name": 1})
+        p["_id"]: p["name"] for p in db.persons.find({"_id": {"$in": sorted(people)}}, {"name": 1})
     }
     done = [
         {
@@ -329,6 +380,15 @@ def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str,
             "detail": a["detail"],
         }
         for a in actions
+    ] + [
+        {
+            "action": a["action"],
+            "at": a["at"],
+            "by": {"id": a["proxy"], "name": "您"},
+            "for": {"id": a["principal"], "name": names.get(a["principal"])},
+            "detail": a["detail"],
+        }
+        for a in mine
     ]
     found = list(db.disclosures.find({"principal": actor.subject_id}).sort("at", -1).limit(limit))
     units = {

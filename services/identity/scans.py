@@ -73,7 +73,7 @@ def _document(
         "result": result,
         "source": source,
         "jti": jti,
-        "verifier": {"id": terminal["_id"], "name": terminal.get("display_name")},
+        "verifier": {"id": terminal["_id"], "name": shown_name(terminal)},
         "dedupe_key": dedupe_key,
     }
 
@@ -202,3 +202,9 @@ def _offline_document(
         "offline",
         key,
     )
+
+
+def shown_name(terminal: Document) -> str:
+    """How a person reads who scanned them: the terminal's name (every verifier has one since
+    accounts were named at creation; an older one shows its username)."""
+    return str(terminal.get("display_name") or terminal.get("username") or "核验点")

@@ -7,7 +7,7 @@ from typing import Any
 
 from nameko.timer import timer
 
-from services.common import health, outbox
+from services.common import health, outbox, proxy_acts
 from services.common.access import Links
 from services.common.actor import Actor
 from services.common.codec import utcnow
@@ -274,8 +274,10 @@ class IdentityService:
         return delegation.appoint_guardian(self.db, self.call.guard, utcnow(), **fields)
 
     @rpc(expected_exceptions=expected)
-    def revoke_delegation(self, delegation_id: str) -> dict[str, Any]:
-        return delegation.revoke(self.db, self.call.guard, utcnow(), delegation_id)
+    def revoke_delegation(
+        self, delegation_id: str, guardianship_of: str | None = None
+    ) -> dict[str, Any]:
+        return delegation.revoke(self.db, self.call.guard, utcnow(), delegation_id, guardianship_of)
 
     @rpc(expected_exceptions=expected)
     def list_my_delegations(self) -> dict[str, Any]:
@@ -290,6 +292,16 @@ class IdentityService:
     def _send_text(self, key: str, phone: str, text: str) -> tuple[bool, str]:
         url = os.environ.get("SMS_URL", "http://127.0.0.1:8702")
         return sms.send(url, os.environ.get("SMS_SECRET", ""), key, phone, text)
+
+    @event_handler("certs", proxy_acts.NAME)
+    @once_per_event
+    def on_certs_proxy_act(self, act: dict[str, Any]) -> None:
+        delegation.record_reported_act(self.db, act)
+
+    @event_handler("policy", proxy_acts.NAME)
+    @once_per_event
+    def on_policy_proxy_act(self, act: dict[str, Any]) -> None:
+        delegation.record_reported_act(self.db, act)
 
     @event_handler("policy", "policy_pushed")
     @once_per_event

@@ -20,6 +20,7 @@ INDEXES = (
     Index("delegations", [("principal", 1), ("proxy", 1), ("status", 1)]),
     Index("delegations", [("proxy", 1)]),
     Index("proxy_actions", [("principal", 1), ("at", -1)]),
+    Index("proxy_actions", [("proxy", 1), ("at", -1)]),
     Index("notifications", [("state", 1), ("next_at", 1)]),
     Index("disclosures", [("principal", 1), ("at", -1)]),
 )

@@ -124,3 +124,19 @@ def compute(
         if holds:
             return compute(row["amount"], facts, parameters, on)
     return compute(node["otherwise"], facts, parameters, on) if "otherwise" in node else 0
+
+
+def chosen_row(
+    node: Mapping[str, Any], facts: Mapping[str, Any], parameters: Mapping[str, Any], on: date
+) -> dict[str, Any] | None:
+    """Which row of an amount table paid (its index and label, or ``otherwise``), for the
+    decision record; None for an amount that is not a table or a row that is not decided."""
+    if "table" not in node:
+        return None
+    for i, row in enumerate(node["table"]):
+        holds = evaluate(row["when"], facts, parameters, on, [])
+        if holds is None:
+            return None
+        if holds:
+            return {"row": i, "label": row["when"].get("label")}
+    return {"row": "otherwise", "label": None}

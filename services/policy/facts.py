@@ -13,7 +13,7 @@ import contextlib
 import json
 import math
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -27,6 +27,7 @@ from services.common.mongo import Document
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _SUBJECT = re.compile(r"^[po]_[A-Za-z0-9_-]{4,60}$")
 MAX_BULK_LINES = 100_000
+BATCH_STUCK_AFTER = timedelta(minutes=2)  # then taken over: a second pass writes the same facts
 
 
 def validate_subject(subject: Any, field: str = "subject") -> str:
@@ -193,7 +194,22 @@ def claim_batch(
     if claim(db, key, now):
         return None
     earlier = db.fact_batches.find_one({"_id": key})
-    return to_wire(earlier["report"]) if earlier else {"status": "in_progress"}
+    if earlier is not None:
+        return to_wire(earlier["report"])
+    held = db.claims.find_one({"_id": key})
+    at = held["at"] if held else now
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    # A batch whose worker stopped before its report is taken over by the next upload of it
+    # (once per period: the takeover is itself a claim); its lines again write the same facts.
+    period = int(now.timestamp() // BATCH_STUCK_AFTER.total_seconds())
+    if at <= now - BATCH_STUCK_AFTER and claim(db, f"{key}:after:{period}", now):
+        return None
+    return {"status": "in_progress", "retry_after": int(BATCH_STUCK_AFTER.total_seconds())}
+
+
+def release_batch(db: Database[Document], source: str, batch_id: str) -> None:
+    """A batch that failed midway (an error not of a line) may be uploaded again at once."""
+    db.claims.delete_one({"_id": f"facts-batch:{source}:{batch_id}"})
 
 
 def record_batch(

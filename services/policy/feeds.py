@@ -78,6 +78,24 @@ def bulk_facts(
     earlier = facts.claim_batch(db, now, source, batch_id)
     if earlier is not None:
         return {**earlier, "repeated": True}
+    try:
+        report = _apply_bulk(db, guard, now, source, batch_id, ndjson, lookup)
+    except Exception:
+        facts.release_batch(db, source, batch_id)  # never left in progress
+        raise
+    facts.record_batch(db, now, source, batch_id, report)
+    return {**report, "repeated": False}
+
+
+def _apply_bulk(
+    db: Database[Document],
+    guard: Guard,
+    now: datetime,
+    source: str,
+    batch_id: str,
+    ndjson: str,
+    lookup: Lookup,
+) -> dict[str, Any]:
     good, bad = facts.parse_bulk(ndjson)
     applied = 0
     for line, subject, values, until in good:
@@ -93,6 +111,4 @@ def bulk_facts(
         rematch.rematch_subject(db, now, subject, changed, written)
         applied += 1
     bad.sort(key=lambda item: int(item["line"]))
-    report = {"batch_id": batch_id, "source": source, "applied": applied, "errors": bad}
-    facts.record_batch(db, now, source, batch_id, report)
-    return {**report, "repeated": False}
+    return {"batch_id": batch_id, "source": source, "applied": applied, "errors": bad}

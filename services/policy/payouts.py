@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.policy import access, budget, facts, matching, policies
+from services.policy.amounts import chosen_row
 
 PERIOD_FORMATS = {
     "once": r"^once$",
@@ -41,6 +43,7 @@ PERIOD_FORMATS = {
     "quarterly": r"^\d{4}-Q[1-4]$",
     "yearly": r"^\d{4}$",
 }
+BEIJING = timezone(timedelta(hours=8))
 MAX_ATTEMPTS = 5
 CALLBACK_WAIT = timedelta(seconds=float(os.environ.get("PAYMENT_CALLBACK_WAIT_SECONDS", "600")))
 RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
@@ -62,6 +65,42 @@ def validate_period(policy: Document, period: Any) -> str:
     return period
 
 
+def period_bounds(policy: Document, period: str) -> tuple[datetime | None, datetime | None]:
+    """When a period begins and ends, in Beijing time (``once``: the policy's effective dates,
+    open where it names none)."""
+    if period == "once":
+        start, end = policy.get("effective_from"), policy.get("effective_until")
+        return (
+            _midnight(date.fromisoformat(start)) if start else None,
+            _midnight(date.fromisoformat(end) + timedelta(days=1)) if end else None,
+        )
+    year = int(period[:4])
+    if len(period) == 4:
+        return _midnight(date(year, 1, 1)), _midnight(date(year + 1, 1, 1))
+    first = 3 * (int(period[6]) - 1) + 1 if "Q" in period else int(period[5:7])
+    months = 3 if "Q" in period else 1
+    after = first + months
+    end = date(year + (after - 1) // 12, (after - 1) % 12 + 1, 1)
+    return _midnight(date(year, first, 1)), _midnight(end)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+
+
+def evaluated_at(policy: Document, period: str, now: datetime) -> datetime:
+    """The moment a period is paid as: now within the period, its last moment for a period
+    that has ended (parameters, facts in force and age as they were then). A period that has
+    not begun is refused: nobody is paid ahead for a month that may not come to pass."""
+    start, end = period_bounds(policy, period)
+    if start is not None and start > now:
+        begins = start.date().isoformat()
+        raise InvalidInput(f"this period has not begun (it begins on {begins})", field="period")
+    if end is not None and end <= now:
+        return end - timedelta(microseconds=1)
+    return now
+
+
 def view(payout: Document) -> dict[str, Any]:
     return to_wire(
         {"id": payout["_id"], **{k: v for k, v in payout.items() if k not in ("_id", "rev")}}
@@ -69,35 +108,56 @@ def view(payout: Document) -> dict[str, Any]:
 
 
 def _move(
-    db: Database[Document], payout: Document, to: str, now: datetime, **fields: Any
+    db: Database[Document],
+    payout: Document,
+    to: str,
+    now: datetime,
+    *,
+    events: Sequence[outbox.Event] = (),
+    **fields: Any,
 ) -> Document | None:
     """CAS one state change; None when someone else moved it first."""
     try:
         return advance(
-            db, "payouts", payout, {"$set": {"status": to, f"{to}_at": now, **fields}}, now
+            db,
+            "payouts",
+            payout,
+            {"$set": {"status": to, f"{to}_at": now, **fields}},
+            now,
+            events=events,
         )
     except Conflict:
         return None
 
 
 def _eligible(
-    db: Database[Document], policy: Document, now: datetime
+    db: Database[Document], policy: Document, at: datetime
 ) -> list[tuple[Document, dict[str, Any]]]:
+    """Who qualifies as of ``at`` (a period's moment), with what the decision used: each fact
+    read with its source, derived ones (age) marked so, and the amount row chosen."""
     found = []
+    day = at.astimezone(BEIJING).date()
     for subject in db.facts.find({"kind": policy["subject_type"]}):
-        current = facts.current(subject, now)
-        values = facts.with_derived(current, now.date())
-        result = matching.match(policy, values, now.date())
+        current = facts.current(subject, at)
+        values = facts.with_derived(current, day)
+        result = matching.match(policy, values, day)
         if result["eligible"] == "yes" and (result["amount"] or 0) > 0:
             sources = {
                 name: {
-                    "value": current.get(name),
-                    **{k: (subject["values"].get(name) or {}).get(k) for k in ("source", "as_of")},
+                    "value": values.get(name),
+                    **(
+                        {k: (subject["values"].get(name) or {}).get(k) for k in ("source", "as_of")}
+                        if name in current
+                        else {"source": "derived", "as_of": day.isoformat()}
+                    ),
                 }
                 for name in policy.get("reads", [])
-                if name in current
+                if name in values
             }
-            found.append((subject, {**result, "sources": sources}))
+            row = None
+            if policy.get("amount") is not None:
+                row = chosen_row(policy["amount"], values, policy["parameters"], day)
+            found.append((subject, {**result, "sources": sources, "amount_row": row}))
     return sorted(found, key=lambda pair: str(pair[0]["_id"]))
 
 
@@ -115,6 +175,7 @@ def run(
     if policy["mode"] not in ("confirm", "auto"):
         raise Conflict("this policy informs; it does not pay", field="mode")
     period = validate_period(policy, period)
+    at = evaluated_at(policy, period, now)
     with_run = f"{policy['code']}:{period}"
     report: dict[str, Any] = {
         "run": with_run,
@@ -131,9 +192,9 @@ def run(
         "in_progress": [],
     }
     exhausted = False
-    for subject, result in _eligible(db, policy, now):
+    for subject, result in _eligible(db, policy, at):
         report["eligible"] += 1
-        payout = _create(db, now, policy, period, subject, result, report)
+        payout = _create(db, now, at, policy, period, subject, result, report)
         before = payout["status"]
         payout = _fund(db, now, policy, payout, exhausted)
         if payout["status"] in ("new", "reserving"):
@@ -163,6 +224,7 @@ def run(
 def _create(
     db: Database[Document],
     now: datetime,
+    at: datetime,
     policy: Document,
     period: str,
     subject: Document,
@@ -173,7 +235,11 @@ def _create(
     payout = db.payouts.find_one({"_id": payout_id})
     if payout is not None:
         return payout
-    record = matching.decision_record(policy, result, result["sources"], now.date())
+    day = at.astimezone(BEIJING).date()
+    record = {
+        **matching.decision_record(policy, result, result["sources"], day),
+        "amount_row": result.get("amount_row"),
+    }
     document = {
         "_id": payout_id,
         "policy": policy["_id"],
@@ -207,7 +273,7 @@ def _fund(
         status = payout["status"]
         if status == "new":
             to = "unfunded" if exhausted else "reserving"
-            extra = {"reason": "budget_exhausted"} if exhausted else {}
+            extra: dict[str, Any] = {"reason": "budget_exhausted"} if exhausted else {}
             moved = _move(db, payout, to, now, **extra)
             if moved is not None and to == "reserving":
                 return _reserve(db, now, policy, moved)
@@ -313,13 +379,30 @@ def respond(
     if payout.get("expires_at") and payout["expires_at"] < now:
         _move(db, payout, "expired", now)
         raise Conflict("this offer has expired", state="expired")
+    proxy = proxy_acts.proxy_of(guard.actor, payout["subject"])
+    answer = "confirm_payout" if accept else "decline_payout"
+    acts = (
+        [
+            proxy_acts.acted(
+                payout["subject"],
+                proxy,
+                guard.actor,
+                answer,
+                payout["_id"],
+                now,
+                amount=payout["amount"],
+            )
+        ]
+        if proxy
+        else []
+    )
     if not accept:
-        moved = _move(db, payout, "declined", now)
+        moved = _move(db, payout, "declined", now, events=acts)
         if moved is None:
             raise Conflict("this payout changed at the same time; reload")
         release(db, now, moved)
         return view(moved)
-    moved = _move(db, payout, "disbursing", now, confirmed_at=now)
+    moved = _move(db, payout, "disbursing", now, events=acts, confirmed_at=now)
     if moved is None:
         raise Conflict("this payout changed at the same time; reload")
     return view(pay(db, now, moved, disburse))

@@ -143,6 +143,11 @@ class PolicyService:
     def on_cert_resumed(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_resumed", payload)
 
+    @event_handler("certs", "cert_started")
+    @once_per_event
+    def on_cert_started(self, payload: dict[str, Any]) -> None:
+        subjects.learn_certificate(self.db, utcnow(), "cert_started", payload)
+
     @event_handler("certs", "cert_expired")
     @once_per_event
     def on_cert_expired(self, payload: dict[str, Any]) -> None:

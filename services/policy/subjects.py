@@ -11,7 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
+from services.common.claims import advance
+from services.common.errors import Conflict
 from services.common.mongo import Document, put_document
 from services.policy import certfacts, facts, rematch
 
@@ -50,29 +53,52 @@ def catch_up(
 def learn_certificate(
     db: Database[Document], now: datetime, event_type: str, payload: dict[str, Any]
 ) -> None:
-    subject = str(payload["subject"])
-    if not _newer(db, event_type, payload):
-        return  # a late event: a later change of this certificate was learnt already
-    values, forget = certfacts.facts_from(event_type, payload)
-    kind = "person" if subject.startswith("p_") else "organisation"
-    _doc, changed = facts.put_facts(db, now, subject, values, "certs", profile={"kind": kind})
-    changed += facts.remove_facts(db, now, subject, forget, "certs")
-    rematch.rematch_subject(db, now, subject, changed)
+    """A certificate event: its certificate's entry is kept (compare-and-set, in the
+    certificate's own order: a late event of one certificate changes nothing), and the
+    subject's facts follow the certificate of that type :func:`certfacts.followed` picks
+    among all of theirs, so events of several certificates (a revoked one, a new one, an old
+    one entered for the record) may arrive in any order, on any replica."""
+    subject, kind = str(payload["subject"]), str(payload["type"])
+    key = f"{subject}:{kind}"
+    entry = certfacts.entry_of(event_type, payload)
+    number = str(payload.get("number"))
+    for _attempt in range(20):
+        held = db.cert_order.find_one({"_id": key})
+        if held is None:
+            try:
+                db.cert_order.insert_one({"_id": key, "numbers": {number: entry}, "rev": 0})
+            except DuplicateKeyError:
+                continue  # another replica wrote the first entry: read it and merge
+            held = {"numbers": {number: entry}, "rev": 0}
+            break
+        known = (held.get("numbers") or {}).get(number)
+        if known is not None and known["order"] > entry["order"]:
+            break  # a late event of this certificate
+        try:
+            held = advance(db, "cert_order", held, {"$set": {f"numbers.{number}": entry}}, now)
+        except Conflict:
+            continue
+        break
+    if held is not None:
+        _follow(db, now, subject, kind, key, held)
 
 
-def _newer(db: Database[Document], event_type: str, payload: dict[str, Any]) -> bool:
-    """Whether this event is later than the last one learnt of the subject's certificate of
-    its type (events leave at least once and two relays may swap two of them): by version,
-    then revision, expiry after the revision it found. Remembers it when it is."""
-    key = f"{payload['subject']}:{payload['type']}"
-    order = [
-        int(payload.get("version") or 1),
-        int(payload.get("rev") or 0),
-        1 if event_type == "cert_expired" else 0,
-    ]
-    seen = db.cert_order.find_one({"_id": key}) or {}
-    # (the same again is learnt again: it changes nothing)
-    if seen.get("number") == payload.get("number") and list(seen["order"]) > order:
-        return False
-    put_document(db.cert_order, key, {"number": payload.get("number"), "order": order})
-    return True
+def _follow(
+    db: Database[Document], now: datetime, subject: str, kind: str, key: str, held: Document
+) -> None:
+    """Write the facts of the followed certificate; if the entries changed meanwhile (another
+    replica's event), once more from what they are now, so the last writer writes the last
+    state."""
+    for _attempt in range(20):
+        best = certfacts.followed(held.get("numbers") or {})
+        if best is None:
+            return
+        values, forget = certfacts.facts_of(kind, best["status"], best["face"])
+        person = "person" if subject.startswith("p_") else "organisation"
+        _doc, changed = facts.put_facts(db, now, subject, values, "certs", profile={"kind": person})
+        changed += facts.remove_facts(db, now, subject, forget, "certs")
+        rematch.rematch_subject(db, now, subject, changed)
+        again = db.cert_order.find_one({"_id": key}) or held
+        if int(again.get("rev", 0)) == int(held.get("rev", 0)):
+            return
+        held = again

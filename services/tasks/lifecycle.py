@@ -83,6 +83,7 @@ def _blank(task_id: str, actor: Actor, now: datetime, **fields: Any) -> Document
         "_id": task_id,
         "receiver": None,
         "holders": [],
+        "held_within": [],
         "parent": None,
         "children": [],
         "deadline": 0,
@@ -112,6 +113,14 @@ def _held(task: Document, unit: str) -> list[str]:
     return holders if unit in holders else [*holders, unit]
 
 
+def _held_within(task: Document, unit: str) -> list[str]:
+    """Every unit the task was ever with and every unit above them: a unit's statistics
+    count the tasks of its whole subtree by this field (``reach`` follows where the task is
+    now, so a task re-dispatched elsewhere leaves it)."""
+    known = task.get("held_within") or _reach(*task.get("holders", []))
+    return sorted({*known, *_reach(unit)})
+
+
 def _widened(task: Document, unit: str) -> list[str]:
     """The task's reach once ``unit`` (and so everything above it) is involved too."""
     return sorted({*task["reach"], *_reach(unit)})
@@ -119,7 +128,12 @@ def _widened(task: Document, unit: str) -> list[str]:
 
 def _hand_to(task: Document, unit: str) -> Document:
     """The fields that change when another unit receives the task."""
-    return {"receiver": unit, "holders": _held(task, unit), "reach": _widened(task, unit)}
+    return {
+        "receiver": unit,
+        "holders": _held(task, unit),
+        "held_within": _held_within(task, unit),
+        "reach": _widened(task, unit),
+    }
 
 
 def get_visible(db: Database[Document], guard: Guard, task_id: Any) -> Document:
@@ -337,6 +351,7 @@ def _dispatch_one(
     changes.update(
         receiver=unit,
         holders=_held(task, unit),
+        held_within=_held_within(task, unit),
         reach=_reach(task["dispatcher"], unit),
         dispatched_at=now,
         part_due_at=None,

@@ -280,7 +280,9 @@ class TasksService:
     def unit_stats(
         self, unit: str, start: str | None = None, end: str | None = None
     ) -> dict[str, Any]:
-        return stats.unit_stats(self.db, self.call.guard, utcnow(), unit, start, end)
+        return stats.unit_stats(
+            self.db, self.call.guard, utcnow(), unit, start, end, self._unit_exists
+        )
 
     # partner webhooks (delivered by the gateway, which holds the partners' addresses)
 

@@ -8,7 +8,7 @@ from services.common.mongo import Index
 
 INDEXES = (
     Index("tasks", [("reach", 1), ("created_at", -1)]),
-    Index("tasks", [("holders", 1), ("dispatched_at", 1)]),
+    Index("tasks", [("held_within", 1), ("dispatched_at", 1)]),
     Index("tasks", [("reach", 1), ("card", 1), ("status", 1)]),
     Index("notices", [("unit", 1), ("deliver_at", -1)]),
 )

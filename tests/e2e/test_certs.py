@@ -7,6 +7,7 @@ import base64
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,7 @@ def test_issue_check_revoke_and_the_status_list(
         "face": {"holder_name": "李秀英", "category": "视力", "grade": "一级"},
         "status": "valid",
         "version": 1,
+        "valid_from": certificate["valid_from"],
         "valid_until": certificate["valid_until"],
     }
     assert events["cert_revoked"]["status"] == "revoked"
@@ -555,6 +557,27 @@ def test_disability_certificate_from_application_to_wallet(
     assert certificate["fields"]["grade"] == "二级"
     assert certificate["fields"]["assessor"] == "和平区人民医院 张医生"
 
+    # What the neighbour did in her name is in her activity, with both names; the neighbour
+    # follows it among her own.
+    helper = login("citizen.xiaomei")
+    shown = http.post(
+        "/v1/presentations",
+        headers={**helper, "X-On-Behalf-Of": elder_id},
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+    )
+    assert shown.status_code == 201, shown.text
+
+    def acts(headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+        seen = http.get("/v1/me/activity", headers=headers).json()
+        return {a["action"]: a for a in seen if a["action"] in ("apply", "present")}
+
+    done = eventually(lambda: len(acts(elder)) == 2 and acts(elder))
+    assert {a["by"]["name"] for a in done.values()} == {"王小梅"}
+    assert done["present"]["detail"]["fields"] == ["grade"]
+    assert done["apply"]["detail"]["ref"] == application["id"]
+    followed = acts(helper)
+    assert {a["for"]["name"] for a in followed.values()} == {"李秀英"}
+
 
 def test_an_expired_certificate_is_announced_once(
     http: httpx.Client, login: Login, running_suite: Suite
@@ -676,3 +699,71 @@ def test_a_date_field_must_be_a_day_of_the_calendar(http: httpx.Client, login: L
         request_id=f"date-{holder}",
     )
     assert assert_problem(refused, 422)["field"] == "fields.assessed_on"
+
+
+def test_a_certificate_is_not_valid_before_its_first_day(http: httpx.Client, login: Login) -> None:
+    """Issued ahead of its start (a licence from next month), it is 'not yet valid' in the
+    wallet, at the public check, and cannot be shown."""
+    holder, me = fresh_citizen(http, login("staff.nh"), "钱未来")
+    starts = (date.today() + timedelta(days=10)).isoformat()
+    issued = issue_disability(
+        http,
+        login("staff.cl"),
+        holder,
+        "肢体",
+        "三级",
+        f"cl-later-{holder}",
+        valid_from=starts,
+        valid_until="2031-12-31",
+    )
+    assert issued.status_code == 201, issued.text
+    certificate = issued.json()
+    assert certificate["status"] == "not_yet_valid"
+    wallet = {c["id"]: c for c in http.get("/v1/me/certificates", headers=me).json()}
+    assert wallet[certificate["id"]]["status"] == "not_yet_valid"
+    public = http.get(f"/v1/certificates/{certificate['number']}/verify").json()
+    assert public["result"] == "not_yet_valid"
+    shown = http.post(
+        "/v1/presentations",
+        headers=me,
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+    )
+    assert assert_problem(shown, 403)["code"] == "not_yet_valid"
+
+
+def test_an_expired_certificate_is_renewed_as_a_new_version(
+    http: httpx.Client, login: Login
+) -> None:
+    holder, me = fresh_citizen(http, login("staff.nh"), "孙续期")
+    staff = login("staff.cl")
+    old = issue_disability(
+        http,
+        staff,
+        holder,
+        "视力",
+        "二级",
+        f"cl-renew-{holder}",
+        valid_from="2015-01-01",
+        valid_until="2025-01-01",
+    ).json()
+    assert old["status"] == "expired"
+    backwards = http.post(
+        f"/v1/certificates/{old['id']}/amend",
+        headers=staff,
+        json={"reason": "续期", "valid_until": "2014-12-31"},
+    )
+    assert assert_problem(backwards, 422)["field"] == "valid_until"
+    renewed = http.post(
+        f"/v1/certificates/{old['id']}/amend",
+        headers=staff,
+        json={"reason": "续期", "valid_until": "2030-12-31"},
+    )
+    assert renewed.status_code == 201, renewed.text
+    assert renewed.json()["version"] == 2
+    assert renewed.json()["status"] == "valid"
+    assert renewed.json()["valid_until"] == "2030-12-31"
+    assert renewed.json()["fields"]["grade"] == "二级"
+    public = http.get(f"/v1/certificates/{old['number']}/verify").json()
+    assert public["result"] == "authentic"
+    wallet = [c for c in http.get("/v1/me/certificates", headers=me).json()]
+    assert [c["version"] for c in wallet if c["number"] == old["number"]] == [2]

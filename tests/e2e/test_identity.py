@@ -4,6 +4,7 @@ printed codes, enterprise codes, proxies and guardians, jurisdiction."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.support import run_verifier
+from tests.e2e.conftest import token_for
+from tests.e2e.support import eventually, fresh_citizen, grant_proxy, run_verifier
 from tests.e2e.test_certs import issue_disability
 from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import credit_code, resident_id
@@ -341,6 +343,18 @@ def test_staff_appoint_a_guardian_for_a_minor(http: httpx.Client, login: Login) 
     )
     assert code.status_code == 200
     assert code.json()["subject_id"] == child["id"]
+    # Born 2015-06-01: of age at midnight in Beijing on 2033-06-01, when the guardianship ends.
+    assert appointed.json()["valid_until"] == "2033-05-31T16:00:00.000Z"
+    ended = f"/v1/persons/{child['id']}/guardians/{appointed.json()['id']}"
+    assert_problem(http.delete(ended, headers=login("staff.tyj")), 404)  # another street
+    assert_problem(http.delete(ended.replace(child["id"], guardian_id), headers=staff), 404)
+    done = http.delete(ended, headers=staff)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "revoked"
+    after = http.post(
+        "/v1/me/code", headers={**login("citizen.xiaomei"), "X-On-Behalf-Of": child["id"]}
+    )
+    assert assert_problem(after, 403)["code"] == "not_delegated"
 
 
 @pytest.mark.parametrize(
@@ -490,3 +504,66 @@ def test_a_person_frozen_by_staff_is_told_why_and_where_and_shows_nothing(
     assert http.post(f"/v1/persons/{person['id']}/unfreeze", headers=staff).status_code == 200
     assert http.post("/v1/me/code", headers=me).status_code == 200
     assert http.post("/v1/presentations", headers=me, json=body).status_code == 201
+
+
+def test_a_verifier_is_always_named_to_the_person_it_scanned(
+    http: httpx.Client, login: Login
+) -> None:
+    """A terminal created without a display name is named after its unit and login, and the
+    person reads that name among the scans of their code."""
+    name = f"gate.{secrets.token_hex(3)}"
+    made = http.post(
+        "/v1/accounts",
+        headers=login("staff.nh"),
+        json={
+            "username": name,
+            "password": "Gate-pass-2026",
+            "roles": ["verifier"],
+            "org_path": NH,
+            "scenes": ["hotel"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["display_name"] == f"南湖街道·{name}"
+    _person, me = fresh_citizen(http, login("staff.nh"))
+    token = http.post("/v1/me/code", headers=me).json()["token"]
+    gate = {"Authorization": f"Bearer {token_for(http, name, 'Gate-pass-2026')}"}
+    scanned = http.post("/v1/codes/verify", headers=gate, json={"token": token, "scene": "hotel"})
+    assert scanned.status_code == 200, scanned.text
+    seen = http.get("/v1/me/scans", headers=me).json()
+    items = seen["items"] if isinstance(seen, dict) else seen
+    assert [s["verifier"]["name"] for s in items] == [f"南湖街道·{name}"]
+
+
+def test_a_proxy_renewed_after_the_first_expired_counts(http: httpx.Client, login: Login) -> None:
+    """An elder's proxy ran out; a new one to the same helper works at once, and the newest
+    one in force is what counts."""
+    clerk = login("staff.nh")
+    elder_id, elder = fresh_citizen(http, clerk, "周老伯")
+    helper_number = resident_id("19880808")
+    helper_login = f"helper.{secrets.token_hex(3)}"
+    helper_made = http.post(
+        "/v1/persons",
+        headers=clerk,
+        json={
+            "name": "周小燕",
+            "id_number": helper_number,
+            "org_path": NH,
+            "account": {"username": helper_login, "password": "Helper-2026!"},
+        },
+    )
+    assert helper_made.status_code == 201, helper_made.text
+    helper = {"Authorization": f"Bearer {token_for(http, helper_login, 'Helper-2026!')}"}
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+    grant_proxy(http, elder, helper, helper_number, "周小燕", ["show_code"], soon)
+    acting = {**helper, "X-On-Behalf-Of": elder_id}
+    assert http.post("/v1/me/code", headers=acting).status_code == 200
+
+    def lapsed() -> bool:
+        return http.post("/v1/me/code", headers=acting).status_code == 403
+
+    assert eventually(lapsed, timeout=15)
+    grant_proxy(http, elder, helper, helper_number, "周小燕", ["show_code"])
+    renewed = http.post("/v1/me/code", headers=acting)
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["subject_id"] == elder_id

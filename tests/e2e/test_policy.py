@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -16,8 +18,9 @@ import pytest
 from services.common.crypto import timestamped_signature
 from tests.conftest import Suite
 from tests.e2e.conftest import token_for
-from tests.e2e.support import eventually
+from tests.e2e.support import eventually, fresh_citizen
 from tests.e2e.test_certs import issue_disability
+from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import resident_id
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
@@ -325,9 +328,11 @@ def test_confirm_mode_pays_after_one_click_and_records_a_decline(
     inbox = http.get("/v1/me/inbox", headers=enterprise).json()
     assert "rd-subsidy" in [m["code"] for m in inbox]
 
-    for period in ("2026", "2027"):
+    for period in ("2026", "2025"):  # this year, and last year's, paid as of its end
         run = http.post(f"/v1/policies/{pid}/payout-runs", headers=staff, json={"period": period})
         assert run.json()["offered"] == 1, run.text
+    ahead = http.post(f"/v1/policies/{pid}/payout-runs", headers=staff, json={"period": "2099"})
+    assert assert_problem(ahead, 422)["field"] == "period"  # a year that has not begun
     offers = {
         p["period"]: p
         for p in http.get("/v1/me/payouts", headers=enterprise).json()
@@ -349,7 +354,7 @@ def test_confirm_mode_pays_after_one_click_and_records_a_decline(
 
     settled = eventually(lambda: mine()["status"] == "paid" and mine())
     assert settled["payment_id"].startswith("pay_")
-    declined = http.post(f"/v1/me/payouts/{offers['2027']['id']}/decline", headers=enterprise)
+    declined = http.post(f"/v1/me/payouts/{offers['2025']['id']}/decline", headers=enterprise)
     assert declined.json()["status"] == "declined"
     ledger = http.get(f"/v1/policies/{pid}/ledger", headers=staff).json()
     assert ledger["reserved_in_budget"] == 123457  # the declined offer went back
@@ -500,3 +505,66 @@ def test_the_payment_callback_is_signed_idempotent_and_never_contradicted(
     unknown = send({**news, "payout_id": "callback-pilot:once:p_nobody00"})
     assert unknown.status_code == 404
     assert ledger() == paid  # nothing changed
+
+
+def test_a_monthly_run_pays_the_month_begun_and_records_what_it_used(
+    http: httpx.Client, login: Login
+) -> None:
+    """A month that has not begun is refused; a month's payout keeps the facts it used, the
+    derived age marked as derived, and the amount row chosen."""
+    code = f"monthly-{secrets.token_hex(3)}"
+    person, me = fresh_citizen(http, login("staff.nh"))  # born 1960: past 60
+    fed = http.put(
+        f"/v1/subjects/{person}/facts",
+        headers=login("staff.nh"),
+        json={"facts": {"pilot_group": code}},
+    )
+    assert fed.status_code == 200, fed.text
+
+    def born() -> bool:
+        facts = http.get(f"/v1/subjects/{person}/facts", headers=login("staff.nh")).json()
+        return "birth_date" in facts
+
+    assert eventually(born)
+    body = {
+        "code": code,
+        "title": "高龄津贴",
+        "department": "区民政局",
+        "category": "elderly",
+        "subject_type": "person",
+        "mode": "auto",
+        "payout_period": "monthly",
+        "budget": 10_000_000,
+        "conditions": {"fact": "pilot_group", "op": "==", "value": code, "label": "试点"},
+        "amount": {
+            "table": [
+                {
+                    "when": {"fact": "age", "op": ">=", "value": 60, "label": "年满60周岁"},
+                    "amount": {"fixed": 5000},
+                }
+            ],
+            "otherwise": {"fixed": 3000},
+        },
+    }
+    staff = login("staff.cl")
+    policy = http.post("/v1/policies", headers=staff, json=body)
+    assert policy.status_code == 201, policy.text
+    pid = policy.json()["id"]
+    assert http.post(f"/v1/policies/{pid}/publish", headers=staff).status_code == 200
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    following = (today.replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
+    ahead = http.post(f"/v1/policies/{pid}/payout-runs", headers=staff, json={"period": following})
+    assert ahead.status_code == 422, ahead.text
+    assert ahead.json()["field"] == "period"
+    assert "not begun" in ahead.json()["detail"]
+    run = http.post(
+        f"/v1/policies/{pid}/payout-runs", headers=staff, json={"period": today.strftime("%Y-%m")}
+    )
+    assert run.status_code == 200, run.text
+    assert run.json()["eligible"] == 1
+    mine = [p for p in http.get("/v1/me/payouts", headers=me).json() if p["code"] == code]
+    assert [p["amount"] for p in mine] == [5000]
+    decision = mine[0]["decision"]
+    assert decision["amount_row"] == {"row": 0, "label": "年满60周岁"}
+    assert decision["facts"]["age"]["source"] == "derived"
+    assert decision["facts"]["age"]["value"] >= 60

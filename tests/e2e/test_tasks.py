@@ -11,12 +11,14 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
+from services.tasks.calendar import CST
 from tests.e2e.conftest import demo_city
 
 DISTRICT = demo_city.DISTRICT
@@ -483,3 +485,37 @@ def test_a_refused_create_writes_nothing_and_the_corrected_retry_dispatches(
     assert fixed.status_code == 201, fixed.text  # created now, not an earlier half
     assert fixed.json()["receiver"] == XH
     assert fixed.json()["status"] == "dispatched"
+
+
+def test_a_districts_statistics_count_its_streets_tasks_by_beijing_dates(
+    http: httpx.Client, login: Login
+) -> None:
+    """A district counts every task of its subtree once, with a row per street; a date
+    without an offset is a Beijing date; a unit that does not exist is not found."""
+    district = login("supervisor.hp")
+    today = datetime.now(CST).date().isoformat()
+
+    def figures() -> tuple[int, int]:
+        found = ok(
+            http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"from": today})
+        )
+        rows = {row["unit"]: row for row in found["by_unit"]}
+        return found["received"], rows.get(NH, {"received": 0})["received"]
+
+    before = figures()
+    task = {"title": "路灯不亮", "category": "fire_safety", "units": [XH]}
+    ok(http.post("/v1/tasks", headers=login("staff.nh"), json=task), 201)
+    assert figures() == (before[0] + 1, before[1] + 1)  # once, under its street
+    until_today = ok(
+        http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"to": today})
+    )
+    assert (
+        until_today["to"]
+        == f"{(datetime.now(CST).date() - timedelta(days=1)).isoformat()}T16:00:00.000Z"
+    )
+    missing = http.get(f"/v1/stats/units/{DISTRICT}/NOPE", headers=district)
+    assert missing.status_code == 404
+    assert missing.json()["field"] == "unit"
+    bad = http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"from": "11/01"})
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "from"

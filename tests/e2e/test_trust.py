@@ -396,6 +396,13 @@ def test_payouts_follow_the_confirm_payouts_scope_and_disclosures_their_holder(
     confirmed = http.post(f"/v1/me/payouts/{payout}/confirm", headers=helper_h)
     assert confirmed.status_code == 200, confirmed.text
 
+    def confirmed_for_me() -> list[dict[str, Any]]:
+        seen = http.get("/v1/me/activity", headers=elder_h).json()
+        return [a for a in seen if a["action"] == "confirm_payout"]
+
+    act = eventually(confirmed_for_me)  # the elder reads who confirmed it in her name
+    assert [(a["by"]["id"], a["detail"]["ref"]) for a in act] == [(helper["id"], payout)]
+
     # The helper's own certificate, shown by the helper: the elder does not see that.
     issue_disability(http, login("staff.cl"), helper["id"], "肢体", "四级", f"q-{helper['id']}")
     own = next(

@@ -14,6 +14,7 @@ BY_CODE = {
     "frozen": "该码已冻结，不能使用",
     "revoked": "该证照或亮证已被注销或撤回",
     "suspended": "该证照已暂停使用",
+    "not_yet_valid": "该证照尚未到生效日期",
     "wrong_audience": "此亮证码不是出示给本核验点的",
     "scene_not_allowed": "本核验点没有核验此场景的权限",
     "account_disabled": "您的账户已停用，请联系为您开户的窗口恢复使用",

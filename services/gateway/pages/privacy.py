@@ -33,7 +33,29 @@ SCOPES = {
     "confirm_payouts": "代为确认补贴",
     "apply": "代为办理申请",
 }
-ACTIONS = {"disclosed": "提供了您的信息", "issue_code": "代您出示了码"}
+# What a proxy did, said of the person acted for ("代您…") or by the proxy ("代王建国…").
+DONE_FOR = {
+    "issue_code": "出示了码",
+    "show_code": "出示了码",
+    "present": "出示了证照",
+    "apply": "提交了申请",
+    "confirm_payout": "确认领取了补贴",
+    "decline_payout": "放弃了补贴",
+}
+ACTIONS = {
+    "disclosed": "获得了您的信息",  # "短信服务商 获得了您的信息：手机号码，用于…"
+    **{action: f"代您{done}" for action, done in DONE_FOR.items()},
+}
+
+
+def what_was_done(item: dict[str, Any]) -> str:
+    acted_for = item.get("for")
+    if isinstance(acted_for, dict):
+        done = DONE_FOR.get(item["action"], "办理了事项")
+        return f"代{acted_for.get('name') or '他人'}{done}"
+    return ACTIONS.get(item["action"], "办理了事项")
+
+
 PURPOSES = {
     "policy_pushed": "发送政策推送短信",
     "registration_attempt": "尝试以您的证件号码登记（未成功）",
@@ -72,7 +94,7 @@ async def _history(here: Visit) -> dict[str, Any]:
         "activity": [
             {
                 **a,
-                "what": ACTIONS.get(a["action"], a["action"]),
+                "what": what_was_done(a),
                 "purpose": PURPOSES.get(str((a.get("detail") or {}).get("purpose")), ""),
                 "field_names": [
                     FIELD_NAMES.get(f, f) for f in (a.get("detail") or {}).get("fields") or []

@@ -102,8 +102,11 @@ async def issue_certificate(body: CertificateIssue, _actor: CurrentActor, bus: B
 
 
 class Amendment(BaseModel):
-    fields: dict[str, Any]
+    fields: dict[str, Any] = Field(default_factory=dict)
     reason: str = Field(min_length=1, max_length=500)
+    valid_until: str | None = Field(
+        default=None, max_length=10, description="A new last day (renewal), YYYY-MM-DD"
+    )
 
 
 @router.post(
@@ -116,7 +119,10 @@ async def amend_certificate(
     certificate_id: str, body: Amendment, _actor: CurrentActor, bus: BusDep
 ) -> Any:
     return await bus.call(
-        "certs", "amend_certificate", certificate_id=certificate_id, **body.model_dump()
+        "certs",
+        "amend_certificate",
+        certificate_id=certificate_id,
+        **body.model_dump(exclude_none=True),
     )
 
 

@@ -131,3 +131,16 @@ async def appoint_guardian(
     return await bus.call(
         "identity", "appoint_guardian", person_id=person_id, **body.model_dump(exclude_none=True)
     )
+
+
+@router.delete(
+    "/{person_id}/guardians/{delegation_id}",
+    summary="End a guardianship",
+    openapi_extra=operation("identity.revoke_delegation"),
+)
+async def end_guardianship(
+    person_id: str, delegation_id: str, _actor: CurrentActor, bus: BusDep
+) -> Any:
+    return await bus.call(
+        "identity", "revoke_delegation", delegation_id=delegation_id, guardianship_of=person_id
+    )

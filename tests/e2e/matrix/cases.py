@@ -656,6 +656,32 @@ def _guardian(w: World, p: Persona, t: Any) -> Call:
     )
 
 
+def guardianship(w: World) -> tuple[str, str]:
+    """A ward of street A whose guardian is proxy.full: (delegation id, ward id)."""
+    ward = w.make_person()
+    appointed = w.call(
+        "POST",
+        f"/v1/persons/{ward['id']}/guardians",
+        "staff.a",
+        json={"guardian_id": subject_of(w, "proxy.full"), "reason": "未成年"},
+    )
+    return str(appointed["id"]), str(ward["id"])
+
+
+@case("DELETE /v1/persons/{person_id}/guardians/{delegation_id}", guardianship, fresh=True)
+def _end_guardianship(w: World, p: Persona, t: Any) -> Call:
+    delegation_id, ward_id = t
+    return Call(
+        path={"person_id": ward_id, "delegation_id": delegation_id},
+        checks=[
+            (
+                "identity.revoke_delegation",
+                delegation(ward_id, subject_of(w, "proxy.full"), w.street_a, kind="guardian"),
+            )
+        ],
+    )
+
+
 @case("POST /v1/organisations", fresh=True)
 def _register_org(w: World, p: Persona, t: Any) -> Call:
     from tests.idnumbers import credit_code
