@@ -21,7 +21,7 @@ from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.claims import advance
-from services.common.codec import to_wire
+from services.common.codec import city_day, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 
@@ -181,7 +181,7 @@ def assess(
         "category": category,
         "grade": grade,
         "assessor": assessor.strip(),
-        "assessed_on": now.date().isoformat(),
+        "assessed_on": city_day(now).isoformat(),
         "issuer": issuer_id,
     }
     step = _step("assessed", actor, now, started, assessment=assessment)

@@ -20,13 +20,13 @@ from services.certs.signing import new_salts, sealed_part, sign
 from services.common import outbox
 from services.common.access import Guard
 from services.common.claims import CLAIMS, advance, claim
-from services.common.codec import to_wire
+from services.common.codec import city_day, to_wire
 from services.common.crypto import same
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.outbox import Commit, Event
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32
 STATUS_EVENTS = {"revoke": "cert_revoked", "suspend": "cert_suspended", "resume": "cert_resumed"}
 TRANSITIONS = {
@@ -146,7 +146,7 @@ def issue(
         raise InvalidInput("an object of field name → value", field="fields")
     # The holder's name is the registered subject's, whatever the request says.
     fields = validate_fields(kind, {**fields, "holder_name": subject["name"]})
-    starts = _date(valid_from, "valid_from") or now.date()
+    starts = _date(valid_from, "valid_from") or city_day(now)
     ends = _date(valid_until, "valid_until") or starts + timedelta(days=kind["validity_days"])
     if ends <= starts:
         raise InvalidInput("must be after valid_from", field="valid_until")
@@ -158,9 +158,11 @@ def issue(
         return _earlier(db, request_key, now), False
     number = new_number(issuer, now)
     try:
-        if ends >= now.date():  # a certificate of the past (entered for the record) holds nothing
+        if ends >= city_day(
+            now
+        ):  # a certificate of the past (entered for the record) holds nothing
             holdings.take(
-                db, kind, subject["id"], number, now, lambda c: current_status(c, now.date())
+                db, kind, subject["id"], number, now, lambda c: current_status(c, city_day(now))
             )
     except Conflict:
         db.claims.delete_one({"_id": request_key})  # refused: the request id stays free
@@ -185,11 +187,11 @@ def issue(
         "request_id": request_id,
         "issued_at": now,
         "issued_by": by,
-        "start_pending": starts > now.date(),  # announced as cert_started on its first day
+        "start_pending": starts > city_day(now),  # announced as cert_started on its first day
     }
     certificate["salts"] = new_salts(fields)
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
-    issued = view(certificate, now.date())
+    issued = view(certificate, city_day(now))
     commit = Commit("certificates", certificate_id)  # the insert below commits the event
     outbox.stage(db, now, commit, event("cert_issued", issued, kind))
     try:
@@ -202,7 +204,7 @@ def issue(
             db.claims.delete_one({"_id": request_key})
             raise
         db.claims.update_one({"_id": request_key}, {"$set": {"certificate_id": earlier["_id"]}})
-        return view(earlier, now.date()), False
+        return view(earlier, city_day(now)), False
     except PyMongoError:
         db.claims.delete_one({"_id": request_key})  # let the caller retry the same request
         raise
@@ -256,6 +258,11 @@ def amend_certificate(
     ends = _date(valid_until, "valid_until") if valid_until else None
     if ends is not None and ends <= date.fromisoformat(old["valid_from"]):
         raise InvalidInput("must be after valid_from", field="valid_until")
+    if (ends or date.fromisoformat(old["valid_until"])) >= city_day(now):
+        # A renewal brings a certificate back in force: not while the holder holds another.
+        holdings.take(
+            db, kind, old["subject"], old["number"], now, lambda c: current_status(c, city_day(now))
+        )
     index = issuers.allocate_index(db, issuer, now)
     new: Document = {
         **{
@@ -277,7 +284,7 @@ def amend_certificate(
         "version": old["version"] + 1,
         "status_index": index,
         "supersedes": old["_id"],
-        "start_pending": date.fromisoformat(str(old["valid_from"])) > now.date(),
+        "start_pending": date.fromisoformat(str(old["valid_from"])) > city_day(now),
         "status": "valid",
         "status_reason": None,
         "request_id": f"amend:{old['_id']}",
@@ -288,7 +295,7 @@ def amend_certificate(
     new["kid"] = issuer["jwk"]["kid"]
     new["salts"] = new_salts(merged)
     new["signature"] = sign(new, issuers.signing_key(issuer, wrap_key))
-    amended = view(new, now.date())
+    amended = view(new, city_day(now))
     try:
         db.certificates.insert_one(new)
     except DuplicateKeyError as exc:
@@ -331,7 +338,7 @@ def _earlier(db: Database[Document], request_key: str, now: datetime) -> dict[st
         raise Conflict(
             "a request with this request_id is still being processed; retry", field="request_id"
         )
-    return view(earlier, now.date())
+    return view(earlier, city_day(now))
 
 
 def _date(value: str | None, field: str) -> date | None:
@@ -369,7 +376,7 @@ def change_status(
     entry = {"action": action, "reason": reason.strip(), "by": actor.account_id, "at": now}
     changes = {"status": target, "status_reason": reason.strip(), "status_changed_at": now}
     rev = int(certificate.get("rev", 0)) + 1
-    after = view({**certificate, **changes}, now.date())
+    after = view({**certificate, **changes}, city_day(now))
     # Compare-and-set through a claimed revision: of two staff acting at once, one wins and
     # the other gets 409 (a revoked certificate never goes back to suspended or valid); the
     # winner's claim commits its event.
@@ -381,7 +388,7 @@ def change_status(
         now,
         events=[event(STATUS_EVENTS[action], after, get_type(db, certificate["type"]), rev)],
     )
-    return view(updated, now.date())
+    return view(updated, city_day(now))
 
 
 def get_certificate(db: Database[Document], certificate_id: str) -> Document:
@@ -431,12 +438,12 @@ def newly_started(db: Database[Document], now: datetime, limit: int = 500) -> li
     (``cert_started``, claimed like an expiry), so that what follows a certificate's status
     (policy's facts) learns it is in force."""
     found = db.certificates.find(
-        {"start_pending": True, "valid_from": {"$lte": now.date().isoformat()}}
+        {"start_pending": True, "valid_from": {"$lte": city_day(now).isoformat()}}
     ).limit(limit)
     announced = []
     for certificate in found:
         key = f"started:{certificate['_id']}"
-        started = view(certificate, now.date())
+        started = view(certificate, city_day(now))
         kind = get_type(db, certificate["type"])
         rev = int(certificate.get("rev", 0))
         outbox.stage(db, now, Commit(CLAIMS, key), event("cert_started", started, kind, rev))
@@ -452,14 +459,14 @@ def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> li
     found = db.certificates.find(
         {
             "status": "valid",
-            "valid_until": {"$lt": now.date().isoformat()},
+            "valid_until": {"$lt": city_day(now).isoformat()},
             "expiry_announced": {"$ne": True},
         }
     ).limit(limit)
     announced = []
     for certificate in found:
         key = f"expired:{certificate['_id']}"
-        expired = view(certificate, now.date())
+        expired = view(certificate, city_day(now))
         kind = get_type(db, certificate["type"])
         rev = int(certificate.get("rev", 0))
         outbox.stage(db, now, Commit(CLAIMS, key), event("cert_expired", expired, kind, rev))

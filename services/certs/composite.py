@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from services.certs.catalogue import get_type
 from services.certs.certificates import current_status, face, issue
+from services.common.codec import city_day
 from services.common.mongo import Document
 
 
@@ -37,7 +38,7 @@ def assemble_after(
                 {"subject": part["subject"], "type": sub_type, "status": "valid"},
                 sort=[("issued_at", -1)],
             )
-            if found is None or current_status(found, now.date()) != "valid":
+            if found is None or current_status(found, city_day(now)) != "valid":
                 break
             parts.append(found)
         else:

@@ -10,7 +10,7 @@ certificate was revoked or has expired no longer holds, and the next issue takes
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -21,6 +21,7 @@ from services.common.errors import Conflict
 from services.common.mongo import Document
 
 HOLDING = ("valid", "suspended", "not_yet_valid")  # a certificate in these states is held
+ABANDONED_AFTER = timedelta(minutes=1)  # an issue takes milliseconds between its two writes
 
 
 def take(
@@ -43,10 +44,21 @@ def take(
         except DuplicateKeyError as exc:
             raise _refused() from exc
         return
+    if held["number"] == number:
+        return
     current = db.certificates.find_one({"number": held["number"]}, sort=[("version", -1)])
-    if current is not None and status_of(current) in HOLDING and held["number"] != number:
+    if current is None:
+        # Taken by an issue still under way (its certificate is written just after): held,
+        # unless that issue stopped before writing it long ago.
+        at = held["at"] if held["at"].tzinfo else held["at"].replace(tzinfo=UTC)
+        if at > now - ABANDONED_AFTER:
+            raise _refused()
+    elif status_of(current) in HOLDING:
         raise _refused()
-    advance(db, "holdings", held, {"$set": {"number": number, "at": now}}, now)
+    try:
+        advance(db, "holdings", held, {"$set": {"number": number, "at": now}}, now)
+    except Conflict as exc:
+        raise _refused() from exc  # another issue took it at the same moment
 
 
 def _refused() -> Conflict:

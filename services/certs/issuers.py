@@ -25,7 +25,7 @@ from services.common.crypto import (
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 
-_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}\Z")
 
 
 def view(issuer: Document) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from services.certs.signing import field_digest, seal_valid, sealed_part
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
-from services.common.codec import format_time, to_wire
+from services.common.codec import city_day, format_time, to_wire
 from services.common.crypto import public_key_from_jwk
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -83,7 +83,7 @@ def create(
             field="certificate_ids",
         )
         shown_subjects.append(certificate["subject"])
-        status = current_status(certificate, now.date())
+        status = current_status(certificate, city_day(now))
         if status != "valid":
             raise Forbidden(f"this certificate is {status}", code=status)
         chosen = [name for name in fields if name in certificate["fields"]]
@@ -115,6 +115,9 @@ def create(
         claims["aud"] = audience
     kid, private = key
     token = jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid, "typ": None})
+    # What was shown: the chosen fields the certificates have (a name that is on none of them
+    # is not "shown", nor written into anyone's activity).
+    fields = sorted({d[1] for item in items for d in item["disclosures"]})
     acts = [
         proxy_acts.acted(subject, proxy, actor, "present", jti, now, fields=fields)
         for subject in sorted(set(shown_subjects))
@@ -223,7 +226,7 @@ def verify(
             raise PresentationRefused("revoked", "the holder withdrew this presentation")
         if any(standing(h).get("status") in FROZEN for h in presentation["holders"]):
             raise PresentationRefused("frozen", "this holder's code is frozen")
-        results = [_current(db, item, now.date()) for item in shown]
+        results = [_current(db, item, city_day(now)) for item in shown]
     except PresentationRefused as refused:
         raise InvalidInput(refused.detail, field="token", code=refused.reason) from refused
     _record(db, actor, now, presentation, results, purpose)

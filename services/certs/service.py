@@ -26,7 +26,7 @@ from services.common import (
     outbox,
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
-from services.common.codec import utcnow
+from services.common.codec import city_day, utcnow
 from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
@@ -140,12 +140,12 @@ class CertsService:
     @rpc(expected_exceptions=expected)
     def certificates_of(self, subject: str) -> list[dict[str, Any]]:
         return certificates.by_subject(
-            self.db, self.call.guard, self.check_key, subject, utcnow().date()
+            self.db, self.call.guard, self.check_key, subject, city_day(utcnow())
         )
 
     @rpc(expected_exceptions=expected)
     def certificate_versions(self, certificate_id: str) -> list[dict[str, Any]]:
-        return certificates.versions(self.db, self.call.guard, certificate_id, utcnow().date())
+        return certificates.versions(self.db, self.call.guard, certificate_id, city_day(utcnow()))
 
     @rpc(expected_exceptions=expected)
     def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:
@@ -219,12 +219,12 @@ class CertsService:
     @rpc(expected_exceptions=expected)
     def my_certificates(self) -> list[dict[str, Any]]:
         subjects = self.call.guard.mine()
-        return certificates.wallet(self.db, subjects, self.check_key, utcnow().date())
+        return certificates.wallet(self.db, subjects, self.check_key, city_day(utcnow()))
 
     @rpc(expected_exceptions=expected)
     def my_certificate_card(self, certificate_id: str) -> dict[str, Any]:
         return certificates.card(
-            self.db, self.call.guard, self.check_key, certificate_id, utcnow().date()
+            self.db, self.call.guard, self.check_key, certificate_id, city_day(utcnow())
         )
 
     @rpc(expected_exceptions=expected)
@@ -283,7 +283,7 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def public_check(self, number: str, code: str | None = None) -> dict[str, Any]:
-        return certificates.public_check(self.db, self.check_key, number, code, utcnow().date())
+        return certificates.public_check(self.db, self.check_key, number, code, city_day(utcnow()))
 
     @rpc(expected_exceptions=expected)
     def status_list(self, issuer_id: str) -> dict[str, Any]:

@@ -320,7 +320,7 @@ def relate(
 ) -> Answer:
     """The domain's decision about one resource: allowed, visible but not allowed (403), or
     not there for this caller (404)."""
-    kind = table.kinds[resource.kind]
+    kind = table.kinds.get(resource.kind) or COMMON_KINDS[resource.kind]
     if rule.services and caller in rule.services:
         return Answer.ALLOW
     if not holds(kind.visible, actor, caller, resource, kind.scope or rule.scope, links):
@@ -456,6 +456,8 @@ class Guard:
 
 
 PRINCIPAL_KIND = Kind("principal", visible=(SIGNED_IN,))
+# Kinds every service's guard knows without listing them (a person named in X-On-Behalf-Of).
+COMMON_KINDS = {"principal": PRINCIPAL_KIND}
 
 
 def principal(subject: str) -> Resource:

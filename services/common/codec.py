@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, overload
 
 from bson import ObjectId
@@ -38,7 +38,12 @@ def parse_time(value: str, field: str = "time") -> datetime:
         raise InvalidInput("must be an ISO 8601 time", field=field) from exc
     if parsed.tzinfo is None:
         raise InvalidInput("must carry a UTC offset (for example Z)", field=field)
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:  # also keeps astimezone from overflowing
+        raise InvalidInput(f"a time between {FIRST_YEAR} and {LAST_YEAR}", field=field)
     return parsed.astimezone(UTC)
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # times anyone here means; 0001 and 9999 are typing errors
 
 
 Scalar = str | int | float | bool | None
@@ -70,3 +75,13 @@ def fen(value: Any, field: str = "amount") -> int:
     if value < 0:
         raise InvalidInput("must not be negative", field=field)
     return value
+
+
+CITY_TIME = timezone(timedelta(hours=8), "CST")  # China Standard Time: the city's dates
+
+
+def city_day(moment: datetime) -> date:
+    """The date in the city (Beijing) at ``moment``: a certificate issued at 07:46 on 2 December
+    in Beijing is dated 2 December, not the UTC date before it."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(CITY_TIME).date()

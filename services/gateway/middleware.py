@@ -18,7 +18,7 @@ from services.common.logs import log_fields, request_id_var
 from services.gateway import metrics
 
 log = logging.getLogger("gateway.access")
-_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}\Z")
 
 
 class RequestContextMiddleware:

@@ -29,8 +29,8 @@ SCOPES = frozenset(
         "payments:callback",
     }
 )
-_CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
-_WEBHOOK_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+_CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}\Z")
+_WEBHOOK_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?\Z")
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:

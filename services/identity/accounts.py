@@ -33,14 +33,16 @@ from services.common.errors import (
     Unauthenticated,
 )
 from services.common.mongo import Document
+from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.access import subject as subject_resource
 from services.identity.orgunits import require_unit
 
 MAX_FAILED_LOGINS = 5  # from one address, for one name
 MAX_FAILED_PER_NAME = 50  # from anywhere, for one name
+KNOWN_FOR = timedelta(days=30)  # an address the owner signed in from escapes the name's lock
 LOCKOUT = timedelta(minutes=15)
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}\Z")
 
 # Which roles each role may grant when it creates an account.
 GRANTABLE: dict[str, frozenset[str]] = {
@@ -141,8 +143,6 @@ def build_account(
         "subject_id": subject_id,
         "scenes": scenes,
         "status": "active",
-        "failure_series": 0,
-        "failed_since_success": False,
         "created_at": now,
         "created_by": created_by,
     }
@@ -171,6 +171,8 @@ def create_account(
         raise InvalidInput("an org unit is required for this account", field="org_path")
     guard.require(access.org_unit_or_root(org_path), "no such org unit", field="org_path")
     unit = require_unit(db, org_path, "org_path") if org_path is not None else None
+    if display_name is not None:  # one spelling, never blank (a blank shows nobody)
+        display_name = checked_name(display_name, field="display_name")
     if "verifier" in granted and not display_name:
         # A verifier is always named where a person reads who saw their data.
         display_name = f"{unit['name'] if unit else '核验点'}·{username.lower()}"
@@ -347,32 +349,34 @@ def authenticate(
     """Check a password; the same answers for an unknown user and a wrong password.
 
     Failures are counted for the name from one address (five lock that pair) and for the
-    name from everywhere (fifty lock the name), whether the name exists or not: a lock says
-    nothing about whether an account exists, and someone elsewhere cannot lock a person out
-    with five tries (it takes fifty, from anywhere, within the window). ``hide`` is the keyed
-    hash that keeps names and addresses out of the counters' keys."""
+    name from everywhere (fifty lock the name), whether the name exists or not, so a lock
+    says nothing about whether an account exists. A success from an address starts that
+    address's count again, and no other's (an attacker's lock is not lifted by the owner's
+    login, which would tell that the name is real). The name's lock does not stop an
+    address the owner signed in from within ``KNOWN_FOR``: strangers cannot lock a person
+    out of the places they use. A new password lifts every lock. ``hide`` is the keyed hash
+    that keeps names and addresses out of the stored keys."""
     refused = Unauthenticated("invalid username or password")
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 128:
         raise refused
     name = username.lower()
     account = db.accounts.find_one({"username": name})
-    # A success starts a new series for its address; only a new password clears the name.
-    series = int(account.get("failure_series", 0)) if account else 0
     generation = int(account.get("password_generation", 0)) if account else 0
+    pair = hide(name + "|" + (address or ""))
+    seen = db.login_pairs.find_one({"_id": pair}) or {}
+    series = int(seen.get("series", 0))
+    known = _aware(seen.get("known_until"), now) > now
     counters = [
-        (f"{hide(name + '|' + (address or ''))}:{series}:{generation}", MAX_FAILED_LOGINS),
+        (f"{pair}:{series}:{generation}", MAX_FAILED_LOGINS),
         (f"{hide(name)}:{generation}", MAX_FAILED_PER_NAME),
     ]
-    _refuse_if_locked(db, [key for key, _limit in counters], now)
+    _refuse_if_locked(db, [key for key, _limit in counters[: 1 if known else 2]], now)
     if account is None:
         tpool.execute(verify_password, password, DUMMY_PASSWORD_HASH)
         record_failure(db, counters, now)
         raise refused
     if not tpool.execute(verify_password, password, account["password_hash"]):
         record_failure(db, counters, now)
-        if account.get("failed_since_success") is not True:
-            failed = {"$set": {"failed_since_success": True}}
-            db.accounts.update_one({"_id": account["_id"]}, failed)
         raise refused
     if account["status"] != "active":
         # Only to someone who knows the password: they learn why, and whom to ask.
@@ -380,12 +384,20 @@ def authenticate(
             "this account is disabled; the office that manages it can enable it again",
             code="account_disabled",
         )
-    if account.get("failed_since_success"):  # start a new series of failures
-        db.accounts.update_one(
-            {"_id": account["_id"]},
-            {"$inc": {"failure_series": 1}, "$set": {"failed_since_success": False}},
+    # This address: a new series of failures, and known to the owner for a while.
+    with suppress(DuplicateKeyError):  # two logins at once: either one's record will do
+        db.login_pairs.replace_one(
+            {"_id": pair},
+            {"series": series + 1, "known_until": now + KNOWN_FOR},
+            upsert=True,
         )
     return claims(account)
+
+
+def _aware(value: Any, now: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.min.replace(tzinfo=now.tzinfo)
+    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
 
 
 def _refuse_if_locked(db: Database[Document], keys: list[str], now: datetime) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from contextlib import suppress
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pymongo.database import Database
@@ -18,16 +18,14 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard, Links
 from services.common.actor import Actor
-from services.common.claims import advance, take_next
-from services.common.codec import parse_time, to_wire
+from services.common.claims import advance, claim, take_next
+from services.common.codec import CITY_TIME, parse_time, to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
 from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.pii import PiiKeys
 from services.identity.subjects import get_subject, load, operated_ids
-
-BEIJING = timezone(timedelta(hours=8))
 
 SCOPES = frozenset({"show_code", "show_certificates", "confirm_payouts", "apply"})
 PROXY_REQUESTS_PER_DAY = 10
@@ -168,6 +166,7 @@ def appoint_guardian(
     until = parse_time(valid_until, field="valid_until") if valid_until else None
     if until is not None and until <= now:
         raise InvalidInput("must be in the future", field="valid_until")
+    _one_guardianship(db, now, principal["_id"], guardian["_id"])
     if until is None:  # a minor's guardianship ends when the minor comes of age
         comes_of_age = majority(principal)
         until = comes_of_age if comes_of_age is not None and comes_of_age > now else None
@@ -185,6 +184,19 @@ def appoint_guardian(
     return view(delegation, _names(db, [delegation]))
 
 
+def _one_guardianship(db: Database[Document], now: datetime, ward: str, guardian: str) -> None:
+    """At most one guardianship in force per ward and guardian (a second would outlive the
+    first being ended): refused 409 while one is; two clerks at once, one wins (the n-th
+    guardianship of the pair is a claim)."""
+    pairs = list(db.delegations.find({"principal": ward, "proxy": guardian, "kind": "guardian"}))
+    if any(in_force(d, now) or d["status"] == "pending" for d in pairs):
+        raise Conflict(
+            "this person is already the guardian; end that one first", code="already_guardian"
+        )
+    if not claim(db, f"guardianship:{ward}:{guardian}:{len(pairs)}", now):
+        raise Conflict("this guardian was appointed at the same time", code="already_guardian")
+
+
 def majority(person: Document) -> datetime | None:
     """When a minor comes of age (18, at midnight in Beijing on the birthday): a guardianship
     of a minor ends then unless staff renew it with a later end (成年监护 by a court order).
@@ -198,7 +210,7 @@ def majority(person: Document) -> datetime | None:
         if (birth.month, birth.day) != (2, 29)
         else (date(birth.year + 18, 3, 1))
     )
-    return datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME).astimezone(UTC)
 
 
 def _record(

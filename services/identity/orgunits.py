@@ -21,7 +21,7 @@ from services.identity import access
 
 LEVELS = {"province": 1, "city": 2, "district": 3, "street": 4, "community": 5}
 KINDS = frozenset({*LEVELS, "department"})
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}\Z")
 
 
 def child_path(parent: str | None, code: str) -> str:

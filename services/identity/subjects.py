@@ -30,7 +30,7 @@ from services.identity.orgunits import require_unit
 from services.identity.pii import PiiKeys
 from services.identity.profiles import profile_of_view
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = re.compile(r"^1[3-9]\d{9}\Z")
 CONCESSIONS = frozenset({"none", "elderly", "disabled", "student", "veteran"})
 OPERATOR_ROLES = frozenset({"legal_representative", "operator"})
 

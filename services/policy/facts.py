@@ -24,8 +24,8 @@ from services.common.codec import parse_time, to_wire
 from services.common.errors import Conflict, InvalidInput
 from services.common.mongo import Document
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_SUBJECT = re.compile(r"^[po]_[A-Za-z0-9_-]{4,60}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
+_SUBJECT = re.compile(r"^[po]_[A-Za-z0-9_-]{4,60}\Z")
 MAX_BULK_LINES = 100_000
 BATCH_STUCK_AFTER = timedelta(minutes=2)  # then taken over: a second pass writes the same facts
 
@@ -188,7 +188,7 @@ def claim_batch(
     db: Database[Document], now: datetime, source: str, batch_id: str
 ) -> Document | None:
     """None when this (source, batch id) is new; else the report of its first upload."""
-    if not isinstance(batch_id, str) or not re.match(r"^[A-Za-z0-9._:-]{1,64}$", batch_id):
+    if not isinstance(batch_id, str) or not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", batch_id):
         raise InvalidInput("1–64 letters, digits or . _ : -", field="batch_id")
     key = f"facts-batch:{source}:{batch_id}"
     if claim(db, key, now):

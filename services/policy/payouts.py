@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -31,19 +31,19 @@ from pymongo.errors import DuplicateKeyError
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.claims import advance
-from services.common.codec import to_wire
+from services.common.codec import CITY_TIME, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.policy import access, budget, facts, matching, policies
 from services.policy.amounts import chosen_row
 
+YEAR = r"20\d\d"  # 2000–2099: a payout of another century is a typing error
 PERIOD_FORMATS = {
-    "once": r"^once$",
-    "monthly": r"^\d{4}-(0[1-9]|1[0-2])$",
-    "quarterly": r"^\d{4}-Q[1-4]$",
-    "yearly": r"^\d{4}$",
+    "once": r"once",
+    "monthly": YEAR + r"-(0[1-9]|1[0-2])",
+    "quarterly": YEAR + r"-Q[1-4]",
+    "yearly": YEAR,
 }
-BEIJING = timezone(timedelta(hours=8))
 MAX_ATTEMPTS = 5
 CALLBACK_WAIT = timedelta(seconds=float(os.environ.get("PAYMENT_CALLBACK_WAIT_SECONDS", "600")))
 RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
@@ -57,7 +57,7 @@ Disburse = Callable[[Document], tuple[str, str]]
 
 def validate_period(policy: Document, period: Any) -> str:
     pattern = PERIOD_FORMATS[policy["payout_period"]]
-    if not isinstance(period, str) or not re.match(pattern, period):
+    if not isinstance(period, str) or not re.fullmatch(pattern, period):
         example = {"once": "once", "monthly": "2026-11", "quarterly": "2026-Q4", "yearly": "2026"}[
             policy["payout_period"]
         ]
@@ -85,7 +85,7 @@ def period_bounds(policy: Document, period: str) -> tuple[datetime | None, datet
 
 
 def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+    return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME)
 
 
 def evaluated_at(policy: Document, period: str, now: datetime) -> datetime:
@@ -96,6 +96,14 @@ def evaluated_at(policy: Document, period: str, now: datetime) -> datetime:
     if start is not None and start > now:
         begins = start.date().isoformat()
         raise InvalidInput(f"this period has not begun (it begins on {begins})", field="period")
+    if period != "once":  # a period wholly outside the policy's effective dates pays nothing
+        effective, until = period_bounds(policy, "once")
+        if (effective is not None and end is not None and end <= effective) or (
+            until is not None and start is not None and start >= until
+        ):
+            raise InvalidInput(
+                "this period lies outside the policy's effective dates", field="period"
+            )
     if end is not None and end <= now:
         return end - timedelta(microseconds=1)
     return now
@@ -136,7 +144,7 @@ def _eligible(
     """Who qualifies as of ``at`` (a period's moment), with what the decision used: each fact
     read with its source, derived ones (age) marked so, and the amount row chosen."""
     found = []
-    day = at.astimezone(BEIJING).date()
+    day = at.astimezone(CITY_TIME).date()
     for subject in db.facts.find({"kind": policy["subject_type"]}):
         current = facts.current(subject, at)
         values = facts.with_derived(current, day)
@@ -235,7 +243,7 @@ def _create(
     payout = db.payouts.find_one({"_id": payout_id})
     if payout is not None:
         return payout
-    day = at.astimezone(BEIJING).date()
+    day = at.astimezone(CITY_TIME).date()
     record = {
         **matching.decision_record(policy, result, result["sources"], day),
         "amount_row": result.get("amount_row"),

@@ -34,7 +34,7 @@ TRANSITIONS = {
     "resume": ({"suspended"}, "published"),
     "retire": ({"draft", "published", "suspended"}, "retired"),
 }
-_CODE = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
+_CODE = re.compile(r"[A-Za-z0-9_-]{2,40}")
 
 
 def _day(body: dict[str, Any], key: str) -> str | None:
@@ -52,7 +52,7 @@ def validate_definition(body: dict[str, Any]) -> Document:
     if not isinstance(body, dict):
         raise InvalidInput("a policy object", field="policy")
     code = body.get("code")
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise InvalidInput("2–40 letters, digits, _ or -", field="code")
     code = code.lower()  # one code, however typed: no lookalike of another unit's policy
     mode, period = body.get("mode", "apply"), body.get("payout_period", "once")
@@ -139,7 +139,11 @@ def _code_owner(db: Database[Document], code: str, unit: str | None, now: dateti
     units at once cannot both take it); policies from before codes were claimed name theirs."""
     key = f"policy-code:{code}"
     if claim(db, key, now, owner=unit):
-        earlier = db.policies.find_one({"code": code}, {"org_path": 1})
+        # Codes were stored as typed before they were one code in lower case: the earliest
+        # policy under any spelling of it names the owner.
+        spelled = {"$regex": f"^{re.escape(code)}$", "$options": "i"}
+        found_earlier = db.policies.find({"code": spelled}, {"org_path": 1, "created_at": 1})
+        earlier = min(found_earlier, key=lambda p: str(p.get("created_at") or ""), default=None)
         if earlier is None:
             return unit
         db.claims.update_one({"_id": key}, {"$set": {"owner": earlier.get("org_path")}})

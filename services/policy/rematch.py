@@ -18,6 +18,7 @@ from services.policy import catalogue, columnar, facts, inbox, matching
 from services.policy.policies import in_force
 
 SAMPLE = 20
+SMALLEST_GROUP = 10  # of subjects outside the caller's area, told only as a group this size
 CHUNK = 50_000  # subjects matched at once in a batch
 
 
@@ -123,11 +124,14 @@ def simulate(
     db: Database[Document], now: datetime, policy: Document, may_read: Callable[[str], bool]
 ) -> dict[str, Any]:
     """A draft against today's facts: how many, how much, where, and who nearly qualifies.
-    Everything over all subjects of the policy's kind is a count (by unit, and near misses by
-    unit and the one check missed); a near miss by name, with the subject's value, is listed
-    only for subjects in the caller's reach (``may_read`` of the subject's org path), as a
-    department's author reads no resident's facts. Reads only."""
-    eligible = unknown = 0
+
+    A near miss by name, with the subject's value, is listed only for subjects in the
+    caller's reach (``may_read`` of the subject's org path). Of the subjects outside it only
+    groups of at least ``SMALLEST_GROUP`` are told, as counts: a unit's row, a near-miss row
+    and the totals say ``fewer_than`` instead of a figure when fewer of those subjects are in
+    them, so a draft written to single out one resident (a birth date and a community) tells
+    nothing of them. Reads only."""
+    eligible = unknown = outside = 0
     total = 0
     by_unit: dict[str, dict[str, int]] = {}
     near: list[dict[str, Any]] = []
@@ -143,6 +147,8 @@ def simulate(
             bucket = by_unit.setdefault(unit, {"eligible": 0, "amount": 0})
             bucket["eligible"] += int(where.sum())
             bucket["amount"] += int(batch.amount[where & paid].sum(dtype=np.int64))
+            if not may_read(str(unit)):
+                outside += int(where.sum())
         for i in np.flatnonzero(batch.near_miss):
             failing = [c for c in batch.explain(int(i), columns)["checks"] if c["met"] is not True]
             key = (str(units[i]), str(failing[0]["label"]))
@@ -151,16 +157,26 @@ def simulate(
                 subject = subjects[i]["_id"]
                 near.append({"subject": subject, "org_unit": key[0], "check": failing[0]})
     budget = policy.get("budget")
+    small = 0 < outside < SMALLEST_GROUP  # the totals would tell of a few outside the area
+    hidden = {"fewer_than": SMALLEST_GROUP}
     return {
-        "eligible": eligible,
+        **(hidden if small else {}),
+        "eligible": None if small else eligible,
         "unknown": unknown,
-        "total_amount": total,
+        "total_amount": None if small else total,
         "budget": budget,
-        "within_budget": None if budget is None else total <= budget,
-        "by_org_unit": [{"org_unit": u, **v} for u, v in sorted(by_unit.items())],
+        "within_budget": None if budget is None or small else total <= budget,
+        "by_org_unit": [
+            {"org_unit": u, **v}
+            if may_read(u) or v["eligible"] >= SMALLEST_GROUP
+            else {"org_unit": u, "eligible": None, "amount": None, **hidden}
+            for u, v in sorted(by_unit.items())
+        ],
         "near_misses": near,
         "near_miss_counts": [
             {"org_unit": unit, "label": label, "count": count}
+            if may_read(unit) or count >= SMALLEST_GROUP
+            else {"org_unit": unit, "label": label, "count": None, **hidden}
             for (unit, label), count in sorted(missing.items())
         ],
     }

@@ -23,7 +23,7 @@ SEED = {
     "policy_unreceived": "应享未享",
     "manual": "人工录入",
 }
-_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}\Z")
 
 
 def seed(db: Database[Document], _config: Any) -> None:

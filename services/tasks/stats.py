@@ -6,20 +6,21 @@ tasks), each task once however many units of the subtree held it, with the same 
 each unit directly below (``by_unit``, for drilling down; a task held by two of them counts in
 both rows, so the rows may add up to more than the total). A task counts in the period it was
 dispatched. ``from`` and ``to`` are ISO 8601 times or dates; without an offset they are China
-Standard Time (a date is its midnight in Beijing), as a clerk of the city means them."""
+Standard Time (``from`` a date: its midnight in Beijing; ``to`` a date: the end of that day),
+as a clerk of the city means them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 
 from services.common.access import Guard
 from services.common.actor import within
-from services.common.codec import format_time
+from services.common.codec import FIRST_YEAR, LAST_YEAR, format_time
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
 from services.tasks import access
@@ -81,15 +82,21 @@ class Tally:
         }
 
 
-def parse_local(value: str, name: str) -> datetime:
-    """An ISO 8601 time or date; without an offset it is China Standard Time."""
+def parse_local(value: str, name: str, through: bool = False) -> datetime:
+    """An ISO 8601 time or date; without an offset it is China Standard Time. ``through``:
+    a date is the end of that day (for ``to``)."""
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=CST)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (TypeError, ValueError) as exc:
+            parsed = datetime(day.year, day.month, day.day, tzinfo=CST)
+            # A date as ``to`` means up to the end of that day, as a clerk reads "to the 31st".
+            parsed += timedelta(days=1) if through else timedelta()
+        else:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInput("an ISO 8601 time or date, such as 2026-11-01", field=name) from exc
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise InvalidInput(f"a time between {FIRST_YEAR} and {LAST_YEAR}", field=name)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)
 
 
@@ -115,7 +122,7 @@ def unit_stats(
     if not unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
     since = parse_local(start, "from") if start else None
-    until = parse_local(end, "to") if end else now
+    until = parse_local(end, "to", through=True) if end else now
     if since and since >= until:
         raise InvalidInput("must be before to", field="from")
     window: Document = {"$lt": until} | ({"$gte": since} if since else {})

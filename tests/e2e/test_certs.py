@@ -563,7 +563,7 @@ def test_disability_certificate_from_application_to_wallet(
     shown = http.post(
         "/v1/presentations",
         headers={**helper, "X-On-Behalf-Of": elder_id},
-        json={"certificate_ids": [certificate["id"]], "fields": ["grade"]},
+        json={"certificate_ids": [certificate["id"]], "fields": ["grade", "请访问某网址领取补贴"]},
     )
     assert shown.status_code == 201, shown.text
 
@@ -760,6 +760,24 @@ def test_an_expired_certificate_is_renewed_as_a_new_version(
     )
     assert renewed.status_code == 201, renewed.text
     assert renewed.json()["version"] == 2
+    # Renewed, it is the one held: a second certificate is refused, and renewing an old one
+    # entered for the record while this one is valid is refused too.
+    record = issue_disability(
+        http,
+        staff,
+        holder,
+        "视力",
+        "三级",
+        f"cl-record-{holder}",
+        valid_from="2005-01-01",
+        valid_until="2010-01-01",
+    ).json()
+    again = http.post(
+        f"/v1/certificates/{record['id']}/amend",
+        headers=staff,
+        json={"reason": "续期", "valid_until": "2031-12-31"},
+    )
+    assert assert_problem(again, 409)["code"] == "already_held"
     assert renewed.json()["status"] == "valid"
     assert renewed.json()["valid_until"] == "2030-12-31"
     assert renewed.json()["fields"]["grade"] == "二级"
@@ -767,3 +785,23 @@ def test_an_expired_certificate_is_renewed_as_a_new_version(
     assert public["result"] == "authentic"
     wallet = [c for c in http.get("/v1/me/certificates", headers=me).json()]
     assert [c["version"] for c in wallet if c["number"] == old["number"]] == [2]
+
+
+def test_issuing_at_once_to_one_person_gives_one_certificate(
+    http: httpx.Client, login: Login
+) -> None:
+    """Eight clerks' requests at the same moment for one person: one certificate, seven 409."""
+    holder, _me = fresh_citizen(http, login("staff.nh"), "郑同时")
+    staff = login("staff.cl")
+    base = str(http.base_url)
+
+    def one(i: int) -> int:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            answer = issue_disability(client, staff, holder, "肢体", "二级", f"race-{holder}-{i}")
+            return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(one, range(8)))
+    assert codes == [201] + [409] * 7, codes
+    held = http.get("/v1/certificates/by-subject", headers=staff, params={"subject": holder})
+    assert [c["status"] for c in held.json()] == ["valid"]

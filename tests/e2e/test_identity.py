@@ -343,6 +343,22 @@ def test_staff_appoint_a_guardian_for_a_minor(http: httpx.Client, login: Login) 
     )
     assert code.status_code == 200
     assert code.json()["subject_id"] == child["id"]
+    twice = http.post(
+        f"/v1/persons/{child['id']}/guardians",
+        headers=staff,
+        json={"guardian_id": guardian_id, "reason": "再次指定"},
+    )
+    assert assert_problem(twice, 409)["code"] == "already_guardian"
+    forever = http.post(
+        f"/v1/persons/{child['id']}/guardians",
+        headers=staff,
+        json={
+            "guardian_id": guardian_id,
+            "reason": "x",
+            "valid_until": "9999-12-31T23:59:59-10:00",
+        },
+    )
+    assert assert_problem(forever, 422)["field"] == "valid_until"
     # Born 2015-06-01: of age at midnight in Beijing on 2033-06-01, when the guardianship ends.
     assert appointed.json()["valid_until"] == "2033-05-31T16:00:00.000Z"
     ended = f"/v1/persons/{child['id']}/guardians/{appointed.json()['id']}"

@@ -506,16 +506,15 @@ def test_a_districts_statistics_count_its_streets_tasks_by_beijing_dates(
     task = {"title": "路灯不亮", "category": "fire_safety", "units": [XH]}
     ok(http.post("/v1/tasks", headers=login("staff.nh"), json=task), 201)
     assert figures() == (before[0] + 1, before[1] + 1)  # once, under its street
-    until_today = ok(
-        http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"to": today})
+    yesterday = (datetime.now(CST).date() - timedelta(days=1)).isoformat()
+    through = ok(
+        http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"to": yesterday})
     )
-    assert (
-        until_today["to"]
-        == f"{(datetime.now(CST).date() - timedelta(days=1)).isoformat()}T16:00:00.000Z"
-    )
+    assert through["to"] == f"{yesterday}T16:00:00.000Z"  # to the end of that Beijing day
     missing = http.get(f"/v1/stats/units/{DISTRICT}/NOPE", headers=district)
     assert missing.status_code == 404
     assert missing.json()["field"] == "unit"
-    bad = http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"from": "11/01"})
-    assert bad.status_code == 422
-    assert bad.json()["field"] == "from"
+    for odd in ("11/01", "0001-01-01", "9999-12-31T23:59:59-05:00"):
+        bad = http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"from": odd})
+        assert bad.status_code == 422, odd
+        assert bad.json()["field"] == "from"

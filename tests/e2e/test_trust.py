@@ -189,6 +189,10 @@ def test_one_department_cannot_retire_anothers_policy(http: httpx.Client, login:
         "/v1/policies", headers=login("staff.sj"), json={**body, "code": code.upper()}
     )
     assert assert_problem(lookalike, 409)["field"] == "code"  # one code, however it is typed
+    trailing = http.post(
+        "/v1/policies", headers=login("staff.sj"), json={**body, "code": code + "\n"}
+    )
+    assert assert_problem(trailing, 422)["field"] == "code"
     retire = http.post(f"/v1/policies/{owned['id']}/retire", headers=login("staff.sj"))
     assert_problem(retire, 403)
     assert http.get(f"/v1/policies/{owned['id']}", headers=login("staff.cl")).json()["status"] == (
@@ -228,14 +232,42 @@ def test_simulating_a_draft_names_no_resident_outside_the_authors_area(
     department = simulate("staff.cl")
     assert resident["id"] not in json.dumps(department)
     assert department["near_misses"] == []
-    counted = {(n["org_unit"], n["label"]): n["count"] for n in department["near_miss_counts"]}
-    assert counted[(f"{DISTRICT}/NH", "持有残疾人证")] >= 1
+    rows = {(n["org_unit"], n["label"]): n for n in department["near_miss_counts"]}
+    row = rows[(f"{DISTRICT}/NH", "持有残疾人证")]
+    assert row["count"] >= 10 if row["count"] is not None else row["fewer_than"] == 10
     street = simulate("staff.nh")
     named = [n["subject"] for n in street["near_misses"]]
     assert all(n["org_unit"].startswith(f"{DISTRICT}/NH") for n in street["near_misses"])
     assert named  # the street's own residents, by name of record
     elsewhere = simulate("staff.tyj")
     assert resident["id"] not in [n["subject"] for n in elsewhere["near_misses"]]
+
+    # A draft written to single out one resident of another street tells nothing of them.
+    marker = f"one-{secrets.token_hex(3)}"
+    noted = http.put(
+        f"/v1/subjects/{resident['id']}/facts",
+        headers=login("staff.nh"),
+        json={"facts": {"pilot_group": marker, "device_price": 234500}},
+    )
+    assert noted.status_code == 200, noted.text
+    conditions = {"fact": "pilot_group", "op": "==", "value": marker, "label": "单个"}
+    for author in ("staff.tyj", "staff.cl"):
+        body = {
+            "code": f"one-{secrets.token_hex(3)}",
+            "title": "单人测算",
+            "department": "测试",
+            "category": "助残",
+            "subject_type": "person",
+            "conditions": conditions,
+            "amount": {"rate": 1, "of": "device_price"},
+        }
+        draft = http.post("/v1/policies", headers=login(author), json=body).json()
+        told = http.post(f"/v1/policies/{draft['id']}/simulate", headers=login(author)).json()
+        assert told["eligible"] is None
+        assert told["total_amount"] is None
+        assert told["fewer_than"] == 10
+        assert "234500" not in json.dumps(told)
+        assert [r["eligible"] for r in told["by_org_unit"]] == [None]
 
 
 def test_facts_only_certificates_or_identity_state_cannot_be_typed_in(
@@ -401,6 +433,13 @@ def test_payouts_follow_the_confirm_payouts_scope_and_disclosures_their_holder(
         return [a for a in seen if a["action"] == "confirm_payout"]
 
     act = eventually(confirmed_for_me)  # the elder reads who confirmed it in her name
+    named = http.get("/v1/me/payouts", headers={**helper_h, "X-On-Behalf-Of": elder["id"]})
+    assert named.status_code == 200, named.text
+    assert payout in [p["id"] for p in named.json()]
+    stranger = http.get(
+        "/v1/me/payouts", headers={**helper_h, "X-On-Behalf-Of": "p_0000000000000000"}
+    )
+    assert assert_problem(stranger, 403)["code"] == "not_delegated"
     assert [(a["by"]["id"], a["detail"]["ref"]) for a in act] == [(helper["id"], payout)]
 
     # The helper's own certificate, shown by the helper: the elder does not see that.
