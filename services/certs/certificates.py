@@ -435,46 +435,45 @@ def _issuer_units(db: Database[Document]) -> dict[str, str]:
 
 def newly_started(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
     """Certificates issued ahead of their first day that reached it: announced once each
-    (``cert_started``, claimed like an expiry), so that what follows a certificate's status
-    (policy's facts) learns it is in force."""
-    found = db.certificates.find(
-        {"start_pending": True, "valid_from": {"$lte": city_day(now).isoformat()}}
-    ).limit(limit)
-    announced = []
-    for certificate in found:
-        key = f"started:{certificate['_id']}"
-        started = view(certificate, city_day(now))
-        kind = get_type(db, certificate["type"])
-        rev = int(certificate.get("rev", 0))
-        outbox.stage(db, now, Commit(CLAIMS, key), event("cert_started", started, kind, rev))
-        if claim(db, key, now):
-            announced.append(started)
-        db.certificates.update_one({"_id": certificate["_id"]}, {"$set": {"start_pending": False}})
-    return announced
+    (``cert_started``), so that what follows a certificate's status (policy's facts) learns it
+    is in force."""
+    query = {"start_pending": True, "valid_from": {"$lte": city_day(now).isoformat()}}
+    return _announce(db, now, query, "cert_started", "started", "start_pending", False, limit)
 
 
 def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
-    """Certificates whose validity ended and that were not announced yet; each is claimed
-    once (common.claims), so two sweepers or replicas never announce one twice."""
-    found = db.certificates.find(
-        {
-            "status": "valid",
-            "valid_until": {"$lt": city_day(now).isoformat()},
-            "expiry_announced": {"$ne": True},
-        }
-    ).limit(limit)
+    """Certificates whose validity ended and that were not announced yet (``cert_expired``)."""
+    query = {
+        "status": "valid",
+        "valid_until": {"$lt": city_day(now).isoformat()},
+        "expiry_announced": {"$ne": True},
+    }
+    return _announce(db, now, query, "cert_expired", "expired", "expiry_announced", True, limit)
+
+
+def _announce(
+    db: Database[Document],
+    now: datetime,
+    query: Document,
+    name: str,
+    claimed_as: str,
+    mark: str,
+    marked: bool,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One event ``name`` for each certificate ``query`` finds, each claimed once (common.
+    claims), so two sweepers or replicas never announce one twice; ``mark`` is then set to
+    ``marked`` so that it is not found again."""
     announced = []
-    for certificate in found:
-        key = f"expired:{certificate['_id']}"
-        expired = view(certificate, city_day(now))
+    for certificate in db.certificates.find(query).limit(limit):
+        key = f"{claimed_as}:{certificate['_id']}"
+        shown = view(certificate, city_day(now))
         kind = get_type(db, certificate["type"])
         rev = int(certificate.get("rev", 0))
-        outbox.stage(db, now, Commit(CLAIMS, key), event("cert_expired", expired, kind, rev))
+        outbox.stage(db, now, Commit(CLAIMS, key), event(name, shown, kind, rev))
         if claim(db, key, now):
-            announced.append(expired)
-        db.certificates.update_one(
-            {"_id": certificate["_id"]}, {"$set": {"expiry_announced": True}}
-        )
+            announced.append(shown)
+        db.certificates.update_one({"_id": certificate["_id"]}, {"$set": {mark: marked}})
     return announced
 
 

@@ -125,6 +125,26 @@ def fresh_citizen(
 FRESH_PASSWORD = "Fresh-pass-2026"
 
 
+def fresh_account(
+    http: httpx.Client,
+    by: dict[str, str],
+    prefix: str,
+    roles: list[str],
+    org_path: str,
+    **extra: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """An account made just now by ``by`` (its answer), signed in: (account, Authorization)."""
+    username = f"{prefix}.{secrets.token_hex(3)}"
+    body = {"username": username, "password": FRESH_PASSWORD, "roles": roles, "org_path": org_path}
+    made = http.post("/v1/accounts", headers=by, json={**body, **extra})
+    assert made.status_code == 201, made.text
+    form = {"grant_type": "password", "username": username, "password": FRESH_PASSWORD}
+    token = http.post("/v1/auth/token", data=form)
+    assert token.status_code == 200, token.text
+    account: dict[str, Any] = made.json()
+    return account, {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
 def eventually(probe: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Poll until ``probe`` returns something truthy (events cross the broker)."""
     deadline = time.monotonic() + timeout

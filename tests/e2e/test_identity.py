@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from tests.e2e.conftest import token_for
-from tests.e2e.support import eventually, fresh_citizen, grant_proxy, run_verifier
+from tests.e2e.support import eventually, fresh_account, fresh_citizen, grant_proxy, run_verifier
 from tests.e2e.test_certs import issue_disability
 from tests.e2e.test_foundation import assert_problem
 from tests.idnumbers import credit_code, resident_id
@@ -527,28 +527,15 @@ def test_a_verifier_is_always_named_to_the_person_it_scanned(
 ) -> None:
     """A terminal created without a display name is named after its unit and login, and the
     person reads that name among the scans of their code."""
-    name = f"gate.{secrets.token_hex(3)}"
-    made = http.post(
-        "/v1/accounts",
-        headers=login("staff.nh"),
-        json={
-            "username": name,
-            "password": "Gate-pass-2026",
-            "roles": ["verifier"],
-            "org_path": NH,
-            "scenes": ["hotel"],
-        },
-    )
-    assert made.status_code == 201, made.text
-    assert made.json()["display_name"] == f"南湖街道·{name}"
+    made, gate = fresh_account(http, login("staff.nh"), "gate", ["verifier"], NH, scenes=["hotel"])
+    assert made["display_name"] == f"南湖街道·{made['username']}"
     _person, me = fresh_citizen(http, login("staff.nh"))
     token = http.post("/v1/me/code", headers=me).json()["token"]
-    gate = {"Authorization": f"Bearer {token_for(http, name, 'Gate-pass-2026')}"}
     scanned = http.post("/v1/codes/verify", headers=gate, json={"token": token, "scene": "hotel"})
     assert scanned.status_code == 200, scanned.text
     seen = http.get("/v1/me/scans", headers=me).json()
     items = seen["items"] if isinstance(seen, dict) else seen
-    assert [s["verifier"]["name"] for s in items] == [f"南湖街道·{name}"]
+    assert [s["verifier"]["name"] for s in items] == [f"南湖街道·{made['username']}"]
 
 
 def test_a_proxy_renewed_after_the_first_expired_counts(http: httpx.Client, login: Login) -> None:

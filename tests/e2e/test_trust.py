@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.support import grant_proxy
+from tests.e2e.support import fresh_account, grant_proxy
 from tests.e2e.test_certs import issue_disability
 from tests.e2e.test_foundation import assert_problem
 from tests.e2e.test_policy import eventually
@@ -492,23 +492,7 @@ def test_a_clerk_meets_at_most_twenty_numbers_of_elsewhere_a_day(
 ) -> None:
     """Counted per number: the twenty-first distinct number held elsewhere is refused until
     Beijing's midnight; a number already tried that day is not counted again."""
-    clerk_name = f"counting.{secrets.token_hex(3)}"
-    made = http.post(
-        "/v1/accounts",
-        headers=login("admin"),
-        json={
-            "username": clerk_name,
-            "password": "Count-pass-2026",
-            "roles": ["staff"],
-            "org_path": f"{DISTRICT}/TYJ",
-        },
-    )
-    assert made.status_code == 201, made.text
-    granted = http.post(
-        "/v1/auth/token",
-        data={"grant_type": "password", "username": clerk_name, "password": "Count-pass-2026"},
-    )
-    clerk = {"Authorization": f"Bearer {granted.json()['access_token']}"}
+    _account, clerk = fresh_account(http, login("admin"), "counting", ["staff"], f"{DISTRICT}/TYJ")
     residents = [person(http, login, "NH") for _ in range(21)]
     answers = []
     for resident in residents:

@@ -5,30 +5,22 @@ does not make a revoked certificate valid again; a new version does."""
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import eventlet
-import pymongo
 import pytest
 from pymongo.database import Database
 
 from services.certs import certificates
 from services.common.codec import utcnow
 from services.policy import subjects
-from tests.conftest import MONGO_URL
 
 Db = Database[dict[str, Any]]
 
 
 @pytest.fixture
-def db() -> Iterator[Db]:
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(MONGO_URL, tz_aware=True)
-    name = f"it_order_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    client.drop_database(name)
-    client.close()
+def db(scratch_db: Db) -> Db:
+    return scratch_db
 
 
 def event(status: str, version: int, rev: int, grade: str = "三级") -> dict[str, Any]:

@@ -4,29 +4,21 @@ progress: the next upload after a while, or at once after a failure, runs it."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pymongo
 import pytest
 from pymongo.database import Database
 
 from services.common.codec import utcnow
 from services.policy import facts
-from tests.conftest import MONGO_URL
 
 Db = Database[dict[str, Any]]
 
 
 @pytest.fixture
-def db() -> Iterator[Db]:
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(MONGO_URL, tz_aware=True)
-    name = f"it_batches_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    client.drop_database(name)
-    client.close()
+def db(scratch_db: Db) -> Db:
+    return scratch_db
 
 
 def test_a_batch_is_run_once_and_never_left_in_progress(db: Db) -> None:
