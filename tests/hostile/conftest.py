@@ -124,6 +124,14 @@ def known(hostile_suite: Suite, city: dict[str, Any]) -> dict[str, list[str]]:
         department = bearer_of(http, "staff.cl")  # 区残联: issues certificates, authors policies
         holder = http.get("/v1/me", headers=citizen).json()["subject_id"]
         certificate = issue_disability(http, department, holder, "肢体", "三级", "hostile-0001")
+        if certificate.status_code == 409:  # the attacks gave the citizen theirs (one is held)
+            certificate = http.get("/v1/me/certificates", headers=citizen)
+            held = [
+                c
+                for c in certificate.json()
+                if c["status"] == "valid" and c["type"] == "disability_certificate"
+            ]
+            certificate = httpx.Response(200, json=held[:1], request=certificate.request)
         policy = http.post(
             "/v1/policies", headers=department, json=copy.deepcopy(ASSISTIVE_DEVICES)
         )
