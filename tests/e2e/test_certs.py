@@ -126,10 +126,16 @@ def test_issue_check_revoke_and_the_status_list(
         assert statuslist.verify_list(listed, seal)
         assert statuslist.bit(listed["encoded_list"], certificate["status_index"])
 
-        events = {}
-        for _ in range(2):
+        # At least once: with two relays (replicas) an event may come twice, the same
+        # event_id each time; read until both have come.
+        events: dict[str, dict[str, Any]] = {}
+        for _ in range(10):
+            if {"cert_issued", "cert_revoked"} <= set(events):
+                break
             event = next_event(channel, queue, 10)
-            assert event is not None, "no event within 10 s"
+            assert event is not None, f"only {sorted(events)} within 10 s"
+            if event[0] in events:
+                assert event[1]["event_id"] == events[event[0]]["event_id"]  # a repeat
             events[event[0]] = event[1]
     issued = events["cert_issued"]
     assert isinstance(issued.pop("request_id"), str)  # the request that issued it, for logs
@@ -599,8 +605,10 @@ def test_an_expired_certificate_is_announced_once(
         event = next_event(channel, queue, 15)
         assert event is not None, "no cert_expired within 15 s"
         assert event[1]["certificate_id"] == old["id"]
-        # The sweep runs every second in this suite: three more seconds, no second announcement.
-        assert next_event(channel, queue, 3) is None
+        # The sweep runs every second in this suite: three more seconds, no second announcement
+        # (the same event again from a second relay is at-least-once delivery, not another).
+        again = next_event(channel, queue, 3)
+        assert again is None or again[1]["event_id"] == event[1]["event_id"]
     public = http.get(f"/v1/certificates/{old['number']}/verify").json()
     assert public["result"] == "expired"
 
