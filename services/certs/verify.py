@@ -15,14 +15,14 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from services.certs import statuslist
 from services.certs.presentations import PresentationRefused, check_token, status_checked
+from services.common.codec import city_day
 from services.common.crypto import public_key_from_jwk
-
-BEIJING_OFFSET = 8 * 3600  # certificates are dated in China Standard Time
 
 
 def verify(
@@ -44,7 +44,7 @@ def verify(
         sealed = item["sealed"]
         published = by_issuer.get(sealed["issuer"])
         status = status_checked(sealed, by_issuer)
-        today = time.strftime("%Y-%m-%d", time.gmtime(now + BEIJING_OFFSET))  # a Beijing date
+        today = city_day(datetime.fromtimestamp(now, UTC)).isoformat()  # a Beijing date
         if status == "valid" and sealed["valid_until"] < today:
             status = "expired"
         elif status == "valid" and (sealed.get("valid_from") or today) > today:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pymongo.database import Database
 
-from services.common.codec import to_wire
+from services.common.codec import CITY_TIME, to_wire
 from services.common.errors import InvalidInput
 from services.common.mongo import Document, put_document
 
-CST = timezone(timedelta(hours=8), "CST")
+CST = CITY_TIME  # the calendar counts in the city's time
 DEFAULT_HOURS = (("09:00", "12:00"), ("13:30", "17:30"))
 _SEARCH_DAYS = 3660  # never walk more than ten years looking for a working day
 

@@ -11,7 +11,7 @@ as a clerk of the city means them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -130,7 +130,7 @@ def unit_stats(
     below: dict[str, Tally] = {}
     # ``held_within`` holds every unit a task was with and those above them: the subtree's
     # tasks are those naming ``unit``; which unit of the subtree held each is checked here.
-    for task in _tasks(db, {"held_within": unit, "dispatched_at": window}):
+    for task in db.tasks.find({"held_within": unit, "dispatched_at": window}, FIELDS):
         inside = [h for h in task.get("holders", []) if within(h, unit)]
         if not inside:
             continue
@@ -147,7 +147,3 @@ def unit_stats(
         **total.view(),
         "by_unit": [{"unit": child, **below[child].view()} for child in sorted(below)],
     }
-
-
-def _tasks(db: Database[Document], query: Document) -> Iterable[Document]:
-    return db.tasks.find(query, FIELDS)
