@@ -79,6 +79,12 @@ ACCOUNTS: list[dict[str, Any]] = [
         "org_path": f"{DISTRICT}/CL",
     },
     {
+        "username": "staff.mz",
+        "display_name": "区民政局 郑丽娟",
+        "roles": ["staff"],
+        "org_path": f"{DISTRICT}/MZ",
+    },
+    {
         "username": "staff.sj",
         "display_name": "区市场监管局 周涛",
         "roles": ["staff"],

@@ -37,14 +37,18 @@ TRANSITIONS = {
 
 
 def current_status(certificate: Document, today: date) -> str:
-    """The status everyone is told (wallet, card, public check, presentations): the stored
-    one, or ``expired`` after its last day, or ``not_yet_valid`` before its first."""
+    """The status everyone is told (wallet, card, public check, presentations, status list):
+    the stored one, or ``expired`` after its last day, or ``not_yet_valid`` before its first,
+    or ``invalid`` for a composite licence with a part not valid."""
     if certificate["status"] != "valid":
         return str(certificate["status"])
     if date.fromisoformat(certificate["valid_until"]) < today:
         return "expired"
     starts = certificate.get("valid_from")
-    return "not_yet_valid" if starts and date.fromisoformat(str(starts)) > today else "valid"
+    if starts and date.fromisoformat(str(starts)) > today:
+        return "not_yet_valid"
+    # A composite licence whose parts are not all valid (services.certs.composite keeps it).
+    return "invalid" if certificate.get("failed_parts") else "valid"
 
 
 def face(certificate: Document, cert_type: Document) -> dict[str, Any]:
@@ -67,6 +71,11 @@ def view(certificate: Document, today: date) -> dict[str, Any]:
             "valid_until": certificate["valid_until"],
             "status": current_status(certificate, today),
             "status_reason": certificate.get("status_reason"),
+            **(
+                {"failed_parts": certificate["failed_parts"]}
+                if "failed_parts" in certificate
+                else {}
+            ),
             "status_index": certificate["status_index"],
             "kid": certificate["kid"],
             "signature": certificate["signature"],
@@ -242,7 +251,23 @@ def amend_certificate(
     stays readable. Two amendments at once: one wins (the unique number + version), the other
     gets 409."""
     old, issuer = load_guarded(db, guard, certificate_id)
-    actor = guard.actor
+    return amend(
+        db, wrap_key, guard.actor.account_id, now, old, issuer, fields, reason, valid_until
+    )
+
+
+def amend(
+    db: Database[Document],
+    wrap_key: bytes,
+    by: str | None,
+    now: datetime,
+    old: Document,
+    issuer: Document,
+    fields: dict[str, Any],
+    reason: str,
+    valid_until: str | None = None,
+) -> dict[str, Any]:
+    """A new version of ``old`` (after access was decided)."""
     if old["status"] != "valid":
         raise Conflict(
             f"only a valid certificate is amended; this one is {old['status']}", state=old["status"]
@@ -289,7 +314,7 @@ def amend_certificate(
         "status_reason": None,
         "request_id": f"amend:{old['_id']}",
         "issued_at": now,
-        "issued_by": actor.account_id,
+        "issued_by": by,
         "amend_reason": reason.strip(),
     }
     new["kid"] = issuer["jwk"]["kid"]
@@ -494,6 +519,7 @@ def card(
             "valid_from": certificate["valid_from"],
             "valid_until": certificate["valid_until"],
             "status": current_status(certificate, today),
+            "failed_parts": certificate.get("failed_parts") or [],
             "version": certificate["version"],
         }
     )
@@ -530,9 +556,8 @@ def public_check(
     if kind.get("sub_types"):
         from services.certs.composite import parts_of  # composite builds on this module
 
-        parts = parts_of(db, certificate, today)
-        if status == "valid" and not parts["all_valid"]:
-            status = "invalid"
+        parts = parts_of(db, certificate, today)  # as of now, whatever is stored
+        status = current_status({**certificate, "failed_parts": parts["failed_parts"]}, today)
         # Which part failed is status, as the composite's own is; the parts' faces need the code.
         extra = parts if opened else {k: parts[k] for k in ("all_valid", "failed_parts")}
     result = {
@@ -574,4 +599,5 @@ def event_payload(certificate: dict[str, Any], kind: Document) -> dict[str, Any]
         "version": certificate["version"],
         "valid_from": certificate["valid_from"],
         "valid_until": certificate["valid_until"],
+        **({"failed_parts": certificate["failed_parts"]} if "failed_parts" in certificate else {}),
     }

@@ -30,7 +30,7 @@ from services.common.codec import city_day, utcnow
 from services.common.context import CallContext, links_from_identity
 from services.common.entrypoints import rpc
 from services.common.errors import DOMAIN_ERRORS
-from services.common.events import SignedEventDispatcher
+from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
 from services.common.outbox_relay import OutboxRelay
@@ -59,6 +59,36 @@ class CertsService:
         now = utcnow()
         certificates.newly_started(self.db, now)
         certificates.newly_expired(self.db, now)
+
+    # A composite licence follows its parts (services.certs.composite); these events are
+    # what makes it durable: the same work also runs right after the staff action.
+    @event_handler("certs", "cert_issued")
+    def part_issued(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+
+    @event_handler("certs", "cert_amended")
+    def part_amended(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+
+    @event_handler("certs", "cert_suspended")
+    def part_suspended(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+
+    @event_handler("certs", "cert_resumed")
+    def part_resumed(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+
+    @event_handler("certs", "cert_revoked")
+    def part_revoked(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+
+    @event_handler("certs", "cert_started")
+    def part_started(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+
+    @event_handler("certs", "cert_expired")
+    def part_expired(self, payload: dict[str, Any]) -> None:
+        composite.follow(self.db, self.wrap_key, utcnow(), payload)
 
     @timer(interval=outbox.RELAY_SECONDS)
     def relay_events(self) -> None:
@@ -114,8 +144,8 @@ class CertsService:
             valid_from,
             valid_until,
         )
-        if new:
-            composite.assemble_after(self.db, self.wrap_key, utcnow(), certificate)
+        if new:  # also on the event, should this worker die first
+            composite.follow(self.db, self.wrap_key, utcnow(), certificate)
         return certificate
 
     @rpc(expected_exceptions=expected)
@@ -126,7 +156,7 @@ class CertsService:
         reason: str,
         valid_until: str | None = None,
     ) -> dict[str, Any]:
-        return certificates.amend_certificate(
+        amended = certificates.amend_certificate(
             self.db,
             self.wrap_key,
             self.call.guard,
@@ -136,6 +166,8 @@ class CertsService:
             reason,
             valid_until,
         )
+        composite.follow(self.db, self.wrap_key, utcnow(), amended)
+        return amended
 
     @rpc(expected_exceptions=expected)
     def certificates_of(self, subject: str) -> list[dict[str, Any]]:
@@ -149,9 +181,11 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:
-        return certificates.change_status(
+        changed = certificates.change_status(
             self.db, self.call.guard, utcnow(), certificate_id, action, reason
         )
+        composite.follow(self.db, self.wrap_key, utcnow(), changed)
+        return changed
 
     @rpc(expected_exceptions=expected)
     def apply_for_certificate(self, note: str | None = None) -> dict[str, Any]:

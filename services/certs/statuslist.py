@@ -1,5 +1,6 @@
 """Status lists (as W3C Bitstring Status List does): per issuer, one bit per certificate at
-its ``status_index`` (1 = revoked or suspended), at least 131,072 entries, gzip-compressed,
+its ``status_index`` (1 = revoked, suspended, superseded, or a composite licence with a
+part not valid), at least 131,072 entries, gzip-compressed,
 base64url, signed by the issuer with the time it was published. Offline verifiers download it
 and check a certificate's bit; its staleness is the time since ``published_at``."""
 
@@ -42,7 +43,12 @@ def publish(
     positions = [
         c["status_index"]
         for c in db.certificates.find(
-            {"issuer": issuer["_id"], "status": {"$in": list(NOT_VALID)}}, {"status_index": 1}
+            {
+                "issuer": issuer["_id"],
+                # A composite licence with a part not valid is not valid either.
+                "$or": [{"status": {"$in": list(NOT_VALID)}}, {"parts_failing": True}],
+            },
+            {"status_index": 1},
         )
     ]
     body = {

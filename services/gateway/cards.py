@@ -40,7 +40,22 @@ STATUS = {
     "expired": "已过期",
     "superseded": "已变更",
     "not_yet_valid": "尚未生效",
+    "invalid": "已失效",
+    "not_found": "不存在",
 }
+
+
+def status_text(certificate: dict[str, Any]) -> str:
+    """A certificate's status in words; a composite licence names the parts that fail it
+    (“已失效（药品经营许可证已注销）”)."""
+    text = STATUS.get(certificate["status"], "状态未知")
+    failed = certificate.get("failed_parts") or []
+    if failed:
+        named = "、".join(f"{p.get('name', '')}{STATUS.get(p['status'], '')}" for p in failed)
+        text += f"（{named}）"
+    return text
+
+
 WIDTH, HEIGHT = 1011, 638
 
 
@@ -50,7 +65,7 @@ def _lines(card: dict[str, Any]) -> list[str]:
         shown = "、".join(value) if isinstance(value, list) else str(value)
         lines.append(f"{LABELS.get(name, name)}：{shown}")
     lines.append(f"有效期：{card['valid_from']} 至 {card['valid_until']}")
-    status = STATUS.get(card["status"], card["status"])
+    status = status_text(card)
     lines.append(f"编号：{card['number']}（第{card['version']}版）")
     lines.append(f"验证码：{card['check_code']}（扫码或凭编号和验证码查验照面信息）")
     lines.append(f"状态：{status}")

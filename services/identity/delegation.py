@@ -325,7 +325,10 @@ def links_of(db: Database[Document], actor: Actor, now: datetime) -> Links:
             if in_force(found, now):
                 held = delegated.get(found["principal"], frozenset())
                 delegated[found["principal"]] = held | frozenset(found["scopes"])
-    return Links(operated=frozenset(operated_ids(db, actor.account_id)), delegated=delegated)
+    return Links(
+        operated=frozenset(operated_ids(db, actor.account_id, actor.subject_id)),
+        delegated=delegated,
+    )
 
 
 def record_proxy_action(

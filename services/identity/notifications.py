@@ -35,12 +35,28 @@ NEXT_STEP = {
 }
 
 
-def policy_text(notice: dict[str, Any]) -> str:
-    """The text, in the subject's language; no personal data in it."""
+def policy_text(notice: dict[str, Any], enterprise: str | None = None) -> str:
+    """The text, in the subject's language; no personal data in it beyond the name of the
+    enterprise it is for (texted to its legal representative, who may represent several)."""
     amount = notice.get("amount")
-    money = f"，预计可享 {amount / 100:.2f} 元" if isinstance(amount, int) and amount > 0 else ""
+    yuan = f"{amount / 100:.2f} 元" if isinstance(amount, int) and amount > 0 else ""
+    who = f"您的企业“{enterprise}”" if enterprise else "您"
+    policy = f"“{notice['title']}”（{notice['department']}）"
+    if notice.get("kind") == "unfunded":
+        return (
+            f"【一码通城】{who}可享的{policy}补贴 {yuan} 因本期预算已用完暂未发放；"
+            "预算到位后将按顺序自动发放，无需申请。"
+        )
+    money = f"，预计可享 {yuan}" if yuan else ""
     step = NEXT_STEP.get(str(notice.get("mode")), NEXT_STEP["push"])
-    return f"【一码通城】您符合“{notice['title']}”（{notice['department']}）的条件{money}，{step}。"
+    return f"【一码通城】{who}符合{policy}的条件{money}，{step}。"
+
+
+def enterprise_name(db: Database[Document], subject: str) -> str | None:
+    if not subject.startswith("o_"):
+        return None
+    org = db.organisations.find_one({"_id": subject}, {"name": 1})
+    return str(org["name"]) if org and org.get("name") else None
 
 
 def recipient(db: Database[Document], subject: str) -> Document | None:
@@ -57,7 +73,7 @@ def queue_policy_push(db: Database[Document], now: datetime, notice: dict[str, A
         "_id": f"sms:{notice['message_id']}",
         "kind": "policy_pushed",
         "subject": notice["subject"],
-        "text": policy_text(notice),
+        "text": policy_text(notice, enterprise_name(db, str(notice["subject"]))),
         "detail": {"title": notice["title"], "department": notice["department"]},
         "state": "pending",
         "attempts": 0,

@@ -13,6 +13,7 @@ INDEXES = (
     Index("persons", [("org_ancestors", 1), ("_id", 1)]),
     Index("organisations", [("credit_code.hash", 1)], unique=True),
     Index("org_operators", [("account_id", 1)]),
+    Index("org_operators", [("subject_id", 1)]),
     signing_keys.index("code_keys"),
     Index("scans", [("sub", 1), ("at", -1)]),
     Index("scans", [("dedupe_key", 1)], unique=True),

@@ -360,6 +360,21 @@ def register_organisation(
         "created_at": now,
         "created_by": actor.account_id,
     }
+    if legal_representative is not None:
+        # The legal representative acts for the organisation with their own login (sees and
+        # decides its payouts, shows its code): a link to their person, written first, so
+        # that an organisation never exists without it (a link to one never made grants
+        # nothing).
+        db.org_operators.insert_one(
+            {
+                "_id": f"{sub}:{legal_representative}",
+                "org_id": sub,
+                "subject_id": legal_representative,
+                "role": "legal_representative",
+                "created_at": now,
+                "created_by": actor.account_id,
+            }
+        )
     outbox.stage(db, now, outbox.Commit("organisations", sub), registered(organisation_view(org)))
     try:
         db.organisations.insert_one(org)
@@ -412,15 +427,25 @@ def operated_by(db: Database[Document], account_id: str | None, org_id: str) -> 
     )
 
 
-def operated_ids(db: Database[Document], account_id: str | None) -> list[str]:
-    if account_id is None:
-        return []
-    return [link["org_id"] for link in db.org_operators.find({"account_id": account_id})]
+def _links(
+    db: Database[Document], account_id: str | None, subject_id: str | None
+) -> list[Document]:
+    """The organisations an account operates, and those whose legal representative is the
+    account's person."""
+    held: list[Document] = [{"account_id": account_id}] if account_id else []
+    held += [{"subject_id": subject_id}] if subject_id else []
+    return list(db.org_operators.find({"$or": held})) if held else []
+
+
+def operated_ids(
+    db: Database[Document], account_id: str | None, subject_id: str | None = None
+) -> list[str]:
+    return sorted({link["org_id"] for link in _links(db, account_id, subject_id)})
 
 
 def my_organisations(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
     guard.done()
-    links = list(db.org_operators.find({"account_id": guard.actor.account_id}))
+    links = _links(db, guard.actor.account_id, guard.actor.subject_id)
     ids = [link["org_id"] for link in links]
     orgs = {o["_id"]: o for o in db.organisations.find({"_id": {"$in": ids}})}
     return [

@@ -184,10 +184,12 @@ def correction(document: Document) -> Resource:
 
 
 def eligible(subject_id: str, unit: str | None, policy_document: Document) -> Resource:
-    owner = policy_document.get("org_path")
+    """A subject eligible for a policy: seen by staff of its area, and of the policy's owning
+    and responsible units (the department told of who is not receiving)."""
+    owners = {policy_document.get("org_path"), policy_document.get("responsible_unit")}
     return Resource(
         "eligible",
         subject=subject_id,
         units=(unit,) if unit else (),
-        owners=(owner,) if owner else (),
+        owners=tuple(sorted(o for o in owners if o)),
     )

@@ -1,5 +1,6 @@
 """Facts policy learns from certificate events: ``cert_{type}`` is the status of the
-subject's certificate of that type (valid, suspended, revoked, expired), and a valid
+subject's certificate of that type (valid, suspended, revoked, expired; a composite licence
+with a part not valid: invalid), and a valid
 certificate's face adds its own facts (a disability certificate's category and grade).
 When a certificate stops being valid its face facts are forgotten (unknown), while the
 status fact says why."""
@@ -16,6 +17,7 @@ EVENT_STATUS = {
     "cert_issued": None,  # the payload's own status
     "cert_amended": None,
     "cert_started": None,  # a certificate issued ahead of its first day reached it
+    "cert_parts_changed": None,  # a composite licence: invalid while a part is not valid
     "cert_resumed": "valid",
     "cert_suspended": "suspended",
     "cert_revoked": "revoked",
@@ -25,7 +27,7 @@ EVENT_STATUS = {
 
 # Which of a subject's certificates of a type its facts follow: the one in force, else a
 # suspended one, else one not yet valid, else one that ended; of two alike the later start.
-RANK = {"valid": 5, "suspended": 4, "not_yet_valid": 3, "expired": 2, "revoked": 1}
+RANK = {"valid": 5, "suspended": 4, "not_yet_valid": 3, "expired": 2, "invalid": 1, "revoked": 1}
 
 
 def entry_of(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:

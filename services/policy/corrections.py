@@ -13,12 +13,12 @@ from pymongo.database import Database
 
 from services.common import outbox
 from services.common.access import Guard
-from services.common.claims import advance, claim
+from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
-from services.policy import access, facts, policies, provenance, rematch
+from services.policy import access, facts, provenance, rematch
 
 
 def view(correction: Document) -> dict[str, Any]:
@@ -139,64 +139,3 @@ def decide(
 def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
     found = db.corrections.find({"subject": {"$in": subjects}}).sort("created_at", -1)
     return [view(c) for c in found.limit(100)]
-
-
-def unreceived(db: Database[Document], guard: Guard, policy_id: str) -> list[dict[str, Any]]:
-    return unreceived_of(db, guard, policy_id)[1]
-
-
-def unreceived_of(
-    db: Database[Document], guard: Guard, policy_id: str
-) -> tuple[Document, list[dict[str, Any]]]:
-    """应享未享 (Hulan): subjects eligible for the policy with no payout of it in any period,
-    as the caller may see them: those of their area, or all of it for the policy's owner."""
-    policy = policies.get(db, policy_id)
-    guard.see(access.policy(policy), "no such policy")
-    paid_or_offered = {
-        p["subject"] for p in db.payouts.find({"code": policy["code"]}, {"subject": 1})
-    }
-    result = []
-    for match in db.matches.find({"policy": policy["_id"], "eligible": "yes"}):
-        if match["subject"] in paid_or_offered:
-            continue
-        if guard.allows(access.eligible(match["subject"], match.get("org_path"), policy)):
-            result.append(
-                {
-                    "subject": match["subject"],
-                    "org_path": match.get("org_path"),
-                    "amount": match.get("amount"),
-                }
-            )
-    return policy, sorted(result, key=lambda r: str(r["subject"]))
-
-
-def open_unreceived_tasks(
-    db: Database[Document], guard: Guard, now: datetime, policy_id: str
-) -> dict[str, Any]:
-    """One supervision task per subject eligible but not receiving (source
-    ``policy_unreceived``), asked of the tasks service once: the claim per policy code and
-    subject commits the event."""
-    policy, found = unreceived_of(db, guard, policy_id)
-    requested = 0
-    for item in found:
-        key = f"unreceived:{policy['code']}:{item['subject']}"
-        event = outbox.Event(
-            "policy_unreceived",
-            f"policy_unreceived:{policy['code']}:{item['subject']}",
-            {
-                "policy": policy["_id"],
-                "code": policy["code"],
-                "title": policy["title"],
-                "subject": item["subject"],
-                "org_path": item["org_path"],
-                "amount": item["amount"],
-            },
-        )
-        outbox.stage(db, now, outbox.Commit("claims", key), event)
-        if claim(db, key, now):
-            requested += 1  # else asked for before; the tasks service also keys it by subject
-    return {
-        "policy": policy["_id"],
-        "eligible_unreceived": len(found),
-        "tasks_requested": requested,
-    }

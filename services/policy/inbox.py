@@ -2,13 +2,19 @@
 auto policy gets one message per policy version, never two (the message id is the policy
 version and the subject).
 
+Push on change only: a new version messages (and texts) a subject only when its eligibility
+or its amount changed since the last message of that policy, and never one whose payout of
+the current period is already settled (paid, on its way, offered or declined). A payout the
+budget could not fund is told once (``unfunded``): it will be paid when money appears.
+
 A new message also causes a ``policy_pushed`` event, staged in the outbox and committed by
 the message's own insert (so a crash loses neither): identity, which holds the phone
-number, texts the subject. At least once: identity keys the text by the message id, and so
-does the SMS partner."""
+number, texts the subject (naming the enterprise when the subject is one). At least once:
+identity keys the text by the message id, and so does the SMS partner."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -18,18 +24,64 @@ from pymongo.errors import DuplicateKeyError
 from services.common import outbox
 from services.common.codec import to_wire
 from services.common.mongo import Document
+from services.policy import periods
 
 PUSHED_MODES = ("push", "confirm", "auto")
+SETTLED = ("paid", "disbursing", "offered", "confirmed", "declined", "failed")
 
 
 def push(
     db: Database[Document], now: datetime, policy: Document, subject: str, amount: int | None
 ) -> bool:
     """True when the message is new."""
-    if policy["mode"] not in PUSHED_MODES:
+    if policy["mode"] not in PUSHED_MODES or not _news_for(db, now, policy, subject, amount):
         return False
-    message = {
-        "_id": f"{policy['code']}:v{policy['version']}:{subject}",
+    message = _message(policy, subject, amount, now, "pushed", f"v{policy['version']}")
+    if not _deliver(db, now, message):
+        return False
+    mark = {"code": policy["code"], "version": policy["version"], "amount": amount}
+    with contextlib.suppress(DuplicateKeyError):  # two versions at once: either mark will do
+        db.push_marks.replace_one({"_id": _mark_id(policy, subject)}, mark, upsert=True)
+    return True
+
+
+def tell_unfunded(
+    db: Database[Document], now: datetime, policy: Document, payout: Document
+) -> bool:
+    """Tell the subject, once per payout, that the budget did not cover it this time."""
+    message = _message(
+        policy, payout["subject"], payout["amount"], now, "unfunded", payout["period"]
+    )
+    return _deliver(db, now, message)
+
+
+def _news_for(
+    db: Database[Document], now: datetime, policy: Document, subject: str, amount: int | None
+) -> bool:
+    """Whether this version has news for ``subject``: it was not messaged about this policy
+    with this amount before, and its payout of the current period is not settled."""
+    mark = db.push_marks.find_one({"_id": _mark_id(policy, subject)})
+    if mark is not None and mark["version"] < policy["version"] and mark["amount"] == amount:
+        return False
+    if policy["mode"] == "push":
+        return True
+    payout_id = f"{policy['code']}:{periods.current(policy, now)}:{subject}"
+    payout = db.payouts.find_one({"_id": payout_id}, {"status": 1})
+    return payout is None or payout["status"] not in SETTLED
+
+
+def _mark_id(policy: Document, subject: str) -> str:
+    return f"{policy['code']}:{subject}"
+
+
+def _message(
+    policy: Document, subject: str, amount: int | None, now: datetime, kind: str, about: str
+) -> Document:
+    return {
+        "_id": f"{policy['code']}:{about}:{subject}"
+        if kind == "pushed"
+        else f"{policy['code']}:{about}:{subject}:{kind}",
+        "kind": kind,
         "subject": subject,
         "policy": policy["_id"],
         "code": policy["code"],
@@ -41,6 +93,10 @@ def push(
         "at": now,
         "read": False,
     }
+
+
+def _deliver(db: Database[Document], now: datetime, message: Document) -> bool:
+    """Insert the message, committing its ``policy_pushed`` event; False if it was there."""
     pushed = outbox.Event("policy_pushed", f"policy_pushed:{message['_id']}", notice(message))
     outbox.stage(db, now, outbox.Commit("inbox", message["_id"]), pushed)
     try:
@@ -61,4 +117,10 @@ def messages_for(
 def notice(message: Document) -> dict[str, Any]:
     """What identity needs to text the subject (no personal data: identity has it)."""
     fields = ("subject", "title", "department", "mode", "amount")
-    return to_wire({"message_id": message["_id"], **{k: message[k] for k in fields}})
+    return to_wire(
+        {
+            "message_id": message["_id"],
+            "kind": message.get("kind", "pushed"),
+            **{k: message[k] for k in fields},
+        }
+    )

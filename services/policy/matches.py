@@ -9,6 +9,7 @@ from typing import Any
 from pymongo.database import Database
 
 from services.common.access import Guard
+from services.common.codec import city_day
 from services.common.errors import NotFound
 from services.common.mongo import Document
 from services.policy import access, facts, matching, rematch
@@ -28,9 +29,9 @@ def of_document(
 ) -> list[dict[str, Any]]:
     if document is None or not document.get("kind"):
         return []
-    values = facts.with_derived(facts.current(document, now), now.date())
+    values = facts.with_derived(facts.current(document, now), city_day(now))
     return [
-        {"subject": document["_id"], **matching.match(p, values, now.date())}
+        {"subject": document["_id"], **matching.match(p, values, city_day(now))}
         for p in rematch.published(db, document["kind"])
     ]
 

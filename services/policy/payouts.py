@@ -1,6 +1,7 @@
 """No-application payouts (免申即享): one payout per (policy, subject, period), exactly once.
 
-A run walks the eligible subjects in a documented order (by subject id) and for each:
+A run walks the eligible subjects in a documented order (those left unfunded by an earlier
+run first, then by subject id) and for each:
 1. creates the payout ``{code}:{period}:{subject}`` (a unique ``_id``: a retried run, or two
    runs at once, find it there) with its amount and decision record, state ``new``;
 2. moves it to ``reserving`` (a compare-and-set: one runner only), reserves its amount in the
@@ -13,15 +14,17 @@ A run walks the eligible subjects in a documented order (by subject id) and for 
 A runner killed anywhere leaves each payout in a state the next run continues from; a
 ``reserving`` payout is recovered by finding its chain entry, so its amount is never reserved
 twice. States: new → reserving → offered → (confirmed) → disbursing → paid | failed;
-offered → declined | expired; new → unfunded.
+offered → declined | expired; new → unfunded → reserving (a later run, when the budget has
+room again). The documented order: first the payouts of the period left unfunded, by subject
+id (they have waited), then every other eligible subject by subject id; each is funded
+exactly once, as the budget chain holds one entry per payout.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -32,18 +35,11 @@ from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.claims import advance
 from services.common.codec import CITY_TIME, to_wire
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.errors import Conflict, NotFound
 from services.common.mongo import Document
-from services.policy import access, budget, facts, matching, policies
+from services.policy import access, budget, facts, inbox, matching, periods, policies
 from services.policy.amounts import chosen_row
 
-YEAR = r"20\d\d"  # 2000–2099: a payout of another century is a typing error
-PERIOD_FORMATS = {
-    "once": r"once",
-    "monthly": YEAR + r"-(0[1-9]|1[0-2])",
-    "quarterly": YEAR + r"-Q[1-4]",
-    "yearly": YEAR,
-}
 MAX_ATTEMPTS = 5
 CALLBACK_WAIT = timedelta(seconds=float(os.environ.get("PAYMENT_CALLBACK_WAIT_SECONDS", "600")))
 RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
@@ -53,60 +49,6 @@ OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
 TAKEOVER_AFTER = timedelta(seconds=float(os.environ.get("PAYOUT_TAKEOVER_SECONDS", "60")))
 # disburse(payout) → ("paid", payment id) | ("failed", reason)
 Disburse = Callable[[Document], tuple[str, str]]
-
-
-def validate_period(policy: Document, period: Any) -> str:
-    pattern = PERIOD_FORMATS[policy["payout_period"]]
-    if not isinstance(period, str) or not re.fullmatch(pattern, period):
-        example = {"once": "once", "monthly": "2026-11", "quarterly": "2026-Q4", "yearly": "2026"}[
-            policy["payout_period"]
-        ]
-        raise InvalidInput(f"a {policy['payout_period']} period such as {example}", field="period")
-    return period
-
-
-def period_bounds(policy: Document, period: str) -> tuple[datetime | None, datetime | None]:
-    """When a period begins and ends, in Beijing time (``once``: the policy's effective dates,
-    open where it names none)."""
-    if period == "once":
-        start, end = policy.get("effective_from"), policy.get("effective_until")
-        return (
-            _midnight(date.fromisoformat(start)) if start else None,
-            _midnight(date.fromisoformat(end) + timedelta(days=1)) if end else None,
-        )
-    year = int(period[:4])
-    if len(period) == 4:
-        return _midnight(date(year, 1, 1)), _midnight(date(year + 1, 1, 1))
-    first = 3 * (int(period[6]) - 1) + 1 if "Q" in period else int(period[5:7])
-    months = 3 if "Q" in period else 1
-    after = first + months
-    end = date(year + (after - 1) // 12, (after - 1) % 12 + 1, 1)
-    return _midnight(date(year, first, 1)), _midnight(end)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME)
-
-
-def evaluated_at(policy: Document, period: str, now: datetime) -> datetime:
-    """The moment a period is paid as: now within the period, its last moment for a period
-    that has ended (parameters, facts in force and age as they were then). A period that has
-    not begun is refused: nobody is paid ahead for a month that may not come to pass."""
-    start, end = period_bounds(policy, period)
-    if start is not None and start > now:
-        begins = start.date().isoformat()
-        raise InvalidInput(f"this period has not begun (it begins on {begins})", field="period")
-    if period != "once":  # a period wholly outside the policy's effective dates pays nothing
-        effective, until = period_bounds(policy, "once")
-        if (effective is not None and end is not None and end <= effective) or (
-            until is not None and start is not None and start >= until
-        ):
-            raise InvalidInput(
-                "this period lies outside the policy's effective dates", field="period"
-            )
-    if end is not None and end <= now:
-        return end - timedelta(microseconds=1)
-    return now
 
 
 def view(payout: Document) -> dict[str, Any]:
@@ -182,8 +124,8 @@ def run(
         raise Conflict("only a published policy pays", state=policy["status"])
     if policy["mode"] not in ("confirm", "auto"):
         raise Conflict("this policy informs; it does not pay", field="mode")
-    period = validate_period(policy, period)
-    at = evaluated_at(policy, period, now)
+    period = periods.validate_period(policy, period)
+    at = periods.evaluated_at(policy, period, now)
     with_run = f"{policy['code']}:{period}"
     report: dict[str, Any] = {
         "run": with_run,
@@ -196,11 +138,19 @@ def run(
         "disbursing": 0,  # accepted by the payment partner; its callback settles them
         "failed": 0,
         "settled_before": 0,
+        "funded_late": 0,  # unfunded by an earlier run, funded by this one
         "unpaid": [],
         "in_progress": [],
     }
     exhausted = False
-    for subject, result in _eligible(db, policy, at):
+    waiting = {
+        p["subject"]
+        for p in db.payouts.find(
+            {"code": policy["code"], "period": period, "status": "unfunded"}, {"subject": 1}
+        )
+    }
+    eligible = sorted(_eligible(db, policy, at), key=lambda pair: pair[0]["_id"] not in waiting)
+    for subject, result in eligible:
         report["eligible"] += 1
         payout = _create(db, now, at, policy, period, subject, result, report)
         before = payout["status"]
@@ -208,8 +158,11 @@ def run(
         if payout["status"] in ("new", "reserving"):
             report["in_progress"].append(payout["subject"])  # another runner holds it now
             continue
+        if before == "unfunded" and payout["status"] != "unfunded":
+            report["funded_late"] += 1  # the money appeared: paid in the run's order
         if payout["status"] == "unfunded":
             exhausted = exhausted or payout.get("reason") == "budget_exhausted"
+            inbox.tell_unfunded(db, now, policy, payout)  # once per payout
             report["unpaid"].append(
                 {
                     "subject": payout["subject"],
@@ -279,7 +232,11 @@ def _fund(
 ) -> Document:
     for _attempt in range(5):
         status = payout["status"]
-        if status == "new":
+        if status == "unfunded" and exhausted:
+            return payout  # still no money for it
+        if status in ("new", "unfunded"):
+            # An unfunded payout is tried again by every later run, in the run's order, so
+            # money that appears (a decline released, a new version's budget) pays it.
             to = "unfunded" if exhausted else "reserving"
             extra: dict[str, Any] = {"reason": "budget_exhausted"} if exhausted else {}
             moved = _move(db, payout, to, now, **extra)

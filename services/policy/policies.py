@@ -35,6 +35,7 @@ TRANSITIONS = {
     "retire": ({"draft", "published", "suspended"}, "retired"),
 }
 _CODE = re.compile(r"[A-Za-z0-9_-]{2,40}")
+_UNIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}(/[A-Za-z0-9][A-Za-z0-9-]{0,31}){0,7}")
 
 
 def _day(body: dict[str, Any], key: str) -> str | None:
@@ -89,7 +90,30 @@ def validate_definition(body: dict[str, Any]) -> Document:
         "conditions": body["conditions"],
         "amount": amount,
         "reads": sorted(facts_read(body["conditions"]) | facts_read(amount or {})),
+        "responsible_unit": _unit(body.get("responsible_unit"), "responsible_unit"),
     }
+
+
+def _unit(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _UNIT.fullmatch(value):
+        raise InvalidInput("an org unit path such as CN-LN-SY/HP/MZ", field=field)
+    return value
+
+
+def check_responsible_unit(definition: Document, owner: str | None) -> None:
+    """The department that administers a policy (told of who is eligible but not receiving)
+    is the owner's own unit or one beside or below it under the same parent: an author never
+    fills another district's queue."""
+    unit = definition.get("responsible_unit")
+    if unit is None or owner is None:
+        return
+    parent = owner.rsplit("/", 1)[0] if "/" in owner else owner
+    if unit != parent and not unit.startswith(parent + "/"):
+        raise InvalidInput(
+            "a unit under the same parent as the policy's own", field="responsible_unit"
+        )
 
 
 def view(policy: Document) -> dict[str, Any]:
@@ -110,6 +134,7 @@ def create_policy(
     owner = _code_owner(db, definition["code"], actor.org_path, now)
     if not guard.allows(access.policy({"org_path": owner, "status": "draft"})):
         raise Conflict("this policy code belongs to another unit", field="code")
+    check_responsible_unit(definition, owner)
     previous = [p for p in db.policies.find({"code": definition["code"]})]
     if any(p["status"] == "draft" for p in previous):
         raise Conflict("a draft of this policy exists; edit it", field="code")
@@ -168,6 +193,7 @@ def edit_policy(
     if policy["status"] != "draft":
         raise Conflict("only a draft is edited; create a new version", state=policy["status"])
     definition = validate_definition({**body, "code": policy["code"]})
+    check_responsible_unit(definition, policy.get("org_path"))
     return view(advance(db, "policies", policy, {"$set": {**definition, "edited_at": now}}, now))
 
 

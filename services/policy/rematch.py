@@ -13,8 +13,9 @@ import numpy as np
 from pymongo import ReplaceOne
 from pymongo.database import Database
 
+from services.common.codec import city_day
 from services.common.mongo import Document, racing_bulk_upsert
-from services.policy import catalogue, columnar, facts, inbox, matching
+from services.policy import catalogue, columnar, facts, inbox, matching, outreach
 from services.policy.policies import in_force
 
 SAMPLE = 20
@@ -67,20 +68,20 @@ def rematch_subject(
         subject = db.facts.find_one({"_id": subject_id})
     if subject is None or not subject.get("kind"):
         return []
-    values = facts.with_derived(facts.current(subject, now), now.date())
+    values = facts.with_derived(facts.current(subject, now), city_day(now))
     reads = set(changed or []) | ({"age"} if changed and "birth_date" in changed else set())
     pushed = []
     writes = []
     for policy in published(db, subject["kind"], reads if changed is not None else None):
-        result = matching.match(policy, values, now.date())
+        result = matching.match(policy, values, city_day(now))
         writes.append(
             _stored(now, policy, subject, result["eligible"], result["amount"], result["degree"])
         )
-        if (
-            result["eligible"] == "yes"
-            and in_force(policy, now.date())
-            and inbox.push(db, now, policy, subject_id, result["amount"])
-        ):
+        if result["eligible"] != "yes" or not in_force(policy, city_day(now)):
+            continue
+        if outreach.automatic(policy):  # 应享未享: the responsible unit is told
+            outreach.flag(db, now, policy, subject_id, subject.get("org_path"), result["amount"])
+        if inbox.push(db, now, policy, subject_id, result["amount"]):
             pushed.append(policy["code"])
     if writes:
         racing_bulk_upsert(db.matches, writes)
@@ -98,14 +99,14 @@ def _batches(
         chunk = list(islice(cursor, CHUNK))
         if not chunk:
             return
-        rows = [facts.with_derived(facts.current(s, now), now.date()) for s in chunk]
+        rows = [facts.with_derived(facts.current(s, now), city_day(now)) for s in chunk]
         columns = columnar.columns_of(rows, names)
-        yield chunk, columns, columnar.match_columns(policy, columns, len(chunk), now.date())
+        yield chunk, columns, columnar.match_columns(policy, columns, len(chunk), city_day(now))
 
 
 def match_policy(db: Database[Document], now: datetime, policy: Document) -> dict[str, int]:
     """Every subject of the policy's kind, when it is published."""
-    counts = {"subjects": 0, "eligible": 0, "pushed": 0}
+    counts = {"subjects": 0, "eligible": 0, "pushed": 0, "unreceived": 0}
     for subjects, _columns, batch in _batches(db, now, policy):
         writes = []
         for i, subject in enumerate(subjects):
@@ -115,6 +116,10 @@ def match_policy(db: Database[Document], now: datetime, policy: Document) -> dic
             if eligible == "yes":
                 counts["eligible"] += 1
                 counts["pushed"] += inbox.push(db, now, policy, subject["_id"], amount)
+                if outreach.automatic(policy):
+                    counts["unreceived"] += outreach.flag(
+                        db, now, policy, subject["_id"], subject.get("org_path"), amount
+                    )
         racing_bulk_upsert(db.matches, writes)
         counts["subjects"] += len(subjects)
     return counts

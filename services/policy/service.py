@@ -31,6 +31,7 @@ from services.policy import (
     feeds,
     inbox,
     matches,
+    outreach,
     payment,
     payouts,
     policies,
@@ -148,6 +149,11 @@ class PolicyService:
     def on_cert_started(self, payload: dict[str, Any]) -> None:
         subjects.learn_certificate(self.db, utcnow(), "cert_started", payload)
 
+    @event_handler("certs", "cert_parts_changed")
+    @once_per_event
+    def on_cert_parts_changed(self, payload: dict[str, Any]) -> None:
+        subjects.learn_certificate(self.db, utcnow(), "cert_parts_changed", payload)
+
     @event_handler("certs", "cert_expired")
     @once_per_event
     def on_cert_expired(self, payload: dict[str, Any]) -> None:
@@ -250,9 +256,9 @@ class PolicyService:
         return {**corrections.view(decided), "pushed": pushed}
 
     @rpc(expected_exceptions=expected)
-    def unreceived(self, policy_id: str) -> list[dict[str, Any]]:
-        return corrections.unreceived(self.db, self.call.guard, policy_id)
+    def unreceived(self, policy_id: str) -> dict[str, Any]:
+        return outreach.unreceived(self.db, self.call.guard, policy_id)
 
     @rpc(expected_exceptions=expected)
     def open_unreceived_tasks(self, policy_id: str) -> dict[str, Any]:
-        return corrections.open_unreceived_tasks(self.db, self.call.guard, utcnow(), policy_id)
+        return outreach.open_tasks(self.db, self.call.guard, utcnow(), policy_id)

@@ -81,18 +81,21 @@ def fact_correction_decided(db: Database[Document], now: datetime, payload: dict
 def policy_unreceived(
     db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
 ) -> str | None:
+    """In the queue of the policy's responsible unit (the department that administers it;
+    the subject's area for an event from before policies named one). The subject is named
+    by the 应享未享 list the unit's staff read, never in the text."""
     return _open(
         db,
         now,
         calendar,
-        payload.get("org_path"),
+        payload.get("responsible_unit") or payload.get("org_path"),
         {
             "title": f"应享未享：{payload['title']}",
             "category": "policy_outreach",
             "source": "policy_unreceived",
             "external_id": f"{payload['code']}:{payload['subject']}",
-            "description": f"主体 {payload['subject']} 符合“{payload['title']}”条件但尚未享受，"
-            "请联系核实并协助办理。",
+            "description": f"一名辖区内的服务对象符合“{payload['title']}”的条件但尚未享受，"
+            "请在政策服务的“应享未享”名单中查看，联系核实并协助办理。",
             "limit": {"working_days": 10},
         },
     )

@@ -21,6 +21,7 @@ from tests.conftest import Suite
 from tests.e2e.support import (
     event_queue,
     eventually,
+    fresh_account,
     fresh_citizen,
     grant_proxy,
     next_event,
@@ -420,6 +421,122 @@ def test_the_composite_licence_appears_once_and_fails_with_a_part(
         http.get(f"/v1/certificates/{food_licence['number']}/verify").json()["result"]
         == "authentic"
     )
+
+
+def composite_in_wallet(http: httpx.Client, operator: dict[str, str]) -> dict[str, Any]:
+    wallet = http.get("/v1/me/certificates", headers=operator)
+    assert wallet.status_code == 200, wallet.text
+    found = [c for c in wallet.json() if c["type"] == "pharmacy_composite_licence"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def composite_bit(http: httpx.Client, composite: dict[str, Any]) -> bool:
+    listed = http.get(f"/v1/issuers/{composite['issuer']}/status-list").json()
+    return statuslist.bit(listed["encoded_list"], composite["status_index"])
+
+
+def test_the_composite_licence_takes_its_status_from_its_parts_everywhere(
+    http: httpx.Client, login: Login
+) -> None:
+    """Wallet, card, presentations, status list and public check all say what the parts say;
+    a re-issued part restores the composite as a new version."""
+    org = register_enterprise(http, login, "和平仁心大药房")
+    account, operator = fresh_account(
+        http, login("staff.nh"), "pharm", ["enterprise"], "CN-LN-SY/HP/NH"
+    )
+    linked = http.post(
+        f"/v1/organisations/{org}/operators",
+        headers=login("staff.nh"),
+        json={"account_id": account["id"], "role": "operator"},
+    )
+    assert linked.status_code == 201, linked.text
+    drug_licence = drug(org, login, http).json()
+    food_licence = food(org, login, http).json()
+    first = composite_in_wallet(http, operator)
+    assert (first["status"], first.get("failed_parts", [])) == ("valid", [])
+
+    def present() -> httpx.Response:
+        body = {"certificate_ids": [first["id"]], "fields": ["holder_name"]}
+        return http.post("/v1/presentations", headers=operator, json=body)
+
+    assert present().status_code == 201
+    assert not composite_bit(http, first)
+
+    suspended = http.post(
+        f"/v1/certificates/{food_licence['id']}/suspend",
+        headers=login("staff.sj"),
+        json={"reason": "停业整顿"},
+    )
+    assert suspended.status_code == 200, suspended.text
+    failed_food = [
+        {
+            "number": food_licence["number"],
+            "type": "food_trading_licence",
+            "name": "食品经营许可证",
+            "status": "suspended",
+        }
+    ]
+    shown = eventually(
+        lambda: (c := composite_in_wallet(http, operator))["status"] == "invalid" and c
+    )
+    assert shown["failed_parts"] == failed_food
+    assert composite_bit(http, first)
+    refused = present()
+    assert assert_problem(refused, 403)["code"] == "invalid"
+    check = http.get(f"/v1/certificates/{first['number']}/verify").json()
+    assert (check["result"], check["failed_parts"]) == ("invalid", failed_food)
+    card = http.get(f"/v1/me/certificates/{first['id']}/card.svg", headers=operator)
+    assert "已失效（食品经营许可证已暂停）" in card.text
+
+    resumed = http.post(
+        f"/v1/certificates/{food_licence['id']}/resume",
+        headers=login("staff.sj"),
+        json={"reason": "整改完成"},
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert eventually(lambda: composite_in_wallet(http, operator)["status"] == "valid")
+    assert not composite_bit(http, first)
+    assert present().status_code == 201
+
+    revoked = http.post(
+        f"/v1/certificates/{drug_licence['id']}/revoke",
+        headers=login("staff.yj"),
+        json={"reason": "停业"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    shown = eventually(
+        lambda: (c := composite_in_wallet(http, operator))["status"] == "invalid" and c
+    )
+    assert [(p["number"], p["status"]) for p in shown["failed_parts"]] == [
+        (drug_licence["number"], "revoked")
+    ]
+
+    again = issue(
+        http,
+        login("staff.yj"),
+        issuer="iss_hpyj",
+        type="drug_trading_licence",
+        subject=org,
+        request_id=f"yj-again-{org}",
+        fields={"business_mode": "零售", "scope": "中成药"},
+    )
+    assert again.status_code == 201, again.text
+    renewed = eventually(lambda: (c := composite_in_wallet(http, operator))["version"] == 2 and c)
+    assert (renewed["number"], renewed["status"]) == (first["number"], "valid")
+    assert sorted(renewed["fields"]["parts"]) == sorted(
+        [again.json()["number"], food_licence["number"]]
+    )
+    assert composite_bit(http, first)  # the old version is superseded
+    assert not composite_bit(http, renewed)
+    check = http.get(f"/v1/certificates/{first['number']}/verify").json()
+    assert (check["result"], check["version"], check["failed_parts"]) == ("authentic", 2, [])
+    present_new = http.post(
+        "/v1/presentations",
+        headers=operator,
+        json={"certificate_ids": [renewed["id"]], "fields": ["holder_name"]},
+    )
+    assert present_new.status_code == 201, present_new.text
 
 
 def test_amend_keeps_the_chain_and_the_old_version_is_superseded(

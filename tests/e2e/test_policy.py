@@ -21,7 +21,7 @@ from tests.e2e.conftest import token_for
 from tests.e2e.support import eventually, fresh_citizen
 from tests.e2e.test_certs import issue_disability
 from tests.e2e.test_foundation import assert_problem
-from tests.idnumbers import resident_id
+from tests.idnumbers import credit_code, resident_id
 from tests.unit.policy.test_rules import ASSISTIVE_DEVICES
 
 Login = Callable[[str], dict[str, str]]
@@ -292,6 +292,96 @@ def test_auto_payouts_pay_once_within_the_budget_and_the_ledger_reconciles(
     assert wrong.json()["field"] == "period"
 
 
+def phoned(http: httpx.Client, login: Login, name: str) -> tuple[str, str]:
+    """A person of 新华社区 born in 1990 with a phone of their own: (id, phone)."""
+    phone = f"139{secrets.randbelow(10**8):08d}"
+    body = {
+        "name": name,
+        "id_number": resident_id("19900101"),
+        "org_path": f"{DISTRICT}/NH/XH",
+        "phone": phone,
+    }
+    created = http.post("/v1/persons", headers=login("staff.nh"), json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"]), phone
+
+
+def test_unfunded_payouts_are_paid_when_money_appears_and_only_news_is_pushed(
+    running_suite: Suite, http: httpx.Client, login: Login
+) -> None:
+    """A run that runs out of budget tells who was not funded; a new version with more budget
+    pays them first, exactly once; it texts only whom it has news for."""
+    staff = login("staff.cl")
+    group = f"wait-{secrets.token_hex(3)}"
+    waiting = [phoned(http, login, n) for n in ("周一", "吴二", "郑三")]
+    late, late_phone = phoned(http, login, "王四")  # of another group: eligible from v2 on
+    for person, _phone in waiting:
+        disabled(http, login, person, "肢体", {"device_price": 100000, "pilot_group": group})
+    disabled(http, login, late, "肢体", {"device_price": 100000, "pilot_group": f"{group}-b"})
+    body = copy.deepcopy(ASSISTIVE_DEVICES)
+    body.update(code=f"device-{group}", title="辅具适配等待补贴", budget=200000)
+    body["conditions"]["all"].append(
+        {"fact": "pilot_group", "op": "==", "value": group, "label": "试点对象", "clause": "附件"}
+    )
+    first = http.post("/v1/policies", headers=staff, json=body).json()
+    assert http.post(f"/v1/policies/{first['id']}/publish", headers=staff).status_code == 200
+
+    def texts(phone: str) -> list[str]:  # about this policy (the seeded one matches too)
+        return [
+            t["text"] for t in texts_to(running_suite, phone) if "辅具适配等待补贴" in t["text"]
+        ]
+
+    assert eventually(lambda: all(len(texts(phone)) == 1 for _p, phone in waiting))
+    report = http.post(
+        f"/v1/policies/{first['id']}/payout-runs", headers=staff, json={"period": "once"}
+    ).json()
+    assert (report["eligible"], report["paid"] + report["disbursing"]) == (3, 2), report
+    by_id = dict(waiting)
+    unfunded = sorted(by_id)[-1]  # the last by subject id: the budget stops there
+    assert [u["subject"] for u in report["unpaid"]] == [unfunded]
+    told = eventually(lambda: len(texts(by_id[unfunded])) == 2 and texts(by_id[unfunded]))
+    unfunded_texts = [t for t in told if "预算已用完暂未发放" in t]
+    assert len(unfunded_texts) == 1, told
+    assert "1000.00 元" in unfunded_texts[0]
+    again = http.post(
+        f"/v1/policies/{first['id']}/payout-runs", headers=staff, json={"period": "once"}
+    ).json()
+    assert (again["funded_late"], again["unpaid"]) == (0, report["unpaid"])  # no money yet
+    assert len(texts(by_id[unfunded])) == 2  # told once
+
+    # v2: one more group and 1,000 yuan more. The waiting subject is funded first (the
+    # newcomer may sort before it); the newcomer is then the one left unfunded.
+    body["budget"] = 300000
+    body["conditions"]["all"][-1] = {
+        "fact": "pilot_group",
+        "op": "in",
+        "value": [group, f"{group}-b"],
+        "label": "试点对象",
+        "clause": "附件",
+    }
+    second = http.post("/v1/policies", headers=staff, json=body).json()
+    assert second["version"] == 2, second
+    assert http.post(f"/v1/policies/{second['id']}/publish", headers=staff).status_code == 200
+    assert eventually(lambda: len(texts(late_phone)) == 1)  # news for the newcomer only
+    run = http.post(
+        f"/v1/policies/{second['id']}/payout-runs", headers=staff, json={"period": "once"}
+    ).json()
+    assert (run["eligible"], run["created"], run["funded_late"]) == (4, 1, 1), run
+    assert [u["subject"] for u in run["unpaid"]] == [late]
+    assert eventually(lambda: len(texts(late_phone)) == 2)
+    for person, phone in waiting:  # paid, or paid now: no text about v2
+        assert len(texts(phone)) == (2 if person == unfunded else 1), texts(phone)
+    ledger = eventually(
+        lambda: (t := ledger_of(http, staff, second["id"])) and paid_count(t) == 3 and t
+    )
+    assert ledger["paid"] == ledger["reserved_in_budget"] == 300000
+    assert ledger["reconciled"] is True
+    last = http.post(
+        f"/v1/policies/{second['id']}/payout-runs", headers=staff, json={"period": "once"}
+    ).json()
+    assert (last["created"], last["funded_late"], last["settled_before"]) == (0, 0, 3)
+
+
 def test_confirm_mode_pays_after_one_click_and_records_a_decline(
     http: httpx.Client, login: Login
 ) -> None:
@@ -371,6 +461,94 @@ def test_confirm_mode_pays_after_one_click_and_records_a_decline(
     assert decision["facts"]["rd_expense"]["value"] == 1234567
 
 
+def test_the_legal_representative_is_told_naming_the_enterprise_and_decides_its_payouts(
+    running_suite: Suite, http: httpx.Client, login: Login
+) -> None:
+    phone = f"137{secrets.randbelow(10**8):08d}"
+    username = f"rep.{secrets.token_hex(3)}"
+    person = http.post(
+        "/v1/persons",
+        headers=login("staff.nh"),
+        json={
+            "name": "钱法人",
+            "id_number": resident_id("19750505"),
+            "org_path": f"{DISTRICT}/NH",
+            "phone": phone,
+            "account": {"username": username, "password": "Rep-pass-2026"},
+        },
+    )
+    assert person.status_code == 201, person.text
+    representative = {"Authorization": f"Bearer {token_for(http, username, 'Rep-pass-2026')}"}
+    name = f"钱氏商贸有限公司{secrets.randbelow(1000)}"
+    org = http.post(
+        "/v1/organisations",
+        headers=login("staff.nh"),
+        json={
+            "name": name,
+            "credit_code": credit_code(),
+            "org_path": f"{DISTRICT}/NH",
+            "legal_representative": person.json()["id"],
+        },
+    )
+    assert org.status_code == 201, org.text
+    org_id = org.json()["id"]
+    held = http.get("/v1/me/organisations", headers=representative).json()
+    assert [(o["id"], o["role"]) for o in held] == [(org_id, "legal_representative")]
+
+    group = f"rep-{secrets.token_hex(3)}"
+    facts = {"facts": {"rd_expense": 200000, "pilot_group": group}}
+    written = http.put(f"/v1/subjects/{org_id}/facts", headers=login("admin"), json=facts)
+    assert written.status_code == 200, written.text
+    staff = login("staff.sj")
+    body = {
+        "code": f"rd-{group}",
+        "title": "小微企业研发补助",
+        "department": "区市场监管局",
+        "category": "innovation",
+        "subject_type": "organisation",
+        "mode": "confirm",
+        "payout_period": "yearly",
+        "budget": 1_000_000,
+        "conditions": {
+            "all": [
+                {
+                    "fact": "pilot_group",
+                    "op": "==",
+                    "value": group,
+                    "label": "试点企业",
+                    "clause": "附件",
+                },
+                {
+                    "fact": "rd_expense",
+                    "op": ">",
+                    "value": 0,
+                    "label": "有研发投入",
+                    "clause": "第四条",
+                },
+            ]
+        },
+        "amount": {"rate": 0.1, "of": "rd_expense"},
+    }
+    policy = http.post("/v1/policies", headers=staff, json=body)
+    assert policy.status_code == 201, policy.text
+    pid = policy.json()["id"]
+    assert http.post(f"/v1/policies/{pid}/publish", headers=staff).status_code == 200
+    texts = eventually(
+        lambda: [t for t in texts_to(running_suite, phone) if "小微企业研发补助" in t["text"]]
+    )
+    assert f"您的企业“{name}”符合“小微企业研发补助”" in texts[0]["text"], texts
+    year = str(datetime.now(timezone(timedelta(hours=8))).year)
+    run = http.post(f"/v1/policies/{pid}/payout-runs", headers=staff, json={"period": year})
+    assert run.json()["offered"] == 1, run.text
+    offers = http.get("/v1/me/payouts", headers=representative).json()
+    offer = next(p for p in offers if p["code"] == body["code"])
+    assert (offer["subject"], offer["amount"]) == (org_id, 20000)
+    confirmed = http.post(f"/v1/me/payouts/{offer['id']}/confirm", headers=representative)
+    assert confirmed.status_code == 200, confirmed.text
+    stranger = fresh_citizen(http, login("staff.nh"), "路人")[1]
+    assert assert_problem(http.post(f"/v1/me/payouts/{offer['id']}/decline", headers=stranger), 404)
+
+
 def test_a_disputed_fact_is_reviewed_through_a_task_and_corrected(
     http: httpx.Client, login: Login, person: dict[str, Any]
 ) -> None:
@@ -419,50 +597,75 @@ def test_a_disputed_fact_is_reviewed_through_a_task_and_corrected(
     assert closed
 
 
-def test_eligible_but_not_receiving_become_tasks_once(http: httpx.Client, login: Login) -> None:
-    staff, street = login("staff.cl"), login("staff.nh")
+def test_eligible_but_not_receiving_become_tasks_of_the_responsible_unit_by_themselves(
+    http: httpx.Client, login: Login
+) -> None:
+    """应享未享 without a button: publishing finds who qualifies and tells the department
+    that administers the policy (民政局, as in Hulan), once; a certificate issued later that
+    makes someone eligible does the same at once."""
+    staff, street, civil = login("staff.cl"), login("staff.nh"), login("staff.mz")
+    group = f"outreach-{secrets.token_hex(3)}"
     people = [register(http, login, n, "19950505") for n in ("丁四", "戊五")]
     for person in people:
         assert eventually(
             lambda p=person: (
                 http.put(
-                    f"/v1/subjects/{p}/facts",
-                    headers=street,
-                    json={"facts": {"outreach_group": "e2e"}},
+                    f"/v1/subjects/{p}/facts", headers=street, json={"facts": {"outreach": group}}
                 ).status_code
                 == 200
             )
         )
     body = {
-        "code": "outreach",
+        "code": group,
         "title": "助残服务包",
-        "department": "区残联",
+        "department": "区民政局",
         "category": "disability",
         "subject_type": "person",
         "mode": "push",
-        "conditions": {"fact": "outreach_group", "op": "==", "value": "e2e", "label": "服务对象"},
+        "responsible_unit": f"{DISTRICT}/MZ",
+        "conditions": {
+            "all": [
+                {"fact": "outreach", "op": "==", "value": group, "label": "服务对象"},
+                {"fact": "disability_category", "op": "exists", "label": "持有残疾人证"},
+            ]
+        },
     }
-    policy = http.post("/v1/policies", headers=staff, json=body).json()
-    assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
-    listed = http.get(f"/v1/policies/{policy['id']}/unreceived", headers=street).json()
-    assert sorted(u["subject"] for u in listed) == sorted(people)
-    assert (
-        http.get(f"/v1/policies/{policy['id']}/unreceived", headers=login("staff.tyj")).json() == []
+    elsewhere = http.post(
+        "/v1/policies", headers=staff, json={**body, "responsible_unit": "CN-LN-DL/ZS"}
     )
-    first = http.post(f"/v1/policies/{policy['id']}/unreceived/tasks", headers=street).json()
-    assert first["tasks_requested"] == 2
-    again = http.post(f"/v1/policies/{policy['id']}/unreceived/tasks", headers=street).json()
-    assert again["eligible_unreceived"] == 2
-    assert again["tasks_requested"] == 0  # asking twice opens no second task
+    assert assert_problem(elsewhere, 422)["field"] == "responsible_unit"
+    policy = http.post("/v1/policies", headers=staff, json=body).json()
+    first = people[0]
+    disabled(http, login, first, "视力", {"outreach": group})  # before it is published
+    assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
+
+    def listed(headers: dict[str, str]) -> dict[str, Any]:
+        answer = http.get(f"/v1/policies/{policy['id']}/unreceived", headers=headers)
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    assert [u["subject"] for u in listed(civil)["items"]] == [first]
+    assert listed(civil)["counts"]["unreceived"] == 1
+    assert [u["subject"] for u in listed(street)["items"]] == [first]
+    assert listed(login("staff.tyj"))["items"] == []  # another street sees none of them
 
     def outreach() -> list[dict[str, Any]]:
         items = http.get(
-            "/v1/tasks", headers=street, params={"source": "policy_unreceived", "limit": 200}
+            "/v1/tasks", headers=civil, params={"source": "policy_unreceived", "limit": 200}
         ).json()["items"]
-        return [t for t in items if t["external_id"].startswith("outreach:")]
+        return [t for t in items if t["external_id"].startswith(f"{group}:")]
 
+    assert eventually(lambda: len(outreach()) == 1)
+    assert outreach()[0]["external_id"] == f"{group}:{first}"
+    assert first not in outreach()[0]["description"]  # no internal id in what people read
+
+    second = people[1]
+    disabled(http, login, second, "肢体", {"outreach": group})  # a certificate issued now
     assert eventually(lambda: len(outreach()) == 2)
-    assert sorted(t["external_id"] for t in outreach()) == sorted(f"outreach:{p}" for p in people)
+    assert sorted(u["subject"] for u in listed(civil)["items"]) == sorted(people)
+    again = http.post(f"/v1/policies/{policy['id']}/unreceived/tasks", headers=civil).json()
+    assert (again["eligible_unreceived"], again["tasks_requested"]) == (2, 0)  # none twice
 
 
 def test_the_payment_callback_is_signed_idempotent_and_never_contradicted(

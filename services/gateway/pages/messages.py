@@ -15,6 +15,8 @@ BY_CODE = {
     "revoked": "该证照或亮证已被注销或撤回",
     "suspended": "该证照已暂停使用",
     "not_yet_valid": "该证照尚未到生效日期",
+    "invalid": "该综合许可证所含的许可不全有效，已失效",
+    "superseded": "该证照已变更为新版本，请出示新版本",
     "wrong_audience": "此亮证码不是出示给本核验点的",
     "scene_not_allowed": "本核验点没有核验此场景的权限",
     "account_disabled": "您的账户已停用，请联系为您开户的窗口恢复使用",

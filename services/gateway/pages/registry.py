@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.gateway.cards import LABELS, STATUS
+from services.gateway.cards import LABELS, status_text
 from services.gateway.deps import SettingsDep
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
@@ -130,7 +130,7 @@ async def _certificates_page(
             {
                 **c,
                 "type_name": types.get(c["type"], {}).get("names", {}).get("zh", c["type"]),
-                "status_text": STATUS.get(c["status"], c["status"]),
+                "status_text": status_text(c),
             }
             for c in held
         ],

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.gateway.cards import LABELS, STATUS
+from services.gateway.cards import LABELS, status_text
 from services.gateway.deps import SettingsDep
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.citizen import qr_data_url
@@ -39,7 +39,7 @@ async def cards(here: Visit) -> list[dict[str, Any]]:
                 "number": cert["number"],
                 "valid_until": cert.get("valid_until"),
                 "status": cert["status"],
-                "status_text": STATUS.get(cert["status"], cert["status"]),
+                "status_text": status_text(cert),
                 "fields": [
                     (name, LABELS.get(name, name), cert["fields"][name])
                     for name in face

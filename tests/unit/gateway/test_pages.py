@@ -8,6 +8,7 @@ import json
 import pytest
 
 from services.common.crypto import b64url
+from services.gateway.cards import status_text
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.authoring import definition_from_form
 from services.gateway.pages.messages import explain
@@ -92,3 +93,12 @@ def test_a_policy_form_becomes_the_policy_the_api_takes() -> None:
         ]
     }
     assert policy["amount"] == {"rate": 0.5, "of": "device_price", "cap": 200000}
+
+
+def test_a_composite_licence_names_the_part_that_fails_it() -> None:
+    failed = [{"number": "HPYJ-2026-X", "name": "药品经营许可证", "status": "revoked"}]
+    assert status_text({"status": "invalid", "failed_parts": failed}) == (
+        "已失效（药品经营许可证已注销）"
+    )
+    assert status_text({"status": "valid"}) == "有效"
+    assert status_text({"status": "something_new"}) == "状态未知"  # never an English word
