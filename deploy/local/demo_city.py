@@ -201,6 +201,13 @@ ROUTING_RULES: list[dict[str, Any]] = [
 ]
 
 
+# Feed facts the demo city's pilots read, declared by the department that runs them (the
+# built-in kinds are in services/policy/fact_kinds.py).
+FACT_KINDS: list[dict[str, Any]] = [
+    {"name": "pilot_group", "label": "试点分组", "type": "text", "declarer": "staff.cl"},
+]
+
+
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
     response = client.post(path, json=body)
     if response.status_code == 409:
@@ -255,6 +262,9 @@ def load(base_url: str, admin_user: str, admin_password: str, state_dir: Path) -
                     _post(staff, f"/v1/organisations/{created['id']}/operators", operator)
         for issuer in ISSUERS:
             _post(client, "/v1/issuers", issuer)
+        for kind in FACT_KINDS:
+            with _as(client, base_url, kind["declarer"]) as staff:
+                _post(staff, "/v1/fact-kinds", {k: v for k, v in kind.items() if k != "declarer"})
         existing = client.get("/v1/routing-rules").json()
         for rule in ROUTING_RULES:
             if not any(r["match"] == rule["match"] for r in existing):

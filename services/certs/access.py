@@ -87,6 +87,18 @@ RULES = {
         resource="principal",
         scope="apply",
     ),
+    "file_application": Rule(
+        "File an application for a resident of one's area (后台录入)",
+        roles=STAFF,
+        relations=(JURISDICTION, ADMIN),
+        resource="applicant",
+    ),
+    "list_applications": Rule(
+        "List the applications of one's area or issuing department (the work queue)",
+        roles=STAFF,
+        relations=(JURISDICTION, DEPARTMENT, ADMIN),
+        resource="application",
+    ),
     "review_application": Rule(
         "Review an application of one's area",
         roles=STAFF,
@@ -180,6 +192,7 @@ KINDS = {
         "application", visible=(SELF, PROXY, JURISDICTION, DEPARTMENT, ADMIN), scope="apply"
     ),
     "presentation": Kind("presentation", visible=(SELF,)),
+    "applicant": Kind("applicant", visible=(JURISDICTION, ADMIN)),
 }
 
 TABLE = AccessTable("certs", RULES, KINDS)
@@ -230,3 +243,8 @@ def application(document: Document, issuer_units: tuple[str, ...]) -> Resource:
 
 def presentation(document: Document) -> Resource:
     return Resource("presentation", subject=document.get("holder"), account=document.get("account"))
+
+
+def applicant(brief: dict[str, object]) -> Resource:
+    """A person applied for at the counter, as the clerk's jurisdiction sees them."""
+    return Resource("applicant", subject=str(brief["id"]), units=(str(brief["org_path"]),))

@@ -19,7 +19,7 @@ from services.certs.access import issuer as issuer_resource
 from services.certs.catalogue import DISABILITY_CATEGORIES, DISABILITY_GRADES
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
-from services.common.actor import Actor
+from services.common.actor import Actor, within
 from services.common.claims import advance
 from services.common.codec import city_day, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -37,6 +37,7 @@ def view(application: Document) -> dict[str, Any]:
             "applicant": application["applicant"],
             "steps": application["steps"],
             "certificate_id": application.get("certificate_id"),
+            "filed_by": application.get("filed_by"),
             "system_ms": round(sum(s.get("system_ms", 0) for s in application["steps"]), 1),
             "submitted_at": application["submitted_at"],
         }
@@ -62,7 +63,10 @@ def apply(
     proxy: str | None,
     note: str | None,
     started: float,
+    filed_by: str | None = None,
 ) -> dict[str, Any]:
+    """An application by the person or their proxy, or filed for them by a clerk of their
+    area (``filed_by``: 后台录入)."""
     if applicant["kind"] != "person":
         raise InvalidInput("a disability certificate is applied for by a person", field="subject")
     open_one = db.applications.find_one(
@@ -84,7 +88,8 @@ def apply(
         "submitted_at": now,
         "proxy": proxy,
         "note": note,
-        "steps": [_step("submitted", actor, now, started, proxy=proxy)],
+        "filed_by": filed_by,
+        "steps": [_step("submitted", actor, now, started, proxy=proxy, filed_by=filed_by)],
     }
     if proxy is not None:
         act = proxy_acts.acted(applicant["id"], proxy, actor, "apply", application["_id"], now)
@@ -127,14 +132,27 @@ def _move(
 
 def load_guarded(db: Database[Document], guard: Guard, application_id: Any) -> Document:
     """The application, if the operation's rule allows it: its applicant (or a proxy with the
-    ``apply`` scope), staff of the applicant's area, staff of a department issuing its type."""
+    ``apply`` scope), staff of the applicant's area, staff of a department issuing its type
+    whose area holds the applicant (another district's 残联 does not see it)."""
     application = _get(db, application_id)
-    guard.require(access.application(application, _issuer_units(db)), "no such application")
+    owners = _issuer_units(db, application["org_path"])
+    guard.require(access.application(application, owners), "no such application")
     return application
 
 
-def _issuer_units(db: Database[Document]) -> tuple[str, ...]:
-    return tuple(sorted(i["org_path"] for i in db.issuers.find({"types": TYPE}, {"org_path": 1})))
+def _issuer_units(db: Database[Document], applicant_unit: str) -> tuple[str, ...]:
+    return _serving(_issuers(db), applicant_unit)
+
+
+def _issuers(db: Database[Document]) -> list[Document]:
+    return list(db.issuers.find({"types": TYPE}, {"org_path": 1, "area": 1}))
+
+
+def _serving(issuers_of_type: list[Document], applicant_unit: str) -> tuple[str, ...]:
+    """The units of the issuers of the type whose area holds the applicant's."""
+    return tuple(
+        sorted(i["org_path"] for i in issuers_of_type if within(applicant_unit, access.area_of(i)))
+    )
 
 
 def review(
@@ -215,6 +233,25 @@ def mark_issued(
     return _move(
         db, application, "assessed", "issued", step, now, {"certificate_id": certificate_id}
     )
+
+
+STATES = ("submitted", "reviewed", "rejected", "assessed", "issued")
+
+
+def queue(
+    db: Database[Document], guard: Guard, status: str | None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The work queue of staff: applications of their area (to review) or of their issuing
+    department (to assess and issue), by state, oldest first, with the applicant's name."""
+    if status is not None and status not in STATES:
+        raise InvalidInput(f"one of {', '.join(STATES)}", field="status")
+    query: Document = {"type": TYPE, **({"status": status} if status else {})}
+    found = db.applications.find(query).sort("submitted_at", 1)
+    issuers_of_type = _issuers(db)
+    shown = guard.filter(
+        found, lambda a: access.application(a, _serving(issuers_of_type, a["org_path"]))
+    )
+    return [{**view(a), "applicant_name": a.get("applicant_name")} for a in shown[:limit]]
 
 
 def mine(db: Database[Document], holders: list[str]) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ ATTEMPTS = 3  # a composite changed by someone else meanwhile is read again
 def follow(db: Database[Document], wrap_key: bytes, now: datetime, part: dict[str, Any]) -> None:
     """What a certificate's event (``part``: its payload or view) changes in the composites
     it belongs to or completes."""
+    if db.cert_types.find_one({"sub_types": str(part["type"])}, {"_id": 1}) is None:
+        return  # a type no composite licence bundles (the many): nothing to look up
     follow_part(db, now, str(part["number"]))
     assemble_after(db, wrap_key, now, str(part["subject"]), str(part["type"]))
 

@@ -195,6 +195,20 @@ class CertsService:
         return applications.apply(self.db, actor, utcnow(), applicant, proxy, note, started)
 
     @rpc(expected_exceptions=expected)
+    def file_application(self, subject: str, note: str | None = None) -> dict[str, Any]:
+        started, guard = time.perf_counter(), self.call.guard
+        brief = self.identity.subject_brief(subject_id=subject)
+        guard.require(access.applicant(brief), "no such person", field="subject")
+        account = guard.actor.account_id
+        return applications.apply(
+            self.db, guard.actor, utcnow(), brief, None, note, started, filed_by=account
+        )
+
+    @rpc(expected_exceptions=expected)
+    def list_applications(self, status: str | None = None) -> list[dict[str, Any]]:
+        return applications.queue(self.db, self.call.guard, status)
+
+    @rpc(expected_exceptions=expected)
     def review_application(
         self, application_id: str, approve: bool, reason: str | None = None
     ) -> dict[str, Any]:

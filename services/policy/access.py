@@ -49,6 +49,12 @@ RULES = {
     "policy_ledger": Rule(
         "Read a policy's payout ledger", roles=STAFF, relations=OWNER, resource="policy"
     ),
+    "policy_payouts": Rule(
+        "List a policy's payouts with their decision records (who was and was not paid)",
+        roles=STAFF,
+        relations=(JURISDICTION, DEPARTMENT, ADMIN),
+        resource="payout",
+    ),
     "my_payouts": Rule(
         "List one's payouts and those of whom one confirms payouts for",
         roles=PEOPLE,
@@ -64,6 +70,12 @@ RULES = {
         scope="confirm_payouts",
     ),
     "create_policy": Rule("Author a policy for one's unit", roles=STAFF),
+    "list_fact_kinds": Rule(
+        "List the fact kinds policies read and feeds write",
+        roles=FEEDERS,
+        client_scope="facts:write",
+    ),
+    "declare_fact_kind": Rule("Declare a feed fact kind, owned by one's unit", roles=STAFF),
     "edit_policy": Rule("Edit a draft policy", roles=STAFF, relations=OWNER, resource="policy"),
     "get_policy": Rule(
         "Read a policy", roles=EVERY_ROLE, relations=(SIGNED_IN, *OWNER), resource="policy"
@@ -146,7 +158,9 @@ KINDS = {
     "policy": Kind("policy", visible=(SIGNED_IN, DEPARTMENT, ADMIN)),
     "subject": Kind("subject", visible=(SELF, OPERATOR, PROXY, JURISDICTION, PARTNER_AREA, ADMIN)),
     "payout": Kind(
-        "payout", visible=(SELF, OPERATOR, PROXY, DEPARTMENT, ADMIN), scope="confirm_payouts"
+        "payout",
+        visible=(SELF, OPERATOR, PROXY, JURISDICTION, DEPARTMENT, ADMIN),
+        scope="confirm_payouts",
     ),
     "correction": Kind("correction", visible=(SELF, OPERATOR, PROXY, JURISDICTION, ADMIN)),
     "eligible": Kind("eligible", visible=(JURISDICTION, DEPARTMENT, ADMIN)),

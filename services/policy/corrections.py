@@ -18,7 +18,7 @@ from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
-from services.policy import access, facts, provenance, rematch
+from services.policy import access, fact_kinds, facts, provenance, rematch
 
 
 def view(correction: Document) -> dict[str, Any]:
@@ -54,6 +54,12 @@ def dispute(
             field="fact",
             code="fact_source",
         )
+    kind = fact_kinds.kind_of(db, fact)
+    if kind is None:
+        raise InvalidInput("no such fact", field="fact", code="unknown_fact")
+    problem = fact_kinds.value_problem(kind, proposed)
+    if problem:
+        raise InvalidInput(problem, field="proposed", code="fact_value")
     evidence = str(text(evidence, "evidence", 2000, multiline=True))
     current = (document.get("values") or {}).get(fact) or {}
     correction = {

@@ -1,7 +1,8 @@
 """Writing facts about subjects from outside: one subject at a time (``PUT``) or a batch of
 NDJSON lines. Each write is checked three ways: the writer may reach the subject (staff of its
 area, or a partner feed whose area holds it), the subject is one identity registered, and each
-fact is one the writer may state (:mod:`services.policy.provenance`). In a batch, a line that
+fact is one the writer may state (:mod:`services.policy.provenance`), declared, with a value
+its kind allows (:mod:`services.policy.fact_kinds`). In a batch, a line that
 fails any of these is reported by its number (the same ``unknown subject`` whether it does not
 exist or lies outside the feed's area) and the other lines apply."""
 
@@ -17,7 +18,7 @@ from services.common.access import Guard
 from services.common.codec import parse_time
 from services.common.errors import DomainError, NotFound
 from services.common.mongo import Document
-from services.policy import access, facts, provenance, rematch, subjects
+from services.policy import access, fact_kinds, facts, provenance, rematch, subjects
 
 Lookup = Callable[[str], dict[str, Any] | None]  # identity's brief of a subject, or None
 
@@ -60,6 +61,7 @@ def put_facts(
     guard.require(access.subject(document), "no such subject", field="subject")
     source = source_of(guard)
     provenance.require_writable(values, source)
+    fact_kinds.check_values(db, values)
     written, changed = facts.put_facts(db, now, subject, values, source, until)
     pushed = rematch.rematch_subject(db, now, subject, changed, written)
     return {
@@ -104,6 +106,7 @@ def _apply_bulk(
             if not guard.allows(access.subject(document)):
                 raise NotFound("no such subject", field="subject")
             provenance.require_writable(values, source)
+            fact_kinds.check_values(db, values)
         except DomainError as refused:
             bad.append({"line": line, "field": refused.extra.get("field"), "detail": str(refused)})
             continue

@@ -35,7 +35,7 @@ from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.claims import advance
 from services.common.codec import CITY_TIME, to_wire
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.policy import access, budget, facts, inbox, matching, periods, policies
 from services.policy.amounts import chosen_row
@@ -119,17 +119,22 @@ def run(
     period: str,
     disburse: Disburse,
 ) -> dict[str, Any]:
-    policy = policies.get_guarded(db, guard, policy_id)
-    if policy["status"] != "published":
-        raise Conflict("only a published policy pays", state=policy["status"])
-    if policy["mode"] not in ("confirm", "auto"):
+    current = policies.get_guarded(db, guard, policy_id)
+    if current["status"] != "published":
+        raise Conflict("only a published policy pays", state=current["status"])
+    if current["mode"] not in ("confirm", "auto"):
         raise Conflict("this policy informs; it does not pay", field="mode")
-    period = periods.validate_period(policy, period)
-    at = periods.evaluated_at(policy, period, now)
+    period = periods.validate_period(current, period)
+    at = periods.evaluated_at(current, period, now)
+    # A period is paid by the rules (version, parameters, amounts) in force in it; the money
+    # (budget) and the way it is paid (mode) are the current version's.
+    rules = policies.version_at(db, current, at)
+    policy = {**rules, "budget": current.get("budget"), "mode": current["mode"]}
     with_run = f"{policy['code']}:{period}"
     report: dict[str, Any] = {
         "run": with_run,
-        "policy": policy["_id"],
+        "policy": current["_id"],
+        "rules_version": rules["version"],
         "period": period,
         "eligible": 0,
         "created": 0,
@@ -376,6 +381,60 @@ def respond(
 def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
     found = db.payouts.find({"subject": {"$in": subjects}}).sort("created_at", -1).limit(100)
     return [view(p) for p in found]
+
+
+STATES: tuple[str, ...] = (
+    "new",
+    "reserving",
+    "unfunded",
+    "offered",
+    "disbursing",
+    "paid",
+    "failed",
+    "declined",
+    "expired",
+)
+
+
+def of_policy(
+    db: Database[Document],
+    guard: Guard,
+    policy_id: str,
+    status: str | None,
+    period: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """Who was and was not paid, with each decision record (the version, parameters, facts
+    and their sources, the checks and the amount row used) for staff of each subject's area;
+    the policy's department sees every payout, those outside its own area without the
+    subject or the decision record."""
+    policy = policies.get(db, policy_id)
+    guard.see(access.policy(policy), "no such policy")
+    query: Document = {"code": policy["code"]}
+    if status is not None:
+        if status not in STATES:
+            raise InvalidInput(f"one of {', '.join(STATES)}", field="status")
+        query["status"] = status
+    if period is not None:
+        query["period"] = periods.validate_period(policy, period)
+    if not 1 <= limit <= 500 or offset < 0:
+        raise InvalidInput("1 to 500, from an offset ≥ 0", field="limit")
+    found = db.payouts.find(query).sort("_id", 1)
+    seen = guard.filter(found, lambda p: access.payout(p, policy.get("org_path")))
+    items = [
+        view(p) if guard.allows(access.payout(p, None)) else _counted(p)
+        for p in seen[offset : offset + limit]
+    ]
+    return {"items": items, "total": len(seen), "limit": limit}
+
+
+def _counted(payout: Document) -> dict[str, Any]:
+    """A payout of a subject outside the caller's area, as the policy's department sees it:
+    what was paid, where and in which state, not to whom or on which facts (any unit may
+    author a policy; authoring one does not open other areas' residents)."""
+    shown = ("code", "version", "period", "status", "amount", "org_path")
+    return to_wire({"id": payout["_id"], **{k: payout.get(k) for k in shown}, "subject": None})
 
 
 def ledger(db: Database[Document], guard: Guard, policy_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pymongo.database import Database
@@ -21,7 +21,7 @@ from services.common.codec import fen, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
-from services.policy import access, catalogue
+from services.policy import access, catalogue, fact_kinds
 from services.policy.amounts import validate_amount
 from services.policy.rules import facts_read, validate_condition, validate_parameters
 
@@ -104,16 +104,15 @@ def _unit(value: Any, field: str) -> str | None:
 
 def check_responsible_unit(definition: Document, owner: str | None) -> None:
     """The department that administers a policy (told of who is eligible but not receiving)
-    is the owner's own unit or one beside or below it under the same parent: an author never
-    fills another district's queue."""
+    lies in the owner's own district (city/district, the first two levels of the path): a
+    street's policy may name its district's civil-affairs bureau, a district's a unit of its
+    own; nobody fills another district's queue."""
     unit = definition.get("responsible_unit")
     if unit is None or owner is None:
         return
-    parent = owner.rsplit("/", 1)[0] if "/" in owner else owner
-    if unit != parent and not unit.startswith(parent + "/"):
-        raise InvalidInput(
-            "a unit under the same parent as the policy's own", field="responsible_unit"
-        )
+    district = "/".join(owner.split("/")[:2])
+    if unit != district and not unit.startswith(district + "/"):
+        raise InvalidInput("a unit of the policy's own district", field="responsible_unit")
 
 
 def view(policy: Document) -> dict[str, Any]:
@@ -135,6 +134,7 @@ def create_policy(
     if not guard.allows(access.policy({"org_path": owner, "status": "draft"})):
         raise Conflict("this policy code belongs to another unit", field="code")
     check_responsible_unit(definition, owner)
+    fact_kinds.require_declared(db, definition)
     previous = [p for p in db.policies.find({"code": definition["code"]})]
     if any(p["status"] == "draft" for p in previous):
         raise Conflict("a draft of this policy exists; edit it", field="code")
@@ -194,6 +194,7 @@ def edit_policy(
         raise Conflict("only a draft is edited; create a new version", state=policy["status"])
     definition = validate_definition({**body, "code": policy["code"]})
     check_responsible_unit(definition, policy.get("org_path"))
+    fact_kinds.require_declared(db, definition)
     return view(advance(db, "policies", policy, {"$set": {**definition, "edited_at": now}}, now))
 
 
@@ -228,3 +229,25 @@ def list_policies(db: Database[Document], guard: Guard, status: str | None) -> l
 def in_force(policy: Document, on: date) -> bool:
     starts, ends = policy.get("effective_from"), policy.get("effective_until")
     return (starts is None or starts <= on.isoformat()) and (ends is None or on.isoformat() <= ends)
+
+
+def version_at(db: Database[Document], current: Document, at: datetime) -> Document:
+    """The version of ``current``'s policy whose rules were in force at ``at``: the latest
+    published by then (retired since, or still in force). A policy that pays back for a
+    period from before its first version pays it by ``current``'s rules."""
+    versions = db.policies.find(
+        {"code": current["code"], "status": {"$in": ["published", "retired"]}}
+    )
+    earlier = [
+        v
+        for v in versions
+        if v.get("org_path") == current.get("org_path")
+        and v.get("published_at") is not None
+        and _aware(v["published_at"]) <= at
+        and int(v["version"]) <= int(current["version"])
+    ]
+    return max(earlier, key=lambda v: int(v["version"]), default=current)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

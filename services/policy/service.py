@@ -27,6 +27,7 @@ from services.policy import (
     access,
     catalogue,
     corrections,
+    fact_kinds,
     facts,
     feeds,
     inbox,
@@ -256,9 +257,30 @@ class PolicyService:
         return {**corrections.view(decided), "pushed": pushed}
 
     @rpc(expected_exceptions=expected)
+    def policy_payouts(
+        self,
+        policy_id: str,
+        status: str | None = None,
+        period: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        return payouts.of_policy(self.db, self.call.guard, policy_id, status, period, limit, offset)
+
+    @rpc(expected_exceptions=expected)
     def unreceived(self, policy_id: str) -> dict[str, Any]:
         return outreach.unreceived(self.db, self.call.guard, policy_id)
 
     @rpc(expected_exceptions=expected)
     def open_unreceived_tasks(self, policy_id: str) -> dict[str, Any]:
         return outreach.open_tasks(self.db, self.call.guard, utcnow(), policy_id)
+
+    # the catalogue of fact kinds
+
+    @rpc(expected_exceptions=expected)
+    def list_fact_kinds(self) -> list[dict[str, Any]]:
+        return fact_kinds.list_kinds(self.db, self.call.guard)
+
+    @rpc(expected_exceptions=expected)
+    def declare_fact_kind(self, kind: dict[str, Any]) -> dict[str, Any]:
+        return fact_kinds.declare(self.db, self.call.guard, utcnow(), kind)

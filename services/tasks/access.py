@@ -10,7 +10,8 @@ sent, nothing else of its area. Acting on it takes a *side*:
 * the receiver side: staff of the receiving unit, a supervisor above it, or the partner
   system it was sent to;
 * a supervisor above the dispatcher reassigns and closes; a supervisor above the receiver
-  urges.
+  urges;
+* a unit that transferred the task on (流转) reviews the answer as the dispatcher side does.
 
 Routing and escalation rules belong to the unit that made them and apply only inside it;
 only that unit or one above it removes them.
@@ -78,6 +79,18 @@ def _above_receiver(ask: Ask) -> bool:
     )
 
 
+def _transferrer(ask: Ask) -> bool:
+    """Staff of a unit that transferred the task down to where it is (or a supervisor over
+    such a unit)."""
+    actor = ask.actor
+    if actor.client_id is not None or not actor.is_staff:
+        return False
+    return any(
+        actor.org_path == unit or _staff_over(ask, unit, frozenset({"supervisor"}))
+        for unit in ask.resource.extra.get("transferrers") or ()
+    )
+
+
 def _over_dispatcher(ask: Ask) -> bool:
     return _staff_over(ask, ask.resource.extra.get("dispatcher"), SUPERVISORS)
 
@@ -85,6 +98,7 @@ def _over_dispatcher(ask: Ask) -> bool:
 DISPATCHER = Relation("dispatcher", _dispatcher, "the dispatcher side of the task")
 RECEIVER = Relation("receiver", _receiver, "the receiver side of the task")
 ABOVE_RECEIVER = Relation("above_receiver", _above_receiver, "a supervisor above the receiver")
+TRANSFERRER = Relation("transferrer", _transferrer, "a unit that transferred the task on")
 OVER_DISPATCHER = Relation(
     "over_dispatcher", _over_dispatcher, "a supervisor at or above the dispatcher"
 )
@@ -161,7 +175,7 @@ RULES = {
     "transfer_task": _task("Pass a task down to a unit below", RECEIVER),
     "rollback_task": _task("Return a task to its dispatcher", RECEIVER),
     "submit_feedback": _task("Answer a task", RECEIVER),
-    "review_feedback": _task("Approve or reject the answer to a task", DISPATCHER),
+    "review_feedback": _task("Approve or reject the answer to a task", DISPATCHER, TRANSFERRER),
     "urge_task": _task("Urge a task", DISPATCHER, ABOVE_RECEIVER),
     "reassign_task": _task("Move a task to another unit", OVER_DISPATCHER, roles=SUPERVISORS),
     "close_task": _task("Close a task", DISPATCHER, OVER_DISPATCHER),
@@ -228,6 +242,7 @@ def task(document: Document) -> Resource:
             "dispatcher": document.get("dispatcher"),
             "receiver": receiver,
             "creator": document.get("partner"),
+            "transferrers": tuple(document.get("transferred_by") or ()),
         },
     )
 

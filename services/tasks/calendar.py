@@ -1,19 +1,30 @@
 """The working-day calendar (工作日历): weekends, public holidays and working weekends (调休)
-per year, and the working hours of a day, in China Standard Time (UTC+8, no daylight time).
+per year, and the working hours of each year, in China Standard Time (UTC+8, no daylight
+time).
 
 Deadlines in working days or hours and the escalation ladder's offsets are computed on this
-clock. A year nobody configured counts Monday to Friday as working days and is reported as
-``configured: false``, so a missing holiday table is visible rather than silently wrong.
+clock. The official holiday and 调休 table of the current and the next year comes from the
+maintained ``holidays`` library (its China calendar, which follows the State Council's
+notice each year), stored with the library's version and the day it was loaded, and
+overridden by whatever staff put for a year (``PUT /v1/calendar/{year}``). A year whose 调休
+the library does not have yet (the notice comes out in November or December) keeps only its
+statutory holidays and says ``complete: false``; a year with nothing at all counts Monday to
+Friday and says ``configured: false``, so a missing table is visible rather than silently
+wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import metadata
 from typing import Any
 
+import holidays
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import CITY_TIME, to_wire
 from services.common.errors import InvalidInput
@@ -48,6 +59,10 @@ class WorkCalendar:
     hours: tuple[tuple[time, time], ...] = field(
         default=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in DEFAULT_HOURS)
     )
+    hours_by_year: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+
+    def hours_of(self, day: date) -> tuple[tuple[time, time], ...]:
+        return self.hours_by_year.get(day.year, self.hours)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.holidays:
@@ -65,7 +80,7 @@ class WorkCalendar:
                 datetime.combine(day, start, CST).astimezone(UTC),
                 datetime.combine(day, end, CST).astimezone(UTC),
             )
-            for start, end in self.hours
+            for start, end in self.hours_of(day)
         ]
 
     def _intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
@@ -122,25 +137,68 @@ class WorkCalendar:
 
 
 def from_documents(years: Mapping[int, Document]) -> WorkCalendar:
+    """Each year with its own working hours; a year not given has the latest year's."""
     holidays: set[date] = set()
     working: set[date] = set()
-    hours: tuple[tuple[time, time], ...] | None = None
+    by_year: dict[int, tuple[tuple[time, time], ...]] = {}
     for year in sorted(years):
         document = years[year]
         holidays.update(date.fromisoformat(d) for d in document.get("holidays", []))
         working.update(date.fromisoformat(d) for d in document.get("working_weekends", []))
-        hours = tuple(
+        by_year[year] = tuple(
             (time.fromisoformat(a), time.fromisoformat(b))
             for a, b in (span.split("-") for span in document["hours"])
         )
-    if hours is None:
+    if not by_year:
         return WorkCalendar(frozenset(holidays), frozenset(working))
-    return WorkCalendar(frozenset(holidays), frozenset(working), hours)
+    latest = by_year[max(by_year)]
+    return WorkCalendar(frozenset(holidays), frozenset(working), latest, by_year)
 
 
-def load(db: Database[Document]) -> WorkCalendar:
-    """Every configured year (a handful of small documents, read by ``_id`` order)."""
-    return from_documents({int(d["_id"]): d for d in db.calendar_years.find({})})
+def load(db: Database[Document], now: datetime | None = None) -> WorkCalendar:
+    """Every year staff configured or the library preloaded (a handful of small documents),
+    and the official table of the current and the next year if it was not stored yet."""
+    years = {int(d["_id"]): d for d in db.calendar_years.find({})}
+    for year in _preloaded_years(now or datetime.now(UTC)):
+        if year not in years:
+            years[year] = official_year(year, now or datetime.now(UTC))
+    return from_documents(years)
+
+
+def _preloaded_years(now: datetime) -> tuple[int, int]:
+    this = now.astimezone(CST).year
+    return this, this + 1
+
+
+def official_year(year: int, now: datetime) -> Document:
+    """The year's table as the ``holidays`` library has it: public holidays (with the days
+    off moved for 调休) and the weekends worked instead, dated and named by library version.
+    ``complete`` is false while the library knows no 调休 for the year (not yet published)."""
+    table = holidays.country_holidays("CN", years=year)
+    days_off = sorted(d for d in table if d.year == year)
+    worked = sorted(d for d in getattr(table, "weekend_workdays", set()) if d.year == year)
+    return {
+        "_id": year,
+        "holidays": [d.isoformat() for d in days_off],
+        "working_weekends": [d.isoformat() for d in worked],
+        "hours": [f"{a}-{b}" for a, b in DEFAULT_HOURS],
+        "source": {
+            "library": "holidays",
+            "version": metadata.version("holidays"),
+            "loaded_at": now.astimezone(UTC).isoformat(),
+            "complete": bool(worked),
+        },
+    }
+
+
+def seed(db: Database[Document], _config: Any) -> None:
+    """Store the official table of the current and the next year, never over a year that is
+    stored already (staff's own or an earlier load): a later library's table is taken by
+    deleting the year or putting it again."""
+    now = datetime.now(UTC)
+    for year in _preloaded_years(now):
+        with contextlib.suppress(DuplicateKeyError):
+            db.calendar_years.insert_one(official_year(year, now))
 
 
 def checked_year(year: Any) -> int:
@@ -186,13 +244,16 @@ def validate_year(
 
 
 def put_year(db: Database[Document], document: Document, by: str | None) -> dict[str, Any]:
-    put_document(db.calendar_years, document["_id"], {**document, "by": by})
+    source = {"by": by, "at": datetime.now(UTC).isoformat(), "complete": True}
+    put_document(db.calendar_years, document["_id"], {**document, "by": by, "source": source})
     return view_year(db, document["_id"])
 
 
 def view_year(db: Database[Document], year: int) -> dict[str, Any]:
     checked_year(year)
     document = db.calendar_years.find_one({"_id": year})
+    if document is None and year in _preloaded_years(datetime.now(UTC)):
+        document = official_year(year, datetime.now(UTC))
     if document is None:
         return {
             "year": year,
@@ -206,5 +267,18 @@ def view_year(db: Database[Document], year: int) -> dict[str, Any]:
             "year": year,
             "configured": True,
             **{k: document[k] for k in ("holidays", "working_weekends", "hours")},
+            "source": document.get("source") or {"by": document.get("by"), "complete": True},
         }
     )
+
+
+def due_on_working_day(calendar: WorkCalendar, due: datetime, policy: str) -> datetime:
+    """A deadline given as a moment that falls on a day off: moved to the next working moment
+    (``move``) or refused (``refuse``), as the deployment chose (``DUE_ON_DAY_OFF``)."""
+    if calendar.is_working_day(due.astimezone(CST).date()):
+        return due
+    if policy == "refuse":
+        raise InvalidInput(
+            "this falls on a day off; choose a working day", field="limit.due_at", code="day_off"
+        )
+    return calendar.next_working_moment(due)

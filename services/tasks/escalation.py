@@ -90,39 +90,64 @@ def escalate(
             or RANK[task.get("card", "none")] >= RANK[entry["card"]]
         ):
             return False
-        later = [r for r in task.get("ladder", []) if RANK[r["card"]] > RANK[entry["card"]]]
-        receiver = task.get("receiver")
-        parent = receiver.rsplit("/", 1)[0] if receiver and "/" in receiver else None
-        text = f"{CARD_NAMES[entry['card']]}：{task['title']}"
-        # The receiving unit, and the supervisors of its parent unit.
-        notices = [
-            n
-            for unit in (receiver, parent)
-            for n in notices_to(unit, entry["card"], text, entry["at"], calendar)
-        ]
         try:
-            journal.record(
-                db,
-                task,
-                now,
-                None,
-                "escalate",
-                None,
-                {
-                    "card": entry["card"],
-                    "card_at": entry["at"],
-                    "cards": [*task.get("cards", []), {"card": entry["card"], "at": entry["at"]}],
-                    "next_escalation_at": later[0]["at"] if later else None,
-                },
-                effects={"notices": notices},
-                card=entry["card"],
-                due_at=task.get("due_at"),
-                scheduled_at=entry["at"],
-            )
+            # No card is skipped: a lower card of the ladder not raised yet (yellow, when
+            # yellow and red fall due together and red's entry came first) is raised first.
+            for rung in _cards_up_to(task, entry):
+                task = _raise(db, task, rung, now, calendar)
             return True
         except Conflict:
             continue  # someone acted on the task at the same moment: look again
     return False
+
+
+def _cards_up_to(task: Document, entry: Document) -> list[Document]:
+    """The rungs to raise for ``entry``, lowest first: those above the task's card and below
+    the entry's, then the entry's own."""
+    held = RANK[task.get("card", "none")]
+    below = [
+        {"card": r["card"], "at": r["at"]}
+        for r in task.get("ladder", [])
+        if held < RANK[r["card"]] < RANK[entry["card"]]
+    ]
+    return [
+        *sorted(below, key=lambda r: RANK[r["card"]]),
+        {"card": entry["card"], "at": entry["at"]},
+    ]
+
+
+def _raise(
+    db: Database[Document], task: Document, rung: Document, now: datetime, calendar: WorkCalendar
+) -> Document:
+    later = [r for r in task.get("ladder", []) if RANK[r["card"]] > RANK[rung["card"]]]
+    receiver = task.get("receiver")
+    parent = receiver.rsplit("/", 1)[0] if receiver and "/" in receiver else None
+    text = f"{CARD_NAMES[rung['card']]}：{task['title']}"
+    # The receiving unit, and the supervisors of its parent unit.
+    notices = [
+        n
+        for unit in (receiver, parent)
+        for n in notices_to(unit, rung["card"], text, rung["at"], calendar)
+    ]
+    raised: Document = journal.record(
+        db,
+        task,
+        now,
+        None,
+        "escalate",
+        None,
+        {
+            "card": rung["card"],
+            "card_at": rung["at"],
+            "cards": [*task.get("cards", []), {"card": rung["card"], "at": rung["at"]}],
+            "next_escalation_at": later[0]["at"] if later else None,
+        },
+        effects={"notices": notices},
+        card=rung["card"],
+        due_at=task.get("due_at"),
+        scheduled_at=rung["at"],
+    )
+    return raised
 
 
 def record_sweep(db: Database[Document], now: datetime, report: SweepReport) -> None:

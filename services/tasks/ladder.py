@@ -1,5 +1,6 @@
 """The escalation ladder (预警 / 黄牌 / 红牌): rules chosen by (source, level, category,
-handling type), each a list of steps placed on the working-day clock.
+handling type, handling role, time-limit type), each a list of steps placed on the
+working-day clock.
 
 A step is ``{"card": "warning", "fraction": 0.75}`` (that share of the time limit, measured
 in working time), or ``{"card": "red", "after_due_working_days": 2}`` (after the due time).
@@ -31,7 +32,15 @@ from services.tasks.calendar import WorkCalendar
 
 CARDS = ("warning", "yellow", "red")
 RANK = {"none": 0, "warning": 1, "yellow": 2, "red": 3}
-MATCH_FIELDS = ("source", "level", "category", "handling_type")
+# What a rule may key on (Guangxi's matrix: 时限类型, 紧急程度, 处办类型, 处办角色): the
+# source, the level, the category, the handling type, the handling role (``lead`` or
+# ``assist`` of a task sent to several units) and the time-limit type (``working_days``,
+# ``working_hours`` or ``due_at``).
+MATCH_FIELDS = ("source", "level", "category", "handling_type", "handling_role", "limit_type")
+FACET_VALUES = {
+    "handling_role": ("lead", "assist"),
+    "limit_type": ("working_days", "working_hours", "due_at"),
+}
 DEFAULT_RULE: Document = {
     "_id": "default",
     "match": {},
@@ -55,6 +64,9 @@ def validate_rule(rule_id: str, match: dict[str, Any], steps: list[dict[str, Any
     unknown = set(match) - set(MATCH_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown match fields: {', '.join(sorted(unknown))}", field="match")
+    for name, allowed in FACET_VALUES.items():
+        if name in match and match[name] not in allowed:
+            raise InvalidInput(f"one of {', '.join(allowed)}", field=f"match.{name}")
     if not steps:
         raise InvalidInput("at least one step", field="steps")
     last = 0
@@ -137,13 +149,25 @@ def _applies(rule: Document, task: Document) -> bool:
     return owner is None or (isinstance(dispatcher, str) and within(dispatcher, owner))
 
 
+def facets(task: Document) -> dict[str, Any]:
+    """What the ladder's rules see of a task (a task sent to one unit leads it)."""
+    limit = task.get("limit")
+    kind = next(iter(limit), None) if isinstance(limit, dict) and limit else None
+    return {
+        **{k: task.get(k) for k in ("source", "level", "category", "handling_type")},
+        "handling_role": task.get("handling_role") or "lead",
+        "limit_type": kind,
+    }
+
+
 def choose(rules: list[Document], task: Document) -> Document:
     """The most specific rule (more named fields, then a deeper owner) that applies where the
     task was dispatched and whose every named field equals the task's."""
     best, best_score = DEFAULT_RULE, (-1, -1)
+    seen = facets(task)
     for rule in sorted(rules, key=lambda r: str(r["_id"])):
         match = rule.get("match") or {}
-        if not _applies(rule, task) or not all(task.get(k) == v for k, v in match.items()):
+        if not _applies(rule, task) or not all(seen.get(k) == v for k, v in match.items()):
             continue
         owner = rule.get("owner")
         score = (len(match), -1 if owner is None else owner.count("/"))

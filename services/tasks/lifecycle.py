@@ -12,6 +12,7 @@ Who may act:
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,10 +28,15 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, 
 from services.common.mongo import Document
 from services.common.text import text as free_text
 from services.tasks import access, attachments, journal, ladder, routing, sources
-from services.tasks.calendar import WorkCalendar
+from services.tasks.calendar import WorkCalendar, due_on_working_day
 from services.tasks.views import task_view
 
 LEVELS = ("normal", "urgent", "critical")
+# A deadline given as a moment on a day off: ``move`` it to the next working moment, or
+# ``refuse`` it (422 ``day_off``), as the deployment chooses.
+DUE_ON_DAY_OFF = os.environ.get("TASK_DUE_ON_DAY_OFF", "move")
+if DUE_ON_DAY_OFF not in ("move", "refuse"):
+    raise ValueError("TASK_DUE_ON_DAY_OFF is move or refuse")
 DEFAULT_LIMITS = {
     "normal": {"working_days": 5},
     "urgent": {"working_days": 2},
@@ -127,12 +133,14 @@ def _widened(task: Document, unit: str) -> list[str]:
 
 
 def _hand_to(task: Document, unit: str) -> Document:
-    """The fields that change when another unit receives the task."""
+    """The fields that change when another unit receives the task. Whoever transferred it
+    before no longer answers for it (a transfer sets its own ``transferred_by`` after)."""
     return {
         "receiver": unit,
         "holders": _held(task, unit),
         "held_within": _held_within(task, unit),
         "reach": _widened(task, unit),
+        "transferred_by": [],
     }
 
 
@@ -179,7 +187,7 @@ def deadline_for(
         raise InvalidInput("one of due_at, working_days, working_hours", field="limit")
     ((kind, value),) = limit.items()
     if kind == "due_at":
-        due = parse_time(value, "limit.due_at")
+        due = due_on_working_day(calendar, parse_time(value, "limit.due_at"), DUE_ON_DAY_OFF)
     elif kind in ("working_days", "working_hours"):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 365:
             raise InvalidInput("a whole number from 1 to 365", field=f"limit.{kind}")
@@ -355,6 +363,7 @@ def _dispatch_one(
         reach=_reach(task["dispatcher"], unit),
         dispatched_at=now,
         part_due_at=None,
+        transferred_by=[],  # a new dispatch: nobody transferred this one yet
     )
     notices = notices_to(unit, "dispatched", f"新任务：{task['title']}", now, calendar)
     return journal.record(
@@ -422,6 +431,9 @@ def _dispatch_units(
             partner=task.get("partner"),
             reach=task["reach"],
             parent=task["_id"],
+            # 主办 / 协办: the first unit named leads, the others assist (the ladder may treat
+            # them apart, as Guangxi's 处办角色).
+            handling_role="lead" if not children else "assist",
         )
         children.append(child["_id"])
         if journal.load(db, child["_id"]) is None:
@@ -483,7 +495,9 @@ def transfer_task(
     part_due = parse_time(due_at, "due_at") if due_at else task["due_at"]
     if part_due <= now or part_due > task["due_at"]:
         raise InvalidInput("after now and no later than the task's due time", field="due_at")
-    changes = {**_hand_to(task, unit), "part_due_at": part_due}
+    # The transferring unit stays answerable: it may review the answer it passed down.
+    transferred_by = sorted({*(task.get("transferred_by") or []), receiver})
+    changes = {**_hand_to(task, unit), "part_due_at": part_due, "transferred_by": transferred_by}
     notices = notices_to(unit, "transferred", f"转办任务：{task['title']}", now, calendar)
     return task_view(
         journal.record(

@@ -49,7 +49,7 @@ SWEEP_CONCURRENCY = 8
 class TasksService:
     name = "tasks"
 
-    db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed])
+    db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed, calendar.seed])
     call = CallContext(access.TABLE)
     metrics = ServiceMetrics(extra=escalation.gauges)
     identity = SealedRpcProxy("identity")

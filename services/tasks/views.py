@@ -37,6 +37,7 @@ FIELDS = (
     "urges",
     "attachments",
     "feedback",
+    "transferred_by",
     "created_at",
     "dispatched_at",
     "accepted_at",

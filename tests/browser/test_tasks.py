@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from base64 import b64encode
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,3 +90,49 @@ def test_a_supervisor_rolls_back_and_urges_and_sees_the_card_turn_yellow(
     expect(card_of(page, title).locator(".badge-yellow")).to_have_text("黄牌")
     accessible(page)
     screenshot(page, "supervisor-board-yellow")
+
+
+def test_the_street_that_transferred_a_task_reads_the_answer_and_its_photo_then_approves(
+    open_context: Opener, http: httpx.Client, login: Callable[[str], dict[str, str]]
+) -> None:
+    """The reviewer does not approve blind: the community's answer and its photo are on the
+    page, the photo downloads as a file."""
+    nh = f"{demo_city.DISTRICT}/NH"
+    title = f"楼道堆物-{uuid.uuid4().hex[:6]}"
+    body = {"title": title, "category": "municipal", "units": [nh], "limit": {"working_days": 5}}
+    task = http.post("/v1/tasks", headers=login("supervisor.hp"), json=body).json()
+    street, community = login("staff.nh"), login("staff.xh")
+    for step, who, extra in (
+        ("accept", street, {}),
+        ("transfer", street, {"unit": XH, "reason": "网格"}),
+        ("accept", community, {}),
+        ("start", community, {}),
+    ):
+        done = http.post(f"/v1/tasks/{task['id']}/{step}", headers=who, json=extra)
+        assert done.status_code == 200, done.text
+    photo = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    answer = {
+        "text": "堆物已清理完毕。",
+        "attachments": [
+            {
+                "name": "清理后.png",
+                "content_type": "image/png",
+                "content": b64encode(photo).decode(),
+            }
+        ],
+    }
+    sent = http.post(f"/v1/tasks/{task['id']}/feedback", headers=community, json=answer)
+    assert sent.status_code == 200, sent.text
+
+    page = open_context(DESKTOP).new_page()
+    log_in(page, "staff.nh", DEMO_PASSWORD, f"/tasks/{task['id']}")
+    result = page.get_by_role("region", name="办理结果")
+    expect(result).to_contain_text("堆物已清理完毕。")
+    expect(result).to_contain_text("新华社区")
+    with page.expect_download() as downloading:
+        result.get_by_role("link", name="清理后.png").click()
+    assert downloading.value.suggested_filename == "清理后.png"
+    accessible(page)
+    page.get_by_label("通过，办结").check()
+    page.get_by_role("button", name="提交审核").click()
+    expect(page.locator("#task-state")).to_have_text("已办结")

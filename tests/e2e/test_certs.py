@@ -930,3 +930,42 @@ def test_issuing_at_once_to_one_person_gives_one_certificate(
     assert codes == [201] + [409] * 7, codes
     held = http.get("/v1/certificates/by-subject", headers=staff, params={"subject": holder})
     assert [c["status"] for c in held.json()] == ["valid"]
+
+
+def test_a_clerk_files_for_a_resident_and_the_queue_shows_the_area_its_applications(
+    http: httpx.Client, login: Login
+) -> None:
+    """后台录入 and the work queue (Hulan's staff side): a clerk of the resident's street files
+    at the counter; the queue of that street, and of the issuing department, lists it by
+    state; another street neither files for the resident nor sees the application."""
+    resident, resident_login = fresh_citizen(http, login("staff.nh"), "郑桂兰", street="NH")
+    filed = http.post(
+        f"/v1/persons/{resident}/applications",
+        headers=login("staff.nh"),
+        json={"note": "老人行动不便，窗口代为录入"},
+    )
+    assert filed.status_code == 201, filed.text
+    application = filed.json()
+    assert (application["applicant"], application["status"]) == (resident, "submitted")
+    assert application["filed_by"] is not None
+    elsewhere = http.post(
+        f"/v1/persons/{resident}/applications", headers=login("staff.tyj"), json={}
+    )
+    assert_problem(elsewhere, 404)
+
+    def queue(who: str, status: str | None = None) -> list[dict[str, Any]]:
+        answer = http.get(
+            "/v1/applications", headers=login(who), params={"status": status} if status else {}
+        )
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()
+        return found
+
+    mine = next(a for a in queue("staff.nh", "submitted") if a["id"] == application["id"])
+    assert mine["applicant_name"] == "郑桂兰"
+    assert application["id"] in [a["id"] for a in queue("staff.cl")]  # the issuing department
+    assert application["id"] not in [a["id"] for a in queue("staff.tyj")]
+    assert application["id"] not in [a["id"] for a in queue("staff.nh", "reviewed")]
+    assert_problem(http.get("/v1/applications", headers=resident_login), 403)
+    own = http.get("/v1/me/applications", headers=resident_login).json()
+    assert [a["id"] for a in own] == [application["id"]]  # the resident follows it

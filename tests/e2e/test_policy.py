@@ -163,6 +163,9 @@ def test_bulk_facts_report_bad_lines_and_a_batch_applies_once(
         "not json",
         json.dumps({"subject": "x", "facts": {"low_income": True}}),
         json.dumps({"subject": person["id"], "facts": {"Bad-Name": 1}}),
+        json.dumps({"subject": person["id"], "facts": {"household_size": 0}}),  # out of range
+        json.dumps({"subject": person["id"], "facts": {"low_incom": True}}),  # undeclared
+        json.dumps({"subject": person["id"], "facts": {"low_income": "是"}}),  # wrong type
     ]
     body = "\n".join(lines).encode()
     first = http.post(
@@ -175,6 +178,9 @@ def test_bulk_facts_report_bad_lines_and_a_batch_applies_once(
         (2, None),
         (3, "subject"),
         (4, "facts.Bad-Name"),
+        (5, "facts.household_size"),
+        (6, "facts.low_incom"),
+        (7, "facts.low_income"),
     ]
     again = http.post(
         "/v1/facts:bulk", params={"batch_id": "mz-2026-11"}, headers=admin, content=body
@@ -194,6 +200,70 @@ def test_an_invalid_rule_is_refused_naming_the_node(http: httpx.Client, login: L
     refused = http.post("/v1/policies", headers=login("staff.cl"), json=body)
     assert refused.status_code == 422
     assert refused.json()["field"] == "conditions.all[1].op"
+
+
+def test_a_policy_reads_only_declared_facts_and_a_feed_writes_what_their_kind_allows(
+    http: httpx.Client, login: Login, person: dict[str, Any]
+) -> None:
+    """As OpenFisca refuses an unknown variable: a misspelled fact is refused when the policy
+    is written, naming the check; a kind declared by a unit may be read and written."""
+    staff = login("staff.cl")
+    body = copy.deepcopy(ASSISTIVE_DEVICES)
+    body["code"] = f"typo-{secrets.token_hex(3)}"
+    body["conditions"]["all"][1]["fact"] = "device_prise"
+    refused = assert_problem(http.post("/v1/policies", headers=staff, json=body), 422)
+    assert (refused["field"], refused["code"]) == ("conditions.all[1].fact", "unknown_fact")
+    body["conditions"]["all"][1]["fact"] = "device_price"
+    body["amount"]["table"][1]["when"]["fact"] = "low_incme"
+    refused = assert_problem(http.post("/v1/policies", headers=staff, json=body), 422)
+    assert refused["field"] == "amount.table[1].when.fact"
+
+    street = login("staff.nh")
+    put = http.put(
+        f"/v1/subjects/{person['id']}/facts", headers=street, json={"facts": {"househld": 3}}
+    )
+    assert (assert_problem(put, 422)["field"], put.json()["code"]) == (
+        "facts.househld",
+        "unknown_fact",
+    )
+    put = http.put(
+        f"/v1/subjects/{person['id']}/facts", headers=street, json={"facts": {"device_price": -5}}
+    )
+    assert (assert_problem(put, 422)["field"], put.json()["code"]) == (
+        "facts.device_price",
+        "fact_value",
+    )
+
+    name = f"volunteer_{secrets.token_hex(3)}"
+    kind = {
+        "name": name,
+        "label": "志愿服务时长",
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 10000,
+    }
+    declared = http.post("/v1/fact-kinds", headers=staff, json=kind)
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["owner"] == f"{DISTRICT}/CL"
+    taken = http.post("/v1/fact-kinds", headers=login("staff.sj"), json={**kind, "label": "别的"})
+    assert assert_problem(taken, 409)["field"] == "name"
+    listed = {k["name"]: k for k in http.get("/v1/fact-kinds", headers=street).json()}
+    assert listed[name]["label"] == "志愿服务时长"
+    assert listed["disability_category"]["source"] == "certs"
+    assert (
+        http.put(
+            f"/v1/subjects/{person['id']}/facts", headers=street, json={"facts": {name: 12}}
+        ).status_code
+        == 200
+    )
+    too_much = http.put(
+        f"/v1/subjects/{person['id']}/facts", headers=street, json={"facts": {name: 10001}}
+    )
+    assert assert_problem(too_much, 422)["field"] == f"facts.{name}"
+    reads = copy.deepcopy(ASSISTIVE_DEVICES)
+    reads["code"] = f"volunteer-{secrets.token_hex(3)}"
+    reads["conditions"] = {"fact": name, "op": ">=", "value": 10, "label": "服务满十小时"}
+    assert http.post("/v1/policies", headers=staff, json=reads).status_code == 201
 
 
 def register(http: httpx.Client, login: Login, name: str, birth: str) -> str:
@@ -380,6 +450,27 @@ def test_unfunded_payouts_are_paid_when_money_appears_and_only_news_is_pushed(
         f"/v1/policies/{second['id']}/payout-runs", headers=staff, json={"period": "once"}
     ).json()
     assert (last["created"], last["funded_late"], last["settled_before"]) == (0, 0, 3)
+
+    # Who was and was not paid, with what each decision used: the street of these residents
+    # sees them with their records, the authoring department counts them, another street
+    # sees none.
+    def listed(who: str, **query: str) -> dict[str, Any]:
+        answer = http.get(f"/v1/policies/{second['id']}/payouts", headers=login(who), params=query)
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    department = listed("staff.cl")  # 区残联 authored it: every payout, no one's facts
+    assert department["total"] == 4
+    assert {(p["subject"], "decision" in p) for p in department["items"]} == {(None, False)}
+    area = listed("staff.nh")
+    assert {p["subject"] for p in area["items"]} == {*by_id, late}
+    assert listed("staff.tyj")["items"] == []
+    (waiting_now,) = listed("staff.nh", status="unfunded")["items"]
+    assert waiting_now["subject"] == late
+    record = next(p for p in area["items"] if p["subject"] == unfunded)["decision"]
+    assert record["facts"]["device_price"]["value"] == 100000
+    assert record["facts"]["age"]["source"] == "derived"
 
 
 def test_confirm_mode_pays_after_one_click_and_records_a_decline(
@@ -610,7 +701,9 @@ def test_eligible_but_not_receiving_become_tasks_of_the_responsible_unit_by_them
         assert eventually(
             lambda p=person: (
                 http.put(
-                    f"/v1/subjects/{p}/facts", headers=street, json={"facts": {"outreach": group}}
+                    f"/v1/subjects/{p}/facts",
+                    headers=street,
+                    json={"facts": {"pilot_group": group}},
                 ).status_code
                 == 200
             )
@@ -625,7 +718,7 @@ def test_eligible_but_not_receiving_become_tasks_of_the_responsible_unit_by_them
         "responsible_unit": f"{DISTRICT}/MZ",
         "conditions": {
             "all": [
-                {"fact": "outreach", "op": "==", "value": group, "label": "服务对象"},
+                {"fact": "pilot_group", "op": "==", "value": group, "label": "服务对象"},
                 {"fact": "disability_category", "op": "exists", "label": "持有残疾人证"},
             ]
         },
@@ -636,7 +729,7 @@ def test_eligible_but_not_receiving_become_tasks_of_the_responsible_unit_by_them
     assert assert_problem(elsewhere, 422)["field"] == "responsible_unit"
     policy = http.post("/v1/policies", headers=staff, json=body).json()
     first = people[0]
-    disabled(http, login, first, "视力", {"outreach": group})  # before it is published
+    disabled(http, login, first, "视力", {"pilot_group": group})  # before it is published
     assert http.post(f"/v1/policies/{policy['id']}/publish", headers=staff).status_code == 200
 
     def listed(headers: dict[str, str]) -> dict[str, Any]:
@@ -661,7 +754,7 @@ def test_eligible_but_not_receiving_become_tasks_of_the_responsible_unit_by_them
     assert first not in outreach()[0]["description"]  # no internal id in what people read
 
     second = people[1]
-    disabled(http, login, second, "肢体", {"outreach": group})  # a certificate issued now
+    disabled(http, login, second, "肢体", {"pilot_group": group})  # a certificate issued now
     assert eventually(lambda: len(outreach()) == 2)
     assert sorted(u["subject"] for u in listed(civil)["items"]) == sorted(people)
     again = http.post(f"/v1/policies/{policy['id']}/unreceived/tasks", headers=civil).json()

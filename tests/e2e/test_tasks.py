@@ -518,3 +518,78 @@ def test_a_districts_statistics_count_its_streets_tasks_by_beijing_dates(
         bad = http.get(f"/v1/stats/units/{DISTRICT}", headers=district, params={"from": odd})
         assert bad.status_code == 422, odd
         assert bad.json()["field"] == "from"
+
+
+def test_the_unit_that_transferred_a_task_reviews_the_answer_and_its_files(
+    http: httpx.Client, login: Login
+) -> None:
+    """流转 keeps the street answerable: it reads the community's answer with its photo as a
+    file, and approves or rejects it; another street cannot."""
+    task = ok(
+        http.post(
+            "/v1/tasks",
+            headers=login("supervisor.hp"),
+            json={
+                "title": "三好社区楼道堆物",
+                "category": "city_management",
+                "units": [NH],
+                "limit": {"working_days": 5},
+            },
+        ),
+        201,
+    )
+    tid, street, community = task["id"], login("staff.nh"), login("staff.xh")
+    ok(http.post(f"/v1/tasks/{tid}/accept", headers=street))
+    ok(http.post(f"/v1/tasks/{tid}/transfer", headers=street, json={"unit": XH, "reason": "网格"}))
+    ok(http.post(f"/v1/tasks/{tid}/accept", headers=community))
+    ok(http.post(f"/v1/tasks/{tid}/start", headers=community))
+    photo = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    answer = {
+        "text": "已清理楼道堆物。",
+        "attachments": [
+            {
+                "name": "清理后.png",
+                "content_type": "image/png",
+                "content": base64.b64encode(photo).decode(),
+            }
+        ],
+    }
+    ok(http.post(f"/v1/tasks/{tid}/feedback", headers=community, json=answer))
+
+    seen = ok(http.get(f"/v1/tasks/{tid}", headers=street))
+    assert seen["feedback"]["text"] == "已清理楼道堆物。"
+    assert seen["transferred_by"] == [NH]
+    (file,) = seen["feedback"]["attachments"]
+    download = http.get(f"/v1/tasks/{tid}/attachments/{file['id']}", headers=street)
+    assert download.status_code == 200
+    assert download.content == photo  # the file itself, not base64 in JSON
+    assert download.headers["content-type"] == "image/png"
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''%E6%B8%85%E7%90%86%E5%90%8E.png" in disposition
+
+    elsewhere = ok(  # a supervisor above could take it from the street: the street would
+        http.post(  # no longer answer for it (its transfer is forgotten)
+            "/v1/tasks",
+            headers=login("supervisor.hp"),
+            json={"title": "另案", "category": "city_management", "units": [NH]},
+        ),
+        201,
+    )
+    ok(http.post(f"/v1/tasks/{elsewhere['id']}/accept", headers=street))
+    ok(http.post(f"/v1/tasks/{elsewhere['id']}/transfer", headers=street, json={"unit": XH}))
+    taken = ok(
+        http.post(
+            f"/v1/tasks/{elsewhere['id']}/reassign",
+            headers=login("supervisor.hp"),
+            json={"unit": f"{DISTRICT}/TYJ", "reason": "改派太原街"},
+        )
+    )
+    assert taken["transferred_by"] == []
+
+    other = http.post(
+        f"/v1/tasks/{tid}/review", headers=login("staff.tyj"), json={"decision": "approve"}
+    )
+    assert other.status_code == 404  # another street: as if there were no such task
+    done = ok(http.post(f"/v1/tasks/{tid}/review", headers=street, json={"decision": "approve"}))
+    assert done["status"] == "archived"

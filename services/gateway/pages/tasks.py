@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.gateway.deps import SettingsDep
+from services.gateway.downloads import file_response
 from services.gateway.pages.api import ApiError
 from services.gateway.pages.messages import explain
 from services.gateway.pages.render import page
@@ -27,13 +28,15 @@ STATES = {
     "feedback_submitted": "待审核",
     "feedback_rejected": "审核未通过",
     "approved": "已办结",
+    "archived": "已办结",  # approved and filed: still findable, apart from closed ones
     "closed": "已关闭",
 }
 COLUMNS = (
     ("待派发", ("created", "returned", "arbitration")),
     ("办理中", ("dispatched", "accepted", "in_progress", "feedback_rejected")),
     ("待审核", ("feedback_submitted",)),
-    ("已办结", ("approved", "closed")),
+    ("已办结", ("approved", "archived")),
+    ("已关闭", ("closed",)),
 )
 CARDS = {"warning": "预警", "yellow": "黄牌", "red": "红牌"}
 LEVELS = {"normal": "一般", "urgent": "紧急", "critical": "特急"}
@@ -93,12 +96,16 @@ def allowed(user: dict[str, Any], task: dict[str, Any]) -> set[str]:
     on_receiver = staff and (org == receiver or (supervisor and _under(receiver, org)))
     on_dispatcher = staff and _under(task.get("dispatcher"), org)
     above = supervisor and receiver and org != receiver and _under(receiver, org)
+    transferred = staff and any(
+        org == unit or (supervisor and _under(unit, org))
+        for unit in task.get("transferred_by") or []
+    )
     actions = set()
     if on_dispatcher and state in ("created", "returned", "arbitration"):
         actions.add("dispatch")
     if on_receiver:
         actions |= {a for a, states in RECEIVER_STEPS.items() if state in states}
-    if on_dispatcher and state == "feedback_submitted":
+    if (on_dispatcher or transferred) and state == "feedback_submitted":
         actions.add("review")
     if (on_dispatcher or above) and state in WITH_RECEIVER:
         actions.add("urge")
@@ -214,6 +221,27 @@ async def _detail(
         error=error,
         status_code=status_code,
     )
+
+
+@router.get("/{task_id}/attachments/{attachment_id}")
+async def attachment(
+    task_id: str, attachment_id: str, request: Request, settings: SettingsDep
+) -> Response:
+    """A file of the task or of its answer, downloaded as itself."""
+    here = (await visit(request, settings)).require(ONLY_STAFF, *STAFF)
+    task = await here.api.get(f"/v1/tasks/{task_id}")
+    files = {f["id"]: f for f in files_of(task)}
+    if attachment_id not in files:
+        return await _detail(request, here, task_id, error="没有找到这个附件", status_code=404)
+    content = await here.api.get(f"/v1/tasks/{task_id}/attachments/{attachment_id}")
+    brief = files[attachment_id]
+    return file_response(content, str(brief["content_type"]), str(brief["name"]))
+
+
+def files_of(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task's own files and those of its answer."""
+    answer = task.get("feedback") or {}
+    return [*(task.get("attachments") or []), *(answer.get("attachments") or [])]
 
 
 @router.post("/{task_id}/{action}")

@@ -281,6 +281,31 @@ async def apply(body: Application, _actor: CurrentActor, bus: BusDep) -> Any:
 
 
 @router.get(
+    "/v1/applications",
+    summary="The work queue: applications of one's area or issuing department, oldest first",
+    openapi_extra=operation("certs.list_applications"),
+)
+async def list_applications(
+    _actor: CurrentActor,
+    bus: BusDep,
+    status: Literal["submitted", "reviewed", "rejected", "assessed", "issued"] | None = None,
+) -> Any:
+    return await bus.call("certs", "list_applications", status=status)
+
+
+@router.post(
+    "/v1/persons/{person_id}/applications",
+    status_code=201,
+    summary="File an application for a resident of one's area (后台录入, at the counter)",
+    openapi_extra=operation("certs.file_application"),
+)
+async def file_application(
+    person_id: str, body: Application, _actor: CurrentActor, bus: BusDep
+) -> Any:
+    return await bus.call("certs", "file_application", subject=person_id, note=body.note)
+
+
+@router.get(
     "/v1/me/applications",
     summary="My applications and every step taken",
     openapi_extra=operation("certs.my_applications"),

@@ -169,6 +169,31 @@ async def decide_fact_correction(
 
 
 @router.get(
+    "/v1/policies/{policy_id}/payouts",
+    summary="Who was and was not paid, each with its decision record (department, area staff)",
+    openapi_extra=operation("policy.policy_payouts"),
+)
+async def policy_payouts(
+    policy_id: str,
+    _actor: CurrentActor,
+    bus: BusDep,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    period: Annotated[str | None, Query(max_length=10)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Any:
+    return await bus.call(
+        "policy",
+        "policy_payouts",
+        policy_id=policy_id,
+        status=status,
+        period=period,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
     "/v1/policies/{policy_id}/unreceived",
     summary="Eligible but not receiving (应享未享)",
     openapi_extra=operation("policy.unreceived"),
@@ -198,6 +223,34 @@ async def change_policy_status(
     bus: BusDep,
 ) -> Any:
     return await bus.call("policy", "change_policy_status", policy_id=policy_id, action=action)
+
+
+class FactKindDeclare(BaseModel):
+    name: str = Field(min_length=1, max_length=40, description="lowercase letters, digits, _")
+    label: str = Field(min_length=1, max_length=50, description="what people read (中文)")
+    type: Literal["money", "integer", "number", "boolean", "text", "texts", "date"]
+    minimum: float | None = Field(default=None, description="numbers: the least value")
+    maximum: float | None = Field(default=None, description="numbers: the greatest value")
+    values: list[str] | None = Field(default=None, max_length=100, description="texts allowed")
+
+
+@router.get(
+    "/v1/fact-kinds",
+    summary="The catalogue of fact kinds: type, source, range (what policies may read)",
+    openapi_extra=operation("policy.list_fact_kinds"),
+)
+async def list_fact_kinds(_actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "list_fact_kinds")
+
+
+@router.post(
+    "/v1/fact-kinds",
+    status_code=201,
+    summary="Declare a feed fact kind (each name once, owned by one's unit)",
+    openapi_extra=operation("policy.declare_fact_kind"),
+)
+async def declare_fact_kind(body: FactKindDeclare, _actor: CurrentActor, bus: BusDep) -> Any:
+    return await bus.call("policy", "declare_fact_kind", kind=body.model_dump(exclude_none=True))
 
 
 @router.put(

@@ -6,9 +6,10 @@ platform) act with client credentials and the ``tasks:write`` / ``tasks:read`` s
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,7 @@ from services.gateway.deps import (
     GatewayDb,
     PageDep,
 )
+from services.gateway.downloads import file_response
 
 router = APIRouter(tags=["tasks"])
 
@@ -328,13 +330,27 @@ async def task_history(task_id: str, _actor: CurrentActor, bus: BusDep) -> Any:
 
 @router.get(
     "/v1/tasks/{task_id}/attachments/{attachment_id}",
-    summary="One attachment",
-    openapi_extra=operation("tasks.task_attachment"),
+    summary="One attachment, as the file itself (its content type and file name)",
+    response_class=Response,
+    openapi_extra=operation(
+        "tasks.task_attachment",
+        responses={
+            "200": {
+                "description": "the file",
+                "content": {
+                    kind: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in ("application/pdf", "image/png", "image/jpeg", "text/plain")
+                },
+            }
+        },
+    ),
 )
 async def task_attachment(
     task_id: str, attachment_id: str, _actor: CurrentActor, bus: BusDep
-) -> Any:
-    return await bus.call("tasks", "task_attachment", task_id=task_id, attachment_id=attachment_id)
+) -> Response:
+    found = await bus.call("tasks", "task_attachment", task_id=task_id, attachment_id=attachment_id)
+    content = base64.b64decode(found["content"])
+    return file_response(content, str(found["content_type"]), str(found["name"]))
 
 
 async def _act(bus: Any, method: str, task_id: str, body: BaseModel | None = None) -> Any:

@@ -324,6 +324,16 @@ def _apply(w: World, p: Persona, t: Any) -> Call:
     )
 
 
+@case("POST /v1/persons/{person_id}/applications", lambda w: w.person(w.street_a), fresh=True)
+def _file_application(w: World, p: Persona, t: Any) -> Call:
+    applicant = Resource("applicant", subject=t["id"], units=(w.street_a,))
+    return Call(
+        path={"person_id": t["id"]},
+        json={"note": "窗口录入"},
+        checks=[("certs.file_application", applicant)],
+    )
+
+
 @case("GET /v1/me/applications")
 def _my_applications(w: World, p: Persona, t: Any) -> Call:
     return Call(checks=plain("certs.my_applications"))
@@ -334,6 +344,18 @@ def application_in(state: str) -> Callable[[World], dict[str, Any]]:
         return w.make_application(state)
 
     return make
+
+
+@case("GET /v1/applications", application_in("submitted"))
+def _application_queue(w: World, p: Persona, t: Any) -> Call:
+    return Call(
+        checks=plain("certs.list_applications"),
+        listed=(
+            "certs.list_applications",
+            application(t["applicant"], w.street_a),
+            lambda answer: t["id"] in [a["id"] for a in answer],
+        ),
+    )
 
 
 @case("GET /v1/applications/{application_id}", application_in("submitted"))
@@ -908,6 +930,20 @@ def _activity(w: World, p: Persona, t: Any) -> Call:
 # policies, facts, payouts
 
 
+@case("GET /v1/fact-kinds")
+def _fact_kinds(w: World, p: Persona, t: Any) -> Call:
+    return Call(checks=plain("policy.list_fact_kinds"))
+
+
+@case("POST /v1/fact-kinds", fresh=True)
+def _declare_fact_kind(w: World, p: Persona, t: Any) -> Call:
+    name = "matrix_" + secrets.token_hex(4)
+    return Call(
+        json={"name": name, "label": "矩阵事实", "type": "integer", "minimum": 0},
+        checks=plain("policy.declare_fact_kind"),
+    )
+
+
 @case("POST /v1/policies", fresh=True)
 def _create_policy(w: World, p: Persona, t: Any) -> Call:
     body = {
@@ -980,6 +1016,19 @@ def _ledger(w: World, p: Persona, t: Any) -> Call:
     return Call(
         path={"policy_id": w.policy["id"]},
         checks=[("policy.policy_ledger", policy(CL, public=True))],
+    )
+
+
+@case("GET /v1/policies/{policy_id}/payouts", lambda w: w.offered_payout())
+def _policy_payouts(w: World, p: Persona, t: Any) -> Call:
+    return Call(
+        path={"policy_id": w.paying_policy()["id"]},
+        checks=plain("policy.policy_payouts"),
+        listed=(
+            "policy.policy_payouts",
+            payout(w.self_id, w.street_a),
+            lambda answer: t in [x["id"] for x in answer["items"]],
+        ),
     )
 
 

@@ -175,3 +175,24 @@ def test_two_sweepers_at_once_escalate_once(tasks_db: Database[Document]) -> Non
         stored = tasks_db.tasks.find_one({"_id": task_id})
         assert stored is not None
         assert [c["card"] for c in stored["cards"]] == ["warning"]
+
+
+def test_no_card_is_skipped_when_a_late_sweep_meets_red_first(
+    tasks_db: Database[Document],
+) -> None:
+    """A sweep that runs only after warning, yellow and red all fell due (the service was
+    down) and happens to meet red's entry first still raises warning, then yellow, then red."""
+    work = national_day(tasks_db)
+    task = create(tasks_db, cst(2026, 9, 30, 10, 0), work)
+
+    def red_first(one: Any, items: Any) -> list[bool]:
+        listed = list(items)
+        return list(reversed([one(item) for item in reversed(listed)]))
+
+    report = escalation.sweep(tasks_db, cst(2026, 10, 20, 10, 0), work, mapper=red_first)
+    assert [card for _task, card in report.escalated] == ["red"]  # the others came stale
+    stored = tasks_db.tasks.find_one({"_id": task["id"]})
+    assert stored is not None
+    assert [c["card"] for c in stored["cards"]] == ["warning", "yellow", "red"]
+    history = [e["transition"] for e in queries.history(tasks_db, stored)]
+    assert history == ["create", "dispatch", "escalate", "escalate", "escalate"]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from importlib import metadata
 
 import pytest
 
 from services.common.errors import InvalidInput
 from services.tasks import ladder
-from services.tasks.calendar import CST, WorkCalendar, checked_year, from_documents, validate_year
+from services.tasks.calendar import (
+    CST,
+    WorkCalendar,
+    checked_year,
+    due_on_working_day,
+    from_documents,
+    official_year,
+    validate_year,
+)
 
 # National Day 2026 as a test calendar: 1–7 October off, Saturday 10 October worked.
 YEAR = validate_year(
@@ -108,3 +117,34 @@ def test_ladder_rules_are_validated_and_the_most_specific_wins() -> None:
     assert ladder.choose(rules, {"level": "urgent", "source": "hotline_12345"}) is hotline
     assert ladder.choose(rules, {"level": "urgent", "source": "manual"}) is urgent
     assert ladder.choose(rules, {"level": "normal"})["_id"] == "default"
+
+
+def test_the_official_table_comes_from_the_holidays_library_with_its_version() -> None:
+    loaded = cst(2026, 12, 2, 10, 0)
+    table = official_year(2026, loaded)
+    assert {"2026-10-01", "2026-10-07", "2026-02-17"} <= set(table["holidays"])  # 国庆, 春节
+    assert {"2026-02-14", "2026-10-10"} <= set(table["working_weekends"])  # 调休 worked
+    assert table["source"]["library"] == "holidays"
+    assert table["source"]["version"] == metadata.version("holidays")
+    assert table["source"]["complete"] is True
+    official = from_documents({2026: table})
+    assert not official.is_working_day(date(2026, 10, 7))
+    assert official.is_working_day(date(2026, 10, 10))  # a Saturday worked
+
+
+def test_each_year_keeps_its_own_working_hours() -> None:
+    summer = validate_year(2026, [], [], [["08:30", "12:00"], ["14:30", "18:00"]])
+    plain = validate_year(2027, [], [], None)
+    both = from_documents({2026: summer, 2027: plain})
+    assert both.next_working_moment(cst(2026, 12, 1, 8, 0)) == cst(2026, 12, 1, 8, 30)
+    assert both.next_working_moment(cst(2027, 12, 1, 8, 0)) == cst(2027, 12, 1, 9, 0)
+
+
+def test_a_deadline_on_a_day_off_is_moved_or_refused_as_configured() -> None:
+    on_holiday = cst(2026, 10, 5, 17, 0)
+    assert due_on_working_day(CALENDAR, on_holiday, "move") == cst(2026, 10, 8, 9, 0)
+    working = cst(2026, 10, 9, 17, 0)
+    assert due_on_working_day(CALENDAR, working, "refuse") == working
+    with pytest.raises(InvalidInput) as refused:
+        due_on_working_day(CALENDAR, on_holiday, "refuse")
+    assert refused.value.field == "limit.due_at"
