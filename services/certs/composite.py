@@ -34,11 +34,16 @@ from services.common.mongo import Document
 COMPOSER = "system:composite"
 PARTS_CHANGED = "cert_parts_changed"
 ATTEMPTS = 3  # a composite changed by someone else meanwhile is read again
+FOLLOWED = ("valid", "suspended")  # a suspended composite keeps following, for its resumption
 
 
 def follow(db: Database[Document], wrap_key: bytes, now: datetime, part: dict[str, Any]) -> None:
     """What a certificate's event (``part``: its payload or view) changes in the composites
     it belongs to or completes."""
+    if db.cert_types.find_one({"_id": str(part["type"]), "sub_types": {"$exists": True}}):
+        # A composite changed itself (amended, resumed): its parts as they are now.
+        _refresh(db, now, db.certificates.find({"number": str(part["number"])}))
+        return
     if db.cert_types.find_one({"sub_types": str(part["type"])}, {"_id": 1}) is None:
         return  # a type no composite licence bundles (the many): nothing to look up
     follow_part(db, now, str(part["number"]))
@@ -75,11 +80,14 @@ def assemble_after(
             }
             request_id = _request_id(subject, kind["_id"], numbers)
             fields = {"parts": numbers}
-            certificate, new = issue(
-                db, wrap_key, COMPOSER, now, holder, issuer, kind["_id"], fields, request_id
-            )
-            if new:
-                made.append(certificate)
+            # The inline follow and the event's may assemble at the same moment: the other
+            # one's issue stands (the request id is the same).
+            with contextlib.suppress(Conflict):
+                certificate, new = issue(
+                    db, wrap_key, COMPOSER, now, holder, issuer, kind["_id"], fields, request_id
+                )
+                if new:
+                    made.append(certificate)
         elif list(current["fields"].get("parts") or []) != numbers:
             # Another worker making this version at the same moment wins; nothing to add.
             with contextlib.suppress(Conflict):
@@ -112,12 +120,20 @@ def _request_id(subject: str, composite_type: str, numbers: list[str]) -> str:
 def follow_part(db: Database[Document], now: datetime, number: str) -> list[dict[str, Any]]:
     """The composites in force that list part ``number``, their failed parts as of ``now``
     (``cert_parts_changed`` when that changes). Returns those that changed."""
+    return _refresh(db, now, db.certificates.find({"fields.parts": number}))
+
+
+def _refresh(db: Database[Document], now: datetime, composites: Any) -> list[dict[str, Any]]:
+    """Each composite in force or suspended (not superseded or revoked) with its failed parts
+    recomputed; the event when they changed."""
     changed = []
     today = city_day(now)
-    for found in db.certificates.find({"fields.parts": number, "status": "valid"}):
+    for found in composites:
         for _ in range(ATTEMPTS):
+            if found["status"] not in FOLLOWED:
+                break
             failed = parts_of(db, found, today)["failed_parts"]
-            if found["status"] != "valid" or failed == (found.get("failed_parts") or []):
+            if failed == (found.get("failed_parts") or []):
                 break
             kind = get_type(db, found["type"])
             after = view({**found, "failed_parts": failed}, today)

@@ -43,9 +43,16 @@ def policy_text(notice: dict[str, Any], enterprise: str | None = None) -> str:
     who = f"您的企业“{enterprise}”" if enterprise else "您"
     policy = f"“{notice['title']}”（{notice['department']}）"
     if notice.get("kind") == "unfunded":
+        then = (
+            "预算到位后将通知您确认领取"
+            if notice.get("mode") == "confirm"
+            else "预算到位后将按顺序自动发放，无需申请"
+        )
+        return f"【一码通城】{who}可享的{policy}补贴 {yuan} 因本期预算已用完暂未发放；{then}。"
+    if notice.get("kind") == "offered":
         return (
-            f"【一码通城】{who}可享的{policy}补贴 {yuan} 因本期预算已用完暂未发放；"
-            "预算到位后将按顺序自动发放，无需申请。"
+            f"【一码通城】{who}可享的{policy}补贴 {yuan} 预算已到位，"
+            "请登录一码通城确认领取，逾期未确认视为放弃。"
         )
     money = f"，预计可享 {yuan}" if yuan else ""
     step = NEXT_STEP.get(str(notice.get("mode")), NEXT_STEP["push"])

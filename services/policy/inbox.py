@@ -55,6 +55,15 @@ def tell_unfunded(
     return _deliver(db, now, message)
 
 
+def tell_offered(db: Database[Document], now: datetime, policy: Document, payout: Document) -> bool:
+    """Tell the subject, once per payout, that a payout left unfunded is now offered (they
+    were told to wait; an offer not confirmed in time expires)."""
+    message = _message(
+        policy, payout["subject"], payout["amount"], now, "offered", payout["period"]
+    )
+    return _deliver(db, now, message)
+
+
 def _news_for(
     db: Database[Document], now: datetime, policy: Document, subject: str, amount: int | None
 ) -> bool:

@@ -125,10 +125,11 @@ def run(
     if current["mode"] not in ("confirm", "auto"):
         raise Conflict("this policy informs; it does not pay", field="mode")
     period = periods.validate_period(current, period)
-    at = periods.evaluated_at(current, period, now)
-    # A period is paid by the rules (version, parameters, amounts) in force in it; the money
-    # (budget) and the way it is paid (mode) are the current version's.
-    rules = policies.version_at(db, current, at)
+    # A period is paid by the rules (version, parameters, amounts) in force in it, whose
+    # effective dates it must meet; the money (budget) and the way it is paid (mode) are the
+    # current version's.
+    rules = policies.version_at(db, current, periods.evaluated_at(current, period, now, False))
+    at = periods.evaluated_at(rules, period, now)
     policy = {**rules, "budget": current.get("budget"), "mode": current["mode"]}
     with_run = f"{policy['code']}:{period}"
     report: dict[str, Any] = {
@@ -165,6 +166,8 @@ def run(
             continue
         if before == "unfunded" and payout["status"] != "unfunded":
             report["funded_late"] += 1  # the money appeared: paid in the run's order
+            if payout["status"] == "offered":
+                inbox.tell_offered(db, now, policy, payout)  # told to wait: now told to act
         if payout["status"] == "unfunded":
             exhausted = exhausted or payout.get("reason") == "budget_exhausted"
             inbox.tell_unfunded(db, now, policy, payout)  # once per payout
@@ -347,7 +350,9 @@ def respond(
     if payout["status"] != "offered":
         raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
     if payout.get("expires_at") and payout["expires_at"] < now:
-        _move(db, payout, "expired", now)
+        expired = _move(db, payout, "expired", now)
+        if expired is not None:
+            release(db, now, expired)  # as the sweep would: the amount goes back
         raise Conflict("this offer has expired", state="expired")
     proxy = proxy_acts.proxy_of(guard.actor, payout["subject"])
     answer = "confirm_payout" if accept else "decline_payout"

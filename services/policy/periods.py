@@ -54,7 +54,9 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=CITY_TIME)
 
 
-def evaluated_at(policy: Document, period: str, now: datetime) -> datetime:
+def evaluated_at(
+    policy: Document, period: str, now: datetime, check_effective: bool = True
+) -> datetime:
     """The moment a period is paid as: now within the period, its last moment for a period
     that has ended (parameters, facts in force and age as they were then). A period that has
     not begun is refused: nobody is paid ahead for a month that may not come to pass."""
@@ -62,7 +64,7 @@ def evaluated_at(policy: Document, period: str, now: datetime) -> datetime:
     if start is not None and start > now:
         begins = start.date().isoformat()
         raise InvalidInput(f"this period has not begun (it begins on {begins})", field="period")
-    if period != "once":  # a period wholly outside the policy's effective dates pays nothing
+    if check_effective and period != "once":  # wholly outside the effective dates: nothing
         effective, until = period_bounds(policy, "once")
         if (effective is not None and end is not None and end <= effective) or (
             until is not None and start is not None and start >= until

@@ -17,7 +17,7 @@ from pymongo.database import Database
 
 from services.common.access import Guard
 from services.common.claims import advance, claim
-from services.common.codec import fen, to_wire
+from services.common.codec import CITY_TIME, fen, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
@@ -214,7 +214,9 @@ def change_status(
                 advance(
                     db, "policies", other, {"$set": {"status": "retired", "retired_at": now}}, now
                 )
-    changes: Document = {"status": to, f"{to}_at": now}
+    # Resuming keeps the day it was first published (the version in force for a period is
+    # read from it); the resumption has its own date.
+    changes: Document = {"status": to, ("resumed_at" if action == "resume" else f"{to}_at"): now}
     moved = advance(db, "policies", policy, {"$set": changes}, now)
     catalogue.rebuild(db)
     return moved
@@ -232,9 +234,11 @@ def in_force(policy: Document, on: date) -> bool:
 
 
 def version_at(db: Database[Document], current: Document, at: datetime) -> Document:
-    """The version of ``current``'s policy whose rules were in force at ``at``: the latest
-    published by then (retired since, or still in force). A policy that pays back for a
-    period from before its first version pays it by ``current``'s rules."""
+    """The version of ``current``'s policy whose rules were in force at ``at``: of those
+    published by then (retired since, or still in force), the latest whose effective dates
+    hold ``at`` (a version published ahead of its effective date does not yet govern), else
+    the latest. A policy that pays back for a period from before its first version pays it
+    by ``current``'s rules."""
     versions = db.policies.find(
         {"code": current["code"], "status": {"$in": ["published", "retired"]}}
     )
@@ -246,7 +250,9 @@ def version_at(db: Database[Document], current: Document, at: datetime) -> Docum
         and _aware(v["published_at"]) <= at
         and int(v["version"]) <= int(current["version"])
     ]
-    return max(earlier, key=lambda v: int(v["version"]), default=current)
+    day = at.astimezone(CITY_TIME).date()
+    governing = [v for v in earlier if in_force(v, day)] or earlier
+    return max(governing, key=lambda v: int(v["version"]), default=current)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -192,13 +192,22 @@ def official_year(year: int, now: datetime) -> Document:
 
 
 def seed(db: Database[Document], _config: Any) -> None:
-    """Store the official table of the current and the next year, never over a year that is
-    stored already (staff's own or an earlier load): a later library's table is taken by
-    deleting the year or putting it again."""
+    """Store the official table of the current and the next year. A year staff put is never
+    replaced; one an earlier load stored is, when it was incomplete or came from another
+    version of the library (the notice for next year is out and the library has it now)."""
     now = datetime.now(UTC)
     for year in _preloaded_years(now):
-        with contextlib.suppress(DuplicateKeyError):
-            db.calendar_years.insert_one(official_year(year, now))
+        table = official_year(year, now)
+        stored = db.calendar_years.find_one({"_id": year})
+        if stored is None:
+            with contextlib.suppress(DuplicateKeyError):
+                db.calendar_years.insert_one(table)
+            continue
+        source = stored.get("source") or {}
+        loaded = source.get("library") == "holidays" and not stored.get("by")
+        outdated = not source.get("complete") or source.get("version") != table["source"]["version"]
+        if loaded and outdated:
+            put_document(db.calendar_years, year, table)
 
 
 def checked_year(year: Any) -> int:

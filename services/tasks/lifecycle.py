@@ -354,9 +354,12 @@ def _dispatch_one(
     limit: dict[str, Any] | None,
     transition: str = "dispatch",
 ) -> Document:
-    due = deadline_for(limit or task["limit"], task["level"], now, calendar)
-    changes, entries = new_deadline(db, task, now, due, calendar)
+    effective = limit or task["limit"]
+    due = deadline_for(effective, task["level"], now, calendar)
+    # The ladder's rule is chosen on the limit this dispatch sets (its time-limit type).
+    changes, entries = new_deadline(db, {**task, "limit": effective}, now, due, calendar)
     changes.update(
+        limit=effective,
         receiver=unit,
         holders=_held(task, unit),
         held_within=_held_within(task, unit),

@@ -30,7 +30,9 @@ def message(event: Document, task: Document | None) -> dict[str, Any]:
             "external_id": event.get("external_id"),
             "source": (task or {}).get("source"),
             "receiver": (task or {}).get("receiver"),
-            "card": (task or {}).get("card"),
+            # An escalation says the card it raised (one sweep may raise warning, yellow and
+            # red in turn); other steps say the card the task holds.
+            "card": (event.get("detail") or {}).get("card") or (task or {}).get("card"),
             "request_id": event.get("request_id"),
         }
     )

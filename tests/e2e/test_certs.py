@@ -511,6 +511,18 @@ def test_the_composite_licence_takes_its_status_from_its_parts_everywhere(
     assert [(p["number"], p["status"]) for p in shown["failed_parts"]] == [
         (drug_licence["number"], "revoked")
     ]
+    renewed_by_staff = http.post(  # renewing the composite does not hide the revoked part
+        f"/v1/certificates/{shown['id']}/amend",
+        headers=login("staff.sj"),
+        json={"fields": {}, "reason": "延续", "valid_until": "2036-12-31"},
+    )
+    assert renewed_by_staff.status_code == 201, renewed_by_staff.text
+    still = eventually(lambda: (c := composite_in_wallet(http, operator))["version"] == 2 and c)
+    assert (still["status"], [p["status"] for p in still["failed_parts"]]) == (
+        "invalid",
+        ["revoked"],
+    )
+    assert composite_bit(http, still)
 
     again = issue(
         http,
@@ -522,7 +534,7 @@ def test_the_composite_licence_takes_its_status_from_its_parts_everywhere(
         fields={"business_mode": "零售", "scope": "中成药"},
     )
     assert again.status_code == 201, again.text
-    renewed = eventually(lambda: (c := composite_in_wallet(http, operator))["version"] == 2 and c)
+    renewed = eventually(lambda: (c := composite_in_wallet(http, operator))["version"] == 3 and c)
     assert (renewed["number"], renewed["status"]) == (first["number"], "valid")
     assert sorted(renewed["fields"]["parts"]) == sorted(
         [again.json()["number"], food_licence["number"]]
@@ -530,7 +542,7 @@ def test_the_composite_licence_takes_its_status_from_its_parts_everywhere(
     assert composite_bit(http, first)  # the old version is superseded
     assert not composite_bit(http, renewed)
     check = http.get(f"/v1/certificates/{first['number']}/verify").json()
-    assert (check["result"], check["version"], check["failed_parts"]) == ("authentic", 2, [])
+    assert (check["result"], check["version"], check["failed_parts"]) == ("authentic", 3, [])
     present_new = http.post(
         "/v1/presentations",
         headers=operator,

@@ -11,7 +11,7 @@ from pymongo.database import Database
 
 from services.common.actor import Actor
 from services.common.mongo import Document
-from services.tasks import access, calendar, escalation, lifecycle, queries
+from services.tasks import access, calendar, escalation, lifecycle, outbox, queries
 from services.tasks.calendar import CST
 from tests.bus import as_actor
 from tests.integration.tasks.conftest import DISPATCHER, STREET
@@ -196,3 +196,7 @@ def test_no_card_is_skipped_when_a_late_sweep_meets_red_first(
     assert [c["card"] for c in stored["cards"]] == ["warning", "yellow", "red"]
     history = [e["transition"] for e in queries.history(tasks_db, stored)]
     assert history == ["create", "dispatch", "escalate", "escalate", "escalate"]
+    # Each task_escalated event (and partner webhook) says the card it raised.
+    raised = tasks_db.task_events.find({"task": task["id"], "transition": "escalate"})
+    said = [outbox.message(e, stored)["card"] for e in sorted(raised, key=lambda e: e["rev"])]
+    assert said == ["warning", "yellow", "red"]

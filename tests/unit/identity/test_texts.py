@@ -29,3 +29,10 @@ def test_an_unfunded_payout_is_told_as_such() -> None:
     assert "预算已用完暂未发放" in text
     assert "1234.57 元" in text
     assert "符合" not in text  # not a second invitation
+
+
+def test_an_unfunded_offer_says_it_will_ask_for_confirmation_and_then_asks() -> None:
+    waiting = policy_text({**NOTICE, "kind": "unfunded"})
+    assert "预算到位后将通知您确认领取" in waiting  # confirm mode: not "无需申请"
+    offered = policy_text({**NOTICE, "kind": "offered"})
+    assert "请登录一码通城确认领取" in offered
