@@ -46,7 +46,7 @@ def follow(db: Database[Document], wrap_key: bytes, now: datetime, part: dict[st
         return
     if db.cert_types.find_one({"sub_types": str(part["type"])}, {"_id": 1}) is None:
         return  # a type no composite licence bundles (the many): nothing to look up
-    follow_part(db, now, str(part["number"]))
+    _refresh(db, now, db.certificates.find({"fields.parts": str(part["number"])}))
     assemble_after(db, wrap_key, now, str(part["subject"]), str(part["type"]))
 
 
@@ -117,15 +117,11 @@ def _request_id(subject: str, composite_type: str, numbers: list[str]) -> str:
     return f"composite:{digest[:40]}"
 
 
-def follow_part(db: Database[Document], now: datetime, number: str) -> list[dict[str, Any]]:
-    """The composites in force that list part ``number``, their failed parts as of ``now``
-    (``cert_parts_changed`` when that changes). Returns those that changed."""
-    return _refresh(db, now, db.certificates.find({"fields.parts": number}))
-
-
 def _refresh(db: Database[Document], now: datetime, composites: Any) -> list[dict[str, Any]]:
     """Each composite in force or suspended (not superseded or revoked) with its failed parts
-    recomputed; the event when they changed."""
+    recomputed (``cert_parts_changed`` when they changed); returns those that changed.
+    ``parts_failing`` repeats ``failed_parts`` as a flag the status list can query on
+    FerretDB, which matches no array by its length."""
     changed = []
     today = city_day(now)
     for found in composites:

@@ -45,22 +45,12 @@ def push(
     return True
 
 
-def tell_unfunded(
-    db: Database[Document], now: datetime, policy: Document, payout: Document
+def tell(
+    db: Database[Document], now: datetime, policy: Document, payout: Document, kind: str
 ) -> bool:
-    """Tell the subject, once per payout, that the budget did not cover it this time."""
-    message = _message(
-        policy, payout["subject"], payout["amount"], now, "unfunded", payout["period"]
-    )
-    return _deliver(db, now, message)
-
-
-def tell_offered(db: Database[Document], now: datetime, policy: Document, payout: Document) -> bool:
-    """Tell the subject, once per payout, that a payout left unfunded is now offered (they
-    were told to wait; an offer not confirmed in time expires)."""
-    message = _message(
-        policy, payout["subject"], payout["amount"], now, "offered", payout["period"]
-    )
+    """Tell the subject, once per payout and ``kind``, what became of it: ``unfunded`` (the
+    budget did not cover it this time) or ``offered`` (funded later: confirm it in time)."""
+    message = _message(policy, payout["subject"], payout["amount"], now, kind, payout["period"])
     return _deliver(db, now, message)
 
 

@@ -167,10 +167,10 @@ def run(
         if before == "unfunded" and payout["status"] != "unfunded":
             report["funded_late"] += 1  # the money appeared: paid in the run's order
             if payout["status"] == "offered":
-                inbox.tell_offered(db, now, policy, payout)  # told to wait: now told to act
+                inbox.tell(db, now, policy, payout, "offered")  # told to wait: now told to act
         if payout["status"] == "unfunded":
             exhausted = exhausted or payout.get("reason") == "budget_exhausted"
-            inbox.tell_unfunded(db, now, policy, payout)  # once per payout
+            inbox.tell(db, now, policy, payout, "unfunded")  # once per payout
             report["unpaid"].append(
                 {
                     "subject": payout["subject"],

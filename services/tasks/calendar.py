@@ -16,6 +16,7 @@ wrong.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -158,10 +159,11 @@ def from_documents(years: Mapping[int, Document]) -> WorkCalendar:
 def load(db: Database[Document], now: datetime | None = None) -> WorkCalendar:
     """Every year staff configured or the library preloaded (a handful of small documents),
     and the official table of the current and the next year if it was not stored yet."""
+    now = now or datetime.now(UTC)
     years = {int(d["_id"]): d for d in db.calendar_years.find({})}
-    for year in _preloaded_years(now or datetime.now(UTC)):
+    for year in _preloaded_years(now):
         if year not in years:
-            years[year] = official_year(year, now or datetime.now(UTC))
+            years[year] = official_year(year, now)
     return from_documents(years)
 
 
@@ -170,13 +172,23 @@ def _preloaded_years(now: datetime) -> tuple[int, int]:
     return this, this + 1
 
 
+LIBRARY_VERSION = metadata.version("holidays")
+
+
+@functools.cache
+def _library_table(year: int) -> tuple[tuple[date, ...], tuple[date, ...]]:
+    """(days off, weekends worked) of ``year`` in the ``holidays`` library, read once."""
+    table = holidays.country_holidays("CN", years=year)
+    days_off = tuple(sorted(d for d in table if d.year == year))
+    worked: set[date] = getattr(table, "weekend_workdays", set())
+    return days_off, tuple(sorted(d for d in worked if d.year == year))
+
+
 def official_year(year: int, now: datetime) -> Document:
     """The year's table as the ``holidays`` library has it: public holidays (with the days
     off moved for 调休) and the weekends worked instead, dated and named by library version.
     ``complete`` is false while the library knows no 调休 for the year (not yet published)."""
-    table = holidays.country_holidays("CN", years=year)
-    days_off = sorted(d for d in table if d.year == year)
-    worked = sorted(d for d in getattr(table, "weekend_workdays", set()) if d.year == year)
+    days_off, worked = _library_table(year)
     return {
         "_id": year,
         "holidays": [d.isoformat() for d in days_off],
@@ -184,7 +196,7 @@ def official_year(year: int, now: datetime) -> Document:
         "hours": [f"{a}-{b}" for a, b in DEFAULT_HOURS],
         "source": {
             "library": "holidays",
-            "version": metadata.version("holidays"),
+            "version": LIBRARY_VERSION,
             "loaded_at": now.astimezone(UTC).isoformat(),
             "complete": bool(worked),
         },
