@@ -26,6 +26,7 @@ lint: install
 	$(BIN)/ruff check services tests bench deploy
 	$(BIN)/ruff format --check services tests bench deploy
 	$(BIN)/mypy
+	$(BIN)/shellcheck --severity=warning --external-sources deploy/local/*.sh .ci/run
 
 format: install
 	$(BIN)/ruff format services tests bench deploy

@@ -79,6 +79,12 @@ ACCOUNTS: list[dict[str, Any]] = [
         "org_path": f"{DISTRICT}/CL",
     },
     {
+        "username": "doctor.hp",
+        "display_name": "和平区人民医院 张医生",
+        "roles": ["assessor"],
+        "org_path": f"{DISTRICT}/CL",
+    },
+    {
         "username": "staff.mz",
         "display_name": "区民政局 郑丽娟",
         "roles": ["staff"],

@@ -5,12 +5,13 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 install_python() {
-  local stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/deploy/local/constraints.txt" | sha256sum | cut -c1-16)"
+  local stamp
+  stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/deploy/local/constraints.txt" | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   say "Python packages into $VENV"
   [ -x "$PY" ] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
   "$PY" -m pip install -q --disable-pip-version-check --upgrade pip
-  "$PY" -m pip install -q --disable-pip-version-check -c "$ROOT/deploy/local/constraints.txt" -e "$ROOT[dev]"
+  "$PY" -m pip install -q --disable-pip-version-check -c "$ROOT/deploy/local/constraints.txt" -e "${ROOT}[dev]"
   rm -f "$VENV"/.installed-*; touch "$stamp"
 }
 

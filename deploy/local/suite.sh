@@ -13,6 +13,8 @@ REPLICAS="${REPLICAS:-1}"
 RUN="$VAR/run/$SUITE"
 LOGS="$VAR/log/$SUITE"
 export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+# Where this suite's gateway is reached (printed cards name their status list under it).
+export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:$GATEWAY_PORT}"
 # The demo payment partner of this suite (deploy/local/payment_partner.py).
 export PAYMENT_PORT="${PAYMENT_PORT:-8701}"
 export PAYMENT_URL="${PAYMENT_URL:-http://127.0.0.1:$PAYMENT_PORT}"
@@ -37,7 +39,10 @@ load_secrets() {
       printf '%s=%s\n' "$name" "$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> "$file"
     fi
   done
-  set -a; source "$file"; set +a
+  set -a
+  # shellcheck source=/dev/null
+  source "$file"
+  set +a
   export FIRST_ADMIN_USER="${FIRST_ADMIN_USER:-admin}"
   export FIRST_ADMIN_PASSWORD="${FIRST_ADMIN_PASSWORD:-Admin-demo-2026}"
 }
@@ -58,7 +63,10 @@ dead_processes() {
 
 # Every service process has started (it wrote where it serves its metrics) and the gateway
 # finds the broker, the database and every service.
-all_started() { [ "$(ls "$RUN" | grep -c '\.metrics$')" -ge $((REPLICAS * ${#SERVICES[@]})) ]; }
+all_started() {
+  local written=("$RUN"/*.metrics)
+  [ -e "${written[0]}" ] && [ "${#written[@]}" -ge $((REPLICAS * ${#SERVICES[@]})) ]
+}
 
 ready() { all_started || return 1; "$PY" -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$GATEWAY_PORT/readyz', timeout=3).status == 200 else 1)"; }
 

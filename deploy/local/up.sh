@@ -24,7 +24,8 @@ cat <<MSG
     admin            $FIRST_ADMIN_USER / $FIRST_ADMIN_PASSWORD
     supervisor       supervisor.hp     (和平区)
     street staff     staff.nh, staff.tyj
-    department staff staff.cl (残联), staff.sj (市场监管)
+    department staff staff.cl (残联), staff.mz (民政), staff.sj (市场监管)
+    assessing doctor doctor.hp (区残联's assessor: signs disability assessments)
     verifiers        verifier.hotel, verifier.metro
     citizens         citizen.wang, citizen.li, citizen.xiaomei (with a code each)
     enterprise       ent.xinghe

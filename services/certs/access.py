@@ -3,13 +3,16 @@
 The issuing department (an issuer's org unit, and the units above it) acts on the
 certificates it issued; staff of the holder's area read them; the holder, whoever the holder
 delegated ``show_certificates`` to, and an organisation's operators hold them. An issuer
-issues only to subjects of its area (the unit its department serves).
+issues only to subjects of its area (the unit its department serves). The doctor's assessment
+of an application is signed by an assessor's account bound to the issuing department: not by
+its clerks, not by a doctor of another department.
 """
 
 from __future__ import annotations
 
 from services.common.access import (
     ADMIN,
+    ASSESSOR,
     DEPARTMENT,
     EVERY_ROLE,
     HOLDER,
@@ -95,8 +98,8 @@ RULES = {
     ),
     "list_applications": Rule(
         "List the applications of one's area or issuing department (the work queue)",
-        roles=STAFF,
-        relations=(JURISDICTION, DEPARTMENT, ADMIN),
+        roles=STAFF | {"assessor"},
+        relations=(JURISDICTION, DEPARTMENT, ASSESSOR, ADMIN),
         resource="application",
     ),
     "review_application": Rule(
@@ -106,9 +109,9 @@ RULES = {
         resource="application",
     ),
     "assess_application": Rule(
-        "Record the assessment of an application for one's issuing department",
-        roles=STAFF,
-        relations=ISSUER_STAFF,
+        "Sign the assessment of an application, as a doctor assessing for the department",
+        roles=frozenset({"assessor"}),
+        relations=(ASSESSOR,),
         resource="application",
     ),
     "issue_from_application": Rule(
@@ -127,7 +130,7 @@ RULES = {
     "get_application": Rule(
         "Read an application",
         roles=EVERY_ROLE - {"partner", "verifier"},
-        relations=(SELF, PROXY, JURISDICTION, DEPARTMENT, ADMIN),
+        relations=(SELF, PROXY, JURISDICTION, DEPARTMENT, ASSESSOR, ADMIN),
         resource="application",
         scope="apply",
     ),
@@ -189,7 +192,9 @@ KINDS = {
         scope=SHOWN,
     ),
     "application": Kind(
-        "application", visible=(SELF, PROXY, JURISDICTION, DEPARTMENT, ADMIN), scope="apply"
+        "application",
+        visible=(SELF, PROXY, JURISDICTION, DEPARTMENT, ASSESSOR, ADMIN),
+        scope="apply",
     ),
     "presentation": Kind("presentation", visible=(SELF,)),
     "applicant": Kind("applicant", visible=(JURISDICTION, ADMIN)),

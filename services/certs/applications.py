@@ -1,6 +1,7 @@
 """Applying for a certificate, the e-disability certificate way (Hulan: application to
 certificate in 20 minutes): the person or their proxy applies → staff of the person's area
-review → the doctor's assessment is recorded (category, grade, assessor) → the issuing
+review → the doctor signs the assessment in from an assessor's account of the issuing
+department (category, grade; the doctor named from the account, never typed) → the issuing
 department issues. Each step is a compare-and-set transition (common.claims) that records
 who, when, and how long the system itself took; the applicant follows every step.
 """
@@ -180,9 +181,11 @@ def assess(
     issuer_id: str,
     category: str,
     grade: str,
-    assessor: str,
     started: float,
 ) -> dict[str, Any]:
+    """The assessment, signed by the doctor's own account: who assessed is the account that
+    did it (its display name on the certificate, its id in the step), so no clerk can put a
+    doctor's name to an assessment the doctor never made."""
     application = load_guarded(db, guard, application_id)
     issuer = issuers.get_issuer(db, issuer_id)
     guard.require(issuer_resource(issuer), "no such issuer", field="issuer")
@@ -193,12 +196,11 @@ def assess(
         raise InvalidInput(f"one of {', '.join(DISABILITY_CATEGORIES)}", field="category")
     if grade not in DISABILITY_GRADES:
         raise InvalidInput(f"one of {', '.join(DISABILITY_GRADES)}", field="grade")
-    if not isinstance(assessor, str) or not assessor.strip():
-        raise InvalidInput("the assessing doctor's name is required", field="assessor")
     assessment = {
         "category": category,
         "grade": grade,
-        "assessor": assessor.strip(),
+        "assessor": actor.name,
+        "assessor_account": actor.account_id,
         "assessed_on": city_day(now).isoformat(),
         "issuer": issuer_id,
     }

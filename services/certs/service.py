@@ -218,7 +218,7 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def assess_application(
-        self, application_id: str, issuer: str, category: str, grade: str, assessor: str
+        self, application_id: str, issuer: str, category: str, grade: str
     ) -> dict[str, Any]:
         return applications.assess(
             self.db,
@@ -228,7 +228,6 @@ class CertsService:
             issuer,
             category,
             grade,
-            assessor,
             time.perf_counter(),
         )
 

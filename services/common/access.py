@@ -29,15 +29,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
-from services.common.actor import Actor, within
+from services.common.actor import ROLES, Actor, within
 from services.common.errors import Forbidden, NotFound, Unauthenticated
 
 T = TypeVar("T")
 STAFF = frozenset({"staff", "supervisor", "admin"})
 PEOPLE = frozenset({"citizen", "enterprise"})
-EVERY_ROLE = frozenset(
-    {"citizen", "enterprise", "staff", "supervisor", "verifier", "partner", "admin"}
-)
+EVERY_ROLE = ROLES
 
 
 class Answer(Enum):
@@ -167,6 +165,15 @@ def _department(ask: Ask) -> bool:
     return any(within(owner, root) for owner in ask.resource.owners)
 
 
+def _assessor(ask: Ask) -> bool:
+    """A doctor's account bound to the owning department (the 残联 whose assessments it
+    signs), never a partner's client."""
+    root = ask.actor.org_path
+    if not ask.actor.has_role("assessor") or ask.actor.client_id is not None or root is None:
+        return False
+    return any(within(owner, root) for owner in ask.resource.owners)
+
+
 def _lineage(ask: Ask) -> bool:
     """The caller's own unit or one above it: everyone may read the names of those."""
     own = ask.actor.org_path
@@ -209,6 +216,9 @@ JURISDICTION = Relation(
 )
 DEPARTMENT = Relation(
     "department", _department, "staff of the owning department, or of a unit above it"
+)
+ASSESSOR = Relation(
+    "assessor", _assessor, "an assessing doctor's account bound to the owning department"
 )
 LINEAGE = Relation("lineage", _lineage, "the caller's own unit or a unit above it")
 SCENE = Relation("scene", _scene, "a verifier registered for the scene")

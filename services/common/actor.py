@@ -12,7 +12,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ROLES = frozenset({"citizen", "enterprise", "staff", "supervisor", "verifier", "partner", "admin"})
+ROLES = frozenset(
+    {"citizen", "enterprise", "staff", "supervisor", "assessor", "verifier", "partner", "admin"}
+)
 STAFF_ROLES = frozenset({"staff", "supervisor", "admin"})
 
 

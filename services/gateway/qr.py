@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -47,23 +48,31 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default()
 
 
-def printed_card(code: str, name: str, id_masked: str, issued: str) -> bytes:
-    """A printable card (85.6 × 54 mm at 300 dpi): the QR and the person's masked details."""
-    card = Image.new("RGB", (1011, 638), "white")
-    draw = ImageDraw.Draw(card)
+def printed_card(card: dict[str, Any]) -> bytes:
+    """A printable card (85.6 × 54 mm at 300 dpi): the QR, the person's masked details, until
+    when it is valid, and what to do if it is lost."""
+    picture = Image.new("RGB", (1011, 638), "white")
+    draw = ImageDraw.Draw(picture)
     draw.rectangle((0, 0, 1010, 110), fill=(0, 94, 160))
     draw.text((40, 28), "一码通城 · 市民码（实体卡）", font=font(48), fill="white")
-    qr_image = _qr(code, box_size=10).make_image(fill_color="black", back_color="white")
+    qr_image = _qr(card["code"], box_size=10).make_image(fill_color="black", back_color="white")
     qr_image = qr_image.get_image().resize((440, 440))
-    card.paste(qr_image, (30, 150))
-    body = font(40)
-    draw.text((500, 190), f"姓名：{name}", font=body, fill="black")
-    draw.text((500, 270), "证件号：", font=body, fill="black")
-    draw.text((500, 330), id_masked, font=body, fill="black")
-    draw.text((500, 420), f"签发：{issued[:10]}", font=font(32), fill=(60, 60, 60))
-    draw.text((500, 520), "仅限线上核验，补办后旧卡失效", font=font(28), fill=(60, 60, 60))
+    picture.paste(qr_image, (30, 150))
+    body, small = font(40), font(30)
+    grey = (60, 60, 60)
+    draw.text((500, 170), f"姓名：{card['name']}", font=body, fill="black")
+    draw.text((500, 240), "证件号：", font=body, fill="black")
+    draw.text((500, 295), card["id_number_masked"], font=body, fill="black")
+    draw.text((500, 370), f"签发：{card['issued_at'][:10]}", font=small, fill=grey)
+    if card.get("expires_at"):
+        draw.text((500, 415), f"有效期至：{card['expires_at'][:10]}", font=small, fill=grey)
+    offline = "可离线核验" if card.get("offline") else "仅限联网核验"
+    draw.text((500, 460), offline, font=small, fill=grey)
+    lost = str(card.get("if_lost") or "遗失请到社区服务中心补办，补办后旧卡失效")
+    for line, at in ((lost[:13], 520), (lost[13:], 565)):
+        draw.text((500, at), line, font=font(26), fill=grey)
     buffer = io.BytesIO()
-    card.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 

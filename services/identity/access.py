@@ -159,7 +159,10 @@ RULES = {
         relations=(SCENE,),
         resource="scene",
     ),
-    "code_jwks": Rule("Read the code-signing public keys", anyone=True),
+    "code_jwks": Rule("Read the public keys that sign codes and printed cards", anyone=True),
+    "printed_status_list": Rule(
+        "Read the printed cards' status list (revoked, suspended)", anyone=True
+    ),
     "rotate_code_key": Rule("Rotate the code-signing key", roles=frozenset({"admin"})),
     "list_my_scans": Rule(
         "List who scanned one's code, or the code of an organisation one operates",

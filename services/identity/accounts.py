@@ -47,10 +47,10 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}\Z")
 # Which roles each role may grant when it creates an account.
 GRANTABLE: dict[str, frozenset[str]] = {
     "admin": ROLES,
-    "supervisor": frozenset({"staff", "citizen", "enterprise", "verifier"}),
+    "supervisor": frozenset({"staff", "assessor", "citizen", "enterprise", "verifier"}),
     "staff": frozenset({"citizen", "enterprise", "verifier"}),
 }
-ORG_BOUND_ROLES = frozenset({"staff", "supervisor", "verifier"})
+ORG_BOUND_ROLES = frozenset({"staff", "supervisor", "assessor", "verifier"})
 VERIFIER_SCENES = frozenset(
     {"metro", "bus", "hospital", "hotel", "gov_counter", "library", "scenic_spot"}
 )
@@ -173,6 +173,9 @@ def create_account(
     unit = require_unit(db, org_path, "org_path") if org_path is not None else None
     if display_name is not None:  # one spelling, never blank (a blank shows nobody)
         display_name = checked_name(display_name, field="display_name")
+    if "assessor" in granted and not display_name:
+        # The doctor's name is what the certificate says assessed the holder.
+        raise InvalidInput("an assessor's account names the doctor", field="display_name")
     if "verifier" in granted and not display_name:
         # A verifier is always named where a person reads who saw their data.
         display_name = f"{unit['name'] if unit else '核验点'}·{username.lower()}"

@@ -54,9 +54,13 @@ def published(db: Database[Document], wrap_key: bytes, now: datetime) -> list[si
 @dataclass
 class KeyCache:
     """The ring's documents, reloaded at most every ``ttl`` seconds; which key signs and
-    which are published is worked out from them at each call's own time."""
+    which are published is worked out from them at each call's own time. The dynamic codes'
+    ring by default; the printed cards' ring (``card_keys``) keeps a key published for as
+    long as a card it signed is valid (``overlap``)."""
 
     wrap_key: bytes
+    collection: str = "code_keys"
+    overlap: timedelta = OVERLAP
     ttl: float = 5.0
     _loaded_at: float = -1e9
     _documents: list[Document] = field(default_factory=list)
@@ -68,7 +72,7 @@ class KeyCache:
         if not force and time.monotonic() - self._loaded_at < self.ttl:
             return
         with self._lock:
-            self._documents = signing_keys.load(db.code_keys, self.wrap_key, now)
+            self._documents = signing_keys.load(db[self.collection], self.wrap_key, now)
             self._public = {d["_id"]: public_key_from_jwk(d["jwk"]) for d in self._documents}
             self._loaded_at = time.monotonic()
 
@@ -88,7 +92,7 @@ class KeyCache:
         """The keys a code shown now may carry: those published."""
         if kid is not None and kid not in self._public:
             self.refresh(db, now, force=True)  # a key rotated by another replica
-        return self._keys(signing_keys.published(self.ring(db, now), now, OVERLAP))
+        return self._keys(signing_keys.published(self.ring(db, now), now, self.overlap))
 
     def keys_of_time(
         self, db: Database[Document], now: datetime, at: datetime, kid: str | None = None
@@ -110,7 +114,7 @@ class KeyCache:
         return dict(self._public)
 
     def jwks(self, db: Database[Document], now: datetime) -> dict[str, Any]:
-        published = signing_keys.published(self.ring(db, now), now, OVERLAP)
+        published = signing_keys.published(self.ring(db, now), now, self.overlap)
         return {"keys": [k.jwk for k in published]}
 
     def _keys(self, keys: list[signing_keys.Key]) -> dict[str, Ed25519PublicKey]:

@@ -1,5 +1,5 @@
-"""Personal and enterprise codes, online: issue a dynamic code, verify a scan for a scene,
-printed codes for people without a smartphone.
+"""Personal and enterprise codes, online: issue a dynamic code, verify a scan for a scene
+(printed cards are checked by :mod:`services.identity.cards`).
 
 An online scan checks the signature, the expiry, the subject's status and single use of the
 code's ``jti`` (the accepted scan's record carries a unique ``jti:…`` key: of twenty
@@ -8,7 +8,6 @@ simultaneous scans of one code exactly one inserts). It answers only what the sc
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import datetime
 from typing import Any
@@ -18,10 +17,11 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard
-from services.common.codec import format_time, parse_time, to_wire
+from services.common.codec import format_time, parse_time
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.identity import access, codekeys, delegation, scans
+from services.identity import access, cards, codekeys, delegation, scans
+from services.identity.cardtoken import is_card
 from services.identity.codekeys import SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, read_code, sign_code
 from services.identity.pii import PiiKeys
@@ -29,12 +29,9 @@ from services.identity.subjects import (
     concession_for,
     find_subject,
     frozen_notice,
-    get_subject,
     is_frozen,
     load,
 )
-
-PRINTED_PREFIX = "OCC1."
 
 # What each scene may see (overridable with SCENE_FIELDS in the service config).
 SCENE_FIELDS: dict[str, list[str]] = {
@@ -164,6 +161,7 @@ def scene_view(
 def verify_code(
     db: Database[Document],
     cache: KeyCache,
+    card_keys: KeyCache,
     keys: PiiKeys,
     guard: Guard,
     now: datetime,
@@ -172,11 +170,22 @@ def verify_code(
     table: dict[str, list[str]],
     terminal_time: str | None = None,
 ) -> dict[str, Any]:
+    """A code shown now: a dynamic code (single use) or a printed card (shown again and
+    again; :mod:`services.identity.cards`)."""
     fields = _scene_fields(scene, table)
     terminal = _require_terminal_for(db, guard, scene)
     clock = _clock_of(terminal_time, now)
-    if isinstance(token, str) and token.startswith(PRINTED_PREFIX):
-        return {**_verify_printed(db, keys, terminal, now, token, scene, fields), **clock}
+    if isinstance(token, str) and (is_card(token) or token.startswith(cards.LEGACY_PREFIX)):
+        holder = cards.check(db, keys, card_keys, terminal, now, token, scene)
+        return {
+            "result": "valid",
+            "scene": scene,
+            "subject_type": "person",
+            "fields": scene_view(holder, fields, keys, now),
+            "checked_at": format_time(now),
+            "printed": True,
+            **clock,
+        }
     published = cache.public_keys(db, now, _kid_of(token))
     try:
         # Expiry by our own clock (the code's), its issue time a skew ahead at most (replicas)
@@ -254,87 +263,3 @@ def _kid_of(token: Any) -> str | None:
         return str(jwt.get_unverified_header(token).get("kid"))
     except (jwt.PyJWTError, TypeError, AttributeError):
         return None
-
-
-# Printed codes: long-lived, opaque, verified online only, revocable by re-issue.
-
-
-def issue_printed_code(
-    db: Database[Document], keys: PiiKeys, guard: Guard, now: datetime, person_id: str
-) -> dict[str, Any]:
-    actor = guard.actor
-    person = get_subject(db, guard, person_id, "person")
-    if not person["_id"].startswith("p_"):
-        raise NotFound("no such person")
-    code = PRINTED_PREFIX + secrets.token_urlsafe(18)
-    record = {
-        "_id": keys.lookup_hash(code),
-        "sub": person["_id"],
-        "sealed": keys.protect(code, f"printed:{person['_id']}")["sealed"],
-        "status": "active",
-        "issued_at": now,
-        "issued_by": actor.account_id,
-    }
-    db.printed_codes.insert_one(record)
-    # Re-issuing revokes every earlier printed code of this person.
-    db.printed_codes.update_many(
-        {"sub": person["_id"], "status": "active", "_id": {"$ne": record["_id"]}},
-        {"$set": {"status": "revoked", "revoked_at": now}},
-    )
-    return printed_card(person, code, now)
-
-
-def printed_card(person: Document, code: str, issued_at: datetime) -> dict[str, Any]:
-    return to_wire(
-        {
-            "code": code,
-            "person_id": person["_id"],
-            "name": person["name"],
-            "id_number_masked": person["id_number"]["masked"],
-            "issued_at": issued_at,
-        }
-    )
-
-
-def current_printed_code(
-    db: Database[Document], keys: PiiKeys, guard: Guard, person_id: str
-) -> dict[str, Any]:
-    """For reprinting the card: staff in the jurisdiction read the active printed code."""
-    person = get_subject(db, guard, person_id, "person")
-    record = db.printed_codes.find_one({"sub": person["_id"], "status": "active"})
-    if record is None:
-        raise NotFound("this person has no printed code")
-    code = keys.reveal({"sealed": record["sealed"]}, f"printed:{person['_id']}")
-    return printed_card(person, code, record["issued_at"])
-
-
-def _verify_printed(
-    db: Database[Document],
-    keys: PiiKeys,
-    terminal: Document,
-    now: datetime,
-    code: str,
-    scene: str,
-    fields: list[str],
-) -> dict[str, Any]:
-    record = db.printed_codes.find_one({"_id": keys.lookup_hash(code)})
-    if record is None:
-        raise InvalidInput("this is not a valid code", field="token", code="forged")
-    if record["status"] != "active":
-        scans.record(db, record["sub"], terminal, scene, "revoked", now, source="printed")
-        raise InvalidInput(
-            "this printed code was replaced by a newer card", field="token", code="revoked"
-        )
-    subject = find_subject(db, record["sub"])
-    if subject is None or is_frozen(subject) or subject.get("status") == "deceased":
-        scans.record(db, record["sub"], terminal, scene, "frozen", now, source="printed")
-        raise Forbidden("this code is frozen", code="frozen")
-    scans.record(db, record["sub"], terminal, scene, "ok", now, source="printed")
-    return {
-        "result": "valid",
-        "scene": scene,
-        "subject_type": "person",
-        "fields": scene_view(subject, fields, keys, now),
-        "checked_at": format_time(now),
-        "printed": True,
-    }

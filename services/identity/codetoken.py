@@ -86,7 +86,8 @@ def read_code(
     try:
         header = json.loads(_segment(header_text))
         key = keys.get(str(header.get("kid")))
-        if header.get("alg") != "EdDSA" or key is None or "crit" in header:
+        # A typed token (a printed card, a status list) is never a dynamic code.
+        if header.get("alg") != "EdDSA" or key is None or "crit" in header or "typ" in header:
             raise CodeRefused("forged")
         key.verify(_segment(signature_text), f"{header_text}.{payload_text}".encode())
         payload = json.loads(_segment(payload_text))

@@ -1,5 +1,5 @@
 """What identity derives from its config once per process: the personal-data keys, the
-code-key cache, the code lifetime and the scene table."""
+code- and card-key caches, the code lifetime, the scene table and the public address."""
 
 from __future__ import annotations
 
@@ -10,17 +10,22 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import load_settings
 from services.common.crypto import derive_key
+from services.identity.cards import CARD_KEY_OVERLAP
 from services.identity.codekeys import MAX_CODE_TTL, KeyCache
 from services.identity.codes import SCENE_FIELDS
 from services.identity.pii import PiiKeys
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
 class IdentityKeys:
     pii: PiiKeys
     codes: KeyCache
+    cards: KeyCache
     code_ttl: int
     scenes: dict[str, list[str]]
+    public_url: str  # where the gateway is reached (the printed cards' status list)
 
 
 class IdentitySecrets(DependencyProvider):  # type: ignore[misc]
@@ -33,8 +38,14 @@ class IdentitySecrets(DependencyProvider):  # type: ignore[misc]
         self.keys = IdentityKeys(
             pii=PiiKeys.from_secret(secret),
             codes=KeyCache(derive_key(secret, "identity-code-keys")),
+            cards=KeyCache(
+                derive_key(secret, "identity-card-keys"),
+                collection="card_keys",
+                overlap=CARD_KEY_OVERLAP,
+            ),
             code_ttl=ttl,
             scenes=dict(config.get("SCENE_FIELDS") or SCENE_FIELDS),
+            public_url=str(config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL),
         )
 
     def get_dependency(self, worker_ctx: Any) -> IdentityKeys:

@@ -18,6 +18,7 @@ from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import Forbidden, InvalidInput
 from services.common.mongo import Document
+from services.identity.cardtoken import is_card, read_card
 from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, kid_of, read_code
 
@@ -98,6 +99,7 @@ def list_scans(
 def upload_offline_logs(
     db: Database[Document],
     cache: KeyCache,
+    card_keys: KeyCache,
     guard: Guard,
     now: datetime,
     terminal_id: str,
@@ -110,7 +112,8 @@ def upload_offline_logs(
     (``expired``, or ``clock`` before the code was issued: the terminal's clock is behind);
     the rest are taken. Uploading again is harmless (keyed per terminal and code); a code
     that was used before, online or by another terminal, is recorded as ``replayed`` with
-    ``second_use`` set."""
+    ``second_use`` set. A printed card is shown again and again: its scans are recorded,
+    never counted as a second use."""
     terminal = db.accounts.find_one({"_id": guard.actor.account_id})
     if terminal is None or terminal.get("status") != "active":
         raise Forbidden("unknown terminal")
@@ -125,7 +128,10 @@ def upload_offline_logs(
             rejected.append({"index": index, "reason": "scene_not_allowed"})
             continue
         try:
-            documents.append(_offline_document(db, cache, terminal, terminal_id, now, entry))
+            if is_card(entry.get("token")):
+                documents.append(_offline_card(db, card_keys, terminal, terminal_id, now, entry))
+            else:
+                documents.append(_offline_document(db, cache, terminal, terminal_id, now, entry))
         except CodeRefused as refused:
             rejected.append({"index": index, "reason": refused.reason})
         except InvalidInput as invalid:
@@ -135,7 +141,8 @@ def upload_offline_logs(
             rejected.append({"index": index, "reason": "invalid", "field": str(missing)})
     accepted = duplicates = second = 0
     for document in documents:
-        if document["result"] == "ok" and not _first_use(db, document, now):
+        single_use = document["source"] == "offline"
+        if document["result"] == "ok" and single_use and not _first_use(db, document, now):
             document.update(result="replayed", second_use=True)
             second += 1
         try:
@@ -170,12 +177,7 @@ def _offline_document(
     now: datetime,
     entry: dict[str, Any],
 ) -> Document:
-    scanned_at = parse_time(entry["scanned_at"], field="scanned_at")
-    if scanned_at > now + CLOCK_SKEW:
-        raise CodeRefused("future")
-    result = entry.get("result", "ok")
-    if result not in RESULTS:
-        raise InvalidInput("unknown result", field="result", code="unknown_result")
+    scanned_at, result = _when_and_what(entry, now)
     token = entry["token"]
     every_key = cache.all_keys(db, now, kid_of(token))
     try:
@@ -200,6 +202,49 @@ def _offline_document(
         scanned_at,
         jti,
         "offline",
+        key,
+    )
+
+
+def _when_and_what(entry: dict[str, Any], now: datetime) -> tuple[datetime, str]:
+    """An uploaded entry's scan time (``future`` when ahead of ours beyond the skew) and the
+    result the terminal gave."""
+    scanned_at = parse_time(entry["scanned_at"], field="scanned_at")
+    if scanned_at > now + CLOCK_SKEW:
+        raise CodeRefused("future")
+    result = entry.get("result", "ok")
+    if result not in RESULTS:
+        raise InvalidInput("unknown result", field="result", code="unknown_result")
+    return scanned_at, str(result)
+
+
+def _offline_card(
+    db: Database[Document],
+    card_keys: KeyCache,
+    terminal: Document,
+    terminal_id: str,
+    now: datetime,
+    entry: dict[str, Any],
+) -> Document:
+    """A printed card scanned offline: genuine and within its validity at the scan's time
+    (whether it had been replaced then is what the terminal's status list said: recorded as
+    the terminal decided)."""
+    scanned_at, result = _when_and_what(entry, now)
+    keys = card_keys.all_keys(db, now, kid_of(entry["token"]))
+    claims = read_card(entry["token"], keys, scanned_at.timestamp(), SKEW_SECONDS)
+    card = db.printed_codes.find_one({"_id": claims.cid}, {"sub": 1})
+    if card is None:
+        raise CodeRefused("forged")
+    key = f"offline:{terminal['_id']}:{terminal_id}:{claims.cid}:{scanned_at.isoformat()}"
+    return _document(
+        "scan_" + secrets.token_hex(8),
+        str(card["sub"]),
+        terminal,
+        str(entry.get("scene")),
+        result,
+        scanned_at,
+        None,
+        "printed_offline",
         key,
     )
 

@@ -22,6 +22,7 @@ from services.common.receipts import once_per_event
 from services.identity import (
     access,
     accounts,
+    cards,
     codekeys,
     codes,
     delegation,
@@ -217,6 +218,7 @@ class IdentityService:
         return codes.verify_code(
             self.db,
             self.keys.codes,
+            self.keys.cards,
             self.keys.pii,
             self.call.guard,
             utcnow(),
@@ -228,8 +230,12 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def code_jwks(self) -> dict[str, Any]:
-        jwks: dict[str, Any] = self.keys.codes.jwks(self.db, utcnow())
-        return {**jwks, "cache_seconds": int(codekeys.JWKS_CACHE.total_seconds())}
+        now = utcnow()
+        keys = [self.keys.codes.jwks(self.db, now), self.keys.cards.jwks(self.db, now)]
+        return {
+            "keys": [key for ring in keys for key in ring["keys"]],
+            "cache_seconds": int(codekeys.JWKS_CACHE.total_seconds()),
+        }
 
     @rpc(expected_exceptions=expected)
     def rotate_code_key(self, compromised: bool = False) -> dict[str, Any]:
@@ -242,18 +248,35 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def upload_scan_logs(self, terminal_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         return scans.upload_offline_logs(
-            self.db, self.keys.codes, self.call.guard, utcnow(), terminal_id, entries
+            self.db,
+            self.keys.codes,
+            self.keys.cards,
+            self.call.guard,
+            utcnow(),
+            terminal_id,
+            entries,
         )
 
     @rpc(expected_exceptions=expected)
     def issue_printed_code(self, person_id: str) -> dict[str, Any]:
-        return codes.issue_printed_code(
-            self.db, self.keys.pii, self.call.guard, utcnow(), person_id
+        return cards.issue(
+            self.db,
+            self.keys.pii,
+            self.keys.cards,
+            self.call.guard,
+            utcnow(),
+            person_id,
+            self.keys.public_url,
         )
 
     @rpc(expected_exceptions=expected)
     def get_printed_code(self, person_id: str) -> dict[str, Any]:
-        return codes.current_printed_code(self.db, self.keys.pii, self.call.guard, person_id)
+        return cards.current(self.db, self.keys.pii, self.call.guard, person_id)
+
+    @rpc(expected_exceptions=expected)
+    def printed_status_list(self) -> dict[str, Any]:
+        token = cards.status_list(self.db, self.keys.cards, utcnow(), self.keys.public_url)
+        return {"token": token, "ttl": cards.STATUS_TTL}
 
     # proxies and guardians
 

@@ -15,6 +15,7 @@ INDEXES = (
     Index("org_operators", [("account_id", 1)]),
     Index("org_operators", [("subject_id", 1)]),
     signing_keys.index("code_keys"),
+    signing_keys.index("card_keys"),
     Index("scans", [("sub", 1), ("at", -1)]),
     Index("scans", [("dedupe_key", 1)], unique=True),
     Index("printed_codes", [("sub", 1), ("status", 1)]),

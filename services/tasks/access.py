@@ -22,6 +22,7 @@ from __future__ import annotations
 from services.common.access import (
     ADMIN,
     DEPARTMENT,
+    EVERY_ROLE,
     JURISDICTION,
     LINEAGE,
     PARTNER,
@@ -158,9 +159,7 @@ RULES = {
     "put_calendar_year": Rule("Set a year's working-day calendar", roles=frozenset({"admin"})),
     "get_calendar_year": Rule(
         "Read a year's working-day calendar",
-        roles=frozenset(
-            {"citizen", "enterprise", "staff", "supervisor", "verifier", "partner", "admin"}
-        ),
+        roles=EVERY_ROLE,
     ),
     "create_task": Rule(
         "Create a task in one's jurisdiction",

@@ -666,17 +666,22 @@ def test_disability_certificate_from_application_to_wallet(
         json={"approve": True},
     )
     assert reviewed.json()["status"] == "reviewed"
-    assessed = http.post(
-        f"/v1/applications/{application['id']}/assessment",
-        headers=login("staff.cl"),
-        json={
-            "issuer": "iss_hpcl",
-            "category": "视力",
-            "grade": "二级",
-            "assessor": "和平区人民医院 张医生",
-        },
-    )
+    # The assessment is the doctor's, signed in as the department's assessor: the clerks of
+    # the department cannot put a doctor's name to it, nor can a name be typed in.
+    assessment = {"issuer": "iss_hpcl", "category": "视力", "grade": "二级"}
+    path = f"/v1/applications/{application['id']}/assessment"
+    by_clerk = http.post(path, headers=login("staff.cl"), json=assessment)
+    assert_problem(by_clerk, 403)
+    typed = http.post(path, headers=login("doctor.hp"), json={**assessment, "assessor": "冒名医生"})
+    assert_problem(typed, 422)
+    assert "assessor" in typed.text
+    queue = http.get("/v1/applications?status=reviewed", headers=login("doctor.hp"))
+    assert application["id"] in [a["id"] for a in queue.json()]
+    assessed = http.post(path, headers=login("doctor.hp"), json=assessment)
     assert assessed.json()["status"] == "assessed", assessed.text
+    signed = assessed.json()["steps"][-1]
+    assert signed["by_name"] == "和平区人民医院 张医生"
+    assert signed["by"]
     issued = http.post(f"/v1/applications/{application['id']}/issue", headers=login("staff.cl"))
     again = http.post(f"/v1/applications/{application['id']}/issue", headers=login("staff.cl"))
     assert issued.json()["status"] == again.json()["status"] == "issued"

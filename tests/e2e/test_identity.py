@@ -7,13 +7,16 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import jwt
 import pytest
 
+from services.gateway import qr
 from tests.e2e.conftest import token_for
 from tests.e2e.support import eventually, fresh_account, fresh_citizen, grant_proxy, run_verifier
 from tests.e2e.test_certs import issue_disability
@@ -178,31 +181,70 @@ def test_offline_scans_upload_once(http: httpx.Client, login: Login) -> None:
     assert len(offline) == 2
 
 
-def test_printed_code_for_someone_without_a_smartphone(http: httpx.Client, login: Login) -> None:
+def card_offline(http: httpx.Client, token: str, folder: Path) -> tuple[int, dict[str, Any]]:
+    """An offline terminal's check of a printed card with the JWKS and the cards' status
+    list it fetched while online."""
+    jwks, listed = folder / "jwks.json", folder / "cards.jwt"
+    jwks.write_text(http.get("/.well-known/jwks.json").text)
+    answer = http.get("/v1/codes/printed/status-list")
+    assert answer.headers["content-type"] == "application/statuslist+jwt"
+    listed.write_text(answer.text)
+    return run_verifier(
+        "services.identity.verify", token, "--jwks", str(jwks), "--status", str(listed)
+    )
+
+
+def test_printed_code_for_someone_without_a_smartphone(
+    http: httpx.Client, login: Login, tmp_path: Path
+) -> None:
     staff = login("staff.nh")
     person = register(
         http, staff, None, name="孙大爷", id_number=resident_id("19400101", sex="male")
     )
     first = http.post(f"/v1/persons/{person['id']}/printed-code", headers=staff)
     assert first.status_code == 201
+    issued = first.json()
+    assert issued["offline"] is True
+    assert "补办" in issued["if_lost"]  # the card says what to do if it is lost
+    assert issued["expires_at"] > issued["issued_at"]
+    assert person["id"] not in issued["code"]  # the card does not carry who it is
     card = http.get(f"/v1/persons/{person['id']}/printed-code/card.png", headers=staff)
     assert card.headers["content-type"] == "image/png"
-    assert card.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert qr.read(card.content) == issued["code"]  # what the card prints is the code
     hotel = login("verifier.hotel")
     for _ in range(2):  # a printed card is shown again and again
         ok = http.post(
             "/v1/codes/verify",
             headers=hotel,
-            json={"token": first.json()["code"], "scene": "hotel"},
+            json={"token": issued["code"], "scene": "hotel"},
         )
         assert ok.status_code == 200
         assert ok.json()["fields"]["name"] == "孙大爷"
         assert ok.json()["printed"] is True
+    assert card_offline(http, issued["code"], tmp_path)[0] == 0
+
+    # A bus offline scans the card twice; the uploads are both kept, neither a second use.
+    scanned = [
+        {"token": issued["code"], "scene": "bus", "scanned_at": issued["issued_at"]},
+        {"token": issued["code"], "scene": "bus", "scanned_at": datetime.now(UTC).isoformat()},
+    ]
+    uploaded = http.post(
+        "/v1/codes/scan-logs",
+        headers=login("verifier.metro"),
+        json={"terminal_id": "bus-card-" + secrets.token_hex(3), "entries": scanned},
+    ).json()
+    assert (uploaded["accepted"], uploaded["second_uses"], uploaded["rejected"]) == (2, 0, [])
+
     second = http.post(f"/v1/persons/{person['id']}/printed-code", headers=staff).json()
     old = http.post(
-        "/v1/codes/verify", headers=hotel, json={"token": first.json()["code"], "scene": "hotel"}
+        "/v1/codes/verify", headers=hotel, json={"token": issued["code"], "scene": "hotel"}
     )
     assert assert_problem(old, 422)["code"] == "revoked"
+    assert card_offline(http, issued["code"], tmp_path) == (
+        1,
+        {"valid": False, "printed": True, "subject_type": "person", "reason": "revoked"}
+        | {"list_issued_at": ANY},
+    )
     new = http.post(
         "/v1/codes/verify", headers=hotel, json={"token": second["code"], "scene": "hotel"}
     )
@@ -216,6 +258,9 @@ def test_printed_code_for_someone_without_a_smartphone(http: httpx.Client, login
     told = assert_problem(frozen, 403)
     assert told["code"] == "frozen"
     assert "卡片遗失待核实" not in frozen.text  # the terminal learns no reason
+    assert card_offline(http, second["code"], tmp_path)[1]["reason"] == "suspended"
+    assert http.post(f"/v1/persons/{person['id']}/unfreeze", headers=staff).status_code == 200
+    assert card_offline(http, second["code"], tmp_path)[0] == 0
 
 
 def test_enterprise_code_shown_by_its_operator(http: httpx.Client, login: Login) -> None:

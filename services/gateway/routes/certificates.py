@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import cards
 from services.gateway.access import operation
@@ -264,10 +264,14 @@ class Review(BaseModel):
 
 
 class Assessment(BaseModel):
+    """The doctor's assessment; the doctor is the signed-in assessor account (a name sent
+    here is refused, never written on a certificate)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     issuer: str = Field(max_length=64)
     category: str = Field(max_length=8)
     grade: str = Field(max_length=8)
-    assessor: str = Field(min_length=1, max_length=100, description="the assessing doctor")
 
 
 @router.post(
@@ -338,7 +342,7 @@ async def review_application(
 
 @router.post(
     "/v1/applications/{application_id}/assessment",
-    summary="Record the doctor's assessment (issuing department)",
+    summary="Sign the doctor's assessment (an assessor account of the issuing department)",
     openapi_extra=operation("certs.assess_application"),
 )
 async def assess_application(

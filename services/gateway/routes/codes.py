@@ -165,6 +165,22 @@ async def jwks(bus: AnonymousBus) -> JSONResponse:
     return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={cache}"})
 
 
+@router.get(
+    "/v1/codes/printed/status-list",
+    summary="The printed cards' Token Status List (statuslist+jwt), for offline terminals",
+    response_class=Response,
+    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+    openapi_extra=operation("identity.printed_status_list"),
+)
+async def printed_status_list(bus: AnonymousBus) -> Response:
+    listed = await bus.call("identity", "printed_status_list")
+    return Response(
+        listed["token"],
+        media_type="application/statuslist+jwt",
+        headers={"Cache-Control": f"public, max-age={int(listed['ttl'])}"},
+    )
+
+
 @router.post(
     "/v1/admin/code-keys/rotate",
     summary="Rotate the code-signing key (admin)",

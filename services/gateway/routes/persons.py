@@ -115,7 +115,7 @@ async def issue_printed_code(
 )
 async def printed_card(person_id: str, _actor: CurrentActor, bus: BusDep) -> Response:
     card = await bus.call("identity", "get_printed_code", person_id=person_id)
-    image = qr.printed_card(card["code"], card["name"], card["id_number_masked"], card["issued_at"])
+    image = qr.printed_card(card)
     return Response(image, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 

@@ -381,7 +381,7 @@ def _review(w: World, p: Persona, t: Any) -> Call:
     fresh=True,
 )
 def _assess(w: World, p: Persona, t: Any) -> Call:
-    body = {"issuer": "iss_hpcl", "category": "视力", "grade": "三级", "assessor": "李医生"}
+    body = {"issuer": "iss_hpcl", "category": "视力", "grade": "三级"}
     return Call(
         path={"application_id": t["id"]},
         json=body,
@@ -825,6 +825,11 @@ def _scan_logs(w: World, p: Persona, t: Any) -> Call:
 @case("GET /.well-known/jwks.json")
 def _jwks(w: World, p: Persona, t: Any) -> Call:
     return Call(checks=plain("identity.code_jwks"))
+
+
+@case("GET /v1/codes/printed/status-list")
+def _printed_status_list(w: World, p: Persona, t: Any) -> Call:
+    return Call(checks=plain("identity.printed_status_list"))
 
 
 @case("POST /v1/admin/code-keys/rotate")

@@ -16,6 +16,8 @@ staff.a       street A's staff (the resources' jurisdiction)
 staff.b       street B's staff (out of reach)
 dept.owner    staff of the department that issues and owns (残联)
 dept.other    staff of another department (市场监管)
+assessor      a doctor assessing for the owning department
+assessor.other a doctor assessing for another department
 self          a person of street A: the subject of the person's resources
 other         a person of street B
 proxy.full    acts for *self* with every scope
@@ -112,6 +114,8 @@ class World:
         self._staff("staff.b", ["staff"], self.street_b)
         self._staff("dept.owner", ["staff"], CL)
         self._staff("dept.other", ["staff"], SJ)
+        self._account("assessor", ["assessor"], CL, display_name="矩阵医院 评定医生")
+        self._account("assessor.other", ["assessor"], SJ, display_name="矩阵医院 别处医生")
         self.self_id = self._citizen("self", self.street_a)
         self.other_id = self._citizen("other", self.street_b)
         for name in ("proxy.full", "proxy.code", "proxy.expired", "proxy.revoked"):
@@ -328,7 +332,7 @@ class World:
 
     def make_application(self, state: str) -> dict[str, Any]:
         """An application of a new person of street A (one may have only one open), brought
-        to ``state`` by street A's staff and the issuing department."""
+        to ``state`` by street A's staff and the issuing department's doctor."""
         applicant = self.person(self.street_a, login=True)
         token = {
             "Authorization": "Bearer "
@@ -355,13 +359,8 @@ class World:
             application = self.call(
                 "POST",
                 f"/v1/applications/{application['id']}/assessment",
-                "dept.owner",
-                json={
-                    "issuer": "iss_hpcl",
-                    "category": "视力",
-                    "grade": "三级",
-                    "assessor": "医生",
-                },
+                "assessor",
+                json={"issuer": "iss_hpcl", "category": "视力", "grade": "三级"},
             )
         return application
 

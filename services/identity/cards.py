@@ -1,0 +1,200 @@
+"""Printed codes (物理码) for people without a smartphone: a card staff print at the counter,
+checked online and offline.
+
+The card holds a signed token (:mod:`services.identity.cardtoken`) naming a random card id
+and the card's place in identity's printed-code status list, a Token Status List of two bits
+(valid, revoked, suspended) that identity signs with the card key and terminals download
+with the JWKS:
+
+* issuing a new card revokes every earlier one of the person (lost, worn or stolen);
+* freezing the person suspends the card, unfreezing restores it;
+* a terminal offline trusts a list at most ``STATUS_LIFETIME`` old and fetches a new one
+  every ``STATUS_TTL``: a lost card is refused offline within that time, online at once.
+
+Cards printed before cards were signed (``OCC1.`` opaque codes) still work online until the
+person is given a new card.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common import token_status
+from services.common.access import Guard
+from services.common.claims import take_next
+from services.common.codec import to_wire
+from services.common.errors import Forbidden, InvalidInput, NotFound
+from services.common.mongo import Document
+from services.identity import scans
+from services.identity.cardtoken import CardClaims, new_card_id, read_card, sign_card
+from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
+from services.identity.codetoken import CodeRefused
+from services.identity.pii import PiiKeys
+from services.identity.subjects import find_subject, get_subject, is_frozen
+
+CARD_LIFETIME = timedelta(days=5 * 365)  # then the person is given a new card
+CARD_KEY_OVERLAP = CARD_LIFETIME + CLOCK_SKEW  # a key stays published while its cards last
+STATUS_TTL = 300  # seconds a terminal keeps the list before fetching it again
+STATUS_LIFETIME = timedelta(days=1)  # an older list is refused: offline trust has an end
+STATUS_PATH = "/v1/codes/printed/status-list"
+BITS = 2
+LEGACY_PREFIX = "OCC1."
+LOST = "遗失或损坏请到社区服务中心补办，补办后旧卡立即失效"
+
+
+def status_uri(public_url: str) -> str:
+    return public_url.rstrip("/") + STATUS_PATH
+
+
+def issue(
+    db: Database[Document],
+    keys: PiiKeys,
+    cards: KeyCache,
+    guard: Guard,
+    now: datetime,
+    person_id: str,
+    public_url: str,
+) -> dict[str, Any]:
+    """A new card for the person; every earlier card of theirs is revoked."""
+    person = get_subject(db, guard, person_id, "person")
+    if not person["_id"].startswith("p_"):
+        raise NotFound("no such person")
+    cid = new_card_id()
+    idx = take_next(db, "printed_card_index", db.printed_codes.count_documents({}), now)
+    kid, key = cards.signing_key(db, now)
+    lifetime = int(CARD_LIFETIME.total_seconds())
+    code = sign_card(cid, idx, status_uri(public_url), kid, key, int(now.timestamp()), lifetime)
+    record = {
+        "_id": cid,
+        "sub": person["_id"],
+        "idx": idx,
+        "sealed": keys.protect(code, f"printed:{person['_id']}")["sealed"],
+        "status": "active",
+        "issued_at": now,
+        "expires_at": now + CARD_LIFETIME,
+        "issued_by": guard.actor.account_id,
+    }
+    db.printed_codes.insert_one(record)
+    db.printed_codes.update_many(
+        {"sub": person["_id"], "status": "active", "_id": {"$ne": cid}},
+        {"$set": {"status": "revoked", "revoked_at": now}},
+    )
+    return card_view(person, code, record)
+
+
+def card_view(person: Document, code: str, record: Document) -> dict[str, Any]:
+    return to_wire(
+        {
+            "code": code,
+            "person_id": person["_id"],
+            "name": person["name"],
+            "id_number_masked": person["id_number"]["masked"],
+            "issued_at": record["issued_at"],
+            "expires_at": record.get("expires_at"),
+            "offline": "expires_at" in record,
+            "if_lost": LOST,
+        }
+    )
+
+
+def current(db: Database[Document], keys: PiiKeys, guard: Guard, person_id: str) -> dict[str, Any]:
+    """For reprinting the card: staff in the jurisdiction read the active one."""
+    person = get_subject(db, guard, person_id, "person")
+    record = db.printed_codes.find_one({"sub": person["_id"], "status": "active"})
+    if record is None:
+        raise NotFound("this person has no printed code")
+    code = keys.reveal({"sealed": record["sealed"]}, f"printed:{person['_id']}")
+    return card_view(person, code, record)
+
+
+def check(
+    db: Database[Document],
+    keys: PiiKeys,
+    cards: KeyCache,
+    terminal: Document,
+    now: datetime,
+    token: str,
+    scene: str,
+) -> Document:
+    """The card's person, when the card is genuine, current and the person not frozen (the
+    scan recorded either way); refused as ``forged``, ``expired``, ``revoked`` or
+    ``frozen`` otherwise."""
+    if token.startswith(LEGACY_PREFIX):
+        record = db.printed_codes.find_one({"_id": keys.lookup_hash(token)})
+    else:
+        claims = _claims(db, cards, now, token)
+        record = db.printed_codes.find_one({"_id": claims.cid})
+    if record is None:
+        raise InvalidInput("this is not a valid code", field="token", code="forged")
+    if record["status"] != "active":
+        scans.record(db, record["sub"], terminal, scene, "revoked", now, source="printed")
+        raise InvalidInput(
+            "this printed code was replaced by a newer card", field="token", code="revoked"
+        )
+    subject = find_subject(db, record["sub"])
+    if subject is None or is_frozen(subject) or subject.get("status") == "deceased":
+        scans.record(db, record["sub"], terminal, scene, "frozen", now, source="printed")
+        raise Forbidden("this code is frozen", code="frozen")
+    scans.record(db, record["sub"], terminal, scene, "ok", now, source="printed")
+    return subject
+
+
+def _claims(db: Database[Document], cards: KeyCache, now: datetime, token: str) -> CardClaims:
+    try:
+        return read_card(token, cards.public_keys(db, now), now.timestamp(), SKEW_SECONDS)
+    except CodeRefused as refused:
+        if refused.reason == "expired":
+            raise InvalidInput(
+                "this card has expired; a new one is issued at the community service centre",
+                field="token",
+                code="expired",
+            ) from refused
+        raise InvalidInput("this is not a valid code", field="token", code="forged") from refused
+
+
+def card_of_upload(
+    db: Database[Document], cards: KeyCache, now: datetime, token: str, scanned_at: datetime
+) -> Document:
+    """The card record behind a card scanned offline and uploaded later, checked as of the
+    scan's time (a card revoked since was still shown then: the record says what the
+    terminal decided)."""
+    claims = read_card(token, cards.all_keys(db, now), scanned_at.timestamp(), SKEW_SECONDS)
+    record = db.printed_codes.find_one({"_id": claims.cid})
+    if record is None:
+        raise CodeRefused("forged")
+    return record
+
+
+def status_list(db: Database[Document], cards: KeyCache, now: datetime, public_url: str) -> str:
+    """The signed list: revoked cards, and suspended the active cards of frozen or
+    deceased people."""
+    records = list(
+        db.printed_codes.find({"idx": {"$exists": True}}, {"idx": 1, "status": 1, "sub": 1})
+    )
+    active = [r for r in records if r["status"] == "active"]
+    people = db.persons.find(
+        {"_id": {"$in": sorted({r["sub"] for r in active})}},
+        {"frozen_self": 1, "frozen_staff": 1, "status": 1},
+    )
+    held = {p["_id"] for p in people if is_frozen(p) or p.get("status") == "deceased"}
+    statuses = {
+        int(r["idx"]): token_status.SUSPENDED if r["sub"] in held else token_status.INVALID
+        for r in records
+        if r["status"] != "active" or r["sub"] in held
+    }
+    size = max((int(r["idx"]) + 1 for r in records), default=0)
+    kid, key = cards.signing_key(db, now)
+    return token_status.sign(
+        status_uri(public_url),
+        statuses,
+        BITS,
+        size,
+        kid,
+        key,
+        int(now.timestamp()),
+        STATUS_TTL,
+        int(STATUS_LIFETIME.total_seconds()),
+    )
