@@ -94,6 +94,7 @@ ROLE_COLUMNS = (
     "staff",
     "supervisor",
     "assessor",
+    "auditor",
     "verifier",
     "partner",
     "admin",

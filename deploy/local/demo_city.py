@@ -85,6 +85,12 @@ ACCOUNTS: list[dict[str, Any]] = [
         "org_path": f"{DISTRICT}/CL",
     },
     {
+        "username": "auditor.hp",
+        "display_name": "区审计局 钱明",
+        "roles": ["auditor"],
+        "org_path": DISTRICT,
+    },
+    {
         "username": "staff.mz",
         "display_name": "区民政局 郑丽娟",
         "roles": ["staff"],

@@ -26,6 +26,7 @@ cat <<MSG
     street staff     staff.nh, staff.tyj
     department staff staff.cl (残联), staff.mz (民政), staff.sj (市场监管)
     assessing doctor doctor.hp (区残联's assessor: signs disability assessments)
+    auditor          auditor.hp (和平区: reads payouts, decision records and ledgers)
     verifiers        verifier.hotel, verifier.metro
     citizens         citizen.wang, citizen.li, citizen.xiaomei (with a code each)
     enterprise       ent.xinghe

@@ -174,6 +174,15 @@ def _assessor(ask: Ask) -> bool:
     return any(within(owner, root) for owner in ask.resource.owners)
 
 
+def _auditor(ask: Ask) -> bool:
+    """An auditor's account (审计) reads what lies in its unit's subtree or is owned there;
+    it changes nothing (no rule that writes names the role)."""
+    root = ask.actor.org_path
+    if not ask.actor.has_role("auditor") or ask.actor.client_id is not None or root is None:
+        return False
+    return any(within(unit, root) for unit in (*ask.resource.units, *ask.resource.owners))
+
+
 def _lineage(ask: Ask) -> bool:
     """The caller's own unit or one above it: everyone may read the names of those."""
     own = ask.actor.org_path
@@ -219,6 +228,9 @@ DEPARTMENT = Relation(
 )
 ASSESSOR = Relation(
     "assessor", _assessor, "an assessing doctor's account bound to the owning department"
+)
+AUDITOR = Relation(
+    "auditor", _auditor, "an auditor of a unit the record lies in or is owned in, or above it"
 )
 LINEAGE = Relation("lineage", _lineage, "the caller's own unit or a unit above it")
 SCENE = Relation("scene", _scene, "a verifier registered for the scene")

@@ -13,7 +13,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ROLES = frozenset(
-    {"citizen", "enterprise", "staff", "supervisor", "assessor", "verifier", "partner", "admin"}
+    {
+        "citizen",
+        "enterprise",
+        "staff",
+        "supervisor",
+        "assessor",
+        "auditor",
+        "verifier",
+        "partner",
+        "admin",
+    }
 )
 STAFF_ROLES = frozenset({"staff", "supervisor", "admin"})
 

@@ -90,10 +90,13 @@ def of_documents(documents: list[Document], now: datetime) -> list[Key]:
     return found
 
 
-def load(keys: Collection[Document], wrap_key: bytes, now: datetime) -> list[Document]:
-    """Every key's document; generation 0 is made when there is none."""
+def load(
+    keys: Collection[Document], wrap_key: bytes, now: datetime, prefix: str = ""
+) -> list[Document]:
+    """Every key's document; generation 0 is made when there is none. ``prefix`` starts
+    the kid of every key of the ring (a ring sharing a JWKS with another, told apart)."""
     documents = [d for d in keys.find({}) if _generation(d) is not None]
-    return documents or [_first(keys, wrap_key, now)]
+    return documents or [_first(keys, wrap_key, now, prefix)]
 
 
 def ring(keys: Collection[Document], wrap_key: bytes, now: datetime) -> list[Key]:
@@ -124,25 +127,27 @@ def of_time(ring: list[Key], at: datetime) -> list[Key]:
     return [k for k in ring if k.signed_at(at)]
 
 
-def rotate(keys: Collection[Document], wrap_key: bytes, now: datetime, lead: timedelta) -> Key:
+def rotate(
+    keys: Collection[Document], wrap_key: bytes, now: datetime, lead: timedelta, prefix: str = ""
+) -> Key:
     """Add the next generation, signing from ``now + lead``; 409 while one is still ahead."""
-    latest = ring(keys, wrap_key, now)[-1]
+    latest = of_documents(load(keys, wrap_key, now, prefix), now)[-1]
     if latest.signs_from > now:
         raise Conflict(
             "a new key already takes over at " + latest.signs_from.isoformat(), state="rotating"
         )
-    return _add(keys, wrap_key, now, latest.generation + 1, now + lead)
+    return _add(keys, wrap_key, now, latest.generation + 1, now + lead, prefix)
 
 
-def withdraw(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Key:
+def withdraw(keys: Collection[Document], wrap_key: bytes, now: datetime, prefix: str = "") -> Key:
     """The signing key was compromised: refused and unpublished from now (with any
     generation still ahead of its moment); a new generation signs at once."""
-    current = ring(keys, wrap_key, now)
+    current = of_documents(load(keys, wrap_key, now, prefix), now)
     compromised = signing(current, now)
     for key in current:
         if key.kid == compromised.kid or key.signs_from > now:
             keys.update_one({"_id": key.kid}, {"$set": {"withdrawn_at": now}})
-    return _add(keys, wrap_key, now, current[-1].generation + 1, now)
+    return _add(keys, wrap_key, now, current[-1].generation + 1, now, prefix)
 
 
 def private_key(key: Key, wrap_key: bytes) -> Ed25519PrivateKey:
@@ -150,9 +155,14 @@ def private_key(key: Key, wrap_key: bytes) -> Ed25519PrivateKey:
 
 
 def _add(
-    keys: Collection[Document], wrap_key: bytes, now: datetime, generation: int, at: datetime
+    keys: Collection[Document],
+    wrap_key: bytes,
+    now: datetime,
+    generation: int,
+    at: datetime,
+    prefix: str,
 ) -> Key:
-    document = _new_document(wrap_key, now, generation, at)
+    document = _new_document(wrap_key, now, generation, at, prefix)
     try:
         keys.insert_one(document)
     except DuplicateKeyError as exc:
@@ -160,7 +170,7 @@ def _add(
     return next(k for k in ring(keys, wrap_key, now) if k.kid == document["_id"])
 
 
-def _first(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Document:
+def _first(keys: Collection[Document], wrap_key: bytes, now: datetime, prefix: str) -> Document:
     """Generation 0: the signing key of before generations when there is one (kept, so what
     it signed still verifies), else a new key. Of two workers at once, one inserts."""
     legacy = keys.find_one({"slot": LEGACY_ACTIVE})
@@ -168,7 +178,7 @@ def _first(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Docume
         changes = {"slot": "g0", "generation": 0, "signs_from": legacy["created_at"]}
         keys.update_one({"_id": legacy["_id"]}, {"$set": {**changes, "withdrawn_at": None}})
         return {**legacy, **changes, "withdrawn_at": None}
-    document = _new_document(wrap_key, now, 0, now)
+    document = _new_document(wrap_key, now, 0, now, prefix)
     try:
         keys.insert_one(document)
     except DuplicateKeyError:
@@ -183,9 +193,12 @@ def _generation(document: Document) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
-def _new_document(wrap_key: bytes, now: datetime, generation: int, at: datetime) -> Document:
+def _new_document(
+    wrap_key: bytes, now: datetime, generation: int, at: datetime, prefix: str
+) -> Document:
     key = generate_signing_key()
     jwk = public_jwk(key.public_key())
+    jwk["kid"] = prefix + jwk["kid"]
     return {
         "_id": jwk["kid"],
         "slot": f"g{generation}",

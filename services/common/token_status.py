@@ -84,9 +84,12 @@ def sign(
     return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": kid, "typ": TYPE})
 
 
-def read(token: str, keys: Mapping[str, Ed25519PublicKey], now: float) -> dict[str, Any]:
-    """The verified claims of a list token (its signature by one of ``keys``, its type, its
-    expiry), or :class:`StatusListError`."""
+def read(
+    token: str, keys: Mapping[str, Ed25519PublicKey], now: float, skew: int = 30
+) -> dict[str, Any]:
+    """The verified claims of a list token (its signature by one of ``keys``, its type, an
+    expiry it must carry and that has not passed, an issue time not ahead of ``now`` by
+    more than ``skew``), or :class:`StatusListError`."""
     try:
         header = jwt.get_unverified_header(token)
         key = keys.get(str(header.get("kid")))
@@ -97,15 +100,17 @@ def read(token: str, keys: Mapping[str, Ed25519PublicKey], now: float) -> dict[s
             key,
             algorithms=["EdDSA"],
             options={
-                "require": ["sub", "iat", "status_list"],
+                "require": ["sub", "iat", "exp", "status_list"],
                 "verify_exp": False,
                 "verify_iat": False,
             },
         )
     except jwt.PyJWTError as exc:
         raise StatusListError("not a valid status list") from exc
-    if "exp" in claims and now > float(claims["exp"]):
+    if now > float(claims["exp"]):
         raise StatusListError("the status list has expired: fetch it again")
+    if float(claims["iat"]) > now + skew:
+        raise StatusListError("the status list was issued ahead of this clock")
     listed = claims.get("status_list")
     if not isinstance(listed, dict) or not isinstance(listed.get("lst"), str):
         raise StatusListError("the status list has no list")

@@ -68,8 +68,7 @@ def printed_card(card: dict[str, Any]) -> bytes:
         draw.text((500, 415), f"有效期至：{card['expires_at'][:10]}", font=small, fill=grey)
     offline = "可离线核验" if card.get("offline") else "仅限联网核验"
     draw.text((500, 460), offline, font=small, fill=grey)
-    lost = str(card.get("if_lost") or "遗失请到社区服务中心补办，补办后旧卡失效")
-    for line, at in ((lost[:13], 520), (lost[13:], 565)):
+    for at, line in zip((520, 565), str(card["if_lost"]).split("，", 1), strict=False):
         draw.text((500, at), line, font=font(26), fill=grey)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")

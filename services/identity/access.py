@@ -164,6 +164,10 @@ RULES = {
         "Read the printed cards' status list (revoked, suspended)", anyone=True
     ),
     "rotate_code_key": Rule("Rotate the code-signing key", roles=frozenset({"admin"})),
+    "rotate_card_key": Rule(
+        "Rotate the key that signs printed cards and their status list",
+        roles=frozenset({"admin"}),
+    ),
     "list_my_scans": Rule(
         "List who scanned one's code, or the code of an organisation one operates",
         roles=PEOPLE,

@@ -47,10 +47,13 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}\Z")
 # Which roles each role may grant when it creates an account.
 GRANTABLE: dict[str, frozenset[str]] = {
     "admin": ROLES,
-    "supervisor": frozenset({"staff", "assessor", "citizen", "enterprise", "verifier"}),
+    "supervisor": frozenset({"staff", "citizen", "enterprise", "verifier"}),
     "staff": frozenset({"citizen", "enterprise", "verifier"}),
 }
-ORG_BOUND_ROLES = frozenset({"staff", "supervisor", "assessor", "verifier"})
+ORG_BOUND_ROLES = frozenset({"staff", "supervisor", "assessor", "auditor", "verifier"})
+# Roles held alone, on an account of their own, granted by an administrator only: the doctor
+# who signs assessments is not also the clerk who issues, the auditor does nothing else.
+SOLE_ROLES = frozenset({"assessor", "auditor"})
 VERIFIER_SCENES = frozenset(
     {"metro", "bus", "hospital", "hotel", "gov_counter", "library", "scenic_spot"}
 )
@@ -90,6 +93,17 @@ def validate_roles(actor: Actor, roles: Any) -> list[str]:
     if not set(roles) <= grantable_by(actor):
         raise Forbidden("you may not grant these roles")
     return sorted(set(roles))
+
+
+def _check_sole_roles(granted: list[str], unit: Document | None, display_name: str | None) -> None:
+    sole = set(granted) & SOLE_ROLES
+    if sole and len(granted) > 1:
+        raise InvalidInput(f"{', '.join(sorted(sole))} is held alone", field="roles")
+    if "assessor" in sole:
+        if unit is None or unit.get("kind") != "department":
+            raise InvalidInput("an assessor is bound to the issuing department", field="org_path")
+        if not display_name:  # the certificate names who assessed the holder
+            raise InvalidInput("an assessor's account names the doctor", field="display_name")
 
 
 def view(account: Document) -> dict[str, Any]:
@@ -173,9 +187,7 @@ def create_account(
     unit = require_unit(db, org_path, "org_path") if org_path is not None else None
     if display_name is not None:  # one spelling, never blank (a blank shows nobody)
         display_name = checked_name(display_name, field="display_name")
-    if "assessor" in granted and not display_name:
-        # The doctor's name is what the certificate says assessed the holder.
-        raise InvalidInput("an assessor's account names the doctor", field="display_name")
+    _check_sole_roles(granted, unit, display_name)
     if "verifier" in granted and not display_name:
         # A verifier is always named where a person reads who saw their data.
         display_name = f"{unit['name'] if unit else '核验点'}·{username.lower()}"

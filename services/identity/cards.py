@@ -6,8 +6,12 @@ and the card's place in identity's printed-code status list, a Token Status List
 (valid, revoked, suspended) that identity signs with the card key and terminals download
 with the JWKS:
 
-* issuing a new card revokes every earlier one of the person (lost, worn or stolen);
-* freezing the person suspends the card, unfreezing restores it;
+* issuing a new card revokes every earlier one of the person (lost, worn or stolen), and a
+  person's death every card of theirs;
+* freezing the person (by staff, or by themself) suspends the card, unfreezing restores it;
+* each card's place in the list is drawn at random from a list of fixed size, so neither
+  the list's length nor a card's place says how many cards there are or in which order
+  they were issued;
 * a terminal offline trusts a list at most ``STATUS_LIFETIME`` old and fetches a new one
   every ``STATUS_TTL``: a lost card is refused offline within that time, online at once.
 
@@ -17,6 +21,7 @@ person is given a new card.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,21 +29,29 @@ from pymongo.database import Database
 
 from services.common import token_status
 from services.common.access import Guard
-from services.common.claims import take_next
+from services.common.claims import claim
 from services.common.codec import to_wire
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.identity import scans
-from services.identity.cardtoken import CardClaims, new_card_id, read_card, sign_card
+from services.identity.cardtoken import (
+    STATUS_LIFETIME,
+    CardClaims,
+    new_card_id,
+    read_card,
+    sign_card,
+)
 from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused
 from services.identity.pii import PiiKeys
 from services.identity.subjects import find_subject, get_subject, is_frozen
 
 CARD_LIFETIME = timedelta(days=5 * 365)  # then the person is given a new card
+LIST_SIZE = 1 << 20  # places in the list (a card per person without a smartphone)
+MAX_PUBLIC_URL = 40  # longer, and a card's QR would grow past MAX_QR_VERSION
+LOCAL_URL = "http://127.0.0.1:8000"  # the local suite's, when PUBLIC_URL is not set
 CARD_KEY_OVERLAP = CARD_LIFETIME + CLOCK_SKEW  # a key stays published while its cards last
 STATUS_TTL = 300  # seconds a terminal keeps the list before fetching it again
-STATUS_LIFETIME = timedelta(days=1)  # an older list is refused: offline trust has an end
 STATUS_PATH = "/v1/codes/printed/status-list"
 BITS = 2
 LEGACY_PREFIX = "OCC1."
@@ -47,6 +60,15 @@ LOST = "遗失或损坏请到社区服务中心补办，补办后旧卡立即失
 
 def status_uri(public_url: str) -> str:
     return public_url.rstrip("/") + STATUS_PATH
+
+
+def checked_public_url(public_url: str) -> str:
+    """The gateway's address as cards will name it for five years: absolute, and short
+    enough for the card's QR."""
+    url = public_url.rstrip("/")
+    if not url.startswith(("https://", "http://")) or len(url) > MAX_PUBLIC_URL:
+        raise ValueError(f"PUBLIC_URL must be an http(s) address of at most {MAX_PUBLIC_URL}")
+    return url
 
 
 def issue(
@@ -62,8 +84,7 @@ def issue(
     person = get_subject(db, guard, person_id, "person")
     if not person["_id"].startswith("p_"):
         raise NotFound("no such person")
-    cid = new_card_id()
-    idx = take_next(db, "printed_card_index", db.printed_codes.count_documents({}), now)
+    cid, idx = new_card_id(), _place(db, now)
     kid, key = cards.signing_key(db, now)
     lifetime = int(CARD_LIFETIME.total_seconds())
     code = sign_card(cid, idx, status_uri(public_url), kid, key, int(now.timestamp()), lifetime)
@@ -78,11 +99,22 @@ def issue(
         "issued_by": guard.actor.account_id,
     }
     db.printed_codes.insert_one(record)
+    # Every earlier card stops; of two issued at the same moment the later id is kept, so
+    # two clerks at once never leave the person without a card.
+    earlier = [{"issued_at": {"$lt": now}}, {"issued_at": now, "_id": {"$lt": cid}}]
     db.printed_codes.update_many(
-        {"sub": person["_id"], "status": "active", "_id": {"$ne": cid}},
+        {"sub": person["_id"], "status": "active", "$or": earlier},
         {"$set": {"status": "revoked", "revoked_at": now}},
     )
     return card_view(person, code, record)
+
+
+def _place(db: Database[Document], now: datetime) -> int:
+    """A free place in the list, drawn at random (each taken once: a claim)."""
+    while True:
+        idx = secrets.randbelow(LIST_SIZE)
+        if claim(db, f"printed_card_index:{idx}", now):
+            return idx
 
 
 def card_view(person: Document, code: str, record: Document) -> dict[str, Any]:
@@ -155,46 +187,37 @@ def _claims(db: Database[Document], cards: KeyCache, now: datetime, token: str) 
         raise InvalidInput("this is not a valid code", field="token", code="forged") from refused
 
 
-def card_of_upload(
-    db: Database[Document], cards: KeyCache, now: datetime, token: str, scanned_at: datetime
-) -> Document:
-    """The card record behind a card scanned offline and uploaded later, checked as of the
-    scan's time (a card revoked since was still shown then: the record says what the
-    terminal decided)."""
-    claims = read_card(token, cards.all_keys(db, now), scanned_at.timestamp(), SKEW_SECONDS)
-    record = db.printed_codes.find_one({"_id": claims.cid})
-    if record is None:
-        raise CodeRefused("forged")
-    return record
-
-
 def status_list(db: Database[Document], cards: KeyCache, now: datetime, public_url: str) -> str:
-    """The signed list: revoked cards, and suspended the active cards of frozen or
-    deceased people."""
+    """The signed list of every card's status."""
     records = list(
         db.printed_codes.find({"idx": {"$exists": True}}, {"idx": 1, "status": 1, "sub": 1})
     )
-    active = [r for r in records if r["status"] == "active"]
+    holders = sorted({r["sub"] for r in records if r["status"] == "active"})
     people = db.persons.find(
-        {"_id": {"$in": sorted({r["sub"] for r in active})}},
-        {"frozen_self": 1, "frozen_staff": 1, "status": 1},
+        {"_id": {"$in": holders}}, {"frozen_self": 1, "frozen_staff": 1, "status": 1}
     )
-    held = {p["_id"] for p in people if is_frozen(p) or p.get("status") == "deceased"}
-    statuses = {
-        int(r["idx"]): token_status.SUSPENDED if r["sub"] in held else token_status.INVALID
-        for r in records
-        if r["status"] != "active" or r["sub"] in held
-    }
-    size = max((int(r["idx"]) + 1 for r in records), default=0)
     kid, key = cards.signing_key(db, now)
     return token_status.sign(
         status_uri(public_url),
-        statuses,
+        statuses(records, {p["_id"]: p for p in people}),
         BITS,
-        size,
+        LIST_SIZE,
         kid,
         key,
         int(now.timestamp()),
         STATUS_TTL,
         int(STATUS_LIFETIME.total_seconds()),
     )
+
+
+def statuses(records: list[Document], people: dict[str, Document]) -> dict[int, int]:
+    """Each card's place and status (valid ones left out): a replaced card is invalid, and
+    so is every card of a person who died; an active card of a frozen person is suspended."""
+    found = {}
+    for record in records:
+        person = people.get(record["sub"])
+        if record["status"] != "active" or (person and person.get("status") == "deceased"):
+            found[int(record["idx"])] = token_status.INVALID
+        elif person is not None and is_frozen(person):
+            found[int(record["idx"])] = token_status.SUSPENDED
+    return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -23,6 +24,8 @@ from services.common import token_status
 from services.identity.codetoken import CodeRefused
 
 TYPE = "occ-card+jwt"
+STATUS_LIFETIME = timedelta(days=1)  # a list older is refused: offline trust has an end
+KID_PREFIX = "card-"  # the cards' keys in the JWKS, apart from the dynamic codes' keys
 # At most this QR version at level M: the card prints its QR 37 mm wide, so a module is at
 # least 0.4 mm, within what counter scanners and phone cameras read. A signed, status-listed
 # token cannot fit version 10 (the dynamic code's bound, for screens): the signature alone
@@ -40,7 +43,17 @@ class CardClaims:
 
 
 def new_card_id() -> str:
-    return "card_" + secrets.token_urlsafe(9)
+    return secrets.token_urlsafe(9)
+
+
+def card_keys(keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
+    """Of a JWKS's keys, those that sign cards and their status list."""
+    return {kid: key for kid, key in keys.items() if kid.startswith(KID_PREFIX)}
+
+
+def code_keys(keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
+    """Of a JWKS's keys, those that sign dynamic codes."""
+    return {kid: key for kid, key in keys.items() if not kid.startswith(KID_PREFIX)}
 
 
 def sign_card(

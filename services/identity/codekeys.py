@@ -40,17 +40,6 @@ LEAD = JWKS_CACHE + CLOCK_SKEW
 OVERLAP = timedelta(seconds=MAX_CODE_TTL) + CLOCK_SKEW
 
 
-def rotate(db: Database[Document], wrap_key: bytes, now: datetime, compromised: bool) -> Any:
-    """The next key: signing after ``LEAD``, or at once when the signing key is compromised."""
-    if compromised:
-        return signing_keys.withdraw(db.code_keys, wrap_key, now)
-    return signing_keys.rotate(db.code_keys, wrap_key, now, LEAD)
-
-
-def published(db: Database[Document], wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
-    return signing_keys.published(signing_keys.ring(db.code_keys, wrap_key, now), now, OVERLAP)
-
-
 @dataclass
 class KeyCache:
     """The ring's documents, reloaded at most every ``ttl`` seconds; which key signs and
@@ -61,6 +50,8 @@ class KeyCache:
     wrap_key: bytes
     collection: str = "code_keys"
     overlap: timedelta = OVERLAP
+    lead: timedelta = LEAD
+    prefix: str = ""  # starts every kid of the ring (the cards' ring: ``card-``)
     ttl: float = 5.0
     _loaded_at: float = -1e9
     _documents: list[Document] = field(default_factory=list)
@@ -72,9 +63,22 @@ class KeyCache:
         if not force and time.monotonic() - self._loaded_at < self.ttl:
             return
         with self._lock:
-            self._documents = signing_keys.load(db[self.collection], self.wrap_key, now)
+            self._documents = signing_keys.load(
+                db[self.collection], self.wrap_key, now, self.prefix
+            )
             self._public = {d["_id"]: public_key_from_jwk(d["jwk"]) for d in self._documents}
             self._loaded_at = time.monotonic()
+
+    def rotate(self, db: Database[Document], now: datetime, compromised: bool) -> signing_keys.Key:
+        """The next key: signing after ``lead``, or at once when the signing key is
+        compromised (withdrawn: refused and unpublished from now)."""
+        keys = db[self.collection]
+        if compromised:
+            key = signing_keys.withdraw(keys, self.wrap_key, now, self.prefix)
+        else:
+            key = signing_keys.rotate(keys, self.wrap_key, now, self.lead, self.prefix)
+        self.refresh(db, now, force=True)
+        return key
 
     def ring(self, db: Database[Document], now: datetime) -> list[signing_keys.Key]:
         self.refresh(db, now)

@@ -20,7 +20,7 @@ from services.common.access import Guard
 from services.common.codec import format_time, parse_time
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.identity import access, cards, codekeys, delegation, scans
+from services.identity import access, cards, delegation, scans
 from services.identity.cardtoken import is_card
 from services.identity.codekeys import SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, read_code, sign_code
@@ -247,8 +247,7 @@ def rotate_keys(
 ) -> dict[str, Any]:
     """A planned rotation (the next key signs after the lead) or a compromised key's
     withdrawal (the next key signs now)."""
-    key = codekeys.rotate(db, cache.wrap_key, now, compromised)
-    cache.refresh(db, now, force=True)
+    key = cache.rotate(db, now, compromised)
     return {
         "next_kid": key.kid,
         "signs_from": format_time(key.signs_from),

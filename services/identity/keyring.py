@@ -10,12 +10,11 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import load_settings
 from services.common.crypto import derive_key
-from services.identity.cards import CARD_KEY_OVERLAP
+from services.identity.cards import CARD_KEY_OVERLAP, LOCAL_URL, checked_public_url
+from services.identity.cardtoken import KID_PREFIX
 from services.identity.codekeys import MAX_CODE_TTL, KeyCache
 from services.identity.codes import SCENE_FIELDS
 from services.identity.pii import PiiKeys
-
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,11 @@ class IdentitySecrets(DependencyProvider):  # type: ignore[misc]
                 derive_key(secret, "identity-card-keys"),
                 collection="card_keys",
                 overlap=CARD_KEY_OVERLAP,
+                prefix=KID_PREFIX,
             ),
             code_ttl=ttl,
             scenes=dict(config.get("SCENE_FIELDS") or SCENE_FIELDS),
-            public_url=str(config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL),
+            public_url=checked_public_url(str(config.get("PUBLIC_URL") or LOCAL_URL)),
         )
 
     def get_dependency(self, worker_ctx: Any) -> IdentityKeys:

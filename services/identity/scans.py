@@ -8,7 +8,7 @@ code is used once whatever the way (``code_uses``, keyed by ``jti``).
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -18,12 +18,13 @@ from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import Forbidden, InvalidInput
 from services.common.mongo import Document
-from services.identity.cardtoken import is_card, read_card
+from services.identity.cardtoken import STATUS_LIFETIME, is_card, read_card
 from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, kid_of, read_code
 
 RESULTS = frozenset({"ok", "expired", "replayed", "frozen", "revoked", "forged", "clock"})
 MAX_UPLOAD = 1000
+UPLOAD_WINDOW = timedelta(days=7)  # a printed card's offline scans are uploaded within it
 
 
 def record(
@@ -226,16 +227,29 @@ def _offline_card(
     now: datetime,
     entry: dict[str, Any],
 ) -> Document:
-    """A printed card scanned offline: genuine and within its validity at the scan's time
-    (whether it had been replaced then is what the terminal's status list said: recorded as
-    the terminal decided)."""
+    """A printed card scanned offline, uploaded within ``UPLOAD_WINDOW``: signed by a card
+    key still published, within the card's validity at the scan's time (a scan the terminal
+    refused is kept as it was, as long as the card is genuine). One the terminal let through
+    is refused as ``revoked`` when the card had been replaced longer before the scan than a
+    status list is trusted: no list the terminal could hold then said it was valid."""
     scanned_at, result = _when_and_what(entry, now)
-    keys = card_keys.all_keys(db, now, kid_of(entry["token"]))
-    claims = read_card(entry["token"], keys, scanned_at.timestamp(), SKEW_SECONDS)
-    card = db.printed_codes.find_one({"_id": claims.cid}, {"sub": 1})
+    if scanned_at < now - UPLOAD_WINDOW:
+        raise CodeRefused("too_old")
+    token = entry["token"]
+    keys = card_keys.public_keys(db, now, kid_of(token))
+    try:
+        cid = read_card(token, keys, scanned_at.timestamp(), SKEW_SECONDS).cid
+    except CodeRefused as refused:
+        if result == "ok" or refused.reason == "forged" or not refused.claims:
+            raise
+        cid = str(refused.claims["cid"])
+    card = db.printed_codes.find_one({"_id": cid}, {"sub": 1, "revoked_at": 1})
     if card is None:
         raise CodeRefused("forged")
-    key = f"offline:{terminal['_id']}:{terminal_id}:{claims.cid}:{scanned_at.isoformat()}"
+    revoked_at = card.get("revoked_at")
+    if result == "ok" and revoked_at is not None and revoked_at < scanned_at - STATUS_LIFETIME:
+        raise CodeRefused("revoked")
+    key = f"offline:{terminal['_id']}:{terminal_id}:{cid}:{scanned_at.isoformat()}"
     return _document(
         "scan_" + secrets.token_hex(8),
         str(card["sub"]),

@@ -242,6 +242,10 @@ class IdentityService:
         return codes.rotate_keys(self.db, self.keys.codes, utcnow(), bool(compromised))
 
     @rpc(expected_exceptions=expected)
+    def rotate_card_key(self, compromised: bool = False) -> dict[str, Any]:
+        return codes.rotate_keys(self.db, self.keys.cards, utcnow(), bool(compromised))
+
+    @rpc(expected_exceptions=expected)
     def list_my_scans(self, limit: int = 20, before: str | None = None) -> dict[str, Any]:
         return scans.list_scans(self.db, self.call.guard, limit, before)
 

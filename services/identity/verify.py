@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.common import token_status
 from services.common.crypto import public_key_from_jwk
-from services.identity.cardtoken import card_status, is_card, read_card
+from services.identity.cardtoken import card_keys, card_status, code_keys, is_card, read_card
 from services.identity.codekeys import SKEW_SECONDS
 from services.identity.codetoken import SUBJECT_TYPES, CodeRefused, read_code
 
@@ -69,9 +69,9 @@ def verify(
 ) -> tuple[bool, dict[str, object]]:
     keys = _keys(jwks)
     if is_card(token.strip()):
-        return verify_card(token.strip(), keys, status_list, now)
+        return verify_card(token.strip(), card_keys(keys), status_list, now)
     try:
-        claims = read_code(token.strip(), keys, now, leeway=SKEW_SECONDS)
+        claims = read_code(token.strip(), code_keys(keys), now, leeway=SKEW_SECONDS)
     except CodeRefused as refused:
         return False, {"valid": False, "reason": refused.reason}
     return True, {

@@ -5,13 +5,16 @@ it, edits, publishes, suspends, retires, simulates and pays it out; a published 
 public to everyone signed in, a draft only to its owner. Facts about a subject are written by
 staff of the subject's area or by a partner feed whose area holds the subject (and each fact
 only by its declared source: :mod:`services.policy.provenance`). Payouts are confirmed by the
-subject, an operator of the organisation, or a proxy holding ``confirm_payouts``.
+subject, an operator of the organisation, or a proxy holding ``confirm_payouts``; auditors
+(审计) read the ledgers of the policies owned in their unit and the payouts with their
+decision records of the subjects in it, and change nothing.
 """
 
 from __future__ import annotations
 
 from services.common.access import (
     ADMIN,
+    AUDITOR,
     DEPARTMENT,
     EVERY_ROLE,
     JURISDICTION,
@@ -47,12 +50,15 @@ RULES = {
         "Pay a policy out for a period", roles=STAFF, relations=OWNER, resource="policy"
     ),
     "policy_ledger": Rule(
-        "Read a policy's payout ledger", roles=STAFF, relations=OWNER, resource="policy"
+        "Read a policy's payout ledger",
+        roles=STAFF | {"auditor"},
+        relations=(*OWNER, AUDITOR),
+        resource="policy",
     ),
     "policy_payouts": Rule(
         "List a policy's payouts with their decision records (who was and was not paid)",
-        roles=STAFF,
-        relations=(JURISDICTION, DEPARTMENT, ADMIN),
+        roles=STAFF | {"auditor"},
+        relations=(JURISDICTION, DEPARTMENT, AUDITOR, ADMIN),
         resource="payout",
     ),
     "my_payouts": Rule(
@@ -159,7 +165,7 @@ KINDS = {
     "subject": Kind("subject", visible=(SELF, OPERATOR, PROXY, JURISDICTION, PARTNER_AREA, ADMIN)),
     "payout": Kind(
         "payout",
-        visible=(SELF, OPERATOR, PROXY, JURISDICTION, DEPARTMENT, ADMIN),
+        visible=(SELF, OPERATOR, PROXY, JURISDICTION, DEPARTMENT, AUDITOR, ADMIN),
         scope="confirm_payouts",
     ),
     "correction": Kind("correction", visible=(SELF, OPERATOR, PROXY, JURISDICTION, ADMIN)),

@@ -262,6 +262,21 @@ def test_printed_code_for_someone_without_a_smartphone(
     assert http.post(f"/v1/persons/{person['id']}/unfreeze", headers=staff).status_code == 200
     assert card_offline(http, second["code"], tmp_path)[0] == 0
 
+    # A leaked card key is withdrawn: the cards it signed stop online and offline, the card
+    # printed next is signed by the key after it.
+    withdrawn = http.post(
+        "/v1/admin/card-keys/rotate", headers=login("admin"), json={"compromised": True}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["signing_kid"].startswith("card-")
+    leaked = http.post(
+        "/v1/codes/verify", headers=hotel, json={"token": second["code"], "scene": "hotel"}
+    )
+    assert assert_problem(leaked, 422)["code"] == "forged"
+    assert card_offline(http, second["code"], tmp_path)[1]["reason"] == "forged"
+    third = http.post(f"/v1/persons/{person['id']}/printed-code", headers=staff).json()
+    assert card_offline(http, third["code"], tmp_path)[0] == 0
+
 
 def test_enterprise_code_shown_by_its_operator(http: httpx.Client, login: Login) -> None:
     operator = login("ent.xinghe")

@@ -472,6 +472,18 @@ def test_unfunded_payouts_are_paid_when_money_appears_and_only_news_is_pushed(
     assert record["facts"]["device_price"]["value"] == 100000
     assert record["facts"]["age"]["source"] == "derived"
 
+    # The district's auditor reads every payout with its record and the ledger, and can
+    # change nothing.
+    auditor = login("auditor.hp")
+    audited = listed("auditor.hp")
+    assert {p["subject"] for p in audited["items"]} == {*by_id, late}
+    assert all(p["decision"]["facts"] for p in audited["items"])
+    assert ledger_of(http, auditor, second["id"])["paid"] == 300000
+    again = http.post(
+        f"/v1/policies/{second['id']}/payout-runs", headers=auditor, json={"period": "once"}
+    )
+    assert_problem(again, 403)
+
 
 def test_confirm_mode_pays_after_one_click_and_records_a_decline(
     http: httpx.Client, login: Login

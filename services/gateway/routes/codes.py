@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from services.common import token_status
 from services.gateway import qr
 from services.gateway.access import operation
 from services.gateway.deps import AnonymousBus, BusDep, CurrentActor
@@ -169,14 +170,14 @@ async def jwks(bus: AnonymousBus) -> JSONResponse:
     "/v1/codes/printed/status-list",
     summary="The printed cards' Token Status List (statuslist+jwt), for offline terminals",
     response_class=Response,
-    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+    responses={200: {"content": {token_status.MEDIA_TYPE: {}}}},
     openapi_extra=operation("identity.printed_status_list"),
 )
 async def printed_status_list(bus: AnonymousBus) -> Response:
     listed = await bus.call("identity", "printed_status_list")
     return Response(
         listed["token"],
-        media_type="application/statuslist+jwt",
+        media_type=token_status.MEDIA_TYPE,
         headers={"Cache-Control": f"public, max-age={int(listed['ttl'])}"},
     )
 
@@ -191,3 +192,18 @@ async def rotate_code_key(
 ) -> Any:
     compromised = body.compromised if body is not None else False
     return await bus.call("identity", "rotate_code_key", compromised=compromised)
+
+
+@router.post(
+    "/v1/admin/card-keys/rotate",
+    summary="Rotate the key that signs printed cards and their status list (admin)",
+    description="A planned rotation signs new cards with the next key 5½ minutes later and "
+    "keeps the old key published while a card it signed is valid (five years); "
+    "`compromised` withdraws it at once, and every card it signed must be issued again.",
+    openapi_extra=operation("identity.rotate_card_key"),
+)
+async def rotate_card_key(
+    _actor: CurrentActor, bus: BusDep, body: KeyRotation | None = None
+) -> Any:
+    compromised = body.compromised if body is not None else False
+    return await bus.call("identity", "rotate_card_key", compromised=compromised)

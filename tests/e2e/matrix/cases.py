@@ -827,6 +827,11 @@ def _jwks(w: World, p: Persona, t: Any) -> Call:
     return Call(checks=plain("identity.code_jwks"))
 
 
+@case("POST /v1/admin/card-keys/rotate")
+def _rotate_card_key(w: World, p: Persona, t: Any) -> Call:
+    return Call(checks=plain("identity.rotate_card_key"))
+
+
 @case("GET /v1/codes/printed/status-list")
 def _printed_status_list(w: World, p: Persona, t: Any) -> Call:
     return Call(checks=plain("identity.printed_status_list"))

@@ -18,6 +18,8 @@ dept.owner    staff of the department that issues and owns (残联)
 dept.other    staff of another department (市场监管)
 assessor      a doctor assessing for the owning department
 assessor.other a doctor assessing for another department
+auditor       an auditor of the district (reads payouts and ledgers, writes nothing)
+auditor.b     an auditor of street B (out of reach)
 self          a person of street A: the subject of the person's resources
 other         a person of street B
 proxy.full    acts for *self* with every scope
@@ -116,6 +118,8 @@ class World:
         self._staff("dept.other", ["staff"], SJ)
         self._account("assessor", ["assessor"], CL, display_name="矩阵医院 评定医生")
         self._account("assessor.other", ["assessor"], SJ, display_name="矩阵医院 别处医生")
+        self._staff("auditor", ["auditor"], DISTRICT)
+        self._staff("auditor.b", ["auditor"], self.street_b)
         self.self_id = self._citizen("self", self.street_a)
         self.other_id = self._citizen("other", self.street_b)
         for name in ("proxy.full", "proxy.code", "proxy.expired", "proxy.revoked"):

@@ -138,3 +138,46 @@ def test_the_first_admin_comes_from_the_environment(
     container_factory(IdentityService, second).start()
     with proxy(config, None) as rpc:
         assert rpc.identity.authenticate(username="root", password="first-admin-pw")
+
+
+def test_an_assessor_or_auditor_is_an_account_of_its_own_made_by_an_administrator(
+    identity: dict[str, Any],
+) -> None:
+    build_city(identity)
+    doctor = {"username": "doctor.cl", "password": "pass-word-1", "roles": ["assessor"]}
+    with proxy(identity, ADMIN) as rpc:
+        rpc.identity.create_org_unit(code="CL", name="区残联", kind="department", parent="C/HP")
+        refusals = {}
+        for name, body in {
+            "with_staff": {**doctor, "roles": ["staff", "assessor"], "org_path": "C/HP/CL"},
+            "on_a_street": {**doctor, "org_path": "C/HP/NH", "display_name": "张医生"},
+            "unnamed": {**doctor, "org_path": "C/HP/CL"},
+            "auditing_too": {**doctor, "roles": ["auditor", "staff"], "org_path": "C/HP"},
+        }.items():
+            with pytest.raises(RemoteError) as refused:
+                rpc.identity.create_account(**body)
+            refusals[name] = (refused.value.exc_type, refused.value.value)
+        made = rpc.identity.create_account(**doctor, org_path="C/HP/CL", display_name="张医生")
+        rpc.identity.create_account(
+            username="supervisor.hp", password="pass-word-1", roles=["supervisor"], org_path="C/HP"
+        )
+        claims = rpc.identity.authenticate(username="supervisor.hp", password="pass-word-1")
+    assert made["roles"] == ["assessor"]
+    assert refusals == {
+        "with_staff": ("InvalidInput", "assessor is held alone"),
+        "on_a_street": ("InvalidInput", "an assessor is bound to the issuing department"),
+        "unnamed": ("InvalidInput", "an assessor's account names the doctor"),
+        "auditing_too": ("InvalidInput", "auditor is held alone"),
+    }
+    supervisor = Actor(account_id=claims["account_id"], roles=("supervisor",), org_path="C/HP")
+    with proxy(identity, supervisor) as rpc:
+        for role in ("assessor", "auditor"):
+            with pytest.raises(RemoteError) as not_theirs:
+                rpc.identity.create_account(
+                    username=f"fake.{role}",
+                    password="pass-word-1",
+                    roles=[role],
+                    org_path="C/HP/CL",
+                    display_name="冒名医生",
+                )
+            assert not_theirs.value.exc_type == "Forbidden"

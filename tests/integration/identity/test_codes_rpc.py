@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
-import jwt
 import pymongo
 import pytest
 from nameko.exceptions import RemoteError
@@ -18,8 +17,9 @@ from services.common import signing_keys
 from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.crypto import public_key_from_jwk
-from services.identity import codekeys
+from services.identity import cards, cardtoken, codekeys
 from services.identity.codetoken import CodeRefused, read_code
+from services.identity.pii import PiiKeys
 from services.identity.service import IdentityService
 from tests.bus import gateway_proxy, service_proxy
 from tests.idnumbers import resident_id
@@ -106,11 +106,9 @@ def identity_db(config: dict[str, Any]) -> Iterator[Any]:
 
 
 def code_keys(rpc: ClusterRpcProxy) -> dict[str, Any]:
-    """The JWKS a terminal fetches, but for the printed cards' keys (the one that signs the
-    cards' status list, in a ring of its own)."""
-    card_key = jwt.get_unverified_header(rpc.identity.printed_status_list()["token"])["kid"]
+    """The JWKS a terminal fetches, but for the printed cards' keys (a ring of their own)."""
     jwks = rpc.identity.code_jwks()
-    return {k["kid"]: public_key_from_jwk(k) for k in jwks["keys"] if k["kid"] != card_key}
+    return cardtoken.code_keys({k["kid"]: public_key_from_jwk(k) for k in jwks["keys"]})
 
 
 def test_a_terminal_holding_the_keys_of_before_a_rotation_accepts_the_codes_of_after(
@@ -275,3 +273,32 @@ def test_a_frozen_person_is_told_why_and_where_and_terminals_only_that_it_is_fro
         brief = rpc.identity.subject_brief(subject_id=city["person"]["id"])
     assert brief["status"] == "frozen"
     assert brief["frozen"] == {"by": "staff", "reason": "证件挂失", "office": "南湖"}
+
+
+def test_a_card_printed_before_cards_were_signed_works_online_until_replaced(
+    city: dict[str, Any],
+) -> None:
+    config, person = city["config"], city["person"]
+    code = cards.LEGACY_PREFIX + "k3v9Qz0-legacy-card"
+    keys = PiiKeys.from_secret(config["SECRET_KEY"])
+    with identity_db(config) as db:
+        db.printed_codes.insert_one(
+            {
+                "_id": keys.lookup_hash(code),
+                "sub": person["id"],
+                "sealed": keys.protect(code, f"printed:{person['id']}")["sealed"],
+                "status": "active",
+                "issued_at": utcnow() - timedelta(days=400),
+            }
+        )
+    with proxy(config, terminal_of(city)) as rpc:
+        answer = rpc.identity.verify_code(token=code, scene="hotel")
+    assert answer["printed"] is True
+    assert answer["fields"]["name"] == "李秀英"
+    with proxy(config, ADMIN) as rpc:
+        new = rpc.identity.issue_printed_code(person_id=person["id"])
+    assert cardtoken.is_card(new["code"])
+    with proxy(config, terminal_of(city)) as rpc, pytest.raises(RemoteError) as replaced:
+        rpc.identity.verify_code(token=code, scene="hotel")
+    assert replaced.value.exc_type == "InvalidInput"
+    assert "replaced" in replaced.value.value

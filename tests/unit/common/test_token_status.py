@@ -82,3 +82,21 @@ def test_a_changed_expired_or_unknown_list_is_refused() -> None:
     plain = jwt.encode({"sub": URI, "iat": now, "status_list": {}}, KEY, algorithm="EdDSA")
     with pytest.raises(token_status.StatusListError):
         token_status.read(plain, keys, now)  # not typed as a status list
+
+
+def test_a_list_without_an_expiry_or_from_the_future_is_refused() -> None:
+    now = int(time.time())
+    keys = {KID: KEY.public_key()}
+    listed = {"bits": 1, "lst": token_status.pack({}, 1, 8)}
+    endless = jwt.encode(
+        {"sub": URI, "iat": now, "status_list": listed},
+        KEY,
+        algorithm="EdDSA",
+        headers={"kid": KID, "typ": token_status.TYPE},
+    )
+    with pytest.raises(token_status.StatusListError):
+        token_status.read(endless, keys, now)
+    ahead = token_status.sign(URI, {}, 1, 8, KID, KEY, now + 3600, 300, 86_400)
+    with pytest.raises(token_status.StatusListError, match="ahead"):
+        token_status.read(ahead, keys, now)
+    assert token_status.read(ahead, keys, now + 3600)["sub"] == URI

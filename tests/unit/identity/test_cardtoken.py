@@ -11,7 +11,15 @@ from services.common import token_status
 from services.common.crypto import generate_signing_key, public_jwk
 from services.gateway.qr import qr_version
 from services.identity import verify
+from services.identity.cards import (
+    LIST_SIZE,
+    MAX_PUBLIC_URL,
+    checked_public_url,
+    status_uri,
+    statuses,
+)
 from services.identity.cardtoken import (
+    KID_PREFIX,
     MAX_QR_VERSION,
     CodeRefused,
     is_card,
@@ -22,8 +30,8 @@ from services.identity.cardtoken import (
 from services.identity.codetoken import read_code
 
 KEY = generate_signing_key()
-KID = public_jwk(KEY.public_key())["kid"]
-JWKS = {"keys": [public_jwk(KEY.public_key())]}
+KID = KID_PREFIX + public_jwk(KEY.public_key())["kid"]
+JWKS = {"keys": [{**public_jwk(KEY.public_key()), "kid": KID}]}
 URI = "https://city.example/v1/codes/printed/status-list"
 YEARS = 5 * 365 * 86_400
 
@@ -43,9 +51,18 @@ def test_a_card_names_its_status_and_no_person() -> None:
     claims = read_card(token, {KID: KEY.public_key()}, time.time(), 30)
     assert claims.idx == 7
     assert claims.uri == URI
-    assert claims.cid.startswith("card_")
     assert "p_" not in token
     assert qr_version(token) <= MAX_QR_VERSION
+
+
+def test_the_longest_public_address_allowed_still_prints() -> None:
+    longest = "https://" + "a" * (MAX_PUBLIC_URL - len("https://"))
+    assert checked_public_url(longest + "/") == longest
+    token = sign_card(new_card_id(), LIST_SIZE - 1, status_uri(longest), KID, KEY, 2**31, YEARS)
+    assert qr_version(token) <= MAX_QR_VERSION
+    for wrong in (longest + "a", "city.example", "ftp://city.example"):
+        with pytest.raises(ValueError, match="PUBLIC_URL"):
+            checked_public_url(wrong)
 
 
 def test_a_card_is_never_taken_for_a_dynamic_code() -> None:
@@ -84,3 +101,29 @@ def test_offline_an_expired_or_foreign_card_is_refused() -> None:
     other = generate_signing_key()
     forged = sign_card(new_card_id(), 1, URI, KID, other, int(time.time()), YEARS)
     assert verify.verify(forged, JWKS, time.time(), status_list({}))[1]["reason"] == "forged"
+
+
+def test_offline_only_card_keys_sign_cards_and_their_list() -> None:
+    code_key = generate_signing_key()
+    code_kid = public_jwk(code_key.public_key())["kid"]
+    both = {"keys": [*JWKS["keys"], public_jwk(code_key.public_key())]}
+    by_code_key = sign_card(new_card_id(), 1, URI, code_kid, code_key, int(time.time()), YEARS)
+    assert verify.verify(by_code_key, both, time.time(), status_list({}))[1]["reason"] == "forged"
+    listed = token_status.sign(URI, {}, 2, 100, code_kid, code_key, int(time.time()), 300, 86_400)
+    assert verify.verify(card(), both, time.time(), listed)[1]["reason"] == "status_list"
+
+
+def test_a_replaced_card_stays_invalid_while_its_holder_is_frozen() -> None:
+    frozen = {"_id": "p_1", "frozen_staff": {"reason": "核实"}}
+    records = [
+        {"idx": 1, "sub": "p_1", "status": "revoked"},
+        {"idx": 2, "sub": "p_1", "status": "active"},
+        {"idx": 3, "sub": "p_2", "status": "active"},
+        {"idx": 4, "sub": "p_3", "status": "active"},
+    ]
+    people = {"p_1": frozen, "p_2": {"_id": "p_2"}, "p_3": {"_id": "p_3", "status": "deceased"}}
+    assert statuses(records, people) == {
+        1: token_status.INVALID,
+        2: token_status.SUSPENDED,
+        4: token_status.INVALID,
+    }
