@@ -30,6 +30,7 @@ from services.common.codec import utcnow
 from services.common.mongo import Document, client_for
 from services.tasks import access, escalation, ladder, schedule, stats
 from services.tasks.calendar import WorkCalendar
+from services.tasks.store import TaskStore
 
 GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000")
 MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/")
@@ -139,7 +140,7 @@ def sweep_seconds(open_count: int) -> float:
     seed_open_tasks(db, open_count, now, calendar)
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:  # as the service's green pool of 8
-        report = escalation.sweep(db, now, calendar, mapper=pool.map)
+        report = escalation.sweep(TaskStore(db), now, calendar, mapper=pool.map)
     elapsed = time.monotonic() - started
     if report.count != DUE:
         raise SystemExit(f"the sweep escalated {report.count}, expected {DUE}")
@@ -176,7 +177,7 @@ def stats_query_ms(count: int = 100_000) -> float:
     for _ in range(3):
         started = time.perf_counter()
         guard = acting_as(access.TABLE, "unit_stats", actor)
-        result = stats.unit_stats(db, guard, now, UNIT, None, None, lambda _unit: True)
+        result = stats.unit_stats(TaskStore(db), guard, now, UNIT, None, None, lambda _u: True)
         timings.append((time.perf_counter() - started) * 1000)
     if result["received"] != count:
         raise SystemExit(f"stats counted {result['received']}, expected {count}")

@@ -107,6 +107,14 @@ def racing_bulk_upsert(collection: Collection[Document], writes: Sequence[Any]) 
     racing_upsert(write)
 
 
+def database_of(service: Any) -> Database[Document]:
+    """A service's database: the one behind its store, or the ``db`` of a service that
+    reads and writes without one."""
+    store = getattr(service, "store", None)
+    found: Database[Document] = store.database if store is not None else service.db
+    return found
+
+
 def ping(database: Database[Document]) -> None:
     """Raise :class:`Unavailable` when the database does not answer."""
     try:
@@ -117,24 +125,27 @@ def ping(database: Database[Document]) -> None:
 
 # Data a service puts in place when it starts (its catalogue, a first account): idempotent,
 # given the service's database and its config.
-Seed = Callable[[Database[Document], Mapping[str, Any]], None]
 
 
 class MongoDatabase(DependencyProvider):  # type: ignore[misc]
-    """Hands each worker the service's own database (``{DB_PREFIX}{service}``); at start it
-    creates the declared indexes, then runs the service's seeds."""
+    """Hands each worker the service's own database (``{DB_PREFIX}{service}``), or the
+    service's store over it (``store``: the class that wraps the database); at start it
+    creates the declared indexes, then runs the service's seeds (each given what workers
+    get)."""
 
     def __init__(
         self,
         service: str,
         indexes: Sequence[Index] = (),
-        seeds: Sequence[Seed] = (),
+        seeds: Sequence[Callable[[Any, Mapping[str, Any]], None]] = (),
         start_timeout: float = 60.0,
+        store: Callable[[Database[Document]], Any] | None = None,
     ):
         self.service = service
         self.indexes = indexes
         self.seeds = seeds
         self.start_timeout = start_timeout
+        self.store = store
         self.client: MongoClient[Document] | None = None
         self.database: Database[Document] | None = None
 
@@ -158,7 +169,8 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
         for seed in self.seeds:
             # Another replica may seed the same documents at the same moment: a seed is
             # idempotent, so it runs again (updates in place now), out of step with the other.
-            racing_upsert(partial(seed, self.database, self.container.config), attempts=8)
+            handed = self.store(self.database) if self.store else self.database
+            racing_upsert(partial(seed, handed, self.container.config), attempts=8)
 
     def stop(self) -> None:
         if self.client is not None:
@@ -167,6 +179,6 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
     def kill(self) -> None:
         self.stop()
 
-    def get_dependency(self, worker_ctx: Any) -> Database[Document]:
+    def get_dependency(self, worker_ctx: Any) -> Any:
         assert self.database is not None
-        return self.database
+        return self.store(self.database) if self.store else self.database

@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import utcnow
+from services.common.mongo import database_of
 
 RECEIPTS = "receipts"
 Handler = TypeVar("Handler", bound=Callable[[Any, dict[str, Any]], None])
 
 
 def once_per_event(handler: Handler) -> Handler:
-    """On a nameko event handler method of a service with a ``db``: an event whose
+    """On a nameko event handler method of a service with a database: an event whose
     ``event_id`` this handler has received before is acknowledged and nothing is done."""
 
     @functools.wraps(handler)
@@ -34,7 +35,7 @@ def once_per_event(handler: Handler) -> Handler:
             handler(service, payload)  # published before events had ids
             return
         key = f"{handler.__name__}:{event_id}"
-        receipts = service.db[RECEIPTS]
+        receipts = database_of(service)[RECEIPTS]
         if receipts.find_one({"_id": key}, {"_id": 1}) is not None:
             return
         handler(service, payload)

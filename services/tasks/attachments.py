@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import secrets
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
+from services.tasks.store import TaskStore
 
 MAX_BYTES = 512 * 1024
 MAX_FILES = 5
@@ -66,21 +63,13 @@ def prepare(files: list[dict[str, Any]], task_id: str, now: datetime) -> list[Do
     return prepared
 
 
-def store(db: Database[Document], files: list[Document]) -> None:
-    for file in files:
-        with contextlib.suppress(DuplicateKeyError):
-            db.attachments.insert_one(file)
-
-
 def brief(file: Document) -> dict[str, Any]:
     return {k: file[k] for k in ("name", "content_type", "size")} | {"id": file["_id"]}
 
 
-def read(db: Database[Document], task: Document, attachment_id: str) -> Document:
+def read(store: TaskStore, task: Document, attachment_id: str) -> Document:
     """An attachment of ``task`` (a parallel child reads its parent's)."""
-    found = (
-        db.attachments.find_one({"_id": attachment_id}) if isinstance(attachment_id, str) else None
-    )
+    found = store.load_attachment(attachment_id) if isinstance(attachment_id, str) else None
     file = found if found and found["task"] in (task["_id"], task.get("parent")) else None
     if file is None:
         raise NotFound("no such attachment")

@@ -15,7 +15,6 @@ wrong.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,12 +23,11 @@ from importlib import metadata
 from typing import Any
 
 import holidays
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import CITY_TIME, to_wire
 from services.common.errors import InvalidInput
-from services.common.mongo import Document, put_document
+from services.common.mongo import Document
+from services.tasks.store import TaskStore
 
 CST = CITY_TIME  # the calendar counts in the city's time
 DEFAULT_HOURS = (("09:00", "12:00"), ("13:30", "17:30"))
@@ -156,11 +154,11 @@ def from_documents(years: Mapping[int, Document]) -> WorkCalendar:
     return WorkCalendar(frozenset(holidays), frozenset(working), latest, by_year)
 
 
-def load(db: Database[Document], now: datetime | None = None) -> WorkCalendar:
+def load(store: TaskStore, now: datetime | None = None) -> WorkCalendar:
     """Every year staff configured or the library preloaded (a handful of small documents),
     and the official table of the current and the next year if it was not stored yet."""
     now = now or datetime.now(UTC)
-    years = {int(d["_id"]): d for d in db.calendar_years.find({})}
+    years = {int(d["_id"]): d for d in store.calendar_years()}
     for year in _preloaded_years(now):
         if year not in years:
             years[year] = official_year(year, now)
@@ -203,23 +201,22 @@ def official_year(year: int, now: datetime) -> Document:
     }
 
 
-def seed(db: Database[Document], _config: Any) -> None:
+def seed(store: TaskStore, _config: Any) -> None:
     """Store the official table of the current and the next year. A year staff put is never
     replaced; one an earlier load stored is, when it was incomplete or came from another
     version of the library (the notice for next year is out and the library has it now)."""
     now = datetime.now(UTC)
     for year in _preloaded_years(now):
         table = official_year(year, now)
-        stored = db.calendar_years.find_one({"_id": year})
+        stored = store.load_calendar_year(year)
         if stored is None:
-            with contextlib.suppress(DuplicateKeyError):
-                db.calendar_years.insert_one(table)
+            store.insert_calendar_year(table)
             continue
         source = stored.get("source") or {}
         loaded = source.get("library") == "holidays" and not stored.get("by")
         outdated = not source.get("complete") or source.get("version") != table["source"]["version"]
         if loaded and outdated:
-            put_document(db.calendar_years, year, table)
+            store.put_calendar_year(table)
 
 
 def checked_year(year: Any) -> int:
@@ -264,15 +261,15 @@ def validate_year(
     }
 
 
-def put_year(db: Database[Document], document: Document, by: str | None) -> dict[str, Any]:
+def put_year(store: TaskStore, document: Document, by: str | None) -> dict[str, Any]:
     source = {"by": by, "at": datetime.now(UTC).isoformat(), "complete": True}
-    put_document(db.calendar_years, document["_id"], {**document, "by": by, "source": source})
-    return view_year(db, document["_id"])
+    store.put_calendar_year({**document, "by": by, "source": source})
+    return view_year(store, document["_id"])
 
 
-def view_year(db: Database[Document], year: int) -> dict[str, Any]:
+def view_year(store: TaskStore, year: int) -> dict[str, Any]:
     checked_year(year)
-    document = db.calendar_years.find_one({"_id": year})
+    document = store.load_calendar_year(year)
     if document is None and year in _preloaded_years(datetime.now(UTC)):
         document = official_year(year, datetime.now(UTC))
     if document is None:

@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
-from pymongo.database import Database
 
 from services.common.errors import Conflict
-from services.common.mongo import Document, put_document
+from services.common.mongo import Document
 from services.tasks import journal, schedule
 from services.tasks.calendar import WorkCalendar
 from services.tasks.ladder import RANK
 from services.tasks.lifecycle import notices_to
+from services.tasks.store import TaskStore
 
 # While the task sits with a unit (returned or in arbitration, the clock is the dispatcher's
 # and a new dispatch starts a new deadline).
@@ -51,7 +51,7 @@ Mapper = Callable[[Callable[[Any], bool], Iterable[Any]], Iterable[bool]]
 
 
 def sweep(
-    db: Database[Document],
+    store: TaskStore,
     now: datetime,
     calendar: WorkCalendar,
     batch: int = 1000,
@@ -59,12 +59,12 @@ def sweep(
 ) -> SweepReport:
     report = SweepReport()
     while True:
-        entries = schedule.due_entries(db, now, batch)
+        entries = schedule.due_entries(store, now, batch)
 
         def one(item: tuple[str, Document]) -> bool:
             bucket, entry = item
-            raised = escalate(db, entry, now, calendar)
-            schedule.done(db, bucket, entry["_id"])
+            raised = escalate(store, entry, now, calendar)
+            schedule.done(store, bucket, entry["_id"])
             return raised
 
         for (_bucket, entry), raised in zip(entries, mapper(one, entries), strict=True):
@@ -77,12 +77,10 @@ def sweep(
             return report
 
 
-def escalate(
-    db: Database[Document], entry: Document, now: datetime, calendar: WorkCalendar
-) -> bool:
+def escalate(store: TaskStore, entry: Document, now: datetime, calendar: WorkCalendar) -> bool:
     """Raise the task's card to the entry's; False when nothing was left to do."""
     for _attempt in range(5):
-        task = journal.load(db, entry["task"])
+        task = journal.load(store, entry["task"])
         if (
             task is None
             or task["status"] not in ESCALATING
@@ -94,7 +92,7 @@ def escalate(
             # No card is skipped: a lower card of the ladder not raised yet (yellow, when
             # yellow and red fall due together and red's entry came first) is raised first.
             for rung in _cards_up_to(task, entry):
-                task = _raise(db, task, rung, now, calendar)
+                task = _raise(store, task, rung, now, calendar)
             return True
         except Conflict:
             continue  # someone acted on the task at the same moment: look again
@@ -117,7 +115,7 @@ def _cards_up_to(task: Document, entry: Document) -> list[Document]:
 
 
 def _raise(
-    db: Database[Document], task: Document, rung: Document, now: datetime, calendar: WorkCalendar
+    store: TaskStore, task: Document, rung: Document, now: datetime, calendar: WorkCalendar
 ) -> Document:
     later = [r for r in task.get("ladder", []) if RANK[r["card"]] > RANK[rung["card"]]]
     receiver = task.get("receiver")
@@ -130,7 +128,7 @@ def _raise(
         for n in notices_to(unit, rung["card"], text, rung["at"], calendar)
     ]
     raised: Document = journal.record(
-        db,
+        store,
         task,
         now,
         None,
@@ -150,19 +148,17 @@ def _raise(
     return raised
 
 
-def record_sweep(db: Database[Document], now: datetime, report: SweepReport) -> None:
+def record_sweep(store: TaskStore, now: datetime, report: SweepReport) -> None:
     """What the last sweep did, for the metrics."""
-    put_document(
-        db.sweeps,
-        "escalation",
-        {"at": now, "escalated": report.count, "stale": report.stale, "lag_s": report.max_lag_s},
+    store.record_sweep(
+        {"at": now, "escalated": report.count, "stale": report.stale, "lag_s": report.max_lag_s}
     )
 
 
-def gauges(db: Database[Document]) -> Iterator[Metric]:
+def gauges(store: TaskStore) -> Iterator[Metric]:
     """The escalation sweep: how late it raised its latest card, how many it raised, and how
     long ago it last ran (growing without end when no replica sweeps any more)."""
-    found = db.sweeps.find_one({"_id": "escalation"}) or {}
+    found = store.last_sweep()
     yield GaugeMetricFamily(
         "tasks_escalation_lag_seconds",
         "How late the last sweep raised its latest card",

@@ -9,14 +9,12 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.errors import Conflict
-from services.common.mongo import Document
 from services.tasks import access, lifecycle
 from services.tasks.calendar import WorkCalendar
+from services.tasks.store import TaskStore
 
 POLICY_SERVICE = "政策服务"
 
@@ -28,7 +26,7 @@ def _actor(org_path: str) -> Actor:
 
 
 def _open(
-    db: Database[Document],
+    store: TaskStore,
     now: datetime,
     calendar: WorkCalendar,
     org_path: str | None,
@@ -39,16 +37,16 @@ def _open(
         return None
     guard = acting_as(access.TABLE, "create_task", _actor(org_path))
     task, _new = lifecycle.create_task(
-        db, guard, now, calendar, fields, unit_exists=lambda _path: True
+        store, guard, now, calendar, fields, unit_exists=lambda _path: True
     )
     return str(task["id"])
 
 
 def fact_disputed(
-    db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
+    store: TaskStore, now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
 ) -> str | None:
     return _open(
-        db,
+        store,
         now,
         calendar,
         payload.get("org_path"),
@@ -64,10 +62,10 @@ def fact_disputed(
     )
 
 
-def fact_correction_decided(db: Database[Document], now: datetime, payload: dict[str, Any]) -> None:
+def fact_correction_decided(store: TaskStore, now: datetime, payload: dict[str, Any]) -> None:
     """The review was decided in the policy service: close its task with the outcome."""
     owner = lifecycle.external_owner(_actor(""), "")
-    task = lifecycle.by_external_id(db, owner, "policy_review", payload["correction_id"])
+    task = lifecycle.by_external_id(store, owner, "policy_review", payload["correction_id"])
     if task is None or task["status"] not in lifecycle.OPEN:
         return
     outcome = (
@@ -75,17 +73,17 @@ def fact_correction_decided(db: Database[Document], now: datetime, payload: dict
     )
     with contextlib.suppress(Conflict):  # someone acted on it at the same moment
         guard = acting_as(access.TABLE, "close_task", _actor(task["dispatcher"]))
-        lifecycle.close_task(db, guard, now, task["_id"], outcome)
+        lifecycle.close_task(store, guard, now, task["_id"], outcome)
 
 
 def policy_unreceived(
-    db: Database[Document], now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
+    store: TaskStore, now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
 ) -> str | None:
     """In the queue of the policy's responsible unit (the department that administers it;
     the subject's area for an event from before policies named one). The subject is named
     by the 应享未享 list the unit's staff read, never in the text."""
     return _open(
-        db,
+        store,
         now,
         calendar,
         payload.get("responsible_unit") or payload.get("org_path"),

@@ -10,12 +10,8 @@ it is idempotent, so a writer that stops half-way is rolled forward by the next 
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
-
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.actor import Actor
 from services.common.codec import to_wire
@@ -23,6 +19,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.logs import request_id_var
 from services.common.mongo import Document
 from services.tasks import schedule
+from services.tasks.store import TaskStore
 
 
 def event_id(task_id: str, rev: int) -> str:
@@ -48,27 +45,27 @@ def partners_of(task: Document, changes: Document) -> list[str]:
     return sorted(p for p in found if p)
 
 
-def load(db: Database[Document], task_id: str) -> Document | None:
+def load(store: TaskStore, task_id: str) -> Document | None:
     """The task as of its latest event (rolling forward one its writer did not finish)."""
-    task = db.tasks.find_one({"_id": task_id})
+    task = store.load_task(task_id)
     while task is not None:
-        pending = db.task_events.find_one({"_id": event_id(task_id, int(task["rev"]) + 1)})
+        pending = store.load_event(event_id(task_id, int(task["rev"]) + 1))
         if pending is None:
             break
-        apply(db, pending)
-        task = db.tasks.find_one({"_id": task_id})
+        apply(store, pending)
+        task = store.load_task(task_id)
     return task
 
 
-def require(db: Database[Document], task_id: str) -> Document:
-    task = load(db, task_id) if isinstance(task_id, str) else None
+def require(store: TaskStore, task_id: str) -> Document:
+    task = load(store, task_id) if isinstance(task_id, str) else None
     if task is None:
         raise NotFound("no such task")
     return task
 
 
 def record(
-    db: Database[Document],
+    store: TaskStore,
     task: Document,
     now: datetime,
     actor: Actor | None,
@@ -99,28 +96,24 @@ def record(
         # The request that caused it, so the event relayed later still carries it.
         "request_id": request_id_var.get(),
     }
-    try:
-        db.task_events.insert_one(event)
-    except DuplicateKeyError as exc:
-        current = load(db, task["_id"]) or task
+    if not store.append_event(event):
+        current = load(store, task["_id"]) or task
         raise Conflict(
             "someone else changed this task at the same time; reload and retry",
             state=current["status"],
             rev=current["rev"],
-        ) from exc
-    apply(db, event, known_rev=rev - 1)
+        )
+    apply(store, event, known_rev=rev - 1)
     return {**task, **event["changes"], "status": event["to"], "rev": rev, "updated_at": now}
 
 
-def apply(db: Database[Document], event: Document, known_rev: int | None = None) -> None:
+def apply(store: TaskStore, event: Document, known_rev: int | None = None) -> None:
     """Idempotent: schedule, notify, queue the message, then move the task to this event."""
     effects = event.get("effects") or {}
     for rung in effects.get("schedule", []):
-        schedule.put(db, event["task"], rung["deadline"], rung["card"], rung["at"], event["at"])
+        schedule.put(store, event["task"], rung["deadline"], rung["card"], rung["at"], event["at"])
     for notice in effects.get("notices", []):
-        _insert_once(
-            db,
-            "notices",
+        store.leave_notice(
             {
                 **notice,
                 "_id": f"{event['_id']}:{notice['unit']}",
@@ -128,11 +121,9 @@ def apply(db: Database[Document], event: Document, known_rev: int | None = None)
                 "event": event["_id"],
             },
         )
-    _insert_once(db, "outbox", {"_id": event["_id"], "at": event["at"]})
+    store.queue_event(event["_id"], event["at"])
     for partner in event.get("partners", []):
-        _insert_once(
-            db,
-            "partner_outbox",
+        store.queue_webhook(
             {
                 "_id": f"{event['_id']}:{partner}",
                 "event": event["_id"],
@@ -145,25 +136,18 @@ def apply(db: Database[Document], event: Document, known_rev: int | None = None)
     # conditional updates are not atomic anyway). Should a late writer ever put an older
     # revision back, the next load() replays the newer events on top: they hold whole values.
     if known_rev is None:  # rolling forward: someone may have got there first
-        current = db.tasks.find_one({"_id": event["task"]}, {"rev": 1})
-        if current is not None and int(current["rev"]) >= int(event["rev"]):
+        current = store.task_rev(event["task"])
+        if current is not None and current >= int(event["rev"]):
             return
-    db.tasks.update_one(
-        {"_id": event["task"]},
+    store.write_task(
+        event["task"],
         {
-            "$set": {
-                **event["changes"],
-                "status": event["to"],
-                "rev": event["rev"],
-                "updated_at": event["at"],
-            }
+            **event["changes"],
+            "status": event["to"],
+            "rev": event["rev"],
+            "updated_at": event["at"],
         },
     )
-
-
-def _insert_once(db: Database[Document], collection: str, document: Document) -> None:
-    with contextlib.suppress(DuplicateKeyError):
-        db[collection].insert_one(document)
 
 
 def history_view(event: Document) -> dict[str, Any]:
@@ -181,11 +165,11 @@ def history_view(event: Document) -> dict[str, Any]:
     )
 
 
-def history(db: Database[Document], task: Document) -> list[Document]:
+def history(store: TaskStore, task: Document) -> list[Document]:
     """The task's events, oldest first, each read by its _id."""
     events = []
     for rev in range(1, int(task["rev"]) + 1):
-        event = db.task_events.find_one({"_id": event_id(task["_id"], rev)})
+        event = store.load_event(event_id(task["_id"], rev))
         if event is not None:
             events.append(event)
     return events

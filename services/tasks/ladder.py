@@ -14,21 +14,18 @@ own: two districts may each have an ``urgent`` rule.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document, put_document
+from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.calendar import WorkCalendar
+from services.tasks.store import TaskStore
 
 CARDS = ("warning", "yellow", "red")
 RANK = {"none": 0, "warning": 1, "yellow": 2, "red": 3}
@@ -92,9 +89,8 @@ def validate_rule(rule_id: str, match: dict[str, Any], steps: list[dict[str, Any
     return {"_id": rule_id, "match": dict(match), "steps": [dict(s) for s in steps]}
 
 
-def seed(db: Database[Document], _config: Any) -> None:
-    with contextlib.suppress(DuplicateKeyError):
-        db.ladder_rules.insert_one(dict(DEFAULT_RULE))
+def seed(store: TaskStore, _config: Any) -> None:
+    store.insert_ladder_rule(dict(DEFAULT_RULE))
 
 
 def stored_id(owner: str | None, rule_id: str) -> str:
@@ -111,35 +107,33 @@ def _resource(rule: Document) -> Any:
     return access.owned_rule("ladder_rule", rule.get("owner"))
 
 
-def put_rule(db: Database[Document], guard: Guard, rule: Document) -> dict[str, Any]:
+def put_rule(store: TaskStore, guard: Guard, rule: Document) -> dict[str, Any]:
     """Set a rule of the caller's unit (replacing the unit's rule of that id)."""
     owner = guard.actor.org_path
     stored = {**rule, "_id": stored_id(owner, rule["_id"]), "owner": owner}
     guard.require(_resource(stored), "no such escalation rule")
-    put_document(db.ladder_rules, stored["_id"], stored)
+    store.put_ladder_rule(stored)
     return view(stored)
 
 
-def delete_rule(
-    db: Database[Document], guard: Guard, rule_id: str, owner: str | None
-) -> dict[str, Any]:
+def delete_rule(store: TaskStore, guard: Guard, rule_id: str, owner: str | None) -> dict[str, Any]:
     """Remove a rule of the caller's unit or of a unit below it (``owner``, by default the
     caller's own); the city's default stays."""
     owner = owner if owner is not None else guard.actor.org_path
     key = stored_id(owner, rule_id) if isinstance(rule_id, str) else None
-    found = db.ladder_rules.find_one({"_id": key}) if key else None
+    found = store.load_ladder_rule(key) if key else None
     if found is None:
         raise NotFound("no such escalation rule")
     guard.require(_resource(found), "no such escalation rule")
     if found["_id"] == DEFAULT_RULE["_id"]:
         raise Conflict("the default rule is changed, not removed", field="id")
-    db.ladder_rules.delete_one({"_id": key})
+    store.delete_ladder_rule(key)
     return view(found)
 
 
-def list_rules(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+def list_rules(store: TaskStore, guard: Guard) -> list[dict[str, Any]]:
     """The rules that apply in the caller's jurisdiction (and those of the units below)."""
-    found = db.ladder_rules.find({}).sort("_id", 1)
+    found = store.ladder_rules()
     return [view(r) for r in guard.filter(found, _resource)]
 
 

@@ -18,17 +18,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.access import Guard
 from services.common.actor import Actor, ancestors, within
-from services.common.claims import claim
 from services.common.codec import parse_time
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
 from services.common.text import text as free_text
 from services.tasks import access, attachments, journal, ladder, routing, sources
 from services.tasks.calendar import WorkCalendar, due_on_working_day
+from services.tasks.store import TaskStore
 from services.tasks.views import task_view
 
 LEVELS = ("normal", "urgent", "critical")
@@ -144,9 +142,9 @@ def _hand_to(task: Document, unit: str) -> Document:
     }
 
 
-def get_visible(db: Database[Document], guard: Guard, task_id: Any) -> Document:
+def get_visible(store: TaskStore, guard: Guard, task_id: Any) -> Document:
     """The task, or NotFound when it does not exist or the caller may not see it."""
-    task = journal.load(db, task_id) if isinstance(task_id, str) else None
+    task = journal.load(store, task_id) if isinstance(task_id, str) else None
     if task is None:
         raise NotFound("no such task")
     guard.see(access.task(task), "no such task")
@@ -204,10 +202,10 @@ def deadline_for(
 
 
 def new_deadline(
-    db: Database[Document], task: Document, now: datetime, due: datetime, calendar: WorkCalendar
+    store: TaskStore, task: Document, now: datetime, due: datetime, calendar: WorkCalendar
 ) -> tuple[Document, list[Document]]:
     """The fields and schedule entries of a fresh deadline: the ladder starts from nothing."""
-    rule = ladder.choose(list(db.ladder_rules.find({})), task)
+    rule = ladder.choose(store.ladder_rules(), task)
     deadline = int(task.get("deadline", 0)) + 1
     rungs = ladder.rungs(rule, now, due, calendar)
     changes = {
@@ -250,13 +248,11 @@ def _external_key(owner: str, source: str, external_id: str) -> str:
     return f"external:{owner}:{source}:{external_id}"
 
 
-def by_external_id(
-    db: Database[Document], owner: str, source: str, external_id: str
-) -> Document | None:
+def by_external_id(store: TaskStore, owner: str, source: str, external_id: str) -> Document | None:
     """The task ``owner`` created from ``source`` under its own id (the claim that keeps
     it single)."""
-    claimed = db.claims.find_one({"_id": _external_key(owner, source, external_id)})
-    return journal.load(db, claimed["task_id"]) if claimed else None
+    claimed = store.claimed(_external_key(owner, source, external_id))
+    return journal.load(store, claimed["task_id"]) if claimed else None
 
 
 def notices_to(
@@ -269,7 +265,7 @@ def notices_to(
 
 
 def create_task(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -280,7 +276,7 @@ def create_task(
     again and the earlier task is returned). Its jurisdiction lies in the creator's (staff's
     own, or a partner system's area)."""
     actor = guard.actor
-    source = sources.require_enabled(db, fields.get("source", "manual"))
+    source = sources.require_enabled(store, fields.get("source", "manual"))
     external_id = free_text(fields.get("external_id"), "external_id", 100, required=False)
     if actor.client_id and external_id is None:
         raise InvalidInput("partner systems send their own id for each task", field="external_id")
@@ -327,25 +323,25 @@ def create_task(
         _check_units(task, units, unit_exists)
     owner = external_owner(actor, dispatcher)
     key = _external_key(owner, source["_id"], external_id) if external_id is not None else None
-    if key is not None and not claim(db, key, now, task_id=task["_id"]):
-        existing = by_external_id(db, owner, source["_id"], str(external_id))
+    if key is not None and not store.claim(key, now, task_id=task["_id"]):
+        existing = by_external_id(store, owner, source["_id"], str(external_id))
         if existing is None:
             raise Conflict("this task is being created; retry", field="external_id")
         return task_view(existing), False
-    attachments.store(db, files)
+    store.insert_attachments(files)
     task["attachments"] = [attachments.brief(f) for f in files]
-    db.tasks.insert_one(task)
-    task = journal.record(db, task, now, actor, "create", "created")
+    store.insert_task(task)
+    task = journal.record(store, task, now, actor, "create", "created")
     if units:
-        return _dispatch_units(db, actor, now, calendar, task, units, None, unit_exists), True
-    routed = routing.route(db, task)
+        return _dispatch_units(store, actor, now, calendar, task, units, None, unit_exists), True
+    routed = routing.route(store, task)
     if routed:
-        task = _dispatch_one(db, task, Actor.system("routing"), now, calendar, routed, None)
+        task = _dispatch_one(store, task, Actor.system("routing"), now, calendar, routed, None)
     return task_view(task), True
 
 
 def _dispatch_one(
-    db: Database[Document],
+    store: TaskStore,
     task: Document,
     actor: Actor,
     now: datetime,
@@ -357,7 +353,7 @@ def _dispatch_one(
     effective = limit or task["limit"]
     due = deadline_for(effective, task["level"], now, calendar)
     # The ladder's rule is chosen on the limit this dispatch sets (its time-limit type).
-    changes, entries = new_deadline(db, {**task, "limit": effective}, now, due, calendar)
+    changes, entries = new_deadline(store, {**task, "limit": effective}, now, due, calendar)
     changes.update(
         limit=effective,
         receiver=unit,
@@ -370,7 +366,7 @@ def _dispatch_one(
     )
     notices = notices_to(unit, "dispatched", f"新任务：{task['title']}", now, calendar)
     return journal.record(
-        db,
+        store,
         task,
         now,
         actor,
@@ -383,7 +379,7 @@ def _dispatch_one(
 
 
 def dispatch_task(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -394,9 +390,9 @@ def dispatch_task(
 ) -> dict[str, Any]:
     """To one unit, or to several in parallel: one child task per unit, the parent completes
     when every child is approved."""
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"created", "returned", "arbitration"}, "dispatched")
-    return _dispatch_units(db, guard.actor, now, calendar, task, units, limit, unit_exists)
+    return _dispatch_units(store, guard.actor, now, calendar, task, units, limit, unit_exists)
 
 
 def _check_units(task: Document, units: Any, unit_exists: Callable[[str], bool]) -> None:
@@ -411,7 +407,7 @@ def _check_units(task: Document, units: Any, unit_exists: Callable[[str], bool])
 
 
 def _dispatch_units(
-    db: Database[Document],
+    store: TaskStore,
     actor: Actor,
     now: datetime,
     calendar: WorkCalendar,
@@ -422,7 +418,7 @@ def _dispatch_units(
 ) -> dict[str, Any]:
     _check_units(task, units, unit_exists)
     if len(units) == 1:
-        return task_view(_dispatch_one(db, task, actor, now, calendar, units[0], limit))
+        return task_view(_dispatch_one(store, task, actor, now, calendar, units[0], limit))
     children: list[str] = []
     for unit in units:
         child = _blank(
@@ -439,14 +435,16 @@ def _dispatch_units(
             handling_role="lead" if not children else "assist",
         )
         children.append(child["_id"])
-        if journal.load(db, child["_id"]) is None:
-            db.tasks.insert_one(child)
-            child = journal.record(db, child, now, actor, "create", "created", parent=task["_id"])
-            _dispatch_one(db, child, actor, now, calendar, unit, limit)
+        if journal.load(store, child["_id"]) is None:
+            store.insert_task(child)
+            child = journal.record(
+                store, child, now, actor, "create", "created", parent=task["_id"]
+            )
+            _dispatch_one(store, child, actor, now, calendar, unit, limit)
     reach = _reach(task["dispatcher"], *units)
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,
@@ -458,24 +456,24 @@ def _dispatch_units(
     )
 
 
-def accept_task(db: Database[Document], guard: Guard, now: datetime, task_id: str) -> Document:
+def accept_task(store: TaskStore, guard: Guard, now: datetime, task_id: str) -> Document:
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"dispatched"}, "accepted")
     return task_view(
-        journal.record(db, task, now, actor, "accept", "accepted", {"accepted_at": now})
+        journal.record(store, task, now, actor, "accept", "accepted", {"accepted_at": now})
     )
 
 
-def start_task(db: Database[Document], guard: Guard, now: datetime, task_id: str) -> Document:
+def start_task(store: TaskStore, guard: Guard, now: datetime, task_id: str) -> Document:
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"accepted", "feedback_rejected"}, "started")
-    return task_view(journal.record(db, task, now, actor, "start", "in_progress"))
+    return task_view(journal.record(store, task, now, actor, "start", "in_progress"))
 
 
 def transfer_task(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -488,7 +486,7 @@ def transfer_task(
     """流转: the receiving unit passes the task down its own subtree, with part of the time
     limit (a due time no later than the task's); the task's own deadline and card stand."""
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"accepted", "in_progress"}, "transferred")
     receiver = str(task["receiver"])
     if not isinstance(unit, str) or unit == receiver or not within(unit, receiver):
@@ -504,7 +502,7 @@ def transfer_task(
     notices = notices_to(unit, "transferred", f"转办任务：{task['title']}", now, calendar)
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,
@@ -520,7 +518,7 @@ def transfer_task(
 
 
 def rollback_task(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -532,7 +530,7 @@ def rollback_task(
     """回退: back to the dispatcher with a reason code; past ``limit`` returns the task goes
     to the next level up (the dispatcher's parent unit) for arbitration."""
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"dispatched", "accepted", "in_progress"}, "rolled back")
     if reason_code not in ROLLBACK_REASONS:
         raise InvalidInput(f"one of {', '.join(ROLLBACK_REASONS)}", field="reason_code")
@@ -552,7 +550,7 @@ def rollback_task(
     notices = notices_to(dispatcher, to, f"任务被退回：{task['title']}", now, calendar)
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,
@@ -568,7 +566,7 @@ def rollback_task(
 
 
 def submit_feedback(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     task_id: str,
@@ -576,15 +574,15 @@ def submit_feedback(
     files: list[dict[str, Any]],
 ) -> Document:
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"in_progress", "feedback_rejected"}, "answered")
     text = str(free_text(text, "text", 5000, multiline=True))
     prepared = attachments.prepare(files, task["_id"], now)
-    attachments.store(db, prepared)
+    store.insert_attachments(prepared)
     briefs = [attachments.brief(f) for f in prepared]
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,
@@ -605,7 +603,7 @@ def submit_feedback(
 
 
 def review_feedback(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -614,7 +612,7 @@ def review_feedback(
     reason: str | None,
 ) -> Document:
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, {"feedback_submitted"}, "reviewed")
     if decision == "reject":
         reason = free_text(reason, "reason", 500)
@@ -623,7 +621,7 @@ def review_feedback(
         )
         return task_view(
             journal.record(
-                db,
+                store,
                 task,
                 now,
                 actor,
@@ -635,11 +633,11 @@ def review_feedback(
         )
     if decision != "approve":
         raise InvalidInput("approve or reject", field="decision")
-    return task_view(_complete(db, task, actor, now, reason, calendar))
+    return task_view(_complete(store, task, actor, now, reason, calendar))
 
 
 def _complete(
-    db: Database[Document],
+    store: TaskStore,
     task: Document,
     actor: Actor | None,
     now: datetime,
@@ -650,7 +648,7 @@ def _complete(
     started = task.get("dispatched_at")
     working = round(calendar.working_minutes(started, now), 1) if started else None
     task = journal.record(
-        db,
+        store,
         task,
         now,
         actor,
@@ -664,27 +662,27 @@ def _complete(
         },
         reason,
     )
-    task = journal.record(db, task, now, None, "archive", "archived", {"archived_at": now})
+    task = journal.record(store, task, now, None, "archive", "archived", {"archived_at": now})
     if task.get("parent"):
-        _complete_parent(db, task["parent"], now, calendar)
+        _complete_parent(store, task["parent"], now, calendar)
     return task
 
 
 def _complete_parent(
-    db: Database[Document], parent_id: str, now: datetime, calendar: WorkCalendar
+    store: TaskStore, parent_id: str, now: datetime, calendar: WorkCalendar
 ) -> None:
-    parent = journal.load(db, parent_id)
+    parent = journal.load(store, parent_id)
     if parent is None or parent["status"] != "dispatched":
         return
-    states = [(journal.load(db, c) or {}).get("status") for c in parent["children"]]
+    states = [(journal.load(store, c) or {}).get("status") for c in parent["children"]]
     if all(s == "archived" for s in states):
         # Conflict: the other child's approval completed it at the same moment.
         with contextlib.suppress(Conflict):
-            _complete(db, parent, None, now, "every unit's task is approved", calendar)
+            _complete(store, parent, None, now, "every unit's task is approved", calendar)
 
 
 def urge_task(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -694,19 +692,19 @@ def urge_task(
     """催办: by the dispatcher side or a supervisor above the receiver; at most once an hour
     per task and urging unit."""
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     receiver = task.get("receiver")
     _require(guard, task, WITH_RECEIVER, "urged")
     note = free_text(note, "note", 500, required=False)
     window = int(now.timestamp() // URGE_INTERVAL.total_seconds())
     who = actor.org_path or actor.client_id
-    if not claim(db, f"urge:{task['_id']}:{who}:{window}", now):
+    if not store.claim(f"urge:{task['_id']}:{who}:{window}", now):
         retry = int((window + 1) * URGE_INTERVAL.total_seconds() - now.timestamp()) + 1
         raise RateLimited("this task was urged within the hour", retry_after=retry)
     notices = notices_to(receiver, "urged", f"催办：{task['title']}", now, calendar)
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,
@@ -720,7 +718,7 @@ def urge_task(
 
 
 def reassign_task(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     calendar: WorkCalendar,
@@ -731,7 +729,7 @@ def reassign_task(
 ) -> Document:
     """A supervisor above the dispatcher moves the task to another unit (the deadline stands)."""
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     _require(guard, task, WITH_RECEIVER, "reassigned")
     reason = str(free_text(reason, "reason", 500))
     unit = _within_dispatcher(task, unit, "unit")
@@ -741,7 +739,7 @@ def reassign_task(
     notices = notices_to(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,
@@ -756,18 +754,18 @@ def reassign_task(
 
 
 def close_task(
-    db: Database[Document], guard: Guard, now: datetime, task_id: str, reason: str
+    store: TaskStore, guard: Guard, now: datetime, task_id: str, reason: str
 ) -> Document:
     """The dispatcher closes a returned task; a supervisor above it closes any open task."""
     actor = guard.actor
-    task = get_visible(db, guard, task_id)
+    task = get_visible(store, guard, task_id)
     supervisor = guard.holds(access.OVER_DISPATCHER, access.task(task))
     states = OPEN if supervisor else {"created", "returned", "arbitration"}
     _require(guard, task, set(states), "closed")
     reason = str(free_text(reason, "reason", 500))
     return task_view(
         journal.record(
-            db,
+            store,
             task,
             now,
             actor,

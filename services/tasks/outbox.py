@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.codec import to_wire
 from services.common.mongo import Document
 from services.tasks import journal
+from services.tasks.store import TaskStore
 
 
 def message(event: Document, task: Document | None) -> dict[str, Any]:
@@ -39,34 +38,34 @@ def message(event: Document, task: Document | None) -> dict[str, Any]:
     return payload
 
 
-def relay(db: Database[Document], dispatch: Callable[[str, Any], None], limit: int = 500) -> int:
+def relay(store: TaskStore, dispatch: Callable[[str, Any], None], limit: int = 500) -> int:
     """Publish queued events (oldest first), then forget them."""
     sent = 0
-    for queued in list(db.outbox.find({}).limit(limit)):
-        event = db.task_events.find_one({"_id": queued["_id"]})
+    for queued in store.queued_events(limit):
+        event = store.load_event(queued["_id"])
         if event is not None:
-            task = db.tasks.find_one({"_id": event["task"]})
+            task = store.load_task(event["task"])
             name = "task_escalated" if event["transition"] == "escalate" else "task_transitioned"
             dispatch(name, message(event, task))
-        db.outbox.delete_one({"_id": queued["_id"]})
+        store.forget_event(queued["_id"])
         sent += 1
     return sent
 
 
-def pending_webhooks(db: Database[Document], limit: int = 200) -> list[dict[str, Any]]:
+def pending_webhooks(store: TaskStore, limit: int = 200) -> list[dict[str, Any]]:
     """For each task with undelivered webhooks, the oldest one only (in order per task)."""
     first: dict[tuple[str, str], Document] = {}
-    for queued in db.partner_outbox.find({}).limit(5000):
+    for queued in store.queued_webhooks(5000):
         key = (queued["partner"], queued["task"])
         current = first.get(key)
         if current is None or queued["rev"] < current["rev"]:
             first[key] = queued
     result = []
     for queued in sorted(first.values(), key=lambda q: str(q["_id"]))[:limit]:
-        event = db.task_events.find_one({"_id": queued["event"]})
-        task = journal.load(db, queued["task"])
+        event = store.load_event(queued["event"])
+        task = journal.load(store, queued["task"])
         if event is None:
-            db.partner_outbox.delete_one({"_id": queued["_id"]})
+            store.forget_webhook(queued["_id"])
             continue
         result.append(
             {"id": queued["_id"], "partner": queued["partner"], "payload": message(event, task)}
@@ -74,9 +73,9 @@ def pending_webhooks(db: Database[Document], limit: int = 200) -> list[dict[str,
     return result
 
 
-def webhook_delivered(db: Database[Document], event_ids: list[str]) -> int:
+def webhook_delivered(store: TaskStore, event_ids: list[str]) -> int:
     done = 0
     for event_id in event_ids:
         if isinstance(event_id, str):
-            done += db.partner_outbox.delete_one({"_id": event_id}).deleted_count
+            done += store.forget_webhook(event_id)
     return done

@@ -3,102 +3,100 @@ everything below it), one task, its history, the notices left for a unit."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
-
-from pymongo.database import Database
 
 from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
 from services.tasks import journal
-from services.tasks.lifecycle import LEVELS, OPEN, PARTNER_PREFIX
+from services.tasks.lifecycle import LEVELS, OPEN
+from services.tasks.store import Board, TaskStore
 from services.tasks.views import task_view
 
 SORTS = {"created": "created_at", "due": "due_at", "updated": "updated_at"}
 CARDS = ("none", "warning", "yellow", "red")
 
 
-def _scope(guard: Guard, unit: str | None) -> Document:
+def _scope(guard: Guard, unit: str | None) -> dict[str, str | None]:
     """A partner system sees the tasks it created or was sent; staff, their jurisdiction's
     (or the subtree of a unit in it)."""
     actor = guard.actor
     if actor.client_id:
         guard.done()
-        return {
-            "$or": [{"partner": actor.client_id}, {"receiver": PARTNER_PREFIX + actor.client_id}]
-        }
+        return {"partner": actor.client_id}
     if unit is None:
         root = guard.reach()
         if root is None:
             raise NotFound("no such org unit", field="unit")
-        return {"reach": root} if root else {}
+        return {"reach": root or None}
     if not guard.within_reach(unit):
         raise NotFound("no such org unit", field="unit")
     return {"reach": unit}
 
 
+def _one_of(filters: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
+    value = filters.get(key) or None
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"one of {', '.join(allowed)}", field=key)
+    return value
+
+
+def _time(filters: dict[str, Any], key: str) -> datetime | None:
+    return parse_time(filters[key], key) if filters.get(key) else None
+
+
 def list_tasks(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     filters: dict[str, Any],
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    query: Document = _scope(guard, filters.get("unit"))
-    if filters.get("state"):
-        query["status"] = filters["state"]
-    for key in ("source", "category"):
-        if filters.get(key):
-            query[key] = filters[key]
-    if filters.get("level"):
-        if filters["level"] not in LEVELS:
-            raise InvalidInput(f"one of {', '.join(LEVELS)}", field="level")
-        query["level"] = filters["level"]
-    if filters.get("card"):
-        if filters["card"] not in CARDS:
-            raise InvalidInput(f"one of {', '.join(CARDS)}", field="card")
-        query["card"] = filters["card"]
-    if filters.get("overdue"):
-        query["status"] = {"$in": sorted(OPEN)} if not filters.get("state") else query["status"]
-        query["due_at"] = {"$lt": now}
-    for key, field, op in (
-        ("created_from", "created_at", "$gte"),
-        ("created_to", "created_at", "$lt"),
-        ("due_from", "due_at", "$gte"),
-        ("due_to", "due_at", "$lt"),
-    ):
-        if filters.get(key):
-            query.setdefault(field, {})[op] = parse_time(filters[key], key)
-    if filters.get("text"):
-        if len(filters["text"]) > 100:
-            raise InvalidInput("at most 100 characters", field="text")
-        query["title"] = {"$regex": re.escape(filters["text"])}
+    state = filters.get("state") or None
+    overdue = bool(filters.get("overdue"))
+    text = filters.get("text") or None
+    if text is not None and len(text) > 100:
+        raise InvalidInput("at most 100 characters", field="text")
     sort = filters.get("sort", "created")
     if sort not in SORTS:
         raise InvalidInput(f"one of {', '.join(SORTS)}", field="sort")
-    order = -1 if filters.get("order", "desc") == "desc" else 1
-    cursor = db.tasks.find(query).sort([(SORTS[sort], order), ("_id", order)])
-    items = [task_view(t) for t in cursor.skip(offset).limit(limit)]
+    board = Board(
+        **_scope(guard, filters.get("unit")),
+        statuses=(state,) if state else tuple(sorted(OPEN)) if overdue else (),
+        source=filters.get("source") or None,
+        category=filters.get("category") or None,
+        level=_one_of(filters, "level", LEVELS),
+        card=_one_of(filters, "card", CARDS),
+        due_before=now if overdue else None,
+        created_from=_time(filters, "created_from"),
+        created_to=_time(filters, "created_to"),
+        due_from=_time(filters, "due_from"),
+        due_to=_time(filters, "due_to"),
+        title_contains=text,
+        sort=SORTS[sort],
+        descending=filters.get("order", "desc") == "desc",
+        offset=offset,
+        limit=limit,
+    )
+    items = [task_view(t) for t in store.board(board)]
     return {"items": items, "limit": limit, "offset": offset}
 
 
-def history(db: Database[Document], task: Document) -> list[dict[str, Any]]:
-    return [journal.history_view(e) for e in journal.history(db, task)]
+def history(store: TaskStore, task: Document) -> list[dict[str, Any]]:
+    return [journal.history_view(e) for e in journal.history(store, task)]
 
 
 def notices_for(
-    db: Database[Document], guard: Guard, now: datetime, limit: int = 50
+    store: TaskStore, guard: Guard, now: datetime, limit: int = 50
 ) -> list[dict[str, Any]]:
     """The notices delivered to the caller's unit by now (those held for working hours wait)."""
     actor = guard.actor
     if actor.org_path is None:
         return []
-    found = db.notices.find({"unit": actor.org_path, "deliver_at": {"$lte": now}})
     return [
         to_wire({k: n.get(k) for k in ("task", "kind", "text", "at", "deliver_at")})
-        for n in found.sort("deliver_at", -1).limit(limit)
+        for n in store.notices_for(actor.org_path, now, limit)
     ]

@@ -14,20 +14,19 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import to_wire, utcnow
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
 from services.tasks import access
+from services.tasks.store import TaskStore
 
 FIELDS = ("source", "category", "matter", "jurisdiction")
 
 
 def add_rule(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     match: dict[str, Any],
     unit: str,
@@ -57,7 +56,7 @@ def add_rule(
         "at": utcnow(),
         "by": guard.actor.account_id,
     }
-    db.routing_rules.insert_one(rule)
+    store.insert_routing_rule(rule)
     return view(rule)
 
 
@@ -76,19 +75,19 @@ def _resource(rule: Document) -> Any:
     return access.owned_rule("routing_rule", rule.get("owner"))
 
 
-def list_rules(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+def list_rules(store: TaskStore, guard: Guard) -> list[dict[str, Any]]:
     """The rules that apply in the caller's jurisdiction: their own unit's and those below it,
     the units' above it, and the city's."""
-    found = db.routing_rules.find({}).sort("_id", 1)
+    found = store.routing_rules()
     return [view(r) for r in guard.filter(found, _resource)]
 
 
-def delete_rule(db: Database[Document], guard: Guard, rule_id: str) -> None:
-    rule = db.routing_rules.find_one({"_id": rule_id}) if isinstance(rule_id, str) else None
+def delete_rule(store: TaskStore, guard: Guard, rule_id: str) -> None:
+    rule = store.load_routing_rule(rule_id) if isinstance(rule_id, str) else None
     if rule is None:
         raise NotFound("no such routing rule")
     guard.require(_resource(rule), "no such routing rule")
-    db.routing_rules.delete_one({"_id": rule_id})
+    store.delete_routing_rule(rule_id)
 
 
 def _applies(rule: Document, task: Document) -> bool:
@@ -110,9 +109,9 @@ def _matches(rule: Document, task: Document) -> bool:
     return True
 
 
-def route(db: Database[Document], task: Document) -> str | None:
+def route(store: TaskStore, task: Document) -> str | None:
     """The receiving unit for ``task``, or None when no rule matches."""
-    candidates = [r for r in db.routing_rules.find({}) if _applies(r, task) and _matches(r, task)]
+    candidates = [r for r in store.routing_rules() if _applies(r, task) and _matches(r, task)]
     if not candidates:
         return None
     best = max(

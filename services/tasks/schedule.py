@@ -14,23 +14,18 @@ An entry's ``_id`` is ``{task}:{deadline}:{card}``, so scheduling twice is harml
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime, timedelta
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common.mongo import Document
-
-PREFIX = "schedule_"
+from services.tasks.store import SCHEDULE_PREFIX, TaskStore
 
 
 def bucket(moment: datetime) -> str:
-    return PREFIX + moment.astimezone(UTC).strftime("%Y%m%d%H")
+    return SCHEDULE_PREFIX + moment.astimezone(UTC).strftime("%Y%m%d%H")
 
 
 def put(
-    db: Database[Document], task_id: str, deadline: int, card: str, at: datetime, now: datetime
+    store: TaskStore, task_id: str, deadline: int, card: str, at: datetime, now: datetime
 ) -> None:
     """Schedule a card; one already due goes in the current hour (past hours get dropped)."""
     entry = {
@@ -40,30 +35,28 @@ def put(
         "card": card,
         "at": at,
     }
-    with contextlib.suppress(DuplicateKeyError):
-        db[bucket(max(at, now))].insert_one(entry)
+    store.schedule(bucket(max(at, now)), entry)
 
 
-def due_buckets(db: Database[Document], now: datetime) -> list[str]:
+def due_buckets(store: TaskStore, now: datetime) -> list[str]:
     """The hour collections that have begun, oldest first."""
     current = bucket(now)
-    names = db.list_collection_names(filter={"name": {"$regex": f"^{PREFIX}"}})
-    return sorted(name for name in names if name <= current)
+    return [name for name in store.schedule_buckets() if name <= current]
 
 
-def due_entries(db: Database[Document], now: datetime, limit: int) -> list[tuple[str, Document]]:
+def due_entries(store: TaskStore, now: datetime, limit: int) -> list[tuple[str, Document]]:
     """Up to ``limit`` entries due at ``now``, each with the hour collection holding it."""
     found: list[tuple[str, Document]] = []
     stale = bucket(now - timedelta(hours=2))
-    for name in due_buckets(db, now):
+    for name in due_buckets(store, now):
         if len(found) >= limit:
             break
-        entries = list(db[name].find({"at": {"$lte": now}}).limit(limit - len(found)))
-        if not entries and name < stale and db[name].estimated_document_count() == 0:
-            db[name].drop()  # a past hour swept clean, well after anyone could write to it
+        entries = store.due_in(name, now, limit - len(found))
+        if not entries and name < stale:
+            store.drop_bucket_if_empty(name)  # swept clean, well after anyone could write
         found.extend((name, entry) for entry in entries)
     return found
 
 
-def done(db: Database[Document], name: str, entry_id: str) -> None:
-    db[name].delete_one({"_id": entry_id})
+def done(store: TaskStore, name: str, entry_id: str) -> None:
+    store.unschedule(name, entry_id)

@@ -35,7 +35,7 @@ from services.tasks import (
     sources,
     stats,
 )
-from services.tasks.store import INDEXES
+from services.tasks.store import INDEXES, TaskStore
 from services.tasks.views import task_view
 
 expected = DOMAIN_ERRORS
@@ -49,9 +49,11 @@ SWEEP_CONCURRENCY = 8
 class TasksService:
     name = "tasks"
 
-    db = MongoDatabase("tasks", INDEXES, seeds=[sources.seed, ladder.seed, calendar.seed])
+    store: TaskStore = MongoDatabase(
+        "tasks", INDEXES, seeds=[sources.seed, ladder.seed, calendar.seed], store=TaskStore
+    )
     call = CallContext(access.TABLE)
-    metrics = ServiceMetrics(extra=escalation.gauges)
+    metrics = ServiceMetrics(extra=lambda database: escalation.gauges(TaskStore(database)))
     identity = SealedRpcProxy("identity")
     dispatch = SignedEventDispatcher()
 
@@ -66,74 +68,74 @@ class TasksService:
     def sweep_escalations(self) -> None:
         now = utcnow()
         pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
-        report = escalation.sweep(self.db, now, calendar.load(self.db), mapper=pool.imap)
-        escalation.record_sweep(self.db, now, report)
+        report = escalation.sweep(self.store, now, calendar.load(self.store), mapper=pool.imap)
+        escalation.record_sweep(self.store, now, report)
 
     @timer(interval=RELAY_SECONDS)
     def relay_events(self) -> None:
-        outbox.relay(self.db, self.dispatch)
+        outbox.relay(self.store, self.dispatch)
 
     @event_handler("policy", "fact_disputed")
     @once_per_event
     def on_fact_disputed(self, payload: dict[str, Any]) -> None:
-        intake.fact_disputed(self.db, utcnow(), calendar.load(self.db), payload)
+        intake.fact_disputed(self.store, utcnow(), calendar.load(self.store), payload)
 
     @event_handler("policy", "fact_correction_decided")
     @once_per_event
     def on_fact_correction_decided(self, payload: dict[str, Any]) -> None:
-        intake.fact_correction_decided(self.db, utcnow(), payload)
+        intake.fact_correction_decided(self.store, utcnow(), payload)
 
     @event_handler("policy", "policy_unreceived")
     @once_per_event
     def on_policy_unreceived(self, payload: dict[str, Any]) -> None:
-        intake.policy_unreceived(self.db, utcnow(), calendar.load(self.db), payload)
+        intake.policy_unreceived(self.store, utcnow(), calendar.load(self.store), payload)
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
-        return health.check(self.name, self.db)
+        return health.check(self.name, self.store.database)
 
     # sources, routing, ladder, calendar (administration)
 
     @rpc(expected_exceptions=expected)
     def list_sources(self) -> list[dict[str, Any]]:
-        return sources.list_sources(self.db)
+        return sources.list_sources(self.store)
 
     @rpc(expected_exceptions=expected)
     def add_source(self, code: str, name: str) -> dict[str, Any]:
-        return sources.add_source(self.db, code, name)
+        return sources.add_source(self.store, code, name)
 
     @rpc(expected_exceptions=expected)
     def edit_source(
         self, code: str, name: str | None = None, enabled: bool | None = None
     ) -> dict[str, Any]:
-        return sources.edit_source(self.db, code, name, enabled)
+        return sources.edit_source(self.store, code, name, enabled)
 
     @rpc(expected_exceptions=expected)
     def add_routing_rule(self, match: dict[str, Any], unit: str) -> dict[str, Any]:
-        return routing.add_rule(self.db, self.call.guard, match, unit, self._unit_exists)
+        return routing.add_rule(self.store, self.call.guard, match, unit, self._unit_exists)
 
     @rpc(expected_exceptions=expected)
     def list_routing_rules(self) -> list[dict[str, Any]]:
-        return routing.list_rules(self.db, self.call.guard)
+        return routing.list_rules(self.store, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def delete_routing_rule(self, rule_id: str) -> None:
-        routing.delete_rule(self.db, self.call.guard, rule_id)
+        routing.delete_rule(self.store, self.call.guard, rule_id)
 
     @rpc(expected_exceptions=expected)
     def put_ladder_rule(
         self, rule_id: str, match: dict[str, Any], steps: list[dict[str, Any]]
     ) -> dict[str, Any]:
         rule = ladder.validate_rule(rule_id, match, steps)
-        return ladder.put_rule(self.db, self.call.guard, rule)
+        return ladder.put_rule(self.store, self.call.guard, rule)
 
     @rpc(expected_exceptions=expected)
     def list_ladder_rules(self) -> list[dict[str, Any]]:
-        return ladder.list_rules(self.db, self.call.guard)
+        return ladder.list_rules(self.store, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def delete_ladder_rule(self, rule_id: str, owner: str | None = None) -> dict[str, Any]:
-        return ladder.delete_rule(self.db, self.call.guard, rule_id, owner)
+        return ladder.delete_rule(self.store, self.call.guard, rule_id, owner)
 
     @rpc(expected_exceptions=expected)
     def put_calendar_year(
@@ -144,18 +146,23 @@ class TasksService:
         hours: list[list[str]] | None = None,
     ) -> dict[str, Any]:
         document = calendar.validate_year(year, holidays, working_weekends, hours)
-        return calendar.put_year(self.db, document, self.call.actor.account_id)
+        return calendar.put_year(self.store, document, self.call.actor.account_id)
 
     @rpc(expected_exceptions=expected)
     def get_calendar_year(self, year: int) -> dict[str, Any]:
-        return calendar.view_year(self.db, year)
+        return calendar.view_year(self.store, year)
 
     # the life of a task
 
     @rpc(expected_exceptions=expected)
     def create_task(self, **fields: Any) -> dict[str, Any]:
         task, new = lifecycle.create_task(
-            self.db, self.call.guard, utcnow(), calendar.load(self.db), fields, self._unit_exists
+            self.store,
+            self.call.guard,
+            utcnow(),
+            calendar.load(self.store),
+            fields,
+            self._unit_exists,
         )
         return {**task, "created": new}
 
@@ -164,10 +171,10 @@ class TasksService:
         self, task_id: str, units: list[str], limit: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         return lifecycle.dispatch_task(
-            self.db,
+            self.store,
             self.call.guard,
             utcnow(),
-            calendar.load(self.db),
+            calendar.load(self.store),
             task_id,
             units,
             limit,
@@ -176,21 +183,21 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def accept_task(self, task_id: str) -> dict[str, Any]:
-        return lifecycle.accept_task(self.db, self.call.guard, utcnow(), task_id)
+        return lifecycle.accept_task(self.store, self.call.guard, utcnow(), task_id)
 
     @rpc(expected_exceptions=expected)
     def start_task(self, task_id: str) -> dict[str, Any]:
-        return lifecycle.start_task(self.db, self.call.guard, utcnow(), task_id)
+        return lifecycle.start_task(self.store, self.call.guard, utcnow(), task_id)
 
     @rpc(expected_exceptions=expected)
     def transfer_task(
         self, task_id: str, unit: str, due_at: str | None = None, reason: str | None = None
     ) -> dict[str, Any]:
         return lifecycle.transfer_task(
-            self.db,
+            self.store,
             self.call.guard,
             utcnow(),
-            calendar.load(self.db),
+            calendar.load(self.store),
             task_id,
             unit,
             due_at,
@@ -201,10 +208,10 @@ class TasksService:
     @rpc(expected_exceptions=expected)
     def rollback_task(self, task_id: str, reason_code: str, reason: str) -> dict[str, Any]:
         return lifecycle.rollback_task(
-            self.db,
+            self.store,
             self.call.guard,
             utcnow(),
-            calendar.load(self.db),
+            calendar.load(self.store),
             task_id,
             reason_code,
             reason,
@@ -216,7 +223,7 @@ class TasksService:
         self, task_id: str, text: str, attachments: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         return lifecycle.submit_feedback(
-            self.db, self.call.guard, utcnow(), task_id, text, attachments or []
+            self.store, self.call.guard, utcnow(), task_id, text, attachments or []
         )
 
     @rpc(expected_exceptions=expected)
@@ -224,22 +231,28 @@ class TasksService:
         self, task_id: str, decision: str, reason: str | None = None
     ) -> dict[str, Any]:
         return lifecycle.review_feedback(
-            self.db, self.call.guard, utcnow(), calendar.load(self.db), task_id, decision, reason
+            self.store,
+            self.call.guard,
+            utcnow(),
+            calendar.load(self.store),
+            task_id,
+            decision,
+            reason,
         )
 
     @rpc(expected_exceptions=expected)
     def urge_task(self, task_id: str, note: str | None = None) -> dict[str, Any]:
         return lifecycle.urge_task(
-            self.db, self.call.guard, utcnow(), calendar.load(self.db), task_id, note
+            self.store, self.call.guard, utcnow(), calendar.load(self.store), task_id, note
         )
 
     @rpc(expected_exceptions=expected)
     def reassign_task(self, task_id: str, unit: str, reason: str) -> dict[str, Any]:
         return lifecycle.reassign_task(
-            self.db,
+            self.store,
             self.call.guard,
             utcnow(),
-            calendar.load(self.db),
+            calendar.load(self.store),
             task_id,
             unit,
             reason,
@@ -248,7 +261,7 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def close_task(self, task_id: str, reason: str) -> dict[str, Any]:
-        return lifecycle.close_task(self.db, self.call.guard, utcnow(), task_id, reason)
+        return lifecycle.close_task(self.store, self.call.guard, utcnow(), task_id, reason)
 
     # reading
 
@@ -256,40 +269,40 @@ class TasksService:
     def list_tasks(
         self, filters: dict[str, Any], limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return queries.list_tasks(self.db, self.call.guard, utcnow(), filters, limit, offset)
+        return queries.list_tasks(self.store, self.call.guard, utcnow(), filters, limit, offset)
 
     @rpc(expected_exceptions=expected)
     def get_task(self, task_id: str) -> dict[str, Any]:
-        return task_view(lifecycle.get_visible(self.db, self.call.guard, task_id))
+        return task_view(lifecycle.get_visible(self.store, self.call.guard, task_id))
 
     @rpc(expected_exceptions=expected)
     def task_history(self, task_id: str) -> list[dict[str, Any]]:
-        task = lifecycle.get_visible(self.db, self.call.guard, task_id)
-        return queries.history(self.db, task)
+        task = lifecycle.get_visible(self.store, self.call.guard, task_id)
+        return queries.history(self.store, task)
 
     @rpc(expected_exceptions=expected)
     def task_attachment(self, task_id: str, attachment_id: str) -> dict[str, Any]:
-        task = lifecycle.get_visible(self.db, self.call.guard, task_id)
-        return attachments.read(self.db, task, attachment_id)
+        task = lifecycle.get_visible(self.store, self.call.guard, task_id)
+        return attachments.read(self.store, task, attachment_id)
 
     @rpc(expected_exceptions=expected)
     def my_notices(self, limit: int = 50) -> list[dict[str, Any]]:
-        return queries.notices_for(self.db, self.call.guard, utcnow(), limit)
+        return queries.notices_for(self.store, self.call.guard, utcnow(), limit)
 
     @rpc(expected_exceptions=expected)
     def unit_stats(
         self, unit: str, start: str | None = None, end: str | None = None
     ) -> dict[str, Any]:
         return stats.unit_stats(
-            self.db, self.call.guard, utcnow(), unit, start, end, self._unit_exists
+            self.store, self.call.guard, utcnow(), unit, start, end, self._unit_exists
         )
 
     # partner webhooks (delivered by the gateway, which holds the partners' addresses)
 
     @rpc(expected_exceptions=expected)
     def pending_webhooks(self, limit: int = 200) -> list[dict[str, Any]]:
-        return outbox.pending_webhooks(self.db, limit)
+        return outbox.pending_webhooks(self.store, limit)
 
     @rpc(expected_exceptions=expected)
     def webhooks_delivered(self, event_ids: list[str]) -> int:
-        return outbox.webhook_delivered(self.db, event_ids)
+        return outbox.webhook_delivered(self.store, event_ids)

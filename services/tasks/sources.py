@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
-
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import to_wire, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
+from services.tasks.store import TaskStore
 
 SEED = {
     "hotline_12345": "12345 政务服务便民热线",
@@ -26,49 +23,46 @@ SEED = {
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}\Z")
 
 
-def seed(db: Database[Document], _config: Any) -> None:
+def seed(store: TaskStore, _config: Any) -> None:
     for code, name in SEED.items():
-        with contextlib.suppress(DuplicateKeyError):
-            db.sources.insert_one({"_id": code, "name": name, "enabled": True, "at": utcnow()})
+        store.insert_source({"_id": code, "name": name, "enabled": True, "at": utcnow()})
 
 
 def view(source: Document) -> dict[str, Any]:
     return to_wire({"code": source["_id"], "name": source["name"], "enabled": source["enabled"]})
 
 
-def list_sources(db: Database[Document]) -> list[dict[str, Any]]:
-    return [view(s) for s in db.sources.find({}).sort("_id", 1)]
+def list_sources(store: TaskStore) -> list[dict[str, Any]]:
+    return [view(s) for s in store.sources()]
 
 
-def add_source(db: Database[Document], code: str, name: str) -> dict[str, Any]:
+def add_source(store: TaskStore, code: str, name: str) -> dict[str, Any]:
     if not isinstance(code, str) or not _CODE.match(code):
         raise InvalidInput("2–40 lowercase letters, digits or _", field="code")
     source = {"_id": code, "name": text(name, "name", 100), "enabled": True, "at": utcnow()}
-    try:
-        db.sources.insert_one(source)
-    except DuplicateKeyError as exc:
-        raise Conflict("a source with this code exists", field="code") from exc
+    if not store.insert_source(source):
+        raise Conflict("a source with this code exists", field="code")
     return view(source)
 
 
 def edit_source(
-    db: Database[Document], code: str, name: str | None, enabled: bool | None
+    store: TaskStore, code: str, name: str | None, enabled: bool | None
 ) -> dict[str, Any]:
     changes: Document = {}
     if name is not None:
         changes["name"] = text(name, "name", 100)
     if enabled is not None:
         changes["enabled"] = bool(enabled)
-    source = db.sources.find_one({"_id": code}) if isinstance(code, str) else None
+    source = store.load_source(code) if isinstance(code, str) else None
     if source is None:
         raise NotFound("no such source", field="code")
     if changes:
-        db.sources.update_one({"_id": code}, {"$set": changes})
+        store.update_source(code, changes)
     return view({**source, **changes})
 
 
-def require_enabled(db: Database[Document], code: str) -> Document:
-    source = db.sources.find_one({"_id": code}) if isinstance(code, str) else None
+def require_enabled(store: TaskStore, code: str) -> Document:
+    source = store.load_source(code) if isinstance(code, str) else None
     if source is None:
         raise InvalidInput("no such task source", field="source")
     if not source["enabled"]:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import FIRST_YEAR, LAST_YEAR, format_time
@@ -26,6 +24,7 @@ from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.calendar import CST
 from services.tasks.lifecycle import OPEN
+from services.tasks.store import TaskStore
 
 FIELDS = {
     "status": 1,
@@ -108,7 +107,7 @@ def _child_of(unit: str, holder: str) -> str:
 
 
 def unit_stats(
-    db: Database[Document],
+    store: TaskStore,
     guard: Guard,
     now: datetime,
     unit: str,
@@ -125,12 +124,11 @@ def unit_stats(
     until = parse_local(end, "to", through=True) if end else now
     if since and since >= until:
         raise InvalidInput("must be before to", field="from")
-    window: Document = {"$lt": until} | ({"$gte": since} if since else {})
     total = Tally()
     below: dict[str, Tally] = {}
     # ``held_within`` holds every unit a task was with and those above them: the subtree's
     # tasks are those naming ``unit``; which unit of the subtree held each is checked here.
-    for task in db.tasks.find({"held_within": unit, "dispatched_at": window}, FIELDS):
+    for task in store.dispatched_within(unit, since, until, FIELDS):
         inside = [h for h in task.get("holders", []) if within(h, unit)]
         if not inside:
             continue

@@ -8,14 +8,13 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError
-from pymongo.database import Database
 
 from services.common.actor import Actor
 from services.common.codec import utcnow
 from services.common.errors import DomainError
-from services.common.mongo import Document
 from services.tasks import access, calendar, lifecycle
 from services.tasks.service import TasksService
+from services.tasks.store import TaskStore
 from tests.bus import as_actor, gateway_proxy
 from tests.integration.tasks.conftest import DISPATCHER, STREET
 
@@ -23,15 +22,15 @@ SUPERVISOR = Actor(account_id="acc_hp_sup", roles=("supervisor",), org_path="C/H
 
 
 def test_fifty_conflicting_transitions_one_wins(
-    container_factory: Any, service_config: dict[str, Any], tasks_db: Database[Document]
+    container_factory: Any, service_config: dict[str, Any], tasks_store: TaskStore
 ) -> None:
     container = container_factory(TasksService, service_config)
     container.start()
     task, _ = lifecycle.create_task(
-        tasks_db,
+        tasks_store,
         as_actor(access.TABLE, "create_task", DISPATCHER),
         utcnow(),
-        calendar.load(tasks_db),
+        calendar.load(tasks_store),
         {"title": "噪音扰民", "category": "environment", "units": ["C/HP/NH"]},
         unit_exists=lambda _path: True,
     )

@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.actor import Actor
-from services.common.mongo import Document
-from services.tasks import access, calendar, escalation, lifecycle, outbox, queries
+from services.tasks import access, calendar, escalation, journal, lifecycle, outbox, queries
 from services.tasks.calendar import CST
+from services.tasks.store import TaskStore
 from tests.bus import as_actor
 from tests.integration.tasks.conftest import DISPATCHER, STREET
 
@@ -23,17 +21,17 @@ def cst(*args: int) -> datetime:
     return datetime(*args, tzinfo=CST)
 
 
-def national_day(db: Database[Document]) -> calendar.WorkCalendar:
+def national_day(store: TaskStore) -> calendar.WorkCalendar:
     year = calendar.validate_year(
         2026, [f"2026-10-0{d}" for d in range(1, 8)], ["2026-10-10"], None
     )
-    calendar.put_year(db, year, "test")
-    return calendar.load(db)
+    calendar.put_year(store, year, "test")
+    return calendar.load(store)
 
 
-def create(db: Database[Document], now: datetime, work: calendar.WorkCalendar) -> dict[str, Any]:
+def create(store: TaskStore, now: datetime, work: calendar.WorkCalendar) -> dict[str, Any]:
     task, new = lifecycle.create_task(
-        db,
+        store,
         as_actor(access.TABLE, "create_task", DISPATCHER),
         now,
         work,
@@ -50,11 +48,11 @@ def create(db: Database[Document], now: datetime, work: calendar.WorkCalendar) -
 
 
 def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hours(
-    tasks_db: Database[Document],
+    tasks_store: TaskStore,
 ) -> None:
-    work = national_day(tasks_db)
+    work = national_day(tasks_store)
     dispatched = cst(2026, 9, 30, 10, 0)
-    task = create(tasks_db, dispatched, work)
+    task = create(tasks_store, dispatched, work)
     warning, yellow, red = (
         cst(2026, 10, 10, 9, 15),
         cst(2026, 10, 10, 17, 30),
@@ -74,7 +72,7 @@ def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hour
         red,
         red + timedelta(days=3),
     ):
-        report = escalation.sweep(tasks_db, moment, work)
+        report = escalation.sweep(tasks_store, moment, work)
         fired += [(card, moment.isoformat()) for _task, card in report.escalated]
     assert fired == [
         ("warning", warning.isoformat()),
@@ -82,7 +80,7 @@ def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hour
         ("red", red.isoformat()),
     ]
 
-    stored = tasks_db.tasks.find_one({"_id": task["id"]})
+    stored = tasks_store.load_task(task["id"])
     assert stored is not None
     assert stored["card"] == "red"
     assert [c["at"] for c in stored["cards"]] == [
@@ -90,7 +88,7 @@ def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hour
         yellow,
         red,
     ]
-    history = [e["transition"] for e in queries.history(tasks_db, stored)]
+    history = [e["transition"] for e in queries.history(tasks_store, stored)]
     assert history == ["create", "dispatch", "escalate", "escalate", "escalate"]
 
     # The street and its district's supervisors hear of each card, but only in working hours:
@@ -98,39 +96,43 @@ def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hour
     district = Actor(account_id="acc_hp", roles=("supervisor",), org_path="C/HP")
     at_saturday_evening = [
         n["kind"]
-        for n in queries.notices_for(tasks_db, as_actor(access.TABLE, "my_notices", STREET), yellow)
+        for n in queries.notices_for(
+            tasks_store, as_actor(access.TABLE, "my_notices", STREET), yellow
+        )
     ]
     assert "yellow" not in at_saturday_evening
     assert "warning" in at_saturday_evening
     monday = cst(2026, 10, 12, 9, 0)
     assert "yellow" in [
         n["kind"]
-        for n in queries.notices_for(tasks_db, as_actor(access.TABLE, "my_notices", STREET), monday)
+        for n in queries.notices_for(
+            tasks_store, as_actor(access.TABLE, "my_notices", STREET), monday
+        )
     ]
     assert "yellow" in [
         n["kind"]
         for n in queries.notices_for(
-            tasks_db, as_actor(access.TABLE, "my_notices", district), monday
+            tasks_store, as_actor(access.TABLE, "my_notices", district), monday
         )
     ]
     red_notice = [
         n
         for n in queries.notices_for(
-            tasks_db, as_actor(access.TABLE, "my_notices", STREET), red + timedelta(days=3)
+            tasks_store, as_actor(access.TABLE, "my_notices", STREET), red + timedelta(days=3)
         )
         if n["kind"] == "red"
     ]
     assert [n["deliver_at"] for n in red_notice] == ["2026-10-14T01:00:00.000Z"]  # Wed 09:00
 
 
-def test_a_new_deadline_after_rollback_restarts_the_ladder(tasks_db: Database[Document]) -> None:
-    work = national_day(tasks_db)
+def test_a_new_deadline_after_rollback_restarts_the_ladder(tasks_store: TaskStore) -> None:
+    work = national_day(tasks_store)
     dispatched = cst(2026, 9, 30, 10, 0)
-    task = create(tasks_db, dispatched, work)
+    task = create(tasks_store, dispatched, work)
     warning = cst(2026, 10, 10, 9, 15)
-    assert [c for _t, c in escalation.sweep(tasks_db, warning, work).escalated] == ["warning"]
+    assert [c for _t, c in escalation.sweep(tasks_store, warning, work).escalated] == ["warning"]
     lifecycle.rollback_task(
-        tasks_db,
+        tasks_store,
         as_actor(access.TABLE, "rollback_task", STREET),
         warning + SECOND,
         work,
@@ -140,10 +142,10 @@ def test_a_new_deadline_after_rollback_restarts_the_ladder(tasks_db: Database[Do
         3,
     )
     # Returned: the old deadline's cards no longer fire.
-    assert escalation.sweep(tasks_db, cst(2026, 10, 20, 9, 0), work).count == 0
+    assert escalation.sweep(tasks_store, cst(2026, 10, 20, 9, 0), work).count == 0
     again = cst(2026, 10, 20, 9, 0)
     lifecycle.dispatch_task(
-        tasks_db,
+        tasks_store,
         as_actor(access.TABLE, "dispatch_task", DISPATCHER),
         again,
         work,
@@ -152,51 +154,51 @@ def test_a_new_deadline_after_rollback_restarts_the_ladder(tasks_db: Database[Do
         {"working_days": 1},
         lambda _p: True,
     )
-    fresh = tasks_db.tasks.find_one({"_id": task["id"]})
+    fresh = tasks_store.load_task(task["id"])
     assert fresh is not None
     assert fresh["card"] == "none"
     assert fresh["deadline"] == 2
     due = cst(2026, 10, 21, 17, 30)
-    cards = [c for _t, c in escalation.sweep(tasks_db, due, work).escalated]
+    cards = [c for _t, c in escalation.sweep(tasks_store, due, work).escalated]
     assert cards == ["warning", "yellow"]
 
 
-def test_two_sweepers_at_once_escalate_once(tasks_db: Database[Document]) -> None:
+def test_two_sweepers_at_once_escalate_once(tasks_store: TaskStore) -> None:
     import eventlet
 
-    work = national_day(tasks_db)
+    work = national_day(tasks_store)
     dispatched = cst(2026, 9, 30, 10, 0)
-    ids = [create(tasks_db, dispatched, work)["id"] for _ in range(20)]
+    ids = [create(tasks_store, dispatched, work)["id"] for _ in range(20)]
     moment = cst(2026, 10, 10, 9, 15)
     pool = eventlet.GreenPool()
-    reports = list(pool.imap(lambda _i: escalation.sweep(tasks_db, moment, work, 5), range(4)))
+    reports = list(pool.imap(lambda _i: escalation.sweep(tasks_store, moment, work, 5), range(4)))
     assert sum(r.count for r in reports) == 20
     for task_id in ids:
-        stored = tasks_db.tasks.find_one({"_id": task_id})
+        stored = tasks_store.load_task(task_id)
         assert stored is not None
         assert [c["card"] for c in stored["cards"]] == ["warning"]
 
 
 def test_no_card_is_skipped_when_a_late_sweep_meets_red_first(
-    tasks_db: Database[Document],
+    tasks_store: TaskStore,
 ) -> None:
     """A sweep that runs only after warning, yellow and red all fell due (the service was
     down) and happens to meet red's entry first still raises warning, then yellow, then red."""
-    work = national_day(tasks_db)
-    task = create(tasks_db, cst(2026, 9, 30, 10, 0), work)
+    work = national_day(tasks_store)
+    task = create(tasks_store, cst(2026, 9, 30, 10, 0), work)
 
     def red_first(one: Any, items: Any) -> list[bool]:
         listed = list(items)
         return list(reversed([one(item) for item in reversed(listed)]))
 
-    report = escalation.sweep(tasks_db, cst(2026, 10, 20, 10, 0), work, mapper=red_first)
+    report = escalation.sweep(tasks_store, cst(2026, 10, 20, 10, 0), work, mapper=red_first)
     assert [card for _task, card in report.escalated] == ["red"]  # the others came stale
-    stored = tasks_db.tasks.find_one({"_id": task["id"]})
+    stored = tasks_store.load_task(task["id"])
     assert stored is not None
     assert [c["card"] for c in stored["cards"]] == ["warning", "yellow", "red"]
-    history = [e["transition"] for e in queries.history(tasks_db, stored)]
+    history = [e["transition"] for e in queries.history(tasks_store, stored)]
     assert history == ["create", "dispatch", "escalate", "escalate", "escalate"]
     # Each task_escalated event (and partner webhook) says the card it raised.
-    raised = tasks_db.task_events.find({"task": task["id"], "transition": "escalate"})
-    said = [outbox.message(e, stored)["card"] for e in sorted(raised, key=lambda e: e["rev"])]
+    raised = [e for e in journal.history(tasks_store, stored) if e["transition"] == "escalate"]
+    said = [outbox.message(e, stored)["card"] for e in raised]
     assert said == ["warning", "yellow", "red"]

@@ -1,0 +1,236 @@
+"""tasks's store in memory: every method of :class:`services.tasks.store.TaskStore`, on
+dicts, for unit tests of the domain (the integration layer tries the real one on FerretDB).
+Documents are copied in and out, as a database would."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from services.common.mongo import Document
+from services.tasks.store import SCHEDULE_PREFIX, Board, TaskStore
+
+
+def _copy(document: Document | None) -> Document | None:
+    return copy.deepcopy(document)
+
+
+class MemoryTaskStore(TaskStore):
+    def __init__(self) -> None:  # no database: every method below works on these
+        self.collections: dict[str, dict[Any, Document]] = {}
+
+    def _of(self, name: str) -> dict[Any, Document]:
+        return self.collections.setdefault(name, {})
+
+    def _insert_once(self, name: str, document: Document) -> bool:
+        found = self._of(name)
+        if document["_id"] in found:
+            return False
+        found[document["_id"]] = copy.deepcopy(document)
+        return True
+
+    def _get(self, name: str, key: Any) -> Document | None:
+        return _copy(self._of(name).get(key))
+
+    def _all(self, name: str) -> list[Document]:
+        return [copy.deepcopy(d) for _k, d in sorted(self._of(name).items(), key=lambda i: i[0])]
+
+    def _put(self, name: str, document: Document) -> None:
+        self._of(name)[document["_id"]] = copy.deepcopy(document)
+
+    # tasks and their journal
+
+    def load_task(self, task_id: str) -> Document | None:
+        return self._get("tasks", task_id)
+
+    def task_rev(self, task_id: str) -> int | None:
+        found = self._of("tasks").get(task_id)
+        return None if found is None else int(found["rev"])
+
+    def insert_task(self, task: Document) -> bool:
+        return self._insert_once("tasks", task)
+
+    def write_task(self, task_id: str, fields: Document) -> None:
+        if task_id in self._of("tasks"):
+            self._of("tasks")[task_id].update(copy.deepcopy(fields))
+
+    def load_event(self, event_id: str) -> Document | None:
+        return self._get("task_events", event_id)
+
+    def append_event(self, event: Document) -> bool:
+        return self._insert_once("task_events", event)
+
+    def leave_notice(self, notice: Document) -> None:
+        self._insert_once("notices", notice)
+
+    def queue_event(self, event_id: str, at: datetime) -> None:
+        self._insert_once("outbox", {"_id": event_id, "at": at})
+
+    def queue_webhook(self, entry: Document) -> None:
+        self._insert_once("partner_outbox", entry)
+
+    # what leaves the service
+
+    def queued_events(self, limit: int) -> list[Document]:
+        return self._all("outbox")[:limit]
+
+    def forget_event(self, event_id: str) -> None:
+        self._of("outbox").pop(event_id, None)
+
+    def queued_webhooks(self, limit: int) -> list[Document]:
+        return self._all("partner_outbox")[:limit]
+
+    def forget_webhook(self, entry_id: str) -> int:
+        return 0 if self._of("partner_outbox").pop(entry_id, None) is None else 1
+
+    # the escalation schedule
+
+    def schedule(self, bucket: str, entry: Document) -> None:
+        self._insert_once(bucket, entry)
+
+    def schedule_buckets(self) -> list[str]:
+        return sorted(n for n in self.collections if n.startswith(SCHEDULE_PREFIX))
+
+    def due_in(self, bucket: str, now: datetime, limit: int) -> list[Document]:
+        return [e for e in self._all(bucket) if e["at"] <= now][:limit]
+
+    def drop_bucket_if_empty(self, bucket: str) -> None:
+        if not self._of(bucket):
+            self.collections.pop(bucket, None)
+
+    def unschedule(self, bucket: str, entry_id: str) -> None:
+        self._of(bucket).pop(entry_id, None)
+
+    # claims
+
+    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
+        return self._insert_once("claims", {"_id": key, "at": now, **detail})
+
+    def claimed(self, key: str) -> Document | None:
+        return self._get("claims", key)
+
+    # sources, routing rules, the ladder, the calendar
+
+    def sources(self) -> list[Document]:
+        return self._all("sources")
+
+    def load_source(self, code: str) -> Document | None:
+        return self._get("sources", code)
+
+    def insert_source(self, source: Document) -> bool:
+        return self._insert_once("sources", source)
+
+    def update_source(self, code: str, changes: Document) -> None:
+        if code in self._of("sources"):
+            self._of("sources")[code].update(copy.deepcopy(changes))
+
+    def routing_rules(self) -> list[Document]:
+        return self._all("routing_rules")
+
+    def load_routing_rule(self, rule_id: str) -> Document | None:
+        return self._get("routing_rules", rule_id)
+
+    def insert_routing_rule(self, rule: Document) -> None:
+        if not self._insert_once("routing_rules", rule):
+            raise KeyError(rule["_id"])
+
+    def delete_routing_rule(self, rule_id: str) -> None:
+        self._of("routing_rules").pop(rule_id, None)
+
+    def ladder_rules(self) -> list[Document]:
+        return self._all("ladder_rules")
+
+    def load_ladder_rule(self, rule_id: str) -> Document | None:
+        return self._get("ladder_rules", rule_id)
+
+    def insert_ladder_rule(self, rule: Document) -> bool:
+        return self._insert_once("ladder_rules", rule)
+
+    def put_ladder_rule(self, rule: Document) -> None:
+        self._put("ladder_rules", rule)
+
+    def delete_ladder_rule(self, rule_id: str) -> None:
+        self._of("ladder_rules").pop(rule_id, None)
+
+    def calendar_years(self) -> list[Document]:
+        return self._all("calendar_years")
+
+    def load_calendar_year(self, year: int) -> Document | None:
+        return self._get("calendar_years", year)
+
+    def insert_calendar_year(self, table: Document) -> bool:
+        return self._insert_once("calendar_years", table)
+
+    def put_calendar_year(self, table: Document) -> None:
+        self._put("calendar_years", table)
+
+    # attachments
+
+    def insert_attachments(self, files: Iterable[Document]) -> None:
+        for file in files:
+            self._insert_once("attachments", file)
+
+    def load_attachment(self, attachment_id: str) -> Document | None:
+        return self._get("attachments", attachment_id)
+
+    # reading many
+
+    def board(self, board: Board) -> list[Document]:
+        found = [t for t in self._all("tasks") if _on_board(t, board)]
+        found.sort(key=lambda t: (t.get(board.sort) is not None, t.get(board.sort), t["_id"]))
+        if board.descending:
+            found.reverse()
+        return found[board.offset : board.offset + board.limit]
+
+    def dispatched_within(
+        self, unit: str, since: datetime | None, until: datetime, fields: Document
+    ) -> Iterator[Document]:
+        for task in self._all("tasks"):
+            at = task.get("dispatched_at")
+            inside = at is not None and at < until and (since is None or at >= since)
+            if unit in task.get("held_within", []) and inside:
+                shown = {k: v for k, v in task.items() if k == "_id" or fields.get(k)}
+                yield shown if fields else task
+
+    def notices_for(self, unit: str, now: datetime, limit: int) -> list[Document]:
+        found = [n for n in self._all("notices") if n["unit"] == unit and n["deliver_at"] <= now]
+        return sorted(found, key=lambda n: n["deliver_at"], reverse=True)[:limit]
+
+    # the sweep's own record
+
+    def record_sweep(self, report: Document) -> None:
+        self._put("sweeps", {**report, "_id": "escalation"})
+
+    def last_sweep(self) -> Document:
+        return self._get("sweeps", "escalation") or {}
+
+
+def _between(value: Any, low: datetime | None, high: datetime | None) -> bool:
+    if low is None and high is None:
+        return True
+    return value is not None and (low is None or value >= low) and (high is None or value < high)
+
+
+def _on_board(task: Document, board: Board) -> bool:
+    if board.partner is not None:
+        mine = task.get("partner") == board.partner
+        if not mine and task.get("receiver") != "partner:" + board.partner:
+            return False
+    elif board.reach and board.reach not in task.get("reach", []):
+        return False
+    if board.statuses and task.get("status") not in board.statuses:
+        return False
+    for field in ("source", "category", "level", "card"):
+        wanted = getattr(board, field)
+        if wanted is not None and task.get(field) != wanted:
+            return False
+    due_high = board.due_to
+    if board.due_before is not None:
+        due_high = min(board.due_before, due_high or board.due_before)
+    return (
+        _between(task.get("created_at"), board.created_from, board.created_to)
+        and _between(task.get("due_at"), board.due_from, due_high)
+        and (not board.title_contains or board.title_contains in task.get("title", ""))
+    )
