@@ -38,8 +38,8 @@ from services.common.access import (
 )
 from services.common.actor import within
 from services.common.mongo import Document
+from services.tasks.store import PARTNER_PREFIX
 
-PARTNER_PREFIX = "partner:"
 SUPERVISORS = frozenset({"supervisor", "admin"})
 WRITERS = STAFF | {"partner"}
 

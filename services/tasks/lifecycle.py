@@ -26,7 +26,7 @@ from services.common.mongo import Document
 from services.common.text import text as free_text
 from services.tasks import access, attachments, journal, ladder, routing, sources
 from services.tasks.calendar import WorkCalendar, due_on_working_day
-from services.tasks.store import TaskStore
+from services.tasks.store import PARTNER_PREFIX, TaskStore
 from services.tasks.views import task_view
 
 LEVELS = ("normal", "urgent", "critical")
@@ -60,7 +60,6 @@ ROLLBACK_REASONS = (
     "other",
 )
 URGE_INTERVAL = timedelta(hours=1)
-PARTNER_PREFIX = "partner:"
 
 
 # What a parallel child task takes from its parent.
@@ -435,8 +434,8 @@ def _dispatch_units(
             handling_role="lead" if not children else "assist",
         )
         children.append(child["_id"])
-        if journal.load(store, child["_id"]) is None:
-            store.insert_task(child)
+        # Of two dispatching at once, the one whose insert wins creates and dispatches it.
+        if journal.load(store, child["_id"]) is None and store.insert_task(child):
             child = journal.record(
                 store, child, now, actor, "create", "created", parent=task["_id"]
             )

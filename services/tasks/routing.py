@@ -17,7 +17,7 @@ from typing import Any
 from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import to_wire, utcnow
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.store import TaskStore
@@ -56,7 +56,8 @@ def add_rule(
         "at": utcnow(),
         "by": guard.actor.account_id,
     }
-    store.insert_routing_rule(rule)
+    if not store.insert_routing_rule(rule):
+        raise Conflict("a routing rule of this id exists", field="id")
     return view(rule)
 
 

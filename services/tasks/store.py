@@ -1,11 +1,12 @@
-"""tasks's one door to its database: the only module that names its collections.
+"""tasks's one door to its database: the only module of tasks that names its collections
+(the shared helpers of :mod:`services.common` it calls, claims among them, keep theirs).
 
 Methods are named for what the service does with them. The FerretDB rules live here: hot
 paths read by ``_id`` only (tasks, journal events, claims, schedule entries: see
 :mod:`services.tasks.schedule` for why), a write that must happen once is an insert into a
-unique ``_id`` (a second is harmless), and a read of many is bounded. The indexes serve the
-list and statistics queries on MongoDB; FerretDB keeps them too but scans for those
-filters.
+unique ``_id`` (a second is harmless), and the readings that grow with use (the board,
+notices, queued events) are bounded. The indexes serve the list and statistics queries on
+MongoDB; FerretDB keeps them too but scans for those filters.
 
 :class:`TaskStore` works on the real database; unit tests of the domain run on an
 in-memory implementation of the same methods (``tests/unit/tasks/memory_store.py``), and
@@ -33,6 +34,7 @@ INDEXES = (
     Index("notices", [("unit", 1), ("deliver_at", -1)]),
 )
 SCHEDULE_PREFIX = "schedule_"
+PARTNER_PREFIX = "partner:"  # a task's receiver when it was dispatched to a partner system
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ class TaskStore:
     # what leaves the service
 
     def queued_events(self, limit: int) -> list[Document]:
-        return list(self.database.outbox.find({}).limit(limit))
+        """Oldest first."""
+        return list(self.database.outbox.find({}).sort([("at", 1), ("_id", 1)]).limit(limit))
 
     def forget_event(self, event_id: str) -> None:
         self.database.outbox.delete_one({"_id": event_id})
@@ -169,8 +172,8 @@ class TaskStore:
     def load_routing_rule(self, rule_id: str) -> Document | None:
         return self.database.routing_rules.find_one({"_id": rule_id})
 
-    def insert_routing_rule(self, rule: Document) -> None:
-        self.database.routing_rules.insert_one(rule)
+    def insert_routing_rule(self, rule: Document) -> bool:
+        return _insert_once(self.database.routing_rules, rule)
 
     def delete_routing_rule(self, rule_id: str) -> None:
         self.database.routing_rules.delete_one({"_id": rule_id})
@@ -218,7 +221,7 @@ class TaskStore:
         if board.partner is not None:
             query["$or"] = [
                 {"partner": board.partner},
-                {"receiver": "partner:" + board.partner},
+                {"receiver": PARTNER_PREFIX + board.partner},
             ]
         elif board.reach:
             query["reach"] = board.reach

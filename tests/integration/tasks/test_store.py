@@ -26,7 +26,7 @@ def tag() -> str:
 
 
 def aware(value: Any) -> Any:
-    """FerretDB hands times back naive (UTC); the memory store as given."""
+    """A time as the database hands it back (UTC), or as the memory store was given it."""
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) and not value.tzinfo else value
 
 

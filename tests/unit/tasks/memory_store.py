@@ -1,6 +1,8 @@
 """tasks's store in memory: every method of :class:`services.tasks.store.TaskStore`, on
-dicts, for unit tests of the domain (the integration layer tries the real one on FerretDB).
-Documents are copied in and out, as a database would."""
+dicts, for unit tests of the domain (tests/integration/tasks/test_store.py runs the same
+checks on both). Documents are copied in and out, as a database would; times are kept as
+given (the domain gives aware ones), where the database keeps milliseconds in UTC, and it
+takes values BSON could not hold: the integration layer is where those would show."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common.mongo import Document
-from services.tasks.store import SCHEDULE_PREFIX, Board, TaskStore
+from services.tasks.store import PARTNER_PREFIX, SCHEDULE_PREFIX, Board, TaskStore
 
 
 def _copy(document: Document | None) -> Document | None:
@@ -32,10 +34,11 @@ class MemoryTaskStore(TaskStore):
         return True
 
     def _get(self, name: str, key: Any) -> Document | None:
-        return _copy(self._of(name).get(key))
+        return _copy(self.collections.get(name, {}).get(key))
 
     def _all(self, name: str) -> list[Document]:
-        return [copy.deepcopy(d) for _k, d in sorted(self._of(name).items(), key=lambda i: i[0])]
+        found = self.collections.get(name, {})
+        return [copy.deepcopy(d) for _k, d in sorted(found.items(), key=lambda i: i[0])]
 
     def _put(self, name: str, document: Document) -> None:
         self._of(name)[document["_id"]] = copy.deepcopy(document)
@@ -46,7 +49,7 @@ class MemoryTaskStore(TaskStore):
         return self._get("tasks", task_id)
 
     def task_rev(self, task_id: str) -> int | None:
-        found = self._of("tasks").get(task_id)
+        found = self.collections.get("tasks", {}).get(task_id)
         return None if found is None else int(found["rev"])
 
     def insert_task(self, task: Document) -> bool:
@@ -74,7 +77,7 @@ class MemoryTaskStore(TaskStore):
     # what leaves the service
 
     def queued_events(self, limit: int) -> list[Document]:
-        return self._all("outbox")[:limit]
+        return sorted(self._all("outbox"), key=lambda q: (q["at"], q["_id"]))[:limit]
 
     def forget_event(self, event_id: str) -> None:
         self._of("outbox").pop(event_id, None)
@@ -132,9 +135,8 @@ class MemoryTaskStore(TaskStore):
     def load_routing_rule(self, rule_id: str) -> Document | None:
         return self._get("routing_rules", rule_id)
 
-    def insert_routing_rule(self, rule: Document) -> None:
-        if not self._insert_once("routing_rules", rule):
-            raise KeyError(rule["_id"])
+    def insert_routing_rule(self, rule: Document) -> bool:
+        return self._insert_once("routing_rules", rule)
 
     def delete_routing_rule(self, rule_id: str) -> None:
         self._of("routing_rules").pop(rule_id, None)
@@ -216,7 +218,7 @@ def _between(value: Any, low: datetime | None, high: datetime | None) -> bool:
 def _on_board(task: Document, board: Board) -> bool:
     if board.partner is not None:
         mine = task.get("partner") == board.partner
-        if not mine and task.get("receiver") != "partner:" + board.partner:
+        if not mine and task.get("receiver") != PARTNER_PREFIX + board.partner:
             return False
     elif board.reach and board.reach not in task.get("reach", []):
         return False
