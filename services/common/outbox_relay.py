@@ -19,6 +19,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common import outbox
 from services.common.codec import utcnow
+from services.common.mongo import database_of
 
 log = logging.getLogger(__name__)
 AFTER_WORK = os.environ.get("OUTBOX_RELAY_AFTER_WORK", "1") != "0"
@@ -45,7 +46,7 @@ class OutboxRelay(DependencyProvider):  # type: ignore[misc]
             return
         service = worker_ctx.service
         try:
-            outbox.relay(service.db, service.dispatch, utcnow(), only=list(staged))
+            outbox.relay(database_of(service), service.dispatch, utcnow(), only=list(staged))
         except Exception:  # an error here would stop the container: the timer sends them
             log.warning("the outbox will relay %s later", staged, exc_info=True)
 

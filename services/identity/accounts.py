@@ -11,17 +11,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventlet import tpool
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard
 from services.common.actor import ROLES, Actor, ancestors
-from services.common.claims import claim, take_next
 from services.common.codec import to_wire
 from services.common.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
 from services.common.errors import (
@@ -37,6 +33,7 @@ from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.access import subject as subject_resource
 from services.identity.orgunits import require_unit
+from services.identity.store import IdentityStore
 
 MAX_FAILED_LOGINS = 5  # from one address, for one name
 MAX_FAILED_PER_NAME = 50  # from anywhere, for one name
@@ -163,7 +160,7 @@ def build_account(
 
 
 def create_account(
-    db: Database[Document],
+    store: IdentityStore,
     guard: Guard,
     now: datetime,
     username: str,
@@ -184,7 +181,7 @@ def create_account(
     if org_path is None and set(granted) & ORG_BOUND_ROLES:
         raise InvalidInput("an org unit is required for this account", field="org_path")
     guard.require(access.org_unit_or_root(org_path), "no such org unit", field="org_path")
-    unit = require_unit(db, org_path, "org_path") if org_path is not None else None
+    unit = require_unit(store, org_path, "org_path") if org_path is not None else None
     if display_name is not None:  # one spelling, never blank (a blank shows nobody)
         display_name = checked_name(display_name, field="display_name")
     _check_sole_roles(granted, unit, display_name)
@@ -196,7 +193,7 @@ def create_account(
         raise InvalidInput(f"scenes are among {', '.join(sorted(VERIFIER_SCENES))}", field="scenes")
     if scenes and "verifier" not in granted:
         raise InvalidInput("only verifier accounts have scenes", field="scenes")
-    person = _bound_person(db, guard, granted, subject_id, org_path)
+    person = _bound_person(store, guard, granted, subject_id, org_path)
     account = build_account(
         username,
         password,
@@ -208,21 +205,20 @@ def create_account(
         now,
         guard.actor.account_id,
     )
-    if person is not None and not claim(db, f"login:{person['_id']}", now, account=account["_id"]):
+    login = f"login:{person['_id']}" if person is not None else None
+    if login is not None and not store.claim(login, now, account=account["_id"]):
         raise Conflict("this person already has a login", field="subject_id")
-    try:
-        db.accounts.insert_one(account)
-    except DuplicateKeyError as exc:
-        if person is not None:
-            db.claims.delete_one({"_id": f"login:{person['_id']}"})
-        raise Conflict("this username is taken", field="username") from exc
+    if not store.insert_account(account):
+        if login is not None:
+            store.release_claim(login)
+        raise Conflict("this username is taken", field="username")
     if person is not None:
-        db.persons.update_one({"_id": person["_id"]}, {"$set": {"account_id": account["_id"]}})
+        store.update_subject(person["_id"], {"account_id": account["_id"]})
     return view(account)
 
 
 def _bound_person(
-    db: Database[Document],
+    store: IdentityStore,
     guard: Guard,
     roles: list[str],
     subject_id: str | None,
@@ -236,7 +232,7 @@ def _bound_person(
         return None
     if roles != ["citizen"]:
         raise InvalidInput("only a citizen login is bound to a person", field="subject_id")
-    person = db.persons.find_one({"_id": subject_id}) if isinstance(subject_id, str) else None
+    person = store.load_person(subject_id) if isinstance(subject_id, str) else None
     if person is None:
         raise NotFound("no such person", field="subject_id")
     guard.require(subject_resource(person), "no such person", field="subject_id")
@@ -247,20 +243,12 @@ def _bound_person(
     return person
 
 
-def ensure_account(db: Database[Document], account: Document) -> bool:
-    """Insert ``account`` unless its username exists (used for the first admin). True if new."""
-    result = db.accounts.update_one(
-        {"username": account["username"]}, {"$setOnInsert": account}, upsert=True
-    )
-    return result.upserted_id is not None
+def load(store: IdentityStore, account_id: Any) -> Document | None:
+    return store.load_account(account_id) if isinstance(account_id, str) else None
 
 
-def load(db: Database[Document], account_id: Any) -> Document | None:
-    return db.accounts.find_one({"_id": account_id}) if isinstance(account_id, str) else None
-
-
-def get_account(db: Database[Document], guard: Guard, account_id: str) -> dict[str, Any]:
-    account = load(db, account_id)
+def get_account(store: IdentityStore, guard: Guard, account_id: str) -> dict[str, Any]:
+    account = load(store, account_id)
     if account is None:
         raise NotFound("no such account")
     guard.require(access.account(account), "no such account")
@@ -268,28 +256,27 @@ def get_account(db: Database[Document], guard: Guard, account_id: str) -> dict[s
 
 
 def list_accounts(
-    db: Database[Document], guard: Guard, org_path: str | None, limit: int, offset: int
+    store: IdentityStore, guard: Guard, org_path: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
     root = org_path or guard.actor.org_path
     guard.require(access.org_unit_or_root(root), "no such org unit", field="org_path")
-    query: Document = {"org_ancestors": root} if root else {}
     limit = max(1, min(int(limit), 200))
     offset = max(0, int(offset))
-    cursor = db.accounts.find(query).sort("_id", 1).skip(offset).limit(limit)
-    return {"items": [view(a) for a in cursor], "limit": limit, "offset": offset}
+    found = store.accounts_within(root or "", offset, limit)
+    return {"items": [view(a) for a in found], "limit": limit, "offset": offset}
 
 
 STATUSES = frozenset({"active", "disabled"})
 
 
 def set_status(
-    db: Database[Document], guard: Guard, now: datetime, account_id: str, status: str
+    store: IdentityStore, guard: Guard, now: datetime, account_id: str, status: str
 ) -> dict[str, Any]:
     """Disable or enable an account; a disabled account cannot log in, and the gateway ends
     its sessions. Nobody disables their own account (an administrator locking themself out)."""
     if status not in STATUSES:
         raise InvalidInput("active or disabled", field="status")
-    account = load(db, account_id)
+    account = load(store, account_id)
     if account is None:
         raise NotFound("no such account")
     guard.require(access.account(account), "no such account")
@@ -301,17 +288,17 @@ def set_status(
         "status_changed_at": now,
         "status_changed_by": guard.actor.account_id,
     }
-    db.accounts.update_one({"_id": account["_id"]}, {"$set": changes})
+    store.update_account(account["_id"], changes)
     return view({**account, **changes})
 
 
 def change_password(
-    db: Database[Document], guard: Guard, now: datetime, current: str, new: str
+    store: IdentityStore, guard: Guard, now: datetime, current: str, new: str
 ) -> dict[str, Any]:
     """One's own password, with the current one (a stolen session alone cannot take over
     the account)."""
     guard.done()
-    account = load(db, guard.actor.account_id)
+    account = load(store, guard.actor.account_id)
     if account is None or account["status"] != "active":
         raise Unauthenticated("invalid or expired access token")
     if not isinstance(current, str) or not tpool.execute(
@@ -321,13 +308,13 @@ def change_password(
     validate_password(new)
     if new == current:
         raise InvalidInput("the new password must differ from the current one", field="new")
-    return _set_password(db, account, new, now, guard.actor.account_id)
+    return _set_password(store, account, new, now, guard.actor.account_id)
 
 
 def reset_password(
-    db: Database[Document], guard: Guard, now: datetime, account_id: str, new: str
+    store: IdentityStore, guard: Guard, now: datetime, account_id: str, new: str
 ) -> dict[str, Any]:
-    account = load(db, account_id)
+    account = load(store, account_id)
     if account is None:
         raise NotFound("no such account")
     guard.require(access.account(account), "no such account")
@@ -337,11 +324,11 @@ def reset_password(
         raise Forbidden("change your own password with the current one", code="own_account")
     require_over(guard.actor, account)
     validate_password(new)
-    return _set_password(db, account, new, now, guard.actor.account_id)
+    return _set_password(store, account, new, now, guard.actor.account_id)
 
 
 def _set_password(
-    db: Database[Document], account: Document, new: str, now: datetime, by: str | None
+    store: IdentityStore, account: Document, new: str, now: datetime, by: str | None
 ) -> dict[str, Any]:
     changes = {
         "password_hash": tpool.execute(hash_password, new),
@@ -349,12 +336,12 @@ def _set_password(
         "password_changed_by": by,
         "password_generation": int(account.get("password_generation", 0)) + 1,  # no lock
     }
-    db.accounts.update_one({"_id": account["_id"]}, {"$set": changes})
+    store.update_account(account["_id"], changes)
     return view({**account, **changes})
 
 
 def authenticate(
-    db: Database[Document],
+    store: IdentityStore,
     username: str,
     password: str,
     now: datetime,
@@ -375,23 +362,23 @@ def authenticate(
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 128:
         raise refused
     name = username.lower()
-    account = db.accounts.find_one({"username": name})
+    account = store.account_by_username(name)
     generation = int(account.get("password_generation", 0)) if account else 0
     pair = hide(name + "|" + (address or ""))
-    seen = db.login_pairs.find_one({"_id": pair}) or {}
+    seen = store.login_pair(pair)
     series = int(seen.get("series", 0))
     known = _aware(seen.get("known_until"), now) > now
     counters = [
         (f"{pair}:{series}:{generation}", MAX_FAILED_LOGINS),
         (f"{hide(name)}:{generation}", MAX_FAILED_PER_NAME),
     ]
-    _refuse_if_locked(db, [key for key, _limit in counters[: 1 if known else 2]], now)
+    _refuse_if_locked(store, [key for key, _limit in counters[: 1 if known else 2]], now)
     if account is None:
         tpool.execute(verify_password, password, DUMMY_PASSWORD_HASH)
-        record_failure(db, counters, now)
+        record_failure(store, counters, now)
         raise refused
     if not tpool.execute(verify_password, password, account["password_hash"]):
-        record_failure(db, counters, now)
+        record_failure(store, counters, now)
         raise refused
     if account["status"] != "active":
         # Only to someone who knows the password: they learn why, and whom to ask.
@@ -400,12 +387,7 @@ def authenticate(
             code="account_disabled",
         )
     # This address: a new series of failures, and known to the owner for a while.
-    with suppress(DuplicateKeyError):  # two logins at once: either one's record will do
-        db.login_pairs.replace_one(
-            {"_id": pair},
-            {"series": series + 1, "known_until": now + KNOWN_FOR},
-            upsert=True,
-        )
+    store.put_login_pair(pair, {"series": series + 1, "known_until": now + KNOWN_FOR})
     return claims(account)
 
 
@@ -415,9 +397,9 @@ def _aware(value: Any, now: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
 
 
-def _refuse_if_locked(db: Database[Document], keys: list[str], now: datetime) -> None:
+def _refuse_if_locked(store: IdentityStore, keys: list[str], now: datetime) -> None:
     for key in keys:
-        lock = db.login_locks.find_one({"_id": key})
+        lock = store.login_lock(key)
         until = lock["until"] if lock else None
         if until is not None and until.tzinfo is None:
             until = until.replace(tzinfo=now.tzinfo)
@@ -426,13 +408,12 @@ def _refuse_if_locked(db: Database[Document], keys: list[str], now: datetime) ->
             raise RateLimited("too many failed logins; try again later", retry_after=retry)
 
 
-def record_failure(db: Database[Document], counters: list[tuple[str, int]], now: datetime) -> None:
+def record_failure(store: IdentityStore, counters: list[tuple[str, int]], now: datetime) -> None:
     """Each failure is claimed as the n-th of its counter in the current window
     (common.claims): keyed by _id, so no scan and, unlike an $inc on FerretDB, no lost
     count. Reaching a counter's limit locks its key for LOCKOUT (a replace by _id: two
     racing lockers write the same lock)."""
     window = int(now.timestamp() // LOCKOUT.total_seconds())
     for key, limit in counters:
-        if take_next(db, f"login-failures:{key}:{window}", 0, now) + 1 >= limit:
-            with suppress(DuplicateKeyError):  # a racing failure wrote the same lock
-                db.login_locks.replace_one({"_id": key}, {"until": now + LOCKOUT}, upsert=True)
+        if store.take_next(f"login-failures:{key}:{window}", 0, now) + 1 >= limit:
+            store.lock_login(key, now + LOCKOUT)

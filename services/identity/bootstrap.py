@@ -11,16 +11,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.codec import utcnow
-from services.common.mongo import Document
-from services.identity.accounts import build_account, ensure_account, validate_password
+from services.identity.accounts import build_account, validate_password
+from services.identity.store import IdentityStore
 
 log = logging.getLogger(__name__)
 
 
-def seed_first_admin(database: Database[Document], config: Mapping[str, Any]) -> None:
+def seed_first_admin(store: IdentityStore, config: Mapping[str, Any]) -> None:
     username = config.get("FIRST_ADMIN_USER")
     password = config.get("FIRST_ADMIN_PASSWORD")
     if not username or not password:
@@ -30,5 +28,5 @@ def seed_first_admin(database: Database[Document], config: Mapping[str, Any]) ->
     account = build_account(
         username, password, ["admin"], None, "系统管理员", None, [], utcnow(), None
     )
-    if ensure_account(database, account):
+    if store.ensure_account(account):
         log.info("first admin account created")

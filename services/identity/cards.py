@@ -25,11 +25,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common import token_status
 from services.common.access import Guard
-from services.common.claims import claim
 from services.common.codec import to_wire
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -44,6 +41,7 @@ from services.identity.cardtoken import (
 from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused
 from services.identity.pii import PiiKeys
+from services.identity.store import IdentityStore
 from services.identity.subjects import find_subject, get_subject, is_frozen
 
 CARD_LIFETIME = timedelta(days=5 * 365)  # then the person is given a new card
@@ -72,7 +70,7 @@ def checked_public_url(public_url: str) -> str:
 
 
 def issue(
-    db: Database[Document],
+    store: IdentityStore,
     keys: PiiKeys,
     cards: KeyCache,
     guard: Guard,
@@ -81,11 +79,11 @@ def issue(
     public_url: str,
 ) -> dict[str, Any]:
     """A new card for the person; every earlier card of theirs is revoked."""
-    person = get_subject(db, guard, person_id, "person")
+    person = get_subject(store, guard, person_id, "person")
     if not person["_id"].startswith("p_"):
         raise NotFound("no such person")
-    cid, idx = new_card_id(), _place(db, now)
-    kid, key = cards.signing_key(db, now)
+    cid, idx = new_card_id(), _place(store, now)
+    kid, key = cards.signing_key(store, now)
     lifetime = int(CARD_LIFETIME.total_seconds())
     code = sign_card(cid, idx, status_uri(public_url), kid, key, int(now.timestamp()), lifetime)
     record = {
@@ -98,22 +96,18 @@ def issue(
         "expires_at": now + CARD_LIFETIME,
         "issued_by": guard.actor.account_id,
     }
-    db.printed_codes.insert_one(record)
+    store.insert_card(record)
     # Every earlier card stops; of two issued at the same moment the later id is kept, so
     # two clerks at once never leave the person without a card.
-    earlier = [{"issued_at": {"$lt": now}}, {"issued_at": now, "_id": {"$lt": cid}}]
-    db.printed_codes.update_many(
-        {"sub": person["_id"], "status": "active", "$or": earlier},
-        {"$set": {"status": "revoked", "revoked_at": now}},
-    )
+    store.revoke_cards_before(person["_id"], record, now)
     return card_view(person, code, record)
 
 
-def _place(db: Database[Document], now: datetime) -> int:
+def _place(store: IdentityStore, now: datetime) -> int:
     """A free place in the list, drawn at random (each taken once: a claim)."""
     while True:
         idx = secrets.randbelow(LIST_SIZE)
-        if claim(db, f"printed_card_index:{idx}", now):
+        if store.claim(f"printed_card_index:{idx}", now):
             return idx
 
 
@@ -132,10 +126,10 @@ def card_view(person: Document, code: str, record: Document) -> dict[str, Any]:
     )
 
 
-def current(db: Database[Document], keys: PiiKeys, guard: Guard, person_id: str) -> dict[str, Any]:
+def current(store: IdentityStore, keys: PiiKeys, guard: Guard, person_id: str) -> dict[str, Any]:
     """For reprinting the card: staff in the jurisdiction read the active one."""
-    person = get_subject(db, guard, person_id, "person")
-    record = db.printed_codes.find_one({"sub": person["_id"], "status": "active"})
+    person = get_subject(store, guard, person_id, "person")
+    record = store.active_card(person["_id"])
     if record is None:
         raise NotFound("this person has no printed code")
     code = keys.reveal({"sealed": record["sealed"]}, f"printed:{person['_id']}")
@@ -143,7 +137,7 @@ def current(db: Database[Document], keys: PiiKeys, guard: Guard, person_id: str)
 
 
 def check(
-    db: Database[Document],
+    store: IdentityStore,
     keys: PiiKeys,
     cards: KeyCache,
     terminal: Document,
@@ -155,28 +149,28 @@ def check(
     scan recorded either way); refused as ``forged``, ``expired``, ``revoked`` or
     ``frozen`` otherwise."""
     if token.startswith(LEGACY_PREFIX):
-        record = db.printed_codes.find_one({"_id": keys.lookup_hash(token)})
+        record = store.load_card(keys.lookup_hash(token))
     else:
-        claims = _claims(db, cards, now, token)
-        record = db.printed_codes.find_one({"_id": claims.cid})
+        claims = _claims(store, cards, now, token)
+        record = store.load_card(claims.cid)
     if record is None:
         raise InvalidInput("this is not a valid code", field="token", code="forged")
     if record["status"] != "active":
-        scans.record(db, record["sub"], terminal, scene, "revoked", now, source="printed")
+        scans.record(store, record["sub"], terminal, scene, "revoked", now, source="printed")
         raise InvalidInput(
             "this printed code was replaced by a newer card", field="token", code="revoked"
         )
-    subject = find_subject(db, record["sub"])
+    subject = find_subject(store, record["sub"])
     if subject is None or is_frozen(subject) or subject.get("status") == "deceased":
-        scans.record(db, record["sub"], terminal, scene, "frozen", now, source="printed")
+        scans.record(store, record["sub"], terminal, scene, "frozen", now, source="printed")
         raise Forbidden("this code is frozen", code="frozen")
-    scans.record(db, record["sub"], terminal, scene, "ok", now, source="printed")
+    scans.record(store, record["sub"], terminal, scene, "ok", now, source="printed")
     return subject
 
 
-def _claims(db: Database[Document], cards: KeyCache, now: datetime, token: str) -> CardClaims:
+def _claims(store: IdentityStore, cards: KeyCache, now: datetime, token: str) -> CardClaims:
     try:
-        return read_card(token, cards.public_keys(db, now), now.timestamp(), SKEW_SECONDS)
+        return read_card(token, cards.public_keys(store, now), now.timestamp(), SKEW_SECONDS)
     except CodeRefused as refused:
         if refused.reason == "expired":
             raise InvalidInput(
@@ -187,16 +181,12 @@ def _claims(db: Database[Document], cards: KeyCache, now: datetime, token: str) 
         raise InvalidInput("this is not a valid code", field="token", code="forged") from refused
 
 
-def status_list(db: Database[Document], cards: KeyCache, now: datetime, public_url: str) -> str:
+def status_list(store: IdentityStore, cards: KeyCache, now: datetime, public_url: str) -> str:
     """The signed list of every card's status."""
-    records = list(
-        db.printed_codes.find({"idx": {"$exists": True}}, {"idx": 1, "status": 1, "sub": 1})
-    )
-    holders = sorted({r["sub"] for r in records if r["status"] == "active"})
-    people = db.persons.find(
-        {"_id": {"$in": holders}}, {"frozen_self": 1, "frozen_staff": 1, "status": 1}
-    )
-    kid, key = cards.signing_key(db, now)
+    records = store.card_places()
+    holders = {r["sub"] for r in records if r["status"] == "active"}
+    people = store.persons_by_ids(holders, {"frozen_self": 1, "frozen_staff": 1, "status": 1})
+    kid, key = cards.signing_key(store, now)
     return token_status.sign(
         status_uri(public_url),
         statuses(records, {p["_id"]: p for p in people}),

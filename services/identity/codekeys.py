@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pymongo.database import Database
 
 from services.common import signing_keys
 from services.common.crypto import public_key_from_jwk
 from services.common.mongo import Document
+from services.identity.store import IdentityStore
 
 CLOCK_SKEW = signing_keys.CLOCK_SKEW  # how far a terminal's clock may be off
 SKEW_SECONDS = int(CLOCK_SKEW.total_seconds())
@@ -59,66 +59,66 @@ class KeyCache:
     _public: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def refresh(self, db: Database[Document], now: datetime, force: bool = False) -> None:
+    def refresh(self, store: IdentityStore, now: datetime, force: bool = False) -> None:
         if not force and time.monotonic() - self._loaded_at < self.ttl:
             return
         with self._lock:
             self._documents = signing_keys.load(
-                db[self.collection], self.wrap_key, now, self.prefix
+                store.key_ring(self.collection), self.wrap_key, now, self.prefix
             )
             self._public = {d["_id"]: public_key_from_jwk(d["jwk"]) for d in self._documents}
             self._loaded_at = time.monotonic()
 
-    def rotate(self, db: Database[Document], now: datetime, compromised: bool) -> signing_keys.Key:
+    def rotate(self, store: IdentityStore, now: datetime, compromised: bool) -> signing_keys.Key:
         """The next key: signing after ``lead``, or at once when the signing key is
         compromised (withdrawn: refused and unpublished from now)."""
-        keys = db[self.collection]
+        keys = store.key_ring(self.collection)
         if compromised:
             key = signing_keys.withdraw(keys, self.wrap_key, now, self.prefix)
         else:
             key = signing_keys.rotate(keys, self.wrap_key, now, self.lead, self.prefix)
-        self.refresh(db, now, force=True)
+        self.refresh(store, now, force=True)
         return key
 
-    def ring(self, db: Database[Document], now: datetime) -> list[signing_keys.Key]:
-        self.refresh(db, now)
+    def ring(self, store: IdentityStore, now: datetime) -> list[signing_keys.Key]:
+        self.refresh(store, now)
         return signing_keys.of_documents(self._documents, now)
 
-    def signing_key(self, db: Database[Document], now: datetime) -> tuple[str, Ed25519PrivateKey]:
-        key = signing_keys.signing(self.ring(db, now), now)
+    def signing_key(self, store: IdentityStore, now: datetime) -> tuple[str, Ed25519PrivateKey]:
+        key = signing_keys.signing(self.ring(store, now), now)
         if key.kid not in self._private:
             self._private[key.kid] = signing_keys.private_key(key, self.wrap_key)
         return key.kid, self._private[key.kid]
 
     def public_keys(
-        self, db: Database[Document], now: datetime, kid: str | None = None
+        self, store: IdentityStore, now: datetime, kid: str | None = None
     ) -> dict[str, Ed25519PublicKey]:
         """The keys a code shown now may carry: those published."""
         if kid is not None and kid not in self._public:
-            self.refresh(db, now, force=True)  # a key rotated by another replica
-        return self._keys(signing_keys.published(self.ring(db, now), now, self.overlap))
+            self.refresh(store, now, force=True)  # a key rotated by another replica
+        return self._keys(signing_keys.published(self.ring(store, now), now, self.overlap))
 
     def keys_of_time(
-        self, db: Database[Document], now: datetime, at: datetime, kid: str | None = None
+        self, store: IdentityStore, now: datetime, at: datetime, kid: str | None = None
     ) -> dict[str, Ed25519PublicKey]:
         """The keys that signed at ``at`` (an offline scan's code, uploaded later)."""
         if kid is not None and kid not in self._public:
-            self.refresh(db, now, force=True)
-        return self._keys(signing_keys.of_time(self.ring(db, now), at))
+            self.refresh(store, now, force=True)
+        return self._keys(signing_keys.of_time(self.ring(store, now), at))
 
     def all_keys(
-        self, db: Database[Document], now: datetime, kid: str | None = None
+        self, store: IdentityStore, now: datetime, kid: str | None = None
     ) -> dict[str, Ed25519PublicKey]:
         """Every key ever (a code of any time; :meth:`keys_of_time` says whether its key
         was the one signing then)."""
         if kid is not None and kid not in self._public:
-            self.refresh(db, now, force=True)
+            self.refresh(store, now, force=True)
         else:
-            self.refresh(db, now)
+            self.refresh(store, now)
         return dict(self._public)
 
-    def jwks(self, db: Database[Document], now: datetime) -> dict[str, Any]:
-        published = signing_keys.published(self.ring(db, now), now, self.overlap)
+    def jwks(self, store: IdentityStore, now: datetime) -> dict[str, Any]:
+        published = signing_keys.published(self.ring(store, now), now, self.overlap)
         return {"keys": [k.jwk for k in published]}
 
     def _keys(self, keys: list[signing_keys.Key]) -> dict[str, Ed25519PublicKey]:

@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import jwt
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common.access import Guard
 from services.common.codec import format_time, parse_time
@@ -25,6 +23,7 @@ from services.identity.cardtoken import is_card
 from services.identity.codekeys import SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, read_code, sign_code
 from services.identity.pii import PiiKeys
+from services.identity.store import IdentityStore
 from services.identity.subjects import (
     concession_for,
     find_subject,
@@ -47,7 +46,7 @@ ORGANISATION_FIELDS = ["valid", "name", "credit_code_masked"]
 
 
 def issue_code(
-    db: Database[Document],
+    store: IdentityStore,
     cache: KeyCache,
     guard: Guard,
     now: datetime,
@@ -58,23 +57,25 @@ def issue_code(
     scope, or an organisation they operate."""
     actor = guard.actor
     if organisation_id is not None:
-        subject = load(db, organisation_id)
+        subject = load(store, organisation_id)
         if subject is None or not subject["_id"].startswith("o_"):
             raise NotFound("no such organisation", field="organisation_id")
         guard.require(access.subject(subject), "no such organisation", field="organisation_id")
         sub, proxy = subject["_id"], None
     else:
         sub, proxy = guard.acting_for()
-        found = find_subject(db, sub)
+        found = find_subject(store, sub)
         if found is None:
             raise NotFound("no such subject")
         subject = found
     if is_frozen(subject):
         raise Forbidden("this code is frozen", code="frozen", frozen=frozen_notice(subject))
-    kid, key = cache.signing_key(db, now)
+    kid, key = cache.signing_key(store, now)
     token, claims = sign_code(sub, kid, key, int(now.timestamp()), ttl)
     if proxy is not None:
-        delegation.record_proxy_action(db, sub, proxy, "show_code", now, actor, {"jti": claims.jti})
+        delegation.record_proxy_action(
+            store, sub, proxy, "show_code", now, actor, {"jti": claims.jti}
+        )
     return {
         "token": token,
         "subject_id": sub,
@@ -96,23 +97,22 @@ _TERMINALS: dict[str, tuple[float, Document | None]] = {}
 TERMINAL_CACHE_SECONDS = 10.0
 
 
-def _terminal(db: Database[Document], account_id: str | None) -> Document | None:
+def _terminal(store: IdentityStore, account_id: str | None) -> Document | None:
     """A verifier account, cached briefly: a terminal scans many codes a minute, and a change
     to its scenes takes effect within ``TERMINAL_CACHE_SECONDS``."""
-    key = f"{db.name}:{account_id}"
+    key = f"{store.name}:{account_id}"
     cached = _TERMINALS.get(key)
     if cached is not None and time.monotonic() - cached[0] < TERMINAL_CACHE_SECONDS:
         return cached[1]
-    account = db.accounts.find_one(
-        {"_id": account_id}, {"display_name": 1, "username": 1, "scenes": 1, "status": 1}
-    )
+    shown = {"display_name": 1, "username": 1, "scenes": 1, "status": 1}
+    account = store.load_account(account_id, shown) if account_id else None
     if len(_TERMINALS) > 10_000:
         _TERMINALS.clear()
     _TERMINALS[key] = (time.monotonic(), account)
     return account
 
 
-def _require_terminal_for(db: Database[Document], guard: Guard, scene: str) -> Document:
+def _require_terminal_for(store: IdentityStore, guard: Guard, scene: str) -> Document:
     """The terminal is registered for the scene now (its account, read briefly cached), not
     only when its token was issued."""
     guard.require(
@@ -120,7 +120,7 @@ def _require_terminal_for(db: Database[Document], guard: Guard, scene: str) -> D
         refused="this terminal is not registered for the scene",
         code="scene_not_allowed",
     )
-    account = _terminal(db, guard.actor.account_id)
+    account = _terminal(store, guard.actor.account_id)
     if (
         account is None
         or account.get("status") != "active"
@@ -159,7 +159,7 @@ def scene_view(
 
 
 def verify_code(
-    db: Database[Document],
+    store: IdentityStore,
     cache: KeyCache,
     card_keys: KeyCache,
     keys: PiiKeys,
@@ -173,10 +173,10 @@ def verify_code(
     """A code shown now: a dynamic code (single use) or a printed card (shown again and
     again; :mod:`services.identity.cards`)."""
     fields = _scene_fields(scene, table)
-    terminal = _require_terminal_for(db, guard, scene)
+    terminal = _require_terminal_for(store, guard, scene)
     clock = _clock_of(terminal_time, now)
     if isinstance(token, str) and (is_card(token) or token.startswith(cards.LEGACY_PREFIX)):
-        holder = cards.check(db, keys, card_keys, terminal, now, token, scene)
+        holder = cards.check(store, keys, card_keys, terminal, now, token, scene)
         return {
             "result": "valid",
             "scene": scene,
@@ -186,7 +186,7 @@ def verify_code(
             "printed": True,
             **clock,
         }
-    published = cache.public_keys(db, now, _kid_of(token))
+    published = cache.public_keys(store, now, _kid_of(token))
     try:
         # Expiry by our own clock (the code's), its issue time a skew ahead at most (replicas)
         claims = read_code(token, published, now.timestamp(), ahead=SKEW_SECONDS)
@@ -197,7 +197,7 @@ def verify_code(
             ) from refused
         if refused.reason == "expired" and refused.claims:
             scans.record(
-                db,
+                store,
                 str(refused.claims["sub"]),
                 terminal,
                 scene,
@@ -209,17 +209,15 @@ def verify_code(
                 "this code has expired; show a fresh one", field="token", code="expired"
             ) from refused
         raise InvalidInput("this is not a valid code", field="token", code="forged") from refused
-    subject = find_subject(db, claims.sub)
+    subject = find_subject(store, claims.sub)
     if subject is None:
         raise InvalidInput("this is not a valid code", field="token", code="forged")
     if is_frozen(subject) or subject.get("status") == "deceased":
-        scans.record(db, claims.sub, terminal, scene, "frozen", now, jti=claims.jti)
+        scans.record(store, claims.sub, terminal, scene, "frozen", now, jti=claims.jti)
         raise Forbidden("this code is frozen", code="frozen")
-    try:
-        scans.record_first_use(db, claims.sub, terminal, scene, claims.jti, now)
-    except DuplicateKeyError as exc:
-        scans.record(db, claims.sub, terminal, scene, "replayed", now, jti=claims.jti)
-        raise Conflict("this code has already been used", field="token", code="replayed") from exc
+    if not scans.record_first_use(store, claims.sub, terminal, scene, claims.jti, now):
+        scans.record(store, claims.sub, terminal, scene, "replayed", now, jti=claims.jti)
+        raise Conflict("this code has already been used", field="token", code="replayed")
     return {
         "result": "valid",
         "scene": scene,
@@ -243,15 +241,15 @@ def _clock_of(terminal_time: str | None, now: datetime) -> dict[str, Any]:
 
 
 def rotate_keys(
-    db: Database[Document], cache: KeyCache, now: datetime, compromised: bool
+    store: IdentityStore, cache: KeyCache, now: datetime, compromised: bool
 ) -> dict[str, Any]:
     """A planned rotation (the next key signs after the lead) or a compromised key's
     withdrawal (the next key signs now)."""
-    key = cache.rotate(db, now, compromised)
+    key = cache.rotate(store, now, compromised)
     return {
         "next_kid": key.kid,
         "signs_from": format_time(key.signs_from),
-        "signing_kid": cache.signing_key(db, now)[0],
+        "signing_kid": cache.signing_key(store, now)[0],
         "compromised": compromised,
     }
 

@@ -9,22 +9,18 @@ represented person reads those records.
 from __future__ import annotations
 
 import secrets
-from contextlib import suppress
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common.access import Guard, Links
 from services.common.actor import Actor
-from services.common.claims import advance, claim, take_next
 from services.common.codec import CITY_TIME, parse_time, to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
 from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.pii import PiiKeys
+from services.identity.store import IdentityStore
 from services.identity.subjects import get_subject, load, operated_ids
 
 SCOPES = frozenset({"show_code", "show_certificates", "confirm_payouts", "apply"})
@@ -64,13 +60,13 @@ def view(d: Document, names: dict[str, str]) -> dict[str, Any]:
     )
 
 
-def _names(db: Database[Document], delegations: list[Document]) -> dict[str, str]:
+def _names(store: IdentityStore, delegations: list[Document]) -> dict[str, str]:
     ids = {d["principal"] for d in delegations} | {d["proxy"] for d in delegations if d["proxy"]}
-    return {p["_id"]: p["name"] for p in db.persons.find({"_id": {"$in": list(ids)}}, {"name": 1})}
+    return store.person_names(ids)
 
 
 def authorize_proxy(
-    db: Database[Document],
+    store: IdentityStore,
     keys: PiiKeys,
     guard: Guard,
     now: datetime,
@@ -94,14 +90,14 @@ def authorize_proxy(
     typed_name = checked_name(proxy_name, field="proxy_name")
     if not isinstance(proxy_id_number, str) or not 15 <= len(proxy_id_number.strip()) <= 18:
         raise InvalidInput("an ID number of 18 characters", field="proxy_id_number")
-    if take_next(db, f"proxy-requests:{principal}:{now.date().isoformat()}", 0, now) >= (
+    if store.take_next(f"proxy-requests:{principal}:{now.date().isoformat()}", 0, now) >= (
         PROXY_REQUESTS_PER_DAY
     ):
         raise RateLimited("too many proxy requests today; try again tomorrow", retry_after=3600)
-    proxy = db.persons.find_one({"id_number.hash": keys.lookup_hash(proxy_id_number)})
+    proxy = store.person_by_number(keys.lookup_hash(proxy_id_number))
     matched = proxy is not None and proxy["name"] == typed_name and proxy["_id"] != principal
     delegation = _record(
-        db,
+        store,
         "proxy",
         principal,
         proxy["_id"] if matched and proxy else None,
@@ -113,32 +109,28 @@ def authorize_proxy(
         status="pending",
         proxy_name=typed_name,
     )
-    return view(delegation, _names(db, [delegation]))
+    return view(delegation, _names(store, [delegation]))
 
 
 def answer_request(
-    db: Database[Document], guard: Guard, now: datetime, delegation_id: str, accept: bool
+    store: IdentityStore, guard: Guard, now: datetime, delegation_id: str, accept: bool
 ) -> dict[str, Any]:
     """The person asked accepts (the delegation is then in force) or declines."""
-    delegation = _load(db, delegation_id)
+    delegation = _load(store, delegation_id)
     guard.require(access.delegation(delegation, None), "no such delegation")
     if delegation["status"] != "pending":
         raise Conflict(f"this request is {delegation['status']}", state=delegation["status"])
     if delegation["valid_until"] is not None and _aware(delegation["valid_until"]) <= now:
         raise Conflict("this request has expired", state="expired")
     status = "active" if accept else "declined"
-    updated = advance(
-        db,
-        "delegations",
-        delegation,
-        {"$set": {"status": status, "answered_at": now, "valid_from": now}},
-        now,
+    updated = store.advance_delegation(
+        delegation, {"$set": {"status": status, "answered_at": now, "valid_from": now}}, now
     )
-    return view(updated, _names(db, [updated]))
+    return view(updated, _names(store, [updated]))
 
 
 def appoint_guardian(
-    db: Database[Document],
+    store: IdentityStore,
     guard: Guard,
     now: datetime,
     person_id: str,
@@ -150,10 +142,10 @@ def appoint_guardian(
     """Staff over the person appoint a guardian they can see (a person of their own
     jurisdiction: a guardian elsewhere is appointed by that area's staff, or asks as a proxy);
     a guardian they cannot see is answered exactly as one that does not exist."""
-    principal = get_subject(db, guard, person_id, "person")
+    principal = get_subject(store, guard, person_id, "person")
     if not principal["_id"].startswith("p_"):
         raise NotFound("no such person")
-    guardian = load(db, guardian_id)
+    guardian = load(store, guardian_id)
     if (
         guardian is None
         or not guardian["_id"].startswith("p_")
@@ -166,12 +158,12 @@ def appoint_guardian(
     until = parse_time(valid_until, field="valid_until") if valid_until else None
     if until is not None and until <= now:
         raise InvalidInput("must be in the future", field="valid_until")
-    _one_guardianship(db, now, principal["_id"], guardian["_id"])
+    _one_guardianship(store, now, principal["_id"], guardian["_id"])
     if until is None:  # a minor's guardianship ends when the minor comes of age
         comes_of_age = majority(principal)
         until = comes_of_age if comes_of_age is not None and comes_of_age > now else None
     delegation = _record(
-        db,
+        store,
         "guardian",
         principal["_id"],
         guardian["_id"],
@@ -181,19 +173,19 @@ def appoint_guardian(
         guard.actor,
         reason.strip(),
     )
-    return view(delegation, _names(db, [delegation]))
+    return view(delegation, _names(store, [delegation]))
 
 
-def _one_guardianship(db: Database[Document], now: datetime, ward: str, guardian: str) -> None:
+def _one_guardianship(store: IdentityStore, now: datetime, ward: str, guardian: str) -> None:
     """At most one guardianship in force per ward and guardian (a second would outlive the
     first being ended): refused 409 while one is; two clerks at once, one wins (the n-th
     guardianship of the pair is a claim)."""
-    pairs = list(db.delegations.find({"principal": ward, "proxy": guardian, "kind": "guardian"}))
+    pairs = store.guardianships(ward, guardian)
     if any(in_force(d, now) or d["status"] == "pending" for d in pairs):
         raise Conflict(
             "this person is already the guardian; end that one first", code="already_guardian"
         )
-    if not claim(db, f"guardianship:{ward}:{guardian}:{len(pairs)}", now):
+    if not store.claim(f"guardianship:{ward}:{guardian}:{len(pairs)}", now):
         raise Conflict("this guardian was appointed at the same time", code="already_guardian")
 
 
@@ -214,7 +206,7 @@ def majority(person: Document) -> datetime | None:
 
 
 def _record(
-    db: Database[Document],
+    store: IdentityStore,
     kind: str,
     principal: str,
     proxy: str | None,
@@ -241,21 +233,19 @@ def _record(
         "created_by": actor.account_id,
         "rev": 0,
     }
-    db.delegations.insert_one(delegation)
+    store.insert_delegation(delegation)
     return delegation
 
 
-def _load(db: Database[Document], delegation_id: Any) -> Document:
-    found = (
-        db.delegations.find_one({"_id": delegation_id}) if isinstance(delegation_id, str) else None
-    )
+def _load(store: IdentityStore, delegation_id: Any) -> Document:
+    found = store.load_delegation(delegation_id) if isinstance(delegation_id, str) else None
     if found is None:
         raise NotFound("no such delegation")
     return found
 
 
 def revoke(
-    db: Database[Document],
+    store: IdentityStore,
     guard: Guard,
     now: datetime,
     delegation_id: str,
@@ -263,20 +253,18 @@ def revoke(
 ) -> dict[str, Any]:
     """End a proxy or a guardianship (``guardianship_of``: only a guardianship of that person,
     as staff name it from the person's record)."""
-    delegation = _load(db, delegation_id)
+    delegation = _load(store, delegation_id)
     if guardianship_of is not None and (
         delegation["kind"] != "guardian" or delegation["principal"] != guardianship_of
     ):
         raise NotFound("no such delegation")
-    principal = load(db, delegation["principal"])
+    principal = load(store, delegation["principal"])
     guard.require(
         access.delegation(delegation, principal["org_path"] if principal else None),
         "no such delegation",
     )
     if delegation["status"] in ("active", "pending"):
-        advance(
-            db,
-            "delegations",
+        store.advance_delegation(
             delegation,
             {
                 "$set": {
@@ -287,19 +275,17 @@ def revoke(
             },
             now,
         )
-    updated = _load(db, delegation_id)
-    return view(updated, _names(db, [updated]))
+    updated = _load(store, delegation_id)
+    return view(updated, _names(store, [updated]))
 
 
-def list_mine(db: Database[Document], guard: Guard) -> dict[str, Any]:
+def list_mine(store: IdentityStore, guard: Guard) -> dict[str, Any]:
     guard.done()
     sub = guard.actor.subject_id
     if not sub:
         return {"acting_for_me": [], "i_act_for": []}
-    found = list(
-        db.delegations.find({"$or": [{"principal": sub}, {"proxy": sub}]}).sort("created_at", -1)
-    )
-    names = _names(db, found)
+    found = store.delegations_of(sub)
+    names = _names(store, found)
     return {
         "acting_for_me": [view(d, names) for d in found if d["principal"] == sub],
         "i_act_for": [view(d, names) for d in found if d["proxy"] == sub],
@@ -315,24 +301,24 @@ def in_force(delegation: Document, now: datetime) -> bool:
     return delegation["status"] == "active" and (until is None or _aware(until) > now)
 
 
-def links_of(db: Database[Document], actor: Actor, now: datetime) -> Links:
+def links_of(store: IdentityStore, actor: Actor, now: datetime) -> Links:
     """What the caller holds through others now: the organisations the account operates and,
     per person who delegated to the caller, the union of the scopes of every delegation in
     force (a renewed proxy after an expired one counts; a revoked or expired one does not)."""
     delegated: dict[str, frozenset[str]] = {}
     if actor.subject_id:
-        for found in db.delegations.find({"proxy": actor.subject_id}):
+        for found in store.delegations_to(actor.subject_id):
             if in_force(found, now):
                 held = delegated.get(found["principal"], frozenset())
                 delegated[found["principal"]] = held | frozenset(found["scopes"])
     return Links(
-        operated=frozenset(operated_ids(db, actor.account_id, actor.subject_id)),
+        operated=frozenset(operated_ids(store, actor.account_id, actor.subject_id)),
         delegated=delegated,
     )
 
 
 def record_proxy_action(
-    db: Database[Document],
+    store: IdentityStore,
     principal: str,
     proxy: str,
     action: str,
@@ -340,7 +326,7 @@ def record_proxy_action(
     actor: Actor,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    db.proxy_actions.insert_one(
+    store.record_proxy_action(
         {
             "_id": "pa_" + secrets.token_hex(8),
             "principal": principal,
@@ -353,7 +339,7 @@ def record_proxy_action(
     )
 
 
-def record_reported_act(db: Database[Document], act: dict[str, Any]) -> None:
+def record_reported_act(store: IdentityStore, act: dict[str, Any]) -> None:
     """A ``proxy_acted`` event from another service, kept once by its event id."""
     at = act.get("at")
     document = {
@@ -365,28 +351,23 @@ def record_reported_act(db: Database[Document], act: dict[str, Any]) -> None:
         "at": parse_time(at) if isinstance(at, str) else at,
         "detail": act.get("detail") or {},
     }
-    with suppress(DuplicateKeyError):
-        db.proxy_actions.insert_one(document)
+    store.record_proxy_action(document)
 
 
 PARTNER_NAMES = {"sms_partner": "短信服务商"}
 
 
-def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str, Any]]:
+def activity(store: IdentityStore, guard: Guard, limit: int) -> list[dict[str, Any]]:
     """What was done in my name: proxy actions and disclosures of my data, newest first."""
     guard.done()
     actor = guard.actor
     if not actor.subject_id:
         return []
-    actions = list(
-        db.proxy_actions.find({"principal": actor.subject_id}).sort("at", -1).limit(limit)
-    )
+    actions = store.proxy_actions("principal", actor.subject_id, limit)
     # And what I did for others, so that a proxy can follow what they filed.
-    mine = list(db.proxy_actions.find({"proxy": actor.subject_id}).sort("at", -1).limit(limit))
+    mine = store.proxy_actions("proxy", actor.subject_id, limit)
     people = {a["proxy"] for a in actions} | {a["principal"] for a in mine}
-    names = {
-        p["_id"]: p["name"] for p in db.persons.find({"_id": {"$in": sorted(people)}}, {"name": 1})
-    }
+    names = store.person_names(people)
     done = [
         {
             "action": a["action"],
@@ -405,14 +386,8 @@ def activity(db: Database[Document], guard: Guard, limit: int) -> list[dict[str,
         }
         for a in mine
     ]
-    found = list(db.disclosures.find({"principal": actor.subject_id}).sort("at", -1).limit(limit))
-    units = {
-        u["_id"]: u["name"]
-        for u in db.org_units.find(
-            {"_id": {"$in": [d["to"][5:] for d in found if d["to"].startswith("unit:")]}},
-            {"name": 1},
-        )
-    }
+    found = store.disclosures_of(actor.subject_id, limit)
+    units = store.org_unit_names(d["to"][5:] for d in found if d["to"].startswith("unit:"))
 
     def who(to: str) -> str:
         if to.startswith("unit:"):

@@ -15,12 +15,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
-from services.common import claims
 from services.common.mongo import Document
 from services.identity.pii import PiiKeys
+from services.identity.store import IdentityStore
 
 # (key, phone, text) -> (sent, the partner's message id or why not)
 Sender = Callable[[str, str, str], tuple[bool, str]]
@@ -59,112 +56,105 @@ def policy_text(notice: dict[str, Any], enterprise: str | None = None) -> str:
     return f"【一码通城】{who}符合{policy}的条件{money}，{step}。"
 
 
-def enterprise_name(db: Database[Document], subject: str) -> str | None:
+def enterprise_name(store: IdentityStore, subject: str) -> str | None:
     if not subject.startswith("o_"):
         return None
-    org = db.organisations.find_one({"_id": subject}, {"name": 1})
+    org = store.load_organisation(subject, {"name": 1})
     return str(org["name"]) if org and org.get("name") else None
 
 
-def recipient(db: Database[Document], subject: str) -> Document | None:
+def recipient(store: IdentityStore, subject: str) -> Document | None:
     """The person whose phone is texted for ``subject``."""
     if subject.startswith("o_"):
-        org = db.organisations.find_one({"_id": subject}, {"legal_representative": 1})
+        org = store.load_organisation(subject, {"legal_representative": 1})
         subject = (org or {}).get("legal_representative") or ""
-    return db.persons.find_one({"_id": subject}, {"phone": 1, "name": 1}) if subject else None
+    return store.load_person(subject, {"phone": 1, "name": 1}) if subject else None
 
 
-def queue_policy_push(db: Database[Document], now: datetime, notice: dict[str, Any]) -> str | None:
+def queue_policy_push(store: IdentityStore, now: datetime, notice: dict[str, Any]) -> str | None:
     """The notification id when new; None when this message was queued before."""
     notification = {
         "_id": f"sms:{notice['message_id']}",
         "kind": "policy_pushed",
         "subject": notice["subject"],
-        "text": policy_text(notice, enterprise_name(db, str(notice["subject"]))),
+        "text": policy_text(notice, enterprise_name(store, str(notice["subject"]))),
         "detail": {"title": notice["title"], "department": notice["department"]},
         "state": "pending",
         "attempts": 0,
         "next_at": now,
         "at": now,
     }
-    try:
-        db.notifications.insert_one(notification)
-    except DuplicateKeyError:
+    if not store.insert_notification(notification):
         return None
     return str(notification["_id"])
 
 
-def _claim(db: Database[Document], now: datetime, notification_id: str) -> Document | None:
+def _claim(store: IdentityStore, now: datetime, notification_id: str) -> Document | None:
     """The due text, for the one replica that claims this attempt (an insert into a unique
     key: a conditional update lets two win on FerretDB). The attempt is named by the time it
     fell due; the winner moves that time a lease ahead, so if it dies before the text is
     recorded, the next attempt after the lease is a new claim."""
-    due = {"_id": notification_id, "state": "pending", "next_at": {"$lte": now}}
-    notification = db.notifications.find_one(due)
+    notification = store.due_notification(notification_id, now)
     if notification is None:
         return None
     attempt = f"sms:{notification_id}:{notification['next_at'].isoformat()}"
-    if not claims.claim(db, attempt, now):
+    if not store.claim(attempt, now):
         return None
-    db.notifications.update_one({"_id": notification_id}, {"$set": {"next_at": now + LEASE}})
+    store.update_notification(notification_id, {"next_at": now + LEASE})
     return notification
 
 
 def deliver(
-    db: Database[Document], pii: PiiKeys, now: datetime, notification_id: str, send: Sender
+    store: IdentityStore, pii: PiiKeys, now: datetime, notification_id: str, send: Sender
 ) -> str:
     """Send one due text; its state afterwards (``pending`` when another replica holds it
     or it will be retried)."""
-    notification = _claim(db, now, notification_id)
+    notification = _claim(store, now, notification_id)
     if notification is None:
         return "pending"
-    person = recipient(db, notification["subject"])
+    person = recipient(store, notification["subject"])
     if person is None or not person.get("phone"):
-        return _finish(db, notification_id, {"state": "no_phone"})
+        return _finish(store, notification_id, {"state": "no_phone"})
     phone = pii.reveal(person["phone"], f"person:{person['_id']}:phone")
     sent, answer = send(notification_id, phone, notification["text"])
     if sent:
-        _disclosed(db, now, person["_id"], notification)
+        _disclosed(store, now, person["_id"], notification)
         masked = person["phone"]["masked"]
         done = {"state": "sent", "sent_at": now, "partner_id": answer, "to": masked}
-        return _finish(db, notification_id, done)
+        return _finish(store, notification_id, done)
     attempts = notification["attempts"] + 1
     if attempts > len(RETRY_AFTER_S):
         given_up = {"state": "failed", "attempts": attempts, "why": answer}
-        return _finish(db, notification_id, given_up)
+        return _finish(store, notification_id, given_up)
     retry_at = now + timedelta(seconds=RETRY_AFTER_S[attempts - 1])
-    db.notifications.update_one(
-        {"_id": notification_id},
-        {"$set": {"attempts": attempts, "next_at": retry_at, "why": answer}},
+    store.update_notification(
+        notification_id, {"attempts": attempts, "next_at": retry_at, "why": answer}
     )
     return "pending"
 
 
-def _finish(db: Database[Document], notification_id: str, fields: dict[str, Any]) -> str:
-    db.notifications.update_one({"_id": notification_id}, {"$set": fields})
+def _finish(store: IdentityStore, notification_id: str, fields: dict[str, Any]) -> str:
+    store.update_notification(notification_id, fields)
     return str(fields["state"])
 
 
-def _disclosed(db: Database[Document], now: datetime, person: str, notification: Document) -> None:
-    db.disclosures.update_one(
-        {"_id": f"disclosure:{notification['_id']}"},
+def _disclosed(store: IdentityStore, now: datetime, person: str, notification: Document) -> None:
+    store.record_disclosure(
         {
-            "$setOnInsert": {
-                "principal": person,
-                "to": SMS_PARTNER,
-                "fields": ["phone"],
-                "purpose": notification["kind"],
-                "detail": notification["detail"],
-                "at": now,
-            }
-        },
-        upsert=True,
+            "_id": f"disclosure:{notification['_id']}",
+            "principal": person,
+            "to": SMS_PARTNER,
+            "fields": ["phone"],
+            "purpose": notification["kind"],
+            "detail": notification["detail"],
+            "at": now,
+        }
     )
 
 
 def deliver_due(
-    db: Database[Document], pii: PiiKeys, now: datetime, send: Sender, limit: int = 100
+    store: IdentityStore, pii: PiiKeys, now: datetime, send: Sender, limit: int = 100
 ) -> int:
     """Texts whose time has come (new ones whose first attempt was missed, and retries)."""
-    due = db.notifications.find({"state": "pending", "next_at": {"$lte": now}}, {"_id": 1})
-    return sum(deliver(db, pii, now, d["_id"], send) == "sent" for d in list(due.limit(limit)))
+    due = store.due_notifications(now, limit)
+    return sum(deliver(store, pii, now, notification, send) == "sent" for notification in due)

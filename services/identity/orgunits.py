@@ -9,15 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common.access import Guard
 from services.common.actor import ancestors
 from services.common.codec import to_wire, utcnow
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.identity import access
+from services.identity.store import IdentityStore
 
 LEVELS = {"province": 1, "city": 2, "district": 3, "street": 4, "community": 5}
 KINDS = frozenset({*LEVELS, "department"})
@@ -57,14 +55,14 @@ def view(unit: Document) -> dict[str, Any]:
 
 
 def create_org_unit(
-    db: Database[Document], guard: Guard, parent: str | None, code: str, name: str, kind: str
+    store: IdentityStore, guard: Guard, parent: str | None, code: str, name: str, kind: str
 ) -> dict[str, Any]:
     """Below a unit of the caller's jurisdiction; a root unit (a city) only by an
     administrator."""
     guard.require(access.org_unit_or_root(parent), "no such org unit", field="parent")
     parent_doc = None
     if parent is not None:
-        parent_doc = db.org_units.find_one({"_id": parent})
+        parent_doc = store.load_org_unit(parent)
         if parent_doc is None:
             raise NotFound("no such org unit", field="parent")
     validate_new_unit(parent_doc, code, name, kind)
@@ -80,33 +78,30 @@ def create_org_unit(
         "created_at": utcnow(),
         "created_by": guard.actor.account_id,
     }
-    try:
-        db.org_units.insert_one(unit)
-    except DuplicateKeyError as exc:
-        raise Conflict("an org unit with this code already exists here", field="code") from exc
+    if not store.insert_org_unit(unit):
+        raise Conflict("an org unit with this code already exists here", field="code")
     return view(unit)
 
 
-def get_org_unit(db: Database[Document], guard: Guard, path: str) -> dict[str, Any]:
+def get_org_unit(store: IdentityStore, guard: Guard, path: str) -> dict[str, Any]:
     """Staff read the units of their jurisdiction; everyone reads their own unit and those
     above it (their names appear on their pages); services read any (to check a binding)."""
-    unit = db.org_units.find_one({"_id": path}) if isinstance(path, str) else None
+    unit = store.load_org_unit(path) if isinstance(path, str) else None
     if unit is None:
         raise NotFound("no such org unit")
     guard.require(access.org_unit(path), "no such org unit")
     return view(unit)
 
 
-def list_org_units(db: Database[Document], guard: Guard, root: str | None) -> list[dict[str, Any]]:
+def list_org_units(store: IdentityStore, guard: Guard, root: str | None) -> list[dict[str, Any]]:
     """The subtree under ``root`` (default: the caller's own unit), ordered by path."""
     root = root or guard.actor.org_path
     guard.require(access.org_unit_or_root(root), "no such org unit", field="root")
-    query: Document = {"ancestors": root} if root else {}
-    return [view(u) for u in db.org_units.find(query).sort("_id", 1).limit(5000)]
+    return [view(u) for u in store.org_units_within(root)]
 
 
 def find_org_units(
-    db: Database[Document], guard: Guard, text: str, limit: int = 20
+    store: IdentityStore, guard: Guard, text: str, limit: int = 20
 ) -> list[dict[str, Any]]:
     """Units of the caller's jurisdiction whose name or code contains ``text`` (a clerk
     types 三好社区, not CN-LN-SY/HP/NH/SD)."""
@@ -116,9 +111,8 @@ def find_org_units(
     needle = text.strip() if isinstance(text, str) else ""
     if not needle or len(needle) > 50:
         raise InvalidInput("1–50 characters to look for", field="text")
-    query: Document = {"ancestors": root} if root else {}
     found = []
-    for unit in db.org_units.find(query).sort("_id", 1).limit(5000):
+    for unit in store.org_units_within(root):
         if needle in unit["name"] or needle.lower() in unit["code"].lower():
             found.append(view(unit))
             if len(found) >= max(1, min(int(limit), 50)):
@@ -126,8 +120,8 @@ def find_org_units(
     return found
 
 
-def require_unit(db: Database[Document], path: str, field: str) -> Document:
-    unit = db.org_units.find_one({"_id": path})
+def require_unit(store: IdentityStore, path: str, field: str) -> Document:
+    unit = store.load_org_unit(path)
     if unit is None:
         raise NotFound("no such org unit", field=field)
     return unit

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.mongo import Document
+from services.identity.store import IdentityStore
 
 
 def profile(subject: Document) -> dict[str, Any]:
@@ -26,12 +25,9 @@ def profile_of_view(view: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def list_profiles(db: Database[Document], after: str, limit: int) -> list[dict[str, Any]]:
+def list_profiles(store: IdentityStore, after: str, limit: int) -> list[dict[str, Any]]:
     """Persons then organisations (``p_…`` < ``o_…`` is not the order: ``o`` < ``p``), by id."""
     limit = max(1, min(int(limit), 5000))
     projection = {"org_path": 1, "birth_date": 1}
-    found: list[dict[str, Any]] = []
-    for collection in ("organisations", "persons"):
-        cursor = db[collection].find({"_id": {"$gt": after}}, projection).sort("_id", 1)
-        found.extend(profile(s) for s in cursor.limit(limit))
+    found = [profile(s) for s in store.subjects_after(after, projection, limit)]
     return sorted(found, key=lambda p: p["subject"])[:limit]

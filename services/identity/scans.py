@@ -11,9 +11,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.errors import Forbidden, InvalidInput
@@ -21,6 +18,7 @@ from services.common.mongo import Document
 from services.identity.cardtoken import STATUS_LIFETIME, is_card, read_card
 from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, kid_of, read_code
+from services.identity.store import IdentityStore
 
 RESULTS = frozenset({"ok", "expired", "replayed", "frozen", "revoked", "forged", "clock"})
 MAX_UPLOAD = 1000
@@ -28,7 +26,7 @@ UPLOAD_WINDOW = timedelta(days=7)  # a printed card's offline scans are uploaded
 
 
 def record(
-    db: Database[Document],
+    store: IdentityStore,
     sub: str,
     terminal: Document,
     scene: str,
@@ -38,22 +36,24 @@ def record(
     source: str = "online",
 ) -> None:
     scan_id = "scan_" + secrets.token_hex(8)
-    db.scans.insert_one(
+    store.record_scan(
         _document(scan_id, sub, terminal, scene, result, now, jti, source, f"{source}:{scan_id}")
     )
 
 
 def record_first_use(
-    db: Database[Document], sub: str, terminal: Document, scene: str, jti: str, now: datetime
-) -> None:
-    """Record an accepted online scan. The code's use (``code_uses``, keyed by ``jti``) is
-    what makes it single use, online and offline alike: of two simultaneous scans only one
-    insert succeeds, the other raises ``DuplicateKeyError``, as does a code already used
-    offline and uploaded."""
+    store: IdentityStore, sub: str, terminal: Document, scene: str, jti: str, now: datetime
+) -> bool:
+    """Record an accepted online scan; False when the code was used before. The code's use
+    (keyed by ``jti``) is what makes it single use, online and offline alike: of two
+    simultaneous scans exactly one claims it, as a code already used offline and uploaded
+    has been claimed."""
     scan_id = "scan_" + secrets.token_hex(8)
     document = _document(scan_id, sub, terminal, scene, "ok", now, jti, "online", f"jti:{jti}")
-    db.code_uses.insert_one({"_id": jti, "key": document["dedupe_key"], "at": now})
-    db.scans.insert_one(document)
+    if not store.claim_code_use(jti, document["dedupe_key"], now):
+        return False
+    store.record_scan(document)
+    return True
 
 
 def _document(
@@ -87,18 +87,16 @@ def view(scan: Document) -> dict[str, Any]:
 
 
 def list_scans(
-    db: Database[Document], guard: Guard, limit: int, before: str | None
+    store: IdentityStore, guard: Guard, limit: int, before: str | None
 ) -> dict[str, Any]:
-    query: Document = {"sub": {"$in": guard.mine()}}
-    if before:
-        query["at"] = {"$lt": parse_time(before, field="before")}
+    until = parse_time(before, field="before") if before else None
     limit = max(1, min(int(limit), 100))
-    found = [view(s) for s in db.scans.find(query).sort([("at", -1), ("_id", -1)]).limit(limit)]
+    found = [view(s) for s in store.scans_of(guard.mine(), until, limit)]
     return {"items": found, "next_before": found[-1]["at"] if len(found) == limit else None}
 
 
 def upload_offline_logs(
-    db: Database[Document],
+    store: IdentityStore,
     cache: KeyCache,
     card_keys: KeyCache,
     guard: Guard,
@@ -115,7 +113,7 @@ def upload_offline_logs(
     that was used before, online or by another terminal, is recorded as ``replayed`` with
     ``second_use`` set. A printed card is shown again and again: its scans are recorded,
     never counted as a second use."""
-    terminal = db.accounts.find_one({"_id": guard.actor.account_id})
+    terminal = store.load_account(guard.actor.account_id) if guard.actor.account_id else None
     if terminal is None or terminal.get("status") != "active":
         raise Forbidden("unknown terminal")
     if not isinstance(terminal_id, str) or not 1 <= len(terminal_id) <= 64:
@@ -130,9 +128,9 @@ def upload_offline_logs(
             continue
         try:
             if is_card(entry.get("token")):
-                documents.append(_offline_card(db, card_keys, terminal, terminal_id, now, entry))
+                documents.append(_offline_card(store, card_keys, terminal, terminal_id, now, entry))
             else:
-                documents.append(_offline_document(db, cache, terminal, terminal_id, now, entry))
+                documents.append(_offline_document(store, cache, terminal, terminal_id, now, entry))
         except CodeRefused as refused:
             rejected.append({"index": index, "reason": refused.reason})
         except InvalidInput as invalid:
@@ -143,13 +141,12 @@ def upload_offline_logs(
     accepted = duplicates = second = 0
     for document in documents:
         single_use = document["source"] == "offline"
-        if document["result"] == "ok" and single_use and not _first_use(db, document, now):
+        if document["result"] == "ok" and single_use and not _first_use(store, document, now):
             document.update(result="replayed", second_use=True)
             second += 1
-        try:
-            db.scans.insert_one(document)
+        if store.record_scan(document):
             accepted += 1
-        except DuplicateKeyError:
+        else:
             duplicates += 1  # uploaded before
     return {
         "accepted": accepted,
@@ -159,19 +156,17 @@ def upload_offline_logs(
     }
 
 
-def _first_use(db: Database[Document], document: Document, now: datetime) -> bool:
+def _first_use(store: IdentityStore, document: Document, now: datetime) -> bool:
     """Claim the code's one use for this scan; True also when this very scan claimed it in
     an earlier upload (a crash between the claim and the record, then the retry)."""
-    try:
-        db.code_uses.insert_one({"_id": document["jti"], "key": document["dedupe_key"], "at": now})
-    except DuplicateKeyError:
-        claimed = db.code_uses.find_one({"_id": document["jti"]}) or {}
-        return bool(claimed.get("key") == document["dedupe_key"])
-    return True
+    if store.claim_code_use(document["jti"], document["dedupe_key"], now):
+        return True
+    claimed = store.code_use(document["jti"]) or {}
+    return bool(claimed.get("key") == document["dedupe_key"])
 
 
 def _offline_document(
-    db: Database[Document],
+    store: IdentityStore,
     cache: KeyCache,
     terminal: Document,
     terminal_id: str,
@@ -180,7 +175,7 @@ def _offline_document(
 ) -> Document:
     scanned_at, result = _when_and_what(entry, now)
     token = entry["token"]
-    every_key = cache.all_keys(db, now, kid_of(token))
+    every_key = cache.all_keys(store, now, kid_of(token))
     try:
         claims = read_code(token, every_key, scanned_at.timestamp(), leeway=SKEW_SECONDS)
         sub, jti, iat = claims.sub, claims.jti, claims.iat
@@ -191,7 +186,7 @@ def _offline_document(
             raise
         found = refused.claims
         sub, jti, iat = str(found["sub"]), str(found["jti"]), int(found["iat"])
-    if kid_of(token) not in cache.keys_of_time(db, now, datetime.fromtimestamp(iat, UTC)):
+    if kid_of(token) not in cache.keys_of_time(store, now, datetime.fromtimestamp(iat, UTC)):
         raise CodeRefused("forged")  # a key withdrawn before the code, or not signing then
     key = f"offline:{terminal['_id']}:{terminal_id}:{jti}"
     return _document(
@@ -220,7 +215,7 @@ def _when_and_what(entry: dict[str, Any], now: datetime) -> tuple[datetime, str]
 
 
 def _offline_card(
-    db: Database[Document],
+    store: IdentityStore,
     card_keys: KeyCache,
     terminal: Document,
     terminal_id: str,
@@ -236,14 +231,14 @@ def _offline_card(
     if scanned_at < now - UPLOAD_WINDOW:
         raise CodeRefused("too_old")
     token = entry["token"]
-    keys = card_keys.public_keys(db, now, kid_of(token))
+    keys = card_keys.public_keys(store, now, kid_of(token))
     try:
         cid = read_card(token, keys, scanned_at.timestamp(), SKEW_SECONDS).cid
     except CodeRefused as refused:
         if result == "ok" or refused.reason == "forged" or not refused.claims:
             raise
         cid = str(refused.claims["cid"])
-    card = db.printed_codes.find_one({"_id": cid}, {"sub": 1, "revoked_at": 1})
+    card = store.load_card(cid)
     if card is None:
         raise CodeRefused("forged")
     revoked_at = card.get("revoked_at")

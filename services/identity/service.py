@@ -35,20 +35,22 @@ from services.identity import (
 )
 from services.identity.bootstrap import seed_first_admin
 from services.identity.keyring import IdentitySecrets
-from services.identity.store import INDEXES
+from services.identity.store import INDEXES, IdentityStore
 
 expected = DOMAIN_ERRORS
 
 
 def local_links(worker_ctx: Any, actor: Actor) -> Links:
     """identity holds the links itself: read them from its own database."""
-    return delegation.links_of(worker_ctx.service.db, actor, utcnow())
+    return delegation.links_of(worker_ctx.service.store, actor, utcnow())
 
 
 class IdentityService:
     name = "identity"
 
-    db = MongoDatabase("identity", INDEXES, seeds=[seed_first_admin])
+    store: IdentityStore = MongoDatabase(
+        "identity", INDEXES, seeds=[seed_first_admin], store=IdentityStore
+    )
     call = CallContext(access.TABLE, links=local_links)
     metrics = ServiceMetrics()
     keys = IdentitySecrets()
@@ -57,11 +59,11 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
-        return health.check(self.name, self.db)
+        return health.check(self.name, self.store.database)
 
     @timer(interval=outbox.RELAY_SECONDS)
     def relay_events(self) -> None:
-        outbox.relay(self.db, self.dispatch, utcnow())
+        outbox.relay(self.store.database, self.dispatch, utcnow())
 
     # accounts and the jurisdiction tree
 
@@ -70,7 +72,7 @@ class IdentityService:
         self, username: str, password: str, address: str | None = None
     ) -> dict[str, Any]:
         hide = self.keys.pii.lookup_hash
-        return accounts.authenticate(self.db, username, password, utcnow(), address, hide)
+        return accounts.authenticate(self.store, username, password, utcnow(), address, hide)
 
     @rpc(expected_exceptions=expected)
     def create_account(
@@ -84,7 +86,7 @@ class IdentityService:
         scenes: list[str] | None = None,
     ) -> dict[str, Any]:
         return accounts.create_account(
-            self.db,
+            self.store,
             self.call.guard,
             utcnow(),
             username,
@@ -98,117 +100,124 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def get_account(self, account_id: str) -> dict[str, Any]:
-        return accounts.get_account(self.db, self.call.guard, account_id)
+        return accounts.get_account(self.store, self.call.guard, account_id)
 
     @rpc(expected_exceptions=expected)
     def links_for(self) -> dict[str, Any]:
         """What the forwarded user holds through others, for another service's access check."""
-        return delegation.links_of(self.db, self.call.actor, utcnow()).to_wire()
+        return delegation.links_of(self.store, self.call.actor, utcnow()).to_wire()
 
     @rpc(expected_exceptions=expected)
     def set_account_status(self, account_id: str, status: str) -> dict[str, Any]:
-        return accounts.set_status(self.db, self.call.guard, utcnow(), account_id, status)
+        return accounts.set_status(self.store, self.call.guard, utcnow(), account_id, status)
 
     @rpc(expected_exceptions=expected)
     def change_password(self, current: str, new: str) -> dict[str, Any]:
-        return accounts.change_password(self.db, self.call.guard, utcnow(), current, new)
+        return accounts.change_password(self.store, self.call.guard, utcnow(), current, new)
 
     @rpc(expected_exceptions=expected)
     def reset_password(self, account_id: str, new: str) -> dict[str, Any]:
-        return accounts.reset_password(self.db, self.call.guard, utcnow(), account_id, new)
+        return accounts.reset_password(self.store, self.call.guard, utcnow(), account_id, new)
 
     @rpc(expected_exceptions=expected)
     def list_accounts(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return accounts.list_accounts(self.db, self.call.guard, org_path, limit, offset)
+        return accounts.list_accounts(self.store, self.call.guard, org_path, limit, offset)
 
     @rpc(expected_exceptions=expected)
     def create_org_unit(
         self, code: str, name: str, kind: str, parent: str | None = None
     ) -> dict[str, Any]:
-        return orgunits.create_org_unit(self.db, self.call.guard, parent, code, name, kind)
+        return orgunits.create_org_unit(self.store, self.call.guard, parent, code, name, kind)
 
     @rpc(expected_exceptions=expected)
     def get_org_unit(self, path: str) -> dict[str, Any]:
-        return orgunits.get_org_unit(self.db, self.call.guard, path)
+        return orgunits.get_org_unit(self.store, self.call.guard, path)
 
     @rpc(expected_exceptions=expected)
     def list_org_units(self, root: str | None = None) -> list[dict[str, Any]]:
-        return orgunits.list_org_units(self.db, self.call.guard, root)
+        return orgunits.list_org_units(self.store, self.call.guard, root)
 
     @rpc(expected_exceptions=expected)
     def find_org_units(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
-        return orgunits.find_org_units(self.db, self.call.guard, text, limit)
+        return orgunits.find_org_units(self.store, self.call.guard, text, limit)
 
     # subjects
 
     @rpc(expected_exceptions=expected)
     def register_person(self, **fields: Any) -> dict[str, Any]:
-        return subjects.register_person(self.db, self.keys.pii, self.call.guard, utcnow(), **fields)
+        return subjects.register_person(
+            self.store, self.keys.pii, self.call.guard, utcnow(), **fields
+        )
 
     @rpc(expected_exceptions=expected)
     def register_organisation(self, **fields: Any) -> dict[str, Any]:
         return subjects.register_organisation(
-            self.db, self.keys.pii, self.call.guard, utcnow(), **fields
+            self.store, self.keys.pii, self.call.guard, utcnow(), **fields
         )
 
     @rpc(expected_exceptions=expected)
     def subject_profiles(self, after: str = "", limit: int = 1000) -> list[dict[str, Any]]:
         """Bus only (the gateway does not expose it): for services that keep subject facts."""
-        return profiles.list_profiles(self.db, after, limit)
+        return profiles.list_profiles(self.store, after, limit)
 
     @rpc(expected_exceptions=expected)
     def get_subject(self, subject_id: str) -> dict[str, Any]:
-        return subjects.view(subjects.get_subject(self.db, self.call.guard, subject_id))
+        return subjects.view(subjects.get_subject(self.store, self.call.guard, subject_id))
 
     @rpc(expected_exceptions=expected)
     def subject_brief(self, subject_id: str) -> dict[str, Any]:
         """Bus only: for a service checking a binding (an issuer's holder, a fact's subject)."""
-        return subjects.subject_brief(self.db, subject_id)
+        return subjects.subject_brief(self.store, subject_id)
 
     @rpc(expected_exceptions=expected)
     def list_persons(
         self, org_path: str | None = None, limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return subjects.list_persons(self.db, self.call.guard, org_path, limit, offset)
+        return subjects.list_persons(self.store, self.call.guard, org_path, limit, offset)
 
     @rpc(expected_exceptions=expected)
     def add_operator(self, organisation_id: str, account_id: str, role: str) -> dict[str, Any]:
         return subjects.add_operator(
-            self.db, self.call.guard, utcnow(), organisation_id, account_id, role
+            self.store, self.call.guard, utcnow(), organisation_id, account_id, role
         )
 
     @rpc(expected_exceptions=expected)
     def my_organisations(self) -> list[dict[str, Any]]:
-        return subjects.my_organisations(self.db, self.call.guard)
+        return subjects.my_organisations(self.store, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def freeze_subject(self, subject_id: str, reason: str) -> dict[str, Any]:
         return subjects.set_staff_freeze(
-            self.db, self.call.guard, utcnow(), subject_id, True, reason
+            self.store, self.call.guard, utcnow(), subject_id, True, reason
         )
 
     @rpc(expected_exceptions=expected)
     def unfreeze_subject(self, subject_id: str) -> dict[str, Any]:
         return subjects.set_staff_freeze(
-            self.db, self.call.guard, utcnow(), subject_id, False, None
+            self.store, self.call.guard, utcnow(), subject_id, False, None
         )
 
     @rpc(expected_exceptions=expected)
     def freeze_my_code(self) -> dict[str, Any]:
-        return subjects.set_self_freeze(self.db, self.call.guard, True, 0)
+        return subjects.set_self_freeze(self.store, self.call.guard, True, 0)
 
     @rpc(expected_exceptions=expected)
     def unfreeze_my_code(self, token_age_s: float) -> dict[str, Any]:
-        return subjects.set_self_freeze(self.db, self.call.guard, False, token_age_s)
+        return subjects.set_self_freeze(self.store, self.call.guard, False, token_age_s)
 
     # codes and scans
 
     @rpc(expected_exceptions=expected)
     def issue_code(self, organisation_id: str | None = None) -> dict[str, Any]:
         return codes.issue_code(
-            self.db, self.keys.codes, self.call.guard, utcnow(), self.keys.code_ttl, organisation_id
+            self.store,
+            self.keys.codes,
+            self.call.guard,
+            utcnow(),
+            self.keys.code_ttl,
+            organisation_id,
         )
 
     @rpc(expected_exceptions=expected)
@@ -216,7 +225,7 @@ class IdentityService:
         self, token: str, scene: str, terminal_time: str | None = None
     ) -> dict[str, Any]:
         return codes.verify_code(
-            self.db,
+            self.store,
             self.keys.codes,
             self.keys.cards,
             self.keys.pii,
@@ -231,7 +240,7 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def code_jwks(self) -> dict[str, Any]:
         now = utcnow()
-        keys = [self.keys.codes.jwks(self.db, now), self.keys.cards.jwks(self.db, now)]
+        keys = [self.keys.codes.jwks(self.store, now), self.keys.cards.jwks(self.store, now)]
         return {
             "keys": [key for ring in keys for key in ring["keys"]],
             "cache_seconds": int(codekeys.JWKS_CACHE.total_seconds()),
@@ -239,20 +248,20 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def rotate_code_key(self, compromised: bool = False) -> dict[str, Any]:
-        return codes.rotate_keys(self.db, self.keys.codes, utcnow(), bool(compromised))
+        return codes.rotate_keys(self.store, self.keys.codes, utcnow(), bool(compromised))
 
     @rpc(expected_exceptions=expected)
     def rotate_card_key(self, compromised: bool = False) -> dict[str, Any]:
-        return codes.rotate_keys(self.db, self.keys.cards, utcnow(), bool(compromised))
+        return codes.rotate_keys(self.store, self.keys.cards, utcnow(), bool(compromised))
 
     @rpc(expected_exceptions=expected)
     def list_my_scans(self, limit: int = 20, before: str | None = None) -> dict[str, Any]:
-        return scans.list_scans(self.db, self.call.guard, limit, before)
+        return scans.list_scans(self.store, self.call.guard, limit, before)
 
     @rpc(expected_exceptions=expected)
     def upload_scan_logs(self, terminal_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         return scans.upload_offline_logs(
-            self.db,
+            self.store,
             self.keys.codes,
             self.keys.cards,
             self.call.guard,
@@ -264,7 +273,7 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def issue_printed_code(self, person_id: str) -> dict[str, Any]:
         return cards.issue(
-            self.db,
+            self.store,
             self.keys.pii,
             self.keys.cards,
             self.call.guard,
@@ -275,11 +284,11 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def get_printed_code(self, person_id: str) -> dict[str, Any]:
-        return cards.current(self.db, self.keys.pii, self.call.guard, person_id)
+        return cards.current(self.store, self.keys.pii, self.call.guard, person_id)
 
     @rpc(expected_exceptions=expected)
     def printed_status_list(self) -> dict[str, Any]:
-        token = cards.status_list(self.db, self.keys.cards, utcnow(), self.keys.public_url)
+        token = cards.status_list(self.store, self.keys.cards, utcnow(), self.keys.public_url)
         return {"token": token, "ttl": cards.STATUS_TTL}
 
     # proxies and guardians
@@ -287,32 +296,34 @@ class IdentityService:
     @rpc(expected_exceptions=expected)
     def authorize_proxy(self, **fields: Any) -> dict[str, Any]:
         return delegation.authorize_proxy(
-            self.db, self.keys.pii, self.call.guard, utcnow(), **fields
+            self.store, self.keys.pii, self.call.guard, utcnow(), **fields
         )
 
     @rpc(expected_exceptions=expected)
     def answer_proxy_request(self, delegation_id: str, accept: bool) -> dict[str, Any]:
         return delegation.answer_request(
-            self.db, self.call.guard, utcnow(), delegation_id, bool(accept)
+            self.store, self.call.guard, utcnow(), delegation_id, bool(accept)
         )
 
     @rpc(expected_exceptions=expected)
     def appoint_guardian(self, **fields: Any) -> dict[str, Any]:
-        return delegation.appoint_guardian(self.db, self.call.guard, utcnow(), **fields)
+        return delegation.appoint_guardian(self.store, self.call.guard, utcnow(), **fields)
 
     @rpc(expected_exceptions=expected)
     def revoke_delegation(
         self, delegation_id: str, guardianship_of: str | None = None
     ) -> dict[str, Any]:
-        return delegation.revoke(self.db, self.call.guard, utcnow(), delegation_id, guardianship_of)
+        return delegation.revoke(
+            self.store, self.call.guard, utcnow(), delegation_id, guardianship_of
+        )
 
     @rpc(expected_exceptions=expected)
     def list_my_delegations(self) -> dict[str, Any]:
-        return delegation.list_mine(self.db, self.call.guard)
+        return delegation.list_mine(self.store, self.call.guard)
 
     @rpc(expected_exceptions=expected)
     def my_activity(self, limit: int = 50) -> list[dict[str, Any]]:
-        return delegation.activity(self.db, self.call.guard, max(1, min(limit, 200)))
+        return delegation.activity(self.store, self.call.guard, max(1, min(limit, 200)))
 
     # text messages (SMS): identity holds the phone numbers
 
@@ -323,22 +334,22 @@ class IdentityService:
     @event_handler("certs", proxy_acts.NAME)
     @once_per_event
     def on_certs_proxy_act(self, act: dict[str, Any]) -> None:
-        delegation.record_reported_act(self.db, act)
+        delegation.record_reported_act(self.store, act)
 
     @event_handler("policy", proxy_acts.NAME)
     @once_per_event
     def on_policy_proxy_act(self, act: dict[str, Any]) -> None:
-        delegation.record_reported_act(self.db, act)
+        delegation.record_reported_act(self.store, act)
 
     @event_handler("policy", "policy_pushed")
     @once_per_event
     def on_policy_pushed(self, notice: dict[str, Any]) -> None:
         now = utcnow()
-        queued = notifications.queue_policy_push(self.db, now, notice)
+        queued = notifications.queue_policy_push(self.store, now, notice)
         if queued is not None:
-            notifications.deliver(self.db, self.keys.pii, now, queued, self._send_text)
+            notifications.deliver(self.store, self.keys.pii, now, queued, self._send_text)
 
     @timer(interval=10)
     def deliver_texts(self) -> None:
         """Retries, and texts whose first attempt a crash interrupted."""
-        notifications.deliver_due(self.db, self.keys.pii, utcnow(), self._send_text)
+        notifications.deliver_due(self.store, self.keys.pii, utcnow(), self._send_text)

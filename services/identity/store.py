@@ -1,7 +1,25 @@
-"""identity's collections and the indexes they need."""
+"""identity's one door to its database: the only module that names its collections.
 
-from services.common import outbox, signing_keys
-from services.common.mongo import Index
+Methods are named for what identity does with them. The FerretDB rules live here: a write
+that must win once is an insert into a unique key (a username, an ID number's keyed hash, a
+claim, a scan's dedupe key), hot reads go by ``_id``, and listings are bounded. Personal
+data arrive sealed and hashed (:mod:`services.identity.pii`): nothing here sees a number in
+clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common import claims, outbox, signing_keys
+from services.common.mongo import Document, Index
 
 INDEXES = (
     outbox.INDEX,
@@ -26,3 +44,283 @@ INDEXES = (
     Index("notifications", [("state", 1), ("next_at", 1)]),
     Index("disclosures", [("principal", 1), ("at", -1)]),
 )
+LISTED = 5000  # the most a listing reads
+
+
+def _inserted(collection: Collection[Document], document: Document) -> bool:
+    try:
+        collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+class IdentityStore:
+    def __init__(self, database: Database[Document]) -> None:
+        self.database = database
+
+    @property
+    def name(self) -> str:
+        """The database's name (keys a process-wide cache per database)."""
+        return self.database.name
+
+    # claims, counters and events
+
+    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
+        return claims.claim(self.database, key, now, **detail)
+
+    def release_claim(self, key: str) -> None:
+        self.database[claims.CLAIMS].delete_one({"_id": key})
+
+    def take_next(self, counter: str, start: int, now: datetime) -> int:
+        return claims.take_next(self.database, counter, start, now)
+
+    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
+        """Events that leave when ``commit`` (the change's last write) is found done."""
+        outbox.stage(self.database, now, commit, *events)
+
+    def key_ring(self, name: str) -> Collection[Document]:
+        """A ring of signing keys (:mod:`services.common.signing_keys` keeps its rules)."""
+        return self.database[name]
+
+    # accounts and logins
+
+    def insert_account(self, account: Document) -> bool:
+        """False when the username is taken (a unique key)."""
+        return _inserted(self.database.accounts, account)
+
+    def ensure_account(self, account: Document) -> bool:
+        """Insert unless an account of that username exists; True if new."""
+        result = self.database.accounts.update_one(
+            {"username": account["username"]}, {"$setOnInsert": account}, upsert=True
+        )
+        return result.upserted_id is not None
+
+    def load_account(self, account_id: str, fields: Document | None = None) -> Document | None:
+        return self.database.accounts.find_one({"_id": account_id}, fields)
+
+    def account_by_username(self, username: str) -> Document | None:
+        return self.database.accounts.find_one({"username": username})
+
+    def accounts_within(self, root: str, offset: int, limit: int) -> list[Document]:
+        query: Document = {"org_ancestors": root} if root else {}
+        cursor = self.database.accounts.find(query).sort("_id", 1)
+        return list(cursor.skip(offset).limit(limit))
+
+    def update_account(self, account_id: str, changes: Document) -> None:
+        self.database.accounts.update_one({"_id": account_id}, {"$set": changes})
+
+    def login_pair(self, pair: str) -> Document:
+        return self.database.login_pairs.find_one({"_id": pair}) or {}
+
+    def put_login_pair(self, pair: str, record: Document) -> None:
+        with suppress(DuplicateKeyError):  # two logins at once: either one's record will do
+            self.database.login_pairs.replace_one({"_id": pair}, record, upsert=True)
+
+    def login_lock(self, key: str) -> Document | None:
+        return self.database.login_locks.find_one({"_id": key})
+
+    def lock_login(self, key: str, until: datetime) -> None:
+        with suppress(DuplicateKeyError):  # a racing failure wrote the same lock
+            self.database.login_locks.replace_one({"_id": key}, {"until": until}, upsert=True)
+
+    # persons and organisations
+
+    def load_person(self, person_id: str, fields: Document | None = None) -> Document | None:
+        return self.database.persons.find_one({"_id": person_id}, fields)
+
+    def load_organisation(self, org_id: str, fields: Document | None = None) -> Document | None:
+        return self.database.organisations.find_one({"_id": org_id}, fields)
+
+    def load_subject(self, sub: str) -> Document | None:
+        """A person (``p_…``) or an organisation (``o_…``)."""
+        collection = self.database.persons if sub.startswith("p_") else self.database.organisations
+        return collection.find_one({"_id": sub})
+
+    def insert_person(self, person: Document) -> bool:
+        """False when the ID number is registered (its keyed hash is a unique key)."""
+        return _inserted(self.database.persons, person)
+
+    def insert_organisation(self, organisation: Document) -> bool:
+        """False when the credit code is registered (a unique key)."""
+        return _inserted(self.database.organisations, organisation)
+
+    def delete_person(self, person_id: str) -> None:
+        self.database.persons.delete_one({"_id": person_id})
+
+    def person_by_number(self, number_hash: str) -> Document | None:
+        return self.database.persons.find_one({"id_number.hash": number_hash})
+
+    def organisation_by_code(self, code_hash: str) -> Document | None:
+        return self.database.organisations.find_one({"credit_code.hash": code_hash})
+
+    def update_subject(self, sub: str, changes: Document) -> None:
+        collection = self.database.persons if sub.startswith("p_") else self.database.organisations
+        collection.update_one({"_id": sub}, {"$set": changes})
+
+    def persons_within(self, root: str, offset: int, limit: int) -> list[Document]:
+        """The newest first (a counter's last ones)."""
+        cursor = self.database.persons.find({"org_ancestors": root})
+        return list(cursor.sort([("created_at", -1), ("_id", 1)]).skip(offset).limit(limit))
+
+    def person_names(self, ids: Iterable[str]) -> dict[str, str]:
+        found = self.database.persons.find({"_id": {"$in": sorted(set(ids))}}, {"name": 1})
+        return {p["_id"]: p["name"] for p in found}
+
+    def persons_by_ids(self, ids: Iterable[str], fields: Document) -> list[Document]:
+        return list(self.database.persons.find({"_id": {"$in": sorted(set(ids))}}, fields))
+
+    def organisations_by_ids(self, ids: Iterable[str]) -> dict[str, Document]:
+        found = self.database.organisations.find({"_id": {"$in": sorted(set(ids))}})
+        return {o["_id"]: o for o in found}
+
+    def subjects_after(self, after: str, fields: Document, limit: int) -> list[Document]:
+        """Organisations and persons whose id sorts after ``after``, by id (each kind up to
+        ``limit``: the caller merges them)."""
+        found: list[Document] = []
+        for name in ("organisations", "persons"):
+            cursor = self.database[name].find({"_id": {"$gt": after}}, fields).sort("_id", 1)
+            found.extend(cursor.limit(limit))
+        return found
+
+    # operators of organisations
+
+    def insert_operator(self, link: Document) -> None:
+        self.database.org_operators.insert_one(link)
+
+    def put_operator(self, link: Document) -> None:
+        self.database.org_operators.update_one({"_id": link["_id"]}, {"$set": link}, upsert=True)
+
+    def operator_link(self, link_id: str) -> Document | None:
+        return self.database.org_operators.find_one({"_id": link_id})
+
+    def operator_links(self, account_id: str | None, subject_id: str | None) -> list[Document]:
+        """Links naming the account as operator, or its person as legal representative."""
+        held: list[Document] = [{"account_id": account_id}] if account_id else []
+        held += [{"subject_id": subject_id}] if subject_id else []
+        return list(self.database.org_operators.find({"$or": held})) if held else []
+
+    # org units
+
+    def load_org_unit(self, path: str, fields: Document | None = None) -> Document | None:
+        return self.database.org_units.find_one({"_id": path}, fields)
+
+    def insert_org_unit(self, unit: Document) -> bool:
+        return _inserted(self.database.org_units, unit)
+
+    def org_units_within(self, root: str | None) -> list[Document]:
+        query: Document = {"ancestors": root} if root else {}
+        return list(self.database.org_units.find(query).sort("_id", 1).limit(LISTED))
+
+    def org_unit_names(self, paths: Iterable[str]) -> dict[str, str]:
+        found = self.database.org_units.find({"_id": {"$in": sorted(set(paths))}}, {"name": 1})
+        return {u["_id"]: u["name"] for u in found}
+
+    # delegations and what proxies did
+
+    def insert_delegation(self, delegation: Document) -> None:
+        self.database.delegations.insert_one(delegation)
+
+    def load_delegation(self, delegation_id: str) -> Document | None:
+        return self.database.delegations.find_one({"_id": delegation_id})
+
+    def advance_delegation(self, delegation: Document, update: Document, now: datetime) -> Document:
+        """Compare-and-set on the delegation's revision (:func:`services.common.claims.advance`)."""
+        return claims.advance(self.database, "delegations", delegation, update, now)
+
+    def guardianships(self, ward: str, guardian: str) -> list[Document]:
+        found = self.database.delegations.find(
+            {"principal": ward, "proxy": guardian, "kind": "guardian"}
+        )
+        return list(found)
+
+    def delegations_of(self, sub: str) -> list[Document]:
+        """Those the person gave and those given to them, newest first."""
+        found = self.database.delegations.find({"$or": [{"principal": sub}, {"proxy": sub}]})
+        return list(found.sort("created_at", -1).limit(LISTED))
+
+    def delegations_to(self, proxy: str) -> list[Document]:
+        return list(self.database.delegations.find({"proxy": proxy}).limit(LISTED))
+
+    def record_proxy_action(self, action: Document) -> None:
+        """Kept once by its id (an act reported twice by another service)."""
+        _inserted(self.database.proxy_actions, action)
+
+    def proxy_actions(self, role: str, sub: str, limit: int) -> list[Document]:
+        """What was done for ``sub`` (``role`` ``principal``) or by them (``proxy``)."""
+        found = self.database.proxy_actions.find({role: sub}).sort("at", -1)
+        return list(found.limit(limit))
+
+    # disclosures and texts
+
+    def record_disclosure(self, disclosure: Document) -> None:
+        """Kept once by its id."""
+        _inserted(self.database.disclosures, disclosure)
+
+    def disclosures_of(self, principal: str, limit: int) -> list[Document]:
+        found = self.database.disclosures.find({"principal": principal}).sort("at", -1)
+        return list(found.limit(limit))
+
+    def insert_notification(self, notification: Document) -> bool:
+        return _inserted(self.database.notifications, notification)
+
+    def due_notification(self, notification_id: str, now: datetime) -> Document | None:
+        due = {"_id": notification_id, "state": "pending", "next_at": {"$lte": now}}
+        return self.database.notifications.find_one(due)
+
+    def update_notification(self, notification_id: str, changes: Document) -> None:
+        self.database.notifications.update_one({"_id": notification_id}, {"$set": changes})
+
+    def due_notifications(self, now: datetime, limit: int) -> list[str]:
+        due = {"state": "pending", "next_at": {"$lte": now}}
+        return [d["_id"] for d in self.database.notifications.find(due, {"_id": 1}).limit(limit)]
+
+    # scans of codes
+
+    def record_scan(self, scan: Document) -> bool:
+        """False when a scan of that dedupe key (an offline upload again) is recorded."""
+        return _inserted(self.database.scans, scan)
+
+    def claim_code_use(self, jti: str, key: str, now: datetime) -> bool:
+        """A code's one use (``code_uses`` keyed by ``jti``): True for exactly one caller."""
+        return _inserted(self.database.code_uses, {"_id": jti, "key": key, "at": now})
+
+    def code_use(self, jti: str) -> Document | None:
+        return self.database.code_uses.find_one({"_id": jti})
+
+    def scans_of(self, subjects: list[str], before: datetime | None, limit: int) -> list[Document]:
+        query: Document = {"sub": {"$in": subjects}}
+        if before is not None:
+            query["at"] = {"$lt": before}
+        found = self.database.scans.find(query).sort([("at", -1), ("_id", -1)])
+        return list(found.limit(limit))
+
+    # printed cards
+
+    def insert_card(self, card: Document) -> None:
+        self.database.printed_codes.insert_one(card)
+
+    def revoke_cards_before(self, sub: str, card: Document, now: datetime) -> None:
+        """Every active card of ``sub`` issued before ``card`` (of two at the same moment,
+        the lower id)."""
+        earlier = [
+            {"issued_at": {"$lt": card["issued_at"]}},
+            {"issued_at": card["issued_at"], "_id": {"$lt": card["_id"]}},
+        ]
+        self.database.printed_codes.update_many(
+            {"sub": sub, "status": "active", "$or": earlier},
+            {"$set": {"status": "revoked", "revoked_at": now}},
+        )
+
+    def active_card(self, sub: str) -> Document | None:
+        return self.database.printed_codes.find_one({"sub": sub, "status": "active"})
+
+    def load_card(self, card_id: str) -> Document | None:
+        return self.database.printed_codes.find_one({"_id": card_id})
+
+    def card_places(self) -> list[Document]:
+        """Every card with a place in the status list: its place, status and holder."""
+        found = self.database.printed_codes.find(
+            {"idx": {"$exists": True}}, {"idx": 1, "status": 1, "sub": 1}
+        )
+        return list(found)

@@ -13,13 +13,9 @@ import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common import outbox
 from services.common.access import Guard
 from services.common.actor import Actor, ancestors
-from services.common.claims import claim, take_next
 from services.common.codec import to_wire
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from services.common.mongo import Document
@@ -29,6 +25,7 @@ from services.identity.idnumbers import age_on, parse_credit_code, parse_residen
 from services.identity.orgunits import require_unit
 from services.identity.pii import PiiKeys
 from services.identity.profiles import profile_of_view
+from services.identity.store import IdentityStore
 
 _PHONE = re.compile(r"^1[3-9]\d{9}\Z")
 CONCESSIONS = frozenset({"none", "elderly", "disabled", "student", "veteran"})
@@ -112,7 +109,7 @@ def organisation_view(org: Document) -> dict[str, Any]:
 
 
 def register_person(
-    db: Database[Document],
+    store: IdentityStore,
     keys: PiiKeys,
     guard: Guard,
     now: datetime,
@@ -128,7 +125,7 @@ def register_person(
 ) -> dict[str, Any]:
     actor = guard.actor
     org_path = _require_staff_over(guard, org_path)
-    require_unit(db, org_path, "org_path")
+    require_unit(store, org_path, "org_path")
     name = checked_name(name)
     resident = parse_resident_id(id_number, today=now.date())
     if birth_date is not None and birth_date != resident.birth_date.isoformat():
@@ -140,7 +137,7 @@ def register_person(
     if concession not in CONCESSIONS:
         raise InvalidInput(f"one of {', '.join(sorted(CONCESSIONS))}", field="concession")
     sub = new_sub("p")
-    login = _prepare_login(db, actor, now, account, sub, org_path, name)
+    login = _prepare_login(store, actor, now, account, sub, org_path, name)
     person: Document = {
         "_id": sub,
         "name": name,
@@ -162,19 +159,14 @@ def register_person(
     # The last write of the registration commits its event: the login when there is one
     # (a taken username undoes the person), else the person.
     commit = outbox.Commit("accounts", login["_id"]) if login else outbox.Commit("persons", sub)
-    outbox.stage(db, now, commit, registered(person_view(person)))
-    try:
-        db.persons.insert_one(person)
-    except DuplicateKeyError as exc:
-        raise _already_registered(
-            db, guard, now, db.persons, "id_number.hash", person["id_number"]["hash"], "id_number"
-        ) from exc
-    if login is not None:
-        try:
-            db.accounts.insert_one(login)
-        except DuplicateKeyError as exc:
-            db.persons.delete_one({"_id": sub})  # undo the first half: nothing half-written
-            raise Conflict("this username is taken", field="account.username") from exc
+    store.stage_events(now, commit, registered(person_view(person)))
+    number = person["id_number"]["hash"]
+    if not store.insert_person(person):
+        existing = store.person_by_number(number)
+        raise _already_registered(store, guard, now, existing, number, "id_number")
+    if login is not None and not store.insert_account(login):
+        store.delete_person(sub)  # undo the first half: nothing half-written
+        raise Conflict("this username is taken", field="account.username")
     return person_view(person)
 
 
@@ -185,11 +177,10 @@ CHINA_OFFSET = timedelta(hours=8)  # the clerk's day is Beijing's
 
 
 def _already_registered(
-    db: Database[Document],
+    store: IdentityStore,
     guard: Guard,
     now: datetime,
-    collection: Any,
-    key: str,
+    existing: Document | None,
     value: str,
     field: str,
 ) -> Exception:
@@ -197,7 +188,6 @@ def _already_registered(
     clerk can see it anyway). Elsewhere: nothing about the subject (no name, no area, no id);
     the attempt is shown to the subject in their activity and counted, so a clerk cannot
     list who lives in the city by typing numbers (past the daily allowance: 429)."""
-    existing = collection.find_one({key: value})
     if existing is not None and guard.allows(access.subject(existing)):
         return Conflict(
             "this ID number is already registered", field=field, existing=existing["_id"]
@@ -206,10 +196,10 @@ def _already_registered(
     # again is the same attempt, shown once to the person and counted once.
     local = now + CHINA_OFFSET
     day = local.date().isoformat()
-    if not claim(db, f"foreign-number:{guard.actor.account_id}:{day}:{value}", now):
+    if not store.claim(f"foreign-number:{guard.actor.account_id}:{day}:{value}", now):
         return _not_registrable(field)
     if existing is not None:
-        db.disclosures.insert_one(
+        store.record_disclosure(
             {
                 "_id": "dis_" + secrets.token_hex(8),
                 "principal": existing["_id"],
@@ -221,7 +211,7 @@ def _already_registered(
             }
         )
     counter = f"foreign-number:{guard.actor.account_id}:{day}"
-    if take_next(db, counter, 0, now) >= FOREIGN_NUMBER_ATTEMPTS:
+    if store.take_next(counter, 0, now) >= FOREIGN_NUMBER_ATTEMPTS:
         midnight = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=UTC)
         return RateLimited(
             "too many numbers that cannot be registered here today",
@@ -240,7 +230,7 @@ def _not_registrable(field: str) -> Conflict:
 
 
 def _prepare_login(
-    db: Database[Document],
+    store: IdentityStore,
     actor: Actor,
     now: datetime,
     account: dict[str, Any] | None,
@@ -257,35 +247,34 @@ def _prepare_login(
         raise InvalidInput("3–64 letters, digits or . _ @ -", field="account.username")
     if not isinstance(password, str) or not 8 <= len(password) <= 128:
         raise InvalidInput("a password of 8–128 characters is required", field="account.password")
-    if db.accounts.find_one({"username": username.lower()}, {"_id": 1}) is not None:
+    if store.account_by_username(username.lower()) is not None:
         raise Conflict("this username is taken", field="account.username")
     return accounts.build_account(
         username, password, ["citizen"], org_path, name, sub, [], now, actor.account_id
     )
 
 
-def load(db: Database[Document], sub: Any) -> Document | None:
-    return find_subject(db, sub) if isinstance(sub, str) and sub[:2] in ("p_", "o_") else None
+def load(store: IdentityStore, sub: Any) -> Document | None:
+    return find_subject(store, sub) if isinstance(sub, str) and sub[:2] in ("p_", "o_") else None
 
 
-def find_subject(db: Database[Document], sub: str) -> Document | None:
-    collection = db.persons if sub.startswith("p_") else db.organisations
-    return collection.find_one({"_id": sub})
+def find_subject(store: IdentityStore, sub: str) -> Document | None:
+    return store.load_subject(sub)
 
 
-def get_subject(db: Database[Document], guard: Guard, sub: Any, what: str = "subject") -> Document:
+def get_subject(store: IdentityStore, guard: Guard, sub: Any, what: str = "subject") -> Document:
     """The subject, if the operation's rule allows it on them; 404 as if absent otherwise."""
-    subject = load(db, sub)
+    subject = load(store, sub)
     if subject is None:
         raise NotFound(f"no such {what}")
     guard.require(access.subject(subject), f"no such {what}")
     return subject
 
 
-def subject_brief(db: Database[Document], sub: Any) -> dict[str, Any]:
+def subject_brief(store: IdentityStore, sub: Any) -> dict[str, Any]:
     """For another service checking a binding (an issuer's holder, a fact's subject): that
     the subject exists, its kind, name, status and org unit; nothing else about it."""
-    subject = load(db, sub)
+    subject = load(store, sub)
     if subject is None:
         raise NotFound("no such subject", field="subject")
     kind = "person" if subject["_id"].startswith("p_") else "organisation"
@@ -313,20 +302,15 @@ def view(subject: Document) -> dict[str, Any]:
 
 
 def list_persons(
-    db: Database[Document], guard: Guard, org_path: str | None, limit: int, offset: int
+    store: IdentityStore, guard: Guard, org_path: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
     root = _require_staff_over(guard, org_path or guard.actor.org_path or "")
-    cursor = (
-        db.persons.find({"org_ancestors": root})
-        .sort([("created_at", -1), ("_id", 1)])  # the newest first: a counter's last ones
-        .skip(max(0, offset))
-        .limit(max(1, min(limit, 200)))
-    )
-    return {"items": [person_view(p) for p in cursor], "limit": limit, "offset": offset}
+    found = store.persons_within(root, max(0, offset), max(1, min(limit, 200)))
+    return {"items": [person_view(p) for p in found], "limit": limit, "offset": offset}
 
 
 def register_organisation(
-    db: Database[Document],
+    store: IdentityStore,
     keys: PiiKeys,
     guard: Guard,
     now: datetime,
@@ -337,11 +321,11 @@ def register_organisation(
 ) -> dict[str, Any]:
     actor = guard.actor
     org_path = _require_staff_over(guard, org_path)
-    require_unit(db, org_path, "org_path")
+    require_unit(store, org_path, "org_path")
     name = checked_name(name)
     code = parse_credit_code(credit_code)
     if legal_representative is not None:
-        representative = load(db, legal_representative)
+        representative = load(store, legal_representative)
         if representative is None or not representative["_id"].startswith("p_"):
             raise NotFound("no such person", field="legal_representative")
         guard.require(
@@ -365,7 +349,7 @@ def register_organisation(
         # decides its payouts, shows its code): a link to their person, written first, so
         # that an organisation never exists without it (a link to one never made grants
         # nothing).
-        db.org_operators.insert_one(
+        store.insert_operator(
             {
                 "_id": f"{sub}:{legal_representative}",
                 "org_id": sub,
@@ -375,33 +359,25 @@ def register_organisation(
                 "created_by": actor.account_id,
             }
         )
-    outbox.stage(db, now, outbox.Commit("organisations", sub), registered(organisation_view(org)))
-    try:
-        db.organisations.insert_one(org)
-    except DuplicateKeyError as exc:
-        raise _already_registered(
-            db,
-            guard,
-            now,
-            db.organisations,
-            "credit_code.hash",
-            org["credit_code"]["hash"],
-            "credit_code",
-        ) from exc
+    store.stage_events(now, outbox.Commit("organisations", sub), registered(organisation_view(org)))
+    code = org["credit_code"]["hash"]
+    if not store.insert_organisation(org):
+        existing = store.organisation_by_code(code)
+        raise _already_registered(store, guard, now, existing, code, "credit_code")
     return organisation_view(org)
 
 
 def add_operator(
-    db: Database[Document], guard: Guard, now: datetime, org_id: str, account_id: str, role: str
+    store: IdentityStore, guard: Guard, now: datetime, org_id: str, account_id: str, role: str
 ) -> dict[str, Any]:
     """An enterprise account of the caller's jurisdiction becomes an operator of an
     organisation of it: both ends are checked, as for every binding."""
-    org = get_subject(db, guard, org_id, "organisation")
+    org = get_subject(store, guard, org_id, "organisation")
     if not org["_id"].startswith("o_"):
         raise NotFound("no such organisation")
     if role not in OPERATOR_ROLES:
         raise InvalidInput(f"one of {', '.join(sorted(OPERATOR_ROLES))}", field="role")
-    account = accounts.load(db, account_id)
+    account = accounts.load(store, account_id)
     if (
         account is None
         or "enterprise" not in account["roles"]
@@ -416,38 +392,31 @@ def add_operator(
         "created_at": now,
         "created_by": guard.actor.account_id,
     }
-    db.org_operators.update_one({"_id": link["_id"]}, {"$set": link}, upsert=True)
+    store.put_operator(link)
     return to_wire({k: v for k, v in link.items() if k != "_id"})
 
 
-def operated_by(db: Database[Document], account_id: str | None, org_id: str) -> bool:
-    return (
-        account_id is not None
-        and db.org_operators.find_one({"_id": f"{org_id}:{account_id}"}, {"_id": 1}) is not None
-    )
+def operated_by(store: IdentityStore, account_id: str | None, org_id: str) -> bool:
+    return account_id is not None and store.operator_link(f"{org_id}:{account_id}") is not None
 
 
-def _links(
-    db: Database[Document], account_id: str | None, subject_id: str | None
-) -> list[Document]:
+def _links(store: IdentityStore, account_id: str | None, subject_id: str | None) -> list[Document]:
     """The organisations an account operates, and those whose legal representative is the
     account's person."""
-    held: list[Document] = [{"account_id": account_id}] if account_id else []
-    held += [{"subject_id": subject_id}] if subject_id else []
-    return list(db.org_operators.find({"$or": held})) if held else []
+    return store.operator_links(account_id, subject_id)
 
 
 def operated_ids(
-    db: Database[Document], account_id: str | None, subject_id: str | None = None
+    store: IdentityStore, account_id: str | None, subject_id: str | None = None
 ) -> list[str]:
-    return sorted({link["org_id"] for link in _links(db, account_id, subject_id)})
+    return sorted({link["org_id"] for link in _links(store, account_id, subject_id)})
 
 
-def my_organisations(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+def my_organisations(store: IdentityStore, guard: Guard) -> list[dict[str, Any]]:
     guard.done()
-    links = _links(db, guard.actor.account_id, guard.actor.subject_id)
+    links = _links(store, guard.actor.account_id, guard.actor.subject_id)
     ids = [link["org_id"] for link in links]
-    orgs = {o["_id"]: o for o in db.organisations.find({"_id": {"$in": ids}})}
+    orgs = store.organisations_by_ids(ids)
     return [
         {**organisation_view(orgs[link["org_id"]]), "role": link["role"]}
         for link in links
@@ -456,12 +425,13 @@ def my_organisations(db: Database[Document], guard: Guard) -> list[dict[str, Any
 
 
 def set_staff_freeze(
-    db: Database[Document], guard: Guard, now: datetime, sub: str, frozen: bool, reason: str | None
+    store: IdentityStore, guard: Guard, now: datetime, sub: str, frozen: bool, reason: str | None
 ) -> dict[str, Any]:
-    subject = get_subject(db, guard, sub)
+    subject = get_subject(store, guard, sub)
     if frozen and (not isinstance(reason, str) or not reason.strip()):
         raise InvalidInput("a reason is required to freeze", field="reason")
-    unit = db.org_units.find_one({"_id": guard.actor.org_path}, {"name": 1}) or {}
+    here = guard.actor.org_path
+    unit = (store.load_org_unit(here, {"name": 1}) if here else None) or {}
     value = (
         {
             "reason": reason.strip(),
@@ -472,13 +442,12 @@ def set_staff_freeze(
         if frozen and reason
         else None
     )
-    collection = db.persons if subject["_id"].startswith("p_") else db.organisations
-    collection.update_one({"_id": subject["_id"]}, {"$set": {"frozen_staff": value}})
+    store.update_subject(subject["_id"], {"frozen_staff": value})
     return view({**subject, "frozen_staff": value})
 
 
 def set_self_freeze(
-    db: Database[Document], guard: Guard, frozen: bool, token_age_s: float
+    store: IdentityStore, guard: Guard, frozen: bool, token_age_s: float
 ) -> dict[str, Any]:
     guard.done()
     actor = guard.actor
@@ -486,8 +455,8 @@ def set_self_freeze(
         raise Forbidden("only a person freezes their own code")
     if not frozen and token_age_s > 300:
         raise Forbidden("log in again to unfreeze your code", code="reauthenticate")
-    db.persons.update_one({"_id": actor.subject_id}, {"$set": {"frozen_self": frozen}})
-    person = db.persons.find_one({"_id": actor.subject_id})
+    store.update_subject(actor.subject_id, {"frozen_self": frozen})
+    person = store.load_person(actor.subject_id)
     if person is None:
         raise NotFound("no such person")
     return person_view(person)

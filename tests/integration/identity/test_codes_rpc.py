@@ -16,6 +16,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.common import signing_keys
 from services.common.actor import Actor
 from services.common.codec import utcnow
+from services.common.config import load_settings
 from services.common.crypto import public_key_from_jwk
 from services.identity import cards, cardtoken, codekeys
 from services.identity.codetoken import CodeRefused, read_code
@@ -280,7 +281,7 @@ def test_a_card_printed_before_cards_were_signed_works_online_until_replaced(
 ) -> None:
     config, person = city["config"], city["person"]
     code = cards.LEGACY_PREFIX + "k3v9Qz0-legacy-card"
-    keys = PiiKeys.from_secret(config["SECRET_KEY"])
+    keys = PiiKeys.from_secret(load_settings(config).SECRET_KEY.get_secret_value())
     with identity_db(config) as db:
         db.printed_codes.insert_one(
             {
