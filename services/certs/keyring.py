@@ -43,7 +43,7 @@ WALLET_OVERLAP = timedelta(hours=1)
 
 def wallet_signing_key(db: Database[Document], wrap_key: bytes, now: datetime) -> tuple[str, Any]:
     """The key that signs presentations (the city wallet's), created on first use."""
-    active = signing_keys.signer(db.wallet_keys, wrap_key, now)
+    active = signing_keys.signer(signing_keys.CollectionRing(db.wallet_keys), wrap_key, now)
     return active.kid, signing_keys.private_key(active, wrap_key)
 
 
@@ -58,5 +58,5 @@ def wallet_jwks(db: Database[Document], wrap_key: bytes, now: datetime) -> list[
 
 
 def _published(db: Database[Document], wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
-    ring = signing_keys.ring(db.wallet_keys, wrap_key, now)
+    ring = signing_keys.ring(signing_keys.CollectionRing(db.wallet_keys), wrap_key, now)
     return signing_keys.published(ring, now, WALLET_OVERLAP)

@@ -12,19 +12,19 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ROLES = frozenset(
-    {
-        "citizen",
-        "enterprise",
-        "staff",
-        "supervisor",
-        "assessor",
-        "auditor",
-        "verifier",
-        "partner",
-        "admin",
-    }
+# Every role, in the order tables list them.
+ROLE_ORDER = (
+    "citizen",
+    "enterprise",
+    "staff",
+    "supervisor",
+    "assessor",
+    "auditor",
+    "verifier",
+    "partner",
+    "admin",
 )
+ROLES = frozenset(ROLE_ORDER)
 STAFF_ROLES = frozenset({"staff", "supervisor", "admin"})
 
 

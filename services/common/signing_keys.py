@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.collection import Collection
@@ -37,6 +38,43 @@ LEGACY_ACTIVE = "current"  # the slot of the signing key before keys had generat
 
 def index(collection: str) -> Index:
     return Index(collection, [("slot", 1)], unique=True)
+
+
+class KeyRing(Protocol):
+    """Where a ring's key documents are kept (a service's store hands one out)."""
+
+    def documents(self) -> list[Document]: ...
+
+    def in_slot(self, slot: str) -> Document | None: ...
+
+    def add(self, document: Document) -> bool:
+        """False when a key of that slot (or id) exists: of two rotations at once one adds."""
+        ...
+
+    def change(self, kid: str, changes: Document) -> None: ...
+
+
+@dataclass(frozen=True)
+class CollectionRing:
+    """A ring kept in a collection of its own (``slot`` a unique key)."""
+
+    collection: Collection[Document]
+
+    def documents(self) -> list[Document]:
+        return list(self.collection.find({}))
+
+    def in_slot(self, slot: str) -> Document | None:
+        return self.collection.find_one({"slot": slot})
+
+    def add(self, document: Document) -> bool:
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def change(self, kid: str, changes: Document) -> None:
+        self.collection.update_one({"_id": kid}, {"$set": changes})
 
 
 @dataclass(frozen=True)
@@ -90,20 +128,18 @@ def of_documents(documents: list[Document], now: datetime) -> list[Key]:
     return found
 
 
-def load(
-    keys: Collection[Document], wrap_key: bytes, now: datetime, prefix: str = ""
-) -> list[Document]:
+def load(keys: KeyRing, wrap_key: bytes, now: datetime, prefix: str = "") -> list[Document]:
     """Every key's document; generation 0 is made when there is none. ``prefix`` starts
     the kid of every key of the ring (a ring sharing a JWKS with another, told apart)."""
-    documents = [d for d in keys.find({}) if _generation(d) is not None]
+    documents = [d for d in keys.documents() if _generation(d) is not None]
     return documents or [_first(keys, wrap_key, now, prefix)]
 
 
-def ring(keys: Collection[Document], wrap_key: bytes, now: datetime) -> list[Key]:
+def ring(keys: KeyRing, wrap_key: bytes, now: datetime) -> list[Key]:
     return of_documents(load(keys, wrap_key, now), now)
 
 
-def signer(keys: Collection[Document], wrap_key: bytes, now: datetime) -> Key:
+def signer(keys: KeyRing, wrap_key: bytes, now: datetime) -> Key:
     return signing(ring(keys, wrap_key, now), now)
 
 
@@ -127,9 +163,7 @@ def of_time(ring: list[Key], at: datetime) -> list[Key]:
     return [k for k in ring if k.signed_at(at)]
 
 
-def rotate(
-    keys: Collection[Document], wrap_key: bytes, now: datetime, lead: timedelta, prefix: str = ""
-) -> Key:
+def rotate(keys: KeyRing, wrap_key: bytes, now: datetime, lead: timedelta, prefix: str = "") -> Key:
     """Add the next generation, signing from ``now + lead``; 409 while one is still ahead."""
     latest = of_documents(load(keys, wrap_key, now, prefix), now)[-1]
     if latest.signs_from > now:
@@ -139,14 +173,14 @@ def rotate(
     return _add(keys, wrap_key, now, latest.generation + 1, now + lead, prefix)
 
 
-def withdraw(keys: Collection[Document], wrap_key: bytes, now: datetime, prefix: str = "") -> Key:
+def withdraw(keys: KeyRing, wrap_key: bytes, now: datetime, prefix: str = "") -> Key:
     """The signing key was compromised: refused and unpublished from now (with any
     generation still ahead of its moment); a new generation signs at once."""
     current = of_documents(load(keys, wrap_key, now, prefix), now)
     compromised = signing(current, now)
     for key in current:
         if key.kid == compromised.kid or key.signs_from > now:
-            keys.update_one({"_id": key.kid}, {"$set": {"withdrawn_at": now}})
+            keys.change(key.kid, {"withdrawn_at": now})
     return _add(keys, wrap_key, now, current[-1].generation + 1, now, prefix)
 
 
@@ -155,7 +189,7 @@ def private_key(key: Key, wrap_key: bytes) -> Ed25519PrivateKey:
 
 
 def _add(
-    keys: Collection[Document],
+    keys: KeyRing,
     wrap_key: bytes,
     now: datetime,
     generation: int,
@@ -163,26 +197,22 @@ def _add(
     prefix: str,
 ) -> Key:
     document = _new_document(wrap_key, now, generation, at, prefix)
-    try:
-        keys.insert_one(document)
-    except DuplicateKeyError as exc:
-        raise Conflict("another rotation happened at the same time", state="rotating") from exc
+    if not keys.add(document):
+        raise Conflict("another rotation happened at the same time", state="rotating")
     return next(k for k in ring(keys, wrap_key, now) if k.kid == document["_id"])
 
 
-def _first(keys: Collection[Document], wrap_key: bytes, now: datetime, prefix: str) -> Document:
+def _first(keys: KeyRing, wrap_key: bytes, now: datetime, prefix: str) -> Document:
     """Generation 0: the signing key of before generations when there is one (kept, so what
     it signed still verifies), else a new key. Of two workers at once, one inserts."""
-    legacy = keys.find_one({"slot": LEGACY_ACTIVE})
+    legacy = keys.in_slot(LEGACY_ACTIVE)
     if legacy is not None:
         changes = {"slot": "g0", "generation": 0, "signs_from": legacy["created_at"]}
-        keys.update_one({"_id": legacy["_id"]}, {"$set": {**changes, "withdrawn_at": None}})
+        keys.change(legacy["_id"], {**changes, "withdrawn_at": None})
         return {**legacy, **changes, "withdrawn_at": None}
     document = _new_document(wrap_key, now, 0, now, prefix)
-    try:
-        keys.insert_one(document)
-    except DuplicateKeyError:
-        found = keys.find_one({"slot": "g0"})
+    if not keys.add(document):
+        found = keys.in_slot("g0")
         assert found is not None
         return found
     return document

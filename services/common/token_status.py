@@ -84,29 +84,37 @@ def sign(
     return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": kid, "typ": TYPE})
 
 
+def typed_claims(
+    token: str, keys: Mapping[str, Ed25519PublicKey], typ: str, required: list[str]
+) -> dict[str, Any] | None:
+    """The claims of an EdDSA JWT of type ``typ`` signed by one of ``keys`` (its ``kid``),
+    each of ``required`` present; None otherwise. Times are the caller's to judge (a
+    terminal's clock may be off: it says ``clock``, not ``forged``)."""
+    try:
+        header = jwt.get_unverified_header(token)
+        key = keys.get(str(header.get("kid")))
+        if header.get("typ") != typ or key is None:
+            return None
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=["EdDSA"],
+            options={"require": required, "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims
+
+
 def read(
     token: str, keys: Mapping[str, Ed25519PublicKey], now: float, skew: int = 30
 ) -> dict[str, Any]:
     """The verified claims of a list token (its signature by one of ``keys``, its type, an
     expiry it must carry and that has not passed, an issue time not ahead of ``now`` by
     more than ``skew``), or :class:`StatusListError`."""
-    try:
-        header = jwt.get_unverified_header(token)
-        key = keys.get(str(header.get("kid")))
-        if header.get("typ") != TYPE or key is None:
-            raise StatusListError("not a status list signed by a known key")
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=["EdDSA"],
-            options={
-                "require": ["sub", "iat", "exp", "status_list"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.PyJWTError as exc:
-        raise StatusListError("not a valid status list") from exc
+    claims = typed_claims(token, keys, TYPE, ["sub", "iat", "exp", "status_list"])
+    if claims is None:
+        raise StatusListError("not a status list signed by a known key")
     if now > float(claims["exp"]):
         raise StatusListError("the status list has expired: fetch it again")
     if float(claims["iat"]) > now + skew:

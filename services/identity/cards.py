@@ -169,6 +169,10 @@ def check(
 
 
 def _claims(store: IdentityStore, cards: KeyCache, now: datetime, token: str) -> CardClaims:
+    """The card's claims, by the card keys as they stand now: the ring is read again for
+    each card (a card is shown far less often than a dynamic code), so a key withdrawn by
+    any replica is refused by every replica at once."""
+    cards.refresh(store, now, force=True)
     try:
         return read_card(token, cards.public_keys(store, now), now.timestamp(), SKEW_SECONDS)
     except CodeRefused as refused:

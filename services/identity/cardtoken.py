@@ -84,21 +84,10 @@ def read_card(
 ) -> CardClaims:
     """Verify the signature, the type and the card's own validity period (``leeway``
     seconds of skew either way); :class:`CodeRefused` with the reason."""
+    payload = token_status.typed_claims(token, keys, TYPE, ["cid", "iat", "exp", "status"])
+    if payload is None:
+        raise CodeRefused("forged")
     try:
-        header = jwt.get_unverified_header(token)
-        key = keys.get(str(header.get("kid")))
-        if header.get("typ") != TYPE or key is None:
-            raise CodeRefused("forged")
-        payload = jwt.decode(
-            token,
-            key,
-            algorithms=["EdDSA"],
-            options={
-                "require": ["cid", "iat", "exp", "status"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
         idx, uri = token_status.reference(payload)
         claims = CardClaims(
             cid=str(payload["cid"]),
@@ -107,9 +96,7 @@ def read_card(
             iat=int(payload["iat"]),
             exp=int(payload["exp"]),
         )
-    except CodeRefused:
-        raise
-    except (jwt.PyJWTError, token_status.StatusListError, KeyError, TypeError, ValueError) as exc:
+    except (token_status.StatusListError, KeyError, TypeError, ValueError) as exc:
         raise CodeRefused("forged") from exc
     if now > claims.exp + leeway:
         raise CodeRefused("expired", payload)

@@ -20,7 +20,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.identity import access, cards, delegation, scans
 from services.identity.cardtoken import is_card
-from services.identity.codekeys import SKEW_SECONDS, KeyCache
+from services.identity.codekeys import JWKS_CACHE, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, read_code, sign_code
 from services.identity.pii import PiiKeys
 from services.identity.store import IdentityStore
@@ -252,6 +252,16 @@ def rotate_keys(
         "signing_kid": cache.signing_key(store, now)[0],
         "compromised": compromised,
     }
+
+
+def jwks(store: IdentityStore, rings: tuple[KeyCache, ...], now: datetime) -> dict[str, Any]:
+    """What terminals fetch: the published keys of every ring, read afresh (a terminal keeps
+    it for ``cache_seconds``; a key withdrawn on any replica is gone from the next one)."""
+    keys = []
+    for ring in rings:
+        ring.refresh(store, now, force=True)
+        keys += ring.jwks(store, now)["keys"]
+    return {"keys": keys, "cache_seconds": int(JWKS_CACHE.total_seconds())}
 
 
 def _kid_of(token: Any) -> str | None:

@@ -23,7 +23,6 @@ from services.identity import (
     access,
     accounts,
     cards,
-    codekeys,
     codes,
     delegation,
     notifications,
@@ -239,12 +238,7 @@ class IdentityService:
 
     @rpc(expected_exceptions=expected)
     def code_jwks(self) -> dict[str, Any]:
-        now = utcnow()
-        keys = [self.keys.codes.jwks(self.store, now), self.keys.cards.jwks(self.store, now)]
-        return {
-            "keys": [key for ring in keys for key in ring["keys"]],
-            "cache_seconds": int(codekeys.JWKS_CACHE.total_seconds()),
-        }
+        return codes.jwks(self.store, (self.keys.codes, self.keys.cards), utcnow())
 
     @rpc(expected_exceptions=expected)
     def rotate_code_key(self, compromised: bool = False) -> dict[str, Any]:

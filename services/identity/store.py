@@ -79,9 +79,9 @@ class IdentityStore:
         """Events that leave when ``commit`` (the change's last write) is found done."""
         outbox.stage(self.database, now, commit, *events)
 
-    def key_ring(self, name: str) -> Collection[Document]:
+    def key_ring(self, name: str) -> signing_keys.KeyRing:
         """A ring of signing keys (:mod:`services.common.signing_keys` keeps its rules)."""
-        return self.database[name]
+        return signing_keys.CollectionRing(self.database[name])
 
     # accounts and logins
 

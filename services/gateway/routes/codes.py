@@ -190,8 +190,11 @@ async def printed_status_list(bus: AnonymousBus) -> Response:
 async def rotate_code_key(
     _actor: CurrentActor, bus: BusDep, body: KeyRotation | None = None
 ) -> Any:
-    compromised = body.compromised if body is not None else False
-    return await bus.call("identity", "rotate_code_key", compromised=compromised)
+    return await bus.call("identity", "rotate_code_key", compromised=_compromised(body))
+
+
+def _compromised(body: KeyRotation | None) -> bool:
+    return body.compromised if body is not None else False
 
 
 @router.post(
@@ -205,5 +208,4 @@ async def rotate_code_key(
 async def rotate_card_key(
     _actor: CurrentActor, bus: BusDep, body: KeyRotation | None = None
 ) -> Any:
-    compromised = body.compromised if body is not None else False
-    return await bus.call("identity", "rotate_card_key", compromised=compromised)
+    return await bus.call("identity", "rotate_card_key", compromised=_compromised(body))

@@ -143,7 +143,7 @@ def test_the_ring_over_time_signs_publishes_and_keeps_the_right_keys(
     lead = codekeys.LEAD.total_seconds()
     overlap = codekeys.OVERLAP.total_seconds()
     with identity_db(city["config"]) as db:
-        keys = db.ring_test
+        keys = signing_keys.CollectionRing(db.ring_test)
         first = signing_keys.signer(keys, wrap, start)
         second = signing_keys.rotate(keys, wrap, start, codekeys.LEAD)
         assert ring_at(keys, wrap, start, 1) == (first.kid, [second.kid, first.kid])  # ahead

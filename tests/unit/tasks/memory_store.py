@@ -6,43 +6,16 @@ takes values BSON could not hold: the integration layer is where those would sho
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from services.common.mongo import Document
 from services.tasks.store import PARTNER_PREFIX, SCHEDULE_PREFIX, Board, TaskStore
+from tests.unit.memory import MemoryCollections, project
 
 
-def _copy(document: Document | None) -> Document | None:
-    return copy.deepcopy(document)
-
-
-class MemoryTaskStore(TaskStore):
-    def __init__(self) -> None:  # no database: every method below works on these
-        self.collections: dict[str, dict[Any, Document]] = {}
-
-    def _of(self, name: str) -> dict[Any, Document]:
-        return self.collections.setdefault(name, {})
-
-    def _insert_once(self, name: str, document: Document) -> bool:
-        found = self._of(name)
-        if document["_id"] in found:
-            return False
-        found[document["_id"]] = copy.deepcopy(document)
-        return True
-
-    def _get(self, name: str, key: Any) -> Document | None:
-        return _copy(self.collections.get(name, {}).get(key))
-
-    def _all(self, name: str) -> list[Document]:
-        found = self.collections.get(name, {})
-        return [copy.deepcopy(d) for _k, d in sorted(found.items(), key=lambda i: i[0])]
-
-    def _put(self, name: str, document: Document) -> None:
-        self._of(name)[document["_id"]] = copy.deepcopy(document)
-
+class MemoryTaskStore(MemoryCollections, TaskStore):
     # tasks and their journal
 
     def load_task(self, task_id: str) -> Document | None:
@@ -56,8 +29,7 @@ class MemoryTaskStore(TaskStore):
         return self._insert_once("tasks", task)
 
     def write_task(self, task_id: str, fields: Document) -> None:
-        if task_id in self._of("tasks"):
-            self._of("tasks")[task_id].update(copy.deepcopy(fields))
+        self._update("tasks", task_id, fields)
 
     def load_event(self, event_id: str) -> Document | None:
         return self._get("task_events", event_id)
@@ -80,13 +52,13 @@ class MemoryTaskStore(TaskStore):
         return sorted(self._all("outbox"), key=lambda q: (q["at"], q["_id"]))[:limit]
 
     def forget_event(self, event_id: str) -> None:
-        self._of("outbox").pop(event_id, None)
+        self._delete("outbox", event_id)
 
     def queued_webhooks(self, limit: int) -> list[Document]:
         return self._all("partner_outbox")[:limit]
 
     def forget_webhook(self, entry_id: str) -> int:
-        return 0 if self._of("partner_outbox").pop(entry_id, None) is None else 1
+        return self._delete("partner_outbox", entry_id)
 
     # the escalation schedule
 
@@ -100,11 +72,11 @@ class MemoryTaskStore(TaskStore):
         return [e for e in self._all(bucket) if e["at"] <= now][:limit]
 
     def drop_bucket_if_empty(self, bucket: str) -> None:
-        if not self._of(bucket):
+        if not self.collections.get(bucket):
             self.collections.pop(bucket, None)
 
     def unschedule(self, bucket: str, entry_id: str) -> None:
-        self._of(bucket).pop(entry_id, None)
+        self._delete(bucket, entry_id)
 
     # claims
 
@@ -126,8 +98,7 @@ class MemoryTaskStore(TaskStore):
         return self._insert_once("sources", source)
 
     def update_source(self, code: str, changes: Document) -> None:
-        if code in self._of("sources"):
-            self._of("sources")[code].update(copy.deepcopy(changes))
+        self._update("sources", code, changes)
 
     def routing_rules(self) -> list[Document]:
         return self._all("routing_rules")
@@ -139,7 +110,7 @@ class MemoryTaskStore(TaskStore):
         return self._insert_once("routing_rules", rule)
 
     def delete_routing_rule(self, rule_id: str) -> None:
-        self._of("routing_rules").pop(rule_id, None)
+        self._delete("routing_rules", rule_id)
 
     def ladder_rules(self) -> list[Document]:
         return self._all("ladder_rules")
@@ -154,7 +125,7 @@ class MemoryTaskStore(TaskStore):
         self._put("ladder_rules", rule)
 
     def delete_ladder_rule(self, rule_id: str) -> None:
-        self._of("ladder_rules").pop(rule_id, None)
+        self._delete("ladder_rules", rule_id)
 
     def calendar_years(self) -> list[Document]:
         return self._all("calendar_years")
@@ -193,8 +164,7 @@ class MemoryTaskStore(TaskStore):
             at = task.get("dispatched_at")
             inside = at is not None and at < until and (since is None or at >= since)
             if unit in task.get("held_within", []) and inside:
-                shown = {k: v for k, v in task.items() if k == "_id" or fields.get(k)}
-                yield shown if fields else task
+                yield project(task, fields)
 
     def notices_for(self, unit: str, now: datetime, limit: int) -> list[Document]:
         found = [n for n in self._all("notices") if n["unit"] == unit and n["deliver_at"] <= now]
