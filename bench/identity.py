@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from bench import processes
 from services.common.crypto import generate_signing_key, public_jwk
 from services.gateway.qr import qr_version
 from services.identity.codetoken import read_code, sign_code
@@ -156,7 +157,9 @@ def online_figures() -> dict[str, Any]:
         wrk("mint.lua", MINT_SECONDS, env)  # codes live 60 s: mint just before spending them
         minted = sum(1 for p in Path(tokens_dir).glob("*.txt") for _ in p.open())
         log(f"minted {minted} codes in {MINT_SECONDS:.0f} s; scanning for up to {DURATION:.0f} s")
+        before = processes.snapshot(GATEWAY)
         result = json.loads(wrk("scan.lua", DURATION, env).strip().splitlines()[-1])
+        after = processes.snapshot(GATEWAY)
     ok = result["requests"] - result["non_2xx"]
     return {
         "online_scans_per_s": round(ok / result["seconds"], 1),
@@ -168,6 +171,7 @@ def online_figures() -> dict[str, Any]:
         "online_concurrency": CONCURRENCY,
         "codes_minted": minted,
         "load_generator": "wrk 2 threads",
+        "per_scan_by_process": processes.per_operation(before, after, result["requests"]),
     }
 
 

@@ -23,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.config import load_settings
+from services.common.dbcommands import COMMAND_COUNT
 from services.common.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def client_for(url: str) -> MongoClient[Document]:
         socketTimeoutMS=20000,
         retryWrites=False,  # FerretDB 1.x has no retryable writes; our writes are idempotent
         appname="one-code-city",
+        event_listeners=[COMMAND_COUNT],
     )
 
 

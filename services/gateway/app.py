@@ -14,6 +14,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo.errors import PyMongoError
 
 from services.common.bus_identity import GATEWAY, BusKeys
+from services.common.dbcommands import COMMAND_COUNT
 from services.gateway import idempotency, pages, problems, sessions
 from services.gateway.audit import AuditLog
 from services.gateway.bodylimit import BodyLimitMiddleware
@@ -77,7 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         mongo: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-            settings.MONGO_URL, tz_aware=True, serverSelectionTimeoutMS=3000, retryWrites=False
+            settings.MONGO_URL,
+            tz_aware=True,
+            serverSelectionTimeoutMS=3000,
+            retryWrites=False,
+            event_listeners=[COMMAND_COUNT],
         )
         db = mongo[settings.database_name("gateway")]
         await _prepare_database(db, asyncio.get_running_loop().time() + 60)

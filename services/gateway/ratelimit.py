@@ -9,9 +9,10 @@ window taken is refused with 429 and ``Retry-After`` (the end of the window). Ea
 says where the caller stands (``RateLimit-Limit``, ``RateLimit-Remaining``,
 ``RateLimit-Reset``, as the IETF draft names them), so a client, and a test, can count.
 
-A process remembers the last slot it took per window, so an admitted request costs one insert;
-a process that is behind (another one took slots) finds the first free slot by a few reads
-by ``_id``. Old windows' slots are swept.
+A process hands out the slots of a window in turn to the requests it serves, before any of
+them writes, so an admitted request costs one insert however many arrive at once; a process
+that is behind (another one took slots) finds the first free slot by a few reads by ``_id``.
+Old windows' slots are swept.
 
 Client addresses: the peer of the connection, unless it is one of ``TRUSTED_PROXIES`` (then
 the address that proxy says it forwarded, the nearest untrusted one in ``X-Forwarded-For``),
@@ -80,19 +81,26 @@ class SharedLimits:
         window = int(now // limit.window_s)
         reset_at = (window + 1) * limit.window_s
         bucket = f"{limit.name}:{key}:{window}"
-        slot = await self._first_free(bucket, self._next.get(bucket, 0), limit.allowance)
-        while slot < limit.allowance:
+        if bucket not in self._next:  # this process's first request of the window
+            found = await self._first_free(bucket, 0, limit.allowance)
+            self._remember(bucket, max(found, self._next.get(bucket, 0)))
+        while True:
+            # Reserved here before any await: the requests this process serves at once each
+            # try their own slot (one insert each), instead of all trying the same one.
+            slot = self._next.get(bucket, 0)
+            if slot >= limit.allowance:
+                return Decision(False, limit.allowance, 0, reset_at)
+            self._remember(bucket, slot + 1)
             try:
                 await self.db.rate_slots.insert_one(
                     {"_id": f"{bucket}:{slot}", "expires_at": _at(reset_at + limit.window_s)}
                 )
             except DuplicateKeyError:
-                slot += 1  # another process took it a moment ago
+                # Another process took it: skip what it took (a few reads by _id).
+                found = await self._first_free(bucket, slot + 1, limit.allowance)
+                self._remember(bucket, max(found, self._next.get(bucket, 0)))
                 continue
-            self._remember(bucket, slot + 1)
             return Decision(True, limit.allowance, limit.allowance - slot - 1, reset_at)
-        self._remember(bucket, limit.allowance)
-        return Decision(False, limit.allowance, 0, reset_at)
 
     async def _taken(self, bucket: str, slot: int) -> bool:
         return (
