@@ -82,7 +82,8 @@ def _document(
 
 def view(scan: Document) -> dict[str, Any]:
     return to_wire(
-        {k: scan[k] for k in ("at", "scene", "result", "source", "verifier")} | {"id": scan["_id"]}
+        {k: scan[k] for k in ("at", "scene", "result", "source", "verifier")}
+        | {"id": scan["_id"], "replaced_card": bool(scan.get("replaced_card"))}
     )
 
 
@@ -138,7 +139,7 @@ def upload_offline_logs(
             rejected.append({"index": index, "reason": reason, "field": invalid.field})
         except (KeyError, TypeError) as missing:
             rejected.append({"index": index, "reason": "invalid", "field": str(missing)})
-    accepted = duplicates = second = 0
+    accepted = duplicates = second = replaced = 0
     for document in documents:
         single_use = document["source"] == "offline"
         if document["result"] == "ok" and single_use and not _first_use(store, document, now):
@@ -146,11 +147,13 @@ def upload_offline_logs(
             second += 1
         if store.record_scan(document):
             accepted += 1
+            replaced += bool(document.get("replaced_card"))
         else:
             duplicates += 1  # uploaded before
     return {
         "accepted": accepted,
         "duplicates": duplicates,
+        "replaced_cards": replaced,
         "second_uses": second,
         "rejected": rejected,
     }
@@ -245,7 +248,7 @@ def _offline_card(
     if result == "ok" and revoked_at is not None and revoked_at < scanned_at - STATUS_LIFETIME:
         raise CodeRefused("revoked")
     key = f"offline:{terminal['_id']}:{terminal_id}:{cid}:{scanned_at.isoformat()}"
-    return _document(
+    scan = _document(
         "scan_" + secrets.token_hex(8),
         str(card["sub"]),
         terminal,
@@ -256,6 +259,11 @@ def _offline_card(
         "printed_offline",
         key,
     )
+    if result == "ok" and revoked_at is not None and revoked_at <= scanned_at:
+        # Let through on a list the terminal held from before the card was replaced: kept
+        # as it happened, and flagged (the upload counts it; the holder's history shows it).
+        scan["replaced_card"] = True
+    return scan
 
 
 def shown_name(terminal: Document) -> str:

@@ -245,6 +245,19 @@ def test_printed_code_for_someone_without_a_smartphone(
         {"valid": False, "printed": True, "subject_type": "person", "reason": "revoked"}
         | {"list_issued_at": ANY},
     )
+    # A bus still holding the list of before the new card let the old one through: the
+    # upload keeps the scan and says the card had been replaced.
+    late = http.post(
+        "/v1/codes/scan-logs",
+        headers=login("verifier.metro"),
+        json={
+            "terminal_id": "bus-late-" + secrets.token_hex(3),
+            "entries": [
+                {"token": issued["code"], "scene": "bus", "scanned_at": second["issued_at"]}
+            ],
+        },
+    ).json()
+    assert (late["accepted"], late["replaced_cards"], late["rejected"]) == (1, 1, [])
     new = http.post(
         "/v1/codes/verify", headers=hotel, json={"token": second["code"], "scene": "hotel"}
     )
