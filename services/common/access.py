@@ -151,36 +151,36 @@ def _operator(ask: Ask) -> bool:
     return subject is not None and subject in ask.links().operated
 
 
-def _jurisdiction(ask: Ask) -> bool:
+def _below_own_unit(ask: Ask, qualifies: bool, places: Iterable[str]) -> bool:
+    """A qualifying caller whose own unit holds one of ``places`` (or lies above it)."""
     root = ask.actor.org_path
-    if not _is_staff(ask.actor) or root is None:
-        return False
-    return any(within(unit, root) for unit in ask.resource.units)
+    return qualifies and root is not None and any(within(place, root) for place in places)
+
+
+def _signed_in_as(actor: Actor, role: str) -> bool:
+    """An account of the role, never a partner's client."""
+    return actor.has_role(role) and actor.client_id is None
+
+
+def _jurisdiction(ask: Ask) -> bool:
+    return _below_own_unit(ask, _is_staff(ask.actor), ask.resource.units)
 
 
 def _department(ask: Ask) -> bool:
-    root = ask.actor.org_path
-    if not _is_staff(ask.actor) or root is None:
-        return False
-    return any(within(owner, root) for owner in ask.resource.owners)
+    return _below_own_unit(ask, _is_staff(ask.actor), ask.resource.owners)
 
 
 def _assessor(ask: Ask) -> bool:
     """A doctor's account bound to the owning department (the 残联 whose assessments it
-    signs), never a partner's client."""
-    root = ask.actor.org_path
-    if not ask.actor.has_role("assessor") or ask.actor.client_id is not None or root is None:
-        return False
-    return any(within(owner, root) for owner in ask.resource.owners)
+    signs)."""
+    return _below_own_unit(ask, _signed_in_as(ask.actor, "assessor"), ask.resource.owners)
 
 
 def _auditor(ask: Ask) -> bool:
     """An auditor's account (审计) reads what lies in its unit's subtree or is owned there;
     it changes nothing (no rule that writes names the role)."""
-    root = ask.actor.org_path
-    if not ask.actor.has_role("auditor") or ask.actor.client_id is not None or root is None:
-        return False
-    return any(within(unit, root) for unit in (*ask.resource.units, *ask.resource.owners))
+    places = (*ask.resource.units, *ask.resource.owners)
+    return _below_own_unit(ask, _signed_in_as(ask.actor, "auditor"), places)
 
 
 def _lineage(ask: Ask) -> bool:

@@ -42,7 +42,7 @@ from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused
 from services.identity.pii import PiiKeys
 from services.identity.store import IdentityStore
-from services.identity.subjects import find_subject, get_subject, is_frozen
+from services.identity.subjects import find_subject, get_subject, status_of
 
 CARD_LIFETIME = timedelta(days=5 * 365)  # then the person is given a new card
 LIST_SIZE = 1 << 20  # places in the list (a card per person without a smartphone)
@@ -161,7 +161,7 @@ def check(
             "this printed code was replaced by a newer card", field="token", code="revoked"
         )
     subject = find_subject(store, record["sub"])
-    if subject is None or is_frozen(subject) or subject.get("status") == "deceased":
+    if subject is None or status_of(subject) in ("frozen", "deceased"):
         scans.record(store, record["sub"], terminal, scene, "frozen", now, source="printed")
         raise Forbidden("this code is frozen", code="frozen")
     scans.record(store, record["sub"], terminal, scene, "ok", now, source="printed")
@@ -210,8 +210,9 @@ def statuses(records: list[Document], people: dict[str, Document]) -> dict[int, 
     found = {}
     for record in records:
         person = people.get(record["sub"])
-        if record["status"] != "active" or (person and person.get("status") == "deceased"):
+        state = status_of(person) if person is not None else "active"
+        if record["status"] != "active" or state == "deceased":
             found[int(record["idx"])] = token_status.INVALID
-        elif person is not None and is_frozen(person):
+        elif state == "frozen":
             found[int(record["idx"])] = token_status.SUSPENDED
     return found
