@@ -41,7 +41,7 @@ test-unit:
 	$(BIN)/pytest tests/unit -p no:pytest_nameko
 
 test-integration:
-	$(BIN)/nameko test tests/integration/common tests/integration/identity
+	$(BIN)/nameko test tests/integration/common tests/integration/identity tests/integration/certs
 	# A process apart: the tasks service imports services.common.remote, which makes nameko
 	# raise domain errors where the identity tests expect nameko's RemoteError.
 	$(BIN)/nameko test tests/integration/tasks tests/integration/policy

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-
-from services.certs import access, issuers
+from services.certs import access, certificates, issuers
 from services.certs.access import issuer as issuer_resource
 from services.certs.catalogue import DISABILITY_CATEGORIES, DISABILITY_GRADES
+from services.certs.store import CertsStore
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor, within
-from services.common.claims import advance
 from services.common.codec import city_day, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -57,7 +56,7 @@ def _step(name: str, actor: Actor, now: datetime, started: float, **detail: Any)
 
 
 def apply(
-    db: Database[Document],
+    store: CertsStore,
     actor: Actor,
     now: datetime,
     applicant: dict[str, Any],
@@ -70,13 +69,7 @@ def apply(
     area (``filed_by``: 后台录入)."""
     if applicant["kind"] != "person":
         raise InvalidInput("a disability certificate is applied for by a person", field="subject")
-    open_one = db.applications.find_one(
-        {
-            "applicant": applicant["id"],
-            "type": TYPE,
-            "status": {"$in": ["submitted", "reviewed", "assessed"]},
-        }
-    )
+    open_one = store.open_application(applicant["id"], TYPE, ["submitted", "reviewed", "assessed"])
     if open_one is not None:
         raise Conflict("an application is already in progress", state=open_one["status"])
     application = {
@@ -94,16 +87,14 @@ def apply(
     }
     if proxy is not None:
         act = proxy_acts.acted(applicant["id"], proxy, actor, "apply", application["_id"], now)
-        outbox.stage(db, now, outbox.Commit("applications", application["_id"]), act)
-    db.applications.insert_one(application)
+        store.stage_events(now, outbox.Commit("applications", application["_id"]), act)
+    store.insert_application(application)
     return view(application)
 
 
-def _get(db: Database[Document], application_id: Any) -> Document:
+def _get(store: CertsStore, application_id: Any) -> Document:
     application = (
-        db.applications.find_one({"_id": application_id})
-        if isinstance(application_id, str)
-        else None
+        store.load_application(application_id) if isinstance(application_id, str) else None
     )
     if application is None:
         raise NotFound("no such application")
@@ -111,7 +102,7 @@ def _get(db: Database[Document], application_id: Any) -> Document:
 
 
 def _move(
-    db: Database[Document],
+    store: CertsStore,
     application: Document,
     expected: str,
     target: str,
@@ -121,9 +112,7 @@ def _move(
 ) -> dict[str, Any]:
     if application["status"] != expected:
         raise Conflict(f"the application is {application['status']}", state=application["status"])
-    updated = advance(
-        db,
-        "applications",
+    updated = store.advance_application(
         application,
         {"$set": {"status": target, **(extra or {})}, "$push": {"steps": step}},
         now,
@@ -131,22 +120,22 @@ def _move(
     return view(updated)
 
 
-def load_guarded(db: Database[Document], guard: Guard, application_id: Any) -> Document:
+def load_guarded(store: CertsStore, guard: Guard, application_id: Any) -> Document:
     """The application, if the operation's rule allows it: its applicant (or a proxy with the
     ``apply`` scope), staff of the applicant's area, staff of a department issuing its type
     whose area holds the applicant (another district's 残联 does not see it)."""
-    application = _get(db, application_id)
-    owners = _issuer_units(db, application["org_path"])
+    application = _get(store, application_id)
+    owners = _issuer_units(store, application["org_path"])
     guard.require(access.application(application, owners), "no such application")
     return application
 
 
-def _issuer_units(db: Database[Document], applicant_unit: str) -> tuple[str, ...]:
-    return _serving(_issuers(db), applicant_unit)
+def _issuer_units(store: CertsStore, applicant_unit: str) -> tuple[str, ...]:
+    return _serving(_issuers(store), applicant_unit)
 
 
-def _issuers(db: Database[Document]) -> list[Document]:
-    return list(db.issuers.find({"types": TYPE}, {"org_path": 1, "area": 1}))
+def _issuers(store: CertsStore) -> list[Document]:
+    return store.issuers_of_type(TYPE, {"org_path": 1, "area": 1})
 
 
 def _serving(issuers_of_type: list[Document], applicant_unit: str) -> tuple[str, ...]:
@@ -157,7 +146,7 @@ def _serving(issuers_of_type: list[Document], applicant_unit: str) -> tuple[str,
 
 
 def review(
-    db: Database[Document],
+    store: CertsStore,
     guard: Guard,
     now: datetime,
     application_id: str,
@@ -165,16 +154,16 @@ def review(
     reason: str | None,
     started: float,
 ) -> dict[str, Any]:
-    application = load_guarded(db, guard, application_id)
+    application = load_guarded(store, guard, application_id)
     actor = guard.actor
     if not approve and not (reason and reason.strip()):
         raise InvalidInput("a reason is required to reject", field="reason")
     step = _step("reviewed" if approve else "rejected", actor, now, started, reason=reason)
-    return _move(db, application, "submitted", "reviewed" if approve else "rejected", step, now)
+    return _move(store, application, "submitted", "reviewed" if approve else "rejected", step, now)
 
 
 def assess(
-    db: Database[Document],
+    store: CertsStore,
     guard: Guard,
     now: datetime,
     application_id: str,
@@ -186,8 +175,8 @@ def assess(
     """The assessment, signed by the doctor's own account: who assessed is the account that
     did it (its display name on the certificate, its id in the step), so no clerk can put a
     doctor's name to an assessment the doctor never made."""
-    application = load_guarded(db, guard, application_id)
-    issuer = issuers.get_issuer(db, issuer_id)
+    application = load_guarded(store, guard, application_id)
+    issuer = issuers.get_issuer(store, issuer_id)
     guard.require(issuer_resource(issuer), "no such issuer", field="issuer")
     if TYPE not in issuer["types"]:
         raise InvalidInput("this issuer does not issue disability certificates", field="issuer")
@@ -205,15 +194,17 @@ def assess(
         "issuer": issuer_id,
     }
     step = _step("assessed", actor, now, started, assessment=assessment)
-    return _move(db, application, "reviewed", "assessed", step, now, {"assessment": assessment})
+    return _move(store, application, "reviewed", "assessed", step, now, {"assessment": assessment})
 
 
-def ready_to_issue(db: Database[Document], guard: Guard, application_id: str) -> Document:
+def ready_to_issue(store: CertsStore, guard: Guard, application_id: str) -> Document:
     """An assessed application, for staff of the department that assessed it."""
-    application = load_guarded(db, guard, application_id)
+    application = load_guarded(store, guard, application_id)
     assessed_by = (application.get("assessment") or {}).get("issuer")
     if assessed_by is not None:
-        guard.require(issuer_resource(issuers.get_issuer(db, assessed_by)), "no such application")
+        guard.require(
+            issuer_resource(issuers.get_issuer(store, assessed_by)), "no such application"
+        )
     if application["status"] == "issued":
         return application
     if application["status"] != "assessed":
@@ -222,7 +213,7 @@ def ready_to_issue(db: Database[Document], guard: Guard, application_id: str) ->
 
 
 def mark_issued(
-    db: Database[Document],
+    store: CertsStore,
     actor: Actor,
     now: datetime,
     application: Document,
@@ -233,37 +224,61 @@ def mark_issued(
         return view(application)
     step = _step("issued", actor, now, started, certificate_id=certificate_id)
     return _move(
-        db, application, "assessed", "issued", step, now, {"certificate_id": certificate_id}
+        store, application, "assessed", "issued", step, now, {"certificate_id": certificate_id}
     )
+
+
+def issue_from(
+    store: CertsStore,
+    wrap_key: bytes,
+    guard: Guard,
+    now: datetime,
+    application_id: str,
+    brief: Callable[[str], dict[str, Any]],
+    started: float,
+) -> dict[str, Any]:
+    """The issuing department issues the certificate an application's assessment names
+    (once: the request id is the application's); ``brief`` asks identity for the holder."""
+    application = ready_to_issue(store, guard, application_id)
+    if application["status"] == "issued":
+        return view(application)
+    assessment = application["assessment"]
+    fields = {k: assessment[k] for k in ("category", "grade", "assessor", "assessed_on")}
+    certificate, _new = certificates.issue(
+        store,
+        wrap_key,
+        guard.actor.account_id,
+        now,
+        brief(application["applicant"]),
+        issuers.get_issuer(store, assessment["issuer"]),
+        TYPE,
+        fields,
+        f"application:{application_id}",
+    )
+    return mark_issued(store, guard.actor, now, application, certificate["id"], started)
 
 
 STATES = ("submitted", "reviewed", "rejected", "assessed", "issued")
 
 
 def queue(
-    db: Database[Document], guard: Guard, status: str | None, limit: int = 200
+    store: CertsStore, guard: Guard, status: str | None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """The work queue of staff: applications of their area (to review) or of their issuing
     department (to assess and issue), by state, oldest first, with the applicant's name."""
     if status is not None and status not in STATES:
         raise InvalidInput(f"one of {', '.join(STATES)}", field="status")
-    query: Document = {"type": TYPE, **({"status": status} if status else {})}
-    found = db.applications.find(query).sort("submitted_at", 1)
-    issuers_of_type = _issuers(db)
+    found = store.applications(TYPE, status)
+    issuers_of_type = _issuers(store)
     shown = guard.filter(
         found, lambda a: access.application(a, _serving(issuers_of_type, a["org_path"]))
     )
     return [{**view(a), "applicant_name": a.get("applicant_name")} for a in shown[:limit]]
 
 
-def mine(db: Database[Document], holders: list[str]) -> list[dict[str, Any]]:
-    return [
-        view(a)
-        for a in db.applications.find({"applicant": {"$in": holders}})
-        .sort("submitted_at", -1)
-        .limit(50)
-    ]
+def mine(store: CertsStore, holders: list[str]) -> list[dict[str, Any]]:
+    return [view(a) for a in store.applications_of(holders, 50)]
 
 
-def get(db: Database[Document], guard: Guard, application_id: str) -> dict[str, Any]:
-    return view(load_guarded(db, guard, application_id))
+def get(store: CertsStore, guard: Guard, application_id: str) -> dict[str, Any]:
+    return view(load_guarded(store, guard, application_id))

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from pymongo.database import Database
 
+from services.certs.store import CertsStore
 from services.common.errors import InvalidInput, NotFound
 from services.common.mongo import Document
 
@@ -150,15 +150,10 @@ SEED_TYPES: list[dict[str, Any]] = [
 ]
 
 
-def seed(db: Database[Document], _config: Mapping[str, Any]) -> None:
+def seed(store: CertsStore, _config: Mapping[str, Any]) -> None:
     """A start-up seed (see common.mongo): the catalogue's seeded types, updated in place."""
     for cert_type in SEED_TYPES:
-        db.cert_types.update_one(
-            # Seeded types are maintained in code: a new release updates them.
-            {"_id": cert_type["_id"]},
-            {"$set": cert_type},
-            upsert=True,
-        )
+        store.put_cert_type(cert_type)
 
 
 def view(cert_type: Document) -> dict[str, Any]:
@@ -174,15 +169,15 @@ def view(cert_type: Document) -> dict[str, Any]:
     }
 
 
-def get_type(db: Database[Document], code: Any) -> Document:
-    cert_type = db.cert_types.find_one({"_id": code}) if isinstance(code, str) else None
+def get_type(store: CertsStore, code: Any) -> Document:
+    cert_type = store.load_cert_type(code) if isinstance(code, str) else None
     if cert_type is None:
         raise NotFound("no such certificate type", field="type")
     return cert_type
 
 
-def list_types(db: Database[Document]) -> list[dict[str, Any]]:
-    return [view(t) for t in db.cert_types.find({}).sort("_id", 1)]
+def list_types(store: CertsStore) -> list[dict[str, Any]]:
+    return [view(t) for t in store.cert_types()]
 
 
 FORMATS = FormatChecker(formats=("date",))

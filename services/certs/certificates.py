@@ -11,15 +11,12 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
-
 from services.certs import access, holdings, issuers
 from services.certs.catalogue import get_type, validate_fields
 from services.certs.signing import new_salts, sealed_part, sign
-from services.common import outbox
+from services.certs.store import CertsStore
 from services.common.access import Guard
-from services.common.claims import CLAIMS, advance, claim
+from services.common.claims import CLAIMS
 from services.common.codec import city_day, to_wire
 from services.common.crypto import same
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -87,7 +84,7 @@ def view(certificate: Document, today: date) -> dict[str, Any]:
 
 
 def issue_certificate(
-    db: Database[Document],
+    store: CertsStore,
     wrap_key: bytes,
     guard: Guard,
     now: datetime,
@@ -102,11 +99,11 @@ def issue_certificate(
     """Staff of the issuing department issue to a subject of the issuer's area (anyone else,
     or a subject elsewhere, is answered as if absent). Returns the certificate and whether
     it is new (False: the same request came again)."""
-    issuer = issuers.get_issuer(db, issuer_id)
+    issuer = issuers.get_issuer(store, issuer_id)
     guard.require(access.issuer(issuer), "no such issuer", field="issuer")
     guard.require(access.holder(subject, issuer), "no such subject", field="subject")
     return issue(
-        db,
+        store,
         wrap_key,
         guard.actor.account_id,
         now,
@@ -128,7 +125,7 @@ def new_number(issuer: Document, now: datetime) -> str:
 
 
 def issue(
-    db: Database[Document],
+    store: CertsStore,
     wrap_key: bytes,
     by: str | None,
     now: datetime,
@@ -144,9 +141,9 @@ def issue(
     if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
         raise InvalidInput("1–64 letters, digits or . _ : -", field="request_id")
     request_key = f"issue:{issuer['_id']}:{request_id}"
-    if db.claims.find_one({"_id": request_key}, {"_id": 1}) is not None:
-        return _earlier(db, request_key, now), False
-    kind = get_type(db, cert_type)
+    if store.is_claimed(request_key):
+        return _earlier(store, request_key, now), False
+    kind = get_type(store, cert_type)
     if cert_type not in issuer["types"]:
         raise Forbidden("this issuer does not issue this type", code="type_not_allowed")
     if kind["subject_type"] != subject["kind"]:
@@ -163,20 +160,20 @@ def issue(
     # Idempotency per (issuer, request id) as a claim keyed by _id (the one lookup that is
     # fast on FerretDB as on MongoDB), taken after validation so a refused request does not
     # hold its id; of two identical requests at once only one inserts the claim.
-    if not claim(db, request_key, now, certificate_id=certificate_id):
-        return _earlier(db, request_key, now), False
+    if not store.claim(request_key, now, certificate_id=certificate_id):
+        return _earlier(store, request_key, now), False
     number = new_number(issuer, now)
     try:
         if ends >= city_day(
             now
         ):  # a certificate of the past (entered for the record) holds nothing
             holdings.take(
-                db, kind, subject["id"], number, now, lambda c: current_status(c, city_day(now))
+                store, kind, subject["id"], number, now, lambda c: current_status(c, city_day(now))
             )
     except Conflict:
-        db.claims.delete_one({"_id": request_key})  # refused: the request id stays free
+        store.release_claim(request_key)  # refused: the request id stays free
         raise
-    index = issuers.allocate_index(db, issuer, now)
+    index = issuers.allocate_index(store, issuer, now)
     certificate: Document = {
         "_id": certificate_id,
         "number": number,
@@ -202,42 +199,33 @@ def issue(
     certificate["signature"] = sign(certificate, issuers.signing_key(issuer, wrap_key))
     issued = view(certificate, city_day(now))
     commit = Commit("certificates", certificate_id)  # the insert below commits the event
-    outbox.stage(db, now, commit, event("cert_issued", issued, kind))
-    try:
-        db.certificates.insert_one(certificate)
-    except DuplicateKeyError:
-        # Issued before claims existed (the unique issuer + request id index still guards):
-        # point the claim at that certificate and answer with it.
-        earlier = db.certificates.find_one({"issuer": issuer["_id"], "request_id": request_id})
-        if earlier is None:
-            db.claims.delete_one({"_id": request_key})
-            raise
-        db.claims.update_one({"_id": request_key}, {"$set": {"certificate_id": earlier["_id"]}})
-        return view(earlier, city_day(now)), False
-    except PyMongoError:
-        db.claims.delete_one({"_id": request_key})  # let the caller retry the same request
-        raise
-    return issued, True
+    store.stage_events(now, commit, event("cert_issued", issued, kind))
+    if store.insert_certificate(certificate, claim=request_key):
+        return issued, True
+    # Issued before claims existed (the unique issuer + request id index still guards):
+    # point the claim at that certificate and answer with it.
+    earlier = store.certificate_of_request(issuer["_id"], request_id)
+    if earlier is None:
+        store.release_claim(request_key)
+        raise Conflict("this certificate was issued at the same time; retry", field="request_id")
+    store.repoint_claim(request_key, certificate_id=earlier["_id"])
+    return view(earlier, city_day(now)), False
 
 
-def load_guarded(
-    db: Database[Document], guard: Guard, certificate_id: Any
-) -> tuple[Document, Document]:
+def load_guarded(store: CertsStore, guard: Guard, certificate_id: Any) -> tuple[Document, Document]:
     """A certificate and its issuer, if the operation's rule allows it on them."""
     certificate = (
-        db.certificates.find_one({"_id": certificate_id})
-        if isinstance(certificate_id, str)
-        else None
+        store.load_certificate(certificate_id) if isinstance(certificate_id, str) else None
     )
     if certificate is None:
         raise NotFound("no such certificate")
-    issuer = issuers.get_issuer(db, certificate["issuer"])
+    issuer = issuers.get_issuer(store, certificate["issuer"])
     guard.require(access.certificate(certificate, issuer["org_path"]), "no such certificate")
     return certificate, issuer
 
 
 def amend_certificate(
-    db: Database[Document],
+    store: CertsStore,
     wrap_key: bytes,
     guard: Guard,
     now: datetime,
@@ -250,14 +238,14 @@ def amend_certificate(
     a certificate that has expired); the old version is kept, marked superseded, and the chain
     stays readable. Two amendments at once: one wins (the unique number + version), the other
     gets 409."""
-    old, issuer = load_guarded(db, guard, certificate_id)
+    old, issuer = load_guarded(store, guard, certificate_id)
     return amend(
-        db, wrap_key, guard.actor.account_id, now, old, issuer, fields, reason, valid_until
+        store, wrap_key, guard.actor.account_id, now, old, issuer, fields, reason, valid_until
     )
 
 
 def amend(
-    db: Database[Document],
+    store: CertsStore,
     wrap_key: bytes,
     by: str | None,
     now: datetime,
@@ -274,7 +262,7 @@ def amend(
         )
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
-    kind = get_type(db, old["type"])
+    kind = get_type(store, old["type"])
     if not isinstance(fields, dict):
         raise InvalidInput("an object of field name → value", field="fields")
     merged = validate_fields(
@@ -286,9 +274,14 @@ def amend(
     if (ends or date.fromisoformat(old["valid_until"])) >= city_day(now):
         # A renewal brings a certificate back in force: not while the holder holds another.
         holdings.take(
-            db, kind, old["subject"], old["number"], now, lambda c: current_status(c, city_day(now))
+            store,
+            kind,
+            old["subject"],
+            old["number"],
+            now,
+            lambda c: current_status(c, city_day(now)),
         )
-    index = issuers.allocate_index(db, issuer, now)
+    index = issuers.allocate_index(store, issuer, now)
     new: Document = {
         **{
             k: old.get(k)
@@ -321,14 +314,10 @@ def amend(
     new["salts"] = new_salts(merged)
     new["signature"] = sign(new, issuers.signing_key(issuer, wrap_key))
     amended = view(new, city_day(now))
+    if not store.insert_certificate(new):
+        raise Conflict("this certificate was amended at the same time", state="superseded")
     try:
-        db.certificates.insert_one(new)
-    except DuplicateKeyError as exc:
-        raise Conflict("this certificate was amended at the same time", state="superseded") from exc
-    try:
-        advance(  # the old version's claim commits the amendment and its event
-            db,
-            "certificates",
+        store.advance_certificate(  # the old version's claim commits the amendment and its event
             old,
             {
                 "$set": {
@@ -342,23 +331,23 @@ def amend(
             events=[event("cert_amended", amended, kind)],
         )
     except Conflict:
-        db.certificates.delete_one({"_id": new["_id"]})  # revoked meanwhile: undo the new version
+        store.delete_certificate(new["_id"])  # revoked meanwhile: undo the new version
         raise
     return amended
 
 
 def versions(
-    db: Database[Document], guard: Guard, certificate_id: str, today: date
+    store: CertsStore, guard: Guard, certificate_id: str, today: date
 ) -> list[dict[str, Any]]:
-    number = load_guarded(db, guard, certificate_id)[0]["number"]
-    return [view(c, today) for c in db.certificates.find({"number": number}).sort("version", 1)]
+    number = load_guarded(store, guard, certificate_id)[0]["number"]
+    return [view(c, today) for c in store.versions_of(number)]
 
 
-def _earlier(db: Database[Document], request_key: str, now: datetime) -> dict[str, Any]:
+def _earlier(store: CertsStore, request_key: str, now: datetime) -> dict[str, Any]:
     """The certificate an earlier request with the same id made (409 while it is still being
     made; nothing, if it failed validation: then the claim is released)."""
-    claimed = db.claims.find_one({"_id": request_key})
-    earlier = db.certificates.find_one({"_id": claimed["certificate_id"]}) if claimed else None
+    claimed = store.claimed(request_key)
+    earlier = store.load_certificate(claimed["certificate_id"]) if claimed else None
     if earlier is None:
         raise Conflict(
             "a request with this request_id is still being processed; retry", field="request_id"
@@ -376,14 +365,14 @@ def _date(value: str | None, field: str) -> date | None:
 
 
 def change_status(
-    db: Database[Document],
+    store: CertsStore,
     guard: Guard,
     now: datetime,
     certificate_id: str,
     action: str,
     reason: str,
 ) -> dict[str, Any]:
-    certificate, _issuer = load_guarded(db, guard, certificate_id)
+    certificate, _issuer = load_guarded(store, guard, certificate_id)
     actor = guard.actor
     if action not in TRANSITIONS:
         raise InvalidInput("suspend, resume or revoke", field="action")
@@ -405,38 +394,35 @@ def change_status(
     # Compare-and-set through a claimed revision: of two staff acting at once, one wins and
     # the other gets 409 (a revoked certificate never goes back to suspended or valid); the
     # winner's claim commits its event.
-    updated = advance(
-        db,
-        "certificates",
+    updated = store.advance_certificate(
         certificate,
         {"$set": changes, "$push": {"history": entry}},
         now,
-        events=[event(STATUS_EVENTS[action], after, get_type(db, certificate["type"]), rev)],
+        events=[event(STATUS_EVENTS[action], after, get_type(store, certificate["type"]), rev)],
     )
     return view(updated, city_day(now))
 
 
-def get_certificate(db: Database[Document], certificate_id: str) -> Document:
-    certificate = db.certificates.find_one({"_id": certificate_id})
+def get_certificate(store: CertsStore, certificate_id: str) -> Document:
+    certificate = store.load_certificate(certificate_id)
     if certificate is None:
         raise NotFound("no such certificate")
     return certificate
 
 
 def wallet(
-    db: Database[Document], subjects: list[str], check_key: bytes, today: date
+    store: CertsStore, subjects: list[str], check_key: bytes, today: date
 ) -> list[dict[str, Any]]:
     """The certificates of the subjects the caller holds (``Guard.mine``), each with the check
     code its holder may give whoever should read its face at the public check."""
-    found = db.certificates.find({"subject": {"$in": subjects}, "status": {"$ne": "superseded"}})
     return [
         {**view(c, today), "check_code": check_code(check_key, c["number"])}
-        for c in found.sort("issued_at", -1).limit(500)
+        for c in store.held_by(subjects)
     ]
 
 
 def by_subject(
-    db: Database[Document], guard: Guard, check_key: bytes, subject: str, today: date
+    store: CertsStore, guard: Guard, check_key: bytes, subject: str, today: date
 ) -> list[dict[str, Any]]:
     """A subject's current certificates as one member of staff may see them: those of a
     holder in their jurisdiction, and those their department issued. A subject out of reach
@@ -444,71 +430,61 @@ def by_subject(
     if not isinstance(subject, str):
         guard.done()
         return []
-    found = db.certificates.find({"subject": subject, "status": {"$ne": "superseded"}})
-    units = _issuer_units(db)
+    units = {i["_id"]: i["org_path"] for i in store.issuers({"org_path": 1})}
     shown = guard.filter(
-        found.sort("issued_at", 1).limit(500),
+        store.held_by([subject], newest_first=False),
         lambda c: access.certificate(c, units.get(c["issuer"])),
     )
     # The staff who hand a certificate over can print its card, check code included.
     return [{**view(c, today), "check_code": check_code(check_key, c["number"])} for c in shown]
 
 
-def _issuer_units(db: Database[Document]) -> dict[str, str]:
-    return {i["_id"]: i["org_path"] for i in db.issuers.find({}, {"org_path": 1})}
-
-
-def newly_started(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+def newly_started(store: CertsStore, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
     """Certificates issued ahead of their first day that reached it: announced once each
     (``cert_started``), so that what follows a certificate's status (policy's facts) learns it
     is in force."""
-    query = {"start_pending": True, "valid_from": {"$lte": city_day(now).isoformat()}}
-    return _announce(db, now, query, "cert_started", "started", "start_pending", False, limit)
+    due = store.due_to_start(city_day(now).isoformat(), limit)
+    return _announce(store, now, due, "cert_started", "started", "start_pending", False)
 
 
-def newly_expired(db: Database[Document], now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+def newly_expired(store: CertsStore, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
     """Certificates whose validity ended and that were not announced yet (``cert_expired``)."""
-    query = {
-        "status": "valid",
-        "valid_until": {"$lt": city_day(now).isoformat()},
-        "expiry_announced": {"$ne": True},
-    }
-    return _announce(db, now, query, "cert_expired", "expired", "expiry_announced", True, limit)
+    due = store.due_to_expire(city_day(now).isoformat(), limit)
+    return _announce(store, now, due, "cert_expired", "expired", "expiry_announced", True)
 
 
 def _announce(
-    db: Database[Document],
+    store: CertsStore,
     now: datetime,
-    query: Document,
+    due: list[Document],
     name: str,
     claimed_as: str,
     mark: str,
     marked: bool,
-    limit: int,
 ) -> list[dict[str, Any]]:
-    """One event ``name`` for each certificate ``query`` finds, each claimed once (common.
-    claims), so two sweepers or replicas never announce one twice; ``mark`` is then set to
+    """One event ``name`` for each certificate ``due``, each claimed once (common.claims),
+    so two sweepers or replicas never announce one twice; ``mark`` is then set to
     ``marked`` so that it is not found again."""
     announced = []
-    for certificate in db.certificates.find(query).limit(limit):
+    for certificate in due:
         key = f"{claimed_as}:{certificate['_id']}"
         shown = view(certificate, city_day(now))
-        kind = get_type(db, certificate["type"])
+        kind = get_type(store, certificate["type"])
         rev = int(certificate.get("rev", 0))
-        outbox.stage(db, now, Commit(CLAIMS, key), event(name, shown, kind, rev))
-        if claim(db, key, now):
+        store.stage_events(now, Commit(CLAIMS, key), event(name, shown, kind, rev))
+        if store.claim(key, now):
             announced.append(shown)
-        db.certificates.update_one({"_id": certificate["_id"]}, {"$set": {mark: marked}})
+        store.mark_certificate(certificate["_id"], {mark: marked})
     return announced
 
 
 def card(
-    db: Database[Document], guard: Guard, check_key: bytes, certificate_id: str, today: date
+    store: CertsStore, guard: Guard, check_key: bytes, certificate_id: str, today: date
 ) -> dict[str, Any]:
     """What a wallet card shows: the face fields with their type and issuer, status, and the
     check code printed beside the QR (it opens the face fields at the public check)."""
-    certificate, issuer = load_guarded(db, guard, certificate_id)
-    kind = get_type(db, certificate["type"])
+    certificate, issuer = load_guarded(store, guard, certificate_id)
+    kind = get_type(store, certificate["type"])
     return to_wire(
         {
             "number": certificate["number"],
@@ -534,21 +510,16 @@ def check_code(key: bytes, number: str) -> str:
 
 
 def public_check(
-    db: Database[Document], check_key: bytes, number: str, code: str | None, today: date
+    store: CertsStore, check_key: bytes, number: str, code: str | None, today: date
 ) -> dict[str, Any]:
     """What anyone may learn from a certificate number: whether it is authentic and current,
     its type, issuer and validity; nothing about its holder. With the check code printed on
     the card (whoever holds the card), also the face fields printed on it."""
-    found = (
-        list(db.certificates.find({"number": number}).sort("version", -1).limit(1))
-        if isinstance(number, str)
-        else []
-    )
-    if not found:
+    certificate = store.latest_version(number) if isinstance(number, str) else None
+    if certificate is None:
         return {"number": number, "result": "not_found"}
-    certificate = found[0]
-    kind = get_type(db, certificate["type"])
-    issuer = issuers.get_issuer(db, certificate["issuer"])
+    kind = get_type(store, certificate["type"])
+    issuer = issuers.get_issuer(store, certificate["issuer"])
     status = current_status(certificate, today)
     typed = code.strip().upper() if isinstance(code, str) else ""
     opened = bool(typed) and same(typed, check_code(check_key, certificate["number"]))
@@ -556,7 +527,7 @@ def public_check(
     if kind.get("sub_types"):
         from services.certs.composite import parts_of  # composite builds on this module
 
-        parts = parts_of(db, certificate, today)  # as of now, whatever is stored
+        parts = parts_of(store, certificate, today)  # as of now, whatever is stored
         status = current_status({**certificate, "failed_parts": parts["failed_parts"]}, today)
         # Which part failed is status, as the composite's own is; the parts' faces need the code.
         extra = parts if opened else {k: parts[k] for k in ("all_valid", "failed_parts")}

@@ -22,11 +22,9 @@ import hashlib
 from datetime import date, datetime
 from typing import Any
 
-from pymongo.database import Database
-
 from services.certs.catalogue import get_type
 from services.certs.certificates import amend, current_status, event, face, issue, view
-from services.common.claims import advance
+from services.certs.store import CertsStore
 from services.common.codec import city_day
 from services.common.errors import Conflict
 from services.common.mongo import Document
@@ -37,40 +35,35 @@ ATTEMPTS = 3  # a composite changed by someone else meanwhile is read again
 FOLLOWED = ("valid", "suspended")  # a suspended composite keeps following, for its resumption
 
 
-def follow(db: Database[Document], wrap_key: bytes, now: datetime, part: dict[str, Any]) -> None:
+def follow(store: CertsStore, wrap_key: bytes, now: datetime, part: dict[str, Any]) -> None:
     """What a certificate's event (``part``: its payload or view) changes in the composites
     it belongs to or completes."""
-    if db.cert_types.find_one({"_id": str(part["type"]), "sub_types": {"$exists": True}}):
+    if (store.load_cert_type(str(part["type"])) or {}).get("sub_types"):
         # A composite changed itself (amended, resumed): its parts as they are now.
-        _refresh(db, now, db.certificates.find({"number": str(part["number"])}))
+        _refresh(store, now, store.versions_of(str(part["number"])))
         return
-    if db.cert_types.find_one({"sub_types": str(part["type"])}, {"_id": 1}) is None:
+    bundles = store.composite_types_of(str(part["type"]))
+    if not bundles:
         return  # a type no composite licence bundles (the many): nothing to look up
-    _refresh(db, now, db.certificates.find({"fields.parts": str(part["number"])}))
-    assemble_after(db, wrap_key, now, str(part["subject"]), str(part["type"]))
-
-
-def latest(db: Database[Document], number: str) -> Document | None:
-    found = list(db.certificates.find({"number": number}).sort("version", -1).limit(1))
-    return found[0] if found else None
+    _refresh(store, now, store.composites_with_part(str(part["number"])))
+    assemble_after(store, wrap_key, now, str(part["subject"]), bundles)
 
 
 def assemble_after(
-    db: Database[Document], wrap_key: bytes, now: datetime, subject: str, part_type: str
+    store: CertsStore, wrap_key: bytes, now: datetime, subject: str, bundles: list[Document]
 ) -> list[dict[str, Any]]:
-    """The composites that ``subject``'s valid certificates of ``part_type`` complete (a new
-    composite) or renew (a new version, when a part was re-issued under a new number)."""
+    """The composites (of the types ``bundles``) that ``subject``'s valid certificates
+    complete (a new composite) or renew (a new version, when a part was re-issued under a
+    new number)."""
     made = []
     today = city_day(now)
-    for kind in db.cert_types.find({"sub_types": part_type}):
-        parts = _valid_parts(db, subject, kind, today)
-        issuer = db.issuers.find_one({"types": kind["_id"]})
+    for kind in bundles:
+        parts = _valid_parts(store, subject, kind, today)
+        issuer = next(iter(store.issuers_of_type(kind["_id"])), None) if parts else None
         if parts is None or issuer is None:
             continue
         numbers = [p["number"] for p in parts]
-        current = db.certificates.find_one(
-            {"subject": subject, "type": kind["_id"], "status": "valid"}
-        )
+        current = store.valid_of_type(subject, kind["_id"])
         if current is None:
             holder = {
                 "id": subject,
@@ -84,7 +77,7 @@ def assemble_after(
             # one's issue stands (the request id is the same).
             with contextlib.suppress(Conflict):
                 certificate, new = issue(
-                    db, wrap_key, COMPOSER, now, holder, issuer, kind["_id"], fields, request_id
+                    store, wrap_key, COMPOSER, now, holder, issuer, kind["_id"], fields, request_id
                 )
                 if new:
                     made.append(certificate)
@@ -93,19 +86,17 @@ def assemble_after(
             with contextlib.suppress(Conflict):
                 reason = "重新核发所含许可"
                 fields = {"parts": numbers}
-                made.append(amend(db, wrap_key, COMPOSER, now, current, issuer, fields, reason))
+                made.append(amend(store, wrap_key, COMPOSER, now, current, issuer, fields, reason))
     return made
 
 
 def _valid_parts(
-    db: Database[Document], subject: str, kind: Document, today: date
+    store: CertsStore, subject: str, kind: Document, today: date
 ) -> list[Document] | None:
     """The newest valid certificate of each part type, or None while one is missing."""
     parts = []
     for sub_type in kind["sub_types"]:
-        found = db.certificates.find_one(
-            {"subject": subject, "type": sub_type, "status": "valid"}, sort=[("issued_at", -1)]
-        )
+        found = store.valid_of_type(subject, sub_type)
         if found is None or current_status(found, today) != "valid":
             return None
         parts.append(found)
@@ -117,7 +108,7 @@ def _request_id(subject: str, composite_type: str, numbers: list[str]) -> str:
     return f"composite:{digest[:40]}"
 
 
-def _refresh(db: Database[Document], now: datetime, composites: Any) -> list[dict[str, Any]]:
+def _refresh(store: CertsStore, now: datetime, composites: list[Document]) -> list[dict[str, Any]]:
     """Each composite in force or suspended (not superseded or revoked) with its failed parts
     recomputed (``cert_parts_changed`` when they changed); returns those that changed.
     ``parts_failing`` repeats ``failed_parts`` as a flag the status list can query on
@@ -128,40 +119,38 @@ def _refresh(db: Database[Document], now: datetime, composites: Any) -> list[dic
         for _ in range(ATTEMPTS):
             if found["status"] not in FOLLOWED:
                 break
-            failed = parts_of(db, found, today)["failed_parts"]
+            failed = parts_of(store, found, today)["failed_parts"]
             if failed == (found.get("failed_parts") or []):
                 break
-            kind = get_type(db, found["type"])
+            kind = get_type(store, found["type"])
             after = view({**found, "failed_parts": failed}, today)
             update = {"$set": {"failed_parts": failed, "parts_failing": bool(failed)}}
             rev = int(found.get("rev", 0)) + 1
             try:
-                updated = advance(
-                    db,
-                    "certificates",
+                updated = store.advance_certificate(
                     found,
                     update,
                     now,
                     events=[event(PARTS_CHANGED, after, kind, rev)],
                 )
             except Conflict:
-                found = db.certificates.find_one({"_id": found["_id"]}) or found
+                found = store.load_certificate(found["_id"]) or found
                 continue
             changed.append(view(updated, today))
             break
     return changed
 
 
-def parts_of(db: Database[Document], certificate: Document, today: date) -> dict[str, Any]:
+def parts_of(store: CertsStore, certificate: Document, today: date) -> dict[str, Any]:
     """For a composite: every part's face fields and status, and whether all are valid."""
     shown, failed = [], []
     for number in certificate["fields"].get("parts", []):
-        part = latest(db, number)
+        part = store.latest_version(number)
         if part is None:
             failed.append({"number": number, "status": "not_found"})
             continue
         status = current_status(part, today)
-        kind = get_type(db, part["type"])
+        kind = get_type(store, part["type"])
         named = {"number": number, "type": part["type"], "name": kind["names"]["zh"]}
         shown.append({**named, "status": status, "face": face(part, kind)})
         if status != "valid":

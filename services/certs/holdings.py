@@ -13,10 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
-from services.common.claims import advance
+from services.certs.store import CertsStore
 from services.common.errors import Conflict
 from services.common.mongo import Document
 
@@ -25,7 +22,7 @@ ABANDONED_AFTER = timedelta(minutes=1)  # an issue takes milliseconds between it
 
 
 def take(
-    db: Database[Document],
+    store: CertsStore,
     cert_type: Document,
     subject: str,
     number: str,
@@ -37,16 +34,14 @@ def take(
     if not cert_type.get("once_per_holder"):
         return
     key = f"{cert_type['_id']}:{subject}"
-    held = db.holdings.find_one({"_id": key})
+    held = store.load_holding(key)
     if held is None:
-        try:
-            db.holdings.insert_one({"_id": key, "number": number, "at": now, "rev": 0})
-        except DuplicateKeyError as exc:
-            raise _refused() from exc
+        if not store.insert_holding({"_id": key, "number": number, "at": now, "rev": 0}):
+            raise _refused()
         return
     if held["number"] == number:
         return
-    current = db.certificates.find_one({"number": held["number"]}, sort=[("version", -1)])
+    current = store.latest_version(held["number"])
     if current is None:
         # Taken by an issue still under way (its certificate is written just after): held,
         # unless that issue stopped before writing it long ago.
@@ -56,7 +51,7 @@ def take(
     elif status_of(current) in HOLDING:
         raise _refused()
     try:
-        advance(db, "holdings", held, {"$set": {"number": number, "at": now}}, now)
+        store.advance_holding(held, {"$set": {"number": number, "at": now}}, now)
     except Conflict as exc:
         raise _refused() from exc  # another issue took it at the same moment
 

@@ -8,13 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.certs.access import area_of
 from services.certs.catalogue import get_type
+from services.certs.store import CertsStore
 from services.common.actor import within
-from services.common.claims import take_next
 from services.common.codec import to_wire, utcnow
 from services.common.crypto import (
     generate_signing_key,
@@ -43,7 +41,7 @@ def view(issuer: Document) -> dict[str, Any]:
 
 
 def create_issuer(
-    db: Database[Document],
+    store: CertsStore,
     wrap_key: bytes,
     code: str,
     name: str,
@@ -62,7 +60,7 @@ def create_issuer(
     if not isinstance(types, list) or not types:
         raise InvalidInput("a non-empty list of certificate types", field="types")
     for cert_type in types:
-        get_type(db, cert_type)
+        get_type(store, cert_type)
     key = generate_signing_key()
     jwk = public_jwk(key.public_key())
     issuer = {
@@ -77,15 +75,13 @@ def create_issuer(
         "next_index": 0,
         "created_at": utcnow(),
     }
-    try:
-        db.issuers.insert_one(issuer)
-    except DuplicateKeyError as exc:
-        raise Conflict("an issuer with this code exists", field="code") from exc
+    if not store.insert_issuer(issuer):
+        raise Conflict("an issuer with this code exists", field="code")
     return view(issuer)
 
 
-def get_issuer(db: Database[Document], issuer_id: Any) -> Document:
-    issuer = db.issuers.find_one({"_id": issuer_id}) if isinstance(issuer_id, str) else None
+def get_issuer(store: CertsStore, issuer_id: Any) -> Document:
+    issuer = store.load_issuer(issuer_id) if isinstance(issuer_id, str) else None
     if issuer is None:
         raise NotFound("no such issuer", field="issuer")
     return issuer
@@ -95,19 +91,16 @@ def signing_key(issuer: Document, wrap_key: bytes) -> Ed25519PrivateKey:
     return unseal_private_key(wrap_key, issuer["sealed_private"], issuer["jwk"]["kid"])
 
 
-def allocate_index(db: Database[Document], issuer: Document, now: datetime) -> int:
+def allocate_index(store: CertsStore, issuer: Document, now: datetime) -> int:
     """The next free position in the issuer's status list, claimed once (see common.claims).
     ``next_index`` on the issuer is a hint where to start (kept with $max; on FerretDB it can
     lag by the number of concurrent issues, which only costs a few extra claims)."""
-    current = db.issuers.find_one({"_id": issuer["_id"]}, {"next_index": 1}) or issuer
-    index = take_next(db, f"status_index:{issuer['_id']}", int(current.get("next_index", 0)), now)
-    db.issuers.update_one({"_id": issuer["_id"]}, {"$max": {"next_index": index + 1}})
-    return index
+    return store.take_place(issuer["_id"], now)
 
 
-def list_issuers(db: Database[Document]) -> list[dict[str, Any]]:
-    return [view(i) for i in db.issuers.find({}).sort("_id", 1)]
+def list_issuers(store: CertsStore) -> list[dict[str, Any]]:
+    return [view(i) for i in store.issuers()]
 
 
-def public_keys(db: Database[Document]) -> dict[str, Any]:
-    return {"keys": [{**i["jwk"], "issuer": i["_id"]} for i in db.issuers.find({}, {"jwk": 1})]}
+def public_keys(store: CertsStore) -> dict[str, Any]:
+    return {"keys": [{**i["jwk"], "issuer": i["_id"]} for i in store.issuers({"jwk": 1})]}

@@ -8,12 +8,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nameko.extensions import DependencyProvider
-from pymongo.database import Database
 
+from services.certs.store import CertsStore
 from services.common import signing_keys
 from services.common.config import load_settings
 from services.common.crypto import derive_key, public_key_from_jwk
-from services.common.mongo import Document
 
 
 class IssuerKeys(DependencyProvider):  # type: ignore[misc]
@@ -41,22 +40,22 @@ class CheckCodeKey(DependencyProvider):  # type: ignore[misc]
 WALLET_OVERLAP = timedelta(hours=1)
 
 
-def wallet_signing_key(db: Database[Document], wrap_key: bytes, now: datetime) -> tuple[str, Any]:
+def wallet_signing_key(store: CertsStore, wrap_key: bytes, now: datetime) -> tuple[str, Any]:
     """The key that signs presentations (the city wallet's), created on first use."""
-    active = signing_keys.signer(signing_keys.CollectionRing(db.wallet_keys), wrap_key, now)
+    active = signing_keys.signer(store.wallet_keys(), wrap_key, now)
     return active.kid, signing_keys.private_key(active, wrap_key)
 
 
 def wallet_public_keys(
-    db: Database[Document], wrap_key: bytes, now: datetime
+    store: CertsStore, wrap_key: bytes, now: datetime
 ) -> dict[str, Ed25519PublicKey]:
-    return {k.kid: public_key_from_jwk(k.jwk) for k in _published(db, wrap_key, now)}
+    return {k.kid: public_key_from_jwk(k.jwk) for k in _published(store, wrap_key, now)}
 
 
-def wallet_jwks(db: Database[Document], wrap_key: bytes, now: datetime) -> list[dict[str, Any]]:
-    return [k.jwk for k in _published(db, wrap_key, now)]
+def wallet_jwks(store: CertsStore, wrap_key: bytes, now: datetime) -> list[dict[str, Any]]:
+    return [k.jwk for k in _published(store, wrap_key, now)]
 
 
-def _published(db: Database[Document], wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
-    ring = signing_keys.ring(signing_keys.CollectionRing(db.wallet_keys), wrap_key, now)
+def _published(store: CertsStore, wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
+    ring = signing_keys.ring(store.wallet_keys(), wrap_key, now)
     return signing_keys.published(ring, now, WALLET_OVERLAP)

@@ -18,11 +18,11 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pymongo.database import Database
 
-from services.certs import access, statuslist
+from services.certs import access, issuers, statuslist
 from services.certs.certificates import current_status
 from services.certs.signing import field_digest, seal_valid, sealed_part
+from services.certs.store import CertsStore
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
@@ -47,7 +47,7 @@ FROZEN = ("frozen", "deceased")
 
 
 def create(
-    db: Database[Document],
+    store: CertsStore,
     key: tuple[str, Ed25519PrivateKey],
     guard: Guard,
     now: datetime,
@@ -70,13 +70,11 @@ def create(
     items, shown_subjects = [], []
     for certificate_id in certificate_ids:
         certificate = (
-            db.certificates.find_one({"_id": certificate_id})
-            if isinstance(certificate_id, str)
-            else None
+            store.load_certificate(certificate_id) if isinstance(certificate_id, str) else None
         )
         if certificate is None:
             raise NotFound("no such certificate in your wallet", field="certificate_ids")
-        issuer = db.issuers.find_one({"_id": certificate["issuer"]}, {"org_path": 1}) or {}
+        issuer = store.load_issuer(certificate["issuer"], {"org_path": 1}) or {}
         guard.require(
             access.certificate(certificate, issuer.get("org_path")),
             "no such certificate in your wallet",
@@ -123,8 +121,8 @@ def create(
         for subject in sorted(set(shown_subjects))
         if (proxy := proxy_acts.proxy_of(actor, subject)) is not None
     ]
-    outbox.stage(db, now, outbox.Commit("presentations", jti), *acts)
-    db.presentations.insert_one(
+    store.stage_events(now, outbox.Commit("presentations", jti), *acts)
+    store.insert_presentation(
         {
             "_id": jti,
             "holder": actor.subject_id,
@@ -146,17 +144,13 @@ def create(
     }
 
 
-def revoke(db: Database[Document], guard: Guard, presentation_id: str) -> dict[str, Any]:
+def revoke(store: CertsStore, guard: Guard, presentation_id: str) -> dict[str, Any]:
     """The person (or account) who made a presentation withdraws it."""
-    found = (
-        db.presentations.find_one({"_id": presentation_id})
-        if isinstance(presentation_id, str)
-        else None
-    )
+    found = store.load_presentation(presentation_id) if isinstance(presentation_id, str) else None
     if found is None:
         raise NotFound("no such presentation")
     guard.require(access.presentation(found), "no such presentation")
-    db.presentations.update_one({"_id": presentation_id}, {"$set": {"revoked": True}})
+    store.withdraw_presentation(presentation_id)
     return {"id": presentation_id, "revoked": True}
 
 
@@ -204,7 +198,7 @@ def check_token(
 
 
 def verify(
-    db: Database[Document],
+    store: CertsStore,
     actor: Actor,
     now: datetime,
     token: str,
@@ -217,39 +211,37 @@ def verify(
     if not isinstance(token, str) or len(token) > 16_384:
         raise InvalidInput("a presentation token is required", field="token")
     issuer_keys = {
-        i["jwk"]["kid"]: public_key_from_jwk(i["jwk"]) for i in db.issuers.find({}, {"jwk": 1})
+        i["jwk"]["kid"]: public_key_from_jwk(i["jwk"]) for i in store.issuers({"jwk": 1})
     }
     try:
         shown = check_token(token, wallet_keys, issuer_keys, now.timestamp(), actor.account_id)
-        presentation = db.presentations.find_one({"_id": shown[0]["jti"]})
+        presentation = store.load_presentation(shown[0]["jti"])
         if presentation is None or presentation["revoked"]:
             raise PresentationRefused("revoked", "the holder withdrew this presentation")
         if any(standing(h).get("status") in FROZEN for h in presentation["holders"]):
             raise PresentationRefused("frozen", "this holder's code is frozen")
-        results = [_current(db, item, city_day(now)) for item in shown]
+        results = [_current(store, item, city_day(now)) for item in shown]
     except PresentationRefused as refused:
         raise InvalidInput(refused.detail, field="token", code=refused.reason) from refused
-    _record(db, actor, now, presentation, results, purpose)
+    _record(store, actor, now, presentation, results, purpose)
     return {"result": "valid", "certificates": results, "checked_at": format_time(now)}
 
 
-def _current(db: Database[Document], item: dict[str, Any], today: date) -> dict[str, Any]:
+def _current(store: CertsStore, item: dict[str, Any], today: date) -> dict[str, Any]:
     sealed = item["sealed"]
-    certificate = db.certificates.find_one({"_id": item["id"]}) if item.get("id") else None
+    certificate = store.load_certificate(item["id"]) if isinstance(item.get("id"), str) else None
     if certificate is None or (certificate["number"], certificate["version"]) != (
         sealed["number"],
         sealed["version"],
     ):
-        certificate = db.certificates.find_one(
-            {"number": sealed["number"], "version": sealed["version"]}
-        )
+        certificate = store.certificate_version(sealed["number"], sealed["version"])
     if certificate is None:
         raise PresentationRefused("forged", "no such certificate")
     status = current_status(certificate, today)
     if status != "valid":
         raise PresentationRefused(status, f"this certificate is {status}")
-    issuer = db.issuers.find_one({"_id": sealed["issuer"]}, {"name": 1})
-    kind = db.cert_types.find_one({"_id": sealed["type"]}, {"names": 1})
+    issuer = store.load_issuer(sealed["issuer"], {"name": 1})
+    kind = store.load_cert_type(sealed["type"])
     return {
         "number": sealed["number"],
         "certificate_id": certificate["_id"],
@@ -264,7 +256,7 @@ def _current(db: Database[Document], item: dict[str, Any], today: date) -> dict[
 
 
 def _record(
-    db: Database[Document],
+    store: CertsStore,
     actor: Actor,
     now: datetime,
     presentation: Document,
@@ -273,7 +265,7 @@ def _record(
 ) -> None:
     # Each disclosure belongs to the holder of the certificate shown (not to whoever showed
     # it: a proxy's own certificates are not their principal's business, nor the reverse).
-    db.disclosures.insert_many(
+    store.record_disclosures(
         [
             {
                 "_id": "dis_" + secrets.token_hex(8),
@@ -295,42 +287,25 @@ def _record(
     )
 
 
-def my_disclosures(db: Database[Document], subjects: list[str], limit: int) -> list[dict[str, Any]]:
+def my_disclosures(store: CertsStore, subjects: list[str], limit: int) -> list[dict[str, Any]]:
     """Who saw which fields of the certificates of ``subjects`` (records from before they
     were kept per holder are read by who showed them)."""
-    query = {
-        "$or": [
-            {"subject": {"$in": subjects}},
-            {"subject": {"$exists": False}, "holder": {"$in": subjects}},
-        ]
-    }
-    found = db.disclosures.find(query).sort("at", -1).limit(limit)
     return [
         to_wire(
             {k: d.get(k) for k in ("number", "type", "fields", "verifier_name", "purpose", "at")}
         )
-        for d in found
+        for d in store.disclosures_of(subjects, limit)
     ]
 
 
-def disclosure_stats(db: Database[Document], issuer_id: str) -> dict[str, Any]:
-    rows = db.disclosures.aggregate(
-        [
-            {"$match": {"issuer": issuer_id}},
-            {
-                "$group": {
-                    "_id": {"verifier": "$verifier_name", "type": "$type"},
-                    "count": {"$sum": 1},
-                }
-            },
-            {"$sort": {"count": -1}},
-        ]
-    )
+def disclosure_stats(store: CertsStore, guard: Guard, issuer_id: str) -> dict[str, Any]:
+    """What an issuer's certificates disclosed, by verifier and type, for its own staff."""
+    guard.require(access.issuer(issuers.get_issuer(store, issuer_id)), "no such issuer")
     return {
         "issuer": issuer_id,
         "by_verifier_and_type": [
-            {"verifier": r["_id"]["verifier"], "type": r["_id"]["type"], "count": r["count"]}
-            for r in rows
+            {"verifier": verifier, "type": cert_type, "count": count}
+            for verifier, cert_type, count in store.disclosure_counts(issuer_id)
         ],
     }
 

@@ -20,7 +20,7 @@ from services.certs import (
     statuslist,
 )
 from services.certs.keyring import CheckCodeKey, IssuerKeys
-from services.certs.store import INDEXES
+from services.certs.store import INDEXES, CertsStore
 from services.common import (
     health,
     outbox,
@@ -45,7 +45,7 @@ EXPIRY_SWEEP_SECONDS = float(os.environ.get("CERT_EXPIRY_SWEEP_SECONDS", "60"))
 class CertsService:
     name = "certs"
 
-    db = MongoDatabase("certs", INDEXES, seeds=[catalogue.seed])
+    store: CertsStore = MongoDatabase("certs", INDEXES, seeds=[catalogue.seed], store=CertsStore)
     call = CallContext(access.TABLE, links=links_from_identity)
     metrics = ServiceMetrics()
     wrap_key = IssuerKeys()
@@ -57,50 +57,50 @@ class CertsService:
     @timer(interval=EXPIRY_SWEEP_SECONDS)
     def announce_expired(self) -> None:
         now = utcnow()
-        certificates.newly_started(self.db, now)
-        certificates.newly_expired(self.db, now)
+        certificates.newly_started(self.store, now)
+        certificates.newly_expired(self.store, now)
 
     # A composite licence follows its parts (services.certs.composite); these events are
     # what makes it durable: the same work also runs right after the staff action.
     @event_handler("certs", "cert_issued")
     def part_issued(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @event_handler("certs", "cert_amended")
     def part_amended(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @event_handler("certs", "cert_suspended")
     def part_suspended(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @event_handler("certs", "cert_resumed")
     def part_resumed(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @event_handler("certs", "cert_revoked")
     def part_revoked(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @event_handler("certs", "cert_started")
     def part_started(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @event_handler("certs", "cert_expired")
     def part_expired(self, payload: dict[str, Any]) -> None:
-        composite.follow(self.db, self.wrap_key, utcnow(), payload)
+        composite.follow(self.store, self.wrap_key, utcnow(), payload)
 
     @timer(interval=outbox.RELAY_SECONDS)
     def relay_events(self) -> None:
-        outbox.relay(self.db, self.dispatch, utcnow())
+        outbox.relay(self.store.database, self.dispatch, utcnow())
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
-        return health.check(self.name, self.db)
+        return health.check(self.name, self.store.database)
 
     @rpc(expected_exceptions=expected)
     def list_types(self) -> list[dict[str, Any]]:
-        return catalogue.list_types(self.db)
+        return catalogue.list_types(self.store)
 
     @rpc(expected_exceptions=expected)
     def create_issuer(
@@ -108,16 +108,16 @@ class CertsService:
     ) -> dict[str, Any]:
         if area is not None:
             self.identity.get_org_unit(path=area)  # the area must exist
-        return issuers.create_issuer(self.db, self.wrap_key, code, name, org_path, types, area)
+        return issuers.create_issuer(self.store, self.wrap_key, code, name, org_path, types, area)
 
     @rpc(expected_exceptions=expected)
     def list_issuers(self) -> list[dict[str, Any]]:
-        return issuers.list_issuers(self.db)
+        return issuers.list_issuers(self.store)
 
     @rpc(expected_exceptions=expected)
     def issuer_keys(self) -> dict[str, Any]:
-        keys = issuers.public_keys(self.db)
-        return {**keys, "wallet_keys": keyring.wallet_jwks(self.db, self.wrap_key, utcnow())}
+        keys = issuers.public_keys(self.store)
+        return {**keys, "wallet_keys": keyring.wallet_jwks(self.store, self.wrap_key, utcnow())}
 
     @rpc(expected_exceptions=expected)
     def issue_certificate(
@@ -132,7 +132,7 @@ class CertsService:
     ) -> dict[str, Any]:
         holder = self.identity.subject_brief(subject_id=subject)
         certificate, new = certificates.issue_certificate(
-            self.db,
+            self.store,
             self.wrap_key,
             self.call.guard,
             utcnow(),
@@ -145,7 +145,7 @@ class CertsService:
             valid_until,
         )
         if new:  # also on the event, should this worker die first
-            composite.follow(self.db, self.wrap_key, utcnow(), certificate)
+            composite.follow(self.store, self.wrap_key, utcnow(), certificate)
         return certificate
 
     @rpc(expected_exceptions=expected)
@@ -157,7 +157,7 @@ class CertsService:
         valid_until: str | None = None,
     ) -> dict[str, Any]:
         amended = certificates.amend_certificate(
-            self.db,
+            self.store,
             self.wrap_key,
             self.call.guard,
             utcnow(),
@@ -166,25 +166,27 @@ class CertsService:
             reason,
             valid_until,
         )
-        composite.follow(self.db, self.wrap_key, utcnow(), amended)
+        composite.follow(self.store, self.wrap_key, utcnow(), amended)
         return amended
 
     @rpc(expected_exceptions=expected)
     def certificates_of(self, subject: str) -> list[dict[str, Any]]:
         return certificates.by_subject(
-            self.db, self.call.guard, self.check_key, subject, city_day(utcnow())
+            self.store, self.call.guard, self.check_key, subject, city_day(utcnow())
         )
 
     @rpc(expected_exceptions=expected)
     def certificate_versions(self, certificate_id: str) -> list[dict[str, Any]]:
-        return certificates.versions(self.db, self.call.guard, certificate_id, city_day(utcnow()))
+        return certificates.versions(
+            self.store, self.call.guard, certificate_id, city_day(utcnow())
+        )
 
     @rpc(expected_exceptions=expected)
     def change_status(self, certificate_id: str, action: str, reason: str) -> dict[str, Any]:
         changed = certificates.change_status(
-            self.db, self.call.guard, utcnow(), certificate_id, action, reason
+            self.store, self.call.guard, utcnow(), certificate_id, action, reason
         )
-        composite.follow(self.db, self.wrap_key, utcnow(), changed)
+        composite.follow(self.store, self.wrap_key, utcnow(), changed)
         return changed
 
     @rpc(expected_exceptions=expected)
@@ -192,7 +194,7 @@ class CertsService:
         started, actor = time.perf_counter(), self.call.actor
         target, proxy = self.call.guard.acting_for()
         applicant = self.identity.subject_brief(subject_id=target)
-        return applications.apply(self.db, actor, utcnow(), applicant, proxy, note, started)
+        return applications.apply(self.store, actor, utcnow(), applicant, proxy, note, started)
 
     @rpc(expected_exceptions=expected)
     def file_application(self, subject: str, note: str | None = None) -> dict[str, Any]:
@@ -201,19 +203,25 @@ class CertsService:
         guard.require(access.applicant(brief), "no such person", field="subject")
         account = guard.actor.account_id
         return applications.apply(
-            self.db, guard.actor, utcnow(), brief, None, note, started, filed_by=account
+            self.store, guard.actor, utcnow(), brief, None, note, started, filed_by=account
         )
 
     @rpc(expected_exceptions=expected)
     def list_applications(self, status: str | None = None) -> list[dict[str, Any]]:
-        return applications.queue(self.db, self.call.guard, status)
+        return applications.queue(self.store, self.call.guard, status)
 
     @rpc(expected_exceptions=expected)
     def review_application(
         self, application_id: str, approve: bool, reason: str | None = None
     ) -> dict[str, Any]:
         return applications.review(
-            self.db, self.call.guard, utcnow(), application_id, approve, reason, time.perf_counter()
+            self.store,
+            self.call.guard,
+            utcnow(),
+            application_id,
+            approve,
+            reason,
+            time.perf_counter(),
         )
 
     @rpc(expected_exceptions=expected)
@@ -221,7 +229,7 @@ class CertsService:
         self, application_id: str, issuer: str, category: str, grade: str
     ) -> dict[str, Any]:
         return applications.assess(
-            self.db,
+            self.store,
             self.call.guard,
             utcnow(),
             application_id,
@@ -233,45 +241,33 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def issue_from_application(self, application_id: str) -> dict[str, Any]:
-        started, actor = time.perf_counter(), self.call.actor
-        application = applications.ready_to_issue(self.db, self.call.guard, application_id)
-        if application["status"] == "issued":
-            return applications.view(application)
-        assessment = application["assessment"]
-        holder = self.identity.subject_brief(subject_id=application["applicant"])
-        fields = {k: assessment[k] for k in ("category", "grade", "assessor", "assessed_on")}
-        certificate, _new = certificates.issue(
-            self.db,
+        return applications.issue_from(
+            self.store,
             self.wrap_key,
-            actor.account_id,
+            self.call.guard,
             utcnow(),
-            holder,
-            issuers.get_issuer(self.db, assessment["issuer"]),
-            applications.TYPE,
-            fields,
-            f"application:{application_id}",
-        )
-        return applications.mark_issued(
-            self.db, actor, utcnow(), application, certificate["id"], started
+            application_id,
+            self._standing,
+            time.perf_counter(),
         )
 
     @rpc(expected_exceptions=expected)
     def my_applications(self) -> list[dict[str, Any]]:
-        return applications.mine(self.db, self.call.guard.mine())
+        return applications.mine(self.store, self.call.guard.mine())
 
     @rpc(expected_exceptions=expected)
     def get_application(self, application_id: str) -> dict[str, Any]:
-        return applications.get(self.db, self.call.guard, application_id)
+        return applications.get(self.store, self.call.guard, application_id)
 
     @rpc(expected_exceptions=expected)
     def my_certificates(self) -> list[dict[str, Any]]:
         subjects = self.call.guard.mine()
-        return certificates.wallet(self.db, subjects, self.check_key, city_day(utcnow()))
+        return certificates.wallet(self.store, subjects, self.check_key, city_day(utcnow()))
 
     @rpc(expected_exceptions=expected)
     def my_certificate_card(self, certificate_id: str) -> dict[str, Any]:
         return certificates.card(
-            self.db, self.call.guard, self.check_key, certificate_id, city_day(utcnow())
+            self.store, self.call.guard, self.check_key, certificate_id, city_day(utcnow())
         )
 
     @rpc(expected_exceptions=expected)
@@ -283,9 +279,9 @@ class CertsService:
         ttl_seconds: int | None = None,
     ) -> dict[str, Any]:
         now = utcnow()
-        key = keyring.wallet_signing_key(self.db, self.wrap_key, now)
+        key = keyring.wallet_signing_key(self.store, self.wrap_key, now)
         return presentations.create(
-            self.db,
+            self.store,
             key,
             self.call.guard,
             now,
@@ -302,17 +298,17 @@ class CertsService:
 
     @rpc(expected_exceptions=expected)
     def revoke_presentation(self, presentation_id: str) -> dict[str, Any]:
-        return presentations.revoke(self.db, self.call.guard, presentation_id)
+        return presentations.revoke(self.store, self.call.guard, presentation_id)
 
     @rpc(expected_exceptions=expected)
     def verify_presentation(self, token: str, purpose: str | None = None) -> dict[str, Any]:
         now = utcnow()
         return presentations.verify(
-            self.db,
+            self.store,
             self.call.actor,
             now,
             token,
-            keyring.wallet_public_keys(self.db, self.wrap_key, now),
+            keyring.wallet_public_keys(self.store, self.wrap_key, now),
             purpose,
             self._standing,
         )
@@ -320,21 +316,18 @@ class CertsService:
     @rpc(expected_exceptions=expected)
     def my_disclosures(self, limit: int = 50) -> list[dict[str, Any]]:
         subjects = self.call.guard.mine()
-        return presentations.my_disclosures(self.db, subjects, max(1, min(limit, 200)))
+        return presentations.my_disclosures(self.store, subjects, max(1, min(limit, 200)))
 
     @rpc(expected_exceptions=expected)
     def disclosure_stats(self, issuer_id: str) -> dict[str, Any]:
-        issuer = issuers.get_issuer(self.db, issuer_id)
-        self.call.guard.require(access.issuer(issuer), "no such issuer")
-        return presentations.disclosure_stats(self.db, issuer_id)
+        return presentations.disclosure_stats(self.store, self.call.guard, issuer_id)
 
     @rpc(expected_exceptions=expected)
     def public_check(self, number: str, code: str | None = None) -> dict[str, Any]:
-        return certificates.public_check(self.db, self.check_key, number, code, city_day(utcnow()))
+        return certificates.public_check(
+            self.store, self.check_key, number, code, city_day(utcnow())
+        )
 
     @rpc(expected_exceptions=expected)
     def status_list(self, issuer_id: str) -> dict[str, Any]:
-        issuer = issuers.get_issuer(self.db, issuer_id)
-        return statuslist.publish(
-            self.db, issuer, issuers.signing_key(issuer, self.wrap_key), utcnow()
-        )
+        return statuslist.publish(self.store, self.wrap_key, issuer_id, utcnow())

@@ -1,7 +1,31 @@
-"""certs' collections and the indexes they need."""
+"""certs' one door to its database: the only module of certs that names its collections (the
+shared helpers of :mod:`services.common` it calls, claims and the outbox, keep theirs).
 
-from services.common import outbox, signing_keys
-from services.common.mongo import Index
+Methods are named for what the service does with them. The FerretDB rules live here: a
+write that must happen once is an insert into a unique key (a certificate's number and
+version, an issuer and request id, an issuer's status-list place; a holding per type and
+holder), compare-and-set goes through a claimed revision (:func:`services.common.claims.
+advance`), and every listing is bounded. The indexes serve the reads that are not by ``_id``
+on MongoDB; FerretDB keeps them too but scans for those filters.
+
+:class:`CertsStore` works on the real database; the integration layer tries every method on
+FerretDB (``tests/integration/certs/test_store.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from services.common import claims, outbox, signing_keys
+from services.common.mongo import Document, Index
 
 INDEXES = (
     outbox.INDEX,
@@ -18,3 +42,300 @@ INDEXES = (
     Index("applications", [("applicant", 1), ("submitted_at", -1)]),
     signing_keys.index("wallet_keys"),
 )
+LISTED = 500  # the most a listing of certificates reads
+TYPES_FOR = 60.0  # seconds a process keeps the catalogue of types it read
+_LOCK = threading.Lock()  # green under eventlet, as nameko's workers are
+_TYPES: dict[str, tuple[float, list[Document]]] = {}  # per database: (read at, types)
+_NEXT_PLACE: dict[tuple[str, str], int] = {}  # per (database, issuer): the next candidate
+NOT_VALID = ("revoked", "suspended", "superseded")  # stored states a status list marks
+
+
+def _inserted(collection: Collection[Document], document: Document) -> bool:
+    try:
+        collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+class CertsStore:
+    def __init__(self, database: Database[Document]) -> None:
+        self.database = database
+
+    # claims, counters, events and keys
+
+    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
+        return claims.claim(self.database, key, now, **detail)
+
+    def claimed(self, key: str) -> Document | None:
+        return self.database[claims.CLAIMS].find_one({"_id": key})
+
+    def is_claimed(self, key: str) -> bool:
+        return self.database[claims.CLAIMS].find_one({"_id": key}, {"_id": 1}) is not None
+
+    def repoint_claim(self, key: str, **detail: Any) -> None:
+        self.database[claims.CLAIMS].update_one({"_id": key}, {"$set": detail})
+
+    def release_claim(self, key: str) -> None:
+        self.database[claims.CLAIMS].delete_one({"_id": key})
+
+    def take_next(self, counter: str, start: int, now: datetime) -> int:
+        return claims.take_next(self.database, counter, start, now)
+
+    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
+        """Events that leave when ``commit`` (the change's last write) is found done."""
+        outbox.stage(self.database, now, commit, *events)
+
+    def wallet_keys(self) -> signing_keys.KeyRing:
+        """The city wallet's ring of signing keys (:mod:`services.common.signing_keys`)."""
+        return signing_keys.CollectionRing(self.database.wallet_keys)
+
+    # certificate types
+
+    def put_cert_type(self, cert_type: Document) -> None:
+        """A seeded type, maintained in code: a new release updates it in place."""
+        self.database.cert_types.update_one(
+            {"_id": cert_type["_id"]}, {"$set": cert_type}, upsert=True
+        )
+        with _LOCK:
+            _TYPES.pop(self.database.name, None)
+
+    def load_cert_type(self, code: str) -> Document | None:
+        return next((t for t in self.cert_types() if t["_id"] == code), None)
+
+    def cert_types(self) -> list[Document]:
+        """The catalogue, read at most once every ``TYPES_FOR`` per process: types are
+        written only by the start-up seed of a release, and every issue, amendment, card
+        and check reads them."""
+        key, clock = self.database.name, time.monotonic()
+        with _LOCK:
+            cached = _TYPES.get(key)
+        if cached is not None and clock - cached[0] < TYPES_FOR:
+            return [dict(t) for t in cached[1]]
+        found = list(self.database.cert_types.find({}).sort("_id", 1))
+        with _LOCK:
+            _TYPES[key] = (clock, found)
+        return [dict(t) for t in found]
+
+    def composite_types_of(self, part_type: str) -> list[Document]:
+        """The composite licence types that bundle ``part_type``."""
+        return [t for t in self.cert_types() if part_type in (t.get("sub_types") or [])]
+
+    # issuers
+
+    def insert_issuer(self, issuer: Document) -> bool:
+        """False when an issuer of that code exists (a unique key)."""
+        return _inserted(self.database.issuers, issuer)
+
+    def load_issuer(self, issuer_id: str, fields: Document | None = None) -> Document | None:
+        return self.database.issuers.find_one({"_id": issuer_id}, fields)
+
+    def issuers(self, fields: Document | None = None) -> list[Document]:
+        return list(self.database.issuers.find({}, fields).sort("_id", 1))
+
+    def issuers_of_type(self, cert_type: str, fields: Document | None = None) -> list[Document]:
+        return list(self.database.issuers.find({"types": cert_type}, fields).sort("_id", 1))
+
+    def next_place_hint(self, issuer_id: str) -> int:
+        """Where to start looking for an issuer's next free status-list place (the issuer's
+        ``next_index``, kept with $max; on FerretDB it can lag by the number of concurrent
+        issues, which only costs a few extra claims)."""
+        found = self.database.issuers.find_one({"_id": issuer_id}, {"next_index": 1}) or {}
+        return int(found.get("next_index", 0))
+
+    def raise_next_place(self, issuer_id: str, beyond: int) -> None:
+        self.database.issuers.update_one({"_id": issuer_id}, {"$max": {"next_index": beyond}})
+
+    def take_place(self, issuer_id: str, now: datetime) -> int:
+        """The next free place in the issuer's status list, claimed once (no two callers
+        anywhere get the same). Within a process the candidates are handed out in turn
+        before anyone writes, so that concurrent issues do not all try the same place and
+        step through each other's (32 at once cost hundreds of claims when each started
+        from the stored hint); across processes the claims decide."""
+        key = (self.database.name, issuer_id)
+        with _LOCK:
+            known = key in _NEXT_PLACE
+        hint = 0 if known else self.next_place_hint(issuer_id)
+        while True:
+            with _LOCK:
+                place = max(hint, _NEXT_PLACE.get(key, hint))
+                _NEXT_PLACE[key] = place + 1
+            if self.claim(claims.counter_key(f"status_index:{issuer_id}", place), now):
+                break
+        self.raise_next_place(issuer_id, place + 1)
+        return place
+
+    # certificates
+
+    def insert_certificate(self, certificate: Document, claim: str | None = None) -> bool:
+        """False when its number and version, or its issuer and request id, exist (unique
+        keys). Any other database error is raised, after releasing ``claim`` (the request's)
+        so that the caller may retry the same request."""
+        try:
+            return _inserted(self.database.certificates, certificate)
+        except PyMongoError:
+            if claim is not None:
+                self.release_claim(claim)
+            raise
+
+    def load_certificate(self, certificate_id: str) -> Document | None:
+        return self.database.certificates.find_one({"_id": certificate_id})
+
+    def delete_certificate(self, certificate_id: str) -> None:
+        self.database.certificates.delete_one({"_id": certificate_id})
+
+    def certificate_of_request(self, issuer_id: str, request_id: str) -> Document | None:
+        return self.database.certificates.find_one({"issuer": issuer_id, "request_id": request_id})
+
+    def versions_of(self, number: str) -> list[Document]:
+        """Every version of a certificate number, oldest first."""
+        return list(self.database.certificates.find({"number": number}).sort("version", 1))
+
+    def latest_version(self, number: str) -> Document | None:
+        found = self.database.certificates.find({"number": number}).sort("version", -1).limit(1)
+        return next(iter(found), None)
+
+    def certificate_version(self, number: str, version: int) -> Document | None:
+        return self.database.certificates.find_one({"number": number, "version": version})
+
+    def advance_certificate(
+        self,
+        certificate: Document,
+        update: Document,
+        now: datetime,
+        events: Iterable[outbox.Event] = (),
+    ) -> Document:
+        """Compare-and-set on the certificate's revision; the claim commits ``events``
+        (:func:`services.common.claims.advance`; a lost race is a Conflict)."""
+        return claims.advance(
+            self.database, "certificates", certificate, update, now, events=list(events)
+        )
+
+    def held_by(self, subjects: list[str], newest_first: bool = True) -> list[Document]:
+        """The current (not superseded) certificates of ``subjects``, by issue time."""
+        found = self.database.certificates.find(
+            {"subject": {"$in": subjects}, "status": {"$ne": "superseded"}}
+        )
+        return list(found.sort("issued_at", -1 if newest_first else 1).limit(LISTED))
+
+    def valid_of_type(self, subject: str, cert_type: str) -> Document | None:
+        """The subject's newest certificate of a type whose stored status is valid."""
+        return self.database.certificates.find_one(
+            {"subject": subject, "type": cert_type, "status": "valid"}, sort=[("issued_at", -1)]
+        )
+
+    def composites_with_part(self, number: str) -> list[Document]:
+        """The composite licences that list certificate ``number`` among their parts."""
+        return list(self.database.certificates.find({"fields.parts": number}).limit(LISTED))
+
+    def not_valid_places(self, issuer_id: str) -> list[int]:
+        """The status-list places of an issuer's certificates not valid as stored (revoked,
+        suspended, superseded, or a composite licence with a part failing)."""
+        found = self.database.certificates.find(
+            {
+                "issuer": issuer_id,
+                "$or": [{"status": {"$in": list(NOT_VALID)}}, {"parts_failing": True}],
+            },
+            {"status_index": 1},
+        )
+        return [int(c["status_index"]) for c in found]
+
+    def due_to_start(self, day: str, limit: int) -> list[Document]:
+        """Certificates issued ahead of their first day, which is ``day`` or earlier."""
+        query = {"start_pending": True, "valid_from": {"$lte": day}}
+        return list(self.database.certificates.find(query).limit(limit))
+
+    def due_to_expire(self, day: str, limit: int) -> list[Document]:
+        """Valid certificates whose last day was before ``day``, not yet announced."""
+        query = {"status": "valid", "valid_until": {"$lt": day}, "expiry_announced": {"$ne": True}}
+        return list(self.database.certificates.find(query).limit(limit))
+
+    def mark_certificate(self, certificate_id: str, flags: Document) -> None:
+        """Flags a sweep sets so it does not find the certificate again (not its state)."""
+        self.database.certificates.update_one({"_id": certificate_id}, {"$set": flags})
+
+    # holdings: one valid certificate per (type, holder) of a type held once
+
+    def load_holding(self, key: str) -> Document | None:
+        return self.database.holdings.find_one({"_id": key})
+
+    def insert_holding(self, holding: Document) -> bool:
+        """False when the holding exists (another issue took it first)."""
+        return _inserted(self.database.holdings, holding)
+
+    def advance_holding(self, holding: Document, update: Document, now: datetime) -> Document:
+        return claims.advance(self.database, "holdings", holding, update, now)
+
+    # applications
+
+    def insert_application(self, application: Document) -> None:
+        self.database.applications.insert_one(application)
+
+    def load_application(self, application_id: str) -> Document | None:
+        return self.database.applications.find_one({"_id": application_id})
+
+    def open_application(
+        self, applicant: str, cert_type: str, open_states: list[str]
+    ) -> Document | None:
+        return self.database.applications.find_one(
+            {"applicant": applicant, "type": cert_type, "status": {"$in": open_states}}
+        )
+
+    def applications(self, cert_type: str, status: str | None) -> list[Document]:
+        """Applications of a type (in one state), oldest first."""
+        query: Document = {"type": cert_type, **({"status": status} if status else {})}
+        return list(self.database.applications.find(query).sort("submitted_at", 1))
+
+    def applications_of(self, applicants: list[str], limit: int) -> list[Document]:
+        found = self.database.applications.find({"applicant": {"$in": applicants}})
+        return list(found.sort("submitted_at", -1).limit(limit))
+
+    def advance_application(
+        self, application: Document, update: Document, now: datetime
+    ) -> Document:
+        return claims.advance(self.database, "applications", application, update, now)
+
+    # presentations and what they disclosed
+
+    def insert_presentation(self, presentation: Document) -> None:
+        self.database.presentations.insert_one(presentation)
+
+    def load_presentation(self, presentation_id: str) -> Document | None:
+        return self.database.presentations.find_one({"_id": presentation_id})
+
+    def withdraw_presentation(self, presentation_id: str) -> None:
+        self.database.presentations.update_one(
+            {"_id": presentation_id}, {"$set": {"revoked": True}}
+        )
+
+    def record_disclosures(self, disclosures: list[Document]) -> None:
+        if disclosures:
+            self.database.disclosures.insert_many(disclosures)
+
+    def disclosures_of(self, subjects: list[str], limit: int) -> list[Document]:
+        """Who saw the certificates of ``subjects``, newest first (records from before they
+        were kept per holder are found by who showed them)."""
+        query = {
+            "$or": [
+                {"subject": {"$in": subjects}},
+                {"subject": {"$exists": False}, "holder": {"$in": subjects}},
+            ]
+        }
+        return list(self.database.disclosures.find(query).sort("at", -1).limit(limit))
+
+    def disclosure_counts(self, issuer_id: str) -> list[tuple[str | None, str, int]]:
+        """(verifier name, type, count) of what an issuer's certificates disclosed, most
+        first."""
+        rows = self.database.disclosures.aggregate(
+            [
+                {"$match": {"issuer": issuer_id}},
+                {
+                    "$group": {
+                        "_id": {"verifier": "$verifier_name", "type": "$type"},
+                        "count": {"$sum": 1},
+                    }
+                },
+                {"$sort": {"count": -1}},
+            ]
+        )
+        return [(r["_id"].get("verifier"), r["_id"]["type"], int(r["count"])) for r in rows]

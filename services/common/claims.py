@@ -112,6 +112,11 @@ def take_next(db: Database[Document], counter: str, start: int, now: datetime) -
     """The next number of ``counter`` (from ``start``, a hint that may lag): each number is
     claimed once, so no two callers ever get the same one."""
     number = start
-    while not claim(db, f"counter:{counter}:{number}", now):
+    while not claim(db, counter_key(counter, number), now):
         number += 1
     return number
+
+
+def counter_key(counter: str, number: int) -> str:
+    """The claim that holds ``number`` of ``counter``."""
+    return f"counter:{counter}:{number}"
