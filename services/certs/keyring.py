@@ -3,6 +3,9 @@ city wallet's key."""
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,3 +62,35 @@ def wallet_jwks(store: CertsStore, wrap_key: bytes, now: datetime) -> list[dict[
 def _published(store: CertsStore, wrap_key: bytes, now: datetime) -> list[signing_keys.Key]:
     ring = signing_keys.ring(store.wallet_keys(), wrap_key, now)
     return signing_keys.published(ring, now, WALLET_OVERLAP)
+
+
+# What checks a presentation, kept by each process for a minute: neither the wallet's keys
+# nor the issuers' seals are withdrawn (a key is only added), and a check that finds a kid
+# it does not know reads them again at once (see services.certs.presentations.verify).
+KEYS_FOR = 60.0
+_LOCK = threading.Lock()
+_CHECKING: dict[str, tuple[float, CheckingKeys]] = {}
+
+
+@dataclass(frozen=True)
+class CheckingKeys:
+    wallet: dict[str, Ed25519PublicKey]
+    issuers: dict[str, Ed25519PublicKey]
+
+
+def checking_keys(
+    store: CertsStore, wrap_key: bytes, now: datetime, fresh: bool = False
+) -> CheckingKeys:
+    """The wallet's published keys and every issuer's seal, by kid."""
+    clock = time.monotonic()
+    with _LOCK:
+        cached = _CHECKING.get(store.name)
+    if cached is not None and not fresh and clock - cached[0] < KEYS_FOR:
+        return cached[1]
+    keys = CheckingKeys(
+        wallet=wallet_public_keys(store, wrap_key, now),
+        issuers={i["jwk"]["kid"]: public_key_from_jwk(i["jwk"]) for i in store.issuers({"jwk": 1})},
+    )
+    with _LOCK:
+        _CHECKING[store.name] = (clock, keys)
+    return keys

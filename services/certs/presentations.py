@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from services.certs import access, issuers, statuslist
 from services.certs.certificates import current_status
+from services.certs.keyring import CheckingKeys
 from services.certs.signing import field_digest, seal_valid, sealed_part
 from services.certs.store import CertsStore
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.codec import city_day, format_time, to_wire
-from services.common.crypto import public_key_from_jwk
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.mongo import Document
 
@@ -197,24 +197,31 @@ def check_token(
     return shown
 
 
+Keys = Callable[[bool], CheckingKeys]  # the checking keys, read afresh when asked
+
+
 def verify(
     store: CertsStore,
     actor: Actor,
     now: datetime,
     token: str,
-    wallet_keys: dict[str, Ed25519PublicKey],
+    keys: Keys,
     purpose: str | None,
     standing: Standing,
 ) -> dict[str, Any]:
     """A verifier checks a presentation: signed, not withdrawn, each certificate valid now,
-    and no holder frozen since it was made (refused like their codes, nothing shown)."""
+    and no holder frozen since it was made (refused like their codes, nothing shown). The
+    keys come from a cache; a token they cannot check is checked again with fresh ones (an
+    issuer created a moment ago)."""
     if not isinstance(token, str) or len(token) > 16_384:
         raise InvalidInput("a presentation token is required", field="token")
-    issuer_keys = {
-        i["jwk"]["kid"]: public_key_from_jwk(i["jwk"]) for i in store.issuers({"jwk": 1})
-    }
     try:
-        shown = check_token(token, wallet_keys, issuer_keys, now.timestamp(), actor.account_id)
+        try:
+            shown = _checked(token, keys(False), now, actor)
+        except PresentationRefused as refused:
+            if refused.reason != "forged":
+                raise
+            shown = _checked(token, keys(True), now, actor)
         presentation = store.load_presentation(shown[0]["jti"])
         if presentation is None or presentation["revoked"]:
             raise PresentationRefused("revoked", "the holder withdrew this presentation")
@@ -225,6 +232,10 @@ def verify(
         raise InvalidInput(refused.detail, field="token", code=refused.reason) from refused
     _record(store, actor, now, presentation, results, purpose)
     return {"result": "valid", "certificates": results, "checked_at": format_time(now)}
+
+
+def _checked(token: str, keys: CheckingKeys, now: datetime, actor: Actor) -> list[dict[str, Any]]:
+    return check_token(token, keys.wallet, keys.issuers, now.timestamp(), actor.account_id)
 
 
 def _current(store: CertsStore, item: dict[str, Any], today: date) -> dict[str, Any]:

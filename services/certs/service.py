@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Any
 
 from nameko.timer import timer
@@ -308,7 +309,7 @@ class CertsService:
             self.call.actor,
             now,
             token,
-            keyring.wallet_public_keys(self.store, self.wrap_key, now),
+            partial(keyring.checking_keys, self.store, self.wrap_key, now),
             purpose,
             self._standing,
         )

@@ -62,6 +62,11 @@ class CertsStore:
     def __init__(self, database: Database[Document]) -> None:
         self.database = database
 
+    @property
+    def name(self) -> str:
+        """The database's name (keys a process-wide cache per database)."""
+        return self.database.name
+
     # claims, counters, events and keys
 
     def claim(self, key: str, now: datetime, **detail: Any) -> bool:

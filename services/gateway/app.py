@@ -4,14 +4,12 @@ lifespan state (one pika connection and one motor client per process)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo.errors import PyMongoError
+from motor.motor_asyncio import AsyncIOMotorClient
 
 from services.common.bus_identity import GATEWAY, BusKeys
 from services.common.dbcommands import COMMAND_COUNT
@@ -41,9 +39,8 @@ from services.gateway.rpc import RpcClient
 from services.gateway.security import SecurityHeadersMiddleware
 from services.gateway.settings import Settings, get_settings
 from services.gateway.shedding import LoadSheddingMiddleware
+from services.gateway.store import GatewayStore
 from services.gateway.webhooks import Deliverer
-
-log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 One-code city services (一码通城): one personal code (市民码) and one enterprise code (一企一码)
@@ -53,23 +50,6 @@ Authenticate with `POST /v1/auth/token` (password grant for people, client crede
 partner systems) and send `Authorization: Bearer <token>`. Errors are
 `application/problem+json`.
 """
-
-
-async def _prepare_database(db: AsyncIOMotorDatabase[Any], deadline: float) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            await db.api_calls.create_index([("time", -1)])
-            await db.api_calls.create_index([("actor", 1), ("time", -1)])
-            await db.idempotency_keys.create_index([("created_at", 1)])
-            await db.sessions.create_index([("account", 1)])
-            await db.rate_slots.create_index([("expires_at", 1)])
-            return
-        except PyMongoError:
-            if loop.time() > deadline:
-                raise
-            log.warning("gateway database not ready, retrying")
-            await asyncio.sleep(1)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -84,28 +64,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retryWrites=False,
             event_listeners=[COMMAND_COUNT],
         )
-        db = mongo[settings.database_name("gateway")]
-        await _prepare_database(db, asyncio.get_running_loop().time() + 60)
-        keyring = await load_keyring(db, settings.SECRET_KEY.get_secret_value())
+        store = GatewayStore(mongo[settings.database_name("gateway")])
+        await store.prepare(deadline=asyncio.get_running_loop().time() + 60)
+        keyring = await load_keyring(store, settings.SECRET_KEY.get_secret_value())
         keys = BusKeys.from_settings(
             settings, settings.BUS_SIGNING_KEY, settings.BUS_TRUSTED_KEYS, GATEWAY
         )
         rpc = RpcClient(settings.AMQP_URI, keys, default_timeout=settings.RPC_TIMEOUT)
         await rpc.start(wait=10)
-        audit = AuditLog(db, batch=settings.AUDIT_BATCH)
+        audit = AuditLog(store, batch=settings.AUDIT_BATCH)
         await audit.start()
-        limits = SharedLimits(db)
+        limits = SharedLimits(store)
         slots = asyncio.create_task(limits.sweep(), name="rate-slots-sweep")
-        sweeper = asyncio.create_task(idempotency.sweep(db), name="idempotency-sweep")
-        forget = asyncio.create_task(sessions.sweep(db), name="sessions-sweep")
+        sweeper = asyncio.create_task(idempotency.sweep(store), name="idempotency-sweep")
+        forget = asyncio.create_task(sessions.sweep(store), name="sessions-sweep")
         deliverer = Deliverer(
-            db, rpc, settings.SECRET_KEY.get_secret_value(), settings.WEBHOOK_POLL_SECONDS
+            store, rpc, settings.SECRET_KEY.get_secret_value(), settings.WEBHOOK_POLL_SECONDS
         )
         webhooks = asyncio.create_task(deliverer.run(), name="webhooks")
         try:
             yield {
                 "settings": settings,
-                "db": db,
+                "store": store,
                 "rpc": rpc,
                 "keyring": keyring,
                 "audit": audit,

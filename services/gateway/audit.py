@@ -1,4 +1,4 @@
-"""The audit of API calls: one document per request in the gateway's ``api_calls``.
+"""The audit of API calls: one entry per request, kept by the gateway's store.
 
 Requests never wait for the database: entries go into a bounded queue that a background task
 writes in batches. If the database is down for long enough to fill the queue, further entries
@@ -12,15 +12,14 @@ import contextlib
 import logging
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import PyMongoError
+from services.gateway.store import GatewayStore, StoreError
 
 log = logging.getLogger(__name__)
 
 
 class AuditLog:
-    def __init__(self, db: AsyncIOMotorDatabase[Any], batch: int = 200, capacity: int = 20000):
-        self.db = db
+    def __init__(self, store: GatewayStore, batch: int = 200, capacity: int = 20000):
+        self.store = store
         self.batch = batch
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=capacity)
         self.dropped = 0
@@ -52,8 +51,8 @@ class AuditLog:
         if not entries:
             return
         try:
-            await self.db.api_calls.insert_many(entries, ordered=False)
-        except PyMongoError:
+            await self.store.append_audit(entries)
+        except StoreError:
             self.dropped += len(entries)
             log.warning("audit write failed; %d entries dropped so far", self.dropped)
 

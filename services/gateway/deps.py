@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from services.common.actor import Actor
 from services.common.codec import utcnow
@@ -24,6 +23,7 @@ from services.gateway.auth import actor_from_claims, verify_access_token
 from services.gateway.keys import KeyRing
 from services.gateway.rpc import RemoteError, RpcClient
 from services.gateway.settings import Settings
+from services.gateway.store import GatewayStore
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token")
 
@@ -38,21 +38,21 @@ def get_keyring(request: Request) -> KeyRing:
     return ring
 
 
-def get_db(request: Request) -> AsyncIOMotorDatabase[Any]:
-    db: AsyncIOMotorDatabase[Any] = request.state.db
-    return db
+def get_store(request: Request) -> GatewayStore:
+    store: GatewayStore = request.state.store
+    return store
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
-GatewayDb = Annotated[AsyncIOMotorDatabase[Any], Depends(get_db)]
+StoreDep = Annotated[GatewayStore, Depends(get_store)]
 
 
 async def current_actor(
     request: Request,
     ring: KeyRingDep,
     settings: SettingsDep,
-    db: GatewayDb,
+    store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     on_behalf_of: Annotated[
         str | None,
@@ -64,7 +64,7 @@ async def current_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("an access token is required")
     claims = verify_access_token(credentials.credentials, ring, settings)
-    await sessions.require_live(db, claims.get("sid"), claims["sub"], utcnow())
+    await sessions.require_live(store, claims.get("sid"), claims["sub"], utcnow())
     actor = actor_from_claims(claims)
     if on_behalf_of:
         actor = replace(actor, on_behalf_of=on_behalf_of)

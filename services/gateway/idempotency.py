@@ -23,10 +23,7 @@ import contextlib
 import hashlib
 import logging
 from datetime import UTC, timedelta
-from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.codec import utcnow
@@ -34,6 +31,7 @@ from services.common.errors import Unauthenticated
 from services.gateway import sessions
 from services.gateway.auth import verify_access_token
 from services.gateway.problems import problem
+from services.gateway.store import GatewayStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ async def _caller(scope: Scope) -> str | None:
         return None
     try:
         claims = verify_access_token(token, state["keyring"], state["settings"])
-        await sessions.require_live(state["db"], claims.get("sid"), claims["sub"], utcnow())
+        await sessions.require_live(state["store"], claims.get("sid"), claims["sub"], utcnow())
     except Unauthenticated:
         return None
     return str(claims["sub"])
@@ -97,31 +95,29 @@ class IdempotencyMiddleware:
             + b"\n"
             + body
         ).hexdigest()
-        db: AsyncIOMotorDatabase[Any] = scope["state"]["db"]
+        store: GatewayStore = scope["state"]["store"]
         record_id = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
         claim = {"_id": record_id, "fingerprint": fingerprint, "state": "running"}
         for _attempt in range(2):
-            try:
-                await db.idempotency_keys.insert_one({**claim, "created_at": utcnow()})
+            if await store.claim_idempotency_key({**claim, "created_at": utcnow()}):
                 break
-            except DuplicateKeyError:
-                if not await _release_if_stale(db, record_id):
-                    await self._answer_again(db, record_id, fingerprint, scope, send)
-                    return
+            if not await _release_if_stale(store, record_id):
+                await self._answer_again(store, record_id, fingerprint, scope, send)
+                return
         else:
-            await self._answer_again(db, record_id, fingerprint, scope, send)
+            await self._answer_again(store, record_id, fingerprint, scope, send)
             return
-        await self._run_and_store(db, record_id, body, scope, send)
+        await self._run_and_store(store, record_id, body, scope, send)
 
     async def _answer_again(
         self,
-        db: AsyncIOMotorDatabase[Any],
+        store: GatewayStore,
         record_id: str,
         fingerprint: str,
         scope: Scope,
         send: Send,
     ) -> None:
-        stored = await db.idempotency_keys.find_one({"_id": record_id})
+        stored = await store.load_idempotency_key(record_id)
         replay = _nothing_to_receive
         if stored is None or stored["fingerprint"] != fingerprint:
             response = problem(
@@ -173,7 +169,7 @@ class IdempotencyMiddleware:
         await response(scope, replay, send)
 
     async def _run_and_store(
-        self, db: AsyncIOMotorDatabase[Any], record_id: str, body: bytes, scope: Scope, send: Send
+        self, store: GatewayStore, record_id: str, body: bytes, scope: Scope, send: Send
     ) -> None:
         """Run the request, store its response, and only then send it: a client that retries
         the moment it has the answer must find the answer stored."""
@@ -193,25 +189,24 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive_once, hold)
         finally:
-            await _store(db, record_id, messages)
+            await _store(store, record_id, messages)
         for message in messages:
             await send(message)
 
 
-async def _store(db: AsyncIOMotorDatabase[Any], record_id: str, messages: list[Message]) -> None:
+async def _store(store: GatewayStore, record_id: str, messages: list[Message]) -> None:
     start = next((m for m in messages if m["type"] == "http.response.start"), None)
     status = start["status"] if start else 500
     raw_headers = (start or {}).get("headers", [])
     try:
         if status >= 500:  # the work may have been done: hold the key until it cannot be
-            await db.idempotency_keys.update_one(
-                {"_id": record_id},
-                {"$set": {"state": "unknown", "until": utcnow() + UNKNOWN_FOR}},
+            await store.settle_idempotency_key(
+                record_id, {"state": "unknown", "until": utcnow() + UNKNOWN_FOR}
             )
             return
         if any(k.lower() == b"cache-control" and b"no-store" in v for k, v in raw_headers):
-            await db.idempotency_keys.update_one(
-                {"_id": record_id}, {"$set": {"state": "done", "status": status, "withheld": True}}
+            await store.settle_idempotency_key(
+                record_id, {"state": "done", "status": status, "withheld": True}
             )
             return
         kept = (b"content-type", b"location", b"retry-after")
@@ -222,20 +217,19 @@ async def _store(db: AsyncIOMotorDatabase[Any], record_id: str, messages: list[M
             if k.lower() in kept
         }
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-        await db.idempotency_keys.update_one(
-            {"_id": record_id},
-            {"$set": {"state": "done", "status": status, "headers": headers, "body": body}},
+        await store.settle_idempotency_key(
+            record_id, {"state": "done", "status": status, "headers": headers, "body": body}
         )
-    except PyMongoError:
+    except StoreError:
         log.warning("could not store the idempotent response; releasing the key", exc_info=True)
-        with contextlib.suppress(PyMongoError):
-            await db.idempotency_keys.delete_one({"_id": record_id})
+        with contextlib.suppress(StoreError):
+            await store.release_idempotency_key(record_id)
 
 
-async def _release_if_stale(db: AsyncIOMotorDatabase[Any], record_id: str) -> bool:
+async def _release_if_stale(store: GatewayStore, record_id: str) -> bool:
     """Forget a key whose first request ended without a definite answer long enough ago that
     it cannot still be at work; True when it was released (the caller claims it again)."""
-    stored = await db.idempotency_keys.find_one({"_id": record_id}, {"state": 1, "until": 1})
+    stored = await store.idempotency_key_state(record_id)
     if stored is None:
         return True
     until = stored.get("until")
@@ -243,7 +237,7 @@ async def _release_if_stale(db: AsyncIOMotorDatabase[Any], record_id: str) -> bo
         return False
     if (until if until.tzinfo else until.replace(tzinfo=UTC)) > utcnow():
         return False
-    await db.idempotency_keys.delete_one({"_id": record_id, "state": "unknown"})
+    await store.release_unknown_idempotency_key(record_id)
     return True
 
 
@@ -265,9 +259,9 @@ async def _nothing_to_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-async def sweep(db: AsyncIOMotorDatabase[Any], every: float = 3600) -> None:
+async def sweep(store: GatewayStore, every: float = 3600) -> None:
     """Forget keys older than a day; every replica may run it, deleting twice is harmless."""
     while True:
-        with contextlib.suppress(PyMongoError):
-            await db.idempotency_keys.delete_many({"created_at": {"$lt": utcnow() - KEEP}})
+        with contextlib.suppress(StoreError):
+            await store.forget_idempotency_keys_before(utcnow() - KEEP)
         await asyncio.sleep(every)

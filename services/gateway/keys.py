@@ -6,13 +6,10 @@ derived from ``SECRET_KEY``. The first replica to start creates the ring; the ot
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.common.codec import utcnow
 from services.common.crypto import (
@@ -23,6 +20,7 @@ from services.common.crypto import (
     seal_private_key,
     unseal_private_key,
 )
+from services.gateway.store import GatewayStore
 
 RING_ID = "access-tokens"
 
@@ -58,17 +56,12 @@ def ring_from_document(document: dict[str, Any], wrap_key: bytes) -> KeyRing:
     )
 
 
-async def load_keyring(db: AsyncIOMotorDatabase[Any], secret: str) -> KeyRing:
+async def load_keyring(store: GatewayStore, secret: str) -> KeyRing:
     wrap_key = derive_key(secret, "gateway-token-keys")
-    document = await db.signing_keys.find_one({"_id": RING_ID})
+    document = await store.load_signing_ring(RING_ID)
     if document is None:
         entry = _new_entry(wrap_key)
-        with contextlib.suppress(DuplicateKeyError):  # another replica created it first
-            await db.signing_keys.update_one(
-                {"_id": RING_ID},
-                {"$setOnInsert": {"keys": [entry], "current": entry["kid"]}},
-                upsert=True,
-            )
-        document = await db.signing_keys.find_one({"_id": RING_ID})
+        await store.create_signing_ring(RING_ID, {"keys": [entry], "current": entry["kid"]})
+        document = await store.load_signing_ring(RING_ID)
     assert document is not None
     return ring_from_document(document, wrap_key)

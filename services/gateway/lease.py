@@ -5,53 +5,29 @@ writers win there.
 
 Each lease is numbered. Whoever finds the current one expired (or released) inserts the
 next number; exactly one process succeeds, and only it writes the pointer saying who holds
-which number until when. A holder that dies keeps it until it expires.
+which number until when. A holder that dies keeps it until it expires. The store
+(:meth:`GatewayStore.take_lease`) keeps the rule; a lease is who asks for it, and for how long.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError
-
-KEPT_NUMBERS = 100  # older lease numbers are deleted as new ones are taken
+from services.gateway.store import GatewayStore
 
 
 @dataclass
 class Lease:
-    db: AsyncIOMotorDatabase[Any]
+    store: GatewayStore
     name: str
     holder: str
     length: timedelta
 
     async def take(self, now: datetime) -> bool:
         """True when this process holds the lease now (taken now, or still its own)."""
-        pointer = await self.db.leases.find_one({"_id": self.name}) or {}
-        until = pointer.get("until")
-        if until is not None and until.replace(tzinfo=now.tzinfo) > now:
-            return bool(pointer.get("holder") == self.holder)
-        number = int(pointer.get("number", 0)) + 1
-        try:
-            await self.db.lease_numbers.insert_one(
-                {"_id": f"{self.name}:{number:012d}", "holder": self.holder, "at": now}
-            )
-        except DuplicateKeyError:
-            return False  # another process took this number first
-        await self.db.leases.replace_one(
-            {"_id": self.name},
-            {"number": number, "holder": self.holder, "until": now + self.length},
-            upsert=True,
-        )
-        if number % KEPT_NUMBERS == 0:
-            old = f"{self.name}:{number - KEPT_NUMBERS:012d}"
-            await self.db.lease_numbers.delete_many({"_id": {"$lte": old, "$gte": f"{self.name}:"}})
-        return True
+        return await self.store.take_lease(self.name, self.holder, self.length, now)
 
     async def release(self, now: datetime) -> None:
         """Let the next process take it at once (only the holder's own pointer is touched)."""
-        await self.db.leases.update_one(
-            {"_id": self.name, "holder": self.holder}, {"$set": {"until": now}}
-        )
+        await self.store.release_lease(self.name, self.holder, now)

@@ -11,12 +11,10 @@ import re
 import secrets
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError
-
 from services.common.codec import to_wire, utcnow
 from services.common.crypto import keyed_hash, seal
 from services.common.errors import Conflict, InvalidInput, Unauthenticated
+from services.gateway.store import GatewayStore
 
 SCOPES = frozenset(
     {
@@ -56,7 +54,7 @@ def view(client: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_client(
-    db: AsyncIOMotorDatabase[Any],
+    store: GatewayStore,
     hash_key: bytes,
     client_id: str,
     name: str,
@@ -90,18 +88,16 @@ async def create_client(
         "status": "active",
         "created_at": utcnow(),
     }
-    try:
-        await db.partner_clients.insert_one(client)
-    except DuplicateKeyError as exc:
-        raise Conflict("this client_id is taken", field="client_id") from exc
+    if not await store.insert_partner_client(client):
+        raise Conflict("this client_id is taken", field="client_id")
     return {**view(client), **shown}
 
 
 async def authenticate_client(
-    db: AsyncIOMotorDatabase[Any], hash_key: bytes, client_id: str, secret: str
+    store: GatewayStore, hash_key: bytes, client_id: str, secret: str
 ) -> dict[str, Any]:
     refused = Unauthenticated("invalid client credentials")
-    client = await db.partner_clients.find_one({"_id": client_id})
+    client = await store.load_partner_client(client_id)
     expected = client["secret_hash"] if client else keyed_hash(hash_key, "no-such-client")
     if not hmac.compare_digest(expected, keyed_hash(hash_key, secret)) or client is None:
         raise refused
@@ -117,5 +113,5 @@ async def authenticate_client(
     }
 
 
-async def list_clients(db: AsyncIOMotorDatabase[Any]) -> list[dict[str, Any]]:
-    return [view(c) async for c in db.partner_clients.find({}).sort("_id", 1)]
+async def list_clients(store: GatewayStore) -> list[dict[str, Any]]:
+    return [view(c) for c in await store.partner_clients()]

@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 
 from services.common.errors import ERRORS_BY_NAME, DomainError, RateLimited
 from services.common.logs import request_id_var
 from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcTimeout
+from services.gateway.store import StoreUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ async def on_too_deep(_request: Request, _exc: Exception) -> JSONResponse:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, ConnectionFailure):  # from a middleware (idempotency), not a route
+    if isinstance(exc, StoreUnreachable):  # from a middleware (idempotency), not a route
         return await on_database_unreachable(request, exc)
     log.error("unhandled error", exc_info=exc)
     return problem(500, "Internal error", "an internal error occurred", "internal")
@@ -148,5 +148,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RecursionError, on_too_deep)
-    app.add_exception_handler(ConnectionFailure, on_database_unreachable)
+    app.add_exception_handler(StoreUnreachable, on_database_unreachable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -31,17 +31,15 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import Request
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.common.codec import utcnow
 from services.common.crypto import derive_key, same
 from services.common.errors import RateLimited
 from services.gateway.deps import CurrentActor
 from services.gateway.settings import Settings
+from services.gateway.store import GatewayStore, StoreError
 
 PAGE_ADDRESS = "x-page-client-address"
 PAGE_SIGNATURE = "x-page-client-signature"
@@ -73,7 +71,7 @@ class Decision:
 
 @dataclass
 class SharedLimits:
-    db: AsyncIOMotorDatabase[Any]
+    store: GatewayStore
     _next: dict[str, int] = field(default_factory=dict)
 
     async def take(self, limit: Limit, key: str, now: float | None = None) -> Decision:
@@ -91,21 +89,15 @@ class SharedLimits:
             if slot >= limit.allowance:
                 return Decision(False, limit.allowance, 0, reset_at)
             self._remember(bucket, slot + 1)
-            try:
-                await self.db.rate_slots.insert_one(
-                    {"_id": f"{bucket}:{slot}", "expires_at": _at(reset_at + limit.window_s)}
-                )
-            except DuplicateKeyError:
-                # Another process took it: skip what it took (a few reads by _id).
-                found = await self._first_free(bucket, slot + 1, limit.allowance)
-                self._remember(bucket, max(found, self._next.get(bucket, 0)))
-                continue
-            return Decision(True, limit.allowance, limit.allowance - slot - 1, reset_at)
+            expires_at = _at(reset_at + limit.window_s)
+            if await self.store.reserve_slot(f"{bucket}:{slot}", expires_at):
+                return Decision(True, limit.allowance, limit.allowance - slot - 1, reset_at)
+            # Another process took it: skip what it took (a few reads by _id).
+            found = await self._first_free(bucket, slot + 1, limit.allowance)
+            self._remember(bucket, max(found, self._next.get(bucket, 0)))
 
     async def _taken(self, bucket: str, slot: int) -> bool:
-        return (
-            await self.db.rate_slots.find_one({"_id": f"{bucket}:{slot}"}, {"_id": 1}) is not None
-        )
+        return await self.store.slot_taken(f"{bucket}:{slot}")
 
     async def _first_free(self, bucket: str, start: int, allowance: int) -> int:
         """The first slot not taken at or after ``start`` (slots are taken in order): gallop
@@ -132,8 +124,8 @@ class SharedLimits:
 
     async def sweep(self, every: float = 300) -> None:
         while True:
-            with contextlib.suppress(PyMongoError):
-                await self.db.rate_slots.delete_many({"expires_at": {"$lt": utcnow()}})
+            with contextlib.suppress(StoreError):
+                await self.store.forget_slots_expired_before(utcnow())
             await asyncio.sleep(every)
 
 

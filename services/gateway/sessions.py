@@ -23,11 +23,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo.errors import PyMongoError
-
 from services.common.codec import to_wire, utcnow
 from services.common.errors import Unauthenticated
+from services.gateway.store import GatewayStore, StoreError
 
 KEEP_ENDED = timedelta(days=1)
 
@@ -43,7 +41,7 @@ def masked_address(address: str | None) -> str | None:
 
 
 async def open_session(
-    db: AsyncIOMotorDatabase[Any],
+    store: GatewayStore,
     account: str,
     now: datetime,
     lifetime_s: int,
@@ -53,7 +51,7 @@ async def open_session(
     address: str | None,
 ) -> str:
     sid = secrets.token_urlsafe(18)
-    await db.sessions.insert_one(
+    await store.open_session(
         {
             "_id": sid,
             "account": account,
@@ -72,39 +70,34 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def require_live(
-    db: AsyncIOMotorDatabase[Any], sid: Any, account: str, now: datetime
-) -> None:
+async def require_live(store: GatewayStore, sid: Any, account: str, now: datetime) -> None:
     """Refuse a token whose session is unknown, someone else's, ended or expired."""
     refused = Unauthenticated("this session has ended; log in again")
     if not isinstance(sid, str):
         raise refused
-    found = await db.sessions.find_one({"_id": sid})
+    found = await store.load_session(sid)
     if found is None or found["account"] != account or found.get("ended_at") is not None:
         raise refused
     if _aware(found["expires_at"]) <= now:
         raise refused
 
 
-async def end(db: AsyncIOMotorDatabase[Any], sid: str, now: datetime, by: str | None) -> None:
-    await db.sessions.update_one(
-        {"_id": sid, "ended_at": None}, {"$set": {"ended_at": now, "ended_by": by}}
-    )
+async def end(store: GatewayStore, sid: str, now: datetime, by: str | None) -> None:
+    await store.end_session(sid, now, by)
 
 
 async def end_all(
-    db: AsyncIOMotorDatabase[Any],
+    store: GatewayStore,
     account: str,
     now: datetime,
     by: str | None,
     keep: str | None = None,
 ) -> int:
     """End every live session of ``account`` (but ``keep``); returns how many ended."""
-    query: dict[str, Any] = {"account": account, "ended_at": None}
     ended = 0
-    async for found in db.sessions.find(query, {"_id": 1}):
-        if found["_id"] != keep:
-            await end(db, found["_id"], now, by)
+    for sid in await store.live_session_ids(account):
+        if sid != keep:
+            await end(store, sid, now, by)
             ended += 1
     return ended
 
@@ -125,15 +118,15 @@ def view(found: dict[str, Any], current: str | None) -> dict[str, Any]:
 
 
 async def live_of(
-    db: AsyncIOMotorDatabase[Any], account: str, now: datetime, current: str | None
+    store: GatewayStore, account: str, now: datetime, current: str | None
 ) -> list[dict[str, Any]]:
-    found = db.sessions.find({"account": account, "ended_at": None}).sort("created_at", -1)
-    return [view(s, current) async for s in found if _aware(s["expires_at"]) > now]
+    found = await store.live_sessions(account)
+    return [view(s, current) for s in found if _aware(s["expires_at"]) > now]
 
 
-async def sweep(db: AsyncIOMotorDatabase[Any], every: float = 3600) -> None:
+async def sweep(store: GatewayStore, every: float = 3600) -> None:
     """Forget sessions a day after they expired; every replica may run it."""
     while True:
-        with contextlib.suppress(PyMongoError):
-            await db.sessions.delete_many({"expires_at": {"$lt": utcnow() - KEEP_ENDED}})
+        with contextlib.suppress(StoreError):
+            await store.forget_sessions_expired_before(utcnow() - KEEP_ENDED)
         await asyncio.sleep(every)

@@ -21,12 +21,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from services.common.codec import utcnow
 from services.common.crypto import derive_key, timestamped_signature, unseal
 from services.gateway.lease import Lease
 from services.gateway.rpc import RpcClient
+from services.gateway.store import GatewayStore
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300.0
@@ -35,7 +35,7 @@ ROUND_LEASE = timedelta(seconds=120)  # longer than a round of posts with their 
 
 @dataclass
 class Deliverer:
-    db: AsyncIOMotorDatabase[Any]
+    store: GatewayStore
     rpc: RpcClient
     secret_key: str
     interval: float = 1.0
@@ -44,7 +44,7 @@ class Deliverer:
     holder: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def __post_init__(self) -> None:
-        self.lease = Lease(self.db, "webhook-round", self.holder, ROUND_LEASE)
+        self.lease = Lease(self.store, "webhook-round", self.holder, ROUND_LEASE)
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout) as client:
@@ -70,10 +70,7 @@ class Deliverer:
         pending = await self.rpc.call("tasks", "pending_webhooks", {"limit": 200}, headers=headers)
         delivered: list[str] = []
         now = time.monotonic()
-        names = sorted({item["partner"] for item in pending})
-        partners = {
-            p["_id"]: p async for p in self.db.partner_clients.find({"_id": {"$in": names}})
-        }
+        partners = await self.store.partner_clients_by_ids(item["partner"] for item in pending)
         seal_key = derive_key(self.secret_key, "webhook-secrets")
         for item in pending:
             key = (item["partner"], item["payload"]["task_id"])
@@ -88,7 +85,7 @@ class Deliverer:
             if await self._post(client, item, webhook["url"], secret):
                 delivered.append(item["id"])
                 self.backoff.pop(key, None)
-                await self.db.webhook_log.insert_one(
+                await self.store.log_webhook_delivery(
                     {"event": item["id"], "partner": item["partner"], "at": utcnow(), "ok": True}
                 )
             else:

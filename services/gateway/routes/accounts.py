@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from services.common.codec import utcnow
 from services.gateway import sessions
 from services.gateway.access import operation
-from services.gateway.deps import BusDep, CurrentActor, GatewayDb, PageDep
+from services.gateway.deps import BusDep, CurrentActor, PageDep, StoreDep
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -69,12 +69,12 @@ class PasswordReset(BaseModel):
     openapi_extra=operation("identity.reset_password"),
 )
 async def reset_password(
-    account_id: str, body: PasswordReset, actor: CurrentActor, bus: BusDep, db: GatewayDb
+    account_id: str, body: PasswordReset, actor: CurrentActor, bus: BusDep, store: StoreDep
 ) -> dict[str, Any]:
     result: dict[str, Any] = await bus.call(
         "identity", "reset_password", account_id=account_id, new=body.new
     )
-    await sessions.end_all(db, account_id, utcnow(), actor.account_id)
+    await sessions.end_all(store, account_id, utcnow(), actor.account_id)
     return result
 
 
@@ -88,12 +88,12 @@ async def set_account_status(
     action: Literal["disable", "enable"],
     actor: CurrentActor,
     bus: BusDep,
-    db: GatewayDb,
+    store: StoreDep,
 ) -> dict[str, Any]:
     status = "disabled" if action == "disable" else "active"
     result: dict[str, Any] = await bus.call(
         "identity", "set_account_status", account_id=account_id, status=status
     )
     if status == "disabled":
-        await sessions.end_all(db, account_id, utcnow(), actor.account_id)
+        await sessions.end_all(store, account_id, utcnow(), actor.account_id)
     return result

@@ -13,7 +13,7 @@ from services.common.errors import InvalidInput
 from services.gateway import access, partners, sessions
 from services.gateway.access import operation
 from services.gateway.auth import issue_access_token
-from services.gateway.deps import AnonymousBus, CurrentActor, GatewayDb, KeyRingDep, SettingsDep
+from services.gateway.deps import AnonymousBus, CurrentActor, KeyRingDep, SettingsDep, StoreDep
 from services.gateway.ratelimit import client_address, limit_login
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -34,7 +34,7 @@ class TokenResponse(BaseModel):
 async def issue_token(
     request: Request,
     bus: AnonymousBus,
-    db: GatewayDb,
+    store: StoreDep,
     ring: KeyRingDep,
     settings: SettingsDep,
     grant_type: Annotated[Literal["password", "client_credentials"], Form()],
@@ -64,9 +64,9 @@ async def issue_token(
         if not client_secret:
             raise InvalidInput("required for the client_credentials grant", field="client_secret")
         hash_key = derive_key(settings.SECRET_KEY.get_secret_value(), "partner-secrets")
-        claims = await partners.authenticate_client(db, hash_key, client_id, client_secret)
+        claims = await partners.authenticate_client(store, hash_key, client_id, client_secret)
     sid = await sessions.open_session(
-        db,
+        store,
         claims["account_id"],
         utcnow(),
         settings.ACCESS_TOKEN_TTL,
@@ -85,7 +85,7 @@ async def issue_token(
     summary="End the session of the token used (it stops working at once)",
     openapi_extra=operation("gateway.logout"),
 )
-async def logout(actor: CurrentActor, db: GatewayDb) -> Response:
+async def logout(actor: CurrentActor, store: StoreDep) -> Response:
     access.require("logout", actor)
-    await sessions.end(db, str(actor.extra.get("sid")), utcnow(), actor.account_id)
+    await sessions.end(store, str(actor.extra.get("sid")), utcnow(), actor.account_id)
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from services.common.crypto import same
 from services.common.errors import NotFound
 from services.gateway import access, metrics
 from services.gateway.access import operation
-from services.gateway.deps import BusDep, CurrentActor, GatewayDb, SettingsDep
+from services.gateway.deps import BusDep, CurrentActor, SettingsDep, StoreDep
 from services.gateway.rpc import BrokerUnavailable, RemoteError, RpcClient, RpcTimeout
 from services.gateway.security import SWAGGER_CDN
 from services.gateway.settings import SERVICES, Settings
@@ -39,9 +39,9 @@ async def _service_health(rpc: RpcClient, service: str, timeout: float) -> str:
     return "ok"
 
 
-async def _database_health(db: GatewayDb, timeout: float) -> str:
+async def _database_health(store: StoreDep, timeout: float) -> str:
     try:
-        await asyncio.wait_for(db.command("ping"), timeout)
+        await asyncio.wait_for(store.ping(), timeout)
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"
@@ -71,12 +71,12 @@ async def prometheus_metrics(request: Request, settings: SettingsDep) -> Respons
     summary="Broker, database and every service answer",
     openapi_extra=operation("gateway.readyz"),
 )
-async def readyz(request: Request, db: GatewayDb, settings: SettingsDep) -> JSONResponse:
+async def readyz(request: Request, store: StoreDep, settings: SettingsDep) -> JSONResponse:
     rpc: RpcClient = request.state.rpc
     timeout = settings.HEALTH_TIMEOUT
     checks: dict[str, Any] = {"broker": "ok" if rpc.connected else "unavailable"}
     results = await asyncio.gather(
-        _database_health(db, timeout), *(_service_health(rpc, s, timeout) for s in SERVICES)
+        _database_health(store, timeout), *(_service_health(rpc, s, timeout) for s in SERVICES)
     )
     checks["database"] = results[0]
     checks.update(dict(zip(SERVICES, results[1:], strict=True)))

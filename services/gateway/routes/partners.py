@@ -12,7 +12,7 @@ from services.common.crypto import derive_key
 from services.common.errors import NotFound
 from services.gateway import access, partners, sessions
 from services.gateway.access import operation
-from services.gateway.deps import CurrentActor, GatewayDb, SettingsDep
+from services.gateway.deps import CurrentActor, SettingsDep, StoreDep
 
 router = APIRouter(prefix="/v1/partner-clients", tags=["partner clients"])
 
@@ -36,7 +36,7 @@ class PartnerClientCreate(BaseModel):
 async def create_partner_client(
     body: PartnerClientCreate,
     actor: CurrentActor,
-    db: GatewayDb,
+    store: StoreDep,
     settings: SettingsDep,
     response: Response,
 ) -> dict[str, Any]:
@@ -44,7 +44,7 @@ async def create_partner_client(
     response.headers["Cache-Control"] = "no-store"  # the secret is shown once, never kept
     hash_key = derive_key(settings.SECRET_KEY.get_secret_value(), "partner-secrets")
     return await partners.create_client(
-        db,
+        store,
         hash_key,
         body.client_id,
         body.name,
@@ -56,9 +56,9 @@ async def create_partner_client(
 
 
 @router.get("", summary="Partner clients", openapi_extra=operation("gateway.list_partner_clients"))
-async def list_partner_clients(actor: CurrentActor, db: GatewayDb) -> list[dict[str, Any]]:
+async def list_partner_clients(actor: CurrentActor, store: StoreDep) -> list[dict[str, Any]]:
     access.require("list_partner_clients", actor)
-    return await partners.list_clients(db)
+    return await partners.list_clients(store)
 
 
 @router.post(
@@ -67,14 +67,14 @@ async def list_partner_clients(actor: CurrentActor, db: GatewayDb) -> list[dict[
     openapi_extra=operation("gateway.set_partner_client_status"),
 )
 async def set_partner_client_status(
-    client_id: str, action: Literal["disable", "enable"], actor: CurrentActor, db: GatewayDb
+    client_id: str, action: Literal["disable", "enable"], actor: CurrentActor, store: StoreDep
 ) -> dict[str, Any]:
-    found = await db.partner_clients.find_one({"_id": client_id})
+    found = await store.load_partner_client(client_id)
     access.require("set_partner_client_status", actor, access.partner_client(found or {}))
     if found is None:
         raise NotFound("no such partner client")
     status = "disabled" if action == "disable" else "active"
-    await db.partner_clients.update_one({"_id": client_id}, {"$set": {"status": status}})
+    await store.set_partner_client_status(client_id, status)
     if status == "disabled":
-        await sessions.end_all(db, f"client:{client_id}", utcnow(), actor.account_id)
+        await sessions.end_all(store, f"client:{client_id}", utcnow(), actor.account_id)
     return partners.view({**found, "status": status})

@@ -12,7 +12,7 @@ from services.common.codec import utcnow
 from services.common.errors import NotFound
 from services.gateway import access, sessions
 from services.gateway.access import operation
-from services.gateway.deps import BusDep, CurrentActor, GatewayDb
+from services.gateway.deps import BusDep, CurrentActor, StoreDep
 
 router = APIRouter(prefix="/v1/me", tags=["sessions"])
 
@@ -27,9 +27,11 @@ class PasswordChange(BaseModel):
     summary="My sessions that have not ended (this one marked current)",
     openapi_extra=operation("gateway.list_sessions"),
 )
-async def list_sessions(actor: CurrentActor, db: GatewayDb) -> list[dict[str, Any]]:
+async def list_sessions(actor: CurrentActor, store: StoreDep) -> list[dict[str, Any]]:
     access.require("list_sessions", actor)
-    return await sessions.live_of(db, str(actor.account_id), utcnow(), str(actor.extra.get("sid")))
+    return await sessions.live_of(
+        store, str(actor.account_id), utcnow(), str(actor.extra.get("sid"))
+    )
 
 
 @router.delete(
@@ -38,12 +40,12 @@ async def list_sessions(actor: CurrentActor, db: GatewayDb) -> list[dict[str, An
     summary="End one of my sessions (a device I no longer use)",
     openapi_extra=operation("gateway.end_session"),
 )
-async def end_session(session_id: str, actor: CurrentActor, db: GatewayDb) -> Response:
-    found = await db.sessions.find_one({"_id": session_id})
+async def end_session(session_id: str, actor: CurrentActor, store: StoreDep) -> Response:
+    found = await store.load_session(session_id)
     access.require("end_session", actor, access.session(found or {}))
     if found is None:
         raise NotFound("no such session")
-    await sessions.end(db, session_id, utcnow(), actor.account_id)
+    await sessions.end(store, session_id, utcnow(), actor.account_id)
     return Response(status_code=204)
 
 
@@ -52,10 +54,10 @@ async def end_session(session_id: str, actor: CurrentActor, db: GatewayDb) -> Re
     summary="Log out everywhere else (a lost phone): every other session ends at once",
     openapi_extra=operation("gateway.end_all_sessions"),
 )
-async def end_all_sessions(actor: CurrentActor, db: GatewayDb) -> dict[str, int]:
+async def end_all_sessions(actor: CurrentActor, store: StoreDep) -> dict[str, int]:
     access.require("end_all_sessions", actor)
     ended = await sessions.end_all(
-        db, str(actor.account_id), utcnow(), actor.account_id, keep=str(actor.extra.get("sid"))
+        store, str(actor.account_id), utcnow(), actor.account_id, keep=str(actor.extra.get("sid"))
     )
     return {"ended": ended}
 
@@ -66,12 +68,12 @@ async def end_all_sessions(actor: CurrentActor, db: GatewayDb) -> dict[str, int]
     openapi_extra=operation("identity.change_password", "gateway.end_all_sessions"),
 )
 async def change_password(
-    body: PasswordChange, actor: CurrentActor, bus: BusDep, db: GatewayDb
+    body: PasswordChange, actor: CurrentActor, bus: BusDep, store: StoreDep
 ) -> dict[str, Any]:
     changed: dict[str, Any] = await bus.call(
         "identity", "change_password", current=body.current, new=body.new
     )
     ended = await sessions.end_all(
-        db, str(actor.account_id), utcnow(), actor.account_id, keep=str(actor.extra.get("sid"))
+        store, str(actor.account_id), utcnow(), actor.account_id, keep=str(actor.extra.get("sid"))
     )
     return {**changed, "sessions_ended": ended}

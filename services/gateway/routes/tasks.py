@@ -15,13 +15,9 @@ from pydantic import BaseModel, Field
 
 from services.common.errors import NotFound
 from services.gateway.access import operation
-from services.gateway.deps import (
-    BusDep,
-    CurrentActor,
-    GatewayDb,
-    PageDep,
-)
+from services.gateway.deps import BusDep, CurrentActor, PageDep, StoreDep
 from services.gateway.downloads import file_response
+from services.gateway.store import GatewayStore
 
 router = APIRouter(tags=["tasks"])
 
@@ -241,12 +237,12 @@ async def put_calendar(year: Year, body: CalendarYear, _actor: CurrentActor, bus
 # tasks
 
 
-async def _known_partners(db: Any, units: list[str] | None) -> None:
+async def _known_partners(store: GatewayStore, units: list[str] | None) -> None:
     """A unit ``partner:{client}`` must name a registered partner system (the gateway holds
     them, not the tasks service)."""
     for unit in units or []:
         if unit.startswith("partner:"):
-            client = await db.partner_clients.find_one({"_id": unit.split(":", 1)[1]})
+            client = await store.load_partner_client(unit.split(":", 1)[1])
             if client is None or client.get("status") != "active":
                 raise NotFound("no such partner system", field="units")
 
@@ -257,8 +253,8 @@ async def _known_partners(db: Any, units: list[str] | None) -> None:
     summary="Create a task (staff, or a partner system)",
     openapi_extra=operation("tasks.create_task"),
 )
-async def create_task(body: TaskCreate, _actor: CurrentActor, bus: BusDep, db: GatewayDb) -> Any:
-    await _known_partners(db, body.units)
+async def create_task(body: TaskCreate, _actor: CurrentActor, bus: BusDep, store: StoreDep) -> Any:
+    await _known_partners(store, body.units)
     task = await bus.call("tasks", "create_task", **body.model_dump(exclude_none=True))
     if not task.pop("created"):
         return JSONResponse(task, status_code=200)  # the same source and external id again
@@ -364,9 +360,9 @@ async def _act(bus: Any, method: str, task_id: str, body: BaseModel | None = Non
     openapi_extra=operation("tasks.dispatch_task"),
 )
 async def dispatch_task(
-    task_id: str, body: Dispatch, _actor: CurrentActor, bus: BusDep, db: GatewayDb
+    task_id: str, body: Dispatch, _actor: CurrentActor, bus: BusDep, store: StoreDep
 ) -> Any:
-    await _known_partners(db, body.units)
+    await _known_partners(store, body.units)
     return await _act(bus, "dispatch_task", task_id, body)
 
 

@@ -13,6 +13,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 
 from services.common.codec import utcnow
 from services.gateway.lease import Lease
+from services.gateway.store import GatewayStore
 from tests.conftest import MONGO_URL
 
 
@@ -20,10 +21,10 @@ def test_one_holder_at_a_time_however_many_race() -> None:
     async def race() -> None:
         client: AsyncIOMotorClient = AsyncIOMotorClient(MONGO_URL, tz_aware=True)
         name = f"lease_test_{uuid.uuid4().hex[:8]}"
-        db = client[name]
+        store = GatewayStore(client[name])
         try:
             contenders = [
-                Lease(db, "round", f"worker-{i}", timedelta(seconds=60)) for i in range(8)
+                Lease(store, "round", f"worker-{i}", timedelta(seconds=60)) for i in range(8)
             ]
             for _ in range(25):
                 now = utcnow()
@@ -35,7 +36,7 @@ def test_one_holder_at_a_time_however_many_race() -> None:
                 assert again == won
                 await holder.release(utcnow())
             # A holder that dies keeps the lease until it expires, then another takes it.
-            short = [Lease(db, "short", f"w{i}", timedelta(milliseconds=300)) for i in range(2)]
+            short = [Lease(store, "short", f"w{i}", timedelta(milliseconds=300)) for i in range(2)]
             assert await short[0].take(utcnow())
             assert not await short[1].take(utcnow())
             await asyncio.sleep(0.5)
