@@ -20,12 +20,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo.collection import Collection
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from services.common import claims, outbox, signing_keys
 from services.common.mongo import Document, Index
+from services.common.store import ServiceStore, inserted
 
 INDEXES = (
     outbox.INDEX,
@@ -50,46 +49,14 @@ _NEXT_PLACE: dict[tuple[str, str], int] = {}  # per (database, issuer): the next
 NOT_VALID = ("revoked", "suspended", "superseded")  # stored states a status list marks
 
 
-def _inserted(collection: Collection[Document], document: Document) -> bool:
-    try:
-        collection.insert_one(document)
-    except DuplicateKeyError:
-        return False
-    return True
-
-
-class CertsStore:
-    def __init__(self, database: Database[Document]) -> None:
-        self.database = database
-
-    @property
-    def name(self) -> str:
-        """The database's name (keys a process-wide cache per database)."""
-        return self.database.name
-
-    # claims, counters, events and keys
-
-    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
-        return claims.claim(self.database, key, now, **detail)
-
-    def claimed(self, key: str) -> Document | None:
-        return self.database[claims.CLAIMS].find_one({"_id": key})
+class CertsStore(ServiceStore):
+    # claims and keys (the rest of claims, counters and events: ServiceStore)
 
     def is_claimed(self, key: str) -> bool:
         return self.database[claims.CLAIMS].find_one({"_id": key}, {"_id": 1}) is not None
 
     def repoint_claim(self, key: str, **detail: Any) -> None:
         self.database[claims.CLAIMS].update_one({"_id": key}, {"$set": detail})
-
-    def release_claim(self, key: str) -> None:
-        self.database[claims.CLAIMS].delete_one({"_id": key})
-
-    def take_next(self, counter: str, start: int, now: datetime) -> int:
-        return claims.take_next(self.database, counter, start, now)
-
-    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
-        """Events that leave when ``commit`` (the change's last write) is found done."""
-        outbox.stage(self.database, now, commit, *events)
 
     def wallet_keys(self) -> signing_keys.KeyRing:
         """The city wallet's ring of signing keys (:mod:`services.common.signing_keys`)."""
@@ -130,7 +97,7 @@ class CertsStore:
 
     def insert_issuer(self, issuer: Document) -> bool:
         """False when an issuer of that code exists (a unique key)."""
-        return _inserted(self.database.issuers, issuer)
+        return inserted(self.database.issuers, issuer)
 
     def load_issuer(self, issuer_id: str, fields: Document | None = None) -> Document | None:
         return self.database.issuers.find_one({"_id": issuer_id}, fields)
@@ -177,7 +144,7 @@ class CertsStore:
         keys). Any other database error is raised, after releasing ``claim`` (the request's)
         so that the caller may retry the same request."""
         try:
-            return _inserted(self.database.certificates, certificate)
+            return inserted(self.database.certificates, certificate)
         except PyMongoError:
             if claim is not None:
                 self.release_claim(claim)
@@ -266,7 +233,7 @@ class CertsStore:
 
     def insert_holding(self, holding: Document) -> bool:
         """False when the holding exists (another issue took it first)."""
-        return _inserted(self.database.holdings, holding)
+        return inserted(self.database.holdings, holding)
 
     def advance_holding(self, holding: Document, update: Document, now: datetime) -> Document:
         return claims.advance(self.database, "holdings", holding, update, now)

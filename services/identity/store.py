@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
 
-from pymongo.collection import Collection
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import claims, outbox, signing_keys
 from services.common.mongo import Document, Index
+from services.common.store import ServiceStore, inserted
 
 INDEXES = (
     outbox.INDEX,
@@ -47,37 +45,8 @@ INDEXES = (
 LISTED = 5000  # the most a listing reads
 
 
-def _inserted(collection: Collection[Document], document: Document) -> bool:
-    try:
-        collection.insert_one(document)
-    except DuplicateKeyError:
-        return False
-    return True
-
-
-class IdentityStore:
-    def __init__(self, database: Database[Document]) -> None:
-        self.database = database
-
-    @property
-    def name(self) -> str:
-        """The database's name (keys a process-wide cache per database)."""
-        return self.database.name
-
-    # claims, counters and events
-
-    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
-        return claims.claim(self.database, key, now, **detail)
-
-    def release_claim(self, key: str) -> None:
-        self.database[claims.CLAIMS].delete_one({"_id": key})
-
-    def take_next(self, counter: str, start: int, now: datetime) -> int:
-        return claims.take_next(self.database, counter, start, now)
-
-    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
-        """Events that leave when ``commit`` (the change's last write) is found done."""
-        outbox.stage(self.database, now, commit, *events)
+class IdentityStore(ServiceStore):
+    # keys (claims, counters and events: ServiceStore)
 
     def key_ring(self, name: str) -> signing_keys.KeyRing:
         """A ring of signing keys (:mod:`services.common.signing_keys` keeps its rules)."""
@@ -87,7 +56,7 @@ class IdentityStore:
 
     def insert_account(self, account: Document) -> bool:
         """False when the username is taken (a unique key)."""
-        return _inserted(self.database.accounts, account)
+        return inserted(self.database.accounts, account)
 
     def ensure_account(self, account: Document) -> bool:
         """Insert unless an account of that username exists; True if new."""
@@ -139,11 +108,11 @@ class IdentityStore:
 
     def insert_person(self, person: Document) -> bool:
         """False when the ID number is registered (its keyed hash is a unique key)."""
-        return _inserted(self.database.persons, person)
+        return inserted(self.database.persons, person)
 
     def insert_organisation(self, organisation: Document) -> bool:
         """False when the credit code is registered (a unique key)."""
-        return _inserted(self.database.organisations, organisation)
+        return inserted(self.database.organisations, organisation)
 
     def delete_person(self, person_id: str) -> None:
         self.database.persons.delete_one({"_id": person_id})
@@ -206,7 +175,7 @@ class IdentityStore:
         return self.database.org_units.find_one({"_id": path}, fields)
 
     def insert_org_unit(self, unit: Document) -> bool:
-        return _inserted(self.database.org_units, unit)
+        return inserted(self.database.org_units, unit)
 
     def org_units_within(self, root: str | None) -> list[Document]:
         query: Document = {"ancestors": root} if root else {}
@@ -244,7 +213,7 @@ class IdentityStore:
 
     def record_proxy_action(self, action: Document) -> None:
         """Kept once by its id (an act reported twice by another service)."""
-        _inserted(self.database.proxy_actions, action)
+        inserted(self.database.proxy_actions, action)
 
     def proxy_actions(self, role: str, sub: str, limit: int) -> list[Document]:
         """What was done for ``sub`` (``role`` ``principal``) or by them (``proxy``)."""
@@ -255,14 +224,14 @@ class IdentityStore:
 
     def record_disclosure(self, disclosure: Document) -> None:
         """Kept once by its id."""
-        _inserted(self.database.disclosures, disclosure)
+        inserted(self.database.disclosures, disclosure)
 
     def disclosures_of(self, principal: str, limit: int) -> list[Document]:
         found = self.database.disclosures.find({"principal": principal}).sort("at", -1)
         return list(found.limit(limit))
 
     def insert_notification(self, notification: Document) -> bool:
-        return _inserted(self.database.notifications, notification)
+        return inserted(self.database.notifications, notification)
 
     def due_notification(self, notification_id: str, now: datetime) -> Document | None:
         due = {"_id": notification_id, "state": "pending", "next_at": {"$lte": now}}
@@ -279,11 +248,11 @@ class IdentityStore:
 
     def record_scan(self, scan: Document) -> bool:
         """False when a scan of that dedupe key (an offline upload again) is recorded."""
-        return _inserted(self.database.scans, scan)
+        return inserted(self.database.scans, scan)
 
     def claim_code_use(self, jti: str, key: str, now: datetime) -> bool:
         """A code's one use (``code_uses`` keyed by ``jti``): True for exactly one caller."""
-        return _inserted(self.database.code_uses, {"_id": jti, "key": key, "at": now})
+        return inserted(self.database.code_uses, {"_id": jti, "key": key, "at": now})
 
     def code_use(self, jti: str) -> Document | None:
         return self.database.code_uses.find_one({"_id": jti})

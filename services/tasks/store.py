@@ -19,13 +19,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
-from services.common import claims
 from services.common.mongo import Document, Index, put_document
+from services.common.store import ServiceStore, inserted
 
 INDEXES = (
     Index("tasks", [("reach", 1), ("created_at", -1)]),
@@ -60,22 +56,11 @@ class Board:
     limit: int = 50
 
 
-def _insert_once(collection: Any, document: Document) -> bool:
-    try:
-        collection.insert_one(document)
-    except DuplicateKeyError:
-        return False
-    return True
-
-
 def _range(low: datetime | None, high: datetime | None) -> Document:
     return ({"$gte": low} if low else {}) | ({"$lt": high} if high else {})
 
 
-class TaskStore:
-    def __init__(self, database: Database[Document]) -> None:
-        self.database = database
-
+class TaskStore(ServiceStore):
     # tasks and their journal
 
     def load_task(self, task_id: str) -> Document | None:
@@ -87,7 +72,7 @@ class TaskStore:
 
     def insert_task(self, task: Document) -> bool:
         """False when a task of that id exists."""
-        return _insert_once(self.database.tasks, task)
+        return inserted(self.database.tasks, task)
 
     def write_task(self, task_id: str, fields: Document) -> None:
         self.database.tasks.update_one({"_id": task_id}, {"$set": fields})
@@ -97,16 +82,16 @@ class TaskStore:
 
     def append_event(self, event: Document) -> bool:
         """False when the event of that id (that revision) exists: someone else moved first."""
-        return _insert_once(self.database.task_events, event)
+        return inserted(self.database.task_events, event)
 
     def leave_notice(self, notice: Document) -> None:
-        _insert_once(self.database.notices, notice)
+        inserted(self.database.notices, notice)
 
     def queue_event(self, event_id: str, at: datetime) -> None:
-        _insert_once(self.database.outbox, {"_id": event_id, "at": at})
+        inserted(self.database.outbox, {"_id": event_id, "at": at})
 
     def queue_webhook(self, entry: Document) -> None:
-        _insert_once(self.database.partner_outbox, entry)
+        inserted(self.database.partner_outbox, entry)
 
     # what leaves the service
 
@@ -126,7 +111,7 @@ class TaskStore:
     # the escalation schedule: one collection per hour
 
     def schedule(self, bucket: str, entry: Document) -> None:
-        _insert_once(self.database[bucket], entry)
+        inserted(self.database[bucket], entry)
 
     def schedule_buckets(self) -> list[str]:
         names = self.database.list_collection_names(
@@ -144,13 +129,7 @@ class TaskStore:
     def unschedule(self, bucket: str, entry_id: str) -> None:
         self.database[bucket].delete_one({"_id": entry_id})
 
-    # claims: a key taken once
-
-    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
-        return claims.claim(self.database, key, now, **detail)
-
-    def claimed(self, key: str) -> Document | None:
-        return self.database[claims.CLAIMS].find_one({"_id": key})
+    # claims: a key taken once (ServiceStore)
 
     # sources, routing rules, the ladder, the calendar
 
@@ -161,7 +140,7 @@ class TaskStore:
         return self.database.sources.find_one({"_id": code})
 
     def insert_source(self, source: Document) -> bool:
-        return _insert_once(self.database.sources, source)
+        return inserted(self.database.sources, source)
 
     def update_source(self, code: str, changes: Document) -> None:
         self.database.sources.update_one({"_id": code}, {"$set": changes})
@@ -173,7 +152,7 @@ class TaskStore:
         return self.database.routing_rules.find_one({"_id": rule_id})
 
     def insert_routing_rule(self, rule: Document) -> bool:
-        return _insert_once(self.database.routing_rules, rule)
+        return inserted(self.database.routing_rules, rule)
 
     def delete_routing_rule(self, rule_id: str) -> None:
         self.database.routing_rules.delete_one({"_id": rule_id})
@@ -185,7 +164,7 @@ class TaskStore:
         return self.database.ladder_rules.find_one({"_id": rule_id})
 
     def insert_ladder_rule(self, rule: Document) -> bool:
-        return _insert_once(self.database.ladder_rules, rule)
+        return inserted(self.database.ladder_rules, rule)
 
     def put_ladder_rule(self, rule: Document) -> None:
         put_document(self.database.ladder_rules, rule["_id"], rule)
@@ -200,7 +179,7 @@ class TaskStore:
         return self.database.calendar_years.find_one({"_id": year})
 
     def insert_calendar_year(self, table: Document) -> bool:
-        return _insert_once(self.database.calendar_years, table)
+        return inserted(self.database.calendar_years, table)
 
     def put_calendar_year(self, table: Document) -> None:
         put_document(self.database.calendar_years, table["_id"], table)
@@ -209,7 +188,7 @@ class TaskStore:
 
     def insert_attachments(self, files: Iterable[Document]) -> None:
         for file in files:
-            _insert_once(self.database.attachments, file)
+            inserted(self.database.attachments, file)
 
     def load_attachment(self, attachment_id: str) -> Document | None:
         return self.database.attachments.find_one({"_id": attachment_id})
