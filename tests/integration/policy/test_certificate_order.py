@@ -12,6 +12,7 @@ import pytest
 from pymongo.database import Database
 
 from services.certs import certificates
+from services.certs.store import CertsStore
 from services.common.codec import utcnow
 from services.policy import subjects
 
@@ -141,8 +142,9 @@ def test_a_certificate_reaching_its_first_day_is_announced_once_and_then_followe
     ahead = {**of("HPCL-LATER", "not_yet_valid", 0, "三级", today, "p_later")}
     subjects.learn_certificate(db, utcnow(), "cert_issued", ahead)
     assert known_of(db, "p_later")["cert_disability_certificate"] == "not_yet_valid"
-    assert [c["id"] for c in certificates.newly_started(db, utcnow())] == ["cert_later"]
-    assert certificates.newly_started(db, utcnow()) == []  # announced once
+    store = CertsStore(db)
+    assert [c["id"] for c in certificates.newly_started(store, utcnow())] == ["cert_later"]
+    assert certificates.newly_started(store, utcnow()) == []  # announced once
     staged = [e for e in db.outbox.find({}) if e["name"] == "cert_started"]
     assert len(staged) == 1
     subjects.learn_certificate(db, utcnow(), "cert_started", staged[0]["payload"])
