@@ -36,9 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.mongo import Document, client_for
-from services.policy import catalogue, columnar, facts, matching, payouts, policies, rematch
+from services.policy import access, catalogue, columnar, facts, matching, payouts, policies, rematch
+from services.policy.store import PolicyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/")
@@ -231,22 +233,23 @@ def incremental(
     db = client[name]
     db.policies.insert_many(published)
     seed(db, data, SUBJECTS, "person")
-    catalogue.rebuild(db)
+    store = PolicyStore(db)
+    catalogue.rebuild(store)
     compute, stored = [], []
     for k in range(300):
         subject = f"p_bench{int(rng.integers(SUBJECTS)):08d}"
         fact = FACTS[k % len(FACTS)]
         now = datetime.now(UTC)
         started = time.perf_counter()
-        document, changed = facts.put_facts(db, now, subject, {fact: k % 101}, "bench")
-        rematch.rematch_subject(db, now, subject, changed, document)
+        document, changed = facts.put_facts(store, now, subject, {fact: k % 101}, "bench")
+        rematch.rematch_subject(store, now, subject, changed, document)
         stored.append((time.perf_counter() - started) * 1000)
         # The re-match itself, as the service does it once the write has returned the
         # subject's facts: the published index checked (one small revision read), every
         # policy that reads the fact matched with every check explained; nothing written.
         started = time.perf_counter()
         values = facts.with_derived(facts.current(document, now), ON)
-        for policy in rematch.published(db, "person", {fact}):
+        for policy in catalogue.published(store, "person", {fact}):
             matching.match(policy, values, ON)
         compute.append((time.perf_counter() - started) * 1000)
     client.drop_database(name)
@@ -274,7 +277,7 @@ def simulate(client: Any, rng: np.random.Generator, data: dict[str, np.ndarray])
         "org_path": "C",
     }
     started = time.perf_counter()
-    report = rematch.simulate(sim, datetime.now(UTC), policy, lambda _path: True)
+    report = rematch.simulate(PolicyStore(sim), datetime.now(UTC), policy, lambda _path: True)
     elapsed = time.perf_counter() - started
     client.drop_database(name)
     return {
@@ -282,6 +285,11 @@ def simulate(client: Any, rng: np.random.Generator, data: dict[str, np.ndarray])
         "simulate_subjects": SIMULATE_SUBJECTS,
         "simulate_eligible": report["eligible"],
     }
+
+
+def unpaid(_payout: Document) -> tuple[str, str]:
+    """The payment partner of a confirm-mode run, never asked (payouts wait to be confirmed)."""
+    return "failed", "unused"
 
 
 def payout_rate(client: Any) -> dict[str, Any]:
@@ -325,7 +333,8 @@ def payout_rate(client: Any) -> dict[str, Any]:
         }
     )
     started = time.perf_counter()
-    report = payouts.run(pay, STAFF, now, "pol_pay", "once", lambda _p: ("failed", "unused"))
+    guard = acting_as(access.TABLE, "run_payouts", STAFF)
+    report = payouts.run(PolicyStore(pay), guard, now, "pol_pay", "once", unpaid)
     elapsed = time.perf_counter() - started
     assert report["offered"] == PAYOUTS, report
     client.drop_database(name)

@@ -12,36 +12,34 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pymongo.database import Database
-
-from services.common.mongo import Document, put_document
+from services.common.mongo import Document
+from services.policy.store import PolicyStore
 
 _RULES: dict[str, Document] = {}  # policy id → its published document (immutable rules)
 _INDEX: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # kind → (revision, entries)
 
 
-def rebuild(db: Database[Document]) -> None:
+def rebuild(store: PolicyStore) -> None:
     """After a status change (and now and then, to heal a rebuild that raced another)."""
     by_kind: dict[str, list[dict[str, Any]]] = {"person": [], "organisation": []}
-    for policy in db.policies.find({"status": "published"}, {"subject_type": 1, "reads": 1}):
+    for policy in store.published_policies():
         by_kind.setdefault(policy["subject_type"], []).append(
             {"id": policy["_id"], "reads": policy.get("reads", [])}
         )
     for kind, listed in by_kind.items():
-        listing = {"policies": sorted(listed, key=lambda p: p["id"])}
-        put_document(db.published, f"published:{kind}", listing)
-        put_document(db.published, f"published-rev:{kind}", {"rev": secrets.token_hex(8)})
+        entries = sorted(listed, key=lambda p: p["id"])
+        store.write_catalogue(kind, entries, secrets.token_hex(8))
 
 
-def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:
+def published(store: PolicyStore, kind: str, reading: set[str] | None = None) -> list[Document]:
     """The published policies for ``kind`` (only those reading one of ``reading``, if given)."""
     result = []
-    for entry in _index(db, kind):
+    for entry in _index(store, kind):
         if reading is not None and not reading & set(entry["reads"]):
             continue
         policy = _RULES.get(entry["id"])
         if policy is None:
-            policy = db.policies.find_one({"_id": entry["id"]})
+            policy = store.load_policy(entry["id"])
             if policy is None:
                 continue
             _RULES[entry["id"]] = policy
@@ -49,17 +47,16 @@ def published(db: Database[Document], kind: str, reading: set[str] | None = None
     return result
 
 
-def _index(db: Database[Document], kind: str) -> list[dict[str, Any]]:
+def _index(store: PolicyStore, kind: str) -> list[dict[str, Any]]:
     """The index for ``kind``, read again only when its revision changed (the revision is
     written after the index, so a reader never pairs a new revision with an old index)."""
-    revision = db.published.find_one({"_id": f"published-rev:{kind}"})
+    revision = store.catalogue_revision(kind)
     if revision is None:
-        rebuild(db)
-        revision = db.published.find_one({"_id": f"published-rev:{kind}"}) or {"rev": ""}
+        rebuild(store)
+        revision = store.catalogue_revision(kind) or ""
     cached = _INDEX.get(kind)
-    if cached is not None and cached[0] == revision["rev"]:
+    if cached is not None and cached[0] == revision:
         return cached[1]
-    index = db.published.find_one({"_id": f"published:{kind}"}) or {"policies": []}
-    entries: list[dict[str, Any]] = index["policies"]
-    _INDEX[kind] = (revision["rev"], entries)
+    entries = store.catalogue_entries(kind)
+    _INDEX[kind] = (revision, entries)
     return entries

@@ -9,16 +9,14 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common import outbox
 from services.common.access import Guard
-from services.common.claims import advance
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.common.text import text
 from services.policy import access, fact_kinds, facts, provenance, rematch
+from services.policy.store import PolicyStore
 
 
 def view(correction: Document) -> dict[str, Any]:
@@ -31,19 +29,19 @@ def view(correction: Document) -> dict[str, Any]:
 
 
 def dispute(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     now: datetime,
     subject: str | None,
     fact: str,
     proposed: Any,
     evidence: str,
-) -> Document:
+) -> dict[str, Any]:
     """The subject (or an operator, or a proxy with ``apply``) disputes a feed fact. A fact
     stated by identity or by a certificate is corrected where it is stated, not here."""
     actor = guard.actor
     subject = subject or actor.subject_id
-    document = db.facts.find_one({"_id": subject}) if isinstance(subject, str) else None
+    document = store.load_facts(subject) if isinstance(subject, str) else None
     if document is None:
         raise NotFound("no such subject", field="subject")
     guard.require(access.subject(document), "no such subject", field="subject")
@@ -54,7 +52,7 @@ def dispute(
             field="fact",
             code="fact_source",
         )
-    kind = fact_kinds.kind_of(db, fact)
+    kind = fact_kinds.kind_of(store, fact)
     if kind is None:
         raise InvalidInput("no such fact", field="fact", code="unknown_fact")
     problem = fact_kinds.value_problem(kind, proposed)
@@ -87,24 +85,22 @@ def dispute(
             "org_path": correction["org_path"],
         },
     )
-    outbox.stage(db, now, outbox.Commit("corrections", correction["_id"]), disputed)
-    db.corrections.insert_one(correction)
-    return correction
+    store.insert_correction(correction, now, disputed)
+    return view(correction)
 
 
 def decide(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     now: datetime,
     correction_id: str,
     accept: bool,
     reason: str | None,
-) -> tuple[Document, list[str]]:
-    """Returns the correction and the codes of policies newly pushed to the subject."""
+) -> dict[str, Any]:
+    """The correction decided, with the codes of policies newly pushed to the subject
+    (``pushed``)."""
     actor = guard.actor
-    found = (
-        db.corrections.find_one({"_id": correction_id}) if isinstance(correction_id, str) else None
-    )
+    found = store.load_correction(correction_id) if isinstance(correction_id, str) else None
     if found is None:
         raise NotFound("no such fact correction")
     guard.require(access.correction(found), "no such fact correction")
@@ -118,30 +114,21 @@ def decide(
         f"fact_correction_decided:{found['_id']}",
         {"correction_id": found["_id"], "status": status, "reason": reason},
     )
-    decided = advance(
-        db,
-        "corrections",
-        found,
-        {
-            "$set": {
-                "status": status,
-                "reason": reason,
-                "decided_at": now,
-                "decided_by": actor.account_id,
-            }
-        },
-        now,
-        events=[told],
-    )
+    decision = {
+        "status": status,
+        "reason": reason,
+        "decided_at": now,
+        "decided_by": actor.account_id,
+    }
+    decided = store.advance_correction(found, {"$set": decision}, now, [told])
     pushed: list[str] = []
     if accept:
         _doc, changed = facts.put_facts(
-            db, now, found["subject"], {found["fact"]: found["proposed"]}, "correction"
+            store, now, found["subject"], {found["fact"]: found["proposed"]}, "correction"
         )
-        pushed = rematch.rematch_subject(db, now, found["subject"], changed)
-    return decided, pushed
+        pushed = rematch.rematch_subject(store, now, found["subject"], changed)
+    return {**view(decided), "pushed": pushed}
 
 
-def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
-    found = db.corrections.find({"subject": {"$in": subjects}}).sort("created_at", -1)
-    return [view(c) for c in found.limit(100)]
+def mine(store: PolicyStore, subjects: list[str]) -> list[dict[str, Any]]:
+    return [view(c) for c in store.corrections_of(subjects, 100)]

@@ -19,15 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from services.common.access import Guard
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput
 from services.common.mongo import Document
 from services.common.text import text
 from services.policy import provenance
+from services.policy.store import PolicyStore
 
 TYPES = ("money", "integer", "number", "boolean", "text", "texts", "date")
 MAX_MAGNITUDE = 2**53
@@ -100,14 +98,14 @@ BUILT_IN = {
 }
 
 
-def kind_of(db: Database[Document], name: str) -> FactKind | None:
+def kind_of(store: PolicyStore, name: str) -> FactKind | None:
     """The declared kind ``name``, or None. ``cert_<type>`` is the status of the subject's
     certificate of that type, stated by certs."""
     if name in BUILT_IN:
         return BUILT_IN[name]
     if name.startswith("cert_") and _NAME.fullmatch(name):
         return _kind(name, "证照状态", "text", CERTS, values=CERT_STATUSES)
-    found = db.fact_kinds.find_one({"_id": name}) if _NAME.fullmatch(name) else None
+    found = store.load_fact_kind(name) if _NAME.fullmatch(name) else None
     return _from_document(found) if found else None
 
 
@@ -124,13 +122,13 @@ def _from_document(found: Document) -> FactKind:
     )
 
 
-def declared(db: Database[Document]) -> Callable[[str], bool]:
+def declared(store: PolicyStore) -> Callable[[str], bool]:
     """A test of whether a name is declared, reading each name once."""
     seen: dict[str, bool] = {}
 
     def known(name: str) -> bool:
         if name not in seen:
-            seen[name] = kind_of(db, name) is not None
+            seen[name] = kind_of(store, name) is not None
         return seen[name]
 
     return known
@@ -155,9 +153,9 @@ def first_undeclared(node: Any, where: str, known: Callable[[str], bool]) -> tup
     return None
 
 
-def require_declared(db: Database[Document], definition: Mapping[str, Any]) -> None:
+def require_declared(store: PolicyStore, definition: Mapping[str, Any]) -> None:
     """Refuse a policy that reads a fact nobody declared, naming the check that reads it."""
-    known = declared(db)
+    known = declared(store)
     for part in ("conditions", "amount"):
         found = first_undeclared(definition.get(part), part, known)
         if found:
@@ -169,10 +167,10 @@ def require_declared(db: Database[Document], definition: Mapping[str, Any]) -> N
             )
 
 
-def check_values(db: Database[Document], values: Mapping[str, Any], prefix: str = "facts") -> None:
+def check_values(store: PolicyStore, values: Mapping[str, Any], prefix: str = "facts") -> None:
     """Refuse (422 naming the fact) an undeclared fact or a value its kind does not allow."""
     for name, value in values.items():
-        kind = kind_of(db, name)
+        kind = kind_of(store, name)
         where = f"{prefix}.{name}"
         if kind is None:
             raise InvalidInput(
@@ -214,14 +212,14 @@ def value_problem(kind: FactKind, value: Any) -> str | None:
     return None
 
 
-def list_kinds(db: Database[Document], guard: Guard) -> list[dict[str, Any]]:
+def list_kinds(store: PolicyStore, guard: Guard) -> list[dict[str, Any]]:
     guard.done()
-    stored = [_from_document(d) for d in db.fact_kinds.find().sort("_id", 1).limit(1000)]
+    stored = [_from_document(d) for d in store.fact_kinds(1000)]
     return [k.view() for k in [*BUILT_IN.values(), *stored]]
 
 
 def declare(
-    db: Database[Document], guard: Guard, now: datetime, body: Mapping[str, Any]
+    store: PolicyStore, guard: Guard, now: datetime, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A feed fact declared by staff for their unit; each name once (409 when taken)."""
     guard.done()
@@ -262,9 +260,7 @@ def declare(
         if not isinstance(values, list) or not 1 <= len(values) <= 100:
             raise InvalidInput("a list of 1 to 100 texts", field="values")
         document["values"] = [text(v, f"values[{i}]", 100) for i, v in enumerate(values)]
-    try:
-        db.fact_kinds.insert_one(document)
-    except DuplicateKeyError as exc:
-        raise Conflict("this fact kind is declared already", field="name") from exc
+    if not store.insert_fact_kind(document):
+        raise Conflict("this fact kind is declared already", field="name")
     result: dict[str, Any] = to_wire(_from_document(document).view())
     return result

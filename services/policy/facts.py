@@ -9,20 +9,16 @@ fact, accepted by staff). A fact past its valid-until is unknown, not stale-but-
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
-from services.common.claims import advance, claim
 from services.common.codec import parse_time, to_wire
 from services.common.errors import Conflict, InvalidInput
 from services.common.mongo import Document
+from services.policy.store import PolicyStore
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
 _SUBJECT = re.compile(r"^[po]_[A-Za-z0-9_-]{4,60}\Z")
@@ -97,7 +93,7 @@ def with_derived(values: dict[str, Any], on: date) -> dict[str, Any]:
 
 
 def put_facts(
-    db: Database[Document],
+    store: PolicyStore,
     now: datetime,
     subject: str,
     values: dict[str, Any],
@@ -107,10 +103,9 @@ def put_facts(
 ) -> tuple[Document, list[str]]:
     """Set facts; returns the document and the names whose value changed."""
     for _attempt in range(10):
-        document = db.facts.find_one({"_id": subject})
-        if document is None:
-            with contextlib.suppress(DuplicateKeyError):
-                db.facts.insert_one({"_id": subject, "values": {}, "rev": 0, **(profile or {})})
+        document = store.load_facts(subject)
+        if document is None:  # a first writer; of two at once, either one's insert will do
+            store.insert_facts({"_id": subject, "values": {}, "rev": 0, **(profile or {})})
             continue
         old = current(document, now)
         changed = [name for name, value in values.items() if old.get(name) != value]
@@ -126,28 +121,23 @@ def put_facts(
         if profile:
             updates.update(profile)
         try:
-            return advance(db, "facts", document, {"$set": updates}, now), changed
+            return store.advance_facts(document, {"$set": updates}, now), changed
         except Conflict:
             continue  # another feed wrote this subject at the same moment: read it again
     raise Conflict("this subject's facts are being written by many at once; retry")
 
 
 def remove_facts(
-    db: Database[Document], now: datetime, subject: str, names: list[str], source: str
+    store: PolicyStore, now: datetime, subject: str, names: list[str], source: str
 ) -> list[str]:
     """Forget facts (a revoked certificate): they become unknown."""
-    document = db.facts.find_one({"_id": subject})
+    document = store.load_facts(subject)
     if not document:
         return []
     present = [n for n in names if n in (document.get("values") or {})]
     if present:
-        advance(
-            db,
-            "facts",
-            document,
-            {"$unset": {f"values.{n}": "" for n in present}, "$set": {"last_removed_by": source}},
-            now,
-        )
+        forget = {f"values.{n}": "" for n in present}
+        store.advance_facts(document, {"$unset": forget, "$set": {"last_removed_by": source}}, now)
     return present
 
 
@@ -184,41 +174,38 @@ def parse_bulk(
     return good, bad
 
 
-def claim_batch(
-    db: Database[Document], now: datetime, source: str, batch_id: str
-) -> Document | None:
+def claim_batch(store: PolicyStore, now: datetime, source: str, batch_id: str) -> Document | None:
     """None when this (source, batch id) is new; else the report of its first upload."""
     if not isinstance(batch_id, str) or not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", batch_id):
         raise InvalidInput("1–64 letters, digits or . _ : -", field="batch_id")
     key = f"facts-batch:{source}:{batch_id}"
-    if claim(db, key, now):
+    if store.claim(key, now):
         return None
-    earlier = db.fact_batches.find_one({"_id": key})
+    earlier = store.load_fact_batch(key)
     if earlier is not None:
         return to_wire(earlier["report"])
-    held = db.claims.find_one({"_id": key})
+    held = store.claimed(key)
     at = held["at"] if held else now
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     # A batch whose worker stopped before its report is taken over by the next upload of it
     # (once per period: the takeover is itself a claim); its lines again write the same facts.
     period = int(now.timestamp() // BATCH_STUCK_AFTER.total_seconds())
-    if at <= now - BATCH_STUCK_AFTER and claim(db, f"{key}:after:{period}", now):
+    if at <= now - BATCH_STUCK_AFTER and store.claim(f"{key}:after:{period}", now):
         return None
     return {"status": "in_progress", "retry_after": int(BATCH_STUCK_AFTER.total_seconds())}
 
 
-def release_batch(db: Database[Document], source: str, batch_id: str) -> None:
+def release_batch(store: PolicyStore, source: str, batch_id: str) -> None:
     """A batch that failed midway (an error not of a line) may be uploaded again at once."""
-    db.claims.delete_one({"_id": f"facts-batch:{source}:{batch_id}"})
+    store.release_claim(f"facts-batch:{source}:{batch_id}")
 
 
 def record_batch(
-    db: Database[Document], now: datetime, source: str, batch_id: str, report: dict[str, Any]
+    store: PolicyStore, now: datetime, source: str, batch_id: str, report: dict[str, Any]
 ) -> None:
-    with contextlib.suppress(DuplicateKeyError):
-        db.fact_batches.insert_one(
-            {"_id": f"facts-batch:{source}:{batch_id}", "at": now, "report": report}
-        )
+    store.record_fact_batch(
+        {"_id": f"facts-batch:{source}:{batch_id}", "at": now, "report": report}
+    )
 
 
 def view(document: Document | None, now: datetime) -> dict[str, Any]:

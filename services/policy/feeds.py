@@ -12,15 +12,27 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.access import Guard
 from services.common.codec import parse_time
 from services.common.errors import DomainError, NotFound
 from services.common.mongo import Document
 from services.policy import access, fact_kinds, facts, provenance, rematch, subjects
+from services.policy.store import PolicyStore
 
 Lookup = Callable[[str], dict[str, Any] | None]  # identity's brief of a subject, or None
+
+
+def lookup_in(identity: Any) -> Lookup:
+    """identity's brief of a subject, asked over RPC (None: identity knows no such subject)."""
+
+    def brief_of(subject: str) -> dict[str, Any] | None:
+        try:
+            brief: dict[str, Any] = identity.subject_brief(subject_id=subject)
+        except NotFound:
+            return None
+        return brief
+
+    return brief_of
 
 
 def source_of(guard: Guard) -> str:
@@ -28,25 +40,25 @@ def source_of(guard: Guard) -> str:
     return f"partner:{actor.client_id}" if actor.client_id else f"staff:{actor.account_id}"
 
 
-def known_subject(db: Database[Document], now: datetime, subject: str, lookup: Lookup) -> Document:
+def known_subject(store: PolicyStore, now: datetime, subject: str, lookup: Lookup) -> Document:
     """The subject's facts document, once identity has registered the subject (learnt now if
     its registration has not reached this service yet)."""
-    document = db.facts.find_one({"_id": subject})
+    document = store.load_facts(subject)
     if document is not None and document.get("kind"):
         return document
     brief = lookup(subject)
     if brief is None:
         raise NotFound("no such subject", field="subject")
     subjects.learn_profile(
-        db, now, {"subject": subject, "kind": brief["kind"], "org_path": brief["org_path"]}
+        store, now, {"subject": subject, "kind": brief["kind"], "org_path": brief["org_path"]}
     )
-    found = db.facts.find_one({"_id": subject})
+    found = store.load_facts(subject)
     assert found is not None
     return found
 
 
 def put_facts(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     now: datetime,
     subject: Any,
@@ -57,13 +69,13 @@ def put_facts(
     subject = facts.validate_subject(subject)
     values = facts.validate_values(values)
     until = parse_time(valid_until, "valid_until") if valid_until else None
-    document = known_subject(db, now, subject, lookup)
+    document = known_subject(store, now, subject, lookup)
     guard.require(access.subject(document), "no such subject", field="subject")
     source = source_of(guard)
     provenance.require_writable(values, source)
-    fact_kinds.check_values(db, values)
-    written, changed = facts.put_facts(db, now, subject, values, source, until)
-    pushed = rematch.rematch_subject(db, now, subject, changed, written)
+    fact_kinds.check_values(store, values)
+    written, changed = facts.put_facts(store, now, subject, values, source, until)
+    pushed = rematch.rematch_subject(store, now, subject, changed, written)
     return {
         "subject": subject,
         "changed": changed,
@@ -73,24 +85,24 @@ def put_facts(
 
 
 def bulk_facts(
-    db: Database[Document], guard: Guard, now: datetime, batch_id: str, ndjson: str, lookup: Lookup
+    store: PolicyStore, guard: Guard, now: datetime, batch_id: str, ndjson: str, lookup: Lookup
 ) -> dict[str, Any]:
     guard.done()  # every line is checked below
     source = source_of(guard)
-    earlier = facts.claim_batch(db, now, source, batch_id)
+    earlier = facts.claim_batch(store, now, source, batch_id)
     if earlier is not None:
         return {**earlier, "repeated": True}
     try:
-        report = _apply_bulk(db, guard, now, source, batch_id, ndjson, lookup)
+        report = _apply_bulk(store, guard, now, source, batch_id, ndjson, lookup)
     except Exception:
-        facts.release_batch(db, source, batch_id)  # never left in progress
+        facts.release_batch(store, source, batch_id)  # never left in progress
         raise
-    facts.record_batch(db, now, source, batch_id, report)
+    facts.record_batch(store, now, source, batch_id, report)
     return {**report, "repeated": False}
 
 
 def _apply_bulk(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     now: datetime,
     source: str,
@@ -102,16 +114,16 @@ def _apply_bulk(
     applied = 0
     for line, subject, values, until in good:
         try:
-            document = known_subject(db, now, subject, lookup)
+            document = known_subject(store, now, subject, lookup)
             if not guard.allows(access.subject(document)):
                 raise NotFound("no such subject", field="subject")
             provenance.require_writable(values, source)
-            fact_kinds.check_values(db, values)
+            fact_kinds.check_values(store, values)
         except DomainError as refused:
             bad.append({"line": line, "field": refused.extra.get("field"), "detail": str(refused)})
             continue
-        written, changed = facts.put_facts(db, now, subject, values, source, until)
-        rematch.rematch_subject(db, now, subject, changed, written)
+        written, changed = facts.put_facts(store, now, subject, values, source, until)
+        rematch.rematch_subject(store, now, subject, changed, written)
         applied += 1
     bad.sort(key=lambda item: int(item["line"]))
     return {"batch_id": batch_id, "source": source, "applied": applied, "errors": bad}

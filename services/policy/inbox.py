@@ -14,58 +14,52 @@ identity keys the text by the message id, and so does the SMS partner."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
-
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
 from services.common.codec import to_wire
 from services.common.mongo import Document
 from services.policy import periods
+from services.policy.store import PolicyStore
 
 PUSHED_MODES = ("push", "confirm", "auto")
 SETTLED = ("paid", "disbursing", "offered", "confirmed", "declined", "failed")
 
 
 def push(
-    db: Database[Document], now: datetime, policy: Document, subject: str, amount: int | None
+    store: PolicyStore, now: datetime, policy: Document, subject: str, amount: int | None
 ) -> bool:
     """True when the message is new."""
-    if policy["mode"] not in PUSHED_MODES or not _news_for(db, now, policy, subject, amount):
+    if policy["mode"] not in PUSHED_MODES or not _news_for(store, now, policy, subject, amount):
         return False
     message = _message(policy, subject, amount, now, "pushed", f"v{policy['version']}")
-    if not _deliver(db, now, message):
+    if not _deliver(store, now, message):
         return False
     mark = {"code": policy["code"], "version": policy["version"], "amount": amount}
-    with contextlib.suppress(DuplicateKeyError):  # two versions at once: either mark will do
-        db.push_marks.replace_one({"_id": _mark_id(policy, subject)}, mark, upsert=True)
+    store.put_push_mark({"_id": _mark_id(policy, subject), **mark})
     return True
 
 
-def tell(
-    db: Database[Document], now: datetime, policy: Document, payout: Document, kind: str
-) -> bool:
+def tell(store: PolicyStore, now: datetime, policy: Document, payout: Document, kind: str) -> bool:
     """Tell the subject, once per payout and ``kind``, what became of it: ``unfunded`` (the
     budget did not cover it this time) or ``offered`` (funded later: confirm it in time)."""
     message = _message(policy, payout["subject"], payout["amount"], now, kind, payout["period"])
-    return _deliver(db, now, message)
+    return _deliver(store, now, message)
 
 
 def _news_for(
-    db: Database[Document], now: datetime, policy: Document, subject: str, amount: int | None
+    store: PolicyStore, now: datetime, policy: Document, subject: str, amount: int | None
 ) -> bool:
     """Whether this version has news for ``subject``: it was not messaged about this policy
     with this amount before, and its payout of the current period is not settled."""
-    mark = db.push_marks.find_one({"_id": _mark_id(policy, subject)})
+    mark = store.push_mark(_mark_id(policy, subject))
     if mark is not None and mark["version"] < policy["version"] and mark["amount"] == amount:
         return False
     if policy["mode"] == "push":
         return True
     payout_id = f"{policy['code']}:{periods.current(policy, now)}:{subject}"
-    payout = db.payouts.find_one({"_id": payout_id}, {"status": 1})
+    payout = store.load_payout(payout_id, {"status": 1})
     return payout is None or payout["status"] not in SETTLED
 
 
@@ -94,21 +88,14 @@ def _message(
     }
 
 
-def _deliver(db: Database[Document], now: datetime, message: Document) -> bool:
+def _deliver(store: PolicyStore, now: datetime, message: Document) -> bool:
     """Insert the message, committing its ``policy_pushed`` event; False if it was there."""
     pushed = outbox.Event("policy_pushed", f"policy_pushed:{message['_id']}", notice(message))
-    outbox.stage(db, now, outbox.Commit("inbox", message["_id"]), pushed)
-    try:
-        db.inbox.insert_one(message)
-    except DuplicateKeyError:
-        return False
-    return True
+    return store.deliver_message(message, now, pushed)
 
 
-def messages_for(
-    db: Database[Document], subjects: list[str], limit: int = 50
-) -> list[dict[str, Any]]:
-    found = db.inbox.find({"subject": {"$in": subjects}}).sort("at", -1).limit(limit)
+def messages_for(store: PolicyStore, subjects: list[str], limit: int = 50) -> list[dict[str, Any]]:
+    found = store.messages_for(subjects, limit)
     hidden = ("_id", "request_id", "notify")  # (fields of messages kept before the outbox)
     return [to_wire({"id": m["_id"], **{k: m[k] for k in m if k not in hidden}}) for m in found]
 

@@ -20,13 +20,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common import outbox
 from services.common.access import Guard
-from services.common.claims import claim
 from services.common.mongo import Document
 from services.policy import access, policies
+from services.policy.store import PolicyStore
 
 SUBJECT_ACTS = ("apply", "push")  # modes where receiving needs the subject to act
 APART = ("unfunded", "declined", "expired")  # eligible, reached, and still not receiving
@@ -43,7 +41,7 @@ def responsible_unit(policy: Document) -> str | None:
 
 
 def flag(
-    db: Database[Document],
+    store: PolicyStore,
     now: datetime,
     policy: Document,
     subject: str,
@@ -66,27 +64,24 @@ def flag(
             "amount": amount,
         },
     )
-    outbox.stage(db, now, outbox.Commit("claims", key), event)
-    return claim(db, key, now)
+    return store.claim_committing(key, now, event)
 
 
-def unreceived(db: Database[Document], guard: Guard, policy_id: str) -> dict[str, Any]:
-    return _listed(db, guard, policy_id)[1]
+def unreceived(store: PolicyStore, guard: Guard, policy_id: str) -> dict[str, Any]:
+    return _listed(store, guard, policy_id)[1]
 
 
-def _listed(
-    db: Database[Document], guard: Guard, policy_id: str
-) -> tuple[Document, dict[str, Any]]:
+def _listed(store: PolicyStore, guard: Guard, policy_id: str) -> tuple[Document, dict[str, Any]]:
     """The policy's eligible subjects the caller may see who receive nothing (``state``
     ``unreceived``: no payout of it in any period) or whose payout went unfunded, was
     declined or expired (each its own ``state``, counted apart)."""
-    policy = policies.get(db, policy_id)
+    policy = policies.get(store, policy_id)
     guard.see(access.policy(policy), "no such policy")
     states: dict[str, set[str]] = {}
-    for payout in db.payouts.find({"code": policy["code"]}, {"subject": 1, "status": 1}):
+    for payout in store.payouts_of(policy["code"], fields={"subject": 1, "status": 1}):
         states.setdefault(str(payout["subject"]), set()).add(str(payout["status"]))
     items = []
-    for match in db.matches.find({"policy": policy["_id"], "eligible": "yes"}):
+    for match in store.eligible_matches(policy["_id"]):
         held = states.get(str(match["subject"]), set())
         state = "unreceived" if not held else next((s for s in APART if held == {s}), None)
         if state is None:
@@ -112,14 +107,14 @@ def _listed(
     return policy, answer
 
 
-def open_tasks(
-    db: Database[Document], guard: Guard, now: datetime, policy_id: str
-) -> dict[str, Any]:
+def open_tasks(store: PolicyStore, guard: Guard, now: datetime, policy_id: str) -> dict[str, Any]:
     """The same tasks for subjects found before this ran by itself (a backfill): one per
     unreceived subject, never a second."""
-    policy, listed = _listed(db, guard, policy_id)
+    policy, listed = _listed(store, guard, policy_id)
     found = [i for i in listed["items"] if i["state"] == "unreceived"]
-    requested = sum(flag(db, now, policy, i["subject"], i["org_path"], i["amount"]) for i in found)
+    requested = sum(
+        flag(store, now, policy, i["subject"], i["org_path"], i["amount"]) for i in found
+    )
     return {
         "policy": policy["_id"],
         "eligible_unreceived": len(found),

@@ -6,12 +6,30 @@ idempotency key, so a retry after a timeout never pays twice. The partner may pa
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from services.common.crypto import timestamped_signature_ok
 from services.common.errors import InvalidInput, Unauthenticated
 from services.common.mongo import Document
 from services.common.partners import post_signed
+
+PAYMENT_URL = os.environ.get("PAYMENT_URL", "http://127.0.0.1:8701")
+# Where the partner tells us the outcome (the gateway's route); empty: it pays at once.
+PAYMENT_CALLBACK_URL = os.environ.get("PAYMENT_CALLBACK_URL", "")
+
+
+def secret() -> str:
+    """The secret shared with the payment partner ("" when none is configured)."""
+    return os.environ.get("PAYMENT_SECRET", "")
+
+
+def to_partner(payout: Document) -> tuple[str, str]:
+    """Disburse ``payout`` through the configured payment partner (:func:`disburse`)."""
+    shared = secret()
+    if not shared:
+        return "failed", "no payment partner configured (PAYMENT_SECRET)"
+    return disburse(PAYMENT_URL, shared, payout, PAYMENT_CALLBACK_URL)
 
 
 def disburse(

@@ -24,23 +24,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
-from services.common.claims import advance
 from services.common.codec import CITY_TIME, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
-from services.policy import access, budget, facts, inbox, matching, periods, policies
+from services.policy import access, facts, inbox, matching, payment, periods, policies
 from services.policy.amounts import chosen_row
+from services.policy.store import PolicyStore
 
 MAX_ATTEMPTS = 5
+CREATED_AT_ONCE = 200  # payouts a run inserts in one batch before it funds them in turn
 CALLBACK_WAIT = timedelta(seconds=float(os.environ.get("PAYMENT_CALLBACK_WAIT_SECONDS", "600")))
 RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
 OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
@@ -58,7 +57,7 @@ def view(payout: Document) -> dict[str, Any]:
 
 
 def _move(
-    db: Database[Document],
+    store: PolicyStore,
     payout: Document,
     to: str,
     now: datetime,
@@ -68,26 +67,21 @@ def _move(
 ) -> Document | None:
     """CAS one state change; None when someone else moved it first."""
     try:
-        return advance(
-            db,
-            "payouts",
-            payout,
-            {"$set": {"status": to, f"{to}_at": now, **fields}},
-            now,
-            events=events,
+        return store.advance_payout(
+            payout, {"$set": {"status": to, f"{to}_at": now, **fields}}, now, events
         )
     except Conflict:
         return None
 
 
 def _eligible(
-    db: Database[Document], policy: Document, at: datetime
+    store: PolicyStore, policy: Document, at: datetime
 ) -> list[tuple[Document, dict[str, Any]]]:
     """Who qualifies as of ``at`` (a period's moment), with what the decision used: each fact
     read with its source, derived ones (age) marked so, and the amount row chosen."""
     found = []
     day = at.astimezone(CITY_TIME).date()
-    for subject in db.facts.find({"kind": policy["subject_type"]}):
+    for subject in store.subjects_of_kind(policy["subject_type"]):
         current = facts.current(subject, at)
         values = facts.with_derived(current, day)
         result = matching.match(policy, values, day)
@@ -112,14 +106,14 @@ def _eligible(
 
 
 def run(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     now: datetime,
     policy_id: str,
     period: str,
     disburse: Disburse,
 ) -> dict[str, Any]:
-    current = policies.get_guarded(db, guard, policy_id)
+    current = policies.get_guarded(store, guard, policy_id)
     if current["status"] != "published":
         raise Conflict("only a published policy pays", state=current["status"])
     if current["mode"] not in ("confirm", "auto"):
@@ -128,7 +122,7 @@ def run(
     # A period is paid by the rules (version, parameters, amounts) in force in it, whose
     # effective dates it must meet; the money (budget) and the way it is paid (mode) are the
     # current version's.
-    rules = policies.version_at(db, current, periods.evaluated_at(current, period, now, False))
+    rules = policies.version_at(store, current, periods.evaluated_at(current, period, now, False))
     at = periods.evaluated_at(rules, period, now)
     policy = {**rules, "budget": current.get("budget"), "mode": current["mode"]}
     with_run = f"{policy['code']}:{period}"
@@ -148,69 +142,91 @@ def run(
         "unpaid": [],
         "in_progress": [],
     }
+    waiting = store.unfunded_subjects(policy["code"], period)
+    eligible = sorted(_eligible(store, policy, at), key=lambda pair: pair[0]["_id"] not in waiting)
     exhausted = False
-    waiting = {
-        p["subject"]
-        for p in db.payouts.find(
-            {"code": policy["code"], "period": period, "status": "unfunded"}, {"subject": 1}
-        )
-    }
-    eligible = sorted(_eligible(db, policy, at), key=lambda pair: pair[0]["_id"] not in waiting)
-    for subject, result in eligible:
-        report["eligible"] += 1
-        payout = _create(db, now, at, policy, period, subject, result, report)
-        before = payout["status"]
-        payout = _fund(db, now, policy, payout, exhausted)
-        if payout["status"] in ("new", "reserving"):
-            report["in_progress"].append(payout["subject"])  # another runner holds it now
-            continue
-        if before == "unfunded" and payout["status"] != "unfunded":
-            report["funded_late"] += 1  # the money appeared: paid in the run's order
-            if payout["status"] == "offered":
-                inbox.tell(db, now, policy, payout, "offered")  # told to wait: now told to act
-        if payout["status"] == "unfunded":
-            exhausted = exhausted or payout.get("reason") == "budget_exhausted"
-            inbox.tell(db, now, policy, payout, "unfunded")  # once per payout
-            report["unpaid"].append(
-                {
-                    "subject": payout["subject"],
-                    "amount": payout["amount"],
-                    "reason": payout.get("reason"),
-                }
-            )
-            continue
-        if payout["status"] in ("disbursing", "failed"):
-            payout = pay(db, now, payout, disburse)
-        if payout["status"] == before and before not in ("new", "reserving"):
-            report["settled_before"] += 1  # paid, offered, declined … by an earlier run
-        elif payout["status"] in ("paid", "offered", "disbursing", "failed"):
-            report[payout["status"]] += 1
-    report["budget_reserved"] = budget.reserved_total(db, policy["code"])
+    for start in range(0, len(eligible), CREATED_AT_ONCE):
+        chosen = eligible[start : start + CREATED_AT_ONCE]
+        for payout in _create(store, now, at, policy, period, chosen, report):
+            exhausted = _carry(store, now, policy, payout, exhausted, disburse, report)
+    report["budget_reserved"] = store.reserved_budget(policy["code"])
     report["budget"] = policy.get("budget")
     return report
 
 
+def _carry(
+    store: PolicyStore,
+    now: datetime,
+    policy: Document,
+    payout: Document,
+    exhausted: bool,
+    disburse: Disburse,
+    report: dict[str, Any],
+) -> bool:
+    """Take one of the run's payouts as far as it goes now (funded, offered or paid) and
+    count it in ``report``; whether the budget is exhausted from here on."""
+    report["eligible"] += 1
+    before = payout["status"]
+    payout = _fund(store, now, policy, payout, exhausted)
+    if payout["status"] in ("new", "reserving"):
+        report["in_progress"].append(payout["subject"])  # another runner holds it now
+        return exhausted
+    if before == "unfunded" and payout["status"] != "unfunded":
+        report["funded_late"] += 1  # the money appeared: paid in the run's order
+        if payout["status"] == "offered":
+            inbox.tell(store, now, policy, payout, "offered")  # told to wait: now told to act
+    if payout["status"] == "unfunded":
+        inbox.tell(store, now, policy, payout, "unfunded")  # once per payout
+        report["unpaid"].append(
+            {
+                "subject": payout["subject"],
+                "amount": payout["amount"],
+                "reason": payout.get("reason"),
+            }
+        )
+        return exhausted or payout.get("reason") == "budget_exhausted"
+    if payout["status"] in ("disbursing", "failed"):
+        payout = pay(store, now, payout, disburse)
+    if payout["status"] == before and before not in ("new", "reserving"):
+        report["settled_before"] += 1  # paid, offered, declined … by an earlier run
+    elif payout["status"] in ("paid", "offered", "disbursing", "failed"):
+        report[payout["status"]] += 1
+    return exhausted
+
+
 def _create(
-    db: Database[Document],
+    store: PolicyStore,
     now: datetime,
     at: datetime,
     policy: Document,
     period: str,
+    chosen: list[tuple[Document, dict[str, Any]]],
+    report: dict[str, Any],
+) -> list[Document]:
+    """The payouts of the ``chosen`` subjects, in their order, inserted in one batch: the new
+    ones ``new``, the others as an earlier run (or one running now) left them."""
+    day = at.astimezone(CITY_TIME).date()
+    documents = [_payout(now, day, policy, period, subject, result) for subject, result in chosen]
+    created = store.insert_payouts(documents)
+    report["created"] += len(created)
+    return [d if d["_id"] in created else _reload(store, d) for d in documents]
+
+
+def _payout(
+    now: datetime,
+    day: date,
+    policy: Document,
+    period: str,
     subject: Document,
     result: dict[str, Any],
-    report: dict[str, Any],
 ) -> Document:
-    payout_id = f"{policy['code']}:{period}:{subject['_id']}"
-    payout = db.payouts.find_one({"_id": payout_id})
-    if payout is not None:
-        return payout
-    day = at.astimezone(CITY_TIME).date()
+    """The payout ``{code}:{period}:{subject}`` as a run creates it, with its decision record."""
     record = {
         **matching.decision_record(policy, result, result["sources"], day),
         "amount_row": result.get("amount_row"),
     }
-    document = {
-        "_id": payout_id,
+    return {
+        "_id": f"{policy['code']}:{period}:{subject['_id']}",
         "policy": policy["_id"],
         "code": policy["code"],
         "version": policy["version"],
@@ -225,18 +241,15 @@ def _create(
         "created_at": now,
         "rev": 0,
     }
-    try:
-        db.payouts.insert_one(document)
-        report["created"] += 1
-        return document
-    except DuplicateKeyError:
-        found = db.payouts.find_one({"_id": payout_id})
-        assert found is not None
-        return found
+
+
+def _reload(store: PolicyStore, payout: Document) -> Document:
+    """The payout as stored now (after a write that may have lost a race)."""
+    return store.load_payout(payout["_id"]) or payout
 
 
 def _fund(
-    db: Database[Document], now: datetime, policy: Document, payout: Document, exhausted: bool
+    store: PolicyStore, now: datetime, policy: Document, payout: Document, exhausted: bool
 ) -> Document:
     for _attempt in range(5):
         status = payout["status"]
@@ -247,43 +260,39 @@ def _fund(
             # money that appears (a decline released, a new version's budget) pays it.
             to = "unfunded" if exhausted else "reserving"
             extra: dict[str, Any] = {"reason": "budget_exhausted"} if exhausted else {}
-            moved = _move(db, payout, to, now, **extra)
+            moved = _move(store, payout, to, now, **extra)
             if moved is not None and to == "reserving":
-                return _reserve(db, now, policy, moved)
+                return _reserve(store, now, policy, moved)
         elif status == "reserving" and payout["reserving_at"] < now - TAKEOVER_AFTER:
             # A runner stopped between claiming and recording the reservation: take it over
             # (one taker per revision) and look for the entry it may have left.
-            moved = _move(db, payout, "reserving", now, taken_over=True)
+            moved = _move(store, payout, "reserving", now, taken_over=True)
             if moved is not None:
-                return _reserve(db, now, policy, moved)
+                return _reserve(store, now, policy, moved)
         else:
             return payout  # funded already, or another runner is reserving it right now
-        payout = db.payouts.find_one({"_id": payout["_id"]}) or payout
+        payout = _reload(store, payout)
     return payout
 
 
-def _reserve(db: Database[Document], now: datetime, policy: Document, payout: Document) -> Document:
-    n = (
-        budget.find_reservation(db, policy["code"], payout["_id"])
-        if payout.get("taken_over")
-        else None
-    )
+def _reserve(store: PolicyStore, now: datetime, policy: Document, payout: Document) -> Document:
+    n = store.budget_entry_of(policy["code"], payout["_id"]) if payout.get("taken_over") else None
     if n is None:
-        n = budget.reserve(
-            db, now, policy["code"], policy.get("budget"), payout["_id"], int(payout["amount"])
+        n = store.reserve_budget(
+            policy["code"], policy.get("budget"), payout["_id"], int(payout["amount"]), now
         )
     if n is None:
-        moved = _move(db, payout, "unfunded", now, reason="budget_exhausted")
+        moved = _move(store, payout, "unfunded", now, reason="budget_exhausted")
     else:
         to = "offered" if policy["mode"] == "confirm" else "disbursing"
         extra: dict[str, Any] = {"budget_entry": n}
         if to == "offered":
             extra["expires_at"] = now + timedelta(days=OFFER_DAYS)
-        moved = _move(db, payout, to, now, **extra)
-    return moved or db.payouts.find_one({"_id": payout["_id"]}) or payout
+        moved = _move(store, payout, to, now, **extra)
+    return moved or _reload(store, payout)
 
 
-def pay(db: Database[Document], now: datetime, payout: Document, disburse: Disburse) -> Document:
+def pay(store: PolicyStore, now: datetime, payout: Document, disburse: Disburse) -> Document:
     """Send a disbursing (or failed, due for a retry) payout to the payment partner."""
     if payout["status"] == "failed" and (
         payout["attempts"] >= MAX_ATTEMPTS or payout.get("retry_at", now) > now
@@ -296,30 +305,30 @@ def pay(db: Database[Document], now: datetime, payout: Document, disburse: Disbu
     ):
         return payout  # accepted: its callback is awaited, asking again would be noise
     if payout["status"] == "failed":
-        retried = _move(db, payout, "disbursing", now)
+        retried = _move(store, payout, "disbursing", now)
         if retried is None:
-            return db.payouts.find_one({"_id": payout["_id"]}) or payout
+            return _reload(store, payout)
         payout = retried
     outcome, detail = disburse(payout)
     attempts = int(payout.get("attempts", 0)) + 1
     if outcome == "paid":
-        moved = _move(db, payout, "paid", now, payment_id=detail, attempts=attempts)
+        moved = _move(store, payout, "paid", now, payment_id=detail, attempts=attempts)
     elif outcome == "accepted":  # the partner's signed callback will settle it
         moved = _move(
-            db, payout, "disbursing", now, payment_id=detail, attempts=attempts, accepted_at=now
+            store, payout, "disbursing", now, payment_id=detail, attempts=attempts, accepted_at=now
         )
     else:
-        moved = _fail(db, payout, now, detail, attempts)
-    return moved or db.payouts.find_one({"_id": payout["_id"]}) or payout
+        moved = _fail(store, payout, now, detail, attempts)
+    return moved or _reload(store, payout)
 
 
 def _fail(
-    db: Database[Document], payout: Document, now: datetime, why: str, attempts: int
+    store: PolicyStore, payout: Document, now: datetime, why: str, attempts: int
 ) -> Document | None:
     """Failed after ``attempts`` tries: retried after 2**attempts minutes, flagged to staff
     after ``MAX_ATTEMPTS``."""
     return _move(
-        db,
+        store,
         payout,
         "failed",
         now,
@@ -331,7 +340,7 @@ def _fail(
 
 
 def respond(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     now: datetime,
     payout_id: str,
@@ -340,19 +349,17 @@ def respond(
 ) -> dict[str, Any]:
     """The subject, an operator of it, or a proxy holding ``confirm_payouts`` confirms or
     declines an offered payout (一键确认)."""
-    payout = db.payouts.find_one({"_id": payout_id}) if isinstance(payout_id, str) else None
+    payout = store.load_payout(payout_id) if isinstance(payout_id, str) else None
     if payout is None:
         raise NotFound("no such payout")
-    owner = (db.policies.find_one({"_id": payout.get("policy")}, {"org_path": 1}) or {}).get(
-        "org_path"
-    )
+    owner = (store.load_policy(str(payout.get("policy")), {"org_path": 1}) or {}).get("org_path")
     guard.require(access.payout(payout, owner), "no such payout")
     if payout["status"] != "offered":
         raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
     if payout.get("expires_at") and payout["expires_at"] < now:
-        expired = _move(db, payout, "expired", now)
+        expired = _move(store, payout, "expired", now)
         if expired is not None:
-            release(db, now, expired)  # as the sweep would: the amount goes back
+            release(store, now, expired)  # as the sweep would: the amount goes back
         raise Conflict("this offer has expired", state="expired")
     proxy = proxy_acts.proxy_of(guard.actor, payout["subject"])
     answer = "confirm_payout" if accept else "decline_payout"
@@ -372,20 +379,19 @@ def respond(
         else []
     )
     if not accept:
-        moved = _move(db, payout, "declined", now, events=acts)
+        moved = _move(store, payout, "declined", now, events=acts)
         if moved is None:
             raise Conflict("this payout changed at the same time; reload")
-        release(db, now, moved)
+        release(store, now, moved)
         return view(moved)
-    moved = _move(db, payout, "disbursing", now, events=acts, confirmed_at=now)
+    moved = _move(store, payout, "disbursing", now, events=acts, confirmed_at=now)
     if moved is None:
         raise Conflict("this payout changed at the same time; reload")
-    return view(pay(db, now, moved, disburse))
+    return view(pay(store, now, moved, disburse))
 
 
-def mine(db: Database[Document], subjects: list[str]) -> list[dict[str, Any]]:
-    found = db.payouts.find({"subject": {"$in": subjects}}).sort("created_at", -1).limit(100)
-    return [view(p) for p in found]
+def mine(store: PolicyStore, subjects: list[str]) -> list[dict[str, Any]]:
+    return [view(p) for p in store.payouts_of_subjects(subjects, 100)]
 
 
 STATES: tuple[str, ...] = (
@@ -402,7 +408,7 @@ STATES: tuple[str, ...] = (
 
 
 def of_policy(
-    db: Database[Document],
+    store: PolicyStore,
     guard: Guard,
     policy_id: str,
     status: str | None,
@@ -414,18 +420,15 @@ def of_policy(
     and their sources, the checks and the amount row used) for staff of each subject's area;
     the policy's department sees every payout, those outside its own area without the
     subject or the decision record."""
-    policy = policies.get(db, policy_id)
+    policy = policies.get(store, policy_id)
     guard.see(access.policy(policy), "no such policy")
-    query: Document = {"code": policy["code"]}
-    if status is not None:
-        if status not in STATES:
-            raise InvalidInput(f"one of {', '.join(STATES)}", field="status")
-        query["status"] = status
+    if status is not None and status not in STATES:
+        raise InvalidInput(f"one of {', '.join(STATES)}", field="status")
     if period is not None:
-        query["period"] = periods.validate_period(policy, period)
+        period = periods.validate_period(policy, period)
     if not 1 <= limit <= 500 or offset < 0:
         raise InvalidInput("1 to 500, from an offset ≥ 0", field="limit")
-    found = db.payouts.find(query).sort("_id", 1)
+    found = store.payouts_of(policy["code"], status, period)
     seen = guard.filter(found, lambda p: access.payout(p, policy.get("org_path")))
     items = [
         view(p) if guard.allows(access.payout(p, None)) else _counted(p)
@@ -442,13 +445,13 @@ def _counted(payout: Document) -> dict[str, Any]:
     return to_wire({"id": payout["_id"], **{k: payout.get(k) for k in shown}, "subject": None})
 
 
-def ledger(db: Database[Document], guard: Guard, policy_id: str) -> dict[str, Any]:
+def ledger(store: PolicyStore, guard: Guard, policy_id: str) -> dict[str, Any]:
     """Totals by state and by org unit; they reconcile with the payouts and the budget chain."""
-    policy = policies.get_guarded(db, guard, policy_id)
+    policy = policies.get_guarded(store, guard, policy_id)
     by_state: dict[str, dict[str, int]] = {}
     by_unit: dict[str, dict[str, int]] = {}
     reserved = 0
-    for payout in db.payouts.find({"code": policy["code"]}):
+    for payout in store.payouts_of(policy["code"]):
         state = by_state.setdefault(payout["status"], {"count": 0, "amount": 0})
         state["count"] += 1
         state["amount"] += int(payout["amount"])
@@ -458,7 +461,7 @@ def ledger(db: Database[Document], guard: Guard, policy_id: str) -> dict[str, An
             unit["amount"] += int(payout["amount"])
         if payout.get("budget_entry") is not None and payout["status"] not in RELEASED:
             reserved += int(payout["amount"])
-    chain = budget.reserved_total(db, policy["code"])
+    chain = store.reserved_budget(policy["code"])
     return {
         "policy": policy["_id"],
         "budget": policy.get("budget"),
@@ -471,12 +474,12 @@ def ledger(db: Database[Document], guard: Guard, policy_id: str) -> dict[str, An
     }
 
 
-def settle(db: Database[Document], now: datetime, news: dict[str, Any]) -> dict[str, Any]:
+def settle(store: PolicyStore, now: datetime, news: dict[str, Any]) -> dict[str, Any]:
     """The payment partner's callback: the payout becomes paid (or failed, retried with
     backoff). The same callback twice changes nothing; one that contradicts what we know
     (another payment, another amount) is refused and changes nothing."""
     for _attempt in range(5):
-        payout = db.payouts.find_one({"_id": news["payout_id"]})
+        payout = store.load_payout(news["payout_id"])
         if payout is None:
             raise NotFound("no such payout")
         if int(news["amount"]) != int(payout["amount"]):
@@ -489,65 +492,76 @@ def settle(db: Database[Document], now: datetime, news: dict[str, Any]) -> dict[
         if payout["status"] not in ("disbursing", "failed"):
             raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
         if news["status"] == "paid":
-            moved = _move(db, payout, "paid", now, payment_id=news["payment_id"])
+            moved = _move(store, payout, "paid", now, payment_id=news["payment_id"])
         elif payout["status"] == "failed":
             return view(payout)
         else:
             why = "the payment partner reported a failure"
-            moved = _fail(db, payout, now, why, int(payout.get("attempts", 0)))
+            moved = _fail(store, payout, now, why, int(payout.get("attempts", 0)))
         if moved is not None:
             return view(moved)
     raise Conflict("this payout changed at the same time; try again")
 
 
-def retry_failed(db: Database[Document], now: datetime, disburse: Disburse) -> int:
+def settle_callback(store: PolicyStore, now: datetime, body: str, signature: str) -> dict[str, Any]:
+    """The payment partner's signed callback, forwarded as received by the gateway (the
+    secret stays here, with the service that signs the requests)."""
+    news = payment.callback(payment.secret(), signature, body.encode(), int(now.timestamp()))
+    return settle(store, now, news)
+
+
+def sweep(store: PolicyStore, now: datetime, disburse: Disburse) -> None:
+    """What a timer does now and then: retries what is due (:func:`retry_failed`), then
+    expires the offers nobody answered (:func:`expire_offers`)."""
+    retry_failed(store, now, disburse)
+    expire_offers(store, now)
+
+
+def retry_failed(store: PolicyStore, now: datetime, disburse: Disburse) -> int:
     """Failed payouts whose backoff has passed, and accepted ones whose callback has not come
     in ``CALLBACK_WAIT``, asked again (the same idempotency key: the partner answers what
     became of it; a timer calls this)."""
     retried = 0
-    for payout in db.payouts.find({"status": "failed", "flagged": False}).limit(200):
+    for payout in store.failed_payouts(200):
         if payout.get("retry_at") and payout["retry_at"] <= now:
-            pay(db, now, payout, disburse)
+            pay(store, now, payout, disburse)
             retried += 1
-    for payout in db.payouts.find({"status": "disbursing"}).limit(200):
+    for payout in store.disbursing_payouts(200):
         if payout.get("accepted_at") and payout["accepted_at"] < now - CALLBACK_WAIT:
-            pay(db, now, payout, disburse)
+            pay(store, now, payout, disburse)
             retried += 1
     return retried
 
 
-def expire_offers(db: Database[Document], now: datetime) -> int:
+def expire_offers(store: PolicyStore, now: datetime) -> int:
     """Offers nobody answered in time become ``expired`` (their reservation stays recorded
     in the chain; the ledger shows them apart from what was paid)."""
     expired = 0
-    for payout in db.payouts.find({"status": "offered"}).limit(500):
+    for payout in store.open_offers(500):
         if payout.get("expires_at") and payout["expires_at"] < now:
-            moved = _move(db, payout, "expired", now)
+            moved = _move(store, payout, "expired", now)
             if moved is not None:
-                release(db, now, moved)
+                release(store, now, moved)
                 expired += 1
     return expired
 
 
-def release(db: Database[Document], now: datetime, payout: Document) -> None:
+def release(store: PolicyStore, now: datetime, payout: Document) -> None:
     """Give a declined or expired offer's amount back to the budget: a negative entry at the
     end of the chain (the chain is never rewritten)."""
     if payout.get("budget_entry") is not None:
-        budget.reserve(
-            db, now, payout["code"], None, f"{payout['_id']}:release", -int(payout["amount"])
+        store.reserve_budget(
+            payout["code"], None, f"{payout['_id']}:release", -int(payout["amount"]), now
         )
 
 
-def gauges(db: Database[Document]) -> Iterator[Metric]:
+def gauges(store: PolicyStore) -> Iterator[Metric]:
     """Payouts by state across every policy (``policy_payouts``), counted when scraped; a run
     that stalls shows as payouts held in ``new`` or ``sending``."""
     count = GaugeMetricFamily("policy_payouts", "Payouts by state", labels=["state"])
     amount = GaugeMetricFamily("policy_payouts_fen", "Payout amounts by state", labels=["state"])
-    grouped = db.payouts.aggregate(
-        [{"$group": {"_id": "$status", "n": {"$sum": 1}, "fen": {"$sum": "$amount"}}}]
-    )
-    for group in grouped:
-        count.add_metric([str(group["_id"])], group["n"])
-        amount.add_metric([str(group["_id"])], group["fen"])
+    for state, n, fen in store.payouts_by_state():
+        count.add_metric([state], n)
+        amount.add_metric([state], fen)
     yield count
     yield amount

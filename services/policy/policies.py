@@ -13,10 +13,7 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.access import Guard
-from services.common.claims import advance, claim
 from services.common.codec import CITY_TIME, fen, to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
@@ -24,6 +21,7 @@ from services.common.text import text
 from services.policy import access, catalogue, fact_kinds
 from services.policy.amounts import validate_amount
 from services.policy.rules import facts_read, validate_condition, validate_parameters
+from services.policy.store import PolicyStore
 
 MODES = ("apply", "push", "confirm", "auto")
 PERIODS = ("once", "monthly", "quarterly", "yearly")
@@ -123,19 +121,19 @@ def view(policy: Document) -> dict[str, Any]:
 
 
 def create_policy(
-    db: Database[Document], guard: Guard, now: datetime, body: dict[str, Any]
+    store: PolicyStore, guard: Guard, now: datetime, body: dict[str, Any]
 ) -> dict[str, Any]:
     """A draft owned by the author's unit. A policy code belongs to the unit that first used
     it: another unit cannot publish under it (and so retire that unit's policy); the owner or
     a unit above it adds versions."""
     actor = guard.actor
     definition = validate_definition(body)
-    owner = _code_owner(db, definition["code"], actor.org_path, now)
+    owner = _code_owner(store, definition["code"], actor.org_path, now)
     if not guard.allows(access.policy({"org_path": owner, "status": "draft"})):
         raise Conflict("this policy code belongs to another unit", field="code")
     check_responsible_unit(definition, owner)
-    fact_kinds.require_declared(db, definition)
-    previous = [p for p in db.policies.find({"code": definition["code"]})]
+    fact_kinds.require_declared(store, definition)
+    previous = store.versions_of(definition["code"])
     if any(p["status"] == "draft" for p in previous):
         raise Conflict("a draft of this policy exists; edit it", field="code")
     policy = {
@@ -148,84 +146,86 @@ def create_policy(
         "created_by": actor.account_id,
         "rev": 0,
     }
-    db.policies.insert_one(policy)
+    if not store.insert_policy(policy):  # another draft of the code at the same moment
+        raise Conflict("a draft of this policy exists; edit it", field="code")
     return view(policy)
 
 
-def get(db: Database[Document], policy_id: str) -> Document:
-    policy = db.policies.find_one({"_id": policy_id}) if isinstance(policy_id, str) else None
+def get(store: PolicyStore, policy_id: str) -> Document:
+    policy = store.load_policy(policy_id) if isinstance(policy_id, str) else None
     if policy is None:
         raise NotFound("no such policy")
     return policy
 
 
-def _code_owner(db: Database[Document], code: str, unit: str | None, now: datetime) -> str | None:
+def _code_owner(store: PolicyStore, code: str, unit: str | None, now: datetime) -> str | None:
     """The unit that owns ``code``: claimed by the first unit to use it (a unique key, so two
     units at once cannot both take it); policies from before codes were claimed name theirs."""
     key = f"policy-code:{code}"
-    if claim(db, key, now, owner=unit):
+    if store.claim(key, now, owner=unit):
         # Codes were stored as typed before they were one code in lower case: the earliest
         # policy under any spelling of it names the owner.
-        spelled = {"$regex": f"^{re.escape(code)}$", "$options": "i"}
-        found_earlier = db.policies.find({"code": spelled}, {"org_path": 1, "created_at": 1})
+        found_earlier = store.versions_spelled(code, {"org_path": 1, "created_at": 1})
         earlier = min(found_earlier, key=lambda p: str(p.get("created_at") or ""), default=None)
         if earlier is None:
             return unit
-        db.claims.update_one({"_id": key}, {"$set": {"owner": earlier.get("org_path")}})
+        store.repoint_claim(key, owner=earlier.get("org_path"))
         owner: str | None = earlier.get("org_path")
         return owner
-    found = db.claims.find_one({"_id": key}) or {}
+    found = store.claimed(key) or {}
     claimed: str | None = found.get("owner")
     return claimed
 
 
-def get_guarded(db: Database[Document], guard: Guard, policy_id: str) -> Document:
+def get_guarded(store: PolicyStore, guard: Guard, policy_id: str) -> Document:
     """The policy, if the operation's rule allows it: a draft exists only for its owner."""
-    policy = get(db, policy_id)
+    policy = get(store, policy_id)
     guard.require(access.policy(policy), "no such policy")
     return policy
 
 
+def get_policy(store: PolicyStore, guard: Guard, policy_id: str) -> dict[str, Any]:
+    return view(get_guarded(store, guard, policy_id))
+
+
 def edit_policy(
-    db: Database[Document], guard: Guard, now: datetime, policy_id: str, body: dict[str, Any]
+    store: PolicyStore, guard: Guard, now: datetime, policy_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    policy = get_guarded(db, guard, policy_id)
+    policy = get_guarded(store, guard, policy_id)
     if policy["status"] != "draft":
         raise Conflict("only a draft is edited; create a new version", state=policy["status"])
     definition = validate_definition({**body, "code": policy["code"]})
     check_responsible_unit(definition, policy.get("org_path"))
-    fact_kinds.require_declared(db, definition)
-    return view(advance(db, "policies", policy, {"$set": {**definition, "edited_at": now}}, now))
+    fact_kinds.require_declared(store, definition)
+    edited = store.advance_policy(policy, {"$set": {**definition, "edited_at": now}}, now)
+    return view(edited)
 
 
 def change_status(
-    db: Database[Document], guard: Guard, now: datetime, policy_id: str, action: str
+    store: PolicyStore, guard: Guard, now: datetime, policy_id: str, action: str
 ) -> Document:
     if action not in TRANSITIONS:
         raise InvalidInput(f"one of {', '.join(TRANSITIONS)}", field="action")
-    policy = get_guarded(db, guard, policy_id)
+    policy = get_guarded(store, guard, policy_id)
     allowed, to = TRANSITIONS[action]
     if policy["status"] not in allowed:
         raise Conflict(f"a {policy['status']} policy cannot {action}", state=policy["status"])
     if action == "publish":
         # A new version retires the owner's earlier one (the code is the owner's alone).
-        for other in db.policies.find({"code": policy["code"], "status": "published"}):
+        for other in store.versions_of(policy["code"], ("published",)):
             if other.get("org_path") == policy.get("org_path"):
-                advance(
-                    db, "policies", other, {"$set": {"status": "retired", "retired_at": now}}, now
-                )
+                retired = {"$set": {"status": "retired", "retired_at": now}}
+                store.advance_policy(other, retired, now)
     # Resuming keeps the day it was first published (the version in force for a period is
     # read from it); the resumption has its own date.
     changes: Document = {"status": to, ("resumed_at" if action == "resume" else f"{to}_at"): now}
-    moved = advance(db, "policies", policy, {"$set": changes}, now)
-    catalogue.rebuild(db)
+    moved = store.advance_policy(policy, {"$set": changes}, now)
+    catalogue.rebuild(store)
     return moved
 
 
-def list_policies(db: Database[Document], guard: Guard, status: str | None) -> list[dict[str, Any]]:
-    query: Document = {"status": status} if status else {}
-    found = db.policies.find(query).sort([("code", 1), ("version", 1)])
-    return [view(p) for p in guard.filter(found, access.policy)]
+def list_policies(store: PolicyStore, guard: Guard, status: str | None) -> list[dict[str, Any]]:
+    return [view(p) for p in guard.filter(store.policies(status), access.policy)]
 
 
 def in_force(policy: Document, on: date) -> bool:
@@ -233,15 +233,13 @@ def in_force(policy: Document, on: date) -> bool:
     return (starts is None or starts <= on.isoformat()) and (ends is None or on.isoformat() <= ends)
 
 
-def version_at(db: Database[Document], current: Document, at: datetime) -> Document:
+def version_at(store: PolicyStore, current: Document, at: datetime) -> Document:
     """The version of ``current``'s policy whose rules were in force at ``at``: of those
     published by then (retired since, or still in force), the latest whose effective dates
     hold ``at`` (a version published ahead of its effective date does not yet govern), else
     the latest. A policy that pays back for a period from before its first version pays it
     by ``current``'s rules."""
-    versions = db.policies.find(
-        {"code": current["code"], "status": {"$in": ["published", "retired"]}}
-    )
+    versions = store.versions_of(current["code"], ("published", "retired"))
     earlier = [
         v
         for v in versions

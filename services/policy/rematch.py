@@ -10,53 +10,41 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
-from pymongo import ReplaceOne
-from pymongo.database import Database
 
+from services.common.access import Guard
 from services.common.codec import city_day
-from services.common.mongo import Document, racing_bulk_upsert
-from services.policy import catalogue, columnar, facts, inbox, matching, outreach
-from services.policy.policies import in_force
+from services.common.mongo import Document
+from services.policy import catalogue, columnar, facts, inbox, matching, outreach, policies
+from services.policy.store import PolicyStore
 
 SAMPLE = 20
 SMALLEST_GROUP = 10  # of subjects outside the caller's area, told only as a group this size
 CHUNK = 50_000  # subjects matched at once in a batch
 
 
-def published(db: Database[Document], kind: str, reading: set[str] | None = None) -> list[Document]:
-    return catalogue.published(db, kind, reading)
-
-
-def _subjects(db: Database[Document], kind: str) -> Iterator[Document]:
-    yield from db.facts.find({"kind": kind})
-
-
-def _stored(
+def _match(
     now: datetime,
     policy: Document,
     subject: Document,
     eligible: str,
     amount: int | None,
     degree: float,
-) -> ReplaceOne[Document]:
-    """The write keeping one (policy, subject) match current."""
-    return ReplaceOne(
-        {"_id": f"{policy['_id']}:{subject['_id']}"},
-        {
-            "policy": policy["_id"],
-            "subject": subject["_id"],
-            "org_path": subject.get("org_path"),
-            "eligible": eligible,
-            "amount": amount,
-            "degree": degree,
-            "at": now,
-        },
-        upsert=True,
-    )
+) -> Document:
+    """One (policy, subject) match as it is kept (replaced whole, by its ``_id``)."""
+    return {
+        "_id": f"{policy['_id']}:{subject['_id']}",
+        "policy": policy["_id"],
+        "subject": subject["_id"],
+        "org_path": subject.get("org_path"),
+        "eligible": eligible,
+        "amount": amount,
+        "degree": degree,
+        "at": now,
+    }
 
 
 def rematch_subject(
-    db: Database[Document],
+    store: PolicyStore,
     now: datetime,
     subject_id: str,
     changed: list[str] | None,
@@ -65,36 +53,37 @@ def rematch_subject(
     """Re-match one subject; returns the codes of policies newly pushed to it. ``subject``:
     its facts document as the write that changed it returned it (else it is read)."""
     if subject is None:
-        subject = db.facts.find_one({"_id": subject_id})
+        subject = store.load_facts(subject_id)
     if subject is None or not subject.get("kind"):
         return []
     values = facts.with_derived(facts.current(subject, now), city_day(now))
     reads = set(changed or []) | ({"age"} if changed and "birth_date" in changed else set())
     pushed = []
     writes = []
-    for policy in published(db, subject["kind"], reads if changed is not None else None):
+    for policy in catalogue.published(
+        store, subject["kind"], reads if changed is not None else None
+    ):
         result = matching.match(policy, values, city_day(now))
         writes.append(
-            _stored(now, policy, subject, result["eligible"], result["amount"], result["degree"])
+            _match(now, policy, subject, result["eligible"], result["amount"], result["degree"])
         )
-        if result["eligible"] != "yes" or not in_force(policy, city_day(now)):
+        if result["eligible"] != "yes" or not policies.in_force(policy, city_day(now)):
             continue
         if outreach.automatic(policy):  # 应享未享: the responsible unit is told
-            outreach.flag(db, now, policy, subject_id, subject.get("org_path"), result["amount"])
-        if inbox.push(db, now, policy, subject_id, result["amount"]):
+            outreach.flag(store, now, policy, subject_id, subject.get("org_path"), result["amount"])
+        if inbox.push(store, now, policy, subject_id, result["amount"]):
             pushed.append(policy["code"])
-    if writes:
-        racing_bulk_upsert(db.matches, writes)
+    store.put_matches(writes)
     return pushed
 
 
 def _batches(
-    db: Database[Document], now: datetime, policy: Document
+    store: PolicyStore, now: datetime, policy: Document
 ) -> Iterator[tuple[list[Document], dict[str, columnar.Column], columnar.PolicyBatch]]:
     """The policy matched against every subject of its kind, ``CHUNK`` subjects at a time
     (the batch engine: every check kept, as the scalar one would explain it)."""
     names = set(policy.get("reads", [])) | {"birth_date"}
-    cursor = _subjects(db, policy["subject_type"])
+    cursor = store.subjects_of_kind(policy["subject_type"])
     while True:
         chunk = list(islice(cursor, CHUNK))
         if not chunk:
@@ -104,29 +93,49 @@ def _batches(
         yield chunk, columns, columnar.match_columns(policy, columns, len(chunk), city_day(now))
 
 
-def match_policy(db: Database[Document], now: datetime, policy: Document) -> dict[str, int]:
+def match_policy(store: PolicyStore, now: datetime, policy: Document) -> dict[str, int]:
     """Every subject of the policy's kind, when it is published."""
     counts = {"subjects": 0, "eligible": 0, "pushed": 0, "unreceived": 0}
-    for subjects, _columns, batch in _batches(db, now, policy):
+    for subjects, _columns, batch in _batches(store, now, policy):
         writes = []
         for i, subject in enumerate(subjects):
             eligible = batch.eligible_label(i)
             amount = batch.amount_of(i)
-            writes.append(_stored(now, policy, subject, eligible, amount, batch.degree(i)))
+            writes.append(_match(now, policy, subject, eligible, amount, batch.degree(i)))
             if eligible == "yes":
                 counts["eligible"] += 1
-                counts["pushed"] += inbox.push(db, now, policy, subject["_id"], amount)
+                counts["pushed"] += inbox.push(store, now, policy, subject["_id"], amount)
                 if outreach.automatic(policy):
                     counts["unreceived"] += outreach.flag(
-                        db, now, policy, subject["_id"], subject.get("org_path"), amount
+                        store, now, policy, subject["_id"], subject.get("org_path"), amount
                     )
-        racing_bulk_upsert(db.matches, writes)
+        store.put_matches(writes)
         counts["subjects"] += len(subjects)
     return counts
 
 
+def change_status(
+    store: PolicyStore, guard: Guard, now: datetime, policy_id: str, action: str
+) -> dict[str, Any]:
+    """A policy's status changed (:func:`policies.change_status`); published or resumed, it
+    is matched against every subject of its kind at once (``matched``: the counts)."""
+    policy = policies.change_status(store, guard, now, policy_id, action)
+    result = policies.view(policy)
+    if action in ("publish", "resume"):
+        result["matched"] = match_policy(store, now, policy)
+    return result
+
+
+def simulate_draft(
+    store: PolicyStore, guard: Guard, now: datetime, policy_id: str
+) -> dict[str, Any]:
+    """:func:`simulate` of a policy the caller may read, telling only what is in its reach."""
+    policy = policies.get_guarded(store, guard, policy_id)
+    return simulate(store, now, policy, guard.within_reach)
+
+
 def simulate(
-    db: Database[Document], now: datetime, policy: Document, may_read: Callable[[str], bool]
+    store: PolicyStore, now: datetime, policy: Document, may_read: Callable[[str], bool]
 ) -> dict[str, Any]:
     """A draft against today's facts: how many, how much, where, and who nearly qualifies.
 
@@ -141,7 +150,7 @@ def simulate(
     by_unit: dict[str, dict[str, int]] = {}
     near: list[dict[str, Any]] = []
     missing: dict[tuple[str, str], int] = {}
-    for subjects, columns, batch in _batches(db, now, policy):
+    for subjects, columns, batch in _batches(store, now, policy):
         eligible += batch.eligible_count
         unknown += batch.unknown_count
         total += batch.total_amount

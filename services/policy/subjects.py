@@ -10,48 +10,60 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
-from services.common.claims import advance
 from services.common.errors import Conflict
-from services.common.mongo import Document, put_document
-from services.policy import certfacts, facts, rematch
+from services.common.mongo import Document
+from services.policy import catalogue, certfacts, facts, rematch
+from services.policy.store import PolicyStore
 
 Profile = dict[str, Any]
+ProfilesAfter = Callable[[str, int], list[Profile]]  # identity's listing: (after, limit)
 PAGE = 500
 
 
-def learn_profile(db: Database[Document], now: datetime, profile: Profile) -> None:
+def learn_profile(store: PolicyStore, now: datetime, profile: Profile) -> None:
     values = {"subject_type": profile["kind"], "org_unit": profile["org_path"]}
     if profile.get("birth_date"):
         values["birth_date"] = profile["birth_date"]
     document, changed = facts.put_facts(
-        db,
+        store,
         now,
         profile["subject"],
         values,
         "identity",
         profile={"kind": profile["kind"], "org_path": profile["org_path"]},
     )
-    rematch.rematch_subject(db, now, profile["subject"], changed or None, document)
+    rematch.rematch_subject(store, now, profile["subject"], changed or None, document)
 
 
-def catch_up(
-    db: Database[Document], now: datetime, profiles_after: Callable[[str, int], list[Profile]]
-) -> None:
+def listing_of(identity: Any) -> ProfilesAfter:
+    """identity's listing of subjects, asked over RPC."""
+
+    def profiles_after(subject: str, limit: int) -> list[Profile]:
+        return list(identity.subject_profiles(after=subject, limit=limit))
+
+    return profiles_after
+
+
+def sync(store: PolicyStore, now: datetime, profiles_after: ProfilesAfter) -> None:
+    """What a timer does now and then: the catalogue rebuilt (healing a rebuild that raced
+    another status change), then the subjects registered before this service listened (or
+    while it was down) caught up."""
+    catalogue.rebuild(store)
+    catch_up(store, now, profiles_after)
+
+
+def catch_up(store: PolicyStore, now: datetime, profiles_after: ProfilesAfter) -> None:
     """The next page of subjects after the last one learnt (``profiles_after(subject,
     limit)`` asks identity), then the cursor moves past it."""
-    state = db.sync_state.find_one({"_id": "subjects"}) or {"after": ""}
-    page = profiles_after(state["after"], PAGE)
+    page = profiles_after(store.subjects_cursor(), PAGE)
     for profile in page:
-        learn_profile(db, now, profile)
+        learn_profile(store, now, profile)
     if page:
-        put_document(db.sync_state, "subjects", {"after": page[-1]["subject"]})
+        store.move_subjects_cursor(page[-1]["subject"])
 
 
 def learn_certificate(
-    db: Database[Document], now: datetime, event_type: str, payload: dict[str, Any]
+    store: PolicyStore, now: datetime, event_type: str, payload: dict[str, Any]
 ) -> None:
     """A certificate event: its certificate's entry is kept (compare-and-set, in the
     certificate's own order: a late event of one certificate changes nothing), and the
@@ -63,28 +75,27 @@ def learn_certificate(
     entry = certfacts.entry_of(event_type, payload)
     number = str(payload.get("number"))
     for _attempt in range(20):
-        held = db.cert_order.find_one({"_id": key})
+        held = store.load_cert_order(key)
         if held is None:
-            try:
-                db.cert_order.insert_one({"_id": key, "numbers": {number: entry}, "rev": 0})
-            except DuplicateKeyError:
+            first = {"_id": key, "numbers": {number: entry}, "rev": 0}
+            if not store.insert_cert_order(first):
                 continue  # another replica wrote the first entry: read it and merge
-            held = {"numbers": {number: entry}, "rev": 0}
+            held = first
             break
         known = (held.get("numbers") or {}).get(number)
         if known is not None and known["order"] > entry["order"]:
             break  # a late event of this certificate
         try:
-            held = advance(db, "cert_order", held, {"$set": {f"numbers.{number}": entry}}, now)
+            held = store.advance_cert_order(held, {"$set": {f"numbers.{number}": entry}}, now)
         except Conflict:
             continue
         break
     if held is not None:
-        _follow(db, now, subject, kind, key, held)
+        _follow(store, now, subject, kind, key, held)
 
 
 def _follow(
-    db: Database[Document], now: datetime, subject: str, kind: str, key: str, held: Document
+    store: PolicyStore, now: datetime, subject: str, kind: str, key: str, held: Document
 ) -> None:
     """Write the facts of the followed certificate; if the entries changed meanwhile (another
     replica's event), once more from what they are now, so the last writer writes the last
@@ -95,10 +106,12 @@ def _follow(
             return
         values, forget = certfacts.facts_of(kind, best["status"], best["face"])
         person = "person" if subject.startswith("p_") else "organisation"
-        _doc, changed = facts.put_facts(db, now, subject, values, "certs", profile={"kind": person})
-        changed += facts.remove_facts(db, now, subject, forget, "certs")
-        rematch.rematch_subject(db, now, subject, changed)
-        again = db.cert_order.find_one({"_id": key}) or held
+        _doc, changed = facts.put_facts(
+            store, now, subject, values, "certs", profile={"kind": person}
+        )
+        changed += facts.remove_facts(store, now, subject, forget, "certs")
+        rematch.rematch_subject(store, now, subject, changed)
+        again = store.load_cert_order(key) or held
         if int(again.get("rev", 0)) == int(held.get("rev", 0)):
             return
         held = again

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from services.common.errors import Conflict
 from services.common.mongo import Document
 
 
@@ -41,6 +42,38 @@ class MemoryCollections:
 
     def _delete(self, name: str, key: Any) -> int:
         return 0 if self.collections.get(name, {}).pop(key, None) is None else 1
+
+    def _advance(self, name: str, document: Document, update: Document) -> Document:
+        """Compare-and-set on ``rev``, as :func:`services.common.claims.advance` does: the
+        update applied and ``rev`` bumped if the stored revision is the one read, else a
+        Conflict with the current state."""
+        current = self.collections.get(name, {}).get(document["_id"])
+        if current is None or int(current.get("rev", 0)) != int(document.get("rev", 0)):
+            state = (current or document).get("status")
+            raise Conflict("someone else changed this at the same time", state=state)
+        changed = apply_update(current, update)
+        changed["rev"] = int(current.get("rev", 0)) + 1
+        self._put(name, changed)
+        return copy.deepcopy(changed)
+
+
+def apply_update(document: Document, update: Document) -> Document:
+    """A copy of ``document`` with a ``$set`` / ``$unset`` update applied (dotted paths
+    reach into embedded documents, as the database's do)."""
+    changed = copy.deepcopy(document)
+    for path, value in update.get("$set", {}).items():
+        *parents, last = path.split(".")
+        place = changed
+        for part in parents:
+            place = place.setdefault(part, {})
+        place[last] = copy.deepcopy(value)
+    for path in update.get("$unset", {}):
+        *parents, last = path.split(".")
+        place = changed
+        for part in parents:
+            place = place.get(part) or {}
+        place.pop(last, None)
+    return changed
 
 
 def project(document: Document, fields: Document | None) -> Document:

@@ -61,10 +61,8 @@ def test_the_check_catches_a_foreign_import(tmp_path: Path) -> None:
     ]
 
 
-# Where the database is named: a service's store.py, and services/common. A service whose
-# every other module goes through its store is listed in STORED; the others are still to be
-# moved behind a store (#17), and the check says so when one of them no longer needs it.
-STORED = ("identity", "tasks", "certs", "gateway")
+# Where the database is named: a service's store.py, and services/common. Every other
+# module of a service goes through its store.
 COLLECTION_METHODS = frozenset(
     {
         "find",
@@ -140,10 +138,7 @@ def outside_the_store(owner: str, services_dir: Path = SERVICES_DIR) -> list[str
 
 @pytest.mark.parametrize("owner", OWNERS)
 def test_only_the_store_names_the_database(owner: str) -> None:
-    if owner in STORED:
-        assert outside_the_store(owner) == []
-    else:
-        assert outside_the_store(owner), f"{owner} needs no exemption now: add it to STORED"
+    assert outside_the_store(owner) == []
 
 
 def test_the_store_check_catches_a_query_outside_the_store(tmp_path: Path) -> None:

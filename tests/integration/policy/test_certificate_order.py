@@ -15,6 +15,7 @@ from services.certs import certificates
 from services.certs.store import CertsStore
 from services.common.codec import utcnow
 from services.policy import subjects
+from services.policy.store import PolicyStore
 
 Db = Database[dict[str, Any]]
 
@@ -39,24 +40,29 @@ def event(status: str, version: int, rev: int, grade: str = "三级") -> dict[st
     }
 
 
+def learn(db: Db, event_type: str, payload: dict[str, Any]) -> None:
+    """As policy's handler of a certificate event does, on ``db``."""
+    subjects.learn_certificate(PolicyStore(db), utcnow(), event_type, payload)
+
+
 def known(db: Db) -> dict[str, Any]:
     document = db.facts.find_one({"_id": "p_order"}) or {}
     return {name: fact["value"] for name, fact in (document.get("values") or {}).items()}
 
 
 def test_a_late_event_does_not_undo_a_later_one(db: Db) -> None:
-    subjects.learn_certificate(db, utcnow(), "cert_revoked", event("revoked", 1, 1))
-    subjects.learn_certificate(db, utcnow(), "cert_issued", event("valid", 1, 0))  # late
+    learn(db, "cert_revoked", event("revoked", 1, 1))
+    learn(db, "cert_issued", event("valid", 1, 0))  # late
     assert known(db)["cert_disability_certificate"] == "revoked"
     assert "disability_grade" not in known(db)
 
 
 def test_the_same_event_again_and_a_new_version_are_learnt(db: Db) -> None:
-    subjects.learn_certificate(db, utcnow(), "cert_issued", event("valid", 1, 0))
-    subjects.learn_certificate(db, utcnow(), "cert_issued", event("valid", 1, 0))
+    learn(db, "cert_issued", event("valid", 1, 0))
+    learn(db, "cert_issued", event("valid", 1, 0))
     assert known(db)["disability_grade"] == "三级"
-    subjects.learn_certificate(db, utcnow(), "cert_amended", event("valid", 2, 0, "二级"))
-    subjects.learn_certificate(db, utcnow(), "cert_suspended", event("suspended", 1, 1))  # late
+    learn(db, "cert_amended", event("valid", 2, 0, "二级"))
+    learn(db, "cert_suspended", event("suspended", 1, 1))  # late
     assert known(db)["cert_disability_certificate"] == "valid"
     assert known(db)["disability_grade"] == "二级"
 
@@ -85,7 +91,7 @@ def test_facts_follow_the_certificate_held_whatever_order_events_of_several_arri
         ("cert_issued", of("HPCL-C", "valid", 0, "二级", "2026-11-01", subject)),
     ]
     for i in order:
-        subjects.learn_certificate(db, utcnow(), *events[i])
+        learn(db, *events[i])
     document = db.facts.find_one({"_id": subject}) or {}
     facts = {name: fact["value"] for name, fact in (document.get("values") or {}).items()}
     assert facts["cert_disability_certificate"] == "valid"
@@ -103,7 +109,7 @@ def test_two_replicas_learning_at_once_end_with_the_held_certificate(db: Db) -> 
     ]
     pool = eventlet.GreenPool(8)
     for name, payload in events * 2:
-        pool.spawn(subjects.learn_certificate, db, utcnow(), name, payload)
+        pool.spawn(learn, db, name, payload)
     pool.waitall()
     document = db.facts.find_one({"_id": subject}) or {}
     facts = {name: fact["value"] for name, fact in (document.get("values") or {}).items()}
@@ -140,14 +146,14 @@ def test_a_certificate_reaching_its_first_day_is_announced_once_and_then_followe
         }
     )
     ahead = {**of("HPCL-LATER", "not_yet_valid", 0, "三级", today, "p_later")}
-    subjects.learn_certificate(db, utcnow(), "cert_issued", ahead)
+    learn(db, "cert_issued", ahead)
     assert known_of(db, "p_later")["cert_disability_certificate"] == "not_yet_valid"
     store = CertsStore(db)
     assert [c["id"] for c in certificates.newly_started(store, utcnow())] == ["cert_later"]
     assert certificates.newly_started(store, utcnow()) == []  # announced once
     staged = [e for e in db.outbox.find({}) if e["name"] == "cert_started"]
     assert len(staged) == 1
-    subjects.learn_certificate(db, utcnow(), "cert_started", staged[0]["payload"])
+    learn(db, "cert_started", staged[0]["payload"])
     assert known_of(db, "p_later")["cert_disability_certificate"] == "valid"
     assert known_of(db, "p_later")["disability_grade"] == "三级"
 

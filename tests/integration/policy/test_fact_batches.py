@@ -12,16 +12,17 @@ from pymongo.database import Database
 
 from services.common.codec import utcnow
 from services.policy import facts
+from services.policy.store import PolicyStore
 
 Db = Database[dict[str, Any]]
 
 
 @pytest.fixture
-def db(scratch_db: Db) -> Db:
-    return scratch_db
+def db(scratch_db: Db) -> PolicyStore:
+    return PolicyStore(scratch_db)
 
 
-def test_a_batch_is_run_once_and_never_left_in_progress(db: Db) -> None:
+def test_a_batch_is_run_once_and_never_left_in_progress(db: PolicyStore) -> None:
     now = utcnow()
     assert facts.claim_batch(db, now, "partner:feed", "b-1") is None  # the first runs it
     running = facts.claim_batch(db, now, "partner:feed", "b-1")

@@ -23,6 +23,7 @@ from services.common.actor import Actor
 from services.common.config import load_settings
 from services.common.mongo import Document, client_for
 from services.policy import access, payouts, policies
+from services.policy.store import PolicyStore
 from tests.bus import as_actor, gateway_proxy
 from tests.conftest import nameko_process
 
@@ -139,7 +140,8 @@ def assert_exactly_once(db: Database[Document], policy: Document, report: dict[s
     assert sorted(e["payout"] for e in chain) == sorted(
         p["_id"] for p in found if p["status"] == "offered"
     )
-    ledger = payouts.ledger(db, as_actor(access.TABLE, "policy_ledger", STAFF), policy["_id"])
+    guard = as_actor(access.TABLE, "policy_ledger", STAFF)
+    ledger = payouts.ledger(PolicyStore(db), guard, policy["_id"])
     assert ledger["reconciled"] is True
     assert ledger["reserved_in_budget"] == policy["budget"]  # to the fen
     assert ledger["by_state"]["offered"]["amount"] == policy["budget"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.common.actor import Actor
 from services.policy import access, policies
+from services.policy.store import PolicyStore
 from tests.bus import as_actor
 
 
@@ -31,7 +32,7 @@ def test_a_period_is_paid_by_the_version_in_force_in_it(scratch_db: Any) -> None
     current = scratch_db.policies.find_one({"_id": "pol_v2"})
 
     def used(at: datetime) -> str:
-        return str(policies.version_at(scratch_db, current, at)["_id"])
+        return str(policies.version_at(PolicyStore(scratch_db), current, at)["_id"])
 
     assert used(datetime(2025, 12, 31, 15, 59, tzinfo=UTC)) == "pol_v1"  # 2025: the first
     assert used(datetime(2026, 11, 30, tzinfo=UTC)) == "pol_v2"
@@ -49,10 +50,10 @@ def test_a_version_published_ahead_of_its_effective_date_does_not_govern_yet(
     scratch_db.policies.insert_many([first, ahead])
     current = scratch_db.policies.find_one({"_id": "pol_v2"})
     december = datetime(2026, 12, 31, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
-    assert policies.version_at(scratch_db, current, december)["_id"] == "pol_v1"
-    assert policies.version_at(scratch_db, current, datetime(2027, 2, 1, tzinfo=UTC))["_id"] == (
-        "pol_v2"
-    )
+    assert policies.version_at(PolicyStore(scratch_db), current, december)["_id"] == "pol_v1"
+    assert policies.version_at(PolicyStore(scratch_db), current, datetime(2027, 2, 1, tzinfo=UTC))[
+        "_id"
+    ] == ("pol_v2")
 
 
 def test_resuming_a_version_keeps_the_day_it_was_published(scratch_db: Any) -> None:
@@ -62,7 +63,7 @@ def test_resuming_a_version_keeps_the_day_it_was_published(scratch_db: Any) -> N
     for action, at in (("suspend", 5), ("resume", 8)):
         guard = as_actor(access.TABLE, "change_policy_status", admin)
         policies.change_status(
-            scratch_db, guard, datetime(2026, 4, at, tzinfo=UTC), "pol_v2", action
+            PolicyStore(scratch_db), guard, datetime(2026, 4, at, tzinfo=UTC), "pol_v2", action
         )
     stored = scratch_db.policies.find_one({"_id": "pol_v2"})
     assert stored["status"] == "published"
