@@ -30,12 +30,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pymongo
+from pymongo import monitoring
 
+from bench import ground, processes
 from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.mongo import Document, client_for
@@ -228,7 +232,7 @@ def incremental(
     client: Any, rng: np.random.Generator, published: list[Document], data: dict[str, np.ndarray]
 ) -> dict[str, Any]:
     log(f"incremental over {SUBJECTS:,} stored citizens")
-    name = "bench_policy"
+    name = f"bench_policy_{uuid.uuid4().hex[:8]}"
     client.drop_database(name)
     db = client[name]
     db.policies.insert_many(published)
@@ -263,7 +267,7 @@ def incremental(
 
 def simulate(client: Any, rng: np.random.Generator, data: dict[str, np.ndarray]) -> dict[str, Any]:
     log(f"simulate over {SIMULATE_SUBJECTS:,} stored enterprises")
-    name = "bench_policy_sim"
+    name = f"bench_policy_sim_{uuid.uuid4().hex[:8]}"
     client.drop_database(name)
     sim = client[name]
     seeded = seed(sim, data, SIMULATE_SUBJECTS, "organisation")
@@ -294,7 +298,7 @@ def unpaid(_payout: Document) -> tuple[str, str]:
 
 def payout_rate(client: Any) -> dict[str, Any]:
     log(f"payout run of {PAYOUTS:,}")
-    name = "bench_policy_pay"
+    name = f"bench_policy_pay_{uuid.uuid4().hex[:8]}"
     client.drop_database(name)
     pay = client[name]
     now = datetime.now(UTC)
@@ -332,13 +336,48 @@ def payout_rate(client: Any) -> dict[str, Any]:
             "rev": 0,
         }
     )
-    started = time.perf_counter()
     guard = acting_as(access.TABLE, "run_payouts", STAFF)
-    report = payouts.run(PolicyStore(pay), guard, now, "pol_pay", "once", unpaid)
+    counter = CommandCounter()
+    counted: pymongo.MongoClient[Document] = pymongo.MongoClient(
+        MONGO_URL, tz_aware=True, event_listeners=[counter]
+    )
+    floor = ground.database_figures()["bulk_inserts_per_s"]
+    cpu, ferretdb = time.process_time(), processes.cpu_of("ferretdb")
+    started = time.perf_counter()
+    report = payouts.run(PolicyStore(counted[name]), guard, now, "pol_pay", "once", unpaid)
     elapsed = time.perf_counter() - started
+    cpu, ferretdb = time.process_time() - cpu, processes.cpu_of("ferretdb") - ferretdb
     assert report["offered"] == PAYOUTS, report
+    counted.close()
     client.drop_database(name)
-    return {"payouts_per_s": round(PAYOUTS / elapsed, 1), "payout_run_size": PAYOUTS}
+    rate = PAYOUTS / elapsed
+    return {
+        "payouts_per_s": round(rate, 1),
+        "payout_run_size": PAYOUTS,
+        "payout_round_trips_per_payout": round(counter.commands / PAYOUTS, 3),
+        "payout_cpu_ms_per_payout": {
+            "policy_code": round(cpu * 1000 / PAYOUTS, 3),
+            "ferretdb": round(ferretdb * 1000 / PAYOUTS, 3),
+        },
+        "ground_bulk_inserts_per_s": floor,
+        "payouts_to_bulk_inserts_ratio": ground.ratio(rate, floor),
+    }
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Database commands sent (round trips), counted as they start."""
+
+    def __init__(self) -> None:
+        self.commands = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ def _scrape(url: str) -> dict[str, float]:
     return {"db_commands": commands, "cpu_s": cpu}
 
 
-def _cpu_of(command: str) -> float:
+def cpu_of(command: str) -> float:
     """CPU seconds of every process whose command name starts with ``command``."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -49,7 +49,7 @@ def snapshot(gateway: str, suite: str = "main") -> dict[str, dict[str, float]]:
         port = int(port_file.read_text().strip())
         found[port_file.stem] = _scrape(f"http://127.0.0.1:{port}/metrics")
     for name, command in BACKING.items():
-        found[name] = {"db_commands": 0.0, "cpu_s": _cpu_of(command)}
+        found[name] = {"db_commands": 0.0, "cpu_s": cpu_of(command)}
     return found
 
 

@@ -1,28 +1,34 @@
 """No-application payouts (免申即享): one payout per (policy, subject, period), exactly once.
 
-A run walks the eligible subjects in a documented order (those left unfunded by an earlier
-run first, then by subject id) and for each:
-1. creates the payout ``{code}:{period}:{subject}`` (a unique ``_id``: a retried run, or two
-   runs at once, find it there) with its amount and decision record, state ``new``;
-2. moves it to ``reserving`` (a compare-and-set: one runner only), reserves its amount in the
-   budget chain, then to ``offered`` (confirm mode) or ``disbursing`` (auto mode); a payout
-   that does not fit is ``unfunded`` and so is every later one of the run (the budget stops
-   the run at the first subject it cannot pay, so who is paid does not depend on timing);
+One run of a policy code goes at a time (it holds the code's lease, renewed batch by batch;
+a second run is told one is in progress). A run walks the eligible subjects in a documented
+order (those left unfunded by an earlier run first, then by subject id), 200 at a time:
+1. a subject whose payout ``{code}:{period}:{subject}`` is there already (left unfunded,
+   made by an earlier run, or by one that stopped) is taken on from its state, one by one:
+   ``unfunded`` and ``new`` ones move to ``reserving`` (a compare-and-set: one runner only),
+   reserve their amount in the budget chain, then go to ``offered`` or ``disbursing``;
+2. the others are funded as a block: one chain entry reserves the longest prefix of them
+   that fits the budget (listing their ids and amounts), then all are inserted at once, that
+   prefix ``offered`` (confirm mode) or ``disbursing`` (auto mode) and the rest ``unfunded``
+   (the budget stops the run at the first subject it cannot pay, so who is paid does not
+   depend on timing). The unique ``_id`` keeps each payout once: one already there keeps its
+   state, and its share of the block goes back to the budget as a negative entry;
 3. ``disbursing`` payouts go to the payment partner with the payout id as idempotency key:
    ``paid``, or ``failed`` with the attempt counted and retried with backoff, then flagged.
 
-A runner killed anywhere leaves each payout in a state the next run continues from; a
-``reserving`` payout is recovered by finding its chain entry, so its amount is never reserved
-twice. States: new → reserving → offered → (confirmed) → disbursing → paid | failed;
-offered → declined | expired; new → unfunded → reserving (a later run, when the budget has
-room again). The documented order: first the payouts of the period left unfunded, by subject
-id (they have waited), then every other eligible subject by subject id; each is funded
-exactly once, as the budget chain holds one entry per payout.
+A runner killed anywhere leaves each payout in a state the next run continues from: the run
+that takes its lease over gives back what its last block reserved for payouts that do not
+hold it, and a ``reserving`` payout is recovered by finding its chain entry, so no amount is
+reserved twice. States: new → reserving → offered → (confirmed) → disbursing → paid | failed;
+offered → declined | expired; unfunded → reserving (a later run, when the budget has room
+again). The chain's running total is always what the payouts holding an entry reserved
+(the ledger reconciles the two).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,7 +45,9 @@ from services.policy.amounts import chosen_row
 from services.policy.store import PolicyStore
 
 MAX_ATTEMPTS = 5
-CREATED_AT_ONCE = 200  # payouts a run inserts in one batch before it funds them in turn
+# Payouts a run funds as one block and inserts at once (an environment setting so that a
+# test can stop a run of a few hundred in the middle).
+CREATED_AT_ONCE = int(os.environ.get("PAYOUT_BLOCK_SIZE", "200"))
 CALLBACK_WAIT = timedelta(seconds=float(os.environ.get("PAYMENT_CALLBACK_WAIT_SECONDS", "600")))
 RELEASED = ("declined", "expired")  # offers whose amount went back to the budget
 OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
@@ -142,13 +150,16 @@ def run(
         "unpaid": [],
         "in_progress": [],
     }
-    waiting = store.unfunded_subjects(policy["code"], period)
-    eligible = sorted(_eligible(store, policy, at), key=lambda pair: pair[0]["_id"] not in waiting)
-    exhausted = False
-    for start in range(0, len(eligible), CREATED_AT_ONCE):
-        chosen = eligible[start : start + CREATED_AT_ONCE]
-        for payout in _create(store, now, at, policy, period, chosen, report):
-            exhausted = _carry(store, now, policy, payout, exhausted, disburse, report)
+    holder = f"run_{secrets.token_hex(8)}"
+    lease = store.take_run(policy["code"], holder, now, now - TAKEOVER_AFTER)
+    if lease is None:
+        raise Conflict("a payout run of this policy is in progress", state="running")
+    try:
+        if lease["left"] is not None and lease["left"].get("block"):
+            _give_back(store, now, policy["code"], lease["left"]["block"])
+        _walk(store, now, at, policy, period, holder, disburse, report)
+    finally:
+        store.end_run(policy["code"], holder)
     report["budget_reserved"] = store.reserved_budget(policy["code"])
     report["budget"] = policy.get("budget")
     return report
@@ -194,22 +205,140 @@ def _carry(
     return exhausted
 
 
-def _create(
+def _walk(
     store: PolicyStore,
     now: datetime,
     at: datetime,
     policy: Document,
     period: str,
-    chosen: list[tuple[Document, dict[str, Any]]],
+    holder: str,
+    disburse: Disburse,
     report: dict[str, Any],
-) -> list[Document]:
-    """The payouts of the ``chosen`` subjects, in their order, inserted in one batch: the new
-    ones ``new``, the others as an earlier run (or one running now) left them."""
+) -> None:
+    """The eligible subjects in the run's order, ``CREATED_AT_ONCE`` at a time: those whose
+    payout is there already (left unfunded, or made by an earlier run) taken on one by one,
+    the others funded as a block and inserted at once."""
+    code = policy["code"]
+    waiting = store.unfunded_subjects(code, period)
+    eligible = sorted(_eligible(store, policy, at), key=lambda pair: pair[0]["_id"] not in waiting)
     day = at.astimezone(CITY_TIME).date()
-    documents = [_payout(now, day, policy, period, subject, result) for subject, result in chosen]
-    created = store.insert_payouts(documents)
+    exhausted = False
+    for number, start in enumerate(range(0, len(eligible), CREATED_AT_ONCE)):
+        chosen = [
+            _payout(now, day, policy, period, subject, result)
+            for subject, result in eligible[start : start + CREATED_AT_ONCE]
+        ]
+        for payout in [p for p in chosen if p["subject"] in waiting]:
+            exhausted = _carry(
+                store, now, policy, _reload(store, payout), exhausted, disburse, report
+            )
+        fresh = [p for p in chosen if p["subject"] not in waiting]
+        block = f"{code}:{period}:{holder}:{number}"
+        if not store.renew_run(code, holder, now, block):
+            raise Conflict("this payout run was taken over by another; see its report")
+        there, exhausted = _insert_block(store, now, policy, fresh, block, exhausted, report)
+        for payout in there:  # made by an earlier run (or one stopped half-way)
+            exhausted = _carry(
+                store, now, policy, _reload(store, payout), exhausted, disburse, report
+            )
+        made = [p for p in fresh if p not in there]
+        if there and not exhausted:
+            # The block counted payouts that were there already, and what it gave back for
+            # them may pay those it left unfunded: they are funded one by one, in order.
+            made = _fund_in_turn(store, now, policy, made)
+            exhausted = any(p["status"] == "unfunded" for p in made)
+        for payout in made:
+            _settle_new(store, now, policy, payout, disburse, report)
+
+
+def _fund_in_turn(
+    store: PolicyStore, now: datetime, policy: Document, payouts: list[Document]
+) -> list[Document]:
+    """``payouts`` with those inserted unfunded funded one by one until one does not fit."""
+    exhausted = False
+    funded = []
+    for payout in payouts:
+        if payout["status"] == "unfunded" and not exhausted:
+            payout = _fund(store, now, policy, _reload(store, payout), False)
+            exhausted = payout["status"] == "unfunded"
+        funded.append(payout)
+    return funded
+
+
+def _insert_block(
+    store: PolicyStore,
+    now: datetime,
+    policy: Document,
+    payouts: list[Document],
+    block: str,
+    exhausted: bool,
+    report: dict[str, Any],
+) -> tuple[list[Document], bool]:
+    """Reserve one budget entry for the longest prefix of ``payouts`` that fits, then insert
+    them all at once: that prefix funded (offered or disbursing), the rest unfunded. The
+    payouts already there are returned as they were given (their share of the block goes
+    back to the budget), with whether the budget is exhausted from here on."""
+    if not payouts:
+        return [], exhausted
+    n, covered = (None, 0)
+    if not exhausted:
+        wanted = [(p["_id"], int(p["amount"])) for p in payouts]
+        n, covered = store.reserve_block(policy["code"], policy.get("budget"), block, wanted, now)
+    to = "offered" if policy["mode"] == "confirm" else "disbursing"
+    for i, payout in enumerate(payouts):
+        if i < covered:
+            payout.update({"status": to, f"{to}_at": now, "budget_entry": n})
+            if to == "offered":
+                payout["expires_at"] = now + timedelta(days=OFFER_DAYS)
+        else:
+            payout.update({"status": "unfunded", "unfunded_at": now, "reason": "budget_exhausted"})
+    created = store.insert_payouts(payouts)
     report["created"] += len(created)
-    return [d if d["_id"] in created else _reload(store, d) for d in documents]
+    there = [p for p in payouts if p["_id"] not in created]
+    unheld = sum(int(p["amount"]) for p in payouts[:covered] if p["_id"] not in created)
+    if unheld:
+        store.reserve_budget(policy["code"], None, f"{block}:release", -unheld, now)
+    # Payouts that were there need no money: with one among them, whether the budget ran
+    # out is for the caller to find (it funds those left unfunded in turn).
+    return there, exhausted or (covered < len(payouts) and not there)
+
+
+def _settle_new(
+    store: PolicyStore,
+    now: datetime,
+    policy: Document,
+    payout: Document,
+    disburse: Disburse,
+    report: dict[str, Any],
+) -> None:
+    """A payout this run inserted, taken as far as it goes now and counted in ``report``."""
+    report["eligible"] += 1
+    if payout["status"] == "unfunded":
+        inbox.tell(store, now, policy, payout, "unfunded")
+        report["unpaid"].append(
+            {"subject": payout["subject"], "amount": payout["amount"], "reason": payout["reason"]}
+        )
+        return
+    if payout["status"] == "disbursing":
+        payout = pay(store, now, payout, disburse)
+    if payout["status"] in ("paid", "offered", "disbursing", "failed"):
+        report[payout["status"]] += 1
+
+
+def _give_back(store: PolicyStore, now: datetime, code: str, block: str) -> None:
+    """A run stopped between reserving ``block`` and settling it: what the block reserved
+    for payouts that do not hold it (never written, or there already) goes back to the
+    budget, once (the refund is recorded under the block's name)."""
+    entry = store.chain_entry(code, block)
+    if entry is None or store.chain_entry(code, f"{block}:release") is not None:
+        return  # nothing was reserved, or it was given back before the run stopped
+    unheld = 0
+    for payout_id, amount in zip(entry["block"], entry["amounts"], strict=True):
+        payout = store.load_payout(payout_id, {"budget_entry": 1})
+        if payout is None or payout.get("budget_entry") != entry["n"]:
+            unheld += int(amount)
+    if unheld:
+        store.reserve_budget(code, None, f"{block}:release", -unheld, now)
 
 
 def _payout(

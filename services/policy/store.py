@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -284,6 +284,44 @@ class PolicyStore(ServiceStore):
         counts, fen = summed(1), summed("$amount")
         return [(state, counts[state], fen.get(state, 0)) for state in sorted(counts)]
 
+    # payout runs: one at a time per policy code (the budget is the code's)
+    #
+    # A run holds ``payout_runs/{code}`` while it goes, renewing it batch by batch with the
+    # block it is about to reserve; a holder silent for longer than the takeover delay is
+    # taken to have stopped, and the next run takes the lease over with what it recorded.
+    # The collection holds one small document per code that is running, so the filters on
+    # ``holder`` scan a handful of documents.
+
+    def take_run(
+        self, code: str, holder: str, now: datetime, stale_before: datetime
+    ) -> Document | None:
+        """The lease of ``code``'s runs, now ``holder``'s (new, or taken over from a holder
+        silent since before ``stale_before``: then it keeps what that one recorded, as
+        ``left``); None while a live run holds it."""
+        runs = self.database.payout_runs
+        if inserted(runs, {"_id": code, "holder": holder, "at": now, "block": None}):
+            return {"_id": code, "holder": holder, "at": now, "block": None, "left": None}
+        held = runs.find_one({"_id": code})
+        if held is None or held["at"] >= stale_before:
+            return None  # a live run (or one that ended this instant: try again)
+        taken = runs.update_one(
+            {"_id": code, "holder": held["holder"], "at": held["at"]},
+            {"$set": {"holder": holder, "at": now, "block": None}},
+        )
+        if taken.matched_count != 1:
+            return None  # another run took it over first
+        return {"_id": code, "holder": holder, "at": now, "block": None, "left": held}
+
+    def renew_run(self, code: str, holder: str, now: datetime, block: str | None) -> bool:
+        """Still ``holder``'s: renewed, recording the block it reserves next."""
+        renewed = self.database.payout_runs.update_one(
+            {"_id": code, "holder": holder}, {"$set": {"at": now, "block": block}}
+        )
+        return renewed.matched_count == 1
+
+    def end_run(self, code: str, holder: str) -> None:
+        self.database.payout_runs.delete_one({"_id": code, "holder": holder})
+
     # the budget: a chain of entries per policy code
     #
     # Entry ``n`` of a code's chain (``{code}:{n:08d}``, a unique ``_id``) records one
@@ -292,6 +330,8 @@ class PolicyStore(ServiceStore):
     # total. The total never passes the budget, to the fen, whatever the concurrency, on
     # MongoDB and on FerretDB alike (an insert into a unique key is the one write both make
     # atomic). ``budget_heads`` keeps a hint of the next free ``n``: it may lag, never lead.
+    # A run reserves a block of payouts in one entry (its ids and amounts listed), a refund
+    # is a negative entry; the chain is never rewritten.
 
     def reserve_budget(
         self, code: str, budget: int | None, payout_id: str, amount: int, now: datetime
@@ -299,14 +339,62 @@ class PolicyStore(ServiceStore):
         """The chain position reserved for ``payout_id`` (the one it already holds, if the
         walk meets it), or None when the amount no longer fits ``budget`` (None: no limit; a
         negative amount gives money back)."""
+
+        def fit(before: int) -> Document | None:
+            fits = budget is None or before + amount <= budget
+            return {"amount": amount} if fits else None
+
+        appended = self._append(code, payout_id, now, fit)
+        return None if appended is None else appended[0]
+
+    def reserve_block(
+        self,
+        code: str,
+        budget: int | None,
+        block_id: str,
+        payouts: Sequence[tuple[str, int]],
+        now: datetime,
+    ) -> tuple[int | None, int]:
+        """One chain entry for the longest prefix of ``payouts`` (id, amount) that fits
+        ``budget``: its position and how many it covers ((None, 0) when not even the first
+        fits). The entry lists the ids and amounts it covers, so a runner that stopped before
+        its payouts were written can be followed by one that gives back what none holds."""
+
+        def fit(before: int) -> Document | None:
+            total, covered = before, 0
+            for _payout, amount in payouts:
+                if budget is not None and total + amount > budget:
+                    break
+                total, covered = total + amount, covered + 1
+            if covered == 0:
+                return None
+            chosen = payouts[:covered]
+            return {
+                "amount": total - before,
+                "block": [p for p, _a in chosen],
+                "amounts": [a for _p, a in chosen],
+            }
+
+        appended = self._append(code, block_id, now, fit)
+        if appended is None:
+            return None, 0
+        n, entry = appended
+        return n, len(entry.get("block", ()))
+
+    def _append(
+        self, code: str, key: str, now: datetime, fit: Callable[[int], Document | None]
+    ) -> tuple[int, Document] | None:
+        """Append to the code's chain the entry ``fit`` makes of the running total so far
+        (None: nothing fits), recorded as ``key``'s; (position, entry). The walk that meets
+        ``key``'s entry already there answers that one."""
         chain = self.database.budget_chain
         head = self.database.budget_heads.find_one({"_id": code})
         n = int(head["next"]) if head else 0
         while True:
             entry = chain.find_one({"_id": budget_entry_id(code, n)})
             if entry is not None:
-                if entry["payout"] == payout_id:
-                    return n
+                if entry["payout"] == key:
+                    return n, entry
                 n += 1
                 continue
             before = 0
@@ -316,26 +404,33 @@ class PolicyStore(ServiceStore):
                     n -= 1
                     continue
                 before = int(previous["total"])
-            if budget is not None and before + amount > budget:
+            fitted = fit(before)
+            if fitted is None:
                 return None
             entry = {
                 "_id": budget_entry_id(code, n),
                 "code": code,
-                "payout": payout_id,
-                "amount": amount,
-                "total": before + amount,
+                "payout": key,
+                **fitted,
+                "total": before + int(fitted["amount"]),
                 "at": now,
             }
             if not inserted(chain, entry):
                 continue  # someone took n first: look at it again
             with contextlib.suppress(DuplicateKeyError):  # a hint: may lag, never leads
                 self.database.budget_heads.replace_one({"_id": code}, {"next": n + 1}, upsert=True)
-            return n
+            return n, entry
+
+    def chain_entry(self, code: str, key: str) -> Document | None:
+        """The entry recorded as ``key``'s (a payout, a block, a release), with its position
+        as ``n``. Recovery only (a runner that stopped half-way): a scan."""
+        entry = self.database.budget_chain.find_one({"code": code, "payout": key})
+        return None if entry is None else {**entry, "n": int(entry["_id"].rsplit(":", 1)[1])}
 
     def budget_entry_of(self, code: str, payout_id: str) -> int | None:
         """Recovery only (a runner stopped between reserving and recording it): a scan."""
-        entry = self.database.budget_chain.find_one({"code": code, "payout": payout_id})
-        return None if entry is None else int(entry["_id"].rsplit(":", 1)[1])
+        entry = self.chain_entry(code, payout_id)
+        return None if entry is None else int(entry["n"])
 
     def reserved_budget(self, code: str) -> int:
         """The chain's running total: what is reserved of the code's budget."""

@@ -347,6 +347,53 @@ def test_the_budget_chain(either: PolicyStore) -> None:
     assert either.budget_entry_of("aids", "aids:once:p_9") is None
 
 
+def test_a_block_reserves_the_prefix_that_fits_and_lists_what_it_covers(
+    either: PolicyStore,
+) -> None:
+    assert either.reserve_budget("aids", 3000, "aids:once:p_0", 500, NOW) == 0
+    wanted = [("aids:once:p_1", 1000), ("aids:once:p_2", 1000), ("aids:once:p_3", 1000)]
+    assert either.reserve_block("aids", 3000, "block:a", wanted, NOW) == (1, 2)  # 2500 of 3000
+    assert either.reserved_budget("aids") == 2500
+    entry = either.chain_entry("aids", "block:a")
+    assert entry is not None
+    assert (entry["n"], entry["block"], entry["amounts"]) == (
+        1,
+        ["aids:once:p_1", "aids:once:p_2"],
+        [1000, 1000],
+    )
+    assert either.reserve_block("aids", 3000, "block:b", [("aids:once:p_3", 1000)], NOW) == (
+        None,
+        0,
+    )
+    assert either.reserve_block("aids", None, "block:c", [("aids:once:p_3", 1000)], NOW) == (2, 1)
+    assert either.chain_entry("aids", "block:b") is None
+    assert either.budget_entry_of("aids", "block:c") == 2
+
+
+def test_one_run_of_a_code_at_a_time_and_a_silent_one_taken_over(either: PolicyStore) -> None:
+    assert either.take_run("aids", "run_a", NOW, NOW - HOUR) == {
+        "_id": "aids",
+        "holder": "run_a",
+        "at": NOW,
+        "block": None,
+        "left": None,
+    }
+    assert either.take_run("aids", "run_b", NOW, NOW - HOUR) is None  # run_a is live
+    assert either.take_run("elder", "run_b", NOW, NOW - HOUR) is not None  # another code
+    assert either.renew_run("aids", "run_a", NOW + HOUR, "aids:once:run_a:0")
+    assert not either.renew_run("aids", "run_b", NOW + HOUR, "aids:once:run_b:0")
+    later = NOW + 3 * HOUR
+    taken = either.take_run("aids", "run_c", later, later - HOUR)  # run_a silent for 2 hours
+    assert taken is not None
+    assert taken["holder"] == "run_c"
+    assert (taken["left"]["holder"], taken["left"]["block"]) == ("run_a", "aids:once:run_a:0")
+    assert not either.renew_run("aids", "run_a", later, "aids:once:run_a:1")  # it lost it
+    either.end_run("aids", "run_a")  # not its own any more: nothing happens
+    assert either.take_run("aids", "run_d", later, later - HOUR) is None
+    either.end_run("aids", "run_c")
+    assert either.take_run("aids", "run_d", later, later - HOUR) is not None
+
+
 def test_the_budget_is_never_passed_by_reservations_at_once(store: PolicyStore) -> None:
     """Thirty payouts of 100 fen reserved by ten green threads at once, against 1,000 fen:
     ten are reserved, to the fen, each in one place."""

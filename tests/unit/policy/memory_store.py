@@ -243,34 +243,86 @@ class MemoryPolicyStore(MemoryCollections, PolicyStore):
 
     # the budget chain
 
+    def take_run(
+        self, code: str, holder: str, now: datetime, stale_before: datetime
+    ) -> Document | None:
+        lease = {"_id": code, "holder": holder, "at": now, "block": None}
+        if self._insert_once("payout_runs", lease):
+            return {**lease, "left": None}
+        held = self._get("payout_runs", code)
+        if held is None or held["at"] >= stale_before:
+            return None
+        self._put("payout_runs", lease)
+        return {**lease, "left": held}
+
+    def renew_run(self, code: str, holder: str, now: datetime, block: str | None) -> bool:
+        held = self._get("payout_runs", code)
+        if held is None or held["holder"] != holder:
+            return False
+        self._update("payout_runs", code, {"at": now, "block": block})
+        return True
+
+    def end_run(self, code: str, holder: str) -> None:
+        held = self._get("payout_runs", code)
+        if held is not None and held["holder"] == holder:
+            self._delete("payout_runs", code)
+
+    def _chain(self, code: str) -> list[Document]:
+        return [e for e in self._all("budget_chain") if e["code"] == code]
+
+    def _append_entry(self, code: str, key: str, fields: Document, now: datetime) -> int:
+        n = len(self._chain(code))  # the next free position
+        entry = {
+            "_id": budget_entry_id(code, n),
+            "code": code,
+            "payout": key,
+            **fields,
+            "total": self.reserved_budget(code) + int(fields["amount"]),
+            "at": now,
+        }
+        self._insert_once("budget_chain", entry)
+        return n
+
     def reserve_budget(
         self, code: str, budget: int | None, payout_id: str, amount: int, now: datetime
     ) -> int | None:
-        n = len([e for e in self._all("budget_chain") if e["code"] == code])  # the next free
-        before = self.reserved_budget(code)
-        if budget is not None and before + amount > budget:
+        if budget is not None and self.reserved_budget(code) + amount > budget:
             return None
-        self._insert_once(
-            "budget_chain",
-            {
-                "_id": budget_entry_id(code, n),
-                "code": code,
-                "payout": payout_id,
-                "amount": amount,
-                "total": before + amount,
-                "at": now,
-            },
-        )
-        return n
+        return self._append_entry(code, payout_id, {"amount": amount}, now)
+
+    def reserve_block(
+        self,
+        code: str,
+        budget: int | None,
+        block_id: str,
+        payouts: Sequence[tuple[str, int]],
+        now: datetime,
+    ) -> tuple[int | None, int]:
+        total, covered = self.reserved_budget(code), 0
+        for _payout, amount in payouts:
+            if budget is not None and total + amount > budget:
+                break
+            total, covered = total + amount, covered + 1
+        if covered == 0:
+            return None, 0
+        chosen = payouts[:covered]
+        fields = {
+            "amount": sum(a for _p, a in chosen),
+            "block": [p for p, _a in chosen],
+            "amounts": [a for _p, a in chosen],
+        }
+        return self._append_entry(code, block_id, fields, now), covered
+
+    def chain_entry(self, code: str, key: str) -> Document | None:
+        found = [e for e in self._chain(code) if e["payout"] == key]
+        return {**found[0], "n": int(found[0]["_id"].rsplit(":", 1)[1])} if found else None
 
     def budget_entry_of(self, code: str, payout_id: str) -> int | None:
-        found = [
-            e for e in self._all("budget_chain") if e["code"] == code and e["payout"] == payout_id
-        ]
-        return int(found[0]["_id"].rsplit(":", 1)[1]) if found else None
+        entry = self.chain_entry(code, payout_id)
+        return None if entry is None else int(entry["n"])
 
     def reserved_budget(self, code: str) -> int:
-        chain = [e for e in self._all("budget_chain") if e["code"] == code]
+        chain = self._chain(code)
         return int(chain[-1]["total"]) if chain else 0
 
     # fact corrections

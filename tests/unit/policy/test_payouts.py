@@ -197,6 +197,75 @@ def test_every_subject_is_created_once_across_the_run_s_batches(
     assert run(store, policy)["created"] == 0
 
 
+def test_while_a_run_goes_a_second_one_is_told_so_and_changes_nothing(
+    store: MemoryPolicyStore,
+) -> None:
+    policy = publish(store)
+    subject(store, "li", 1000)
+    assert store.take_run(policy["code"], "run_elsewhere", NOW, NOW - payouts.TAKEOVER_AFTER)
+    with pytest.raises(Conflict) as refused:
+        run(store, policy)
+    assert refused.value.extra["state"] == "running"
+    assert states(store, policy) == {}
+    store.end_run(policy["code"], "run_elsewhere")
+    assert run(store, policy)["offered"] == 1
+
+
+def test_a_run_that_stopped_after_reserving_a_block_is_followed_by_one_that_gives_it_back(
+    store: MemoryPolicyStore,
+) -> None:
+    """The first runner reserved its block (li and wang, 3000 of a 4000 budget) and inserted
+    only li's payout before it stopped; the next run, once the lease is stale, gives back
+    wang's share and pays the budget to the fen in the run's order."""
+    policy = publish(store, budget=4000)
+    for name, price in (("li", 1000), ("wang", 2000), ("zhao", 1000), ("sun", 500)):
+        subject(store, name, price)
+    stopped = NOW - payouts.TAKEOVER_AFTER - timedelta(seconds=1)
+    block = "aids:once:run_stopped:0"
+    assert store.take_run(policy["code"], "run_stopped", stopped, stopped)
+    assert store.renew_run(policy["code"], "run_stopped", stopped, block)
+    wanted = [("aids:once:p_li", 1000), ("aids:once:p_wang", 2000)]
+    n, covered = store.reserve_block(policy["code"], 4000, block, wanted, stopped)
+    assert covered == 2
+    store.insert_payouts(
+        [{**payouts_left(policy, "p_li", 1000, stopped), "status": "offered", "budget_entry": n}]
+    )
+
+    report = run(store, policy)
+    # li kept as the stopped run left it; wang's share came back first, so the walk (li,
+    # sun, wang, zhao by id) funds sun and wang, and the budget stops at zhao.
+    assert states(store, policy) == {
+        "p_li": "offered",
+        "p_sun": "offered",
+        "p_wang": "offered",
+        "p_zhao": "unfunded",
+    }
+    assert report["settled_before"] == 1
+    assert ledger(store, policy)["reserved_in_budget"] == 3500
+    assert ledger(store, policy)["reconciled"] is True
+    assert run(store, policy)["created"] == 0
+    assert ledger(store, policy)["reconciled"] is True  # the quiet run held nothing back
+
+
+def payouts_left(policy: Document, subject_id: str, amount: int, at: datetime) -> Document:
+    """A payout as a stopped run wrote it."""
+    return {
+        "_id": f"{policy['code']}:once:{subject_id}",
+        "policy": policy["_id"],
+        "code": policy["code"],
+        "version": policy["version"],
+        "period": "once",
+        "subject": subject_id,
+        "org_path": "C/HP/NH",
+        "amount": amount,
+        "mode": policy["mode"],
+        "decision": {},
+        "attempts": 0,
+        "created_at": at,
+        "rev": 0,
+    }
+
+
 # the budget
 
 
