@@ -17,12 +17,17 @@ order (those left unfunded by an earlier run first, then by subject id), 200 at 
    ``paid``, or ``failed`` with the attempt counted and retried with backoff, then flagged.
 
 A runner killed anywhere leaves each payout in a state the next run continues from: the run
-that takes its lease over gives back what its last block reserved for payouts that do not
-hold it, and a ``reserving`` payout is recovered by finding its chain entry, so no amount is
-reserved twice. States: new → reserving → offered → (confirmed) → disbursing → paid | failed;
-offered → declined | expired; unfunded → reserving (a later run, when the budget has room
-again). The chain's running total is always what the payouts holding an entry reserved
-(the ledger reconciles the two).
+that takes its lease over first writes every payout of the last block that is not there as
+an ``unfunded`` placeholder (taking its ``_id``, so a runner that was only slow can no longer
+insert it funded), then gives back what the block reserved for payouts that do not hold it
+(once, by a claim), and a ``reserving`` payout is recovered by finding its chain entry, so
+no amount is reserved twice. A run that fails part-way does the same for itself before it
+frees the lease, or, if it cannot, leaves the lease for the takeover.
+
+States: new → reserving → offered → (confirmed) → disbursing → paid | failed; offered →
+declined | expired; unfunded → reserving (a later run, when the budget has room again).
+The chain's running total is always what the payouts holding an entry reserved (the ledger
+reconciles the two).
 """
 
 from __future__ import annotations
@@ -154,12 +159,15 @@ def run(
     lease = store.take_run(policy["code"], holder, now, now - TAKEOVER_AFTER)
     if lease is None:
         raise Conflict("a payout run of this policy is in progress", state="running")
+    blocks: list[str] = []  # the blocks this run reserved, the last one perhaps unsettled
     try:
         if lease["left"] is not None and lease["left"].get("block"):
-            _give_back(store, now, policy["code"], lease["left"]["block"])
-        _walk(store, now, at, policy, period, holder, disburse, report)
-    finally:
-        store.end_run(policy["code"], holder)
+            _give_back(store, now, policy, lease["left"]["block"])
+        _walk(store, now, at, policy, period, holder, disburse, report, blocks)
+    except Exception:
+        _stopped(store, now, policy, holder, blocks)
+        raise
+    store.end_run(policy["code"], holder)
     report["budget_reserved"] = store.reserved_budget(policy["code"])
     report["budget"] = policy.get("budget")
     return report
@@ -214,6 +222,7 @@ def _walk(
     holder: str,
     disburse: Disburse,
     report: dict[str, Any],
+    blocks: list[str],
 ) -> None:
     """The eligible subjects in the run's order, ``CREATED_AT_ONCE`` at a time: those whose
     payout is there already (left unfunded, or made by an earlier run) taken on one by one,
@@ -229,13 +238,13 @@ def _walk(
             for subject, result in eligible[start : start + CREATED_AT_ONCE]
         ]
         for payout in [p for p in chosen if p["subject"] in waiting]:
-            exhausted = _carry(
-                store, now, policy, _reload(store, payout), exhausted, disburse, report
-            )
+            stored = _completed(store, now, _reload(store, payout), payout)
+            exhausted = _carry(store, now, policy, stored, exhausted, disburse, report)
         fresh = [p for p in chosen if p["subject"] not in waiting]
         block = f"{code}:{period}:{holder}:{number}"
         if not store.renew_run(code, holder, now, block):
             raise Conflict("this payout run was taken over by another; see its report")
+        blocks.append(block)
         there, exhausted = _insert_block(store, now, policy, fresh, block, exhausted, report)
         for payout in there:  # made by an earlier run (or one stopped half-way)
             exhausted = _carry(
@@ -296,8 +305,7 @@ def _insert_block(
     report["created"] += len(created)
     there = [p for p in payouts if p["_id"] not in created]
     unheld = sum(int(p["amount"]) for p in payouts[:covered] if p["_id"] not in created)
-    if unheld:
-        store.reserve_budget(policy["code"], None, f"{block}:release", -unheld, now)
+    _refund_once(store, now, policy["code"], block, unheld)
     # Payouts that were there need no money: with one among them, whether the budget ran
     # out is for the caller to find (it funds those left unfunded in turn).
     return there, exhausted or (covered < len(payouts) and not there)
@@ -325,20 +333,71 @@ def _settle_new(
         report[payout["status"]] += 1
 
 
-def _give_back(store: PolicyStore, now: datetime, code: str, block: str) -> None:
-    """A run stopped between reserving ``block`` and settling it: what the block reserved
-    for payouts that do not hold it (never written, or there already) goes back to the
-    budget, once (the refund is recorded under the block's name)."""
+def _stopped(
+    store: PolicyStore, now: datetime, policy: Document, holder: str, blocks: list[str]
+) -> None:
+    """A run that failed part-way gives back what its last block held for payouts it did
+    not write, then frees the lease. If even that fails (the database is gone), the lease
+    stays: once it is stale the next run takes it over and gives the block back."""
+    try:
+        if blocks:
+            _give_back(store, now, policy, blocks[-1])
+    except Exception:  # the takeover gives it back; the run's own error is the one raised
+        return
+    store.end_run(policy["code"], holder)
+
+
+def _give_back(store: PolicyStore, now: datetime, policy: Document, block: str) -> None:
+    """Settle a block its run may not have settled: every payout it lists that was never
+    written is written now as ``unfunded`` (a placeholder that takes its ``_id``, so that
+    the run, if it is only slow and not dead, can no longer insert it as funded), and what
+    the block reserved for payouts that do not hold it goes back to the budget, once."""
+    code = policy["code"]
     entry = store.chain_entry(code, block)
-    if entry is None or store.chain_entry(code, f"{block}:release") is not None:
-        return  # nothing was reserved, or it was given back before the run stopped
+    if entry is None:
+        return  # nothing was reserved
+    listed = list(zip(entry["block"], entry["amounts"], strict=True))
+    placeholders = [_placeholder(now, policy, payout_id, amount) for payout_id, amount in listed]
+    written = store.insert_payouts(placeholders)
     unheld = 0
-    for payout_id, amount in zip(entry["block"], entry["amounts"], strict=True):
-        payout = store.load_payout(payout_id, {"budget_entry": 1})
+    for payout_id, amount in listed:
+        payout = None if payout_id in written else store.load_payout(payout_id, {"budget_entry": 1})
         if payout is None or payout.get("budget_entry") != entry["n"]:
             unheld += int(amount)
-    if unheld:
-        store.reserve_budget(code, None, f"{block}:release", -unheld, now)
+    _refund_once(store, now, code, block, unheld)
+
+
+def _placeholder(now: datetime, policy: Document, payout_id: str, amount: int) -> Document:
+    """A payout a stopped run reserved and never wrote: unfunded, waiting for the next run
+    to fund it in its turn and complete its decision record."""
+    period, subject = payout_id[len(policy["code"]) + 1 :].rsplit(":", 1)
+    return {
+        "_id": payout_id,
+        "policy": policy["_id"],
+        "code": policy["code"],
+        "version": policy["version"],
+        "period": period,
+        "subject": subject,
+        "org_path": None,
+        "amount": int(amount),
+        "mode": policy["mode"],
+        "status": "unfunded",
+        "unfunded_at": now,
+        "reason": "run_stopped",
+        "decision": None,
+        "attempts": 0,
+        "created_at": now,
+        "rev": 0,
+    }
+
+
+def _refund_once(store: PolicyStore, now: datetime, code: str, block: str, amount: int) -> None:
+    """Give ``amount`` of ``block`` back to the budget, by whichever of its run and a run
+    taking over comes first (a claim: both compute the same amount once the block's payouts
+    are all written). One that stopped between its claim and the refund leaves the amount
+    reserved, never spent twice: the ledger shows it as not reconciled."""
+    if amount and store.claim(f"payout-refund:{block}", now, amount=amount):
+        store.reserve_budget(code, None, f"{block}:release", -amount, now)
 
 
 def _payout(
@@ -370,6 +429,18 @@ def _payout(
         "created_at": now,
         "rev": 0,
     }
+
+
+def _completed(store: PolicyStore, now: datetime, stored: Document, made: Document) -> Document:
+    """An unfunded placeholder a stopped run left (no decision record) given the amount and
+    decision record this run made for it; any other payout as it is stored."""
+    if stored["status"] != "unfunded" or stored.get("decision") is not None:
+        return stored
+    fields = {k: made[k] for k in ("amount", "decision", "version", "org_path")}
+    try:
+        return store.advance_payout(stored, {"$set": fields}, now)
+    except Conflict:
+        return _reload(store, stored)
 
 
 def _reload(store: PolicyStore, payout: Document) -> Document:

@@ -247,6 +247,89 @@ def test_a_run_that_stopped_after_reserving_a_block_is_followed_by_one_that_give
     assert ledger(store, policy)["reconciled"] is True  # the quiet run held nothing back
 
 
+def test_a_run_that_fails_part_way_gives_its_block_back_and_frees_the_policy(
+    store: MemoryPolicyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = publish(store, budget=2500)
+    for name, price in (("li", 1000), ("wang", 1000), ("zhao", 1000)):
+        subject(store, name, price)
+
+    insert, failures = store.insert_payouts, [OSError("the connection dropped")]
+
+    def once_down(documents: Any) -> set[str]:
+        if failures:
+            raise failures.pop()
+        return insert(documents)
+
+    monkeypatch.setattr(store, "insert_payouts", once_down)
+    with pytest.raises(OSError, match="dropped"):
+        run(store, policy)
+    monkeypatch.undo()
+    assert ledger(store, policy)["reserved_in_budget"] == 0  # the block came back
+    report = run(store, policy)  # at once: the failed run freed the policy
+    # The placeholders the give-back wrote wait their turn, and get their decision record.
+    assert states(store, policy) == {"p_li": "offered", "p_wang": "offered", "p_zhao": "unfunded"}
+    assert store.load_payout("aids:once:p_li")["decision"] is not None  # type: ignore[index]
+    assert report["eligible"] == 3
+    assert ledger(store, policy)["reserved_in_budget"] == 2000
+    assert ledger(store, policy)["reconciled"] is True
+
+
+def test_a_run_the_database_left_keeps_the_policy_until_the_next_run_takes_it_over(
+    store: MemoryPolicyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = publish(store, budget=2500)
+    for name, price in (("li", 1000), ("wang", 1000), ("zhao", 1000)):
+        subject(store, name, price)
+
+    def down(_payouts: Any) -> set[str]:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(store, "insert_payouts", down)
+    with pytest.raises(OSError, match="went away"):
+        run(store, policy)
+    monkeypatch.undo()
+    with pytest.raises(Conflict):  # it could not give its block back: the lease stays
+        run(store, policy)
+    later = NOW + payouts.TAKEOVER_AFTER + timedelta(seconds=1)
+    run(store, policy, at=later)  # takes the silent run's lease over, gives the block back
+    assert states(store, policy) == {"p_li": "offered", "p_wang": "offered", "p_zhao": "unfunded"}
+    assert ledger(store, policy)["reserved_in_budget"] == 2000
+    assert ledger(store, policy)["reconciled"] is True
+
+
+def test_a_run_too_slow_to_keep_its_lease_cannot_insert_what_the_next_one_gave_back(
+    store: MemoryPolicyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run reserves its block, then stalls past the takeover delay before it
+    inserts; a second run takes over, writes placeholders and gives the block back, and pays
+    everyone. When the first run wakes its insert finds every payout there: the budget holds
+    to the fen and nothing is paid twice."""
+    policy = publish(store, budget=2500)
+    for name, price in (("li", 1000), ("wang", 1000), ("zhao", 1000)):
+        subject(store, name, price)
+    insert = store.insert_payouts
+    later = NOW + payouts.TAKEOVER_AFTER + timedelta(seconds=1)
+    second: list[dict[str, Any]] = []
+    stalls = [True]
+
+    def stalled(documents: Any) -> set[str]:
+        if stalls:
+            stalls.clear()
+            second.append(run(store, policy, at=later))  # while the first one sleeps
+        return insert(documents)
+
+    monkeypatch.setattr(store, "insert_payouts", stalled)
+    monkeypatch.setattr(payouts, "CREATED_AT_ONCE", 2)
+    with pytest.raises(Conflict):  # the first run finds at its next renewal it lost the lease
+        run(store, policy)
+    monkeypatch.undo()
+    assert states(store, policy) == {"p_li": "offered", "p_wang": "offered", "p_zhao": "unfunded"}
+    assert second[0]["offered"] == 2
+    assert ledger(store, policy)["reserved_in_budget"] == 2000
+    assert ledger(store, policy)["reconciled"] is True
+
+
 def payouts_left(policy: Document, subject_id: str, amount: int, at: datetime) -> Document:
     """A payout as a stopped run wrote it."""
     return {
