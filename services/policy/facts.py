@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -100,8 +101,11 @@ def put_facts(
     source: str,
     valid_until: datetime | None = None,
     profile: dict[str, Any] | None = None,
+    forget: Sequence[str] = (),
 ) -> tuple[Document, list[str]]:
-    """Set facts; returns the document and the names whose value changed."""
+    """Set facts, and forget those named in ``forget`` (a revoked certificate's: they become
+    unknown), in one change; returns the document and the names whose value changed or
+    were forgotten. Nothing to change, nothing is written."""
     for _attempt in range(10):
         document = store.load_facts(subject)
         if document is None:  # a first writer; of two at once, either one's insert will do
@@ -109,7 +113,10 @@ def put_facts(
             continue
         old = current(document, now)
         changed = [name for name, value in values.items() if old.get(name) != value]
-        updates: Document = {
+        stored = document.get("values") or {}
+        gone = [name for name in forget if name in stored and name not in values]
+        update: Document = {}
+        sets: Document = {
             f"values.{name}": {
                 "value": value,
                 "source": source,
@@ -119,9 +126,16 @@ def put_facts(
             for name, value in values.items()
         }
         if profile:
-            updates.update(profile)
+            sets.update({k: v for k, v in profile.items() if document.get(k) != v})
+        if sets:
+            update["$set"] = sets
+        if gone:
+            update["$unset"] = {f"values.{name}": "" for name in gone}
+            update.setdefault("$set", {})["last_removed_by"] = source
+        if not update:
+            return document, []
         try:
-            return store.advance_facts(document, {"$set": updates}, now), changed
+            return store.advance_facts(document, update, now), changed + gone
         except Conflict:
             continue  # another feed wrote this subject at the same moment: read it again
     raise Conflict("this subject's facts are being written by many at once; retry")
@@ -131,14 +145,10 @@ def remove_facts(
     store: PolicyStore, now: datetime, subject: str, names: list[str], source: str
 ) -> list[str]:
     """Forget facts (a revoked certificate): they become unknown."""
-    document = store.load_facts(subject)
-    if not document:
+    if store.load_facts(subject) is None:
         return []
-    present = [n for n in names if n in (document.get("values") or {})]
-    if present:
-        forget = {f"values.{n}": "" for n in present}
-        store.advance_facts(document, {"$unset": forget, "$set": {"last_removed_by": source}}, now)
-    return present
+    _document, gone = put_facts(store, now, subject, {}, source, forget=names)
+    return gone
 
 
 def parse_bulk(

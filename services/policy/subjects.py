@@ -106,11 +106,10 @@ def _follow(
             return
         values, forget = certfacts.facts_of(kind, best["status"], best["face"])
         person = "person" if subject.startswith("p_") else "organisation"
-        _doc, changed = facts.put_facts(
-            store, now, subject, values, "certs", profile={"kind": person}
+        document, changed = facts.put_facts(
+            store, now, subject, values, "certs", profile={"kind": person}, forget=forget
         )
-        changed += facts.remove_facts(store, now, subject, forget, "certs")
-        rematch.rematch_subject(store, now, subject, changed)
+        rematch.rematch_subject(store, now, subject, changed, document)
         again = store.load_cert_order(key) or held
         if int(again.get("rev", 0)) == int(held.get("rev", 0)):
             return
