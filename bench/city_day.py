@@ -45,6 +45,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import ground, processes  # noqa: E402
 from tests.conftest import Suite, nameko_process, started_suite  # noqa: E402
 from tests.e2e.conftest import load_demo, token_for  # noqa: E402
 from tests.e2e.test_certs import issue_disability  # noqa: E402
@@ -262,8 +263,14 @@ def city_day(suite: Suite, rate: float) -> dict[str, Any]:
     with httpx.Client(base_url=suite.base_url, timeout=30, limits=limits) as http:
         city = prepare(http)
         table = steps(city, recorder, http)
+        token = suite.env["METRICS_TOKEN"]
+        before = processes.snapshot(suite.base_url, "bench", token)
         elapsed = drive(lambda name, due: table[name](due), MIX, rate, SECONDS)
-    return summary(recorder.outcomes, elapsed)
+        after = processes.snapshot(suite.base_url, "bench", token)
+    found = summary(recorder.outcomes, elapsed)
+    # What one request of the mix costs each process (round trips and CPU), over the run.
+    found["per_request_by_process"] = processes.per_operation(before, after, found["requests"])
+    return found
 
 
 @contextmanager
@@ -342,6 +349,9 @@ def main() -> None:
         "seconds": SECONDS,
         "mix_per_100_steps": MIX,
         "machine": machine(),
+        # The ground, on a quiet machine before any suite starts: raw single inserts from 16
+        # threads, bulk inserts, _id reads, Ed25519 verifies.
+        "ground": ground.figures(),
     }
     for replicas in (1, 2):
         log(f"city day with {replicas} replica(s) of every service")
@@ -357,6 +367,12 @@ def main() -> None:
                 figures["gateway_side_by_side"] = side_by_side(suite)
         finally:
             next(suite_runs, None)
+    inserts = figures["ground"]["single_inserts_per_s_16_threads"]
+    for rate in RATES:
+        answered = figures["replicas_1"][f"rate_{rate:g}"]["throughput_rps"]
+        figures["replicas_1"][f"rate_{rate:g}"]["to_single_inserts_ratio"] = ground.ratio(
+            answered, inserts
+        )
     print(json.dumps(figures, ensure_ascii=False))
 
 

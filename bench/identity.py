@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench import processes
+from bench import ground, processes
 from services.common.crypto import generate_signing_key, public_jwk
 from services.gateway.qr import qr_version
 from services.identity.codetoken import read_code, sign_code
@@ -178,7 +178,13 @@ def online_figures() -> dict[str, Any]:
 def main() -> None:
     figures: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", **offline_figures()}
     log(f"offline {figures['offline_verify_per_s']}/s, raw {figures['raw_ed25519_verify_per_s']}/s")
+    # The ground first, on a quiet suite: raw single inserts from as many threads as the
+    # scans' concurrency (each scan records one), bulk inserts, _id reads.
+    floor = ground.database_figures(threads=CONCURRENCY)
+    figures["ground"] = floor
     figures.update(online_figures())
+    inserts = floor[f"single_inserts_per_s_{CONCURRENCY}_threads"]
+    figures["scans_to_single_inserts_ratio"] = ground.ratio(figures["online_scans_per_s"], inserts)
     print(json.dumps(figures))
 
 

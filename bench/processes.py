@@ -17,8 +17,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 BACKING = {"rabbitmq": "beam.smp", "ferretdb": "ferretdb"}
 
 
-def _scrape(url: str) -> dict[str, float]:
-    text = httpx.get(url, timeout=10).text
+def _scrape(url: str, token: str = "") -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    text = httpx.get(url, timeout=10, headers=headers).text
     commands = cpu = 0.0
     for line in text.splitlines():
         if line.startswith("db_commands_total{"):
@@ -43,8 +44,9 @@ def cpu_of(command: str) -> float:
     return total
 
 
-def snapshot(gateway: str, suite: str = "main") -> dict[str, dict[str, float]]:
-    found = {"gateway": _scrape(f"{gateway}/metrics")}
+def snapshot(gateway: str, suite: str = "main", token: str = "") -> dict[str, dict[str, float]]:
+    """Each process's counters now (``token``: the gateway's METRICS_TOKEN, if it has one)."""
+    found = {"gateway": _scrape(f"{gateway}/metrics", token)}
     for port_file in sorted((ROOT / "var" / "run" / suite).glob("*.metrics")):
         port = int(port_file.read_text().strip())
         found[port_file.stem] = _scrape(f"http://127.0.0.1:{port}/metrics")
