@@ -61,6 +61,7 @@ OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
 TAKEOVER_AFTER = timedelta(seconds=float(os.environ.get("PAYOUT_TAKEOVER_SECONDS", "60")))
 # disburse(payout) → ("paid", payment id) | ("failed", reason)
 Disburse = Callable[[Document], tuple[str, str]]
+Clock = Callable[[], datetime]
 
 
 def view(payout: Document) -> dict[str, Any]:
@@ -125,7 +126,10 @@ def run(
     policy_id: str,
     period: str,
     disburse: Disburse,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
+    """Pay ``policy_id`` for ``period`` (the module's docstring says how). ``clock`` reads the
+    time as the run goes, to keep its lease (the service's clock; by default ``now``)."""
     current = policies.get_guarded(store, guard, policy_id)
     if current["status"] != "published":
         raise Conflict("only a published policy pays", state=current["status"])
@@ -156,14 +160,15 @@ def run(
         "in_progress": [],
     }
     holder = f"run_{secrets.token_hex(8)}"
-    lease = store.take_run(policy["code"], holder, now, now - TAKEOVER_AFTER)
-    if lease is None:
+    taken = store.take_run(policy["code"], holder, now, now - TAKEOVER_AFTER)
+    if taken is None:
         raise Conflict("a payout run of this policy is in progress", state="running")
+    lease = Lease(store, policy["code"], holder, clock or (lambda: now))
     blocks: list[str] = []  # the blocks this run reserved, the last one perhaps unsettled
     try:
-        if lease["left"] is not None and lease["left"].get("block"):
-            _give_back(store, now, policy, lease["left"]["block"])
-        _walk(store, now, at, policy, period, holder, disburse, report, blocks)
+        if taken["left"] is not None and taken["left"].get("block"):
+            _give_back(store, now, policy, taken["left"]["block"])
+        _walk(store, now, at, policy, period, lease, disburse, report, blocks)
     except Exception:
         _stopped(store, now, policy, holder, blocks)
         raise
@@ -190,7 +195,8 @@ def _carry(
     if payout["status"] in ("new", "reserving"):
         report["in_progress"].append(payout["subject"])  # another runner holds it now
         return exhausted
-    if before == "unfunded" and payout["status"] != "unfunded":
+    told_to_wait = before == "unfunded" and payout.get("reason") != "run_stopped"
+    if told_to_wait and payout["status"] != "unfunded":
         report["funded_late"] += 1  # the money appeared: paid in the run's order
         if payout["status"] == "offered":
             inbox.tell(store, now, policy, payout, "offered")  # told to wait: now told to act
@@ -213,20 +219,44 @@ def _carry(
     return exhausted
 
 
+class Lease:
+    """A run's hold on its policy code: renewed by the clock (the run's ``now`` stays the
+    moment it started), at each block and, while one block's payouts take long (the payment
+    partner answers each), whenever a third of the takeover delay has passed."""
+
+    def __init__(self, store: PolicyStore, code: str, holder: str, clock: Clock) -> None:
+        self.store, self.code, self.holder, self.clock = store, code, holder, clock
+        self.renewed = clock()
+        self.block: str | None = None
+
+    def renew(self, block: str | None = None) -> None:
+        """Renew, recording ``block`` (the one about to be reserved) when given."""
+        self.block = block or self.block
+        now = self.clock()
+        if not self.store.renew_run(self.code, self.holder, now, self.block):
+            raise Conflict("this payout run was taken over by another; see its report")
+        self.renewed = now
+
+    def keep(self) -> None:
+        if self.clock() - self.renewed >= TAKEOVER_AFTER / 3:
+            self.renew()
+
+
 def _walk(
     store: PolicyStore,
     now: datetime,
     at: datetime,
     policy: Document,
     period: str,
-    holder: str,
+    lease: Lease,
     disburse: Disburse,
     report: dict[str, Any],
     blocks: list[str],
 ) -> None:
     """The eligible subjects in the run's order, ``CREATED_AT_ONCE`` at a time: those whose
     payout is there already (left unfunded, or made by an earlier run) taken on one by one,
-    the others funded as a block and inserted at once."""
+    the others funded as a block and inserted at once, then each taken as far as it goes in
+    the same order."""
     code = policy["code"]
     waiting = store.unfunded_subjects(code, period)
     eligible = sorted(_eligible(store, policy, at), key=lambda pair: pair[0]["_id"] not in waiting)
@@ -238,40 +268,26 @@ def _walk(
             for subject, result in eligible[start : start + CREATED_AT_ONCE]
         ]
         for payout in [p for p in chosen if p["subject"] in waiting]:
+            lease.keep()
             stored = _completed(store, now, _reload(store, payout), payout)
             exhausted = _carry(store, now, policy, stored, exhausted, disburse, report)
         fresh = [p for p in chosen if p["subject"] not in waiting]
-        block = f"{code}:{period}:{holder}:{number}"
-        if not store.renew_run(code, holder, now, block):
-            raise Conflict("this payout run was taken over by another; see its report")
+        block = f"{code}:{period}:{lease.holder}:{number}"
+        lease.renew(block)
         blocks.append(block)
         there, exhausted = _insert_block(store, now, policy, fresh, block, exhausted, report)
-        for payout in there:  # made by an earlier run (or one stopped half-way)
-            exhausted = _carry(
-                store, now, policy, _reload(store, payout), exhausted, disburse, report
-            )
-        made = [p for p in fresh if p not in there]
-        if there and not exhausted:
-            # The block counted payouts that were there already, and what it gave back for
-            # them may pay those it left unfunded: they are funded one by one, in order.
-            made = _fund_in_turn(store, now, policy, made)
-            exhausted = any(p["status"] == "unfunded" for p in made)
-        for payout in made:
+        for payout in fresh:  # in the run's order, whether it was there or is new
+            lease.keep()
+            if payout["_id"] in there:  # made by an earlier run (or one stopped half-way)
+                stored = _completed(store, now, _reload(store, payout), payout)
+                exhausted = _carry(store, now, policy, stored, exhausted, disburse, report)
+                continue
+            if payout["status"] == "unfunded" and there and not exhausted:
+                # The block counted payouts that were there already and gave their share
+                # back: that may pay those it left unfunded, each in its turn.
+                payout = _fund(store, now, policy, _reload(store, payout), False)
+                exhausted = payout["status"] == "unfunded"
             _settle_new(store, now, policy, payout, disburse, report)
-
-
-def _fund_in_turn(
-    store: PolicyStore, now: datetime, policy: Document, payouts: list[Document]
-) -> list[Document]:
-    """``payouts`` with those inserted unfunded funded one by one until one does not fit."""
-    exhausted = False
-    funded = []
-    for payout in payouts:
-        if payout["status"] == "unfunded" and not exhausted:
-            payout = _fund(store, now, policy, _reload(store, payout), False)
-            exhausted = payout["status"] == "unfunded"
-        funded.append(payout)
-    return funded
 
 
 def _insert_block(
@@ -282,13 +298,13 @@ def _insert_block(
     block: str,
     exhausted: bool,
     report: dict[str, Any],
-) -> tuple[list[Document], bool]:
+) -> tuple[set[str], bool]:
     """Reserve one budget entry for the longest prefix of ``payouts`` that fits, then insert
-    them all at once: that prefix funded (offered or disbursing), the rest unfunded. The
-    payouts already there are returned as they were given (their share of the block goes
-    back to the budget), with whether the budget is exhausted from here on."""
+    them all at once: that prefix funded (offered or disbursing), the rest unfunded. The ids
+    of the payouts already there are returned (their share of the block goes back to the
+    budget), with whether the budget is exhausted from here on."""
     if not payouts:
-        return [], exhausted
+        return set(), exhausted
     n, covered = (None, 0)
     if not exhausted:
         wanted = [(p["_id"], int(p["amount"])) for p in payouts]
@@ -303,7 +319,7 @@ def _insert_block(
             payout.update({"status": "unfunded", "unfunded_at": now, "reason": "budget_exhausted"})
     created = store.insert_payouts(payouts)
     report["created"] += len(created)
-    there = [p for p in payouts if p["_id"] not in created]
+    there = {str(p["_id"]) for p in payouts if p["_id"] not in created}
     unheld = sum(int(p["amount"]) for p in payouts[:covered] if p["_id"] not in created)
     _refund_once(store, now, policy["code"], block, unheld)
     # Payouts that were there need no money: with one among them, whether the budget ran
@@ -392,11 +408,11 @@ def _placeholder(now: datetime, policy: Document, payout_id: str, amount: int) -
 
 
 def _refund_once(store: PolicyStore, now: datetime, code: str, block: str, amount: int) -> None:
-    """Give ``amount`` of ``block`` back to the budget, by whichever of its run and a run
-    taking over comes first (a claim: both compute the same amount once the block's payouts
-    are all written). One that stopped between its claim and the refund leaves the amount
-    reserved, never spent twice: the ledger shows it as not reconciled."""
-    if amount and store.claim(f"payout-refund:{block}", now, amount=amount):
+    """Give ``amount`` of ``block`` back to the budget, as the entry ``{block}:release``: the
+    chain keeps one entry per name, so of the block's run and a run taking it over, who comes
+    second finds it there (both compute the same amount once the block's payouts are all
+    written)."""
+    if amount:
         store.reserve_budget(code, None, f"{block}:release", -amount, now)
 
 
@@ -557,7 +573,7 @@ def respond(
     if payout["status"] != "offered":
         raise Conflict(f"this payout is {payout['status']}", state=payout["status"])
     if payout.get("expires_at") and payout["expires_at"] < now:
-        expired = _move(store, payout, "expired", now)
+        expired = _move(store, payout, "expired", now, events=[_released(payout)])
         if expired is not None:
             release(store, now, expired)  # as the sweep would: the amount goes back
         raise Conflict("this offer has expired", state="expired")
@@ -579,7 +595,7 @@ def respond(
         else []
     )
     if not accept:
-        moved = _move(store, payout, "declined", now, events=acts)
+        moved = _move(store, payout, "declined", now, events=[*acts, _released(payout)])
         if moved is None:
             raise Conflict("this payout changed at the same time; reload")
         release(store, now, moved)
@@ -739,7 +755,7 @@ def expire_offers(store: PolicyStore, now: datetime) -> int:
     expired = 0
     for payout in store.open_offers(500):
         if payout.get("expires_at") and payout["expires_at"] < now:
-            moved = _move(store, payout, "expired", now)
+            moved = _move(store, payout, "expired", now, events=[_released(payout)])
             if moved is not None:
                 release(store, now, moved)
                 expired += 1
@@ -748,11 +764,26 @@ def expire_offers(store: PolicyStore, now: datetime) -> int:
 
 def release(store: PolicyStore, now: datetime, payout: Document) -> None:
     """Give a declined or expired offer's amount back to the budget: a negative entry at the
-    end of the chain (the chain is never rewritten)."""
-    if payout.get("budget_entry") is not None:
+    end of the chain (the chain is never rewritten), once (the entry is named for the
+    payout). Done at once, and again when the ``payout_released`` event the change committed
+    comes back (:func:`on_released`), so a refund that failed is not lost."""
+    if payout.get("budget_entry") is not None and payout["status"] in RELEASED:
         store.reserve_budget(
             payout["code"], None, f"{payout['_id']}:release", -int(payout["amount"]), now
         )
+
+
+def _released(payout: Document) -> outbox.Event:
+    return outbox.Event(
+        "payout_released", f"payout_released:{payout['_id']}", {"payout_id": payout["_id"]}
+    )
+
+
+def on_released(store: PolicyStore, now: datetime, payload: dict[str, Any]) -> None:
+    """A declined or expired payout's event: its refund made if it is not there yet."""
+    payout = store.load_payout(str(payload.get("payout_id")))
+    if payout is not None:
+        release(store, now, payout)
 
 
 def gauges(store: PolicyStore) -> Iterator[Metric]:

@@ -64,7 +64,13 @@ class PolicyService:
     @rpc(expected_exceptions=expected)
     def run_payouts(self, policy_id: str, period: str) -> dict[str, Any]:
         return payouts.run(
-            self.store, self.call.guard, utcnow(), policy_id, period, payment.to_partner
+            self.store,
+            self.call.guard,
+            utcnow(),
+            policy_id,
+            period,
+            payment.to_partner,
+            clock=utcnow,
         )
 
     @rpc(expected_exceptions=expected)
@@ -80,6 +86,11 @@ class PolicyService:
         return payouts.respond(
             self.store, self.call.guard, utcnow(), payout_id, bool(accept), payment.to_partner
         )
+
+    @event_handler("policy", "payout_released")
+    @once_per_event
+    def on_payout_released(self, payload: dict[str, Any]) -> None:
+        payouts.on_released(self.store, utcnow(), payload)
 
     @timer(interval=60)
     def retry_failed_payouts(self) -> None:

@@ -38,6 +38,8 @@ INDEXES = (
     Index("facts", [("kind", 1), ("org_path", 1)]),
     Index("matches", [("policy", 1), ("eligible", 1), ("org_path", 1)]),
     Index("inbox", [("subject", 1), ("at", -1)]),
+    # One budget entry per name (a payout, a block, a refund): a second is found, not added.
+    Index("budget_chain", [("code", 1), ("payout", 1)], unique=True),
 )
 DUPLICATE_KEY = 11000
 
@@ -416,7 +418,12 @@ class PolicyStore(ServiceStore):
                 "at": now,
             }
             if not inserted(chain, entry):
-                continue  # someone took n first: look at it again
+                if chain.find_one({"_id": entry["_id"]}, {"_id": 1}) is not None:
+                    continue  # someone took n first: look at it again
+                there = self.chain_entry(code, key)  # the name is in the chain already
+                if there is not None:
+                    return int(there["n"]), there
+                continue
             with contextlib.suppress(DuplicateKeyError):  # a hint: may lag, never leads
                 self.database.budget_heads.replace_one({"_id": code}, {"next": n + 1}, upsert=True)
             return n, entry

@@ -345,6 +345,12 @@ def test_the_budget_chain(either: PolicyStore) -> None:
     assert either.reserved_budget("elder") == 7000
     assert either.budget_entry_of("aids", "aids:once:p_4") == 2
     assert either.budget_entry_of("aids", "aids:once:p_9") is None
+    # One entry per name: a refund made twice (by a run and by the one taking it over) is
+    # found, not added, even when the walk starts past it.
+    assert either.reserve_budget("aids", None, "aids:once:p_2:release", -1000, NOW) == 3
+    assert either.reserve_budget("elder", None, "elder:once:p_2", 100, NOW) == 1
+    assert either.reserve_budget("aids", None, "aids:once:p_2:release", -1000, NOW) == 3
+    assert either.reserved_budget("aids") == 2500
 
 
 def test_a_block_reserves_the_prefix_that_fits_and_lists_what_it_covers(

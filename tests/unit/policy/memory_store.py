@@ -271,6 +271,9 @@ class MemoryPolicyStore(MemoryCollections, PolicyStore):
         return [e for e in self._all("budget_chain") if e["code"] == code]
 
     def _append_entry(self, code: str, key: str, fields: Document, now: datetime) -> int:
+        there = self.chain_entry(code, key)  # one entry per name, as the unique index keeps
+        if there is not None:
+            return int(there["n"])
         n = len(self._chain(code))  # the next free position
         entry = {
             "_id": budget_entry_id(code, n),
@@ -286,6 +289,9 @@ class MemoryPolicyStore(MemoryCollections, PolicyStore):
     def reserve_budget(
         self, code: str, budget: int | None, payout_id: str, amount: int, now: datetime
     ) -> int | None:
+        there = self.chain_entry(code, payout_id)
+        if there is not None:
+            return int(there["n"])
         if budget is not None and self.reserved_budget(code) + amount > budget:
             return None
         return self._append_entry(code, payout_id, {"amount": amount}, now)
@@ -298,6 +304,9 @@ class MemoryPolicyStore(MemoryCollections, PolicyStore):
         payouts: Sequence[tuple[str, int]],
         now: datetime,
     ) -> tuple[int | None, int]:
+        there = self.chain_entry(code, block_id)
+        if there is not None:
+            return int(there["n"]), len(there.get("block", ()))
         total, covered = self.reserved_budget(code), 0
         for _payout, amount in payouts:
             if budget is not None and total + amount > budget:
