@@ -31,6 +31,7 @@ from services.common.mongo import Document, client_for
 from services.tasks import access, escalation, ladder, schedule, stats
 from services.tasks.calendar import WorkCalendar
 from services.tasks.store import TaskStore
+from services.tasks.work import Work
 
 GATEWAY = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000")
 MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/")
@@ -177,7 +178,8 @@ def stats_query_ms(count: int = 100_000) -> float:
     for _ in range(3):
         started = time.perf_counter()
         guard = acting_as(access.TABLE, "unit_stats", actor)
-        result = stats.unit_stats(TaskStore(db), guard, now, UNIT, None, None, lambda _u: True)
+        work = Work.of(TaskStore(db), guard, now, unit_exists=lambda _u: True)
+        result = stats.unit_stats(work, UNIT)
         timings.append((time.perf_counter() - started) * 1000)
     if result["received"] != count:
         raise SystemExit(f"stats counted {result['received']}, expected {count}")

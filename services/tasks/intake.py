@@ -1,20 +1,21 @@
 """Tasks that other services ask for through events: a disputed fact to review
 (``policy_review``) and a subject eligible for a policy who receives nothing
 (``policy_unreceived``). Each is keyed by its origin's id, so a redelivered event opens no
-second task; it waits in the queue of the subject's area for its staff to take up."""
+second task; it waits in the queue of the subject's area for its staff to take up.
+
+An event has no caller: each verb is done by the service itself, its ``work`` acting as the
+policy service's system actor (with the rule a user's call would be held to)."""
 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from typing import Any
 
 from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.errors import Conflict
 from services.tasks import access, lifecycle
-from services.tasks.calendar import WorkCalendar
-from services.tasks.store import TaskStore
+from services.tasks.work import Work
 
 POLICY_SERVICE = "政策服务"
 
@@ -25,30 +26,19 @@ def _actor(org_path: str) -> Actor:
     )
 
 
-def _open(
-    store: TaskStore,
-    now: datetime,
-    calendar: WorkCalendar,
-    org_path: str | None,
-    fields: dict[str, Any],
-) -> str | None:
-    """A task in the queue of ``org_path`` (the subject's area), keyed by its origin."""
+def _open(work: Work, org_path: str | None, fields: dict[str, Any]) -> str | None:
+    """A task in the queue of ``org_path`` (the subject's area), keyed by its origin. The
+    area comes from the policy service, which knows it: no lookup asks if it exists."""
     if not org_path:
         return None
     guard = acting_as(access.TABLE, "create_task", _actor(org_path))
-    task, _new = lifecycle.create_task(
-        store, guard, now, calendar, fields, unit_exists=lambda _path: True
-    )
+    task = lifecycle.create_task(work.acting_as(guard, unit_exists=lambda _path: True), fields)
     return str(task["id"])
 
 
-def fact_disputed(
-    store: TaskStore, now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
-) -> str | None:
+def fact_disputed(work: Work, payload: dict[str, Any]) -> str | None:
     return _open(
-        store,
-        now,
-        calendar,
+        work,
         payload.get("org_path"),
         {
             "title": f"事实校正审核：{payload['fact']}",
@@ -62,10 +52,10 @@ def fact_disputed(
     )
 
 
-def fact_correction_decided(store: TaskStore, now: datetime, payload: dict[str, Any]) -> None:
+def fact_correction_decided(work: Work, payload: dict[str, Any]) -> None:
     """The review was decided in the policy service: close its task with the outcome."""
     owner = lifecycle.external_owner(_actor(""), "")
-    task = lifecycle.by_external_id(store, owner, "policy_review", payload["correction_id"])
+    task = lifecycle.by_external_id(work.store, owner, "policy_review", payload["correction_id"])
     if task is None or task["status"] not in lifecycle.OPEN:
         return
     outcome = (
@@ -73,19 +63,15 @@ def fact_correction_decided(store: TaskStore, now: datetime, payload: dict[str, 
     )
     with contextlib.suppress(Conflict):  # someone acted on it at the same moment
         guard = acting_as(access.TABLE, "close_task", _actor(task["dispatcher"]))
-        lifecycle.close_task(store, guard, now, task["_id"], outcome)
+        lifecycle.close_task(work.acting_as(guard), task["_id"], outcome)
 
 
-def policy_unreceived(
-    store: TaskStore, now: datetime, calendar: WorkCalendar, payload: dict[str, Any]
-) -> str | None:
+def policy_unreceived(work: Work, payload: dict[str, Any]) -> str | None:
     """In the queue of the policy's responsible unit (the department that administers it;
     the subject's area for an event from before policies named one). The subject is named
     by the 应享未享 list the unit's staff read, never in the text."""
     return _open(
-        store,
-        now,
-        calendar,
+        work,
         payload.get("responsible_unit") or payload.get("org_path"),
         {
             "title": f"应享未享：{payload['title']}",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -26,6 +25,7 @@ from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.calendar import WorkCalendar
 from services.tasks.store import TaskStore
+from services.tasks.work import Work
 
 CARDS = ("warning", "yellow", "red")
 RANK = {"none": 0, "warning": 1, "yellow": 2, "red": 3}
@@ -107,18 +107,19 @@ def _resource(rule: Document) -> Any:
     return access.owned_rule("ladder_rule", rule.get("owner"))
 
 
-def put_rule(store: TaskStore, guard: Guard, rule: Document) -> dict[str, Any]:
+def put_rule(work: Work, rule: Document) -> dict[str, Any]:
     """Set a rule of the caller's unit (replacing the unit's rule of that id)."""
-    owner = guard.actor.org_path
+    owner = work.guard.actor.org_path
     stored = {**rule, "_id": stored_id(owner, rule["_id"]), "owner": owner}
-    guard.require(_resource(stored), "no such escalation rule")
-    store.put_ladder_rule(stored)
+    work.guard.require(_resource(stored), "no such escalation rule")
+    work.store.put_ladder_rule(stored)
     return view(stored)
 
 
-def delete_rule(store: TaskStore, guard: Guard, rule_id: str, owner: str | None) -> dict[str, Any]:
+def delete_rule(work: Work, rule_id: str, owner: str | None = None) -> dict[str, Any]:
     """Remove a rule of the caller's unit or of a unit below it (``owner``, by default the
     caller's own); the city's default stays."""
+    store, guard = work.store, work.guard
     owner = owner if owner is not None else guard.actor.org_path
     key = stored_id(owner, rule_id) if isinstance(rule_id, str) else None
     found = store.load_ladder_rule(key) if key else None
@@ -131,10 +132,10 @@ def delete_rule(store: TaskStore, guard: Guard, rule_id: str, owner: str | None)
     return view(found)
 
 
-def list_rules(store: TaskStore, guard: Guard) -> list[dict[str, Any]]:
+def list_rules(work: Work) -> list[dict[str, Any]]:
     """The rules that apply in the caller's jurisdiction (and those of the units below)."""
-    found = store.ladder_rules()
-    return [view(r) for r in guard.filter(found, _resource)]
+    found = work.store.ladder_rules()
+    return [view(r) for r in work.guard.filter(found, _resource)]
 
 
 def _applies(rule: Document, task: Document) -> bool:

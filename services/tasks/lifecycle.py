@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from services.tasks import access, attachments, journal, ladder, routing, source
 from services.tasks.calendar import WorkCalendar, due_on_working_day
 from services.tasks.store import PARTNER_PREFIX, TaskStore
 from services.tasks.views import task_view
+from services.tasks.work import UnitExists, Work
 
 LEVELS = ("normal", "urgent", "critical")
 # A deadline given as a moment on a day off: ``move`` it to the next working moment, or
@@ -141,12 +141,12 @@ def _hand_to(task: Document, unit: str) -> Document:
     }
 
 
-def get_visible(store: TaskStore, guard: Guard, task_id: Any) -> Document:
+def get_visible(work: Work, task_id: Any) -> Document:
     """The task, or NotFound when it does not exist or the caller may not see it."""
-    task = journal.load(store, task_id) if isinstance(task_id, str) else None
+    task = journal.load(work.store, task_id) if isinstance(task_id, str) else None
     if task is None:
         raise NotFound("no such task")
-    guard.see(access.task(task), "no such task")
+    work.guard.see(access.task(task), "no such task")
     return task
 
 
@@ -263,17 +263,11 @@ def notices_to(
     return [notice(unit, kind, text, at, calendar)]
 
 
-def create_task(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    fields: dict[str, Any],
-    unit_exists: Callable[[str], bool],
-) -> tuple[dict[str, Any], bool]:
-    """Returns the task and whether it is new (False: the same source and external id came
-    again and the earlier task is returned). Its jurisdiction lies in the creator's (staff's
-    own, or a partner system's area)."""
+def create_task(work: Work, fields: dict[str, Any]) -> dict[str, Any]:
+    """The task, and ``created``: whether it is new (False: the same source and external id
+    came again and the earlier task is returned). Its jurisdiction lies in the creator's
+    (staff's own, or a partner system's area)."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
     source = sources.require_enabled(store, fields.get("source", "manual"))
     external_id = free_text(fields.get("external_id"), "external_id", 100, required=False)
@@ -293,7 +287,7 @@ def create_task(
         raise InvalidInput("an org unit path", field="jurisdiction")
     else:
         guard.require(access.org_unit(jurisdiction), "no such org unit", field="jurisdiction")
-        if not unit_exists(jurisdiction):
+        if not work.unit_exists(jurisdiction):
             raise NotFound("no such org unit", field="jurisdiction")
     task = _blank(
         "tk_" + secrets.token_hex(8),
@@ -315,40 +309,39 @@ def create_task(
         reach=_reach(dispatcher),
         limit=fields.get("limit") or DEFAULT_LIMITS[level],
     )
-    deadline_for(task["limit"], level, now, calendar)  # refuse a bad limit before writing
+    deadline_for(task["limit"], level, now, work.calendar)  # refuse a bad limit before writing
     files = attachments.prepare(fields.get("attachments") or [], task["_id"], now)
     units = fields.get("units")
     if units:  # refuse bad units before writing: a refused create writes nothing
-        _check_units(task, units, unit_exists)
+        _check_units(task, units, work.unit_exists)
     owner = external_owner(actor, dispatcher)
     key = _external_key(owner, source["_id"], external_id) if external_id is not None else None
     if key is not None and not store.claim(key, now, task_id=task["_id"]):
         existing = by_external_id(store, owner, source["_id"], str(external_id))
         if existing is None:
             raise Conflict("this task is being created; retry", field="external_id")
-        return task_view(existing), False
+        return {**task_view(existing), "created": False}
     store.insert_attachments(files)
     task["attachments"] = [attachments.brief(f) for f in files]
     store.insert_task(task)
     task = journal.record(store, task, now, actor, "create", "created")
     if units:
-        return _dispatch_units(store, actor, now, calendar, task, units, None, unit_exists), True
+        return {**_dispatch_units(work, actor, task, units, None), "created": True}
     routed = routing.route(store, task)
     if routed:
-        task = _dispatch_one(store, task, Actor.system("routing"), now, calendar, routed, None)
-    return task_view(task), True
+        task = _dispatch_one(work, task, Actor.system("routing"), routed, None)
+    return {**task_view(task), "created": True}
 
 
 def _dispatch_one(
-    store: TaskStore,
+    work: Work,
     task: Document,
     actor: Actor,
-    now: datetime,
-    calendar: WorkCalendar,
     unit: str,
     limit: dict[str, Any] | None,
     transition: str = "dispatch",
 ) -> Document:
+    store, now, calendar = work.store, work.now, work.calendar
     effective = limit or task["limit"]
     due = deadline_for(effective, task["level"], now, calendar)
     # The ladder's rule is chosen on the limit this dispatch sets (its time-limit type).
@@ -378,23 +371,16 @@ def _dispatch_one(
 
 
 def dispatch_task(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    task_id: str,
-    units: list[str],
-    limit: dict[str, Any] | None,
-    unit_exists: Callable[[str], bool],
+    work: Work, task_id: str, units: list[str], limit: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """To one unit, or to several in parallel: one child task per unit, the parent completes
     when every child is approved."""
-    task = get_visible(store, guard, task_id)
-    _require(guard, task, {"created", "returned", "arbitration"}, "dispatched")
-    return _dispatch_units(store, guard.actor, now, calendar, task, units, limit, unit_exists)
+    task = get_visible(work, task_id)
+    _require(work.guard, task, {"created", "returned", "arbitration"}, "dispatched")
+    return _dispatch_units(work, work.guard.actor, task, units, limit)
 
 
-def _check_units(task: Document, units: Any, unit_exists: Callable[[str], bool]) -> None:
+def _check_units(task: Document, units: Any, unit_exists: UnitExists) -> None:
     if not isinstance(units, list) or not 1 <= len(units) <= 50 or len(set(units)) != len(units):
         raise InvalidInput("1–50 different org unit paths", field="units")
     for unit in units:
@@ -406,18 +392,12 @@ def _check_units(task: Document, units: Any, unit_exists: Callable[[str], bool])
 
 
 def _dispatch_units(
-    store: TaskStore,
-    actor: Actor,
-    now: datetime,
-    calendar: WorkCalendar,
-    task: Document,
-    units: Any,
-    limit: dict[str, Any] | None,
-    unit_exists: Callable[[str], bool],
+    work: Work, actor: Actor, task: Document, units: Any, limit: dict[str, Any] | None
 ) -> dict[str, Any]:
-    _check_units(task, units, unit_exists)
+    store, now = work.store, work.now
+    _check_units(task, units, work.unit_exists)
     if len(units) == 1:
-        return task_view(_dispatch_one(store, task, actor, now, calendar, units[0], limit))
+        return task_view(_dispatch_one(work, task, actor, units[0], limit))
     children: list[str] = []
     for unit in units:
         child = _blank(
@@ -439,7 +419,7 @@ def _dispatch_units(
             child = journal.record(
                 store, child, now, actor, "create", "created", parent=task["_id"]
             )
-            _dispatch_one(store, child, actor, now, calendar, unit, limit)
+            _dispatch_one(work, child, actor, unit, limit)
     reach = _reach(task["dispatcher"], *units)
     return task_view(
         journal.record(
@@ -455,42 +435,37 @@ def _dispatch_units(
     )
 
 
-def accept_task(store: TaskStore, guard: Guard, now: datetime, task_id: str) -> Document:
-    actor = guard.actor
-    task = get_visible(store, guard, task_id)
+def accept_task(work: Work, task_id: str) -> Document:
+    store, guard, now = work.store, work.guard, work.now
+    task = get_visible(work, task_id)
     _require(guard, task, {"dispatched"}, "accepted")
     return task_view(
-        journal.record(store, task, now, actor, "accept", "accepted", {"accepted_at": now})
+        journal.record(store, task, now, guard.actor, "accept", "accepted", {"accepted_at": now})
     )
 
 
-def start_task(store: TaskStore, guard: Guard, now: datetime, task_id: str) -> Document:
-    actor = guard.actor
-    task = get_visible(store, guard, task_id)
+def start_task(work: Work, task_id: str) -> Document:
+    guard = work.guard
+    task = get_visible(work, task_id)
     _require(guard, task, {"accepted", "feedback_rejected"}, "started")
-    return task_view(journal.record(store, task, now, actor, "start", "in_progress"))
+    return task_view(
+        journal.record(work.store, task, work.now, guard.actor, "start", "in_progress")
+    )
 
 
 def transfer_task(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    task_id: str,
-    unit: str,
-    due_at: str | None,
-    reason: str | None,
-    unit_exists: Callable[[str], bool],
+    work: Work, task_id: str, unit: str, due_at: str | None = None, reason: str | None = None
 ) -> Document:
     """流转: the receiving unit passes the task down its own subtree, with part of the time
     limit (a due time no later than the task's); the task's own deadline and card stand."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     _require(guard, task, {"accepted", "in_progress"}, "transferred")
     receiver = str(task["receiver"])
     if not isinstance(unit, str) or unit == receiver or not within(unit, receiver):
         raise InvalidInput("a unit below the receiving unit", field="unit")
-    if not unit_exists(unit):
+    if not work.unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
     part_due = parse_time(due_at, "due_at") if due_at else task["due_at"]
     if part_due <= now or part_due > task["due_at"]:
@@ -498,7 +473,7 @@ def transfer_task(
     # The transferring unit stays answerable: it may review the answer it passed down.
     transferred_by = sorted({*(task.get("transferred_by") or []), receiver})
     changes = {**_hand_to(task, unit), "part_due_at": part_due, "transferred_by": transferred_by}
-    notices = notices_to(unit, "transferred", f"转办任务：{task['title']}", now, calendar)
+    notices = notices_to(unit, "transferred", f"转办任务：{task['title']}", now, work.calendar)
     return task_view(
         journal.record(
             store,
@@ -517,19 +492,13 @@ def transfer_task(
 
 
 def rollback_task(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    task_id: str,
-    reason_code: str,
-    reason: str,
-    limit: int,
+    work: Work, task_id: str, reason_code: str, reason: str, *, limit: int
 ) -> Document:
     """回退: back to the dispatcher with a reason code; past ``limit`` returns the task goes
     to the next level up (the dispatcher's parent unit) for arbitration."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     _require(guard, task, {"dispatched", "accepted", "in_progress"}, "rolled back")
     if reason_code not in ROLLBACK_REASONS:
         raise InvalidInput(f"one of {', '.join(ROLLBACK_REASONS)}", field="reason_code")
@@ -546,7 +515,7 @@ def rollback_task(
     if rollbacks > limit and "/" in dispatcher:
         to, dispatcher = "arbitration", dispatcher.rsplit("/", 1)[0]
         changes.update(dispatcher=dispatcher, reach=_widened(task, dispatcher))
-    notices = notices_to(dispatcher, to, f"任务被退回：{task['title']}", now, calendar)
+    notices = notices_to(dispatcher, to, f"任务被退回：{task['title']}", now, work.calendar)
     return task_view(
         journal.record(
             store,
@@ -565,18 +534,14 @@ def rollback_task(
 
 
 def submit_feedback(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    task_id: str,
-    text: str,
-    files: list[dict[str, Any]],
+    work: Work, task_id: str, text: str, files: list[dict[str, Any]] | None = None
 ) -> Document:
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     _require(guard, task, {"in_progress", "feedback_rejected"}, "answered")
     text = str(free_text(text, "text", 5000, multiline=True))
-    prepared = attachments.prepare(files, task["_id"], now)
+    prepared = attachments.prepare(files or [], task["_id"], now)
     store.insert_attachments(prepared)
     briefs = [attachments.brief(f) for f in prepared]
     return task_view(
@@ -601,22 +566,15 @@ def submit_feedback(
     )
 
 
-def review_feedback(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    task_id: str,
-    decision: str,
-    reason: str | None,
-) -> Document:
+def review_feedback(work: Work, task_id: str, decision: str, reason: str | None = None) -> Document:
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     _require(guard, task, {"feedback_submitted"}, "reviewed")
     if decision == "reject":
         reason = free_text(reason, "reason", 500)
         notices = notices_to(
-            task["receiver"], "rejected", f"反馈被驳回：{task['title']}", now, calendar
+            task["receiver"], "rejected", f"反馈被驳回：{task['title']}", now, work.calendar
         )
         return task_view(
             journal.record(
@@ -632,17 +590,11 @@ def review_feedback(
         )
     if decision != "approve":
         raise InvalidInput("approve or reject", field="decision")
-    return task_view(_complete(store, task, actor, now, reason, calendar))
+    return task_view(_complete(work, task, actor, reason))
 
 
-def _complete(
-    store: TaskStore,
-    task: Document,
-    actor: Actor | None,
-    now: datetime,
-    reason: str | None,
-    calendar: WorkCalendar,
-) -> Document:
+def _complete(work: Work, task: Document, actor: Actor | None, reason: str | None) -> Document:
+    store, now, calendar = work.store, work.now, work.calendar
     on_time = now <= task["due_at"] if task.get("due_at") else True
     started = task.get("dispatched_at")
     working = round(calendar.working_minutes(started, now), 1) if started else None
@@ -663,13 +615,12 @@ def _complete(
     )
     task = journal.record(store, task, now, None, "archive", "archived", {"archived_at": now})
     if task.get("parent"):
-        _complete_parent(store, task["parent"], now, calendar)
+        _complete_parent(work, task["parent"])
     return task
 
 
-def _complete_parent(
-    store: TaskStore, parent_id: str, now: datetime, calendar: WorkCalendar
-) -> None:
+def _complete_parent(work: Work, parent_id: str) -> None:
+    store = work.store
     parent = journal.load(store, parent_id)
     if parent is None or parent["status"] != "dispatched":
         return
@@ -677,21 +628,15 @@ def _complete_parent(
     if all(s == "archived" for s in states):
         # Conflict: the other child's approval completed it at the same moment.
         with contextlib.suppress(Conflict):
-            _complete(store, parent, None, now, "every unit's task is approved", calendar)
+            _complete(work, parent, None, "every unit's task is approved")
 
 
-def urge_task(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    task_id: str,
-    note: str | None,
-) -> Document:
+def urge_task(work: Work, task_id: str, note: str | None = None) -> Document:
     """催办: by the dispatcher side or a supervisor above the receiver; at most once an hour
     per task and urging unit."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     receiver = task.get("receiver")
     _require(guard, task, WITH_RECEIVER, "urged")
     note = free_text(note, "note", 500, required=False)
@@ -700,7 +645,7 @@ def urge_task(
     if not store.claim(f"urge:{task['_id']}:{who}:{window}", now):
         retry = int((window + 1) * URGE_INTERVAL.total_seconds() - now.timestamp()) + 1
         raise RateLimited("this task was urged within the hour", retry_after=retry)
-    notices = notices_to(receiver, "urged", f"催办：{task['title']}", now, calendar)
+    notices = notices_to(receiver, "urged", f"催办：{task['title']}", now, work.calendar)
     return task_view(
         journal.record(
             store,
@@ -716,26 +661,18 @@ def urge_task(
     )
 
 
-def reassign_task(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    calendar: WorkCalendar,
-    task_id: str,
-    unit: str,
-    reason: str,
-    unit_exists: Callable[[str], bool],
-) -> Document:
+def reassign_task(work: Work, task_id: str, unit: str, reason: str) -> Document:
     """A supervisor above the dispatcher moves the task to another unit (the deadline stands)."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     _require(guard, task, WITH_RECEIVER, "reassigned")
     reason = str(free_text(reason, "reason", 500))
     unit = _within_dispatcher(task, unit, "unit")
-    if not unit.startswith(PARTNER_PREFIX) and not unit_exists(unit):
+    if not unit.startswith(PARTNER_PREFIX) and not work.unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
     changes = _hand_to(task, unit)
-    notices = notices_to(unit, "dispatched", f"改派任务：{task['title']}", now, calendar)
+    notices = notices_to(unit, "dispatched", f"改派任务：{task['title']}", now, work.calendar)
     return task_view(
         journal.record(
             store,
@@ -752,12 +689,11 @@ def reassign_task(
     )
 
 
-def close_task(
-    store: TaskStore, guard: Guard, now: datetime, task_id: str, reason: str
-) -> Document:
+def close_task(work: Work, task_id: str, reason: str) -> Document:
     """The dispatcher closes a returned task; a supervisor above it closes any open task."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
-    task = get_visible(store, guard, task_id)
+    task = get_visible(work, task_id)
     supervisor = guard.holds(access.OVER_DISPATCHER, access.task(task))
     states = OPEN if supervisor else {"created", "returned", "arbitration"}
     _require(guard, task, set(states), "closed")

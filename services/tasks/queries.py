@@ -14,6 +14,7 @@ from services.tasks import journal
 from services.tasks.lifecycle import LEVELS, OPEN
 from services.tasks.store import Board, TaskStore
 from services.tasks.views import task_view
+from services.tasks.work import Work
 
 SORTS = {"created": "created_at", "due": "due_at", "updated": "updated_at"}
 CARDS = ("none", "warning", "yellow", "red")
@@ -48,12 +49,7 @@ def _time(filters: dict[str, Any], key: str) -> datetime | None:
 
 
 def list_tasks(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    filters: dict[str, Any],
-    limit: int,
-    offset: int,
+    work: Work, filters: dict[str, Any], *, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     state = filters.get("state") or None
     overdue = bool(filters.get("overdue"))
@@ -64,13 +60,13 @@ def list_tasks(
     if sort not in SORTS:
         raise InvalidInput(f"one of {', '.join(SORTS)}", field="sort")
     board = Board(
-        **_scope(guard, filters.get("unit")),
+        **_scope(work.guard, filters.get("unit")),
         statuses=(state,) if state else tuple(sorted(OPEN)) if overdue else (),
         source=filters.get("source") or None,
         category=filters.get("category") or None,
         level=_one_of(filters, "level", LEVELS),
         card=_one_of(filters, "card", CARDS),
-        due_before=now if overdue else None,
+        due_before=work.now if overdue else None,
         created_from=_time(filters, "created_from"),
         created_to=_time(filters, "created_to"),
         due_from=_time(filters, "due_from"),
@@ -81,7 +77,7 @@ def list_tasks(
         offset=offset,
         limit=limit,
     )
-    items = [task_view(t) for t in store.board(board)]
+    items = [task_view(t) for t in work.store.board(board)]
     return {"items": items, "limit": limit, "offset": offset}
 
 
@@ -89,14 +85,12 @@ def history(store: TaskStore, task: Document) -> list[dict[str, Any]]:
     return [journal.history_view(e) for e in journal.history(store, task)]
 
 
-def notices_for(
-    store: TaskStore, guard: Guard, now: datetime, limit: int = 50
-) -> list[dict[str, Any]]:
+def notices_for(work: Work, limit: int = 50) -> list[dict[str, Any]]:
     """The notices delivered to the caller's unit by now (those held for working hours wait)."""
-    actor = guard.actor
+    actor = work.guard.actor
     if actor.org_path is None:
         return []
     return [
         to_wire({k: n.get(k) for k in ("task", "kind", "text", "at", "deliver_at")})
-        for n in store.notices_for(actor.org_path, now, limit)
+        for n in work.store.notices_for(actor.org_path, work.now, limit)
     ]

@@ -11,27 +11,21 @@ tasks in. Only the owner or a unit above it removes it."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
-from services.common.access import Guard
 from services.common.actor import within
-from services.common.codec import to_wire, utcnow
+from services.common.codec import to_wire
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.store import TaskStore
+from services.tasks.work import Work
 
 FIELDS = ("source", "category", "matter", "jurisdiction")
 
 
-def add_rule(
-    store: TaskStore,
-    guard: Guard,
-    match: dict[str, Any],
-    unit: str,
-    unit_exists: Callable[[str], bool],
-) -> dict[str, Any]:
+def add_rule(work: Work, match: dict[str, Any], unit: str) -> dict[str, Any]:
+    guard = work.guard
     if not isinstance(match, dict):
         raise InvalidInput("an object of source, category, matter, jurisdiction", field="match")
     unknown = set(match) - set(FIELDS)
@@ -46,17 +40,17 @@ def add_rule(
     place = match.get("jurisdiction")
     if place is not None and not guard.within_reach(place):
         raise NotFound("no such org unit", field="match.jurisdiction")
-    if not unit_exists(unit):
+    if not work.unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
     rule = {
         "_id": "rr_" + secrets.token_hex(6),
         "match": match,
         "unit": unit,
         "owner": owner,
-        "at": utcnow(),
+        "at": work.now,
         "by": guard.actor.account_id,
     }
-    if not store.insert_routing_rule(rule):
+    if not work.store.insert_routing_rule(rule):
         raise Conflict("a routing rule of this id exists", field="id")
     return view(rule)
 
@@ -76,19 +70,19 @@ def _resource(rule: Document) -> Any:
     return access.owned_rule("routing_rule", rule.get("owner"))
 
 
-def list_rules(store: TaskStore, guard: Guard) -> list[dict[str, Any]]:
+def list_rules(work: Work) -> list[dict[str, Any]]:
     """The rules that apply in the caller's jurisdiction: their own unit's and those below it,
     the units' above it, and the city's."""
-    found = store.routing_rules()
-    return [view(r) for r in guard.filter(found, _resource)]
+    found = work.store.routing_rules()
+    return [view(r) for r in work.guard.filter(found, _resource)]
 
 
-def delete_rule(store: TaskStore, guard: Guard, rule_id: str) -> None:
-    rule = store.load_routing_rule(rule_id) if isinstance(rule_id, str) else None
+def delete_rule(work: Work, rule_id: str) -> None:
+    rule = work.store.load_routing_rule(rule_id) if isinstance(rule_id, str) else None
     if rule is None:
         raise NotFound("no such routing rule")
-    guard.require(_resource(rule), "no such routing rule")
-    store.delete_routing_rule(rule_id)
+    work.guard.require(_resource(rule), "no such routing rule")
+    work.store.delete_routing_rule(rule_id)
 
 
 def _applies(rule: Document, task: Document) -> bool:

@@ -12,10 +12,9 @@ from services.common import (
     health,
     remote,  # noqa: F401 - remote domain errors stay domain errors
 )
-from services.common.codec import utcnow
 from services.common.context import CallContext
 from services.common.entrypoints import rpc
-from services.common.errors import DOMAIN_ERRORS, NotFound
+from services.common.errors import DOMAIN_ERRORS
 from services.common.events import SignedEventDispatcher, event_handler
 from services.common.metrics import ServiceMetrics
 from services.common.mongo import MongoDatabase
@@ -37,6 +36,7 @@ from services.tasks import (
 )
 from services.tasks.store import INDEXES, TaskStore
 from services.tasks.views import task_view
+from services.tasks.work import TaskWork
 
 expected = DOMAIN_ERRORS
 # nameko reads a timer's interval when the class is defined, hence the environment.
@@ -53,23 +53,16 @@ class TasksService:
         "tasks", INDEXES, seeds=[sources.seed, ladder.seed, calendar.seed], store=TaskStore
     )
     call = CallContext(access.TABLE)
+    work = TaskWork(identity="identity")
     metrics = ServiceMetrics(extra=lambda database: escalation.gauges(TaskStore(database)))
     identity = SealedRpcProxy("identity")
     dispatch = SignedEventDispatcher()
 
-    def _unit_exists(self, path: str) -> bool:
-        try:
-            self.identity.get_org_unit(path=path)
-        except NotFound:
-            return False
-        return True
-
     @timer(interval=SWEEP_SECONDS)
     def sweep_escalations(self) -> None:
-        now = utcnow()
-        pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
-        report = escalation.sweep(self.store, now, calendar.load(self.store), mapper=pool.imap)
-        escalation.record_sweep(self.store, now, report)
+        work, pool = self.work, eventlet.GreenPool(SWEEP_CONCURRENCY)
+        report = escalation.sweep(work.store, work.now, work.calendar, mapper=pool.imap)
+        escalation.record_sweep(work.store, work.now, report)
 
     @timer(interval=RELAY_SECONDS)
     def relay_events(self) -> None:
@@ -78,17 +71,17 @@ class TasksService:
     @event_handler("policy", "fact_disputed")
     @once_per_event
     def on_fact_disputed(self, payload: dict[str, Any]) -> None:
-        intake.fact_disputed(self.store, utcnow(), calendar.load(self.store), payload)
+        intake.fact_disputed(self.work, payload)
 
     @event_handler("policy", "fact_correction_decided")
     @once_per_event
     def on_fact_correction_decided(self, payload: dict[str, Any]) -> None:
-        intake.fact_correction_decided(self.store, utcnow(), payload)
+        intake.fact_correction_decided(self.work, payload)
 
     @event_handler("policy", "policy_unreceived")
     @once_per_event
     def on_policy_unreceived(self, payload: dict[str, Any]) -> None:
-        intake.policy_unreceived(self.store, utcnow(), calendar.load(self.store), payload)
+        intake.policy_unreceived(self.work, payload)
 
     @rpc(expected_exceptions=expected)
     def health(self) -> dict[str, Any]:
@@ -112,30 +105,29 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def add_routing_rule(self, match: dict[str, Any], unit: str) -> dict[str, Any]:
-        return routing.add_rule(self.store, self.call.guard, match, unit, self._unit_exists)
+        return routing.add_rule(self.work, match, unit)
 
     @rpc(expected_exceptions=expected)
     def list_routing_rules(self) -> list[dict[str, Any]]:
-        return routing.list_rules(self.store, self.call.guard)
+        return routing.list_rules(self.work)
 
     @rpc(expected_exceptions=expected)
     def delete_routing_rule(self, rule_id: str) -> None:
-        routing.delete_rule(self.store, self.call.guard, rule_id)
+        routing.delete_rule(self.work, rule_id)
 
     @rpc(expected_exceptions=expected)
     def put_ladder_rule(
         self, rule_id: str, match: dict[str, Any], steps: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        rule = ladder.validate_rule(rule_id, match, steps)
-        return ladder.put_rule(self.store, self.call.guard, rule)
+        return ladder.put_rule(self.work, ladder.validate_rule(rule_id, match, steps))
 
     @rpc(expected_exceptions=expected)
     def list_ladder_rules(self) -> list[dict[str, Any]]:
-        return ladder.list_rules(self.store, self.call.guard)
+        return ladder.list_rules(self.work)
 
     @rpc(expected_exceptions=expected)
     def delete_ladder_rule(self, rule_id: str, owner: str | None = None) -> dict[str, Any]:
-        return ladder.delete_rule(self.store, self.call.guard, rule_id, owner)
+        return ladder.delete_rule(self.work, rule_id, owner)
 
     @rpc(expected_exceptions=expected)
     def put_calendar_year(
@@ -145,8 +137,11 @@ class TasksService:
         working_weekends: list[str],
         hours: list[list[str]] | None = None,
     ) -> dict[str, Any]:
-        document = calendar.validate_year(year, holidays, working_weekends, hours)
-        return calendar.put_year(self.store, document, self.call.actor.account_id)
+        return calendar.put_year(
+            self.store,
+            calendar.validate_year(year, holidays, working_weekends, hours),
+            self.call.actor.account_id,
+        )
 
     @rpc(expected_exceptions=expected)
     def get_calendar_year(self, year: int) -> dict[str, Any]:
@@ -156,112 +151,57 @@ class TasksService:
 
     @rpc(expected_exceptions=expected)
     def create_task(self, **fields: Any) -> dict[str, Any]:
-        task, new = lifecycle.create_task(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            calendar.load(self.store),
-            fields,
-            self._unit_exists,
-        )
-        return {**task, "created": new}
+        return lifecycle.create_task(self.work, fields)
 
     @rpc(expected_exceptions=expected)
     def dispatch_task(
         self, task_id: str, units: list[str], limit: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        return lifecycle.dispatch_task(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            calendar.load(self.store),
-            task_id,
-            units,
-            limit,
-            self._unit_exists,
-        )
+        return lifecycle.dispatch_task(self.work, task_id, units, limit)
 
     @rpc(expected_exceptions=expected)
     def accept_task(self, task_id: str) -> dict[str, Any]:
-        return lifecycle.accept_task(self.store, self.call.guard, utcnow(), task_id)
+        return lifecycle.accept_task(self.work, task_id)
 
     @rpc(expected_exceptions=expected)
     def start_task(self, task_id: str) -> dict[str, Any]:
-        return lifecycle.start_task(self.store, self.call.guard, utcnow(), task_id)
+        return lifecycle.start_task(self.work, task_id)
 
     @rpc(expected_exceptions=expected)
     def transfer_task(
         self, task_id: str, unit: str, due_at: str | None = None, reason: str | None = None
     ) -> dict[str, Any]:
-        return lifecycle.transfer_task(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            calendar.load(self.store),
-            task_id,
-            unit,
-            due_at,
-            reason,
-            self._unit_exists,
-        )
+        return lifecycle.transfer_task(self.work, task_id, unit, due_at, reason)
 
     @rpc(expected_exceptions=expected)
     def rollback_task(self, task_id: str, reason_code: str, reason: str) -> dict[str, Any]:
         return lifecycle.rollback_task(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            calendar.load(self.store),
-            task_id,
-            reason_code,
-            reason,
-            ROLLBACK_LIMIT,
+            self.work, task_id, reason_code, reason, limit=ROLLBACK_LIMIT
         )
 
     @rpc(expected_exceptions=expected)
     def submit_feedback(
         self, task_id: str, text: str, attachments: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
-        return lifecycle.submit_feedback(
-            self.store, self.call.guard, utcnow(), task_id, text, attachments or []
-        )
+        return lifecycle.submit_feedback(self.work, task_id, text, attachments)
 
     @rpc(expected_exceptions=expected)
     def review_feedback(
         self, task_id: str, decision: str, reason: str | None = None
     ) -> dict[str, Any]:
-        return lifecycle.review_feedback(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            calendar.load(self.store),
-            task_id,
-            decision,
-            reason,
-        )
+        return lifecycle.review_feedback(self.work, task_id, decision, reason)
 
     @rpc(expected_exceptions=expected)
     def urge_task(self, task_id: str, note: str | None = None) -> dict[str, Any]:
-        return lifecycle.urge_task(
-            self.store, self.call.guard, utcnow(), calendar.load(self.store), task_id, note
-        )
+        return lifecycle.urge_task(self.work, task_id, note)
 
     @rpc(expected_exceptions=expected)
     def reassign_task(self, task_id: str, unit: str, reason: str) -> dict[str, Any]:
-        return lifecycle.reassign_task(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            calendar.load(self.store),
-            task_id,
-            unit,
-            reason,
-            self._unit_exists,
-        )
+        return lifecycle.reassign_task(self.work, task_id, unit, reason)
 
     @rpc(expected_exceptions=expected)
     def close_task(self, task_id: str, reason: str) -> dict[str, Any]:
-        return lifecycle.close_task(self.store, self.call.guard, utcnow(), task_id, reason)
+        return lifecycle.close_task(self.work, task_id, reason)
 
     # reading
 
@@ -269,33 +209,31 @@ class TasksService:
     def list_tasks(
         self, filters: dict[str, Any], limit: int = 50, offset: int = 0
     ) -> dict[str, Any]:
-        return queries.list_tasks(self.store, self.call.guard, utcnow(), filters, limit, offset)
+        return queries.list_tasks(self.work, filters, limit=limit, offset=offset)
 
     @rpc(expected_exceptions=expected)
     def get_task(self, task_id: str) -> dict[str, Any]:
-        return task_view(lifecycle.get_visible(self.store, self.call.guard, task_id))
+        return task_view(lifecycle.get_visible(self.work, task_id))
 
     @rpc(expected_exceptions=expected)
     def task_history(self, task_id: str) -> list[dict[str, Any]]:
-        task = lifecycle.get_visible(self.store, self.call.guard, task_id)
-        return queries.history(self.store, task)
+        return queries.history(self.store, lifecycle.get_visible(self.work, task_id))
 
     @rpc(expected_exceptions=expected)
     def task_attachment(self, task_id: str, attachment_id: str) -> dict[str, Any]:
-        task = lifecycle.get_visible(self.store, self.call.guard, task_id)
-        return attachments.read(self.store, task, attachment_id)
+        return attachments.read(
+            self.store, lifecycle.get_visible(self.work, task_id), attachment_id
+        )
 
     @rpc(expected_exceptions=expected)
     def my_notices(self, limit: int = 50) -> list[dict[str, Any]]:
-        return queries.notices_for(self.store, self.call.guard, utcnow(), limit)
+        return queries.notices_for(self.work, limit)
 
     @rpc(expected_exceptions=expected)
     def unit_stats(
         self, unit: str, start: str | None = None, end: str | None = None
     ) -> dict[str, Any]:
-        return stats.unit_stats(
-            self.store, self.call.guard, utcnow(), unit, start, end, self._unit_exists
-        )
+        return stats.unit_stats(self.work, unit, start, end)
 
     # partner webhooks (delivered by the gateway, which holds the partners' addresses)
 

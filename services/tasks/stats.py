@@ -11,12 +11,10 @@ as a clerk of the city means them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.common.access import Guard
 from services.common.actor import within
 from services.common.codec import FIRST_YEAR, LAST_YEAR, format_time
 from services.common.errors import InvalidInput, NotFound
@@ -24,7 +22,7 @@ from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.calendar import CST
 from services.tasks.lifecycle import OPEN
-from services.tasks.store import TaskStore
+from services.tasks.work import Work
 
 FIELDS = {
     "status": 1,
@@ -107,18 +105,13 @@ def _child_of(unit: str, holder: str) -> str:
 
 
 def unit_stats(
-    store: TaskStore,
-    guard: Guard,
-    now: datetime,
-    unit: str,
-    start: str | None,
-    end: str | None,
-    unit_exists: Callable[[str], bool],
+    work: Work, unit: str, start: str | None = None, end: str | None = None
 ) -> dict[str, Any]:
+    now = work.now
     if not isinstance(unit, str) or not unit:
         raise NotFound("no such org unit", field="unit")
-    guard.require(access.org_unit(unit), "no such org unit", field="unit")
-    if not unit_exists(unit):
+    work.guard.require(access.org_unit(unit), "no such org unit", field="unit")
+    if not work.unit_exists(unit):
         raise NotFound("no such org unit", field="unit")
     since = parse_local(start, "from") if start else None
     until = parse_local(end, "to", through=True) if end else now
@@ -128,7 +121,7 @@ def unit_stats(
     below: dict[str, Tally] = {}
     # ``held_within`` holds every unit a task was with and those above them: the subtree's
     # tasks are those naming ``unit``; which unit of the subtree held each is checked here.
-    for task in store.dispatched_within(unit, since, until, FIELDS):
+    for task in work.store.dispatched_within(unit, since, until, FIELDS):
         inside = [h for h in task.get("holders", []) if within(h, unit)]
         if not inside:
             continue

@@ -17,6 +17,7 @@ from services.tasks.service import TasksService
 from services.tasks.store import TaskStore
 from tests.bus import as_actor, gateway_proxy
 from tests.integration.tasks.conftest import DISPATCHER, STREET
+from tests.unit.tasks.working import work
 
 SUPERVISOR = Actor(account_id="acc_hp_sup", roles=("supervisor",), org_path="C/HP")
 
@@ -26,13 +27,14 @@ def test_fifty_conflicting_transitions_one_wins(
 ) -> None:
     container = container_factory(TasksService, service_config)
     container.start()
-    task, _ = lifecycle.create_task(
-        tasks_store,
-        as_actor(access.TABLE, "create_task", DISPATCHER),
-        utcnow(),
-        calendar.load(tasks_store),
+    task = lifecycle.create_task(
+        work(
+            tasks_store,
+            as_actor(access.TABLE, "create_task", DISPATCHER),
+            utcnow(),
+            calendar.load(tasks_store),
+        ),
         {"title": "噪音扰民", "category": "environment", "units": ["C/HP/NH"]},
-        unit_exists=lambda _path: True,
     )
 
     def act(i: int) -> str:

@@ -13,6 +13,7 @@ from services.tasks.calendar import CST
 from services.tasks.store import TaskStore
 from tests.bus import as_actor
 from tests.integration.tasks.conftest import DISPATCHER, STREET
+from tests.unit.tasks.working import work as work_of
 
 SECOND = timedelta(seconds=1)
 
@@ -29,21 +30,22 @@ def national_day(store: TaskStore) -> calendar.WorkCalendar:
     return calendar.load(store)
 
 
+def notices(store: TaskStore, actor: Actor, at: datetime) -> list[dict[str, Any]]:
+    """The notices ``actor``'s unit is shown at ``at``."""
+    return queries.notices_for(work_of(store, as_actor(access.TABLE, "my_notices", actor), at))
+
+
 def create(store: TaskStore, now: datetime, work: calendar.WorkCalendar) -> dict[str, Any]:
-    task, new = lifecycle.create_task(
-        store,
-        as_actor(access.TABLE, "create_task", DISPATCHER),
-        now,
-        work,
+    task = lifecycle.create_task(
+        work_of(store, as_actor(access.TABLE, "create_task", DISPATCHER), now, work),
         {
             "title": "占道经营",
             "category": "city_management",
             "units": ["C/HP/NH"],
             "limit": {"working_days": 3},
         },
-        unit_exists=lambda _path: True,
     )
-    assert new
+    assert task["created"]
     return task
 
 
@@ -94,33 +96,14 @@ def test_cards_fire_once_at_the_expected_times_and_notices_wait_for_working_hour
     # The street and its district's supervisors hear of each card, but only in working hours:
     # the yellow card fell at 17:30 on Saturday, its notice arrives on Monday at 09:00.
     district = Actor(account_id="acc_hp", roles=("supervisor",), org_path="C/HP")
-    at_saturday_evening = [
-        n["kind"]
-        for n in queries.notices_for(
-            tasks_store, as_actor(access.TABLE, "my_notices", STREET), yellow
-        )
-    ]
+    at_saturday_evening = [n["kind"] for n in notices(tasks_store, STREET, yellow)]
     assert "yellow" not in at_saturday_evening
     assert "warning" in at_saturday_evening
     monday = cst(2026, 10, 12, 9, 0)
-    assert "yellow" in [
-        n["kind"]
-        for n in queries.notices_for(
-            tasks_store, as_actor(access.TABLE, "my_notices", STREET), monday
-        )
-    ]
-    assert "yellow" in [
-        n["kind"]
-        for n in queries.notices_for(
-            tasks_store, as_actor(access.TABLE, "my_notices", district), monday
-        )
-    ]
+    assert "yellow" in [n["kind"] for n in notices(tasks_store, STREET, monday)]
+    assert "yellow" in [n["kind"] for n in notices(tasks_store, district, monday)]
     red_notice = [
-        n
-        for n in queries.notices_for(
-            tasks_store, as_actor(access.TABLE, "my_notices", STREET), red + timedelta(days=3)
-        )
-        if n["kind"] == "red"
+        n for n in notices(tasks_store, STREET, red + timedelta(days=3)) if n["kind"] == "red"
     ]
     assert [n["deliver_at"] for n in red_notice] == ["2026-10-14T01:00:00.000Z"]  # Wed 09:00
 
@@ -132,27 +115,22 @@ def test_a_new_deadline_after_rollback_restarts_the_ladder(tasks_store: TaskStor
     warning = cst(2026, 10, 10, 9, 15)
     assert [c for _t, c in escalation.sweep(tasks_store, warning, work).escalated] == ["warning"]
     lifecycle.rollback_task(
-        tasks_store,
-        as_actor(access.TABLE, "rollback_task", STREET),
-        warning + SECOND,
-        work,
+        work_of(
+            tasks_store, as_actor(access.TABLE, "rollback_task", STREET), warning + SECOND, work
+        ),
         task["id"],
         "wrong_jurisdiction",
         "不属本街道",
-        3,
+        limit=3,
     )
     # Returned: the old deadline's cards no longer fire.
     assert escalation.sweep(tasks_store, cst(2026, 10, 20, 9, 0), work).count == 0
     again = cst(2026, 10, 20, 9, 0)
     lifecycle.dispatch_task(
-        tasks_store,
-        as_actor(access.TABLE, "dispatch_task", DISPATCHER),
-        again,
-        work,
+        work_of(tasks_store, as_actor(access.TABLE, "dispatch_task", DISPATCHER), again, work),
         task["id"],
         ["C/HP/NH"],
         {"working_days": 1},
-        lambda _p: True,
     )
     fresh = tasks_store.load_task(task["id"])
     assert fresh is not None

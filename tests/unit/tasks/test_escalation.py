@@ -15,6 +15,7 @@ from services.tasks import access, calendar, escalation, journal, ladder, lifecy
 from services.tasks import sources as task_sources
 from services.tasks.calendar import CST
 from tests.unit.tasks.memory_store import MemoryTaskStore
+from tests.unit.tasks.working import work
 
 HOTLINE = Actor(account_id="acc_hotline", roles=("staff",), org_path="C/HP", name="12345")
 STREET = Actor(account_id="acc_nh", roles=("staff",), org_path="C/HP/NH", name="南湖")
@@ -40,20 +41,16 @@ def as_(actor: Actor, operation: str) -> Any:
 
 
 def create(store: MemoryTaskStore, at: datetime, days: int = 2) -> dict[str, Any]:
-    task, new = lifecycle.create_task(
-        store,
-        as_(HOTLINE, "create_task"),
-        at,
-        calendar.load(store, at),
+    task = lifecycle.create_task(
+        work(store, as_(HOTLINE, "create_task"), at, calendar.load(store, at)),
         {
             "title": "占道经营",
             "category": "city_management",
             "units": ["C/HP/NH"],
             "limit": {"working_days": days},
         },
-        unit_exists=lambda _u: True,
     )
-    assert new
+    assert task["created"]
     return task
 
 
@@ -84,26 +81,19 @@ def test_a_return_drops_the_old_deadline_and_a_new_dispatch_starts_the_ladder_ag
     first_warning = november(9, 11, 0)
     assert sweep_at(store, first_warning) == ["warning"]
     lifecycle.rollback_task(
-        store,
-        as_(STREET, "rollback_task"),
-        first_warning + SECOND,
-        calendar.load(store),
+        work(store, as_(STREET, "rollback_task"), first_warning + SECOND, calendar.load(store)),
         task["id"],
         "wrong_jurisdiction",
         "不属本街道",
-        3,
+        limit=3,
     )
     later = first_warning + timedelta(days=14)
     assert sweep_at(store, later) == []  # returned: the old deadline's cards are stale
     lifecycle.dispatch_task(
-        store,
-        as_(HOTLINE, "dispatch_task"),
-        later,
-        calendar.load(store),
+        work(store, as_(HOTLINE, "dispatch_task"), later, calendar.load(store)),
         task["id"],
         ["C/HP/NH"],
         {"working_days": 1},
-        lambda _p: True,
     )
     fresh = journal.require(store, task["id"])
     assert (fresh["card"], fresh["deadline"]) == ("none", 2)

@@ -17,6 +17,7 @@ from services.tasks import sources as task_sources
 from services.tasks.calendar import CST
 from services.tasks.store import Board, TaskStore
 from tests.unit.tasks.memory_store import MemoryTaskStore
+from tests.unit.tasks.working import work
 
 HOTLINE = Actor(account_id="acc_hotline", roles=("staff",), org_path="C/HP", name="12345")
 STREET = Actor(account_id="acc_nh", roles=("staff",), org_path="C/HP/NH", name="南湖")
@@ -43,11 +44,11 @@ def create(store: TaskStore, **extra: Any) -> dict[str, Any]:
         "limit": {"working_days": 3},
         **extra,
     }
-    work = calendar.load(store, MONDAY)
-    task, new = lifecycle.create_task(
-        store, as_(HOTLINE, "create_task"), MONDAY, work, fields, unit_exists=lambda _u: True
+    at_monday = calendar.load(store, MONDAY)
+    task = lifecycle.create_task(
+        work(store, as_(HOTLINE, "create_task"), MONDAY, at_monday), fields
     )
-    assert new
+    assert task["created"]
     return task
 
 
@@ -57,16 +58,13 @@ def test_a_task_goes_from_dispatch_to_approval_one_published_event_per_step(
     task = create(store)
     assert task["status"] == "dispatched"
     at = MONDAY + timedelta(hours=1)
-    lifecycle.accept_task(store, as_(STREET, "accept_task"), at, task["id"])
-    lifecycle.start_task(store, as_(STREET, "start_task"), at, task["id"])
+    lifecycle.accept_task(work(store, as_(STREET, "accept_task"), at), task["id"])
+    lifecycle.start_task(work(store, as_(STREET, "start_task"), at), task["id"])
     lifecycle.submit_feedback(
-        store, as_(STREET, "submit_feedback"), at, task["id"], "已清理占道摊点", []
+        work(store, as_(STREET, "submit_feedback"), at), task["id"], "已清理占道摊点", []
     )
     done = lifecycle.review_feedback(
-        store,
-        as_(HOTLINE, "review_feedback"),
-        at,
-        calendar.load(store, at),
+        work(store, as_(HOTLINE, "review_feedback"), at, calendar.load(store, at)),
         task["id"],
         "approve",
         None,
@@ -141,16 +139,13 @@ def test_cards_due_together_are_raised_in_order_and_an_answered_task_is_left_alo
     store: MemoryTaskStore,
 ) -> None:
     late, answered = create(store), create(store, title="噪音扰民")
-    lifecycle.accept_task(store, as_(STREET, "accept_task"), MONDAY, answered["id"])
-    lifecycle.start_task(store, as_(STREET, "start_task"), MONDAY, answered["id"])
+    lifecycle.accept_task(work(store, as_(STREET, "accept_task"), MONDAY), answered["id"])
+    lifecycle.start_task(work(store, as_(STREET, "start_task"), MONDAY), answered["id"])
     lifecycle.submit_feedback(
-        store, as_(STREET, "submit_feedback"), MONDAY, answered["id"], "已处理", []
+        work(store, as_(STREET, "submit_feedback"), MONDAY), answered["id"], "已处理", []
     )
     lifecycle.review_feedback(
-        store,
-        as_(HOTLINE, "review_feedback"),
-        MONDAY,
-        calendar.load(store, MONDAY),
+        work(store, as_(HOTLINE, "review_feedback"), MONDAY, calendar.load(store, MONDAY)),
         answered["id"],
         "approve",
         None,
