@@ -42,7 +42,8 @@ from pymongo import monitoring
 from bench import ground, processes
 from services.common.access import acting_as
 from services.common.actor import Actor
-from services.common.mongo import Document, client_for
+from services.common.document import Document
+from services.common.mongo import client_for
 from services.policy import access, catalogue, columnar, facts, matching, payouts, policies, rematch
 from services.policy.store import PolicyStore
 

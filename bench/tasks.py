@@ -27,7 +27,8 @@ import httpx
 from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.codec import utcnow
-from services.common.mongo import Document, client_for
+from services.common.document import Document
+from services.common.mongo import client_for
 from services.tasks import access, escalation, ladder, schedule, stats
 from services.tasks.calendar import WorkCalendar
 from services.tasks.store import TaskStore

@@ -31,7 +31,7 @@ from services.common.access import (
     Rule,
 )
 from services.common.actor import within
-from services.common.mongo import Document
+from services.common.document import Document
 
 IN_AREA = Relation(
     "in_issuer_area",

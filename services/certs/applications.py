@@ -22,8 +22,8 @@ from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor, within
 from services.common.codec import city_day, to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 
 TYPE = "disability_certificate"
 

@@ -10,8 +10,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from services.certs.store import CertsStore
+from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound
-from services.common.mongo import Document
 
 DISABILITY_CATEGORIES = ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"]
 DISABILITY_GRADES = ["一级", "二级", "三级", "四级"]

@@ -19,8 +19,8 @@ from services.common.access import Guard
 from services.common.claims import CLAIMS
 from services.common.codec import city_day, to_wire
 from services.common.crypto import same
+from services.common.document import Document
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.common.outbox import Commit, Event
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")

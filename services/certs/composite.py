@@ -26,8 +26,8 @@ from services.certs.catalogue import get_type
 from services.certs.certificates import amend, current_status, event, face, issue, view
 from services.certs.store import CertsStore
 from services.common.codec import city_day
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 
 COMPOSER = "system:composite"
 PARTS_CHANGED = "cert_parts_changed"

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.certs.store import CertsStore
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 
 HOLDING = ("valid", "suspended", "not_yet_valid")  # a certificate in these states is held
 ABANDONED_AFTER = timedelta(minutes=1)  # an issue takes milliseconds between its two writes

@@ -20,8 +20,8 @@ from services.common.crypto import (
     seal_private_key,
     unseal_private_key,
 )
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}\Z")
 

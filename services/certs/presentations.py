@@ -28,8 +28,8 @@ from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.actor import Actor
 from services.common.codec import city_day, format_time, to_wire
+from services.common.document import Document
 from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.common.mongo import Document
 
 DEFAULT_TTL, MAX_TTL = 120, 600
 

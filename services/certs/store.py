@@ -23,7 +23,8 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from services.common import claims, outbox, signing_keys
-from services.common.mongo import Document, Index
+from services.common.document import Document
+from services.common.mongo import Index
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (

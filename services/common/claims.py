@@ -28,8 +28,8 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 
 CLAIMS = "claims"
 STORED: CodecOptions[Document] = CodecOptions(document_class=dict, tz_aware=True)

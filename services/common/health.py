@@ -6,7 +6,8 @@ from typing import Any
 
 from pymongo.database import Database
 
-from services.common.mongo import Document, ping
+from services.common.document import Document
+from services.common.mongo import ping
 
 
 def check(service: str, database: Database[Document]) -> dict[str, Any]:

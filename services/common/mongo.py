@@ -24,11 +24,11 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.config import load_settings
 from services.common.dbcommands import COMMAND_COUNT
+from services.common.document import Document
 from services.common.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
-Document = dict[str, Any]
 T = TypeVar("T")
 
 

@@ -30,8 +30,9 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.logs import request_id_var
-from services.common.mongo import Document, Index
+from services.common.mongo import Index
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,9 @@ from services.common.crypto import (
     seal_private_key,
     unseal_private_key,
 )
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document, Index
+from services.common.mongo import Index
 
 CLOCK_SKEW = timedelta(seconds=30)
 LEGACY_ACTIVE = "current"  # the slot of the signing key before keys had generations

@@ -12,7 +12,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import claims, outbox
-from services.common.mongo import Document
+from services.common.document import Document
 
 
 def inserted(collection: Collection[Document], document: Document) -> bool:

@@ -26,7 +26,7 @@ from services.common.access import (
     Resource,
     Rule,
 )
-from services.common.mongo import Document
+from services.common.document import Document
 
 PRINCIPAL = Relation(
     "principal",

@@ -20,6 +20,7 @@ from services.common.access import Guard
 from services.common.actor import ROLES, Actor, ancestors
 from services.common.codec import to_wire
 from services.common.crypto import DUMMY_PASSWORD_HASH, hash_password, verify_password
+from services.common.document import Document
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -28,7 +29,6 @@ from services.common.errors import (
     RateLimited,
     Unauthenticated,
 )
-from services.common.mongo import Document
 from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.access import subject as subject_resource

@@ -28,8 +28,8 @@ from typing import Any
 from services.common import token_status
 from services.common.access import Guard
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.errors import Forbidden, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.identity import scans
 from services.identity.cardtoken import (
     STATUS_LIFETIME,

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from services.common import signing_keys
 from services.common.crypto import public_key_from_jwk
-from services.common.mongo import Document
+from services.common.document import Document
 from services.identity.store import IdentityStore
 
 CLOCK_SKEW = signing_keys.CLOCK_SKEW  # how far a terminal's clock may be off

@@ -16,8 +16,8 @@ import jwt
 
 from services.common.access import Guard
 from services.common.codec import format_time, parse_time
+from services.common.document import Document
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.identity import access, cards, delegation, scans
 from services.identity.cardtoken import is_card
 from services.identity.codekeys import JWKS_CACHE, SKEW_SECONDS, KeyCache

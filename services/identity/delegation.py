@@ -15,8 +15,8 @@ from typing import Any
 from services.common.access import Guard, Links
 from services.common.actor import Actor
 from services.common.codec import CITY_TIME, parse_time, to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from services.common.mongo import Document
 from services.common.text import name as checked_name
 from services.identity import access
 from services.identity.pii import PiiKeys

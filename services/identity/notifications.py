@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.identity.pii import PiiKeys
 from services.identity.store import IdentityStore
 

@@ -12,8 +12,8 @@ from typing import Any
 from services.common.access import Guard
 from services.common.actor import ancestors
 from services.common.codec import to_wire, utcnow
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.identity import access
 from services.identity.store import IdentityStore
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.identity.store import IdentityStore
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
+from services.common.document import Document
 from services.common.errors import Forbidden, InvalidInput
-from services.common.mongo import Document
 from services.identity.cardtoken import STATUS_LIFETIME, is_card, read_card
 from services.identity.codekeys import CLOCK_SKEW, SKEW_SECONDS, KeyCache
 from services.identity.codetoken import CodeRefused, kid_of, read_code

@@ -16,7 +16,8 @@ from datetime import datetime
 from pymongo.errors import DuplicateKeyError
 
 from services.common import claims, outbox, signing_keys
-from services.common.mongo import Document, Index
+from services.common.document import Document
+from services.common.mongo import Index
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (

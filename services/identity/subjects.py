@@ -17,8 +17,8 @@ from services.common import outbox
 from services.common.access import Guard
 from services.common.actor import Actor, ancestors
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from services.common.mongo import Document
 from services.common.text import name as checked_name
 from services.identity import access, accounts
 from services.identity.idnumbers import age_on, parse_credit_code, parse_resident_id

@@ -30,7 +30,7 @@ from services.common.access import (
     Resource,
     Rule,
 )
-from services.common.mongo import Document
+from services.common.document import Document
 
 OWNER = (DEPARTMENT, ADMIN)
 AREA = (JURISDICTION, ADMIN)

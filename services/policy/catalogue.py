@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy.store import PolicyStore
 
 _RULES: dict[str, Document] = {}  # policy id → its published document (immutable rules)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy import amounts, matching
 from services.policy.rules import CheckResult, Tri, compare, facts_read, parameter
 

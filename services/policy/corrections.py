@@ -12,8 +12,8 @@ from typing import Any
 from services.common import outbox
 from services.common.access import Guard
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.common.text import text
 from services.policy import access, fact_kinds, facts, provenance, rematch
 from services.policy.store import PolicyStore

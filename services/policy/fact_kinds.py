@@ -21,8 +21,8 @@ from typing import Any
 
 from services.common.access import Guard
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput
-from services.common.mongo import Document
 from services.common.text import text
 from services.policy import provenance
 from services.policy.store import PolicyStore

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.common.codec import parse_time, to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput
-from services.common.mongo import Document
 from services.policy.store import PolicyStore
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")

@@ -14,8 +14,8 @@ from typing import Any
 
 from services.common.access import Guard
 from services.common.codec import parse_time
+from services.common.document import Document
 from services.common.errors import DomainError, NotFound
-from services.common.mongo import Document
 from services.policy import access, fact_kinds, facts, provenance, rematch, subjects
 from services.policy.store import PolicyStore
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.common import outbox
 from services.common.codec import to_wire
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy import periods
 from services.policy.store import PolicyStore
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from services.common.access import Guard
 from services.common.codec import city_day
+from services.common.document import Document
 from services.common.errors import NotFound
-from services.common.mongo import Document
 from services.policy import access, catalogue, facts, matching
 from services.policy.store import PolicyStore
 

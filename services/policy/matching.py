@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy.amounts import compute
 from services.policy.rules import CheckResult, Tri, evaluate, parameter
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from services.common import outbox
 from services.common.access import Guard
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy import access, policies
 from services.policy.store import PolicyStore
 

@@ -10,8 +10,8 @@ import os
 from typing import Any
 
 from services.common.crypto import timestamped_signature_ok
+from services.common.document import Document
 from services.common.errors import InvalidInput, Unauthenticated
-from services.common.mongo import Document
 from services.common.partners import post_signed
 
 PAYMENT_URL = os.environ.get("PAYMENT_URL", "http://127.0.0.1:8701")

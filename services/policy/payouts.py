@@ -43,8 +43,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from services.common import outbox, proxy_acts
 from services.common.access import Guard
 from services.common.codec import CITY_TIME, to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.policy import access, facts, inbox, matching, payment, periods, policies
 from services.policy.amounts import chosen_row
 from services.policy.store import PolicyStore

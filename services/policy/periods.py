@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.common.codec import CITY_TIME
+from services.common.document import Document
 from services.common.errors import InvalidInput
-from services.common.mongo import Document
 
 YEAR = r"20\d\d"  # 2000–2099: a payout of another century is a typing error
 PERIOD_FORMATS = {

@@ -15,8 +15,8 @@ from typing import Any
 
 from services.common.access import Guard
 from services.common.codec import CITY_TIME, fen, to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.common.text import text
 from services.policy import access, catalogue, fact_kinds
 from services.policy.amounts import validate_amount

@@ -13,7 +13,7 @@ import numpy as np
 
 from services.common.access import Guard
 from services.common.codec import city_day
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy import catalogue, columnar, facts, inbox, matching, outreach, policies
 from services.policy.store import PolicyStore
 

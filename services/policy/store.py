@@ -28,7 +28,8 @@ from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import claims, outbox
-from services.common.mongo import Document, Index, put_document, racing_bulk_upsert
+from services.common.document import Document
+from services.common.mongo import Index, put_document, racing_bulk_upsert
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 from services.policy import catalogue, certfacts, facts, rematch
 from services.policy.store import PolicyStore
 

@@ -37,7 +37,7 @@ from services.common.access import (
     Rule,
 )
 from services.common.actor import within
-from services.common.mongo import Document
+from services.common.document import Document
 from services.tasks.store import PARTNER_PREFIX
 
 SUPERVISORS = frozenset({"supervisor", "admin"})

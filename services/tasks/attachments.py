@@ -9,8 +9,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound
-from services.common.mongo import Document
 from services.tasks.store import TaskStore
 
 MAX_BYTES = 512 * 1024

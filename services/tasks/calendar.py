@@ -25,8 +25,8 @@ from typing import Any
 import holidays
 
 from services.common.codec import CITY_TIME, to_wire
+from services.common.document import Document
 from services.common.errors import InvalidInput
-from services.common.mongo import Document
 from services.tasks.store import TaskStore
 
 CST = CITY_TIME  # the calendar counts in the city's time

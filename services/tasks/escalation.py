@@ -18,8 +18,8 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 from services.tasks import journal, schedule
 from services.tasks.calendar import WorkCalendar
 from services.tasks.ladder import RANK

@@ -15,9 +15,9 @@ from typing import Any
 
 from services.common.actor import Actor
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, NotFound
 from services.common.logs import request_id_var
-from services.common.mongo import Document
 from services.tasks import schedule
 from services.tasks.store import TaskStore
 

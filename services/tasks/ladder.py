@@ -20,8 +20,8 @@ from typing import Any
 
 from services.common.actor import within
 from services.common.codec import to_wire
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.calendar import WorkCalendar
 from services.tasks.store import TaskStore

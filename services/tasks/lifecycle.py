@@ -20,8 +20,8 @@ from typing import Any
 from services.common.access import Guard
 from services.common.actor import Actor, ancestors, within
 from services.common.codec import parse_time
+from services.common.document import Document
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from services.common.mongo import Document
 from services.common.text import text as free_text
 from services.tasks import access, attachments, journal, ladder, routing, sources
 from services.tasks.calendar import WorkCalendar, due_on_working_day

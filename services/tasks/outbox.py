@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.common.codec import to_wire
-from services.common.mongo import Document
+from services.common.document import Document
 from services.tasks import journal
 from services.tasks.store import TaskStore
 

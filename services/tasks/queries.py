@@ -8,8 +8,8 @@ from typing import Any
 
 from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
+from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound
-from services.common.mongo import Document
 from services.tasks import journal
 from services.tasks.lifecycle import LEVELS, OPEN
 from services.tasks.store import Board, TaskStore

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.tasks.store import SCHEDULE_PREFIX, TaskStore
 
 

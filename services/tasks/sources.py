@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from services.common.codec import to_wire, utcnow
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.mongo import Document
 from services.common.text import text
 from services.tasks.store import TaskStore
 

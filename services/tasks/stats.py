@@ -17,8 +17,8 @@ from typing import Any
 
 from services.common.actor import within
 from services.common.codec import FIRST_YEAR, LAST_YEAR, format_time
+from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound
-from services.common.mongo import Document
 from services.tasks import access
 from services.tasks.calendar import CST
 from services.tasks.lifecycle import OPEN

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.common.mongo import Document, Index, put_document
+from services.common.document import Document
+from services.common.mongo import Index, put_document
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (

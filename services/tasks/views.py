@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.codec import to_wire
-from services.common.mongo import Document
+from services.common.document import Document
 
 FIELDS = (
     "title",

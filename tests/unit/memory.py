@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 
 
 class MemoryCollections:

@@ -156,3 +156,19 @@ def test_the_store_check_catches_a_query_outside_the_store(tmp_path: Path) -> No
         "lifecycle.py:7 calls .distinct()",
         "lifecycle.py:7 reaches .database",
     ]
+
+
+# Domain modules name a record ``Document`` (services.common.document) without naming the
+# database: services.common.mongo is for the stores and the declarations that build them.
+DECLARES_THE_DATABASE = frozenset({"store.py", "service.py", "work.py"})
+
+
+@pytest.mark.parametrize("owner", OWNERS)
+def test_only_stores_and_declarations_import_the_mongo_module(owner: str) -> None:
+    naming = [
+        path.name
+        for path in sorted((SERVICES_DIR / owner).rglob("*.py"))
+        if path.name not in DECLARES_THE_DATABASE
+        and "services.common.mongo" in imported_modules(path)
+    ]
+    assert naming == []

@@ -16,8 +16,9 @@ from pymongo.errors import PyMongoError
 from services.certs import store as store_module
 from services.certs.store import INDEXES, CertsStore
 from services.common import claims, outbox, signing_keys
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document, ensure_indexes
+from services.common.mongo import ensure_indexes
 from tests.conftest import MONGO_URL
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ import eventlet
 import pymongo
 import pytest
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.identity import notifications
 from services.identity.pii import PiiKeys
 from services.identity.store import IdentityStore

@@ -14,7 +14,8 @@ import pytest
 
 from services.common import outbox, signing_keys
 from services.common.actor import ancestors
-from services.common.mongo import Document, ensure_indexes
+from services.common.document import Document
+from services.common.mongo import ensure_indexes
 from services.identity.store import INDEXES, IdentityStore
 from tests.conftest import MONGO_URL
 from tests.unit.identity.memory_store import MemoryIdentityStore

@@ -21,7 +21,8 @@ from pymongo.database import Database
 
 from services.common.actor import Actor
 from services.common.config import load_settings
-from services.common.mongo import Document, client_for
+from services.common.document import Document
+from services.common.mongo import client_for
 from services.policy import access, payouts, policies
 from services.policy.store import PolicyStore
 from tests.bus import as_actor, gateway_proxy

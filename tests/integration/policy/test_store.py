@@ -14,8 +14,9 @@ import pymongo
 import pytest
 
 from services.common import outbox
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document, ensure_indexes
+from services.common.mongo import ensure_indexes
 from services.policy.store import INDEXES, PolicyStore
 from tests.conftest import MONGO_URL
 from tests.unit.policy.memory_store import MemoryPolicyStore

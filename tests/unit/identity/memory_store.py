@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from services.common import outbox, signing_keys
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 from services.identity.store import IdentityStore
 from tests.unit.memory import MemoryCollections, project
 

@@ -12,8 +12,8 @@ import pytest
 
 from services.common.access import acting_as
 from services.common.actor import Actor
+from services.common.document import Document
 from services.common.errors import Conflict, Forbidden, InvalidInput
-from services.common.mongo import Document
 from services.identity import access, codekeys, codes, scans
 from services.identity.codekeys import KeyCache
 from services.identity.pii import PiiKeys

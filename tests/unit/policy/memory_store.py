@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common import outbox
-from services.common.mongo import Document
+from services.common.document import Document
 from services.policy.store import PolicyStore, budget_entry_id
 from tests.unit.memory import MemoryCollections, project
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from services.common.access import acting_as
+from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Document
 from services.policy import access, payouts
 from tests.unit.policy.memory_store import MemoryPolicyStore
 from tests.unit.policy.test_payouts import (

@@ -14,8 +14,8 @@ import pytest
 from services.common.access import Guard, acting_as
 from services.common.actor import Actor
 from services.common.codec import CITY_TIME
+from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput
-from services.common.mongo import Document
 from services.policy import access, facts, payouts, policies
 from tests.unit.policy.memory_store import MemoryPolicyStore
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from services.common.mongo import Document
+from services.common.document import Document
 from services.tasks.store import PARTNER_PREFIX, SCHEDULE_PREFIX, Board, TaskStore
 from tests.unit.memory import MemoryCollections, project
 
