@@ -44,7 +44,17 @@ from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.document import Document
 from services.common.mongo import client_for
-from services.policy import access, catalogue, columnar, facts, matching, payouts, policies, rematch
+from services.policy import (
+    access,
+    catalogue,
+    columnar,
+    facts,
+    matching,
+    payouts,
+    policies,
+    rematch,
+    subjects,
+)
 from services.policy.store import PolicyStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,6 +375,69 @@ def payout_rate(client: Any) -> dict[str, Any]:
     }
 
 
+CERT_EVENTS = 300
+
+
+def cert_event_cost(client: Any) -> dict[str, Any]:
+    """What learning one certificate costs policy: a disability certificate issued to each of
+    ``CERT_EVENTS`` citizens, with a published policy reading its facts (each event makes
+    its subject eligible: a match stored and a message pushed)."""
+    log(f"{CERT_EVENTS} certificate events learnt")
+    name = f"bench_policy_certs_{uuid.uuid4().hex[:8]}"
+    counter = CommandCounter()
+    counted: pymongo.MongoClient[Document] = pymongo.MongoClient(
+        MONGO_URL, tz_aware=True, event_listeners=[counter]
+    )
+    store = PolicyStore(counted[name])
+    body = {
+        "code": "aids",
+        "title": "辅具补贴",
+        "department": "区残联",
+        "category": "disability",
+        "subject_type": "person",
+        "mode": "push",
+        "conditions": {"fact": "disability_category", "op": "exists", "label": "持证"},
+    }
+    store.insert_policy(
+        {
+            "_id": "pol_aids",
+            **policies.validate_definition(body),
+            "version": 1,
+            "status": "published",
+            "org_path": "C",
+            "rev": 0,
+        }
+    )
+    catalogue.rebuild(store)
+    now = datetime.now(UTC)
+    for i in range(CERT_EVENTS):
+        subjects.learn_profile(
+            store, now, {"subject": f"p_cert{i:06d}", "kind": "person", "org_path": "C/D1"}
+        )
+    counter.commands = 0
+    cpu, started = time.process_time(), time.perf_counter()
+    for i in range(CERT_EVENTS):
+        payload = {
+            "subject": f"p_cert{i:06d}",
+            "type": "disability_certificate",
+            "number": f"DC{i:06d}",
+            "version": 1,
+            "rev": 0,
+            "status": "valid",
+            "face": {"category": "肢体", "grade": "二级"},
+            "valid_from": "2026-01-01",
+        }
+        subjects.learn_certificate(store, now, "cert_issued", payload)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    counted.close()
+    client.drop_database(name)
+    return {
+        "cert_event_round_trips": round(counter.commands / CERT_EVENTS, 2),
+        "cert_event_ms": round(elapsed * 1000 / CERT_EVENTS, 2),
+        "cert_event_policy_cpu_ms": round(cpu * 1000 / CERT_EVENTS, 2),
+    }
+
+
 class CommandCounter(monitoring.CommandListener):
     """Database commands sent (round trips), counted as they start."""
 
@@ -416,6 +489,7 @@ def main() -> None:
         lambda: incremental(client, rng, published, data),
         lambda: simulate(client, rng, data),
         lambda: payout_rate(client),
+        lambda: cert_event_cost(client),
     ):
         measured = step()
         log(json.dumps(measured))  # each figure as it is measured (the run is long)
