@@ -2,11 +2,13 @@
 offline terminal, with who scanned, where, when and the result. The subject reads them.
 
 Offline uploads are idempotent per terminal and ``jti`` (a unique ``dedupe_key``), and a
-code is used once whatever the way (``code_uses``, keyed by ``jti``).
+code is used once whatever the way: the scan that uses it is recorded under an id made of
+its ``jti`` (:func:`use_id`), so recording it is the code's one use, in one insert.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,19 +43,20 @@ def record(
     )
 
 
+def use_id(jti: str) -> str:
+    """The id of the scan that used the code ``jti``: one per code, online or offline."""
+    return "scan_u" + hashlib.sha256(jti.encode()).hexdigest()[:24]
+
+
 def record_first_use(
     store: IdentityStore, sub: str, terminal: Document, scene: str, jti: str, now: datetime
 ) -> bool:
-    """Record an accepted online scan; False when the code was used before. The code's use
-    (keyed by ``jti``) is what makes it single use, online and offline alike: of two
-    simultaneous scans exactly one claims it, as a code already used offline and uploaded
-    has been claimed."""
-    scan_id = "scan_" + secrets.token_hex(8)
-    document = _document(scan_id, sub, terminal, scene, "ok", now, jti, "online", f"jti:{jti}")
-    if not store.claim_code_use(jti, document["dedupe_key"], now):
-        return False
-    store.record_scan(document)
-    return True
+    """Record an accepted online scan; False when the code was used before. The scan is
+    recorded under the code's use id, which is what makes the code single use, online and
+    offline alike: of two simultaneous scans exactly one inserts it, as a code already used
+    offline and uploaded has its use recorded."""
+    document = _document(use_id(jti), sub, terminal, scene, "ok", now, jti, "online", f"jti:{jti}")
+    return store.record_scan(document)
 
 
 def _document(
@@ -141,8 +144,12 @@ def upload_offline_logs(
             rejected.append({"index": index, "reason": "invalid", "field": str(missing)})
     accepted = duplicates = second = replaced = 0
     for document in documents:
-        single_use = document["source"] == "offline"
-        if document["result"] == "ok" and single_use and not _first_use(store, document, now):
+        if document["result"] == "ok" and document["source"] == "offline":
+            used = _use_offline(store, document)
+            if used != "second":
+                accepted += used == "first"
+                duplicates += used == "again"  # this very scan, uploaded before
+                continue
             document.update(result="replayed", second_use=True)
             second += 1
         if store.record_scan(document):
@@ -159,13 +166,17 @@ def upload_offline_logs(
     }
 
 
-def _first_use(store: IdentityStore, document: Document, now: datetime) -> bool:
-    """Claim the code's one use for this scan; True also when this very scan claimed it in
-    an earlier upload (a crash between the claim and the record, then the retry)."""
-    if store.claim_code_use(document["jti"], document["dedupe_key"], now):
-        return True
-    claimed = store.code_use(document["jti"]) or {}
-    return bool(claimed.get("key") == document["dedupe_key"])
+def _use_offline(store: IdentityStore, document: Document) -> str:
+    """Record an offline scan the terminal accepted as its code's use: ``first`` (recorded
+    now), ``again`` (this very scan was uploaded before) or ``second`` (the code was used
+    before, online or by another scan: nothing recorded yet)."""
+    first = {**document, "_id": use_id(str(document["jti"]))}
+    if store.record_scan(first):
+        return "first"
+    used = store.load_scan(first["_id"])
+    if used is None or used.get("dedupe_key") == document["dedupe_key"]:
+        return "again"  # the use is this scan's, or this scan was recorded as a replay
+    return "second"
 
 
 def _offline_document(

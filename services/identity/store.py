@@ -248,15 +248,12 @@ class IdentityStore(ServiceStore):
     # scans of codes
 
     def record_scan(self, scan: Document) -> bool:
-        """False when a scan of that dedupe key (an offline upload again) is recorded."""
+        """False when a scan of that id (a code's use, recorded once) or of that dedupe key
+        (an offline upload again) is recorded."""
         return inserted(self.database.scans, scan)
 
-    def claim_code_use(self, jti: str, key: str, now: datetime) -> bool:
-        """A code's one use (``code_uses`` keyed by ``jti``): True for exactly one caller."""
-        return inserted(self.database.code_uses, {"_id": jti, "key": key, "at": now})
-
-    def code_use(self, jti: str) -> Document | None:
-        return self.database.code_uses.find_one({"_id": jti})
+    def load_scan(self, scan_id: str) -> Document | None:
+        return self.database.scans.find_one({"_id": scan_id})
 
     def scans_of(self, subjects: list[str], before: datetime | None, limit: int) -> list[Document]:
         query: Document = {"sub": {"$in": subjects}}

@@ -208,9 +208,11 @@ def test_disclosures_texts_scans_and_cards(either: IdentityStore) -> None:
     assert not either.record_scan({"_id": "scan_9", "sub": "p_1", "at": NOW, "dedupe_key": "k1"})
     assert ids(either.scans_of(["p_1", "p_2"], None, 2)) == ["scan_2", "scan_1"]
     assert ids(either.scans_of(["p_1"], NOW + 2 * HOUR, 10)) == ["scan_1", "scan_0"]
-    assert either.claim_code_use("jti_1", "online:1", NOW)
-    assert not either.claim_code_use("jti_1", "offline:2", NOW)
-    assert either.code_use("jti_1")["key"] == "online:1"
+    use = {"_id": "scan_u1", "sub": "p_1", "at": NOW, "dedupe_key": "jti:1"}
+    assert either.record_scan(use)  # a code's use, recorded once under its id
+    assert not either.record_scan({**use, "dedupe_key": "offline:t:1"})
+    assert either.load_scan("scan_u1")["dedupe_key"] == "jti:1"  # type: ignore[index]
+    assert either.load_scan("scan_u9") is None
 
     cards = [
         {"_id": "c_a", "sub": "p_1", "idx": 7, "status": "active", "issued_at": NOW},

@@ -276,11 +276,8 @@ class MemoryIdentityStore(MemoryCollections, IdentityStore):
     def record_scan(self, scan: Document) -> bool:
         return self._unique_insert("scans", scan)
 
-    def claim_code_use(self, jti: str, key: str, now: datetime) -> bool:
-        return self._insert_once("code_uses", {"_id": jti, "key": key, "at": now})
-
-    def code_use(self, jti: str) -> Document | None:
-        return self._get("code_uses", jti)
+    def load_scan(self, scan_id: str) -> Document | None:
+        return self._get("scans", scan_id)
 
     def scans_of(self, subjects: list[str], before: datetime | None, limit: int) -> list[Document]:
         found = [

@@ -165,3 +165,19 @@ def test_a_code_used_offline_by_two_terminals_is_flagged_and_refused_online(
     with pytest.raises(Conflict):
         check(store, cache, token, NOW + timedelta(seconds=10))
     assert sorted(results(store)) == ["ok", "replayed", "replayed"]
+
+
+def test_a_code_used_online_then_uploaded_offline_is_a_second_use_once(
+    store: MemoryIdentityStore, cache: KeyCache
+) -> None:
+    token = code(store, cache, NOW)
+    check(store, cache, token, NOW + timedelta(seconds=2))  # used at a gate, online
+    scanned = (NOW + timedelta(seconds=5)).isoformat()
+    entry: Document = {"token": token, "scene": "hotel", "scanned_at": scanned}
+    upload = acting_as(access.TABLE, "upload_scan_logs", terminal(2))
+    later = NOW + timedelta(hours=1)
+    first = scans.upload_offline_logs(store, cache, cache, upload, later, "bus-9", [entry])
+    again = scans.upload_offline_logs(store, cache, cache, upload, later, "bus-9", [entry])
+    assert (first["accepted"], first["second_uses"], first["duplicates"]) == (1, 1, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)  # the replay, recorded once
+    assert results(store) == ["ok", "replayed"]
