@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from bench import ground, processes
 from services.common.access import acting_as
 from services.common.actor import Actor
 from services.common.codec import utcnow
@@ -46,7 +47,10 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def dispatch_per_s(seconds: float = 10.0, concurrency: int = 16) -> float:
+CLIENTS, DISPATCH_SECONDS = 16, 10.0
+
+
+async def dispatch_per_s(seconds: float = DISPATCH_SECONDS, concurrency: int = CLIENTS) -> float:
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
         token = await client.post(
             "/v1/auth/token",
@@ -190,8 +194,18 @@ def stats_query_ms(count: int = 100_000) -> float:
 
 
 def main() -> None:
-    figures: dict[str, Any] = {}
+    # The ground first, on a quiet suite: raw single inserts from as many threads as the
+    # dispatching clients, bulk inserts, _id reads.
+    floor = ground.database_figures(threads=CLIENTS)
+    figures: dict[str, Any] = {"ground": floor}
+    before = processes.snapshot(GATEWAY)
     figures["dispatch_per_s"] = round(asyncio.run(dispatch_per_s()), 1)
+    after = processes.snapshot(GATEWAY)
+    dispatched = int(figures["dispatch_per_s"] * DISPATCH_SECONDS)
+    figures["per_dispatch_by_process"] = processes.per_operation(before, after, dispatched)
+    figures["dispatch_to_single_inserts_ratio"] = ground.ratio(
+        figures["dispatch_per_s"], floor[f"single_inserts_per_s_{CLIENTS}_threads"]
+    )
     log(f"dispatch: {figures['dispatch_per_s']} /s")
     small = sweep_seconds(10_000)
     large = sweep_seconds(int(os.environ.get("BENCH_OPEN_TASKS", "1000000")))
@@ -201,6 +215,10 @@ def main() -> None:
         sweep_ratio=round(large / small, 2),
     )
     figures["stats_query_ms"] = round(stats_query_ms(), 1)
+    # What a read model would cost: one read by _id per unit and month it holds.
+    figures["stats_to_id_read_ratio"] = ground.ratio(
+        1000 / floor["id_reads_per_s_one_thread"], figures["stats_query_ms"]
+    )  # one _id read's milliseconds over the query's
     figures["database"] = "FerretDB 1.24 (SQLite), with deploy/local/ferretdb-id-index.patch"
     print(json.dumps(figures))
 
