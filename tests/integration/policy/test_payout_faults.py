@@ -22,6 +22,7 @@ from pymongo.database import Database
 from services.common.actor import Actor
 from services.common.config import load_settings
 from services.common.document import Document
+from services.common.errors import Conflict
 from services.common.mongo import client_for
 from services.policy import access, payouts, policies
 from services.policy.store import PolicyStore
@@ -128,6 +129,15 @@ def wait_until(probe: Any, timeout: float = 120, every: float = 0.2) -> None:
         time.sleep(every)
 
 
+def in_progress(refused: Exception) -> bool:
+    """Whether the service said another run holds the policy: a Conflict, as nameko's
+    RemoteError or as the domain error itself (once services.common.remote is imported, as
+    the tasks service does, the proxy raises domain errors as they are)."""
+    if isinstance(refused, RemoteError):
+        return bool(refused.exc_type == "Conflict")
+    return isinstance(refused, Conflict) and refused.extra.get("state") == "running"
+
+
 def run_when_free(config: dict[str, Any], policy_id: str) -> dict[str, Any]:
     """A run of the policy, once no other run holds it (one runs at a time: another is told
     so with a Conflict)."""
@@ -135,8 +145,8 @@ def run_when_free(config: dict[str, Any], policy_id: str) -> dict[str, Any]:
         with rpc(config) as proxy:
             try:
                 return dict(proxy.policy.run_payouts(policy_id=policy_id, period="once"))
-            except RemoteError as refused:
-                if refused.exc_type != "Conflict":
+            except (RemoteError, Conflict) as refused:
+                if not in_progress(refused):
                     raise
         time.sleep(0.5)  # the run holding the policy is still going: ask again
 
@@ -219,8 +229,8 @@ def test_two_runs_at_once(service_config: dict[str, Any], policy_db: Database[Do
             with rpc(service_config) as proxy:
                 try:
                     return dict(proxy.policy.run_payouts(policy_id=policy["_id"], period="once"))
-                except RemoteError as refused:
-                    if refused.exc_type != "Conflict":
+                except (RemoteError, Conflict) as refused:
+                    if not in_progress(refused):
                         raise
                     return None
 
