@@ -5,8 +5,11 @@ database would, inserts that refuse a taken ``_id``."""
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
+from services.common import outbox
+from services.common.claims import counter_key
 from services.common.document import Document
 from services.common.errors import Conflict
 
@@ -81,3 +84,30 @@ def project(document: Document, fields: Document | None) -> Document:
     if not fields:
         return copy.deepcopy(document)
     return copy.deepcopy({k: v for k, v in document.items() if k == "_id" or fields.get(k)})
+
+
+class MemoryClaims(MemoryCollections):
+    """What every store has of :class:`services.common.store.ServiceStore`, in memory: claims
+    (one caller per key), counters made of claims, and the events staged before a change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.staged: list[tuple[outbox.Commit, tuple[outbox.Event, ...]]] = []
+
+    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
+        return self._insert_once("claims", {"_id": key, "at": now, **detail})
+
+    def claimed(self, key: str) -> Document | None:
+        return self._get("claims", key)
+
+    def release_claim(self, key: str) -> None:
+        self._delete("claims", key)
+
+    def take_next(self, counter: str, start: int, now: datetime) -> int:
+        number = start
+        while not self.claim(counter_key(counter, number), now):
+            number += 1
+        return number
+
+    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
+        self.staged.append((commit, events))

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.common import outbox, signing_keys
+from services.common import signing_keys
 from services.common.document import Document
 from services.common.errors import Conflict
 from services.identity.store import IdentityStore
-from tests.unit.memory import MemoryCollections, project
+from tests.unit.memory import MemoryClaims, project
 
 UNIQUE = {
     "accounts": "username",
@@ -50,11 +50,10 @@ class MemoryRing:
         self.keys[kid].update(changes)
 
 
-class MemoryIdentityStore(MemoryCollections, IdentityStore):
+class MemoryIdentityStore(MemoryClaims, IdentityStore):
     def __init__(self) -> None:
         super().__init__()
         self.rings: dict[str, MemoryRing] = {}
-        self.staged: list[tuple[outbox.Commit, tuple[outbox.Event, ...]]] = []
 
     @property
     def name(self) -> str:
@@ -71,22 +70,7 @@ class MemoryIdentityStore(MemoryCollections, IdentityStore):
     def _find(self, name: str, **wanted: Any) -> list[Document]:
         return [d for d in self._all(name) if all(_value(d, k) == v for k, v in wanted.items())]
 
-    # claims, counters and events
-
-    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
-        return self._insert_once("claims", {"_id": key, "at": now, **detail})
-
-    def release_claim(self, key: str) -> None:
-        self._delete("claims", key)
-
-    def take_next(self, counter: str, start: int, now: datetime) -> int:
-        number = start
-        while not self.claim(f"counter:{counter}:{number}", now):
-            number += 1
-        return number
-
-    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
-        self.staged.append((commit, events))
+    # key rings
 
     def key_ring(self, name: str) -> signing_keys.KeyRing:
         return self.rings.setdefault(name, MemoryRing())

@@ -13,14 +13,13 @@ from typing import Any
 from services.common import outbox
 from services.common.document import Document
 from services.policy.store import PolicyStore, budget_entry_id
-from tests.unit.memory import MemoryCollections, project
+from tests.unit.memory import MemoryClaims, project
 
 
-class MemoryPolicyStore(MemoryCollections, PolicyStore):
+class MemoryPolicyStore(MemoryClaims, PolicyStore):
     def __init__(self) -> None:
         super().__init__()
         self.events: list[outbox.Event] = []  # those whose change happened
-        self.staged: list[tuple[outbox.Commit, tuple[outbox.Event, ...]]] = []
 
     @property
     def name(self) -> str:
@@ -35,25 +34,7 @@ class MemoryPolicyStore(MemoryCollections, PolicyStore):
             self.events.extend(events)
         return changed
 
-    # claims and events
-
-    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
-        return self._insert_once("claims", {"_id": key, "at": now, **detail})
-
-    def claimed(self, key: str) -> Document | None:
-        return self._get("claims", key)
-
-    def release_claim(self, key: str) -> None:
-        self._delete("claims", key)
-
-    def take_next(self, counter: str, start: int, now: datetime) -> int:
-        number = start
-        while not self.claim(f"counter:{counter}:{number}", now):
-            number += 1
-        return number
-
-    def stage_events(self, now: datetime, commit: outbox.Commit, *events: outbox.Event) -> None:
-        self.staged.append((commit, events))
+    # claims that commit events (claim, claimed, release_claim: MemoryClaims)
 
     def repoint_claim(self, key: str, **detail: Any) -> None:
         self._update("claims", key, detail)

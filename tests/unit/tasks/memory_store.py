@@ -12,10 +12,10 @@ from typing import Any
 
 from services.common.document import Document
 from services.tasks.store import PARTNER_PREFIX, SCHEDULE_PREFIX, Board, TaskStore
-from tests.unit.memory import MemoryCollections, project
+from tests.unit.memory import MemoryClaims, project
 
 
-class MemoryTaskStore(MemoryCollections, TaskStore):
+class MemoryTaskStore(MemoryClaims, TaskStore):
     # tasks and their journal
 
     def load_task(self, task_id: str) -> Document | None:
@@ -77,14 +77,6 @@ class MemoryTaskStore(MemoryCollections, TaskStore):
 
     def unschedule(self, bucket: str, entry_id: str) -> None:
         self._delete(bucket, entry_id)
-
-    # claims
-
-    def claim(self, key: str, now: datetime, **detail: Any) -> bool:
-        return self._insert_once("claims", {"_id": key, "at": now, **detail})
-
-    def claimed(self, key: str) -> Document | None:
-        return self._get("claims", key)
 
     # sources, routing rules, the ladder, the calendar
 
