@@ -43,6 +43,18 @@ class PresentationRefused(Exception):
 
 # What identity's subject_brief says of a subject; refused when frozen (or deceased).
 Standing = Callable[[str], dict[str, Any]]
+
+
+def standing_in(identity: Any) -> Standing:
+    """A subject's standing (frozen, deceased …) as identity's brief of it, asked over RPC."""
+
+    def brief_of(subject: str) -> dict[str, Any]:
+        brief: dict[str, Any] = identity.subject_brief(subject_id=subject)
+        return brief
+
+    return brief_of
+
+
 FROZEN = ("frozen", "deceased")
 
 

@@ -248,7 +248,7 @@ class CertsService:
             self.call.guard,
             utcnow(),
             application_id,
-            self._standing,
+            presentations.standing_in(self.identity),
             time.perf_counter(),
         )
 
@@ -290,12 +290,8 @@ class CertsService:
             fields,
             audience,
             ttl_seconds,
-            self._standing,
+            presentations.standing_in(self.identity),
         )
-
-    def _standing(self, subject: str) -> dict[str, Any]:
-        brief: dict[str, Any] = self.identity.subject_brief(subject_id=subject)
-        return brief
 
     @rpc(expected_exceptions=expected)
     def revoke_presentation(self, presentation_id: str) -> dict[str, Any]:
@@ -311,7 +307,7 @@ class CertsService:
             token,
             partial(keyring.checking_keys, self.store, self.wrap_key, now),
             purpose,
-            self._standing,
+            presentations.standing_in(self.identity),
         )
 
     @rpc(expected_exceptions=expected)

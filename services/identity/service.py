@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from nameko.timer import timer
@@ -321,10 +320,6 @@ class IdentityService:
 
     # text messages (SMS): identity holds the phone numbers
 
-    def _send_text(self, key: str, phone: str, text: str) -> tuple[bool, str]:
-        url = os.environ.get("SMS_URL", "http://127.0.0.1:8702")
-        return sms.send(url, os.environ.get("SMS_SECRET", ""), key, phone, text)
-
     @event_handler("certs", proxy_acts.NAME)
     @once_per_event
     def on_certs_proxy_act(self, act: dict[str, Any]) -> None:
@@ -341,9 +336,9 @@ class IdentityService:
         now = utcnow()
         queued = notifications.queue_policy_push(self.store, now, notice)
         if queued is not None:
-            notifications.deliver(self.store, self.keys.pii, now, queued, self._send_text)
+            notifications.deliver(self.store, self.keys.pii, now, queued, sms.to_partner)
 
     @timer(interval=10)
     def deliver_texts(self) -> None:
         """Retries, and texts whose first attempt a crash interrupted."""
-        notifications.deliver_due(self.store, self.keys.pii, utcnow(), self._send_text)
+        notifications.deliver_due(self.store, self.keys.pii, utcnow(), sms.to_partner)

@@ -3,7 +3,15 @@ idempotency key, so a retry after a timeout never texts twice."""
 
 from __future__ import annotations
 
+import os
+
 from services.common.partners import post_signed
+
+
+def to_partner(key: str, phone: str, text: str) -> tuple[bool, str]:
+    """Send through the configured SMS partner (``SMS_URL``, ``SMS_SECRET``)."""
+    url = os.environ.get("SMS_URL", "http://127.0.0.1:8702")
+    return send(url, os.environ.get("SMS_SECRET", ""), key, phone, text)
 
 
 def send(

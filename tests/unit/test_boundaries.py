@@ -172,3 +172,41 @@ def test_only_stores_and_declarations_import_the_mongo_module(owner: str) -> Non
         and "services.common.mongo" in imported_modules(path)
     ]
     assert naming == []
+
+
+def undecorated_methods(path: Path) -> list[str]:
+    """The methods of a module's service classes (those with a ``name``) that are no
+    entrypoint: a service class only declares its dependencies and entrypoints."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        names = {
+            t.id
+            for a in node.body
+            if isinstance(a, ast.Assign | ast.AnnAssign)
+            for t in ([a.target] if isinstance(a, ast.AnnAssign) else a.targets)
+            if isinstance(t, ast.Name)
+        }
+        if "name" not in names:
+            continue
+        found += [
+            f"{node.name}.{item.name}"
+            for item in node.body
+            if isinstance(item, ast.FunctionDef) and not item.decorator_list
+        ]
+    return found
+
+
+@pytest.mark.parametrize("owner", [o for o in OWNERS if o != "gateway"])
+def test_a_service_class_only_declares(owner: str) -> None:
+    assert undecorated_methods(SERVICES_DIR / owner / "service.py") == []
+
+
+def test_the_declaration_check_catches_a_helper_method(tmp_path: Path) -> None:
+    module = tmp_path / "service.py"
+    module.write_text(
+        "class S:\n    name = 's'\n    @rpc\n    def a(self): ...\n    def _b(self): ...\n"
+    )
+    assert undecorated_methods(module) == ["S._b"]
