@@ -162,7 +162,9 @@ def run(
     holder = f"run_{secrets.token_hex(8)}"
     taken = store.take_run(policy["code"], holder, now, now - TAKEOVER_AFTER)
     if taken is None:
-        raise Conflict("a payout run of this policy is in progress", state="running")
+        raise Conflict(
+            "a payout run of this policy is in progress", state="running", code="run_in_progress"
+        )
     lease = Lease(store, policy["code"], holder, clock or (lambda: now))
     blocks: list[str] = []  # the blocks this run reserved, the last one perhaps unsettled
     try:

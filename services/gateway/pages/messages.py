@@ -20,6 +20,7 @@ BY_CODE = {
     "wrong_audience": "此亮证码不是出示给本核验点的",
     "scene_not_allowed": "本核验点没有核验此场景的权限",
     "account_disabled": "您的账户已停用，请联系为您开户的窗口恢复使用",
+    "run_in_progress": "这项政策的兑现正在进行中，请稍后刷新页面查看结果，不要重复发起",
 }
 BY_STATUS = {
     400: "请求有误，请检查后重试",

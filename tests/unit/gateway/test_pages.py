@@ -46,6 +46,8 @@ def test_a_refusal_is_said_in_chinese_with_the_field() -> None:
     assert explain(ApiError(422, {"field": "fields"})).endswith("（出示项目）")
     assert "30 秒" in explain(ApiError(429, {"retry_after": "30"}))
     assert explain(ApiError(500, {})) == "操作未能完成，请稍后再试"
+    running = ApiError(409, {"code": "run_in_progress", "state": "running"})
+    assert explain(running).startswith("这项政策的兑现正在进行中")  # not "refresh and retry"
 
 
 def test_a_code_card_shows_only_what_the_scene_returned() -> None:

@@ -206,6 +206,7 @@ def test_while_a_run_goes_a_second_one_is_told_so_and_changes_nothing(
     with pytest.raises(Conflict) as refused:
         run(store, policy)
     assert refused.value.extra["state"] == "running"
+    assert refused.value.extra["code"] == "run_in_progress"  # the page says so in words
     assert states(store, policy) == {}
     store.end_run(policy["code"], "run_elsewhere")
     assert run(store, policy)["offered"] == 1
