@@ -56,6 +56,7 @@ from services.policy import (
     subjects,
 )
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 ROOT = Path(__file__).resolve().parent.parent
 MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/")
@@ -352,10 +353,18 @@ def payout_rate(client: Any) -> dict[str, Any]:
     counted: pymongo.MongoClient[Document] = pymongo.MongoClient(
         MONGO_URL, tz_aware=True, event_listeners=[counter]
     )
+    work = Work.of(
+        PolicyStore(counted[name]),
+        guard,
+        now,
+        lookup=lambda _subject: None,  # identity is not asked: no fact is written
+        profiles_after=lambda _after, _limit: [],
+        disburse=unpaid,
+    )
     floor = ground.database_figures()["bulk_inserts_per_s"]
     cpu, ferretdb = time.process_time(), processes.cpu_of("ferretdb")
     started = time.perf_counter()
-    report = payouts.run(PolicyStore(counted[name]), guard, now, "pol_pay", "once", unpaid)
+    report = payouts.run(work, "pol_pay", "once")
     elapsed = time.perf_counter() - started
     cpu, ferretdb = time.process_time() - cpu, processes.cpu_of("ferretdb") - ferretdb
     assert report["offered"] == PAYOUTS, report

@@ -6,17 +6,15 @@ rejected, the reason is shown to the subject."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 
 from services.common import outbox
-from services.common.access import Guard
 from services.common.codec import to_wire
 from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.text import text
 from services.policy import access, fact_kinds, facts, provenance, rematch
-from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 
 def view(correction: Document) -> dict[str, Any]:
@@ -29,16 +27,11 @@ def view(correction: Document) -> dict[str, Any]:
 
 
 def dispute(
-    store: PolicyStore,
-    guard: Guard,
-    now: datetime,
-    subject: str | None,
-    fact: str,
-    proposed: Any,
-    evidence: str,
+    work: Work, subject: str | None, fact: str, proposed: Any, evidence: str
 ) -> dict[str, Any]:
     """The subject (or an operator, or a proxy with ``apply``) disputes a feed fact. A fact
     stated by identity or by a certificate is corrected where it is stated, not here."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
     subject = subject or actor.subject_id
     document = store.load_facts(subject) if isinstance(subject, str) else None
@@ -89,16 +82,10 @@ def dispute(
     return view(correction)
 
 
-def decide(
-    store: PolicyStore,
-    guard: Guard,
-    now: datetime,
-    correction_id: str,
-    accept: bool,
-    reason: str | None,
-) -> dict[str, Any]:
+def decide(work: Work, correction_id: str, accept: bool, reason: str | None) -> dict[str, Any]:
     """The correction decided, with the codes of policies newly pushed to the subject
     (``pushed``)."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
     found = store.load_correction(correction_id) if isinstance(correction_id, str) else None
     if found is None:
@@ -130,5 +117,6 @@ def decide(
     return {**view(decided), "pushed": pushed}
 
 
-def mine(store: PolicyStore, subjects: list[str]) -> list[dict[str, Any]]:
-    return [view(c) for c in store.corrections_of(subjects, 100)]
+def mine(work: Work) -> list[dict[str, Any]]:
+    """The corrections of the subjects the caller is (or acts for)."""
+    return [view(c) for c in work.store.corrections_of(work.guard.mine(), 100)]

@@ -16,16 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from services.common.access import Guard
 from services.common.codec import to_wire
 from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput
 from services.common.text import text
 from services.policy import provenance
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 TYPES = ("money", "integer", "number", "boolean", "text", "texts", "date")
 MAX_MAGNITUDE = 2**53
@@ -212,16 +212,15 @@ def value_problem(kind: FactKind, value: Any) -> str | None:
     return None
 
 
-def list_kinds(store: PolicyStore, guard: Guard) -> list[dict[str, Any]]:
-    guard.done()
-    stored = [_from_document(d) for d in store.fact_kinds(1000)]
+def list_kinds(work: Work) -> list[dict[str, Any]]:
+    work.guard.done()
+    stored = [_from_document(d) for d in work.store.fact_kinds(1000)]
     return [k.view() for k in [*BUILT_IN.values(), *stored]]
 
 
-def declare(
-    store: PolicyStore, guard: Guard, now: datetime, body: Mapping[str, Any]
-) -> dict[str, Any]:
+def declare(work: Work, body: Mapping[str, Any]) -> dict[str, Any]:
     """A feed fact declared by staff for their unit; each name once (409 when taken)."""
+    store, guard, now = work.store, work.guard, work.now
     guard.done()
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):

@@ -8,8 +8,6 @@ exist or lies outside the feed's area) and the other lines apply."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from services.common.access import Guard
@@ -17,22 +15,7 @@ from services.common.codec import parse_time
 from services.common.document import Document
 from services.common.errors import DomainError, NotFound
 from services.policy import access, fact_kinds, facts, provenance, rematch, subjects
-from services.policy.store import PolicyStore
-
-Lookup = Callable[[str], dict[str, Any] | None]  # identity's brief of a subject, or None
-
-
-def lookup_in(identity: Any) -> Lookup:
-    """identity's brief of a subject, asked over RPC (None: identity knows no such subject)."""
-
-    def brief_of(subject: str) -> dict[str, Any] | None:
-        try:
-            brief: dict[str, Any] = identity.subject_brief(subject_id=subject)
-        except NotFound:
-            return None
-        return brief
-
-    return brief_of
+from services.policy.work import Work
 
 
 def source_of(guard: Guard) -> str:
@@ -40,13 +23,14 @@ def source_of(guard: Guard) -> str:
     return f"partner:{actor.client_id}" if actor.client_id else f"staff:{actor.account_id}"
 
 
-def known_subject(store: PolicyStore, now: datetime, subject: str, lookup: Lookup) -> Document:
+def known_subject(work: Work, subject: str) -> Document:
     """The subject's facts document, once identity has registered the subject (learnt now if
     its registration has not reached this service yet)."""
+    store, now = work.store, work.now
     document = store.load_facts(subject)
     if document is not None and document.get("kind"):
         return document
-    brief = lookup(subject)
+    brief = work.lookup(subject)
     if brief is None:
         raise NotFound("no such subject", field="subject")
     subjects.learn_profile(
@@ -57,19 +41,12 @@ def known_subject(store: PolicyStore, now: datetime, subject: str, lookup: Looku
     return found
 
 
-def put_facts(
-    store: PolicyStore,
-    guard: Guard,
-    now: datetime,
-    subject: Any,
-    values: Any,
-    valid_until: str | None,
-    lookup: Lookup,
-) -> dict[str, Any]:
+def put_facts(work: Work, subject: Any, values: Any, valid_until: str | None) -> dict[str, Any]:
+    store, guard, now = work.store, work.guard, work.now
     subject = facts.validate_subject(subject)
     values = facts.validate_values(values)
     until = parse_time(valid_until, "valid_until") if valid_until else None
-    document = known_subject(store, now, subject, lookup)
+    document = known_subject(work, subject)
     guard.require(access.subject(document), "no such subject", field="subject")
     source = source_of(guard)
     provenance.require_writable(values, source)
@@ -84,16 +61,15 @@ def put_facts(
     }
 
 
-def bulk_facts(
-    store: PolicyStore, guard: Guard, now: datetime, batch_id: str, ndjson: str, lookup: Lookup
-) -> dict[str, Any]:
+def bulk_facts(work: Work, batch_id: str, ndjson: str) -> dict[str, Any]:
+    store, guard, now = work.store, work.guard, work.now
     guard.done()  # every line is checked below
     source = source_of(guard)
     earlier = facts.claim_batch(store, now, source, batch_id)
     if earlier is not None:
         return {**earlier, "repeated": True}
     try:
-        report = _apply_bulk(store, guard, now, source, batch_id, ndjson, lookup)
+        report = _apply_bulk(work, source, batch_id, ndjson)
     except Exception:
         facts.release_batch(store, source, batch_id)  # never left in progress
         raise
@@ -101,20 +77,13 @@ def bulk_facts(
     return {**report, "repeated": False}
 
 
-def _apply_bulk(
-    store: PolicyStore,
-    guard: Guard,
-    now: datetime,
-    source: str,
-    batch_id: str,
-    ndjson: str,
-    lookup: Lookup,
-) -> dict[str, Any]:
+def _apply_bulk(work: Work, source: str, batch_id: str, ndjson: str) -> dict[str, Any]:
+    store, guard, now = work.store, work.guard, work.now
     good, bad = facts.parse_bulk(ndjson)
     applied = 0
     for line, subject, values, until in good:
         try:
-            document = known_subject(store, now, subject, lookup)
+            document = known_subject(work, subject)
             if not guard.allows(access.subject(document)):
                 raise NotFound("no such subject", field="subject")
             provenance.require_writable(values, source)

@@ -22,6 +22,7 @@ from services.common.codec import to_wire
 from services.common.document import Document
 from services.policy import periods
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 PUSHED_MODES = ("push", "confirm", "auto")
 SETTLED = ("paid", "disbursing", "offered", "confirmed", "declined", "failed")
@@ -94,8 +95,9 @@ def _deliver(store: PolicyStore, now: datetime, message: Document) -> bool:
     return store.deliver_message(message, now, pushed)
 
 
-def messages_for(store: PolicyStore, subjects: list[str], limit: int = 50) -> list[dict[str, Any]]:
-    found = store.messages_for(subjects, limit)
+def messages_for(work: Work, limit: int = 50) -> list[dict[str, Any]]:
+    """The inbox of the subjects the caller is (or acts for)."""
+    found = work.store.messages_for(work.guard.mine(), limit)
     hidden = ("_id", "request_id", "notify")  # (fields of messages kept before the outbox)
     return [to_wire({"id": m["_id"], **{k: m[k] for k in m if k not in hidden}}) for m in found]
 

@@ -6,33 +6,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.common.access import Guard
 from services.common.codec import city_day
 from services.common.document import Document
 from services.common.errors import NotFound
 from services.policy import access, catalogue, facts, matching
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 
-def subject_for(store: PolicyStore, guard: Guard, subject: Any) -> Document:
+def subject_for(work: Work, subject: Any) -> Document:
     """A subject's facts document, if the operation's rule allows it (404 as if absent)."""
-    document = store.load_facts(subject) if isinstance(subject, str) else None
+    document = work.store.load_facts(subject) if isinstance(subject, str) else None
     if document is None:
         raise NotFound("no such subject")
-    guard.require(access.subject(document), "no such subject")
+    work.guard.require(access.subject(document), "no such subject")
     return document
 
 
-def facts_of(store: PolicyStore, guard: Guard, now: datetime, subject: Any) -> dict[str, Any]:
+def facts_of(work: Work, subject: Any) -> dict[str, Any]:
     """A subject's facts, each with its source and whether it is in force."""
-    return facts.view(subject_for(store, guard, subject), now)
+    return facts.view(subject_for(work, subject), work.now)
 
 
-def of_subject(
-    store: PolicyStore, guard: Guard, now: datetime, subject: Any
-) -> list[dict[str, Any]]:
+def of_subject(work: Work, subject: Any) -> list[dict[str, Any]]:
     """A subject's matches, if the operation's rule allows it (404 as if absent)."""
-    return of_document(store, now, subject_for(store, guard, subject))
+    return of_document(work.store, work.now, subject_for(work, subject))
+
+
+def mine(work: Work) -> list[dict[str, Any]]:
+    """The matches of the subjects the caller is (or acts for)."""
+    return of_subjects(work.store, work.now, work.guard.mine())
 
 
 def of_document(

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from services.common import outbox
-from services.common.access import Guard
 from services.common.document import Document
 from services.policy import access, policies
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 SUBJECT_ACTS = ("apply", "push")  # modes where receiving needs the subject to act
 APART = ("unfunded", "declined", "expired")  # eligible, reached, and still not receiving
@@ -67,14 +67,15 @@ def flag(
     return store.claim_committing(key, now, event)
 
 
-def unreceived(store: PolicyStore, guard: Guard, policy_id: str) -> dict[str, Any]:
-    return _listed(store, guard, policy_id)[1]
+def unreceived(work: Work, policy_id: str) -> dict[str, Any]:
+    return _listed(work, policy_id)[1]
 
 
-def _listed(store: PolicyStore, guard: Guard, policy_id: str) -> tuple[Document, dict[str, Any]]:
+def _listed(work: Work, policy_id: str) -> tuple[Document, dict[str, Any]]:
     """The policy's eligible subjects the caller may see who receive nothing (``state``
     ``unreceived``: no payout of it in any period) or whose payout went unfunded, was
     declined or expired (each its own ``state``, counted apart)."""
+    store, guard = work.store, work.guard
     policy = policies.get(store, policy_id)
     guard.see(access.policy(policy), "no such policy")
     states: dict[str, set[str]] = {}
@@ -107,13 +108,13 @@ def _listed(store: PolicyStore, guard: Guard, policy_id: str) -> tuple[Document,
     return policy, answer
 
 
-def open_tasks(store: PolicyStore, guard: Guard, now: datetime, policy_id: str) -> dict[str, Any]:
+def open_tasks(work: Work, policy_id: str) -> dict[str, Any]:
     """The same tasks for subjects found before this ran by itself (a backfill): one per
     unreceived subject, never a second."""
-    policy, listed = _listed(store, guard, policy_id)
+    policy, listed = _listed(work, policy_id)
     found = [i for i in listed["items"] if i["state"] == "unreceived"]
     requested = sum(
-        flag(store, now, policy, i["subject"], i["org_path"], i["amount"]) for i in found
+        flag(work.store, work.now, policy, i["subject"], i["org_path"], i["amount"]) for i in found
     )
     return {
         "policy": policy["_id"],

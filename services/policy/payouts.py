@@ -34,20 +34,20 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.common import outbox, proxy_acts
-from services.common.access import Guard
 from services.common.codec import CITY_TIME, to_wire
 from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.policy import access, facts, inbox, matching, payment, periods, policies
 from services.policy.amounts import chosen_row
 from services.policy.store import PolicyStore
+from services.policy.work import Clock, Disburse, Work
 
 MAX_ATTEMPTS = 5
 # Payouts a run funds as one block and inserts at once (an environment setting so that a
@@ -59,9 +59,6 @@ OFFER_DAYS = int(os.environ.get("PAYOUT_OFFER_DAYS", "30"))
 # A payout left ``reserving`` this long is taken to be a stopped runner's (an environment
 # setting so that tests of a killed runner need not wait a minute).
 TAKEOVER_AFTER = timedelta(seconds=float(os.environ.get("PAYOUT_TAKEOVER_SECONDS", "60")))
-# disburse(payout) → ("paid", payment id) | ("failed", reason)
-Disburse = Callable[[Document], tuple[str, str]]
-Clock = Callable[[], datetime]
 
 
 def view(payout: Document) -> dict[str, Any]:
@@ -119,18 +116,12 @@ def _eligible(
     return sorted(found, key=lambda pair: str(pair[0]["_id"]))
 
 
-def run(
-    store: PolicyStore,
-    guard: Guard,
-    now: datetime,
-    policy_id: str,
-    period: str,
-    disburse: Disburse,
-    clock: Clock | None = None,
-) -> dict[str, Any]:
-    """Pay ``policy_id`` for ``period`` (the module's docstring says how). ``clock`` reads the
-    time as the run goes, to keep its lease (the service's clock; by default ``now``)."""
-    current = policies.get_guarded(store, guard, policy_id)
+def run(work: Work, policy_id: str, period: str) -> dict[str, Any]:
+    """Pay ``policy_id`` for ``period`` through ``work.disburse`` (the module's docstring
+    says how). ``work.clock`` reads the time as the run goes, to keep its lease (the
+    service's clock); every payout's moment is ``work.now``."""
+    store, now, disburse = work.store, work.now, work.disburse
+    current = policies.get_guarded(work, policy_id)
     if current["status"] != "published":
         raise Conflict("only a published policy pays", state=current["status"])
     if current["mode"] not in ("confirm", "auto"):
@@ -165,7 +156,7 @@ def run(
         raise Conflict(
             "a payout run of this policy is in progress", state="running", code="run_in_progress"
         )
-    lease = Lease(store, policy["code"], holder, clock or (lambda: now))
+    lease = Lease(store, policy["code"], holder, work.clock)
     blocks: list[str] = []  # the blocks this run reserved, the last one perhaps unsettled
     try:
         if taken["left"] is not None and taken["left"].get("block"):
@@ -557,16 +548,10 @@ def _fail(
     )
 
 
-def respond(
-    store: PolicyStore,
-    guard: Guard,
-    now: datetime,
-    payout_id: str,
-    accept: bool,
-    disburse: Disburse,
-) -> dict[str, Any]:
+def respond(work: Work, payout_id: str, accept: bool) -> dict[str, Any]:
     """The subject, an operator of it, or a proxy holding ``confirm_payouts`` confirms or
-    declines an offered payout (一键确认)."""
+    declines an offered payout (一键确认); a confirmed one is paid through ``work.disburse``."""
+    store, guard, now = work.store, work.guard, work.now
     payout = store.load_payout(payout_id) if isinstance(payout_id, str) else None
     if payout is None:
         raise NotFound("no such payout")
@@ -605,11 +590,12 @@ def respond(
     moved = _move(store, payout, "disbursing", now, events=acts, confirmed_at=now)
     if moved is None:
         raise Conflict("this payout changed at the same time; reload")
-    return view(pay(store, now, moved, disburse))
+    return view(pay(store, now, moved, work.disburse))
 
 
-def mine(store: PolicyStore, subjects: list[str]) -> list[dict[str, Any]]:
-    return [view(p) for p in store.payouts_of_subjects(subjects, 100)]
+def mine(work: Work) -> list[dict[str, Any]]:
+    """The payouts of the subjects the caller is (or acts for)."""
+    return [view(p) for p in work.store.payouts_of_subjects(work.guard.mine(), 100)]
 
 
 STATES: tuple[str, ...] = (
@@ -626,9 +612,9 @@ STATES: tuple[str, ...] = (
 
 
 def of_policy(
-    store: PolicyStore,
-    guard: Guard,
+    work: Work,
     policy_id: str,
+    *,
     status: str | None,
     period: str | None,
     limit: int,
@@ -638,6 +624,7 @@ def of_policy(
     and their sources, the checks and the amount row used) for staff of each subject's area;
     the policy's department sees every payout, those outside its own area without the
     subject or the decision record."""
+    store, guard = work.store, work.guard
     policy = policies.get(store, policy_id)
     guard.see(access.policy(policy), "no such policy")
     if status is not None and status not in STATES:
@@ -663,9 +650,10 @@ def _counted(payout: Document) -> dict[str, Any]:
     return to_wire({"id": payout["_id"], **{k: payout.get(k) for k in shown}, "subject": None})
 
 
-def ledger(store: PolicyStore, guard: Guard, policy_id: str) -> dict[str, Any]:
+def ledger(work: Work, policy_id: str) -> dict[str, Any]:
     """Totals by state and by org unit; they reconcile with the payouts and the budget chain."""
-    policy = policies.get_guarded(store, guard, policy_id)
+    store = work.store
+    policy = policies.get_guarded(work, policy_id)
     by_state: dict[str, dict[str, int]] = {}
     by_unit: dict[str, dict[str, int]] = {}
     reserved = 0
@@ -721,11 +709,12 @@ def settle(store: PolicyStore, now: datetime, news: dict[str, Any]) -> dict[str,
     raise Conflict("this payout changed at the same time; try again")
 
 
-def settle_callback(store: PolicyStore, now: datetime, body: str, signature: str) -> dict[str, Any]:
+def settle_callback(work: Work, body: str, signature: str) -> dict[str, Any]:
     """The payment partner's signed callback, forwarded as received by the gateway (the
     secret stays here, with the service that signs the requests)."""
+    now = work.now
     news = payment.callback(payment.secret(), signature, body.encode(), int(now.timestamp()))
-    return settle(store, now, news)
+    return settle(work.store, now, news)
 
 
 def sweep(store: PolicyStore, now: datetime, disburse: Disburse) -> None:

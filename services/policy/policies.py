@@ -13,7 +13,6 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.common.access import Guard
 from services.common.codec import CITY_TIME, fen, to_wire
 from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -22,6 +21,7 @@ from services.policy import access, catalogue, fact_kinds
 from services.policy.amounts import validate_amount
 from services.policy.rules import facts_read, validate_condition, validate_parameters
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 MODES = ("apply", "push", "confirm", "auto")
 PERIODS = ("once", "monthly", "quarterly", "yearly")
@@ -120,12 +120,11 @@ def view(policy: Document) -> dict[str, Any]:
     return result
 
 
-def create_policy(
-    store: PolicyStore, guard: Guard, now: datetime, body: dict[str, Any]
-) -> dict[str, Any]:
+def create_policy(work: Work, body: dict[str, Any]) -> dict[str, Any]:
     """A draft owned by the author's unit. A policy code belongs to the unit that first used
     it: another unit cannot publish under it (and so retire that unit's policy); the owner or
     a unit above it adds versions."""
+    store, guard, now = work.store, work.guard, work.now
     actor = guard.actor
     definition = validate_definition(body)
     owner = _code_owner(store, definition["code"], actor.org_path, now)
@@ -177,21 +176,20 @@ def _code_owner(store: PolicyStore, code: str, unit: str | None, now: datetime) 
     return claimed
 
 
-def get_guarded(store: PolicyStore, guard: Guard, policy_id: str) -> Document:
+def get_guarded(work: Work, policy_id: str) -> Document:
     """The policy, if the operation's rule allows it: a draft exists only for its owner."""
-    policy = get(store, policy_id)
-    guard.require(access.policy(policy), "no such policy")
+    policy = get(work.store, policy_id)
+    work.guard.require(access.policy(policy), "no such policy")
     return policy
 
 
-def get_policy(store: PolicyStore, guard: Guard, policy_id: str) -> dict[str, Any]:
-    return view(get_guarded(store, guard, policy_id))
+def get_policy(work: Work, policy_id: str) -> dict[str, Any]:
+    return view(get_guarded(work, policy_id))
 
 
-def edit_policy(
-    store: PolicyStore, guard: Guard, now: datetime, policy_id: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    policy = get_guarded(store, guard, policy_id)
+def edit_policy(work: Work, policy_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    store, now = work.store, work.now
+    policy = get_guarded(work, policy_id)
     if policy["status"] != "draft":
         raise Conflict("only a draft is edited; create a new version", state=policy["status"])
     definition = validate_definition({**body, "code": policy["code"]})
@@ -201,12 +199,11 @@ def edit_policy(
     return view(edited)
 
 
-def change_status(
-    store: PolicyStore, guard: Guard, now: datetime, policy_id: str, action: str
-) -> Document:
+def change_status(work: Work, policy_id: str, action: str) -> Document:
     if action not in TRANSITIONS:
         raise InvalidInput(f"one of {', '.join(TRANSITIONS)}", field="action")
-    policy = get_guarded(store, guard, policy_id)
+    store, now = work.store, work.now
+    policy = get_guarded(work, policy_id)
     allowed, to = TRANSITIONS[action]
     if policy["status"] not in allowed:
         raise Conflict(f"a {policy['status']} policy cannot {action}", state=policy["status"])
@@ -224,8 +221,8 @@ def change_status(
     return moved
 
 
-def list_policies(store: PolicyStore, guard: Guard, status: str | None) -> list[dict[str, Any]]:
-    return [view(p) for p in guard.filter(store.policies(status), access.policy)]
+def list_policies(work: Work, status: str | None) -> list[dict[str, Any]]:
+    return [view(p) for p in work.guard.filter(work.store.policies(status), access.policy)]
 
 
 def in_force(policy: Document, on: date) -> bool:

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from services.common.access import Guard
 from services.common.codec import city_day
 from services.common.document import Document
 from services.policy import catalogue, columnar, facts, inbox, matching, outreach, policies
 from services.policy.store import PolicyStore
+from services.policy.work import Work
 
 SAMPLE = 20
 SMALLEST_GROUP = 10  # of subjects outside the caller's area, told only as a group this size
@@ -114,24 +114,20 @@ def match_policy(store: PolicyStore, now: datetime, policy: Document) -> dict[st
     return counts
 
 
-def change_status(
-    store: PolicyStore, guard: Guard, now: datetime, policy_id: str, action: str
-) -> dict[str, Any]:
+def change_status(work: Work, policy_id: str, action: str) -> dict[str, Any]:
     """A policy's status changed (:func:`policies.change_status`); published or resumed, it
     is matched against every subject of its kind at once (``matched``: the counts)."""
-    policy = policies.change_status(store, guard, now, policy_id, action)
+    policy = policies.change_status(work, policy_id, action)
     result = policies.view(policy)
     if action in ("publish", "resume"):
-        result["matched"] = match_policy(store, now, policy)
+        result["matched"] = match_policy(work.store, work.now, policy)
     return result
 
 
-def simulate_draft(
-    store: PolicyStore, guard: Guard, now: datetime, policy_id: str
-) -> dict[str, Any]:
+def simulate_draft(work: Work, policy_id: str) -> dict[str, Any]:
     """:func:`simulate` of a policy the caller may read, telling only what is in its reach."""
-    policy = policies.get_guarded(store, guard, policy_id)
-    return simulate(store, now, policy, guard.within_reach)
+    policy = policies.get_guarded(work, policy_id)
+    return simulate(work.store, work.now, policy, work.guard.within_reach)
 
 
 def simulate(

@@ -36,6 +36,7 @@ from services.policy import (
     subjects,
 )
 from services.policy.store import INDEXES, PolicyStore
+from services.policy.work import PolicyWork
 
 expected = DOMAIN_ERRORS
 
@@ -45,6 +46,7 @@ class PolicyService:
 
     store: PolicyStore = MongoDatabase("policy", INDEXES, store=PolicyStore)
     call = CallContext(access.TABLE, links=links_from_identity)
+    work = PolicyWork(identity="identity", disburse=payment.to_partner, clock=utcnow)
     metrics = ServiceMetrics(extra=lambda database: payouts.gauges(PolicyStore(database)))
     identity = SealedRpcProxy("identity")
     dispatch = SignedEventDispatcher()
@@ -57,35 +59,25 @@ class PolicyService:
     @rpc(expected_exceptions=expected)
     def payment_callback(self, body: str, signature: str) -> dict[str, Any]:
         """The payment partner's signed callback, forwarded as received by the gateway."""
-        return payouts.settle_callback(self.store, utcnow(), body, signature)
+        return payouts.settle_callback(self.work, body, signature)
 
     # payouts (免申即享)
 
     @rpc(expected_exceptions=expected)
     def run_payouts(self, policy_id: str, period: str) -> dict[str, Any]:
-        return payouts.run(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            policy_id,
-            period,
-            payment.to_partner,
-            clock=utcnow,
-        )
+        return payouts.run(self.work, policy_id, period)
 
     @rpc(expected_exceptions=expected)
     def policy_ledger(self, policy_id: str) -> dict[str, Any]:
-        return payouts.ledger(self.store, self.call.guard, policy_id)
+        return payouts.ledger(self.work, policy_id)
 
     @rpc(expected_exceptions=expected)
     def my_payouts(self) -> list[dict[str, Any]]:
-        return payouts.mine(self.store, self.call.guard.mine())
+        return payouts.mine(self.work)
 
     @rpc(expected_exceptions=expected)
     def respond_to_payout(self, payout_id: str, accept: bool) -> dict[str, Any]:
-        return payouts.respond(
-            self.store, self.call.guard, utcnow(), payout_id, bool(accept), payment.to_partner
-        )
+        return payouts.respond(self.work, payout_id, bool(accept))
 
     @event_handler("policy", "payout_released")
     @once_per_event
@@ -94,7 +86,7 @@ class PolicyService:
 
     @timer(interval=60)
     def retry_failed_payouts(self) -> None:
-        payouts.sweep(self.store, utcnow(), payment.to_partner)
+        payouts.sweep(self.work.store, self.work.now, self.work.disburse)
 
     @timer(interval=outbox.RELAY_SECONDS)
     def relay_events(self) -> None:
@@ -110,7 +102,7 @@ class PolicyService:
     @timer(interval=30)
     def sync_subjects(self) -> None:
         """Subjects registered before this service listened (or while it was down)."""
-        subjects.sync(self.store, utcnow(), subjects.listing_of(self.identity))
+        subjects.sync(self.work)
 
     @event_handler("certs", "cert_issued")
     @once_per_event
@@ -156,27 +148,27 @@ class PolicyService:
 
     @rpc(expected_exceptions=expected)
     def create_policy(self, policy: dict[str, Any]) -> dict[str, Any]:
-        return policies.create_policy(self.store, self.call.guard, utcnow(), policy)
+        return policies.create_policy(self.work, policy)
 
     @rpc(expected_exceptions=expected)
     def edit_policy(self, policy_id: str, policy: dict[str, Any]) -> dict[str, Any]:
-        return policies.edit_policy(self.store, self.call.guard, utcnow(), policy_id, policy)
+        return policies.edit_policy(self.work, policy_id, policy)
 
     @rpc(expected_exceptions=expected)
     def get_policy(self, policy_id: str) -> dict[str, Any]:
-        return policies.get_policy(self.store, self.call.guard, policy_id)
+        return policies.get_policy(self.work, policy_id)
 
     @rpc(expected_exceptions=expected)
     def list_policies(self, status: str | None = None) -> list[dict[str, Any]]:
-        return policies.list_policies(self.store, self.call.guard, status)
+        return policies.list_policies(self.work, status)
 
     @rpc(expected_exceptions=expected)
     def change_policy_status(self, policy_id: str, action: str) -> dict[str, Any]:
-        return rematch.change_status(self.store, self.call.guard, utcnow(), policy_id, action)
+        return rematch.change_status(self.work, policy_id, action)
 
     @rpc(expected_exceptions=expected)
     def simulate_policy(self, policy_id: str) -> dict[str, Any]:
-        return rematch.simulate_draft(self.store, self.call.guard, utcnow(), policy_id)
+        return rematch.simulate_draft(self.work, policy_id)
 
     # facts
 
@@ -184,39 +176,29 @@ class PolicyService:
     def put_facts(
         self, subject: str, values: dict[str, Any], valid_until: str | None = None
     ) -> dict[str, Any]:
-        return feeds.put_facts(
-            self.store,
-            self.call.guard,
-            utcnow(),
-            subject,
-            values,
-            valid_until,
-            feeds.lookup_in(self.identity),
-        )
+        return feeds.put_facts(self.work, subject, values, valid_until)
 
     @rpc(expected_exceptions=expected)
     def bulk_facts(self, batch_id: str, ndjson: str) -> dict[str, Any]:
-        return feeds.bulk_facts(
-            self.store, self.call.guard, utcnow(), batch_id, ndjson, feeds.lookup_in(self.identity)
-        )
+        return feeds.bulk_facts(self.work, batch_id, ndjson)
 
     @rpc(expected_exceptions=expected)
     def subject_facts(self, subject: str) -> dict[str, Any]:
-        return matches.facts_of(self.store, self.call.guard, utcnow(), subject)
+        return matches.facts_of(self.work, subject)
 
     # matches and the inbox
 
     @rpc(expected_exceptions=expected)
     def my_matches(self) -> list[dict[str, Any]]:
-        return matches.of_subjects(self.store, utcnow(), self.call.guard.mine())
+        return matches.mine(self.work)
 
     @rpc(expected_exceptions=expected)
     def subject_matches(self, subject: str) -> list[dict[str, Any]]:
-        return matches.of_subject(self.store, self.call.guard, utcnow(), subject)
+        return matches.of_subject(self.work, subject)
 
     @rpc(expected_exceptions=expected)
     def my_inbox(self) -> list[dict[str, Any]]:
-        return inbox.messages_for(self.store, self.call.guard.mine())
+        return inbox.messages_for(self.work)
 
     # fact correction (自主校正) and eligible-but-not-receiving (应享未享)
 
@@ -224,21 +206,17 @@ class PolicyService:
     def dispute_fact(
         self, fact: str, proposed: Any, evidence: str, subject: str | None = None
     ) -> dict[str, Any]:
-        return corrections.dispute(
-            self.store, self.call.guard, utcnow(), subject, fact, proposed, evidence
-        )
+        return corrections.dispute(self.work, subject, fact, proposed, evidence)
 
     @rpc(expected_exceptions=expected)
     def my_fact_corrections(self) -> list[dict[str, Any]]:
-        return corrections.mine(self.store, self.call.guard.mine())
+        return corrections.mine(self.work)
 
     @rpc(expected_exceptions=expected)
     def decide_fact_correction(
         self, correction_id: str, accept: bool, reason: str | None = None
     ) -> dict[str, Any]:
-        return corrections.decide(
-            self.store, self.call.guard, utcnow(), correction_id, bool(accept), reason
-        )
+        return corrections.decide(self.work, correction_id, bool(accept), reason)
 
     @rpc(expected_exceptions=expected)
     def policy_payouts(
@@ -250,23 +228,23 @@ class PolicyService:
         offset: int = 0,
     ) -> dict[str, Any]:
         return payouts.of_policy(
-            self.store, self.call.guard, policy_id, status, period, limit, offset
+            self.work, policy_id, status=status, period=period, limit=limit, offset=offset
         )
 
     @rpc(expected_exceptions=expected)
     def unreceived(self, policy_id: str) -> dict[str, Any]:
-        return outreach.unreceived(self.store, self.call.guard, policy_id)
+        return outreach.unreceived(self.work, policy_id)
 
     @rpc(expected_exceptions=expected)
     def open_unreceived_tasks(self, policy_id: str) -> dict[str, Any]:
-        return outreach.open_tasks(self.store, self.call.guard, utcnow(), policy_id)
+        return outreach.open_tasks(self.work, policy_id)
 
     # the catalogue of fact kinds
 
     @rpc(expected_exceptions=expected)
     def list_fact_kinds(self) -> list[dict[str, Any]]:
-        return fact_kinds.list_kinds(self.store, self.call.guard)
+        return fact_kinds.list_kinds(self.work)
 
     @rpc(expected_exceptions=expected)
     def declare_fact_kind(self, kind: dict[str, Any]) -> dict[str, Any]:
-        return fact_kinds.declare(self.store, self.call.guard, utcnow(), kind)
+        return fact_kinds.declare(self.work, kind)

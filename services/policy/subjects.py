@@ -6,7 +6,6 @@ the published policies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +13,8 @@ from services.common.document import Document
 from services.common.errors import Conflict
 from services.policy import catalogue, certfacts, facts, rematch
 from services.policy.store import PolicyStore
+from services.policy.work import Profile, ProfilesAfter, Work
 
-Profile = dict[str, Any]
-ProfilesAfter = Callable[[str, int], list[Profile]]  # identity's listing: (after, limit)
 PAGE = 500
 
 
@@ -35,21 +33,12 @@ def learn_profile(store: PolicyStore, now: datetime, profile: Profile) -> None:
     rematch.rematch_subject(store, now, profile["subject"], changed or None, document)
 
 
-def listing_of(identity: Any) -> ProfilesAfter:
-    """identity's listing of subjects, asked over RPC."""
-
-    def profiles_after(subject: str, limit: int) -> list[Profile]:
-        return list(identity.subject_profiles(after=subject, limit=limit))
-
-    return profiles_after
-
-
-def sync(store: PolicyStore, now: datetime, profiles_after: ProfilesAfter) -> None:
+def sync(work: Work) -> None:
     """What a timer does now and then: the catalogue rebuilt (healing a rebuild that raced
     another status change), then the subjects registered before this service listened (or
-    while it was down) caught up."""
-    catalogue.rebuild(store)
-    catch_up(store, now, profiles_after)
+    while it was down) caught up (identity's listing, ``work.profiles_after``)."""
+    catalogue.rebuild(work.store)
+    catch_up(work.store, work.now, work.profiles_after)
 
 
 def catch_up(store: PolicyStore, now: datetime, profiles_after: ProfilesAfter) -> None:

@@ -19,13 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from nameko.extensions import DependencyProvider
-
 from services.common.access import Guard
 from services.common.codec import utcnow
-from services.common.context import CallContext
 from services.common.errors import NotFound
-from services.common.mongo import MongoDatabase
+from services.common.work import WorkProvider
 from services.tasks import calendar
 from services.tasks.calendar import WorkCalendar
 from services.tasks.store import TaskStore
@@ -91,15 +88,7 @@ def _loaded(store: TaskStore, now: datetime) -> Callable[[], WorkCalendar]:
     return functools.cache(functools.partial(calendar.load, store, now))
 
 
-def _declared(container: Any, kind: type[P]) -> P:
-    """The service's own dependency of ``kind`` (one of each is declared)."""
-    for dependency in container.dependencies:
-        if isinstance(dependency, kind):
-            return dependency
-    raise LookupError(f"{container.service_name} declares no {kind.__name__}")
-
-
-class TaskWork(DependencyProvider):  # type: ignore[misc]
+class TaskWork(WorkProvider):
     """Hands each worker one :class:`Work` over the service's store, call context and
     ``identity`` proxy (the attribute ``identity`` names): no second database client, no
     second guard (the one the gate checks was asked)."""
@@ -107,26 +96,16 @@ class TaskWork(DependencyProvider):  # type: ignore[misc]
     def __init__(self, identity: str = "identity") -> None:
         self.identity = identity
 
-    def setup(self) -> None:
-        self.stores = _declared(self.container, MongoDatabase)
-        self.calls = _declared(self.container, CallContext)
-
     def get_dependency(self, worker_ctx: Any) -> Work:
-        store = cast(TaskStore, self.stores.get_dependency(worker_ctx))
+        store = cast(TaskStore, self.store_of(worker_ctx))
         now = utcnow()
         return Work(
             store=store,
             now=now,
-            guard_of=functools.partial(self._guard, worker_ctx),
+            guard_of=self.guard_of(worker_ctx),
             calendar_of=_loaded(store, now),
             unit_exists=functools.partial(self._unit_exists, worker_ctx),
         )
-
-    def _guard(self, worker_ctx: Any) -> Guard:
-        guard = self.calls.guard_of(worker_ctx)
-        if guard is None:
-            raise LookupError("only an RPC has an access guard")
-        return guard
 
     def _unit_exists(self, worker_ctx: Any, path: str) -> bool:
         """Does identity know the org unit ``path``?"""

@@ -28,6 +28,7 @@ from services.policy import access, payouts, policies
 from services.policy.store import PolicyStore
 from tests.bus import as_actor, gateway_proxy
 from tests.conftest import nameko_process
+from tests.unit.policy.working import work
 
 # 600 in `make test`; the acceptance run uses PAYOUT_FAULT_SUBJECTS=20000 (about ten
 # minutes on FerretDB, see the policy issue's note).
@@ -172,7 +173,7 @@ def assert_exactly_once(db: Database[Document], policy: Document, report: dict[s
     last = max(chain.values(), key=lambda e: str(e["_id"]))
     assert last["total"] == policy["budget"]
     guard = as_actor(access.TABLE, "policy_ledger", STAFF)
-    ledger = payouts.ledger(PolicyStore(db), guard, policy["_id"])
+    ledger = payouts.ledger(work(PolicyStore(db), guard, datetime.now(UTC)), policy["_id"])
     assert ledger["reconciled"] is True
     assert ledger["reserved_in_budget"] == policy["budget"]  # to the fen
     assert ledger["by_state"]["offered"]["amount"] == policy["budget"]

@@ -9,6 +9,7 @@ from services.common.actor import Actor
 from services.policy import access, policies
 from services.policy.store import PolicyStore
 from tests.bus import as_actor
+from tests.unit.policy.working import work
 
 
 def version(n: int, status: str, published: datetime | None) -> dict[str, Any]:
@@ -62,9 +63,8 @@ def test_resuming_a_version_keeps_the_day_it_was_published(scratch_db: Any) -> N
     admin = Actor(account_id="acc_admin", roles=("admin",), org_path=None)
     for action, at in (("suspend", 5), ("resume", 8)):
         guard = as_actor(access.TABLE, "change_policy_status", admin)
-        policies.change_status(
-            PolicyStore(scratch_db), guard, datetime(2026, 4, at, tzinfo=UTC), "pol_v2", action
-        )
+        moment = datetime(2026, 4, at, tzinfo=UTC)
+        policies.change_status(work(PolicyStore(scratch_db), guard, moment), "pol_v2", action)
     stored = scratch_db.policies.find_one({"_id": "pol_v2"})
     assert stored["status"] == "published"
     assert stored["published_at"].replace(tzinfo=UTC) == published

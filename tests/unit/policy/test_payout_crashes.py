@@ -31,6 +31,7 @@ from tests.unit.policy.test_payouts import (
     states,
     subject,
 )
+from tests.unit.policy.working import work
 
 LATER = NOW + payouts.TAKEOVER_AFTER + timedelta(seconds=1)
 
@@ -536,7 +537,7 @@ def test_a_run_that_renewed_its_lease_a_moment_ago_is_not_taken_over(
         return "paid", f"pay_{payout['_id']}"
 
     guard = acting_as(access.TABLE, "run_payouts", STAFF)
-    payouts.run(store, guard, NOW, policy["_id"], "once", slow, clock=lambda: clock[0])
+    payouts.run(work(store, guard, NOW, slow, clock=lambda: clock[0]), policy["_id"], "once")
     assert seen == [None]  # a live run is not taken over
     assert states(store, policy) == {"p_s0": "paid", "p_s1": "paid", "p_s2": "paid"}
 

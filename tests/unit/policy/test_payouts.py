@@ -18,6 +18,7 @@ from services.common.document import Document
 from services.common.errors import Conflict, InvalidInput
 from services.policy import access, facts, payouts, policies
 from tests.unit.policy.memory_store import MemoryPolicyStore
+from tests.unit.policy.working import work
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=CITY_TIME)
 STAFF = Actor(account_id="acc_clerk", roles=("staff",), org_path="C/HP")
@@ -103,7 +104,9 @@ def run(
     period: str = "once",
     at: datetime = NOW,
 ) -> dict[str, Any]:
-    return payouts.run(store, guard("run_payouts"), at, policy["_id"], period, partner or Partner())
+    return payouts.run(
+        work(store, guard("run_payouts"), at, partner or Partner()), policy["_id"], period
+    )
 
 
 def states(store: MemoryPolicyStore, policy: Document) -> dict[str, str]:
@@ -111,7 +114,7 @@ def states(store: MemoryPolicyStore, policy: Document) -> dict[str, str]:
 
 
 def ledger(store: MemoryPolicyStore, policy: Document) -> dict[str, Any]:
-    return payouts.ledger(store, guard("policy_ledger"), policy["_id"])
+    return payouts.ledger(work(store, guard("policy_ledger"), NOW), policy["_id"])
 
 
 def citizen(subject_id: str) -> Actor:
@@ -127,7 +130,7 @@ def respond(
 ) -> dict[str, Any]:
     subject_id = payout_id.rsplit(":", 1)[1]
     answer = guard("respond_to_payout", citizen(subject_id))
-    return payouts.respond(store, answer, at, payout_id, accept, partner or Partner())
+    return payouts.respond(work(store, answer, at, partner or Partner()), payout_id, accept)
 
 
 def told(store: MemoryPolicyStore, kind: str) -> list[str]:
