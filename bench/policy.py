@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pymongo
-from pymongo import monitoring
 
 from bench import ground, processes
 from services.common.access import acting_as
 from services.common.actor import Actor
+from services.common.dbcommands import DB_COMMANDS
 from services.common.document import Document
 from services.common.mongo import client_for
 from services.policy import (
@@ -349,12 +348,8 @@ def payout_rate(client: Any) -> dict[str, Any]:
         }
     )
     guard = acting_as(access.TABLE, "run_payouts", STAFF)
-    counter = CommandCounter()
-    counted: pymongo.MongoClient[Document] = pymongo.MongoClient(
-        MONGO_URL, tz_aware=True, event_listeners=[counter]
-    )
     work = Work.of(
-        PolicyStore(counted[name]),
+        PolicyStore(pay),
         guard,
         now,
         lookup=lambda _subject: None,  # identity is not asked: no fact is written
@@ -363,18 +358,19 @@ def payout_rate(client: Any) -> dict[str, Any]:
     )
     floor = ground.database_figures()["bulk_inserts_per_s"]
     cpu, ferretdb = time.process_time(), processes.cpu_of("ferretdb")
+    sent = commands_to(name)
     started = time.perf_counter()
     report = payouts.run(work, "pol_pay", "once")
     elapsed = time.perf_counter() - started
     cpu, ferretdb = time.process_time() - cpu, processes.cpu_of("ferretdb") - ferretdb
     assert report["offered"] == PAYOUTS, report
-    counted.close()
+    sent = commands_to(name) - sent
     client.drop_database(name)
     rate = PAYOUTS / elapsed
     return {
         "payouts_per_s": round(rate, 1),
         "payout_run_size": PAYOUTS,
-        "payout_round_trips_per_payout": round(counter.commands / PAYOUTS, 3),
+        "payout_round_trips_per_payout": round(sent / PAYOUTS, 3),
         "payout_cpu_ms_per_payout": {
             "policy_code": round(cpu * 1000 / PAYOUTS, 3),
             "ferretdb": round(ferretdb * 1000 / PAYOUTS, 3),
@@ -393,11 +389,7 @@ def cert_event_cost(client: Any) -> dict[str, Any]:
     its subject eligible: a match stored and a message pushed)."""
     log(f"{CERT_EVENTS} certificate events learnt")
     name = f"bench_policy_certs_{uuid.uuid4().hex[:8]}"
-    counter = CommandCounter()
-    counted: pymongo.MongoClient[Document] = pymongo.MongoClient(
-        MONGO_URL, tz_aware=True, event_listeners=[counter]
-    )
-    store = PolicyStore(counted[name])
+    store = PolicyStore(client[name])
     body = {
         "code": "aids",
         "title": "辅具补贴",
@@ -423,7 +415,7 @@ def cert_event_cost(client: Any) -> dict[str, Any]:
         subjects.learn_profile(
             store, now, {"subject": f"p_cert{i:06d}", "kind": "person", "org_path": "C/D1"}
         )
-    counter.commands = 0
+    sent = commands_to(name)
     cpu, started = time.process_time(), time.perf_counter()
     for i in range(CERT_EVENTS):
         payload = {
@@ -438,29 +430,24 @@ def cert_event_cost(client: Any) -> dict[str, Any]:
         }
         subjects.learn_certificate(store, now, "cert_issued", payload)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    counted.close()
+    sent = commands_to(name) - sent
     client.drop_database(name)
     return {
-        "cert_event_round_trips": round(counter.commands / CERT_EVENTS, 2),
+        "cert_event_round_trips": round(sent / CERT_EVENTS, 2),
         "cert_event_ms": round(elapsed * 1000 / CERT_EVENTS, 2),
         "cert_event_policy_cpu_ms": round(cpu * 1000 / CERT_EVENTS, 2),
     }
 
 
-class CommandCounter(monitoring.CommandListener):
-    """Database commands sent (round trips), counted as they start."""
-
-    def __init__(self) -> None:
-        self.commands = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+def commands_to(database: str) -> float:
+    """Commands this process has sent to ``database`` (round trips), as every client of
+    ``client_for`` counts them (``db_commands_total``)."""
+    return sum(
+        sample.value
+        for metric in DB_COMMANDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("database") == database
+    )
 
 
 def main() -> None:

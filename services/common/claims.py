@@ -80,28 +80,29 @@ def advance(
         # The document as read was revision ``rev`` whole, and this caller alone wrote the
         # next: applying the same $set / $unset here gives what a read would (one round trip
         # fewer per change), with the values as the database keeps them.
-        return _as_stored(_applied(document, redo))
+        return _as_stored(apply_update(document, update))
     found = db[collection].find_one({"_id": document["_id"]})
     assert found is not None
     return found
 
 
-def _applied(document: Document, redo: list[Document]) -> Document:
-    """``document`` with the replayable update applied (dotted paths reach into embedded
-    documents, as the database's do)."""
+def apply_update(document: Document, update: Document) -> Document:
+    """A copy of ``document`` with a ``$set`` / ``$unset`` update applied, as the database
+    applies one (dotted paths reach into embedded documents, made where missing)."""
     changed = copy.deepcopy(document)
-    for item in redo:
-        *parents, last = str(item["k"]).split(".")
-        place = changed
-        for part in parents:
-            inner = place.get(part)
-            if not isinstance(inner, dict):
-                inner = place[part] = {}
-            place = inner
-        if item["op"] == "$set":
-            place[last] = copy.deepcopy(item["v"])
-        else:
-            place.pop(last, None)
+    for op in ("$set", "$unset"):
+        for path, value in update.get(op, {}).items():
+            *parents, last = str(path).split(".")
+            place = changed
+            for part in parents:
+                inner = place.get(part)
+                if not isinstance(inner, dict):
+                    inner = place[part] = {}
+                place = inner
+            if op == "$set":
+                place[last] = copy.deepcopy(value)
+            else:
+                place.pop(last, None)
     return changed
 
 

@@ -141,16 +141,6 @@ def put_facts(
     raise Conflict("this subject's facts are being written by many at once; retry")
 
 
-def remove_facts(
-    store: PolicyStore, now: datetime, subject: str, names: list[str], source: str
-) -> list[str]:
-    """Forget facts (a revoked certificate): they become unknown."""
-    if store.load_facts(subject) is None:
-        return []
-    _document, gone = put_facts(store, now, subject, {}, source, forget=names)
-    return gone
-
-
 def parse_bulk(
     text: str,
 ) -> tuple[list[tuple[int, str, dict[str, Any], datetime | None]], list[dict[str, Any]]]:

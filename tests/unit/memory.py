@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common import outbox
-from services.common.claims import counter_key
+from services.common.claims import apply_update, counter_key
 from services.common.document import Document
 from services.common.errors import Conflict
 
@@ -58,25 +58,6 @@ class MemoryCollections:
         changed["rev"] = int(current.get("rev", 0)) + 1
         self._put(name, changed)
         return copy.deepcopy(changed)
-
-
-def apply_update(document: Document, update: Document) -> Document:
-    """A copy of ``document`` with a ``$set`` / ``$unset`` update applied (dotted paths
-    reach into embedded documents, as the database's do)."""
-    changed = copy.deepcopy(document)
-    for path, value in update.get("$set", {}).items():
-        *parents, last = path.split(".")
-        place = changed
-        for part in parents:
-            place = place.setdefault(part, {})
-        place[last] = copy.deepcopy(value)
-    for path in update.get("$unset", {}):
-        *parents, last = path.split(".")
-        place = changed
-        for part in parents:
-            place = place.get(part) or {}
-        place.pop(last, None)
-    return changed
 
 
 def project(document: Document, fields: Document | None) -> Document:

@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from services.common.access import acting_as
-from services.common.actor import Actor
-from services.tasks import access, calendar, escalation, journal, ladder, lifecycle
-from services.tasks import sources as task_sources
+from services.tasks import calendar, escalation, journal, lifecycle
 from services.tasks.calendar import CST
 from tests.unit.tasks.memory_store import MemoryTaskStore
-from tests.unit.tasks.working import work
+from tests.unit.tasks.working import HOTLINE, STREET, as_, seeded, work
 
-HOTLINE = Actor(account_id="acc_hotline", roles=("staff",), org_path="C/HP", name="12345")
-STREET = Actor(account_id="acc_nh", roles=("staff",), org_path="C/HP/NH", name="南湖")
 THURSDAY = datetime(2026, 11, 5, 10, 0, tzinfo=CST)
 SECOND = timedelta(seconds=1)
 ZERO = timedelta(0)
@@ -30,14 +25,7 @@ def november(day: int, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def store() -> MemoryTaskStore:
-    made = MemoryTaskStore()
-    task_sources.seed(made, {})
-    ladder.seed(made, {})
-    return made
-
-
-def as_(actor: Actor, operation: str) -> Any:
-    return acting_as(access.TABLE, operation, actor)
+    return seeded()
 
 
 def create(store: MemoryTaskStore, at: datetime, days: int = 2) -> dict[str, Any]:
