@@ -122,6 +122,7 @@ def apply(store: TaskStore, event: Document, known_rev: int | None = None) -> No
             },
         )
     store.queue_event(event["_id"], event["at"])
+    store.queue_stats(event["_id"], event["task"], int(event["rev"]))  # for the statistics
     for partner in event.get("partners", []):
         store.queue_webhook(
             {

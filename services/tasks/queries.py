@@ -3,6 +3,7 @@ everything below it), one task, its history, the notices left for a unit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound
-from services.tasks import journal
+from services.tasks import journal, statsfold, tally
 from services.tasks.lifecycle import LEVELS, OPEN
 from services.tasks.store import Board, TaskStore
 from services.tasks.views import task_view
@@ -77,8 +78,33 @@ def list_tasks(
         offset=offset,
         limit=limit,
     )
-    items = [task_view(t) for t in work.store.board(board)]
-    return {"items": items, "limit": limit, "offset": offset}
+    found = _from_read_model(work.store, board)
+    tasks = found if found is not None else work.store.board(board)
+    return {"items": [task_view(t) for t in tasks], "limit": limit, "offset": offset}
+
+
+PLAIN = Board()  # no filter, newest first: what the board's cell answers
+
+
+def _from_read_model(store: TaskStore, board: Board) -> list[Document] | None:
+    """The page from the board's cell (:mod:`services.tasks.tally`), read by ``_id``: when
+    the list is the plain one (newest first, no filter) and the cell holds the page; None
+    for any other list (read from the tasks themselves)."""
+    plain = replace(board, reach=None, partner=None, offset=0, limit=PLAIN.limit)
+    if plain != PLAIN:
+        return None
+    if board.partner is not None:
+        scope = tally.partner_scope(board.partner)
+    else:
+        scope = board.reach or tally.EVERY
+    cell_id = tally.board_id(scope)
+    cells, left = statsfold.snapshot(store, [cell_id])
+    cell = cells.get(cell_id) or {}
+    ids = tally.newest(cell.get("top") or {})
+    end = board.offset + board.limit
+    if left or (len(ids) < end and cell.get("more")):
+        return None
+    return store.load_tasks(ids[board.offset : end])
 
 
 def history(store: TaskStore, task: Document) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from services.tasks import (
     routing,
     sources,
     stats,
+    statsfold,
 )
 from services.tasks.store import INDEXES, TaskStore
 from services.tasks.views import task_view
@@ -42,6 +43,7 @@ expected = DOMAIN_ERRORS
 # nameko reads a timer's interval when the class is defined, hence the environment.
 SWEEP_SECONDS = float(os.environ.get("TASK_SWEEP_SECONDS", "5"))
 RELAY_SECONDS = float(os.environ.get("TASK_RELAY_SECONDS", "1"))
+STATS_FOLD_SECONDS = float(os.environ.get("TASK_STATS_FOLD_SECONDS", "1"))
 ROLLBACK_LIMIT = int(os.environ.get("TASK_ROLLBACK_LIMIT", "1"))
 SWEEP_CONCURRENCY = 8
 
@@ -50,7 +52,10 @@ class TasksService:
     name = "tasks"
 
     store: TaskStore = MongoDatabase(
-        "tasks", INDEXES, seeds=[sources.seed, ladder.seed, calendar.seed], store=TaskStore
+        "tasks",
+        INDEXES,
+        seeds=[sources.seed, ladder.seed, calendar.seed, statsfold.seed],
+        store=TaskStore,
     )
     call = CallContext(access.TABLE)
     work = TaskWork(identity="identity")
@@ -67,6 +72,11 @@ class TasksService:
     @timer(interval=RELAY_SECONDS)
     def relay_events(self) -> None:
         outbox.relay(self.store, self.dispatch)
+
+    @timer(interval=STATS_FOLD_SECONDS)
+    def fold_statistics(self) -> None:
+        pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
+        statsfold.fold_all(self.work.store, mapper=pool.imap)
 
     @event_handler("policy", "fact_disputed")
     @once_per_event

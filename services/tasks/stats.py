@@ -11,72 +11,15 @@ as a clerk of the city means them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.common.actor import within
 from services.common.codec import FIRST_YEAR, LAST_YEAR, format_time
 from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound
-from services.tasks import access
+from services.tasks import access, statsfold, tally
 from services.tasks.calendar import CST
-from services.tasks.lifecycle import OPEN
 from services.tasks.work import Work
-
-FIELDS = {
-    "status": 1,
-    "holders": 1,
-    "completed_at": 1,
-    "on_time": 1,
-    "due_at": 1,
-    "rolled_back_by": 1,
-    "urges": 1,
-    "cards": 1,
-    "working_minutes": 1,
-}
-
-
-@dataclass
-class Tally:
-    """The figures of one unit (or subtree) as tasks are added."""
-
-    received: int = 0
-    completed: int = 0
-    on_time: int = 0
-    overdue: int = 0
-    rolled_back: int = 0
-    urges: int = 0
-    cards: dict[str, int] = field(default_factory=lambda: {"warning": 0, "yellow": 0, "red": 0})
-    minutes: list[float] = field(default_factory=list)
-
-    def add(self, task: Document, now: datetime, rolled_back: bool) -> None:
-        self.received += 1
-        if task.get("completed_at") is not None:
-            self.completed += 1
-            self.on_time += bool(task.get("on_time"))
-            if task.get("working_minutes") is not None:
-                self.minutes.append(float(task["working_minutes"]))
-        elif task["status"] in OPEN and task.get("due_at") and task["due_at"] < now:
-            self.overdue += 1
-        self.rolled_back += rolled_back
-        self.urges += int(task.get("urges", 0))
-        for card in task.get("cards", []):
-            self.cards[card["card"]] += 1
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "received": self.received,
-            "completed": self.completed,
-            "on_time_rate": round(self.on_time / self.completed, 4) if self.completed else None,
-            "overdue": self.overdue,
-            "rollback_rate": round(self.rolled_back / self.received, 4) if self.received else None,
-            "urges": self.urges,
-            "cards": dict(self.cards),
-            "avg_handling_working_hours": round(sum(self.minutes) / len(self.minutes) / 60, 2)
-            if self.minutes
-            else None,
-        }
 
 
 def parse_local(value: str, name: str, through: bool = False) -> datetime:
@@ -97,13 +40,6 @@ def parse_local(value: str, name: str, through: bool = False) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)
 
 
-def _child_of(unit: str, holder: str) -> str:
-    """The unit directly below ``unit`` on the way to ``holder`` (``unit`` itself if equal)."""
-    if holder == unit:
-        return unit
-    return f"{unit}/{holder[len(unit) + 1 :].split('/')[0]}"
-
-
 def unit_stats(
     work: Work, unit: str, start: str | None = None, end: str | None = None
 ) -> dict[str, Any]:
@@ -117,24 +53,50 @@ def unit_stats(
     until = parse_local(end, "to", through=True) if end else now
     if since and since >= until:
         raise InvalidInput("must be before to", field="from")
-    total = Tally()
-    below: dict[str, Tally] = {}
-    # ``held_within`` holds every unit a task was with and those above them: the subtree's
-    # tasks are those naming ``unit``; which unit of the subtree held each is checked here.
-    for task in work.store.dispatched_within(unit, since, until, FIELDS):
-        inside = [h for h in task.get("holders", []) if within(h, unit)]
-        if not inside:
-            continue
-        rolled = task.get("rolled_back_by", [])
-        total.add(task, now, any(h in rolled for h in inside))
-        for child in sorted({_child_of(unit, h) for h in inside}):
-            mine = [h for h in inside if within(h, child)]
-            tally = below.setdefault(child, Tally())
-            tally.add(task, now, any(h in rolled for h in mine))
+    # From the read model (services.tasks.tally): whole months and days from their cells,
+    # a part of a day from that day's tasks.
+    plan = tally.cover(since, until, now)
+    edge_days = [tally.cell_id(unit, tally.day_period(edge.day)) for edge in plan.edges]
+    plus, minus = tally.cells_of(unit, plan.plus), tally.cells_of(unit, plan.minus)
+    cells, left = statsfold.snapshot(work.store, [*plus, *minus, *edge_days])
+    summed: Document = {}
+    for cell_id in plus:
+        tally.add_into(summed, cells.get(cell_id))
+    for cell_id in minus:
+        tally.add_into(summed, cells.get(cell_id), -1)
+    for edge, cell_id in zip(plan.edges, edge_days, strict=True):
+        ids = sorted((cells.get(cell_id) or {}).get("ids") or {})
+        for task in work.store.load_tasks(ids):
+            at = task.get("dispatched_at")
+            if at is not None and edge.low <= at < edge.high:
+                tally.add_into(summed, _own_share(task, unit), edge.sign)
+    below = summed.get("below") or {}
+    rows = [(unit, summed.get("own"))] if _counted(summed.get("own")) else []
+    rows += [(f"{unit}/{code}", below[code]) for code in sorted(below) if _counted(below[code])]
     return {
         "unit": unit,
         "from": format_time(since) if since else None,
         "to": format_time(until),
-        **total.view(),
-        "by_unit": [{"unit": child, **below[child].view()} for child in sorted(below)],
+        **tally.read(summed.get("all"), now),
+        "by_unit": [{"unit": row, **tally.read(part, now)} for row, part in rows],
+        "uncounted": left,
     }
+
+
+def _counted(part: Document | None) -> bool:
+    return bool(part and int(part.get("n", 0)) > 0)
+
+
+def _own_share(task: Document, unit: str) -> Document:
+    """What ``task`` adds to ``unit``'s cell of the day it was dispatched, as one document."""
+    day = task["dispatched_at"].astimezone(CST).date()
+    cell = tally.cell_id(unit, tally.day_period(day))
+    found: Document = {}
+    for (cell_id, path), value in tally.share(task).items():
+        if cell_id == cell and not path.startswith("ids."):
+            *parents, last = path.split(".")
+            place = found
+            for part in parents:
+                place = place.setdefault(part, {})
+            place[last] = value
+    return found

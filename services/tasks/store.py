@@ -16,21 +16,26 @@ the integration layer tries every method here on FerretDB.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from services.common.document import Document
-from services.common.mongo import Index, put_document
+from services.common.mongo import UPDATES_AT_ONCE, Index, put_document, racing_bulk_upsert
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
     Index("tasks", [("reach", 1), ("created_at", -1)]),
-    Index("tasks", [("held_within", 1), ("dispatched_at", 1)]),
     Index("tasks", [("reach", 1), ("card", 1), ("status", 1)]),
     Index("notices", [("unit", 1), ("deliver_at", -1)]),
 )
 SCHEDULE_PREFIX = "schedule_"
+# runs a function over items, as many at once as it likes (``map``: one after another)
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 PARTNER_PREFIX = "partner:"  # a task's receiver when it was dispatched to a partner system
 
 
@@ -226,16 +231,98 @@ class TaskStore(ServiceStore):
         cursor = self.database.tasks.find(query).sort([(board.sort, order), ("_id", order)])
         return list(cursor.skip(board.offset).limit(board.limit))
 
-    def dispatched_within(
-        self, unit: str, since: datetime | None, until: datetime, fields: Document
-    ) -> Iterator[Document]:
-        """Every task that ``unit`` or a unit below it held, dispatched in the window."""
-        window = _range(since, until)
-        yield from self.database.tasks.find({"held_within": unit, "dispatched_at": window}, fields)
-
     def notices_for(self, unit: str, now: datetime, limit: int) -> list[Document]:
         found = self.database.notices.find({"unit": unit, "deliver_at": {"$lte": now}})
         return list(found.sort("deliver_at", -1).limit(limit))
+
+    # the statistics read model (services.tasks.statsfold): a queue of changed tasks, the
+    # cells, what each task was when last folded, and the numbered fold intents
+
+    def queue_stats(self, entry_id: str, task_id: str, rev: int) -> None:
+        inserted(self.database.stats_queue, {"_id": entry_id, "task": task_id, "rev": rev})
+
+    def queue_stats_many(self, entries: list[Document]) -> int:
+        """Queue ``entries`` (those already queued stay as they are); how many are new."""
+        new = 0
+        for start in range(0, len(entries), 1000):
+            try:
+                found = self.database.stats_queue.insert_many(
+                    entries[start : start + 1000], ordered=False
+                )
+                new += len(found.inserted_ids)
+            except BulkWriteError as exc:
+                new += int(exc.details.get("nInserted", 0))
+        return new
+
+    def queued_stats(self, limit: int) -> list[Document]:
+        """Some queued changes (no filter, no order: the one read FerretDB limits itself)."""
+        return list(self.database.stats_queue.find().limit(limit))
+
+    def forget_queued_stats(self, entry_ids: list[str]) -> None:
+        deletes = [DeleteOne({"_id": entry_id}) for entry_id in entry_ids]  # not ``$in``: a scan
+        for start in range(0, len(deletes), UPDATES_AT_ONCE):  # as updates, a cursor each
+            self.database.stats_queue.bulk_write(
+                deletes[start : start + UPDATES_AT_ONCE], ordered=False
+            )
+
+    def task_ids(self) -> list[str]:
+        return [str(t["_id"]) for t in self.database.tasks.find({}, {"_id": 1})]
+
+    def load_tasks(self, task_ids: list[str], mapper: Mapper = map) -> list[Document]:
+        """The tasks of ``task_ids`` there are, in that order (one read by ``_id`` each,
+        ``mapper`` running them, as many at once as it runs: ``$in`` would read them all)."""
+        return [t for t in mapper(self.load_task, task_ids) if t is not None]
+
+    def load_cells(self, cell_ids: list[str], mapper: Mapper = map) -> dict[str, Document]:
+        """The cells of ``cell_ids`` there are, with the fold that last wrote each (``v``)."""
+        found = zip(cell_ids, mapper(self._load_cell, cell_ids), strict=True)
+        return {cell_id: cell for cell_id, cell in found if cell is not None}
+
+    def _load_cell(self, cell_id: str) -> Document | None:
+        return self.database.stats_cells.find_one({"_id": cell_id}, {"_id": 0})
+
+    def write_cells(self, changes: dict[str, tuple[Document, list[str]]], fold: int) -> None:
+        """For each cell, set the values and remove the paths given, as fold ``fold``; in
+        one request (each write by ``_id``)."""
+        writes = []
+        for cell_id, (values, gone) in changes.items():
+            update: Document = {"$set": {**values, "v": fold}}
+            if gone:
+                update["$unset"] = dict.fromkeys(gone, "")
+            writes.append(UpdateOne({"_id": cell_id}, update, upsert=True))
+        racing_bulk_upsert(self.database.stats_cells, writes)
+
+    def folded(self, task_ids: list[str], mapper: Mapper = map) -> dict[str, Document]:
+        """What the last fold kept of each task, with that fold's number (``v``)."""
+        kept = self.database.stats_folded
+        found = mapper(lambda task_id: kept.find_one({"_id": task_id}), task_ids)
+        return {str(f["_id"]): f for f in found if f is not None}
+
+    def put_folded(self, kept: dict[str, Document | None], fold: int) -> None:
+        """What each task was when fold ``fold`` counted it (None: gone), in one request."""
+        writes = [
+            ReplaceOne({"_id": task_id}, {"_id": task_id, "facts": facts, "v": fold}, upsert=True)
+            for task_id, facts in kept.items()
+        ]
+        racing_bulk_upsert(self.database.stats_folded, writes)
+
+    def fold_head(self) -> Document | None:
+        """The latest fold's number, time and whether it is done."""
+        return self.database.stats_folds.find_one({"_id": "head"})
+
+    def put_fold_head(self, head: Document) -> None:
+        put_document(self.database.stats_folds, "head", {**head, "_id": "head"})
+
+    def load_fold(self, number: int) -> Document | None:
+        return self.database.stats_folds.find_one({"_id": f"fold:{number:012d}"})
+
+    def insert_fold(self, intent: Document) -> bool:
+        return inserted(
+            self.database.stats_folds, {**intent, "_id": f"fold:{int(intent['number']):012d}"}
+        )
+
+    def forget_fold(self, number: int) -> None:
+        self.database.stats_folds.delete_one({"_id": f"fold:{number:012d}"})
 
     # the sweep's own record
 

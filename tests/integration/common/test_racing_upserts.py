@@ -53,3 +53,17 @@ def test_writers_of_one_record_all_finish(db: Db) -> None:
 
         race(record)
         assert collection.count_documents({}) == 1
+
+
+def test_a_batch_updating_hundreds_of_documents_answers_and_leaves_the_database_usable(
+    db: Db,
+) -> None:
+    """A policy re-matched against 300 policies replaces 300 existing matches: FerretDB held
+    one connection per update until the request ended, so one request of 100 or more never
+    answered and took the database down with it; batches are sent in smaller requests."""
+    db.matches.insert_many([{"_id": f"m{n}", "eligible": "no"} for n in range(300)])
+    writes = [ReplaceOne({"_id": f"m{n}"}, {"eligible": "yes"}, upsert=True) for n in range(300)]
+    with eventlet.Timeout(60):
+        racing_bulk_upsert(db.matches, writes)
+        assert db.matches.count_documents({"eligible": "yes"}) == 300
+        assert db.matches.find_one({"_id": "m0"}) == {"_id": "m0", "eligible": "yes"}

@@ -4,6 +4,7 @@ on the in-memory store the unit tests use, so the two cannot drift apart."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -198,15 +199,71 @@ def test_the_board_filters_sorts_and_pages(store: TaskStore, tag: str) -> None:
     assert [t["_id"] for t in partner] == [f"b_{tag}_3"]
 
 
-def test_statistics_read_what_a_unit_held_in_a_window(store: TaskStore, tag: str) -> None:
-    for task in board_tasks(tag):
-        store.insert_task(task)
-    found = store.dispatched_within(
-        f"C/{tag}", NOW + timedelta(hours=1), NOW + timedelta(hours=3), {"status": 1, "card": 1}
+@pytest.fixture(params=["database", "memory"])
+def apart(request: pytest.FixtureRequest, tasks_store: TaskStore) -> Iterator[TaskStore]:
+    """A store of its own (the statistics' queue and folds are one per database: the
+    service's own timer must not fold what this test queues)."""
+    if request.param == "memory":
+        yield MemoryTaskStore()
+        return
+    client = tasks_store.database.client
+    name = f"tasks_stats_{secrets.token_hex(6)}"
+    yield TaskStore(client[name])
+    client.drop_database(name)
+
+
+def test_the_statistics_queue_takes_each_change_once(apart: TaskStore) -> None:
+    apart.queue_stats("t_1:000001", "t_1", 1)
+    apart.queue_stats("t_1:000001", "t_1", 1)  # the same change again: one entry
+    entries = [{"_id": f"t_{n}:000000", "task": f"t_{n}", "rev": 0} for n in range(3)]
+    assert apart.queue_stats_many(entries) == 3
+    assert apart.queue_stats_many(entries) == 0
+    assert len(apart.queued_stats(10)) == 4
+    assert len(apart.queued_stats(2)) == 2
+    apart.forget_queued_stats(["t_1:000001", "t_0:000000"])
+    assert sorted(q["_id"] for q in apart.queued_stats(10)) == ["t_1:000000", "t_2:000000"]
+    for n in range(3):
+        apart.insert_task({"_id": f"t_{n}", "rev": 1, "status": "created"})
+    assert sorted(apart.task_ids()) == ["t_0", "t_1", "t_2"]
+    assert [t["_id"] for t in apart.load_tasks(["t_2", "t_9"])] == ["t_2"]
+    assert apart.load_tasks([]) == []
+
+
+def test_cells_are_written_in_one_request_and_say_which_fold_wrote_them(
+    apart: TaskStore,
+) -> None:
+    apart.write_cells({"C|all": ({"all.n": 2, "all.due.1700000000000": 1}, [])}, 1)
+    apart.write_cells(
+        {"C|all": ({"all.n": 3}, ["all.due.1700000000000"]), "C/HP|all": ({"own.n": 1}, [])}, 2
     )
-    assert sorted((t["_id"], t["status"], t["card"]) for t in found) == [
-        (f"b_{tag}_1", "in_progress", "yellow"),
-        (f"b_{tag}_2", "archived", "red"),
-    ]
-    everything = list(store.dispatched_within(f"C/{tag}", None, NOW + timedelta(days=1), {}))
-    assert len(everything) == 4
+    found = apart.load_cells(["C|all", "C/HP|all", "C/SH|all"], mapper=map)
+    assert found["C|all"]["all"]["n"] == 3
+    assert not found["C|all"]["all"].get("due")
+    assert found["C|all"]["v"] == 2
+    assert found["C/HP|all"] == {"own": {"n": 1}, "v": 2}
+    assert "C/SH|all" not in found
+    assert apart.load_cells([]) == {}
+
+
+def test_what_a_fold_kept_of_a_task_and_the_folds_themselves(apart: TaskStore) -> None:
+    at = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    facts = {"_id": "t_1", "holders": ["C/HP"], "dispatched_at": at, "cards": [{"card": "red"}]}
+    apart.put_folded({"t_1": facts, "t_2": {"_id": "t_2"}}, 1)
+    apart.put_folded({"t_2": None}, 2)  # gone
+    assert apart.folded(["t_1", "t_2", "t_3"]) == {
+        "t_1": {"_id": "t_1", "facts": {**facts, "dispatched_at": at}, "v": 1},
+        "t_2": {"_id": "t_2", "facts": None, "v": 2},
+    }
+    assert apart.fold_head() is None
+    intent = {"number": 1, "at": at, "writes": [{"c": "C|all", "p": "all.n", "v": 1}]}
+    assert apart.insert_fold(intent)
+    assert not apart.insert_fold({**intent, "writes": []})
+    apart.put_fold_head({"number": 1, "at": at, "done": False})
+    assert apart.fold_head() == {"_id": "head", "number": 1, "at": at, "done": False}
+    apart.put_fold_head({"number": 1, "at": at, "done": True})
+    assert apart.fold_head() == {"_id": "head", "number": 1, "at": at, "done": True}
+    whole = apart.load_fold(1)
+    assert whole is not None
+    assert whole["writes"] == intent["writes"]
+    apart.forget_fold(1)
+    assert apart.load_fold(1) is None

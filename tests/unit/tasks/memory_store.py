@@ -6,13 +6,14 @@ takes values BSON could not hold: the integration layer is where those would sho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from services.common.claims import apply_update
 from services.common.document import Document
-from services.tasks.store import PARTNER_PREFIX, SCHEDULE_PREFIX, Board, TaskStore
-from tests.unit.memory import MemoryClaims, project
+from services.tasks.store import PARTNER_PREFIX, SCHEDULE_PREFIX, Board, Mapper, TaskStore
+from tests.unit.memory import MemoryClaims
 
 
 class MemoryTaskStore(MemoryClaims, TaskStore):
@@ -149,18 +150,65 @@ class MemoryTaskStore(MemoryClaims, TaskStore):
             found.reverse()
         return found[board.offset : board.offset + board.limit]
 
-    def dispatched_within(
-        self, unit: str, since: datetime | None, until: datetime, fields: Document
-    ) -> Iterator[Document]:
-        for task in self._all("tasks"):
-            at = task.get("dispatched_at")
-            inside = at is not None and at < until and (since is None or at >= since)
-            if unit in task.get("held_within", []) and inside:
-                yield project(task, fields)
-
     def notices_for(self, unit: str, now: datetime, limit: int) -> list[Document]:
         found = [n for n in self._all("notices") if n["unit"] == unit and n["deliver_at"] <= now]
         return sorted(found, key=lambda n: n["deliver_at"], reverse=True)[:limit]
+
+    # the statistics read model
+
+    def queue_stats(self, entry_id: str, task_id: str, rev: int) -> None:
+        self._insert_once("stats_queue", {"_id": entry_id, "task": task_id, "rev": rev})
+
+    def queue_stats_many(self, entries: list[Document]) -> int:
+        return sum(self._insert_once("stats_queue", entry) for entry in entries)
+
+    def queued_stats(self, limit: int) -> list[Document]:
+        return self._all("stats_queue")[:limit]
+
+    def forget_queued_stats(self, entry_ids: list[str]) -> None:
+        for entry_id in entry_ids:
+            self._delete("stats_queue", entry_id)
+
+    def task_ids(self) -> list[str]:
+        return [str(t["_id"]) for t in self._all("tasks")]
+
+    def load_tasks(self, task_ids: list[str], mapper: Mapper = map) -> list[Document]:
+        return [t for t in mapper(self.load_task, task_ids) if t is not None]
+
+    def load_cells(self, cell_ids: list[str], mapper: Mapper = map) -> dict[str, Document]:
+        found = {i: self._get("stats_cells", i) for i in cell_ids}
+        return {i: {k: v for k, v in c.items() if k != "_id"} for i, c in found.items() if c}
+
+    def write_cells(self, changes: dict[str, tuple[Document, list[str]]], fold: int) -> None:
+        for cell_id, (values, gone) in changes.items():
+            cell = self._get("stats_cells", cell_id) or {"_id": cell_id}
+            update = {"$set": {**values, "v": fold}, "$unset": dict.fromkeys(gone, "")}
+            self._put("stats_cells", apply_update(cell, update))
+
+    def folded(self, task_ids: list[str], mapper: Mapper = map) -> dict[str, Document]:
+        found = {i: self._get("stats_folded", i) for i in task_ids}
+        return {i: f for i, f in found.items() if f is not None}
+
+    def put_folded(self, kept: dict[str, Document | None], fold: int) -> None:
+        for task_id, facts in kept.items():
+            self._put("stats_folded", {"_id": task_id, "facts": facts, "v": fold})
+
+    def fold_head(self) -> Document | None:
+        return self._get("stats_folds", "head")
+
+    def put_fold_head(self, head: Document) -> None:
+        self._put("stats_folds", {**head, "_id": "head"})
+
+    def load_fold(self, number: int) -> Document | None:
+        return self._get("stats_folds", f"fold:{number:012d}")
+
+    def insert_fold(self, intent: Document) -> bool:
+        return self._insert_once(
+            "stats_folds", {**intent, "_id": f"fold:{int(intent['number']):012d}"}
+        )
+
+    def forget_fold(self, number: int) -> None:
+        self._delete("stats_folds", f"fold:{number:012d}")
 
     # the sweep's own record
 

@@ -1,0 +1,287 @@
+"""The statistics read model kept up to date: queued changes folded into the cells.
+
+Every journal event queues its task (``{task}:{rev}``, in the same step that queues the
+event for the bus, so a crash loses neither). A **fold** takes a batch of queued tasks,
+computes for each ``share(as it is now) - share(as last folded)`` (:mod:`services.tasks.tally`)
+and writes the cells' new values. FerretDB has no transactions and its conditional updates
+have several winners, so a fold is a numbered **intent** inserted into a unique ``_id``
+before anything is written: the values it will set (whole values, not increments), what it
+keeps of each task, and the queue entries it consumes. Of two folders only the one whose
+insert wins writes; an intent found unfinished is finished by the next folder (its writes
+give the same result however often they are applied) once its writer has been silent for
+:data:`TAKEOVER`; every document a fold writes carries its number, and a write of an older
+fold leaves alone what a later one wrote (a writer that stopped and woke late). So each
+change is counted exactly once, whatever stops where.
+
+A question (:func:`snapshot`) reads the cells, adds what is queued but not folded yet, and
+checks that no fold began while it read (or finishes, with the intent's values, the one it
+found going): what a clerk did a moment ago is in the figures they read now.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.common.codec import utcnow
+from services.common.document import Document
+from services.common.errors import Unavailable
+from services.tasks import journal, tally
+from services.tasks.store import Mapper, TaskStore
+
+BATCH = 100  # queued changes per fold
+MAX_BATCH = 2000  # per fold while catching up (an intent stays well within 16 MB)
+TAKEOVER = timedelta(seconds=30)  # an unfinished fold older than this is finished by another
+PENDING_LIMIT = 500  # queued changes a question adds itself; beyond, it says how many it left
+ATTEMPTS = 8
+SEEDED = "stats_read_model:v1"  # the claim of the first start that queued every task
+
+
+def current_tasks(
+    store: TaskStore, queued: list[Document], mapper: Mapper = map
+) -> dict[str, Document | None]:
+    """Each queued task as it is now (rolled forward where its writer has not finished
+    the change that queued it); None for a task that is gone."""
+    wanted = sorted({q["task"] for q in queued})
+    found = {t["_id"]: t for t in store.load_tasks(wanted, mapper)}
+    newest: dict[str, int] = {}
+    for entry in queued:
+        newest[entry["task"]] = max(newest.get(entry["task"], 0), int(entry.get("rev", 0)))
+    tasks: dict[str, Document | None] = {}
+    for task_id in wanted:
+        task = found.get(task_id)
+        if task is not None and int(task.get("rev", 0)) < newest[task_id]:
+            task = journal.load(store, task_id)
+        tasks[task_id] = task
+    return tasks
+
+
+def kept_facts(store: TaskStore, task_ids: list[str], mapper: Mapper = map) -> dict[str, Any]:
+    """What the last fold of each task kept of it (tasks it never folded, or folded gone,
+    are absent)."""
+    found = store.folded(task_ids, mapper)
+    return {k: f["facts"] for k, f in found.items() if f.get("facts") is not None}
+
+
+def changes(
+    tasks: dict[str, Document | None], folded: dict[str, Document]
+) -> tuple[tally.Share, dict[str, Document | None]]:
+    """What the cells gain from ``tasks`` since ``folded``, and what to keep of each now."""
+    delta: tally.Share = Counter()
+    kept: dict[str, Document | None] = {}
+    for task_id, task in tasks.items():
+        now = tally.facts(task) if task is not None else None
+        before = folded.get(task_id)
+        delta.update(tally.difference(tally.share(now or {}), tally.share(before or {})))
+        kept[task_id] = now
+    return Counter({key: value for key, value in delta.items() if value}), kept
+
+
+def _value(cell: Document | None, path: str) -> int:
+    place: Any = cell or {}
+    for part in path.split("."):
+        place = place.get(part) if isinstance(place, dict) else None
+        if place is None:
+            return 0
+    return int(place)
+
+
+def fold(store: TaskStore, now: datetime, limit: int = BATCH, mapper: Mapper = map) -> int:
+    """Fold up to ``limit`` queued changes; how many were folded (0: none queued, or
+    another folder is at it). ``mapper`` runs the reads by ``_id``, as many at once as it
+    runs."""
+    number = _settled(store, now, mapper)
+    if number is None:
+        return 0  # another folder is at it
+    queued = store.queued_stats(limit)
+    if not queued:
+        return 0
+    tasks = current_tasks(store, queued, mapper)
+    delta, kept = changes(tasks, kept_facts(store, list(tasks), mapper))
+    cells = store.load_cells(sorted({cell for cell, _ in delta}), mapper)
+    values = {key: _value(cells.get(key[0]), key[1]) + added for key, added in delta.items()}
+    values.update(_trimmed(cells, values))
+    writes = [
+        {"c": cell, "p": path, "v": value if value > 0 else None}
+        for (cell, path), value in sorted(values.items())
+    ]
+    intent = {
+        "number": number + 1,
+        "at": now,
+        "writes": writes,
+        "folded": [{"task": task_id, "facts": facts} for task_id, facts in kept.items()],
+        "queue": [q["_id"] for q in queued],
+    }
+    if not store.insert_fold(intent):
+        return 0  # another folder took this number first
+    _begin(store, intent)
+    if _still_mine(store, intent):
+        finish(store, intent)
+    return len(queued)
+
+
+def _still_mine(store: TaskStore, intent: Document) -> bool:
+    """The head still says this fold is under way (a writer that stopped longer than
+    :data:`TAKEOVER` and woke finds another finished it, and writes nothing)."""
+    head = store.fold_head()
+    return head is not None and head["number"] == intent["number"] and not head["done"]
+
+
+def _trimmed(cells: dict[str, Document], values: dict[tuple[str, str], int]) -> dict[Any, int]:
+    """Each board keeps its :data:`~services.tasks.tally.BOARD_SIZE` newest: the writes
+    that drop the older ones, and mark that there are more (then a longer list is read
+    from the tasks themselves)."""
+    dropped: dict[Any, int] = {}
+    for board in {cell for cell, _ in values if tally.is_board(cell)}:
+        top = dict((cells.get(board) or {}).get("top") or {})
+        for (cell, path), value in values.items():
+            if cell == board and path.startswith("top."):
+                top[path[4:]] = value
+        kept = tally.newest(top)
+        if len(kept) > tally.BOARD_SIZE:
+            for task_id in kept[tally.BOARD_SIZE :]:
+                dropped[(board, f"top.{task_id}")] = 0
+            dropped[(board, "more")] = 1
+    return dropped
+
+
+def _settled(store: TaskStore, now: datetime, mapper: Mapper = map) -> int | None:
+    """The number of the last fold, finished (by this folder if its own writer has been
+    silent for :data:`TAKEOVER`); None while another folder is at one."""
+    head = store.fold_head()
+    number = int(head["number"]) if head is not None else 0
+    if head is not None and not head["done"]:
+        if now - head["at"] < TAKEOVER:
+            return None
+        intent = store.load_fold(number)
+        if intent is not None:
+            finish(store, intent, replay=mapper)
+    stray = store.load_fold(number + 1)  # inserted by a folder that stopped right after
+    if stray is not None:
+        if now - stray["at"] < TAKEOVER:
+            return None
+        _begin(store, stray)
+        finish(store, stray, replay=mapper)
+        number += 1
+    return number
+
+
+def _begin(store: TaskStore, intent: Document) -> None:
+    """The head says the fold is under way before it writes anything (what a question
+    checks, see :func:`snapshot`)."""
+    store.put_fold_head({"number": intent["number"], "at": intent["at"], "done": False})
+
+
+def finish(store: TaskStore, intent: Document, replay: Mapper | None = None) -> None:
+    """Write what ``intent`` says, then mark it done. ``replay`` (the mapper of reads), when
+    finishing another's: what a later fold wrote is left alone."""
+    number = int(intent["number"])
+    writes, folded = intent["writes"], intent["folded"]
+    if replay is not None:
+        touched = sorted({w["c"] for w in writes})
+        later = {c for c, cell in store.load_cells(touched, replay).items() if cell["v"] > number}
+        writes = [w for w in writes if w["c"] not in later]
+        found = store.folded([f["task"] for f in folded], replay)
+        folded = [f for f in folded if int(found.get(f["task"], {}).get("v", 0)) <= number]
+    by_cell: dict[str, tuple[Document, list[str]]] = {}
+    for write in writes:
+        values, gone = by_cell.setdefault(write["c"], ({}, []))
+        if write["v"] is None:
+            gone.append(write["p"])
+        else:
+            values[write["p"]] = write["v"]
+    store.write_cells(by_cell, number)
+    store.put_folded({f["task"]: f["facts"] for f in folded}, number)
+    store.forget_queued_stats(list(intent["queue"]))
+    store.put_fold_head({"number": number, "at": intent["at"], "done": True})
+    store.forget_fold(number - 1)
+
+
+def fold_all(
+    store: TaskStore,
+    clock: Callable[[], datetime] = utcnow,
+    limit: int = BATCH,
+    mapper: Mapper = map,
+) -> int:
+    """Fold until nothing is queued (or another folder is at it), each fold stamped with
+    the time ``clock`` gives (another folder takes over a fold silent too long). While
+    batches come full (a backlog: the tasks of a database new to the read model), each is
+    twice the last, up to :data:`MAX_BATCH`: the cells a batch touches are shared by its
+    tasks, so larger batches write fewer of them per task."""
+    total = 0
+    while True:
+        done = fold(store, clock(), limit, mapper)
+        total += done
+        if done < limit:
+            return total
+        limit = min(MAX_BATCH, limit * 2)
+
+
+def queue_every_task(store: TaskStore) -> int:
+    """Queue every task once (a read model new to an existing database); folding the same
+    state twice adds nothing, so a repeat is harmless."""
+    return store.queue_stats_many(
+        [{"_id": f"{task_id}:000000", "task": task_id, "rev": 0} for task_id in store.task_ids()]
+    )
+
+
+def seed(store: TaskStore, _config: Any) -> None:
+    """At the first start with the read model, the tasks already there are queued to it
+    (queued first, then marked done: a start that stops between queues them again, which
+    changes nothing)."""
+    if store.claimed(SEEDED) is None:
+        queue_every_task(store)
+        store.claim(SEEDED, utcnow())
+
+
+def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Document], int]:
+    """The cells ``wanted`` as they are with every queued change counted; and how many
+    queued changes were too many to add here (0, unless folding has fallen far behind)."""
+    ids = sorted(set(wanted))
+    for _attempt in range(ATTEMPTS):
+        first = store.fold_head()
+        cells = store.load_cells(ids)
+        queued = store.queued_stats(PENDING_LIMIT + 1)
+        folded_over: dict[str, Document | None] = {}
+        under_way = first is not None and not first["done"]
+        going = store.load_fold(int(first["number"])) if first and under_way else None
+        if going is not None:  # a fold under way: as it will leave them
+            for write in going["writes"]:
+                if write["c"] in cells or write["c"] in ids:
+                    _set(cells.setdefault(write["c"], {}), write["p"], write["v"])
+            gone = set(going["queue"])
+            queued = [q for q in queued if q["_id"] not in gone]
+            folded_over = {f["task"]: f["facts"] for f in going["folded"]}
+        left = max(0, len(queued) - PENDING_LIMIT)
+        queued = queued[:PENDING_LIMIT]
+        tasks = current_tasks(store, queued)
+        folded = {**kept_facts(store, list(tasks)), **folded_over}
+        delta, _kept = changes(tasks, {k: v for k, v in folded.items() if v is not None})
+        for (cell, path), added in delta.items():
+            if cell in ids:
+                place = cells.setdefault(cell, {})
+                _set(place, path, _value(place, path) + added)
+        second = store.fold_head()
+        if _same(first, second):
+            return cells, left
+    raise Unavailable("the statistics are being updated; retry in a moment")
+
+
+def _same(first: Document | None, second: Document | None) -> bool:
+    """No fold began between the two readings (one that was going may have finished)."""
+    if first is None or second is None:
+        return first is None and second is None
+    return bool(first["number"] == second["number"] and (second["done"] or not first["done"]))
+
+
+def _set(cell: Document, path: str, value: int | None) -> None:
+    *parents, last = path.split(".")
+    place = cell
+    for part in parents:
+        place = place.setdefault(part, {})
+    if value:
+        place[last] = value
+    else:
+        place.pop(last, None)

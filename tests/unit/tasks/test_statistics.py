@@ -1,0 +1,318 @@
+"""The statistics read model answers what counting the tasks themselves answers: for any
+unit, any period (Beijing dates or times), with changes folded, queued, or caught mid-fold by
+a folder that stopped; and each change counts once however often a fold is finished."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from unittest.mock import ANY
+
+import pytest
+
+from services.common.actor import Actor, ancestors, within
+from services.common.document import Document
+from services.tasks import queries, statsfold, tally
+from services.tasks.calendar import CST
+from services.tasks.stats import unit_stats
+from services.tasks.store import Board
+from tests.unit.tasks.memory_store import MemoryTaskStore
+from tests.unit.tasks.working import as_, work
+
+NOW = datetime(2026, 12, 3, 9, 30, tzinfo=CST)
+UNITS = ["C", "C/HP", "C/HP/NH", "C/HP/NH/XH", "C/HP/TYJ", "C/SH", "C/SH/WJ"]
+SUPERVISOR = Actor(account_id="acc_sup", roles=("supervisor",), org_path="C", name="市")
+
+
+@dataclass
+class Oracle:
+    """The figures counted from the tasks themselves, as the service once did."""
+
+    received: int = 0
+    completed: int = 0
+    on_time: int = 0
+    overdue: int = 0
+    rolled: int = 0
+    urges: int = 0
+    cards: dict[str, int] = field(default_factory=lambda: dict.fromkeys(tally.CARDS, 0))
+    minutes: list[float] = field(default_factory=list)
+
+    def add(self, task: Document, rolled: bool) -> None:
+        self.received += 1
+        if task.get("completed_at") is not None:
+            self.completed += 1
+            self.on_time += bool(task.get("on_time"))
+            if task.get("working_minutes") is not None:
+                self.minutes.append(float(task["working_minutes"]))
+        elif task["status"] in tally.OPEN and task.get("due_at") and task["due_at"] < NOW:
+            self.overdue += 1
+        self.rolled += rolled
+        self.urges += int(task.get("urges", 0))
+        for card in task.get("cards", []):
+            self.cards[card["card"]] += 1
+
+    def view(self) -> dict[str, Any]:
+        done, n = self.completed, self.received
+        return {
+            "received": n,
+            "completed": done,
+            "on_time_rate": round(self.on_time / done, 4) if done else None,
+            "overdue": self.overdue,
+            "rollback_rate": round(self.rolled / n, 4) if n else None,
+            "urges": self.urges,
+            "cards": dict(self.cards),
+            # minutes are kept to the tenth: summed as tenths, exactly
+            "avg_handling_working_hours": round(
+                sum(round(m * 10) for m in self.minutes) / 10 / len(self.minutes) / 60, 2
+            )
+            if self.minutes
+            else None,
+        }
+
+
+def counted(tasks: list[Document], unit: str, since: datetime | None, until: datetime) -> Any:
+    total, below = Oracle(), {}
+    for task in tasks:
+        at = task.get("dispatched_at")
+        if at is None or at >= until or (since is not None and at < since):
+            continue
+        inside = [h for h in task["holders"] if within(h, unit)]
+        if not inside:
+            continue
+        rolled = task["rolled_back_by"]
+        total.add(task, any(h in rolled for h in inside))
+        children = {
+            h if h == unit else f"{unit}/{h[len(unit) + 1 :].split('/')[0]}" for h in inside
+        }
+        for child in sorted(children):
+            mine = [h for h in inside if within(h, child)]
+            below.setdefault(child, Oracle()).add(task, any(h in rolled for h in mine))
+    return total.view(), [{"unit": c, **below[c].view()} for c in sorted(below)]
+
+
+def a_task(rng: random.Random, number: int) -> Document:
+    holders = sorted(set(rng.sample(UNITS[1:], rng.choice([1, 1, 2, 3]))))
+    at: datetime | None = NOW - timedelta(days=rng.randint(0, 70), minutes=rng.randint(0, 1439))
+    status = rng.choice(["dispatched", "in_progress", "feedback_submitted", "archived", "closed"])
+    task: Document = {
+        "_id": f"tk_{number:05d}",
+        "rev": 1,
+        "status": status,
+        "holders": holders,
+        "held_within": sorted({u for h in holders for u in ancestors(h)}),
+        "dispatched_at": at if rng.random() > 0.05 else None,
+        "due_at": (at or NOW) + timedelta(hours=rng.randint(1, 24 * 40)),
+        "rolled_back_by": rng.sample(holders, rng.choice([0, 0, 1])),
+        "urges": rng.choice([0, 0, 1, 3]),
+        "cards": [{"card": c, "at": at} for c in rng.sample(list(tally.CARDS), rng.randint(0, 2))],
+        "completed_at": None,
+        "on_time": None,
+        "working_minutes": None,
+        "created_at": (at or NOW) - timedelta(minutes=rng.randint(0, 600)),
+        "reach": sorted({u for h in holders[: rng.randint(0, len(holders))] for u in ancestors(h)}),
+        "partner": rng.choice([None, None, "p1"]),
+        "receiver": rng.choice([holders[0], holders[0], "partner:p2"]),
+    }
+    if status == "archived":
+        task.update(
+            completed_at=at + timedelta(hours=5),
+            on_time=rng.random() < 0.7,
+            working_minutes=round(rng.uniform(10, 5000), 1),
+        )
+    return task
+
+
+def put(store: MemoryTaskStore, task: Document) -> None:
+    """The task as its latest event leaves it, queued for the statistics as the journal does."""
+    task["rev"] = int(task["rev"]) + 1
+    store._put("tasks", task)
+    store.queue_stats(f"{task['_id']}:{task['rev']:06d}", task["_id"], task["rev"])
+
+
+def ask(store: MemoryTaskStore, unit: str, start: str | None, end: str | None) -> dict[str, Any]:
+    found = unit_stats(work(store, as_(SUPERVISOR, "unit_stats"), NOW), unit, start, end)
+    assert found["uncounted"] == 0
+    return found
+
+
+def expected(store: MemoryTaskStore, unit: str, start: str | None, end: str | None) -> Any:
+    from services.tasks.stats import parse_local
+
+    since = parse_local(start, "from") if start else None
+    until = parse_local(end, "to", through=True) if end else NOW
+    return counted(list(store.collections["tasks"].values()), unit, since, until)
+
+
+PERIODS: list[tuple[str | None, str | None]] = [
+    (None, None),
+    ("2026-10-01", None),
+    ("2026-11-01", "2026-11-30"),
+    (None, "2026-11-15"),
+    ("2026-11-03T10:15:00+08:00", "2026-11-20T08:00:00+08:00"),
+    ("2026-12-03T01:00:00+08:00", None),
+    (None, "2026-11-27T13:30:00+08:00"),
+    ("2026-11-27T13:30:00", "2026-11-27T18:00:00"),
+    ("2026-09-01", "2026-12-31"),
+]
+
+
+BOARDS = [
+    *(Board(reach=unit) for unit in (None, "C/HP", "C/SH/WJ")),
+    *(Board(partner=partner) for partner in ("p1", "p2")),
+    Board(reach="C", offset=50),
+    Board(reach="C/HP", limit=20),
+]
+
+
+def same(store: MemoryTaskStore, rng: random.Random) -> None:
+    for board in BOARDS:
+        found = queries._from_read_model(store, board)
+        if tally.BOARD_SIZE >= 200:  # more than there are tasks: the cell has every page
+            assert found is not None
+        if found is not None:  # None: read from the tasks themselves
+            assert [t["_id"] for t in found] == [t["_id"] for t in store.board(board)], board
+    for unit in ["C", *rng.sample(UNITS[1:], 2)]:
+        for start, end in PERIODS:
+            found = ask(store, unit, start, end)
+            total, rows = expected(store, unit, start, end)
+            assert {k: found[k] for k in total} == total, (unit, start, end)
+            assert found["by_unit"] == rows, (unit, start, end)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_read_model_counts_what_the_tasks_say_through_changes_and_stopped_folds(
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    store = MemoryTaskStore()
+    tasks = [a_task(rng, n) for n in range(120)]
+    for task in tasks:
+        put(store, task)
+    same(store, rng)  # all queued: the question adds them itself
+    statsfold.fold(store, NOW, limit=rng.randint(10, 60))
+    same(store, rng)  # some folded, some queued
+    statsfold.fold_all(store, lambda: NOW, limit=25)
+    assert store.queued_stats(10) == []
+    same(store, rng)
+    for task in rng.sample(tasks, 40):  # changes: completed, reassigned, urged, carded
+        changed = a_task(rng, int(task["_id"][3:]))
+        changed["rev"] = task["rev"]
+        task.clear()
+        task.update(changed)
+        put(store, task)
+    stopped = _stop_midway(store, rng)
+    same(store, rng)  # a fold under way counts as it will leave the cells
+    statsfold.fold(store, NOW)  # its writer is not silent long enough: left alone
+    assert store.load_fold(stopped["number"]) == {**stopped, "_id": ANY}
+    statsfold.fold_all(store, lambda: NOW + statsfold.TAKEOVER * 2)  # finished by another
+    same(store, rng)
+    assert not statsfold._still_mine(store, stopped)  # its writer, woken late, writes nothing
+    statsfold.finish(store, stopped, replay=map)  # finished again: nothing counted twice
+    same(store, rng)
+    statsfold.queue_every_task(store)  # every task queued again: folding adds nothing
+    statsfold.fold_all(store, lambda: NOW)
+    same(store, rng)
+
+
+def _stop_midway(store: MemoryTaskStore, rng: random.Random) -> Document:
+    """A fold that inserted its intent and wrote only some of its cells before it stopped."""
+    real_finish = statsfold.finish
+    stopped: list[Document] = []
+
+    def partly(store_: MemoryTaskStore, intent: Document) -> None:
+        stopped.append(intent)
+        for write in intent["writes"][: rng.randint(0, len(intent["writes"]))]:
+            values = {write["p"]: write["v"]} if write["v"] else {}
+            gone = [] if write["v"] else [write["p"]]
+            store_.write_cells({write["c"]: (values, gone)}, intent["number"])
+
+    statsfold.finish = partly  # type: ignore[assignment]
+    try:
+        statsfold.fold(store, NOW, limit=30)
+    finally:
+        statsfold.finish = real_finish  # type: ignore[assignment]
+    head = store.fold_head()
+    assert head is not None
+    assert not head["done"]
+    assert head["number"] == stopped[0]["number"]
+    return stopped[0]
+
+
+def test_an_intent_inserted_by_a_folder_that_stopped_at_once_is_finished_later() -> None:
+    rng = random.Random(11)
+    store = MemoryTaskStore()
+    for n in range(30):
+        put(store, a_task(rng, n))
+    real_begin = statsfold._begin
+
+    def stop(_store: Any, _intent: Document) -> None:
+        raise KeyboardInterrupt  # the process ends between the insert and the head
+
+    statsfold._begin = stop  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            statsfold.fold(store, NOW, limit=10)
+    finally:
+        statsfold._begin = real_begin  # type: ignore[assignment]
+    assert store.fold_head() is None
+    assert statsfold.fold(store, NOW) == 0  # young: its writer may be at it
+    same(store, rng)
+    statsfold.fold_all(store, lambda: NOW + statsfold.TAKEOVER * 2)
+    assert store.queued_stats(10) == []
+    same(store, rng)
+
+
+def test_a_gone_task_leaves_the_figures() -> None:
+    rng = random.Random(7)
+    store = MemoryTaskStore()
+    task = a_task(rng, 1)
+    task["dispatched_at"] = NOW - timedelta(hours=1)
+    put(store, task)
+    statsfold.fold_all(store, lambda: NOW)
+    assert ask(store, "C", None, None)["received"] == 1
+    store._delete("tasks", task["_id"])
+    store.queue_stats("tk_00001:gone", task["_id"], 0)
+    statsfold.fold_all(store, lambda: NOW)
+    assert ask(store, "C", None, None)["received"] == 0
+
+
+def test_a_board_keeps_its_newest_and_reads_longer_lists_from_the_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tally, "BOARD_SIZE", 12)
+    rng = random.Random(5)
+    store = MemoryTaskStore()
+    tasks = [a_task(rng, n) for n in range(60)]
+    for task in tasks:
+        put(store, task)
+    statsfold.fold_all(store, lambda: NOW, limit=7)
+    every = store.load_cells([tally.board_id(tally.EVERY)])[tally.board_id(tally.EVERY)]
+    assert len(every["top"]) == 12
+    assert every["more"] == 1
+    first = queries._from_read_model(store, Board(limit=10))
+    assert first is not None
+    assert [t["_id"] for t in first] == [t["_id"] for t in store.board(Board(limit=10))]
+    assert queries._from_read_model(store, Board(offset=10, limit=10)) is None  # past the cell
+    for task in rng.sample(tasks, 20):  # some leave a unit's reach, some are new
+        task["reach"] = []
+        put(store, task)
+    for n in range(60, 70):
+        put(store, a_task(rng, n))
+    same(store, rng)
+    statsfold.fold_all(store, lambda: NOW)
+    same(store, rng)
+
+
+def test_a_period_to_now_reads_cells_and_no_tasks() -> None:
+    """Nothing is dispatched after now: up to now is up to the end of today, whole days."""
+    plan = tally.cover(None, NOW, NOW)
+    assert (plan.plus, plan.minus, plan.edges) == ([tally.ALL], [], [])
+    year = tally.cover(NOW - timedelta(days=365), NOW, NOW)
+    assert len(year.edges) == 1  # the first day starts at half past nine: only it is counted
+    assert year.edges[0].day == (NOW - timedelta(days=365)).date()
+    dated = tally.cover(tally.midnight(date(2026, 1, 1)), NOW, NOW)
+    assert dated.edges == []
+    assert dated.plus[:2] == ["m2026-01", "m2026-02"]
+    assert dated.plus[-3:] == ["d2026-12-01", "d2026-12-02", "d2026-12-03"]
