@@ -10,10 +10,10 @@ from typing import Any
 from services.common.access import Guard
 from services.common.codec import parse_time, to_wire
 from services.common.document import Document
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import InvalidInput, NotFound, Unavailable
 from services.tasks import journal, statsfold, tally
 from services.tasks.lifecycle import LEVELS, OPEN
-from services.tasks.store import Board, TaskStore
+from services.tasks.store import PARTNER_PREFIX, Board, TaskStore
 from services.tasks.views import task_view
 from services.tasks.work import Work
 
@@ -89,22 +89,29 @@ PLAIN = Board()  # no filter, newest first: what the board's cell answers
 def _from_read_model(store: TaskStore, board: Board) -> list[Document] | None:
     """The page from the board's cell (:mod:`services.tasks.tally`), read by ``_id``: when
     the list is the plain one (newest first, no filter) and the cell holds the page; None
-    for any other list (read from the tasks themselves)."""
+    for any other list, or while the cell cannot say (read from the tasks themselves)."""
     plain = replace(board, reach=None, partner=None, offset=0, limit=PLAIN.limit)
-    if plain != PLAIN:
+    if plain != PLAIN or (board.reach or "").startswith((tally.EVERY, PARTNER_PREFIX)):
         return None
     if board.partner is not None:
         scope = tally.partner_scope(board.partner)
     else:
         scope = board.reach or tally.EVERY
     cell_id = tally.board_id(scope)
-    cells, left = statsfold.snapshot(store, [cell_id])
+    try:
+        cells, left = statsfold.snapshot(store, [cell_id])
+    except Unavailable:
+        return None  # folds keep starting while it reads: the tasks answer instead
     cell = cells.get(cell_id) or {}
-    ids = tally.newest(cell.get("top") or {})
+    floor = int(cell.get("floor", 0))
+    ids = tally.newest(cell.get("top") or {}, floor)
     end = board.offset + board.limit
-    if left or (len(ids) < end and cell.get("more")):
+    if left or (len(ids) < end and floor):
         return None
-    return store.load_tasks(ids[board.offset : end])
+    page = store.load_tasks(ids[board.offset : end])
+    if any(cell_id not in tally.boards_of(task) for task in page):
+        return None  # one changed since: the tasks answer
+    return page
 
 
 def history(store: TaskStore, task: Document) -> list[dict[str, Any]]:

@@ -29,11 +29,14 @@ from services.common.codec import utcnow
 from services.common.document import Document
 from services.common.errors import Unavailable
 from services.tasks import journal, tally
-from services.tasks.store import Mapper, TaskStore
+from services.tasks.store import CELLS_AT_ONCE, Mapper, TaskStore
 
 BATCH = 100  # queued changes per fold
 MAX_BATCH = 2000  # per fold while catching up (an intent stays well within 16 MB)
-TAKEOVER = timedelta(seconds=30)  # an unfinished fold older than this is finished by another
+# An unfinished fold older than this is finished by another folder (a fold of MAX_BATCH
+# takes some 20 s here; questions are right meanwhile, counting what is queued themselves).
+TAKEOVER = timedelta(seconds=120)
+KEPT_FOLDS = 1000  # buried folds kept (their numbers stay taken); older ones are removed
 PENDING_LIMIT = 500  # queued changes a question adds itself; beyond, it says how many it left
 ATTEMPTS = 8
 SEEDED = "stats_read_model:v1"  # the claim of the first start that queued every task
@@ -88,10 +91,17 @@ def _value(cell: Document | None, path: str) -> int:
     return int(place)
 
 
-def fold(store: TaskStore, now: datetime, limit: int = BATCH, mapper: Mapper = map) -> int:
+def fold(
+    store: TaskStore,
+    now: datetime,
+    limit: int = BATCH,
+    mapper: Mapper = map,
+    clock: Callable[[], datetime] | None = None,
+) -> int:
     """Fold up to ``limit`` queued changes; how many were folded (0: none queued, or
     another folder is at it). ``mapper`` runs the reads by ``_id``, as many at once as it
-    runs."""
+    runs; ``clock``, when given, tells a fold whose reading took too long to write nothing
+    (what it read may be stale by then)."""
     number = _settled(store, now, mapper)
     if number is None:
         return 0  # another folder is at it
@@ -107,43 +117,57 @@ def fold(store: TaskStore, now: datetime, limit: int = BATCH, mapper: Mapper = m
         {"c": cell, "p": path, "v": value if value > 0 else None}
         for (cell, path), value in sorted(values.items())
     ]
+    at = clock() if clock is not None else now
+    if at - now > TAKEOVER / 4 or not _is_head(store.fold_head(), number, done=True):
+        return 0  # read too slowly, or another folder moved on meanwhile: read again
     intent = {
         "number": number + 1,
-        "at": now,
+        "at": at,
         "writes": writes,
         "folded": [{"task": task_id, "facts": facts} for task_id, facts in kept.items()],
         "queue": [q["_id"] for q in queued],
     }
-    if not store.insert_fold(intent):
+    if not store.insert_fold(intent):  # fold numbers are never freed (see finish)
         return 0  # another folder took this number first
     _begin(store, intent)
-    if _still_mine(store, intent):
-        finish(store, intent)
+    finish(store, intent)
     return len(queued)
 
 
+def _is_head(head: Document | None, number: int, *, done: bool) -> bool:
+    if head is None:
+        return number == 0 and done
+    return bool(head["number"] == number and bool(head["done"]) == done)
+
+
 def _still_mine(store: TaskStore, intent: Document) -> bool:
-    """The head still says this fold is under way (a writer that stopped longer than
-    :data:`TAKEOVER` and woke finds another finished it, and writes nothing)."""
-    head = store.fold_head()
-    return head is not None and head["number"] == intent["number"] and not head["done"]
+    """The head still says this fold is under way: a writer that stopped longer than
+    :data:`TAKEOVER` and woke, or one whose fold another finished, writes no more."""
+    return _is_head(store.fold_head(), int(intent["number"]), done=False)
 
 
 def _trimmed(cells: dict[str, Document], values: dict[tuple[str, str], int]) -> dict[Any, int]:
     """Each board keeps its :data:`~services.tasks.tally.BOARD_SIZE` newest: the writes
-    that drop the older ones, and mark that there are more (then a longer list is read
-    from the tasks themselves)."""
+    that drop the older ones and raise the board's ``floor`` to the newest dropped (below
+    it the board no longer knows every task: a task that joins below it is dropped too, and
+    a page reaching below it is read from the tasks themselves)."""
     dropped: dict[Any, int] = {}
     for board in {cell for cell, _ in values if tally.is_board(cell)}:
-        top = dict((cells.get(board) or {}).get("top") or {})
-        for (cell, path), value in values.items():
-            if cell == board and path.startswith("top."):
+        cell = cells.get(board) or {}
+        floor = int(cell.get("floor", 0))
+        top = dict(cell.get("top") or {})
+        for (name, path), value in values.items():
+            if name == board and path.startswith("top."):
                 top[path[4:]] = value
-        kept = tally.newest(top)
+        below = [t for t, at in top.items() if 0 < int(at) <= floor]
+        kept = tally.newest(top, floor)
         if len(kept) > tally.BOARD_SIZE:
-            for task_id in kept[tally.BOARD_SIZE :]:
-                dropped[(board, f"top.{task_id}")] = 0
-            dropped[(board, "more")] = 1
+            below += kept[tally.BOARD_SIZE :]
+            floor = max(floor, *(int(top[t]) for t in kept[tally.BOARD_SIZE :]))
+        for task_id in below:
+            dropped[(board, f"top.{task_id}")] = 0
+        if floor > int(cell.get("floor", 0)):
+            dropped[(board, "floor")] = floor
     return dropped
 
 
@@ -156,12 +180,17 @@ def _settled(store: TaskStore, now: datetime, mapper: Mapper = map) -> int | Non
         if now - head["at"] < TAKEOVER:
             return None
         intent = store.load_fold(number)
-        if intent is not None:
+        if intent is not None and not intent.get("buried"):
             finish(store, intent, replay=mapper)
-    stray = store.load_fold(number + 1)  # inserted by a folder that stopped right after
-    if stray is not None:
+        else:
+            store.put_fold_head({"number": number, "at": head["at"], "done": True})
+    while (stray := store.load_fold(number + 1)) is not None:  # a fold the head missed
+        if stray.get("buried"):  # finished: the head lost a write
+            number += 1
+            store.put_fold_head({"number": number, "at": stray["at"], "done": True})
+            continue
         if now - stray["at"] < TAKEOVER:
-            return None
+            return None  # inserted a moment ago: its writer is about to say so
         _begin(store, stray)
         finish(store, stray, replay=mapper)
         number += 1
@@ -175,8 +204,9 @@ def _begin(store: TaskStore, intent: Document) -> None:
 
 
 def finish(store: TaskStore, intent: Document, replay: Mapper | None = None) -> None:
-    """Write what ``intent`` says, then mark it done. ``replay`` (the mapper of reads), when
-    finishing another's: what a later fold wrote is left alone."""
+    """Write what ``intent`` says, a request at a time, while the head still says it is
+    under way; then mark it done and bury it (its number stays taken). ``replay`` (the
+    mapper of reads), when finishing another's: what a later fold wrote is left alone."""
     number = int(intent["number"])
     writes, folded = intent["writes"], intent["folded"]
     if replay is not None:
@@ -192,11 +222,20 @@ def finish(store: TaskStore, intent: Document, replay: Mapper | None = None) -> 
             gone.append(write["p"])
         else:
             values[write["p"]] = write["v"]
-    store.write_cells(by_cell, number)
+    cells = sorted(by_cell)
+    for start in range(0, len(cells), CELLS_AT_ONCE):
+        if not _still_mine(store, intent):
+            return  # taken over (this writer was silent too long) or finished by another
+        store.write_cells({c: by_cell[c] for c in cells[start : start + CELLS_AT_ONCE]}, number)
+    if not _still_mine(store, intent):
+        return
     store.put_folded({f["task"]: f["facts"] for f in folded}, number)
     store.forget_queued_stats(list(intent["queue"]))
+    if not _still_mine(store, intent):
+        return
     store.put_fold_head({"number": number, "at": intent["at"], "done": True})
-    store.forget_fold(number - 1)
+    store.bury_fold(number, intent["at"])
+    store.forget_fold(number - KEPT_FOLDS)
 
 
 def fold_all(
@@ -212,7 +251,7 @@ def fold_all(
     tasks, so larger batches write fewer of them per task."""
     total = 0
     while True:
-        done = fold(store, clock(), limit, mapper)
+        done = fold(store, clock(), limit, mapper, clock)
         total += done
         if done < limit:
             return total
@@ -247,7 +286,7 @@ def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Documen
         folded_over: dict[str, Document | None] = {}
         under_way = first is not None and not first["done"]
         going = store.load_fold(int(first["number"])) if first and under_way else None
-        if going is not None:  # a fold under way: as it will leave them
+        if going is not None and not going.get("buried"):  # a fold under way: as it will leave them
             for write in going["writes"]:
                 if write["c"] in cells or write["c"] in ids:
                     _set(cells.setdefault(write["c"], {}), write["p"], write["v"])

@@ -34,6 +34,7 @@ INDEXES = (
     Index("notices", [("unit", 1), ("deliver_at", -1)]),
 )
 SCHEDULE_PREFIX = "schedule_"
+CELLS_AT_ONCE = UPDATES_AT_ONCE  # cells a fold writes per request
 # runs a function over items, as many at once as it likes (``map``: one after another)
 Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 PARTNER_PREFIX = "partner:"  # a task's receiver when it was dispatched to a partner system
@@ -319,6 +320,13 @@ class TaskStore(ServiceStore):
     def insert_fold(self, intent: Document) -> bool:
         return inserted(
             self.database.stats_folds, {**intent, "_id": f"fold:{int(intent['number']):012d}"}
+        )
+
+    def bury_fold(self, number: int, at: datetime) -> None:
+        """Keep of a finished fold only that its number is taken."""
+        key = f"fold:{number:012d}"
+        put_document(
+            self.database.stats_folds, key, {"_id": key, "number": number, "at": at, "buried": True}
         )
 
     def forget_fold(self, number: int) -> None:

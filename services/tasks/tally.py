@@ -158,9 +158,10 @@ def is_board(cell: str) -> bool:
     return cell.startswith("board|")
 
 
-def newest(top: dict[str, Any]) -> list[str]:
-    """A board's task ids, newest first (as the board lists them: by creation, then id)."""
-    found = [(int(at), task_id) for task_id, at in top.items() if int(at) > 0]
+def newest(top: dict[str, Any], floor: int = 0) -> list[str]:
+    """A board's task ids above ``floor``, newest first (as the board lists them: by
+    creation, then id)."""
+    found = [(int(at), task_id) for task_id, at in top.items() if int(at) > max(floor, 0)]
     return [task_id for _at, task_id in sorted(found, reverse=True)]
 
 

@@ -207,6 +207,10 @@ class MemoryTaskStore(MemoryClaims, TaskStore):
             "stats_folds", {**intent, "_id": f"fold:{int(intent['number']):012d}"}
         )
 
+    def bury_fold(self, number: int, at: datetime) -> None:
+        key = f"fold:{number:012d}"
+        self._put("stats_folds", {"_id": key, "number": number, "at": at, "buried": True})
+
     def forget_fold(self, number: int) -> None:
         self._delete("stats_folds", f"fold:{number:012d}")
 
