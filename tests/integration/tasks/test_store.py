@@ -265,5 +265,8 @@ def test_what_a_fold_kept_of_a_task_and_the_folds_themselves(apart: TaskStore) -
     whole = apart.load_fold(1)
     assert whole is not None
     assert whole["writes"] == intent["writes"]
+    apart.bury_fold(1, at)  # finished: only that the number is taken
+    assert apart.load_fold(1) == {"_id": "fold:000000000001", "number": 1, "at": at, "buried": True}
+    assert not apart.insert_fold(intent)
     apart.forget_fold(1)
     assert apart.load_fold(1) is None
