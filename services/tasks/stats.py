@@ -94,9 +94,5 @@ def _own_share(task: Document, unit: str) -> Document:
     found: Document = {}
     for (cell_id, path), value in tally.share(task).items():
         if cell_id == cell and not path.startswith("ids."):
-            *parents, last = path.split(".")
-            place = found
-            for part in parents:
-                place = place.setdefault(part, {})
-            place[last] = value
+            tally.put_path(found, path, value)
     return found

@@ -288,8 +288,8 @@ def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Documen
         going = store.load_fold(int(first["number"])) if first and under_way else None
         if going is not None and not going.get("buried"):  # a fold under way: as it will leave them
             for write in going["writes"]:
-                if write["c"] in cells or write["c"] in ids:
-                    _set(cells.setdefault(write["c"], {}), write["p"], write["v"])
+                if write["c"] in ids:
+                    tally.put_path(cells.setdefault(write["c"], {}), write["p"], write["v"])
             gone = set(going["queue"])
             queued = [q for q in queued if q["_id"] not in gone]
             folded_over = {f["task"]: f["facts"] for f in going["folded"]}
@@ -301,7 +301,7 @@ def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Documen
         for (cell, path), added in delta.items():
             if cell in ids:
                 place = cells.setdefault(cell, {})
-                _set(place, path, _value(place, path) + added)
+                tally.put_path(place, path, _value(place, path) + added)
         second = store.fold_head()
         if _same(first, second):
             return cells, left
@@ -313,14 +313,3 @@ def _same(first: Document | None, second: Document | None) -> bool:
     if first is None or second is None:
         return first is None and second is None
     return bool(first["number"] == second["number"] and (second["done"] or not first["done"]))
-
-
-def _set(cell: Document, path: str, value: int | None) -> None:
-    *parents, last = path.split(".")
-    place = cell
-    for part in parents:
-        place = place.setdefault(part, {})
-    if value:
-        place[last] = value
-    else:
-        place.pop(last, None)

@@ -275,3 +275,16 @@ def add_into(total: Document, part: Document | None, sign: int = 1) -> None:
             add_into(total.setdefault(name, {}), value, sign)
         else:
             total[name] = int(total.get(name, 0)) + sign * int(value)
+
+
+def put_path(cell: Document, path: str, value: int | None) -> None:
+    """Set the number at the dotted ``path`` of ``cell`` (made where missing); a zero or
+    None removes it, as a fold's ``$unset`` does."""
+    *parents, last = path.split(".")
+    place = cell
+    for part in parents:
+        place = place.setdefault(part, {})
+    if value:
+        place[last] = value
+    else:
+        place.pop(last, None)
