@@ -183,7 +183,7 @@ def stats_figures(count: int = 100_000) -> dict[str, float]:
         db.tasks.insert_many(docs, ordered=False)
     store = TaskStore(db)
     started = time.perf_counter()
-    statsfold.queue_every_task(store)
+    statsfold.reconcile(store)
     queued_s = time.perf_counter() - started
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:  # as the service's timer: eight reads at once

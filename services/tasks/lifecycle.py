@@ -323,7 +323,7 @@ def create_task(work: Work, fields: dict[str, Any]) -> dict[str, Any]:
         return {**task_view(existing), "created": False}
     store.insert_attachments(files)
     task["attachments"] = [attachments.brief(f) for f in files]
-    store.insert_task(task)
+    journal.begin(store, task)
     task = journal.record(store, task, now, actor, "create", "created")
     if units:
         return {**_dispatch_units(work, actor, task, units, None), "created": True}
@@ -415,7 +415,7 @@ def _dispatch_units(
         )
         children.append(child["_id"])
         # Of two dispatching at once, the one whose insert wins creates and dispatches it.
-        if journal.load(store, child["_id"]) is None and store.insert_task(child):
+        if journal.load(store, child["_id"]) is None and journal.begin(store, child):
             child = journal.record(
                 store, child, now, actor, "create", "created", parent=task["_id"]
             )

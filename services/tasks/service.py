@@ -44,6 +44,7 @@ expected = DOMAIN_ERRORS
 SWEEP_SECONDS = float(os.environ.get("TASK_SWEEP_SECONDS", "5"))
 RELAY_SECONDS = float(os.environ.get("TASK_RELAY_SECONDS", "1"))
 STATS_FOLD_SECONDS = float(os.environ.get("TASK_STATS_FOLD_SECONDS", "1"))
+STATS_RECONCILE_SECONDS = float(os.environ.get("TASK_STATS_RECONCILE_SECONDS", "3600"))
 ROLLBACK_LIMIT = int(os.environ.get("TASK_ROLLBACK_LIMIT", "1"))
 SWEEP_CONCURRENCY = 8
 
@@ -54,7 +55,7 @@ class TasksService:
     store: TaskStore = MongoDatabase(
         "tasks",
         INDEXES,
-        seeds=[sources.seed, ladder.seed, calendar.seed, statsfold.seed],
+        seeds=[sources.seed, ladder.seed, calendar.seed],
         store=TaskStore,
     )
     call = CallContext(access.TABLE)
@@ -77,6 +78,10 @@ class TasksService:
     def fold_statistics(self) -> None:
         pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
         statsfold.fold_all(self.work.store, mapper=pool.imap)
+
+    @timer(interval=STATS_RECONCILE_SECONDS, eager=True)  # at start, then hourly
+    def reconcile_statistics(self) -> None:
+        statsfold.reconcile(self.work.store)
 
     @event_handler("policy", "fact_disputed")
     @once_per_event

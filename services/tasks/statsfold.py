@@ -39,7 +39,6 @@ TAKEOVER = timedelta(seconds=120)
 KEPT_FOLDS = 1000  # buried folds kept (their numbers stay taken); older ones are removed
 PENDING_LIMIT = 500  # queued changes a question adds itself; beyond, it says how many it left
 ATTEMPTS = 8
-SEEDED = "stats_read_model:v1"  # the claim of the first start that queued every task
 
 
 def current_tasks(
@@ -258,21 +257,25 @@ def fold_all(
         limit = min(MAX_BATCH, limit * 2)
 
 
-def queue_every_task(store: TaskStore) -> int:
-    """Queue every task once (a read model new to an existing database); folding the same
-    state twice adds nothing, so a repeat is harmless."""
-    return store.queue_stats_many(
-        [{"_id": f"{task_id}:000000", "task": task_id, "rev": 0} for task_id in store.task_ids()]
-    )
-
-
-def seed(store: TaskStore, _config: Any) -> None:
-    """At the first start with the read model, the tasks already there are queued to it
-    (queued first, then marked done: a start that stops between queues them again, which
-    changes nothing)."""
-    if store.claimed(SEEDED) is None:
-        queue_every_task(store)
-        store.claim(SEEDED, utcnow())
+def reconcile(store: TaskStore) -> int:
+    """Queue every task whose facts are not what the last fold kept of it, and every task
+    kept that is gone; how many were queued. This catches what no journal event queued: a
+    database new to the read model (every task), and the changes of a process of an older
+    version still running in a rolling deploy. It reads what was kept before the tasks, so
+    a task changed meanwhile is queued at most once more, which folding makes harmless
+    (folding the same state twice adds nothing); it can miss nothing that was written
+    before it began."""
+    kept = {str(f["_id"]): f.get("facts") for f in store.every_folded()}
+    entries = []
+    for task in store.every_task((*tally.FIELDS, "rev")):
+        task_id = str(task["_id"])
+        if kept.pop(task_id, None) != tally.facts(task):
+            rev = int(task.get("rev") or 0)
+            entries.append({"_id": journal.event_id(task_id, rev), "task": task_id, "rev": rev})
+    for task_id, facts in kept.items():
+        if facts is not None:  # counted, and gone since
+            entries.append({"_id": f"{task_id}:gone", "task": task_id, "rev": 0})
+    return store.queue_stats_many(entries)
 
 
 def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Document], int]:

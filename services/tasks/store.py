@@ -16,7 +16,7 @@ the integration layer tries every method here on FerretDB.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -266,8 +266,13 @@ class TaskStore(ServiceStore):
                 deletes[start : start + UPDATES_AT_ONCE], ordered=False
             )
 
-    def task_ids(self) -> list[str]:
-        return [str(t["_id"]) for t in self.database.tasks.find({}, {"_id": 1})]
+    def every_task(self, fields: Iterable[str]) -> Iterator[Document]:
+        """Every task, with only ``fields`` (and ``_id``): one scan (the reconciliation)."""
+        return iter(self.database.tasks.find({}, dict.fromkeys(fields, 1)))
+
+    def every_folded(self) -> Iterator[Document]:
+        """What the folds kept of every task they counted: one scan."""
+        return iter(self.database.stats_folded.find({}))
 
     def load_tasks(self, task_ids: list[str], mapper: Mapper = map) -> list[Document]:
         """The tasks of ``task_ids`` there are, in that order (one read by ``_id`` each,

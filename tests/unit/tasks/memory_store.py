@@ -6,7 +6,7 @@ takes values BSON could not hold: the integration layer is where those would sho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -169,8 +169,12 @@ class MemoryTaskStore(MemoryClaims, TaskStore):
         for entry_id in entry_ids:
             self._delete("stats_queue", entry_id)
 
-    def task_ids(self) -> list[str]:
-        return [str(t["_id"]) for t in self._all("tasks")]
+    def every_task(self, fields: Iterable[str]) -> Iterator[Document]:
+        wanted = {"_id", *fields}
+        return iter([{k: v for k, v in t.items() if k in wanted} for t in self._all("tasks")])
+
+    def every_folded(self) -> Iterator[Document]:
+        return iter(self._all("stats_folded"))
 
     def load_tasks(self, task_ids: list[str], mapper: Mapper = map) -> list[Document]:
         return [t for t in mapper(self.load_task, task_ids) if t is not None]
