@@ -13,7 +13,7 @@ from services.common.document import Document
 from services.common.errors import InvalidInput, NotFound, Unavailable
 from services.tasks import journal, statsfold, tally
 from services.tasks.lifecycle import LEVELS, OPEN
-from services.tasks.store import PARTNER_PREFIX, Board, TaskStore
+from services.tasks.store import PARTNER_PREFIX, Board, Mapper, TaskStore
 from services.tasks.views import task_view
 from services.tasks.work import Work
 
@@ -78,7 +78,7 @@ def list_tasks(
         offset=offset,
         limit=limit,
     )
-    found = _from_read_model(work.store, board)
+    found = _from_read_model(work.store, board, work.mapper)
     tasks = found if found is not None else work.store.board(board)
     return {"items": [task_view(t) for t in tasks], "limit": limit, "offset": offset}
 
@@ -86,7 +86,7 @@ def list_tasks(
 PLAIN = Board()  # no filter, newest first: what the board's cell answers
 
 
-def _from_read_model(store: TaskStore, board: Board) -> list[Document] | None:
+def _from_read_model(store: TaskStore, board: Board, mapper: Mapper = map) -> list[Document] | None:
     """The page from the board's cell (:mod:`services.tasks.tally`), read by ``_id``: when
     the list is the plain one (newest first, no filter) and the cell holds the page; None
     for any other list, or while the cell cannot say (read from the tasks themselves)."""
@@ -99,7 +99,7 @@ def _from_read_model(store: TaskStore, board: Board) -> list[Document] | None:
         scope = board.reach or tally.EVERY
     cell_id = tally.board_id(scope)
     try:
-        cells, left = statsfold.snapshot(store, [cell_id])
+        cells, left = statsfold.snapshot(store, [cell_id], mapper)
     except Unavailable:
         return None  # folds keep starting while it reads: the tasks answer instead
     cell = cells.get(cell_id) or {}
@@ -108,7 +108,7 @@ def _from_read_model(store: TaskStore, board: Board) -> list[Document] | None:
     end = board.offset + board.limit
     if left or (len(ids) < end and floor):
         return None
-    page = store.load_tasks(ids[board.offset : end])
+    page = store.load_tasks(ids[board.offset : end], mapper)
     if any(cell_id not in tally.boards_of(task) for task in page):
         return None  # one changed since: the tasks answer
     return page

@@ -58,15 +58,15 @@ def unit_stats(
     plan = tally.cover(since, until, now)
     edge_days = [tally.cell_id(unit, tally.day_period(edge.day)) for edge in plan.edges]
     plus, minus = tally.cells_of(unit, plan.plus), tally.cells_of(unit, plan.minus)
-    cells, left = statsfold.snapshot(work.store, [*plus, *minus, *edge_days])
+    cells, left = statsfold.snapshot(work.store, [*plus, *minus, *edge_days], work.mapper)
     summed: Document = {}
     for cell_id in plus:
         tally.add_into(summed, cells.get(cell_id))
     for cell_id in minus:
         tally.add_into(summed, cells.get(cell_id), -1)
     for edge, cell_id in zip(plan.edges, edge_days, strict=True):
-        ids = sorted((cells.get(cell_id) or {}).get("ids") or {})
-        for task in work.store.load_tasks(ids):
+        ids = tally.dispatched_within((cells.get(cell_id) or {}).get("ids"), edge)
+        for task in work.store.load_tasks(ids, work.mapper):
             at = task.get("dispatched_at")
             if at is not None and edge.low <= at < edge.high:
                 tally.add_into(summed, _own_share(task, unit), edge.sign)

@@ -278,13 +278,16 @@ def reconcile(store: TaskStore) -> int:
     return store.queue_stats_many(entries)
 
 
-def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Document], int]:
+def snapshot(
+    store: TaskStore, wanted: Iterable[str], mapper: Mapper = map
+) -> tuple[dict[str, Document], int]:
     """The cells ``wanted`` as they are with every queued change counted; and how many
-    queued changes were too many to add here (0, unless folding has fallen far behind)."""
+    queued changes were too many to add here (0, unless folding has fallen far behind).
+    ``mapper`` runs the reads by ``_id`` (cells, queued tasks, what was kept of them)."""
     ids = sorted(set(wanted))
     for _attempt in range(ATTEMPTS):
         first = store.fold_head()
-        cells = store.load_cells(ids)
+        cells = store.load_cells(ids, mapper)
         queued = store.queued_stats(PENDING_LIMIT + 1)
         folded_over: dict[str, Document | None] = {}
         under_way = first is not None and not first["done"]
@@ -298,8 +301,8 @@ def snapshot(store: TaskStore, wanted: Iterable[str]) -> tuple[dict[str, Documen
             folded_over = {f["task"]: f["facts"] for f in going["folded"]}
         left = max(0, len(queued) - PENDING_LIMIT)
         queued = queued[:PENDING_LIMIT]
-        tasks = current_tasks(store, queued)
-        folded = {**kept_facts(store, list(tasks)), **folded_over}
+        tasks = current_tasks(store, queued, mapper)
+        folded = {**kept_facts(store, list(tasks), mapper), **folded_over}
         delta, _kept = changes(tasks, {k: v for k, v in folded.items() if v is not None})
         for (cell, path), added in delta.items():
             if cell in ids:

@@ -8,8 +8,9 @@ period (``{unit}|d2026-12-03``, ``{unit}|m2026-12``, ``{unit}|all``), each holdi
 * ``all``: the figures of the tasks the unit's subtree held;
 * ``own``: those the unit held itself (its own row among ``by_unit``);
 * ``below.<code>``: the ``all`` of each unit directly below (the drill-down rows);
-* ``ids.<task>`` (day cells only): which tasks, so a period that starts or ends inside a
-  day is counted exactly from that day's tasks (:func:`cover` names those edges).
+* ``ids.<task>`` (day cells only): which tasks, each with the milliseconds it was
+  dispatched, so a period that starts or ends inside a day is counted exactly from the
+  tasks of that day within it (:func:`cover` names those edges), and only those are read.
 
 A task's share (:func:`share`) is a function of its fields alone, so the read model is kept
 by adding ``share(now) - share(as last folded)`` (see :mod:`services.tasks.statsfold`).
@@ -124,7 +125,7 @@ def share(task: Document) -> Share:
                 _add(added, cell_id(unit, period), place, counted)
             if parent:
                 _add(added, cell_id(parent, period), f"below.{code}", counted)
-        added[(cell_id(unit, periods[0]), f"ids.{task['_id']}")] += 1
+        added[(cell_id(unit, periods[0]), f"ids.{task['_id']}")] += _millis(at)
     return added
 
 
@@ -239,6 +240,12 @@ def _cover(low: datetime, high: datetime) -> Cover:
             found.plus.append(day_period(day))
             day += timedelta(days=1)
     return found
+
+
+def dispatched_within(ids: Document | None, edge: Edge) -> list[str]:
+    """The tasks of a day cell's ``ids`` dispatched within ``edge``."""
+    low, high = _millis(edge.low), _millis(edge.high)
+    return sorted(task_id for task_id, at in (ids or {}).items() if low <= int(at) < high)
 
 
 def cells_of(unit: str, periods: list[str]) -> list[str]:

@@ -19,15 +19,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+import eventlet
+
 from services.common.access import Guard
 from services.common.codec import utcnow
 from services.common.errors import NotFound
 from services.common.work import WorkProvider
 from services.tasks import calendar
 from services.tasks.calendar import WorkCalendar
-from services.tasks.store import TaskStore
+from services.tasks.store import Mapper, TaskStore
 
 UnitExists = Callable[[str], bool]
+READS_AT_ONCE = 8  # reads by _id one worker sends at once
 P = TypeVar("P")
 
 
@@ -43,6 +46,8 @@ class Work:
     guard_of: Callable[[], Guard]
     calendar_of: Callable[[], WorkCalendar]
     unit_exists: UnitExists
+    # runs reads of many documents by ``_id`` at once (a green pool in the service)
+    mapper: Mapper = map
 
     @classmethod
     def of(
@@ -53,6 +58,7 @@ class Work:
         *,
         calendar: WorkCalendar | None = None,
         unit_exists: UnitExists,
+        mapper: Mapper = map,
     ) -> Work:
         """A Work of given parts (a test, a bench); without ``calendar``, the store's, read
         once for ``now`` when first asked for."""
@@ -62,6 +68,7 @@ class Work:
             guard_of=lambda: guard,
             calendar_of=_loaded(store, now) if calendar is None else _fixed(calendar),
             unit_exists=unit_exists,
+            mapper=mapper,
         )
 
     @property
@@ -105,6 +112,7 @@ class TaskWork(WorkProvider):
             guard_of=self.guard_of(worker_ctx),
             calendar_of=_loaded(store, now),
             unit_exists=functools.partial(self._unit_exists, worker_ctx),
+            mapper=eventlet.GreenPool(READS_AT_ONCE).imap,
         )
 
     def _unit_exists(self, worker_ctx: Any, path: str) -> bool:

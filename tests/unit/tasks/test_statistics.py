@@ -410,3 +410,30 @@ def test_changes_no_event_queued_are_counted_after_the_reconciliation() -> None:
     statsfold.fold_all(store, lambda: NOW)
     same(store, rng)
     assert statsfold.reconcile(store) == 0
+
+
+def test_a_period_starting_inside_a_day_reads_only_that_days_tasks_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(5)
+    store = MemoryTaskStore()
+    day = (NOW - timedelta(days=3)).astimezone(CST).replace(hour=0, minute=0, second=0)
+    for n in range(48):  # one every half hour of that day
+        task = {
+            **a_task(rng, n),
+            "holders": ["C/HP"],
+            "dispatched_at": day + timedelta(minutes=30 * n),
+        }
+        put(store, task)
+    statsfold.fold_all(store, lambda: NOW)
+    read: list[str] = []
+    load_task = store.load_task
+
+    def counting(task_id: str) -> Document | None:
+        read.append(task_id)
+        return load_task(task_id)
+
+    monkeypatch.setattr(store, "load_task", counting)
+    start = (day + timedelta(hours=20)).isoformat()  # 20:00: the last eight of the day
+    assert ask(store, "C", start, None)["received"] == 8
+    assert sorted(read) == [f"tk_{n:05d}" for n in range(40, 48)]
