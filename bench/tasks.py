@@ -9,7 +9,9 @@
 * ``stats_query_ms``: statistics of a unit that received 100,000 tasks, from the read model
   (``stats_query_ms_last_year_by_date``: from a date a year ago, months and days of cells;
   ``stats_query_ms_100_queued``: with 100 changes not folded yet, which the question adds
-  itself); ``stats_fold_per_s``: tasks folded into the read model per second.
+  itself; ``stats_query_ms_from_inside_a_day``: from 13:30 three days ago, that day's
+  tasks after it read by ``_id``); ``stats_fold_per_s``: tasks folded into the read model
+  per second; ``board_first_page_ms``: the board's first page of 50, from its cell.
 
 ``BENCH_PARTS`` (default ``dispatch,sweep,stats``) runs some of them only.
 

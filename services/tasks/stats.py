@@ -54,11 +54,13 @@ def unit_stats(
     if since and since >= until:
         raise InvalidInput("must be before to", field="from")
     # From the read model (services.tasks.tally): whole months and days from their cells,
-    # a part of a day from that day's tasks.
+    # a part of a day from that day's tasks, overdue in this hour from this hour's tasks.
     plan = tally.cover(since, until, now)
     edge_days = [tally.cell_id(unit, tally.day_period(edge.day)) for edge in plan.edges]
     plus, minus = tally.cells_of(unit, plan.plus), tally.cells_of(unit, plan.minus)
-    cells, left = statsfold.snapshot(work.store, [*plus, *minus, *edge_days], work.mapper)
+    this_hour = tally.cell_id(unit, tally.hour_period(tally.hour_of(now)))
+    wanted = [*plus, *minus, *edge_days, this_hour]
+    cells, left = statsfold.snapshot(work.store, wanted, work.mapper)
     summed: Document = {}
     for cell_id in plus:
         tally.add_into(summed, cells.get(cell_id))
@@ -67,32 +69,77 @@ def unit_stats(
     for edge, cell_id in zip(plan.edges, edge_days, strict=True):
         ids = tally.dispatched_within((cells.get(cell_id) or {}).get("ids"), edge)
         for task in work.store.load_tasks(ids, work.mapper):
-            at = task.get("dispatched_at")
-            if at is not None and edge.low <= at < edge.high:
-                tally.add_into(summed, _own_share(task, unit), edge.sign)
-    below = summed.get("below") or {}
-    rows = [(unit, summed.get("own"))] if _counted(summed.get("own")) else []
-    rows += [(f"{unit}/{code}", below[code]) for code in sorted(below) if _counted(below[code])]
+            tally.add_into(summed, _share_in(task, _edge_weights(task, plan, edge_days)))
+    late = _due_this_hour(work, cells.get(this_hour), plan, plus, minus, edge_days)
+    below, late_below = summed.get("below") or {}, late.get("below") or {}
+    rows = [(unit, summed.get("own"), late.get("own"))] if _counted(summed.get("own")) else []
+    rows += [
+        (f"{unit}/{code}", below[code], late_below.get(code))
+        for code in sorted(below)
+        if _counted(below[code])
+    ]
+    hour = str(tally.hour_of(now))
     return {
         "unit": unit,
         "from": format_time(since) if since else None,
         "to": format_time(until),
-        **tally.read(summed.get("all"), now),
-        "by_unit": [{"unit": row, **tally.read(part, now)} for row, part in rows],
+        **tally.read(summed.get("all"), now, _late(late.get("all"), hour)),
+        "by_unit": [
+            {"unit": row, **tally.read(part, now, _late(due, hour))} for row, part, due in rows
+        ],
         "uncounted": left,
     }
+
+
+def _edge_weights(task: Document, plan: tally.Cover, edge_days: list[str]) -> dict[str, int]:
+    """The day cell of the edge ``task`` was dispatched within, with the edge's sign."""
+    at = task.get("dispatched_at")
+    weights: dict[str, int] = {}
+    for edge, cell_id in zip(plan.edges, edge_days, strict=True):
+        if at is not None and edge.low <= at < edge.high:
+            weights[cell_id] = weights.get(cell_id, 0) + edge.sign
+    return weights
+
+
+def _due_this_hour(
+    work: Work,
+    hour_cell: Document | None,
+    plan: tally.Cover,
+    plus: list[str],
+    minus: list[str],
+    edge_days: list[str],
+) -> Document:
+    """What the tasks of this hour whose deadline has passed add to the period's cells (the
+    hour's ``due`` counts only, by place), each read by ``_id``."""
+    base = {**dict.fromkeys(plus, 1), **dict.fromkeys(minus, -1)}
+    late: Document = {}
+    for task in work.store.load_tasks(
+        tally.due_before((hour_cell or {}).get("ids"), work.now), work.mapper
+    ):
+        if not tally.is_due(task) or not task["due_at"] < work.now:
+            continue  # changed since the cell was read
+        weights = dict(base)
+        for cell_id, sign in _edge_weights(task, plan, edge_days).items():
+            weights[cell_id] = weights.get(cell_id, 0) + sign
+        tally.add_into(late, _share_in(task, weights))
+    return late
+
+
+def _late(part: Document | None, hour: str) -> int:
+    """Of a row's share of this hour's late tasks, how many are due in this hour."""
+    return int(((part or {}).get("due") or {}).get(hour, 0))
 
 
 def _counted(part: Document | None) -> bool:
     return bool(part and int(part.get("n", 0)) > 0)
 
 
-def _own_share(task: Document, unit: str) -> Document:
-    """What ``task`` adds to ``unit``'s cell of the day it was dispatched, as one document."""
-    day = task["dispatched_at"].astimezone(CST).date()
-    cell = tally.cell_id(unit, tally.day_period(day))
+def _share_in(task: Document, weights: dict[str, int]) -> Document:
+    """What ``task`` adds to the cells of ``weights``, each taken that many times (a cell
+    subtracted: -1), as one document (without the lists of tasks)."""
     found: Document = {}
     for (cell_id, path), value in tally.share(task).items():
-        if cell_id == cell and not path.startswith("ids."):
-            tally.put_path(found, path, value)
+        weight = weights.get(cell_id, 0)
+        if weight and not path.startswith("ids."):
+            tally.put_path(found, path, tally.value_at(found, path) + weight * value)
     return found

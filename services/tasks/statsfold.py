@@ -81,15 +81,6 @@ def changes(
     return Counter({key: value for key, value in delta.items() if value}), kept
 
 
-def _value(cell: Document | None, path: str) -> int:
-    place: Any = cell or {}
-    for part in path.split("."):
-        place = place.get(part) if isinstance(place, dict) else None
-        if place is None:
-            return 0
-    return int(place)
-
-
 def fold(
     store: TaskStore,
     now: datetime,
@@ -110,7 +101,9 @@ def fold(
     tasks = current_tasks(store, queued, mapper)
     delta, kept = changes(tasks, kept_facts(store, list(tasks), mapper))
     cells = store.load_cells(sorted({cell for cell, _ in delta}), mapper)
-    values = {key: _value(cells.get(key[0]), key[1]) + added for key, added in delta.items()}
+    values = {
+        key: tally.value_at(cells.get(key[0]), key[1]) + added for key, added in delta.items()
+    }
     values.update(_trimmed(cells, values))
     writes = [
         {"c": cell, "p": path, "v": value if value > 0 else None}
@@ -307,7 +300,7 @@ def snapshot(
         for (cell, path), added in delta.items():
             if cell in ids:
                 place = cells.setdefault(cell, {})
-                tally.put_path(place, path, _value(place, path) + added)
+                tally.put_path(place, path, tally.value_at(place, path) + added)
         second = store.fold_head()
         if _same(first, second):
             return cells, left

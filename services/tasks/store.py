@@ -37,6 +37,11 @@ SCHEDULE_PREFIX = "schedule_"
 CELLS_AT_ONCE = UPDATES_AT_ONCE  # cells a fold writes per request
 # runs a function over items, as many at once as it likes (``map``: one after another)
 Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+# The statistics read model, its shape in its collections' names: a new shape starts empty
+# and the reconciliation (services.tasks.statsfold) folds every task into it; the
+# collections of an older shape are no longer read (v1: ``stats_cells``, ``stats_folded``,
+# ``stats_folds``, whose day cells did not keep dispatch times) and can be dropped.
+CELLS, FOLDED, FOLDS = "stats_v2_cells", "stats_v2_folded", "stats_v2_folds"
 PARTNER_PREFIX = "partner:"  # a task's receiver when it was dispatched to a partner system
 
 
@@ -272,7 +277,7 @@ class TaskStore(ServiceStore):
 
     def every_folded(self) -> Iterator[Document]:
         """What the folds kept of every task they counted: one scan."""
-        return iter(self.database.stats_folded.find({}))
+        return iter(self.database[FOLDED].find({}))
 
     def load_tasks(self, task_ids: list[str], mapper: Mapper = map) -> list[Document]:
         """The tasks of ``task_ids`` there are, in that order (one read by ``_id`` each,
@@ -285,7 +290,7 @@ class TaskStore(ServiceStore):
         return {cell_id: cell for cell_id, cell in found if cell is not None}
 
     def _load_cell(self, cell_id: str) -> Document | None:
-        return self.database.stats_cells.find_one({"_id": cell_id}, {"_id": 0})
+        return self.database[CELLS].find_one({"_id": cell_id}, {"_id": 0})
 
     def write_cells(self, changes: dict[str, tuple[Document, list[str]]], fold: int) -> None:
         """For each cell, set the values and remove the paths given, as fold ``fold``; in
@@ -296,11 +301,11 @@ class TaskStore(ServiceStore):
             if gone:
                 update["$unset"] = dict.fromkeys(gone, "")
             writes.append(UpdateOne({"_id": cell_id}, update, upsert=True))
-        racing_bulk_upsert(self.database.stats_cells, writes)
+        racing_bulk_upsert(self.database[CELLS], writes)
 
     def folded(self, task_ids: list[str], mapper: Mapper = map) -> dict[str, Document]:
         """What the last fold kept of each task, with that fold's number (``v``)."""
-        kept = self.database.stats_folded
+        kept = self.database[FOLDED]
         found = mapper(lambda task_id: kept.find_one({"_id": task_id}), task_ids)
         return {str(f["_id"]): f for f in found if f is not None}
 
@@ -310,32 +315,32 @@ class TaskStore(ServiceStore):
             ReplaceOne({"_id": task_id}, {"_id": task_id, "facts": facts, "v": fold}, upsert=True)
             for task_id, facts in kept.items()
         ]
-        racing_bulk_upsert(self.database.stats_folded, writes)
+        racing_bulk_upsert(self.database[FOLDED], writes)
 
     def fold_head(self) -> Document | None:
         """The latest fold's number, time and whether it is done."""
-        return self.database.stats_folds.find_one({"_id": "head"})
+        return self.database[FOLDS].find_one({"_id": "head"})
 
     def put_fold_head(self, head: Document) -> None:
-        put_document(self.database.stats_folds, "head", {**head, "_id": "head"})
+        put_document(self.database[FOLDS], "head", {**head, "_id": "head"})
 
     def load_fold(self, number: int) -> Document | None:
-        return self.database.stats_folds.find_one({"_id": f"fold:{number:012d}"})
+        return self.database[FOLDS].find_one({"_id": f"fold:{number:012d}"})
 
     def insert_fold(self, intent: Document) -> bool:
         return inserted(
-            self.database.stats_folds, {**intent, "_id": f"fold:{int(intent['number']):012d}"}
+            self.database[FOLDS], {**intent, "_id": f"fold:{int(intent['number']):012d}"}
         )
 
     def bury_fold(self, number: int, at: datetime) -> None:
         """Keep of a finished fold only that its number is taken."""
         key = f"fold:{number:012d}"
         put_document(
-            self.database.stats_folds, key, {"_id": key, "number": number, "at": at, "buried": True}
+            self.database[FOLDS], key, {"_id": key, "number": number, "at": at, "buried": True}
         )
 
     def forget_fold(self, number: int) -> None:
-        self.database.stats_folds.delete_one({"_id": f"fold:{number:012d}"})
+        self.database[FOLDS].delete_one({"_id": f"fold:{number:012d}"})
 
     # the sweep's own record
 

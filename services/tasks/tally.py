@@ -14,9 +14,12 @@ period (``{unit}|d2026-12-03``, ``{unit}|m2026-12``, ``{unit}|all``), each holdi
 
 A task's share (:func:`share`) is a function of its fields alone, so the read model is kept
 by adding ``share(now) - share(as last folded)`` (see :mod:`services.tasks.statsfold`).
-Figures that depend on the moment asked are kept as counts the question reads:
-an open task with a deadline adds one to ``due.<milliseconds>``, and it is overdue when that
-instant has passed.
+Figures that depend on the moment asked are kept as counts the question reads: an open
+task with a deadline adds one to ``due.<hour>`` (the milliseconds its deadline's hour
+starts; a few thousand keys a cell, however many tasks are open), and to the **hour cell**
+of each unit of its reach (``{unit}|h<hour>``) its ``ids.<task>``, the milliseconds of its
+deadline. Overdue, at any moment, are the tasks due in the hours before it and those of its
+own hour's cell whose deadline has passed (read by ``_id``, as a day's edge is).
 """
 
 from __future__ import annotations
@@ -76,6 +79,25 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)  # BSON keeps milliseconds, truncated
 
 
+HOUR_MS = 3_600_000
+
+
+def hour_of(moment: datetime) -> int:
+    """The milliseconds of the start of the hour ``moment`` falls in."""
+    return _millis(moment) // HOUR_MS * HOUR_MS
+
+
+def hour_period(hour: int) -> str:
+    return f"h{hour}"
+
+
+def is_due(task: Document) -> bool:
+    """Open and with a deadline: overdue once the deadline has passed."""
+    return task.get("completed_at") is None and (
+        task.get("status") in OPEN and task.get("due_at") is not None
+    )
+
+
 def figures(task: Document) -> dict[str, int]:
     """The task's figures, but ``rolled`` (which depends on the unit counting)."""
     done = task.get("completed_at") is not None
@@ -86,8 +108,8 @@ def figures(task: Document) -> dict[str, int]:
         if task.get("working_minutes") is not None:
             counted["mins"] = round(float(task["working_minutes"]) * 10)
             counted["timed"] = 1
-    elif task.get("status") in OPEN and task.get("due_at") is not None:
-        counted[f"due.{_millis(task['due_at'])}"] = 1
+    elif is_due(task):
+        counted[f"due.{hour_of(task['due_at'])}"] = 1
     for card in task.get("cards") or []:
         if card.get("card") in CARDS:
             counted[card["card"]] = counted.get(card["card"], 0) + 1
@@ -113,6 +135,7 @@ def share(task: Document) -> Share:
     day = at.astimezone(CST).date()
     periods = (day_period(day), month_period(day), ALL)
     base = figures(task)
+    due = task["due_at"] if is_due(task) else None
     rolled_by = set(task.get("rolled_back_by") or [])
     reach = sorted({unit for holder in holders for unit in ancestors(holder)})
     for unit in reach:
@@ -126,6 +149,8 @@ def share(task: Document) -> Share:
             if parent:
                 _add(added, cell_id(parent, period), f"below.{code}", counted)
         added[(cell_id(unit, periods[0]), f"ids.{task['_id']}")] += _millis(at)
+        if due is not None:
+            added[(cell_id(unit, hour_period(hour_of(due))), f"ids.{task['_id']}")] += _millis(due)
     return added
 
 
@@ -244,7 +269,15 @@ def _cover(low: datetime, high: datetime) -> Cover:
 
 def dispatched_within(ids: Document | None, edge: Edge) -> list[str]:
     """The tasks of a day cell's ``ids`` dispatched within ``edge``."""
-    low, high = _millis(edge.low), _millis(edge.high)
+    return _between(ids, _millis(edge.low), _millis(edge.high))
+
+
+def due_before(ids: Document | None, now: datetime) -> list[str]:
+    """The tasks of an hour cell's ``ids`` whose deadline is before ``now``."""
+    return _between(ids, 0, _millis(now))
+
+
+def _between(ids: Document | None, low: int, high: int) -> list[str]:
     return sorted(task_id for task_id, at in (ids or {}).items() if low <= int(at) < high)
 
 
@@ -255,12 +288,15 @@ def cells_of(unit: str, periods: list[str]) -> list[str]:
 # the figures as a clerk reads them
 
 
-def read(part: Document | None, now: datetime) -> dict[str, Any]:
-    """One row of figures (``all``, ``own`` or ``below.<code>`` of a cell, summed)."""
+def read(part: Document | None, now: datetime, due_this_hour: int = 0) -> dict[str, Any]:
+    """One row of figures (``all``, ``own`` or ``below.<code>`` of a cell, summed): overdue
+    are the tasks due in the hours before this one, and ``due_this_hour`` (those of this
+    hour whose deadline has passed, which the hour's cell names)."""
     part = part or {}
     n, done, timed = int(part.get("n", 0)), int(part.get("done", 0)), int(part.get("timed", 0))
-    cutoff = now.timestamp() * 1000
-    overdue = sum(int(c) for at, c in (part.get("due") or {}).items() if int(at) < cutoff)
+    hour = hour_of(now)
+    past = sum(int(c) for at, c in (part.get("due") or {}).items() if int(at) < hour)
+    overdue = past + due_this_hour
     return {
         "received": n,
         "completed": done,
@@ -282,6 +318,16 @@ def add_into(total: Document, part: Document | None, sign: int = 1) -> None:
             add_into(total.setdefault(name, {}), value, sign)
         else:
             total[name] = int(total.get(name, 0)) + sign * int(value)
+
+
+def value_at(cell: Document | None, path: str) -> int:
+    """The number at the dotted ``path`` of ``cell`` (0 where there is none)."""
+    place: Any = cell or {}
+    for part in path.split("."):
+        place = place.get(part) if isinstance(place, dict) else None
+        if place is None:
+            return 0
+    return int(place)
 
 
 def put_path(cell: Document, path: str, value: int | None) -> None:

@@ -437,3 +437,37 @@ def test_a_period_starting_inside_a_day_reads_only_that_days_tasks_after_it(
     start = (day + timedelta(hours=20)).isoformat()  # 20:00: the last eight of the day
     assert ask(store, "C", start, None)["received"] == 8
     assert sorted(read) == [f"tk_{n:05d}" for n in range(40, 48)]
+
+
+def test_overdue_is_right_to_the_millisecond_within_the_hour_asked() -> None:
+    """Deadlines around the moment asked (9:30): before it, at it, after it, in this hour, at
+    its start, and in the hours either side; in every period and every row."""
+    rng = random.Random(13)
+    store = MemoryTaskStore()
+    deadlines = [
+        timedelta(minutes=-30),  # 9:00, the hour's first instant
+        timedelta(minutes=-30, milliseconds=-1),  # the last of the hour before
+        timedelta(minutes=-20),
+        timedelta(milliseconds=-1),
+        timedelta(),  # due now: not overdue yet
+        timedelta(minutes=10),
+        timedelta(minutes=30),  # 10:00, the next hour
+    ]
+    number = 0
+    for _round in range(4):
+        for offset in deadlines:
+            task = a_task(rng, number)
+            task.update(status="in_progress", completed_at=None, on_time=None, due_at=NOW + offset)
+            task["working_minutes"] = None
+            put(store, task)
+            number += 1
+    for _n in range(40):
+        put(store, a_task(rng, number))
+        number += 1
+    same(store, rng)  # all queued, counted by the question itself
+    statsfold.fold_all(store, lambda: NOW)
+    same(store, rng)
+    found = ask(store, "C", None, None)
+    total, _rows = expected(store, "C", None, None)
+    assert found["overdue"] == total["overdue"]
+    assert found["overdue"] >= 4 * 4  # at least the four of each round due before 9:30
