@@ -60,7 +60,7 @@ def load(store: TaskStore, task_id: str) -> Document | None:
 def begin(store: TaskStore, task: Document) -> bool:
     """Insert a new task at revision 0; False if its ``_id`` is taken. It is queued for the
     statistics first, so a create that stops before its first event is still counted as
-    what it is (the queue entry of revision 0, like the one a first start leaves)."""
+    what it is (the queue entry of revision 0)."""
     store.queue_stats(event_id(task["_id"], 0), task["_id"], 0)
     return store.insert_task(task)
 

@@ -55,7 +55,7 @@ class TasksService:
     store: TaskStore = MongoDatabase(
         "tasks",
         INDEXES,
-        seeds=[sources.seed, ladder.seed, calendar.seed],
+        seeds=[sources.seed, ladder.seed, calendar.seed, statsfold.seed],
         store=TaskStore,
     )
     call = CallContext(access.TABLE)
@@ -79,7 +79,7 @@ class TasksService:
         pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
         statsfold.fold_all(self.work.store, mapper=pool.imap)
 
-    @timer(interval=STATS_RECONCILE_SECONDS, eager=True)  # at start, then hourly
+    @timer(interval=STATS_RECONCILE_SECONDS)  # hourly (the first start: statsfold.seed)
     def reconcile_statistics(self) -> None:
         statsfold.reconcile(self.work.store)
 

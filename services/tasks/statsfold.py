@@ -271,6 +271,20 @@ def reconcile(store: TaskStore) -> int:
     return store.queue_stats_many(entries)
 
 
+RECONCILED = "stats_read_model:v2"  # the claim of the first start that queued every task
+
+
+def seed(store: TaskStore, _config: Any) -> None:
+    """At the first start of this shape of the read model, before the service answers,
+    every task is queued (queued first, then marked done: a start that stops between
+    queues them again, which changes nothing); until they are folded, a question counts
+    what is queued itself, or says how many it left (``uncounted``), and the board reads
+    the tasks. Later starts leave it to the hourly reconciliation."""
+    if store.claimed(RECONCILED) is None:
+        reconcile(store)
+        store.claim(RECONCILED, utcnow())
+
+
 def snapshot(
     store: TaskStore, wanted: Iterable[str], mapper: Mapper = map
 ) -> tuple[dict[str, Document], int]:

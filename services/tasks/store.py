@@ -40,7 +40,10 @@ Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 # The statistics read model, its shape in its collections' names: a new shape starts empty
 # and the reconciliation (services.tasks.statsfold) folds every task into it; the
 # collections of an older shape are no longer read (v1: ``stats_cells``, ``stats_folded``,
-# ``stats_folds``, whose day cells did not keep dispatch times) and can be dropped.
+# ``stats_folds``, whose day cells did not keep dispatch times, and their queue
+# ``stats_queue``) and can be dropped. The first start of a shape fills it before the
+# service answers (services.tasks.statsfold.seed).
+QUEUE = "stats_v2_queue"
 CELLS, FOLDED, FOLDS = "stats_v2_cells", "stats_v2_folded", "stats_v2_folds"
 PARTNER_PREFIX = "partner:"  # a task's receiver when it was dispatched to a partner system
 
@@ -245,14 +248,14 @@ class TaskStore(ServiceStore):
     # cells, what each task was when last folded, and the numbered fold intents
 
     def queue_stats(self, entry_id: str, task_id: str, rev: int) -> None:
-        inserted(self.database.stats_queue, {"_id": entry_id, "task": task_id, "rev": rev})
+        inserted(self.database[QUEUE], {"_id": entry_id, "task": task_id, "rev": rev})
 
     def queue_stats_many(self, entries: list[Document]) -> int:
         """Queue ``entries`` (those already queued stay as they are); how many are new."""
         new = 0
         for start in range(0, len(entries), 1000):
             try:
-                found = self.database.stats_queue.insert_many(
+                found = self.database[QUEUE].insert_many(
                     entries[start : start + 1000], ordered=False
                 )
                 new += len(found.inserted_ids)
@@ -262,14 +265,12 @@ class TaskStore(ServiceStore):
 
     def queued_stats(self, limit: int) -> list[Document]:
         """Some queued changes (no filter, no order: the one read FerretDB limits itself)."""
-        return list(self.database.stats_queue.find().limit(limit))
+        return list(self.database[QUEUE].find().limit(limit))
 
     def forget_queued_stats(self, entry_ids: list[str]) -> None:
         deletes = [DeleteOne({"_id": entry_id}) for entry_id in entry_ids]  # not ``$in``: a scan
         for start in range(0, len(deletes), UPDATES_AT_ONCE):  # as updates, a cursor each
-            self.database.stats_queue.bulk_write(
-                deletes[start : start + UPDATES_AT_ONCE], ordered=False
-            )
+            self.database[QUEUE].bulk_write(deletes[start : start + UPDATES_AT_ONCE], ordered=False)
 
     def every_task(self, fields: Iterable[str]) -> Iterator[Document]:
         """Every task, with only ``fields`` (and ``_id``): one scan (the reconciliation)."""
