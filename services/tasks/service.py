@@ -76,8 +76,7 @@ class TasksService:
 
     @timer(interval=STATS_FOLD_SECONDS)
     def fold_statistics(self) -> None:
-        pool = eventlet.GreenPool(SWEEP_CONCURRENCY)
-        statsfold.fold_all(self.work.store, mapper=pool.imap)
+        statsfold.fold_all(self.work.store, mapper=self.work.mapper)
 
     @timer(interval=STATS_RECONCILE_SECONDS)  # hourly (the first start: statsfold.seed)
     def reconcile_statistics(self) -> None:

@@ -91,10 +91,13 @@ def unit_stats(
     }
 
 
-def _edge_weights(task: Document, plan: tally.Cover, edge_days: list[str]) -> dict[str, int]:
-    """The day cell of the edge ``task`` was dispatched within, with the edge's sign."""
+def _edge_weights(
+    task: Document, plan: tally.Cover, edge_days: list[str], base: dict[str, int] | None = None
+) -> dict[str, int]:
+    """``base``, with the day cell of the edge ``task`` was dispatched within added with
+    the edge's sign."""
     at = task.get("dispatched_at")
-    weights: dict[str, int] = {}
+    weights = dict(base or {})
     for edge, cell_id in zip(plan.edges, edge_days, strict=True):
         if at is not None and edge.low <= at < edge.high:
             weights[cell_id] = weights.get(cell_id, 0) + edge.sign
@@ -118,10 +121,7 @@ def _due_this_hour(
     ):
         if not tally.is_due(task) or not task["due_at"] < work.now:
             continue  # changed since the cell was read
-        weights = dict(base)
-        for cell_id, sign in _edge_weights(task, plan, edge_days).items():
-            weights[cell_id] = weights.get(cell_id, 0) + sign
-        tally.add_into(late, _share_in(task, weights))
+        tally.add_into(late, _share_in(task, _edge_weights(task, plan, edge_days, base)))
     return late
 
 

@@ -274,11 +274,11 @@ class TaskStore(ServiceStore):
 
     def every_task(self, fields: Iterable[str]) -> Iterator[Document]:
         """Every task, with only ``fields`` (and ``_id``): one scan (the reconciliation)."""
-        return iter(self.database.tasks.find({}, dict.fromkeys(fields, 1)))
+        return self.database.tasks.find({}, dict.fromkeys(fields, 1))
 
     def every_folded(self) -> Iterator[Document]:
         """What the folds kept of every task they counted: one scan."""
-        return iter(self.database[FOLDED].find({}))
+        return self.database[FOLDED].find({})
 
     def load_tasks(self, task_ids: list[str], mapper: Mapper = map) -> list[Document]:
         """The tasks of ``task_ids`` there are, in that order (one read by ``_id`` each,

@@ -93,9 +93,8 @@ def hour_period(hour: int) -> str:
 
 def is_due(task: Document) -> bool:
     """Open and with a deadline: overdue once the deadline has passed."""
-    return task.get("completed_at") is None and (
-        task.get("status") in OPEN and task.get("due_at") is not None
-    )
+    done = task.get("completed_at") is not None
+    return not done and task.get("status") in OPEN and task.get("due_at") is not None
 
 
 def figures(task: Document) -> dict[str, int]:
