@@ -9,14 +9,17 @@ import re
 import time
 import uuid
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from services.tasks.calendar import CST
 from tests.browser.conftest import DESKTOP, accessible, log_in, screenshot
+from tests.conftest import ADMIN_USER
 from tests.e2e.conftest import DEMO_PASSWORD, demo_city
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
@@ -40,6 +43,43 @@ def card_says(page: Page, title: str, wanted: str, timeout: float) -> bool:
         page.reload()
 
 
+@pytest.fixture
+def working_today(http: httpx.Client, login: Callable[[str], dict[str, str]]) -> Iterator[None]:
+    """Today (in Beijing) a working day, as an administrator makes a 调休 day, and the year
+    put back after: a deadline seconds away on a day off is moved to the next working day
+    (as it should be), so on a weekend or holiday the card would never turn within the test."""
+    admin = login(ADMIN_USER)
+    today = datetime.now(CST).date()
+    path = f"/v1/calendar/{today.year}"
+    found = http.get(path, headers=admin)
+    assert found.status_code == 200, found.text
+    shown = found.json()
+    year = {
+        "holidays": shown["holidays"],
+        "working_weekends": shown["working_weekends"],
+        "hours": [pair.split("-") for pair in shown["hours"]],  # shown "09:00-12:00"
+    }
+    day = today.isoformat()
+    working = {
+        "holidays": [d for d in year["holidays"] if d != day],
+        "working_weekends": sorted({*year["working_weekends"], day})
+        if today.weekday() >= 5
+        else year["working_weekends"],
+        "hours": year["hours"],
+    }
+    if working == year:
+        yield
+        return
+    put = http.put(path, headers=admin, json=working)
+    assert put.status_code == 200, put.text
+    try:
+        yield
+    finally:
+        back = http.put(path, headers=admin, json=year)
+        assert back.status_code == 200, back.text
+
+
+@pytest.mark.usefixtures("working_today")
 def test_a_supervisor_rolls_back_and_urges_and_sees_the_card_turn_yellow(
     open_context: Opener, http: httpx.Client, login: Callable[[str], dict[str, str]]
 ) -> None:
