@@ -17,10 +17,10 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from services.tasks.calendar import CST
 from tests.browser.conftest import DESKTOP, accessible, log_in, screenshot
 from tests.conftest import ADMIN_USER
 from tests.e2e.conftest import DEMO_PASSWORD, demo_city
+from tests.working_day import today_a_working_day
 
 Opener = Callable[[dict[str, Any]], BrowserContext]
 XH = f"{demo_city.DISTRICT}/NH/XH"
@@ -45,38 +45,8 @@ def card_says(page: Page, title: str, wanted: str, timeout: float) -> bool:
 
 @pytest.fixture
 def working_today(http: httpx.Client, login: Callable[[str], dict[str, str]]) -> Iterator[None]:
-    """Today (in Beijing) a working day, as an administrator makes a 调休 day, and the year
-    put back after: a deadline seconds away on a day off is moved to the next working day
-    (as it should be), so on a weekend or holiday the card would never turn within the test."""
-    admin = login(ADMIN_USER)
-    today = datetime.now(CST).date()
-    path = f"/v1/calendar/{today.year}"
-    found = http.get(path, headers=admin)
-    assert found.status_code == 200, found.text
-    shown = found.json()
-    year = {
-        "holidays": shown["holidays"],
-        "working_weekends": shown["working_weekends"],
-        "hours": [pair.split("-") for pair in shown["hours"]],  # shown "09:00-12:00"
-    }
-    day = today.isoformat()
-    working = {
-        "holidays": [d for d in year["holidays"] if d != day],
-        "working_weekends": sorted({*year["working_weekends"], day})
-        if today.weekday() >= 5
-        else year["working_weekends"],
-        "hours": year["hours"],
-    }
-    if working == year:
+    with today_a_working_day(http, login(ADMIN_USER)):
         yield
-        return
-    put = http.put(path, headers=admin, json=working)
-    assert put.status_code == 200, put.text
-    try:
-        yield
-    finally:
-        back = http.put(path, headers=admin, json=year)
-        assert back.status_code == 200, back.text
 
 
 @pytest.mark.usefixtures("working_today")
