@@ -103,10 +103,10 @@ def _from_read_model(store: TaskStore, board: Board, mapper: Mapper = map) -> li
     except Unavailable:
         return None  # folds keep starting while it reads: the tasks answer instead
     cell = cells.get(cell_id) or {}
-    floor = int(cell.get("floor", 0))
+    floor = tally.floor_of(cell)
     ids = tally.newest(cell.get("top") or {}, floor)
     end = board.offset + board.limit
-    if left or (len(ids) < end and floor):
+    if left or (len(ids) < end and floor != tally.NO_FLOOR):
         return None
     page = store.load_tasks(ids[board.offset : end], mapper)
     if any(cell_id not in tally.boards_of(task) for task in page):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import eventlet
@@ -45,6 +46,7 @@ SWEEP_SECONDS = float(os.environ.get("TASK_SWEEP_SECONDS", "5"))
 RELAY_SECONDS = float(os.environ.get("TASK_RELAY_SECONDS", "1"))
 STATS_FOLD_SECONDS = float(os.environ.get("TASK_STATS_FOLD_SECONDS", "1"))
 STATS_RECONCILE_SECONDS = float(os.environ.get("TASK_STATS_RECONCILE_SECONDS", "3600"))
+STATS_RECONCILE_EVERY = timedelta(seconds=STATS_RECONCILE_SECONDS)
 ROLLBACK_LIMIT = int(os.environ.get("TASK_ROLLBACK_LIMIT", "1"))
 SWEEP_CONCURRENCY = 8
 
@@ -78,9 +80,10 @@ class TasksService:
     def fold_statistics(self) -> None:
         statsfold.fold_all(self.work.store, mapper=self.work.mapper)
 
-    @timer(interval=STATS_RECONCILE_SECONDS)  # hourly (the first start: statsfold.seed)
+    # hourly, by one replica (the first start: statsfold.seed); each looks six times an hour
+    @timer(interval=STATS_RECONCILE_SECONDS / 6)
     def reconcile_statistics(self) -> None:
-        statsfold.reconcile(self.work.store)
+        statsfold.reconcile_once_per(self.work.store, self.work.now, STATS_RECONCILE_EVERY)
 
     @event_handler("policy", "fact_disputed")
     @once_per_event

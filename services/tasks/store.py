@@ -41,10 +41,11 @@ Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 # and the reconciliation (services.tasks.statsfold) folds every task into it; the
 # collections of an older shape are no longer read (v1: ``stats_cells``, ``stats_folded``,
 # ``stats_folds``, whose day cells did not keep dispatch times, and their queue
-# ``stats_queue``) and can be dropped. The first start of a shape fills it before the
+# ``stats_queue``; v2: ``stats_v2_*``, whose board floor was a millisecond only and dropped
+# every task of that millisecond) and can be dropped. The first start of a shape fills it before the
 # service answers (services.tasks.statsfold.seed).
-QUEUE = "stats_v2_queue"
-CELLS, FOLDED, FOLDS = "stats_v2_cells", "stats_v2_folded", "stats_v2_folds"
+QUEUE = "stats_v3_queue"
+CELLS, FOLDED, FOLDS = "stats_v3_cells", "stats_v3_folded", "stats_v3_folds"
 PARTNER_PREFIX = "partner:"  # a task's receiver when it was dispatched to a partner system
 
 

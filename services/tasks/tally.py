@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from services.common.actor import ancestors, within
@@ -75,8 +75,13 @@ def month_period(day: date) -> str:
 ALL = "all"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)  # BSON keeps milliseconds, truncated
+    """Milliseconds since the epoch, truncated as BSON keeps them (in integers: a float's
+    ``timestamp() * 1000`` can land a microsecond below a whole millisecond)."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
 HOUR_MS = 3_600_000
@@ -183,11 +188,22 @@ def is_board(cell: str) -> bool:
     return cell.startswith("board|")
 
 
-def newest(top: dict[str, Any], floor: int = 0) -> list[str]:
+Floor = tuple[int, str]  # a board's lowest kept place: (creation ms, task id), its order
+NO_FLOOR: Floor = (0, "")
+
+
+def floor_of(cell: Document) -> Floor:
+    """Where a board's cell stops knowing every task: each task at or below it was dropped.
+    The task id breaks ties, as the board orders, since many tasks can share a creation
+    millisecond (an import, a batch from a partner)."""
+    return int(cell.get("floor", 0)), str(cell.get("floor_task", ""))
+
+
+def newest(top: dict[str, Any], floor: Floor = NO_FLOOR) -> list[str]:
     """A board's task ids above ``floor``, newest first (as the board lists them: by
     creation, then id)."""
-    found = [(int(at), task_id) for task_id, at in top.items() if int(at) > max(floor, 0)]
-    return [task_id for _at, task_id in sorted(found, reverse=True)]
+    found = sorted(((int(at), task_id) for task_id, at in top.items() if int(at) > 0), reverse=True)
+    return [task_id for at, task_id in found if (at, task_id) > floor]
 
 
 def _add(added: Share, cell: str, place: str, counted: dict[str, int]) -> None:
@@ -272,8 +288,9 @@ def dispatched_within(ids: Document | None, edge: Edge) -> list[str]:
 
 
 def due_before(ids: Document | None, now: datetime) -> list[str]:
-    """The tasks of an hour cell's ``ids`` whose deadline is before ``now``."""
-    return _between(ids, 0, _millis(now))
+    """The tasks of an hour cell's ``ids`` whose deadline is before ``now`` (a deadline is
+    kept to the millisecond: one at ``.000`` is past at ``.0005``)."""
+    return _between(ids, 0, -(-(now - EPOCH) // timedelta(milliseconds=1)))
 
 
 def _between(ids: Document | None, low: int, high: int) -> list[str]:

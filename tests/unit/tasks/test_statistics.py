@@ -303,6 +303,37 @@ def test_a_board_keeps_its_newest_and_reads_longer_lists_from_the_tasks(
     same(store, rng)
 
 
+def test_a_board_whose_tasks_share_one_creation_millisecond_still_answers_from_its_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An import made 40 tasks in one millisecond: the board keeps 12 of them and its floor
+    is the place (millisecond, id) of the newest it dropped, so its first page comes from
+    the cell, in the board's order, and a page reaching below the floor from the tasks."""
+    monkeypatch.setattr(tally, "BOARD_SIZE", 12)
+    rng = random.Random(17)
+    store = MemoryTaskStore()
+    for n in range(40):
+        task = a_task(rng, n)
+        task["created_at"] = NOW - timedelta(hours=2)
+        put(store, task)
+    statsfold.fold_all(store, lambda: NOW, limit=7)
+    cell = store.load_cells([tally.board_id(tally.EVERY)])[tally.board_id(tally.EVERY)]
+    assert len(cell["top"]) == 12
+    assert tally.floor_of(cell)[0] == tally._millis(NOW - timedelta(hours=2))
+    first = queries._from_read_model(store, Board(limit=10))
+    assert first is not None, "the page fell back to reading every task"
+    assert [t["_id"] for t in first] == [t["_id"] for t in store.board(Board(limit=10))]
+    assert queries._from_read_model(store, Board(offset=10, limit=10)) is None
+    late = a_task(rng, 99)  # a task of that millisecond with an id below the floor's: dropped
+    late["_id"], late["created_at"] = "tk_00000a", NOW - timedelta(hours=2)
+    put(store, late)
+    statsfold.fold_all(store, lambda: NOW)
+    cell = store.load_cells([tally.board_id(tally.EVERY)])[tally.board_id(tally.EVERY)]
+    assert "tk_00000a" not in cell["top"]
+    assert len(cell["top"]) == 12
+    same(store, rng)
+
+
 def test_a_period_to_now_reads_cells_and_no_tasks() -> None:
     """Nothing is dispatched after now: up to now is up to the end of today, whole days."""
     plan = tally.cover(None, NOW, NOW)
@@ -412,6 +443,35 @@ def test_changes_no_event_queued_are_counted_after_the_reconciliation() -> None:
     assert statsfold.reconcile(store) == 0
 
 
+def test_the_periodic_reconciliation_runs_once_a_period_whichever_replica_looks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two replicas look six times an hour each: one of them reconciles, once that hour;
+    its entries are sent a few at a time as it reads (here 4 at once), none lost."""
+    monkeypatch.setattr(statsfold, "RECONCILE_FLUSH", 4)
+    rng = random.Random(19)
+    store = MemoryTaskStore()
+    for n in range(10):  # written, never queued
+        store._put("tasks", {**a_task(rng, n), "rev": 1})
+    sent: list[int] = []
+    real = store.queue_stats_many
+
+    def counted(entries: list[Document]) -> int:
+        sent.append(len(entries))
+        return real(entries)
+
+    monkeypatch.setattr(store, "queue_stats_many", counted)
+    hour = timedelta(hours=1)
+    start = NOW.replace(minute=0, second=0, microsecond=0)
+    looks = [start + timedelta(minutes=m) for m in (1, 3, 11, 13, 21, 23, 31, 33, 41, 51, 59)]
+    ran = [statsfold.reconcile_once_per(store, at, hour) for at in looks]
+    assert [r for r in ran if r is not None] == [10]
+    assert sent == [4, 4, 2]
+    assert statsfold.reconcile_once_per(store, start + hour, hour) == 0  # the next hour: again
+    statsfold.fold_all(store, lambda: NOW)
+    same(store, rng)
+
+
 def test_a_period_starting_inside_a_day_reads_only_that_days_tasks_after_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -471,3 +531,21 @@ def test_overdue_is_right_to_the_millisecond_within_the_hour_asked() -> None:
     total, _rows = expected(store, "C", None, None)
     assert found["overdue"] == total["overdue"]
     assert found["overdue"] >= 4 * 4  # at least the four of each round due before 9:30
+
+
+def test_a_deadline_a_fraction_of_a_millisecond_ago_is_overdue() -> None:
+    """Deadlines are kept to the millisecond: one at 9:30:00.000 asked about at
+    9:30:00.000500 has passed."""
+    rng = random.Random(23)
+    store = MemoryTaskStore()
+    task = a_task(rng, 1)
+    task.update(status="in_progress", completed_at=None, on_time=None, due_at=NOW)
+    task["working_minutes"] = None
+    put(store, task)
+    statsfold.fold_all(store, lambda: NOW)
+    later = NOW + timedelta(microseconds=500)
+    holder = task["holders"][0]
+    asked = unit_stats(work(store, as_(SUPERVISOR, "unit_stats"), later), holder, None, None)
+    assert asked["overdue"] == 1
+    now = unit_stats(work(store, as_(SUPERVISOR, "unit_stats"), NOW), holder, None, None)
+    assert now["overdue"] == 0
