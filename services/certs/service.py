@@ -15,6 +15,7 @@ from services.certs import (
     catalogue,
     certificates,
     composite,
+    filing,
     issuers,
     keyring,
     presentations,
@@ -46,7 +47,9 @@ EXPIRY_SWEEP_SECONDS = float(os.environ.get("CERT_EXPIRY_SWEEP_SECONDS", "60"))
 class CertsService:
     name = "certs"
 
-    store: CertsStore = MongoDatabase("certs", INDEXES, seeds=[catalogue.seed], store=CertsStore)
+    store: CertsStore = MongoDatabase(
+        "certs", INDEXES, seeds=[catalogue.seed, filing.seed], store=CertsStore
+    )
     call = CallContext(access.TABLE, links=links_from_identity)
     metrics = ServiceMetrics()
     wrap_key = IssuerKeys()

@@ -6,7 +6,12 @@ write that must happen once is an insert into a unique key (a certificate's numb
 version, an issuer and request id, an issuer's status-list place; a holding per type and
 holder), compare-and-set goes through a claimed revision (:func:`services.common.claims.
 advance`), and every listing is bounded. The indexes serve the reads that are not by ``_id``
-on MongoDB; FerretDB keeps them too but scans for those filters.
+on MongoDB; FerretDB keeps them too but scans for those filters, so what is read on every
+public check, wallet and composite licence is found by ``_id`` instead: ``numbers`` keeps
+each certificate number's subject and the ids of its versions, ``shelves`` each subject's
+numbers, both written before the certificate (an id whose certificate never got written is
+skipped by the readers). A database that had certificates before them is filed once at
+start (:meth:`CertsStore.file_existing`); until that is done the readers scan as before.
 
 :class:`CertsStore` works on the real database; the integration layer tries every method on
 FerretDB (``tests/integration/certs/test_store.py``).
@@ -20,11 +25,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.errors import PyMongoError
 
 from services.common import claims, outbox, signing_keys
 from services.common.document import Document
-from services.common.mongo import Index
+from services.common.mongo import Index, racing_bulk_upsert, racing_upsert
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
@@ -48,6 +54,16 @@ _LOCK = threading.Lock()  # green under eventlet, as nameko's workers are
 _TYPES: dict[str, tuple[float, list[Document]]] = {}  # per database: (read at, types)
 _NEXT_PLACE: dict[tuple[str, str], int] = {}  # per (database, issuer): the next candidate
 NOT_VALID = ("revoked", "suspended", "superseded")  # stored states a status list marks
+FILED = "certificates_filed:v1"  # the claim that says every certificate is in numbers/shelves
+_FILED: set[str] = set()  # databases seen filed, per process
+# The expiry sweeps (services.certs.certificates.newly_started/newly_expired) scan the
+# certificates, which at a district's 100,000 takes tens of seconds on FerretDB; once a
+# minute, two of them kept FerretDB's two cores busy all day. A certificate falls due only
+# when the city day turns or when a process writes it, so each process looks again only
+# then: per database, how many certificates it wrote, and per sweep the (day, writes) it
+# last finished with nothing left.
+_WRITTEN: dict[str, int] = {}
+_SWEPT: dict[tuple[str, str], tuple[str, int]] = {}
 
 
 class CertsStore(ServiceStore):
@@ -145,30 +161,128 @@ class CertsStore(ServiceStore):
         keys). Any other database error is raised, after releasing ``claim`` (the request's)
         so that the caller may retry the same request."""
         try:
-            return inserted(self.database.certificates, certificate)
+            self._file(certificate)
+            if inserted(self.database.certificates, certificate):
+                self._wrote()
+                return True
         except PyMongoError:
             if claim is not None:
                 self.release_claim(claim)
             raise
+        self._unfile(certificate)
+        return False
+
+    # where each certificate is filed: its number's versions, its subject's numbers
+
+    def _file(self, certificate: Document) -> None:
+        number, subject = certificate["number"], certificate["subject"]
+        racing_upsert(
+            lambda: self.database.shelves.update_one(
+                {"_id": subject}, {"$addToSet": {"numbers": number}}, upsert=True
+            )
+        )
+        racing_upsert(
+            lambda: self.database.numbers.update_one(
+                {"_id": number},
+                {"$set": {"subject": subject}, "$addToSet": {"versions": certificate["_id"]}},
+                upsert=True,
+            )
+        )
+
+    def _unfile(self, certificate: Document) -> None:
+        """A version refused (its number and version, or its request, taken) or undone: its
+        id leaves the number (the subject's shelf keeps the number, which holds another
+        version). Not when a certificate of that id is stored (the same one sent again)."""
+        if self.load_certificate(certificate["_id"]) is None:
+            self.database.numbers.update_one(
+                {"_id": certificate["number"]}, {"$pull": {"versions": certificate["_id"]}}
+            )
+
+    def filed(self) -> bool:
+        """Whether every certificate is filed (:meth:`file_existing` done), kept per process
+        once seen."""
+        if self.database.name in _FILED:
+            return True
+        if self.claimed(FILED) is None:
+            return False
+        with _LOCK:
+            _FILED.add(self.database.name)
+        return True
+
+    def file_existing(self, now: datetime) -> int:
+        """File every certificate there is (one scan; written again harmlessly by a replica
+        doing the same), then claim that it is done; how many were filed. Certificates
+        written meanwhile file themselves."""
+        if self.filed():
+            return 0
+        versions: dict[str, tuple[str, list[str]]] = {}
+        numbers: dict[str, list[str]] = {}
+        found = self.database.certificates.find({}, {"number": 1, "subject": 1})
+        for c in found:
+            versions.setdefault(c["number"], (c["subject"], []))[1].append(c["_id"])
+            numbers.setdefault(c["subject"], []).append(c["number"])
+        racing_bulk_upsert(
+            self.database.numbers,
+            [
+                UpdateOne(
+                    {"_id": number},
+                    {"$set": {"subject": subject}, "$addToSet": {"versions": {"$each": ids}}},
+                    upsert=True,
+                )
+                for number, (subject, ids) in versions.items()
+            ],
+        )
+        racing_bulk_upsert(
+            self.database.shelves,
+            [
+                UpdateOne(
+                    {"_id": subject}, {"$addToSet": {"numbers": {"$each": held}}}, upsert=True
+                )
+                for subject, held in numbers.items()
+            ],
+        )
+        self.claim(FILED, now, certificates=sum(len(ids) for _, ids in versions.values()))
+        return sum(len(ids) for _, ids in versions.values())
+
+    def _versions(self, number: str) -> list[Document]:
+        """Every version of ``number`` there is, oldest first, read by ``_id``."""
+        entry = self.database.numbers.find_one({"_id": number}) or {}
+        found = [self.load_certificate(i) for i in entry.get("versions", [])]
+        kept = [c for c in found if c is not None and c["number"] == number]
+        return sorted(kept, key=lambda c: int(c["version"]))
+
+    def _shelf(self, subject: str) -> list[Document]:
+        """Every version of every certificate of ``subject``."""
+        shelf = self.database.shelves.find_one({"_id": subject}) or {}
+        return [c for n in shelf.get("numbers", []) for c in self._versions(n)]
 
     def load_certificate(self, certificate_id: str) -> Document | None:
         return self.database.certificates.find_one({"_id": certificate_id})
 
     def delete_certificate(self, certificate_id: str) -> None:
+        found = self.database.certificates.find_one({"_id": certificate_id}, {"number": 1})
         self.database.certificates.delete_one({"_id": certificate_id})
+        if found is not None:
+            self._unfile(found)
 
     def certificate_of_request(self, issuer_id: str, request_id: str) -> Document | None:
         return self.database.certificates.find_one({"issuer": issuer_id, "request_id": request_id})
 
     def versions_of(self, number: str) -> list[Document]:
         """Every version of a certificate number, oldest first."""
+        if self.filed():
+            return self._versions(number)
         return list(self.database.certificates.find({"number": number}).sort("version", 1))
 
     def latest_version(self, number: str) -> Document | None:
+        if self.filed():
+            return next(reversed(self._versions(number)), None)
         found = self.database.certificates.find({"number": number}).sort("version", -1).limit(1)
         return next(iter(found), None)
 
     def certificate_version(self, number: str, version: int) -> Document | None:
+        if self.filed():
+            return next((c for c in self._versions(number) if c["version"] == version), None)
         return self.database.certificates.find_one({"number": number, "version": version})
 
     def advance_certificate(
@@ -180,12 +294,37 @@ class CertsStore(ServiceStore):
     ) -> Document:
         """Compare-and-set on the certificate's revision; the claim commits ``events``
         (:func:`services.common.claims.advance`; a lost race is a Conflict)."""
-        return claims.advance(
+        advanced = claims.advance(
             self.database, "certificates", certificate, update, now, events=list(events)
         )
+        self._wrote()
+        return advanced
+
+    def _wrote(self) -> None:
+        name = self.database.name
+        _WRITTEN[name] = _WRITTEN.get(name, 0) + 1
+
+    def sweep_due(self, sweep: str, day: str) -> bool:
+        """Whether ``sweep`` may find something on ``day``: not if this process finished it
+        on ``day`` with nothing left and has written no certificate since."""
+        name = self.database.name
+        return _SWEPT.get((name, sweep)) != (day, _WRITTEN.get(name, 0))
+
+    def swept(self, sweep: str, day: str, written: int) -> None:
+        """``sweep`` found nothing more on ``day`` as of ``written`` (:meth:`writes`)."""
+        _SWEPT[(self.database.name, sweep)] = (day, written)
+
+    def writes(self) -> int:
+        """How many certificates this process has written to this database."""
+        return _WRITTEN.get(self.database.name, 0)
 
     def held_by(self, subjects: list[str], newest_first: bool = True) -> list[Document]:
         """The current (not superseded) certificates of ``subjects``, by issue time."""
+        if self.filed():
+            held = [c for s in dict.fromkeys(subjects) for c in self._shelf(s)]
+            current = [c for c in held if c["status"] != "superseded"]
+            current.sort(key=lambda c: (c["issued_at"], c["_id"]), reverse=newest_first)
+            return current[:LISTED]
         found = self.database.certificates.find(
             {"subject": {"$in": subjects}, "status": {"$ne": "superseded"}}
         )
@@ -193,12 +332,22 @@ class CertsStore(ServiceStore):
 
     def valid_of_type(self, subject: str, cert_type: str) -> Document | None:
         """The subject's newest certificate of a type whose stored status is valid."""
+        if self.filed():
+            of_type = [
+                c for c in self._shelf(subject) if c["type"] == cert_type and c["status"] == "valid"
+            ]
+            return max(of_type, key=lambda c: (c["issued_at"], c["_id"]), default=None)
         return self.database.certificates.find_one(
             {"subject": subject, "type": cert_type, "status": "valid"}, sort=[("issued_at", -1)]
         )
 
     def composites_with_part(self, number: str) -> list[Document]:
-        """The composite licences that list certificate ``number`` among their parts."""
+        """The composite licences that list certificate ``number`` among their parts (a
+        composite bundles its holder's own certificates: it is on the part's shelf)."""
+        if self.filed():
+            entry = self.database.numbers.find_one({"_id": number}, {"subject": 1})
+            shelf = self._shelf(entry["subject"]) if entry else []
+            return [c for c in shelf if number in ((c.get("fields") or {}).get("parts") or [])]
         return list(self.database.certificates.find({"fields.parts": number}).limit(LISTED))
 
     def not_valid_places(self, issuer_id: str) -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,8 @@ from tests.conftest import MONGO_URL
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store() -> Iterator[CertsStore]:
+@contextmanager
+def fresh_store() -> Iterator[CertsStore]:
     client: pymongo.MongoClient[Document] = pymongo.MongoClient(MONGO_URL, tz_aware=True)
     name = f"it_certs_store_{uuid.uuid4().hex[:8]}"
     try:
@@ -34,6 +35,18 @@ def store() -> Iterator[CertsStore]:
     finally:
         client.drop_database(name)
         client.close()
+
+
+@pytest.fixture(params=["scanned", "filed"])
+def store(request: pytest.FixtureRequest) -> Iterator[CertsStore]:
+    """Each test twice: on a database whose certificates are not filed yet (the readers
+    scan, as on a database from before the filing, until its start-up seed ran) and on one
+    filed (the readers go by ``_id``)."""
+    with fresh_store() as store:
+        if request.param == "filed":
+            assert store.file_existing(NOW) == 0
+            assert store.filed()
+        yield store
 
 
 def ids(documents: list[Document]) -> list[Any]:
@@ -141,7 +154,9 @@ def test_certificates_their_versions_and_sweeps(store: CertsStore) -> None:
     assert (store.valid_of_type("p_2", "t") or {})["_id"] == "cert_6"
     assert store.valid_of_type("p_3", "t") is None
 
-    bundle = certificate("cert_7", type="bundle", fields={"parts": ["N-cert_5", "N-cert_6"]})
+    bundle = certificate(
+        "cert_7", subject="p_2", type="bundle", fields={"parts": ["N-cert_5", "N-cert_6"]}
+    )
     store.insert_certificate(bundle)
     assert ids(store.composites_with_part("N-cert_6")) == ["cert_7"]
     assert store.composites_with_part("N-cert_4") == []
@@ -168,8 +183,42 @@ def test_certificates_their_versions_and_sweeps(store: CertsStore) -> None:
     assert store.due_to_start("2026-12-02", 10) == []
     assert store.due_to_expire("2026-12-02", 10) == []
 
+    # a sweep that found nothing more is not due again that day until a certificate is written
+    assert store.sweep_due("expiry", "2026-12-02")
+    store.swept("expiry", "2026-12-02", store.writes())
+    assert not store.sweep_due("expiry", "2026-12-02")
+    assert store.sweep_due("start", "2026-12-02")  # each sweep on its own
+    assert store.sweep_due("expiry", "2026-12-03")  # the city day turned
+    store.insert_certificate(certificate("cert_13", valid_until="2026-12-01"))
+    assert store.sweep_due("expiry", "2026-12-02")  # written since
+
     store.delete_certificate("cert_12")
     assert store.load_certificate("cert_12") is None
+
+
+def test_certificates_from_before_the_filing_are_filed_at_start() -> None:
+    """Certificates written straight into the collection (by a version before the filing)
+    are found by ``_id`` once filed; a refused version and an undone one leave no id."""
+    with fresh_store() as store:
+        files_the_older_ones(store)
+
+
+def files_the_older_ones(store: CertsStore) -> None:
+    older = [certificate("cert_1"), certificate("cert_2", number="N-cert_1", version=2)]
+    store.database.certificates.insert_many(older)
+    store.insert_certificate(certificate("cert_3", subject="p_2"))
+    assert store.file_existing(NOW) == 3
+    assert store.filed()
+    assert store.file_existing(NOW) == 0  # once
+    assert ids(store.versions_of("N-cert_1")) == ["cert_1", "cert_2"]
+    assert ids(store.held_by(["p_1", "p_2"])) == ["cert_3", "cert_2", "cert_1"]
+    assert not store.insert_certificate(certificate("cert_4", number="N-cert_1"))  # v1 taken
+    assert store.insert_certificate(certificate("cert_5", number="N-cert_1", version=3))
+    store.delete_certificate("cert_5")  # an amendment undone
+    entry = store.database.numbers.find_one({"_id": "N-cert_1"}) or {}
+    assert sorted(entry["versions"]) == ["cert_1", "cert_2"]
+    assert (store.latest_version("N-cert_1") or {})["_id"] == "cert_2"
+    assert (store.certificate_version("N-cert_1", 1) or {})["_id"] == "cert_1"
 
 
 def test_a_failed_certificate_write_frees_the_request(store: CertsStore) -> None:
