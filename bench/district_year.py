@@ -20,7 +20,9 @@ called on stores that keep what those functions write and hand it to the databas
 at the end (a year of single inserts would take hours here); what they read (org units,
 issuers, the catalogue, the terminals) is read from the suite's databases. The events those
 writes would have sent went out long ago: none is staged, so policy does not learn these
-subjects (its own figures use its own data, ``bench/policy.py``).
+subjects (its own figures use its own data, ``bench/policy.py``), and its catch-up with
+identity's listing is marked done past the last of them (else it would page through them,
+each page a scan of identity's subjects).
 
 Run it with the suite's processes stopped and the backing services up, then start the
 suite (``make bench-fixture`` does all three); a second run finds its marker and does
@@ -44,11 +46,11 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.certs import certificates
-from services.certs.store import CertsStore
+from services.certs.store import FILED, CertsStore, calendar_key, due_days
 from services.common import claims, outbox
 from services.common.access import acting_as
 from services.common.actor import Actor, ancestors
-from services.common.codec import utcnow
+from services.common.codec import city_day, utcnow
 from services.common.config import load_settings
 from services.common.crypto import derive_key
 from services.common.document import Document
@@ -58,6 +60,7 @@ from services.identity import scans, subjects
 from services.identity.idnumbers import credit_check_character, id_check_character
 from services.identity.pii import PiiKeys
 from services.identity.store import IdentityStore
+from services.policy.store import PolicyStore
 from services.tasks import ladder, schedule, statsfold
 from services.tasks.store import CELLS, FOLDED, FOLDS, QUEUE
 from tests.unit.tasks.memory_store import MemoryTaskStore
@@ -314,6 +317,15 @@ def load_certs(
         for c in store.kept["certificates"]
     ]
     store.kept["shelves"] = [{"_id": s, "numbers": n} for s, n in shelves.items()]
+    days: dict[str, list[str]] = {}
+    for c in store.kept["certificates"]:
+        for sweep, day in due_days(c, city_day(now)):
+            days.setdefault(calendar_key(sweep, day), []).append(c["_id"])
+    store.kept["calendar"] = [{"_id": key, "certificates": ids} for key, ids in days.items()]
+    # Filed as they were written, so certs' start-up does not file them again (a claim that
+    # is there already, certs' own from an empty start, is left out by bulk()).
+    filed = len(store.kept["certificates"])
+    store.kept[claims.CLAIMS].append({"_id": FILED, "at": now, "certificates": filed})
     for name, documents in store.kept.items():
         log(f"  {name}: {bulk(database, name, documents):,} written")
     for issuer_id, beyond in store.places.items():
@@ -420,6 +432,8 @@ def main() -> None:
     load_certs(client[settings.database_name("certs")], secret, now, holders)
     log("tasks")
     load_tasks(client[settings.database_name("tasks")], now)
+    last = max(h["id"] for h in holders)
+    PolicyStore(client[settings.database_name("policy")]).move_subjects_cursor(last, True)
     identity[claims.CLAIMS].insert_one({"_id": MARKER, "at": now.astimezone(UTC)})
     figures = {
         "persons": PERSONS,

@@ -443,26 +443,14 @@ def newly_started(store: CertsStore, now: datetime, limit: int = 500) -> list[di
     """Certificates issued ahead of their first day that reached it: announced once each
     (``cert_started``), so that what follows a certificate's status (policy's facts) learns it
     is in force."""
-    day, written = city_day(now).isoformat(), store.writes()
-    if not store.sweep_due("start", day):
-        return []
-    due = store.due_to_start(day, limit)
-    announced = _announce(store, now, due, "cert_started", "started", "start_pending", False)
-    if len(due) < limit:
-        store.swept("start", day, written)
-    return announced
+    due = store.due_to_start(city_day(now).isoformat(), limit)
+    return _announce(store, now, due, "cert_started", "started", "start_pending", False)
 
 
 def newly_expired(store: CertsStore, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
     """Certificates whose validity ended and that were not announced yet (``cert_expired``)."""
-    day, written = city_day(now).isoformat(), store.writes()
-    if not store.sweep_due("expiry", day):
-        return []
-    due = store.due_to_expire(day, limit)
-    announced = _announce(store, now, due, "cert_expired", "expired", "expiry_announced", True)
-    if len(due) < limit:
-        store.swept("expiry", day, written)
-    return announced
+    due = store.due_to_expire(city_day(now).isoformat(), limit)
+    return _announce(store, now, due, "cert_expired", "expired", "expiry_announced", True)
 
 
 def _announce(

@@ -9,8 +9,10 @@ advance`), and every listing is bounded. The indexes serve the reads that are no
 on MongoDB; FerretDB keeps them too but scans for those filters, so what is read on every
 public check, wallet and composite licence is found by ``_id`` instead: ``numbers`` keeps
 each certificate number's subject and the ids of its versions, ``shelves`` each subject's
-numbers, both written before the certificate (an id whose certificate never got written is
-skipped by the readers). A database that had certificates before them is filed once at
+numbers, and ``calendar`` the certificates falling due on each day (to start, or to be
+announced expired; the sweeps read from ``sweeps``' first day to today, and the ids no longer
+due leave their day), all written before the certificate (an id whose certificate never got
+written is skipped by the readers). A database that had certificates before them is filed once at
 start (:meth:`CertsStore.file_existing`); until that is done the readers scan as before.
 
 :class:`CertsStore` works on the real database; the integration layer tries every method on
@@ -21,14 +23,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.errors import PyMongoError
 
 from services.common import claims, outbox, signing_keys
+from services.common.codec import city_day
 from services.common.document import Document
 from services.common.mongo import Index, racing_bulk_upsert, racing_upsert
 from services.common.store import ServiceStore, inserted
@@ -54,16 +57,31 @@ _LOCK = threading.Lock()  # green under eventlet, as nameko's workers are
 _TYPES: dict[str, tuple[float, list[Document]]] = {}  # per database: (read at, types)
 _NEXT_PLACE: dict[tuple[str, str], int] = {}  # per (database, issuer): the next candidate
 NOT_VALID = ("revoked", "suspended", "superseded")  # stored states a status list marks
-FILED = "certificates_filed:v1"  # the claim that says every certificate is in numbers/shelves
+FILED = "certificates_filed:v2"  # every certificate is in numbers, shelves and calendar
 _FILED: set[str] = set()  # databases seen filed, per process
-# The expiry sweeps (services.certs.certificates.newly_started/newly_expired) scan the
-# certificates, which at a district's 100,000 takes tens of seconds on FerretDB; once a
-# minute, two of them kept FerretDB's two cores busy all day. A certificate falls due only
-# when the city day turns or when a process writes it, so each process looks again only
-# then: per database, how many certificates it wrote, and per sweep the (day, writes) it
-# last finished with nothing left.
-_WRITTEN: dict[str, int] = {}
-_SWEPT: dict[tuple[str, str], tuple[str, int]] = {}
+SWEEPS = ("start", "expiry")  # the days certificates fall due on, filed in ``calendar``
+KEPT_IN_VIEW = 1  # days before today a sweep reads again (writers racing midnight)
+
+
+def due_days(certificate: Document, today: date) -> list[tuple[str, str]]:
+    """The (sweep, day) files a certificate goes in: the day it starts, when it was issued
+    ahead of it, and the day after its last, when its expiry is to be announced; never a day
+    before ``today`` (a backdated certificate falls due at once)."""
+    filed = []
+    if certificate.get("start_pending"):
+        filed.append(("start", max(date.fromisoformat(str(certificate["valid_from"])), today)))
+    until = certificate.get("valid_until")
+    if until and certificate.get("status") == "valid" and not certificate.get("expiry_announced"):
+        filed.append(("expiry", max(date.fromisoformat(str(until)) + timedelta(1), today)))
+    return [(sweep, day.isoformat()) for sweep, day in filed]
+
+
+def _expiring(certificate: Document) -> bool:
+    return certificate.get("status") == "valid" and not certificate.get("expiry_announced")
+
+
+def calendar_key(sweep: str, day: str) -> str:
+    return f"{sweep}:{day}"
 
 
 class CertsStore(ServiceStore):
@@ -163,7 +181,6 @@ class CertsStore(ServiceStore):
         try:
             self._file(certificate)
             if inserted(self.database.certificates, certificate):
-                self._wrote()
                 return True
         except PyMongoError:
             if claim is not None:
@@ -188,6 +205,18 @@ class CertsStore(ServiceStore):
                 upsert=True,
             )
         )
+        self._file_days(certificate, city_day(certificate["issued_at"]))
+
+    def _file_days(self, certificate: Document, today: date) -> None:
+        for sweep, day in due_days(certificate, today):
+            self._file_on(calendar_key(sweep, day), certificate["_id"])
+
+    def _file_on(self, key: str, certificate_id: str) -> None:
+        racing_upsert(
+            lambda: self.database.calendar.update_one(
+                {"_id": key}, {"$addToSet": {"certificates": certificate_id}}, upsert=True
+            )
+        )
 
     def _unfile(self, certificate: Document) -> None:
         """A version refused (its number and version, or its request, taken) or undone: its
@@ -210,17 +239,21 @@ class CertsStore(ServiceStore):
         return True
 
     def file_existing(self, now: datetime) -> int:
-        """File every certificate there is (one scan; written again harmlessly by a replica
-        doing the same), then claim that it is done; how many were filed. Certificates
-        written meanwhile file themselves."""
+        """File every certificate there is, by number, by subject and on the days it falls
+        due (one scan; written again harmlessly by a replica doing the same), then claim that
+        it is done; how many were filed. Certificates written meanwhile file themselves."""
         if self.filed():
             return 0
         versions: dict[str, tuple[str, list[str]]] = {}
         numbers: dict[str, list[str]] = {}
-        found = self.database.certificates.find({}, {"number": 1, "subject": 1})
+        days: dict[str, list[str]] = {}
+        fields = ("number", "subject", "start_pending", "valid_from", "valid_until", "status")
+        found = self.database.certificates.find({}, [*fields, "expiry_announced"])
         for c in found:
             versions.setdefault(c["number"], (c["subject"], []))[1].append(c["_id"])
             numbers.setdefault(c["subject"], []).append(c["number"])
+            for sweep, day in due_days(c, city_day(now)):
+                days.setdefault(calendar_key(sweep, day), []).append(c["_id"])
         racing_bulk_upsert(
             self.database.numbers,
             [
@@ -239,6 +272,15 @@ class CertsStore(ServiceStore):
                     {"_id": subject}, {"$addToSet": {"numbers": {"$each": held}}}, upsert=True
                 )
                 for subject, held in numbers.items()
+            ],
+        )
+        racing_bulk_upsert(
+            self.database.calendar,
+            [
+                UpdateOne(
+                    {"_id": key}, {"$addToSet": {"certificates": {"$each": ids}}}, upsert=True
+                )
+                for key, ids in days.items()
             ],
         )
         self.claim(FILED, now, certificates=sum(len(ids) for _, ids in versions.values()))
@@ -297,26 +339,8 @@ class CertsStore(ServiceStore):
         advanced = claims.advance(
             self.database, "certificates", certificate, update, now, events=list(events)
         )
-        self._wrote()
+        self._file_days(advanced, city_day(now))  # resumed: its expiry falls due again
         return advanced
-
-    def _wrote(self) -> None:
-        name = self.database.name
-        _WRITTEN[name] = _WRITTEN.get(name, 0) + 1
-
-    def sweep_due(self, sweep: str, day: str) -> bool:
-        """Whether ``sweep`` may find something on ``day``: not if this process finished it
-        on ``day`` with nothing left and has written no certificate since."""
-        name = self.database.name
-        return _SWEPT.get((name, sweep)) != (day, _WRITTEN.get(name, 0))
-
-    def swept(self, sweep: str, day: str, written: int) -> None:
-        """``sweep`` found nothing more on ``day`` as of ``written`` (:meth:`writes`)."""
-        _SWEPT[(self.database.name, sweep)] = (day, written)
-
-    def writes(self) -> int:
-        """How many certificates this process has written to this database."""
-        return _WRITTEN.get(self.database.name, 0)
 
     def held_by(self, subjects: list[str], newest_first: bool = True) -> list[Document]:
         """The current (not superseded) certificates of ``subjects``, by issue time."""
@@ -364,13 +388,57 @@ class CertsStore(ServiceStore):
 
     def due_to_start(self, day: str, limit: int) -> list[Document]:
         """Certificates issued ahead of their first day, which is ``day`` or earlier."""
-        query = {"start_pending": True, "valid_from": {"$lte": day}}
-        return list(self.database.certificates.find(query).limit(limit))
+        if not self.filed():
+            return []  # the filing at start files them on their day (a scan here would race it)
+        return self._due("start", day, limit, lambda c: bool(c.get("start_pending")))
 
     def due_to_expire(self, day: str, limit: int) -> list[Document]:
         """Valid certificates whose last day was before ``day``, not yet announced."""
-        query = {"status": "valid", "valid_until": {"$lt": day}, "expiry_announced": {"$ne": True}}
-        return list(self.database.certificates.find(query).limit(limit))
+        if not self.filed():
+            return []
+        return self._due("expiry", day, limit, _expiring)
+
+    def _due(
+        self, sweep: str, day: str, limit: int, pending: Callable[[Document], bool]
+    ) -> list[Document]:
+        """What ``sweep``'s calendar holds up to ``day`` that is still ``pending``, read by
+        ``_id``: from the sweep's first day that may hold something, each day's file; an id
+        no longer pending (announced, resumed no more, or never written) leaves its file, and
+        the first day moves past the files found empty (never past yesterday's)."""
+        through = date.fromisoformat(day)
+        cursor = self.database.sweeps.find_one({"_id": sweep}) or {}
+        first = date.fromisoformat(
+            cursor.get("from", (through - timedelta(KEPT_IN_VIEW)).isoformat())
+        )
+        found: list[Document] = []
+        emptied_through = first - timedelta(1)
+        moment = first
+        while moment <= through and len(found) < limit:
+            key = calendar_key(sweep, moment.isoformat())
+            ids = (self.database.calendar.find_one({"_id": key}) or {}).get("certificates", [])
+            done = []
+            for certificate_id in ids:
+                certificate = self.load_certificate(certificate_id)
+                if certificate is not None and pending(certificate) and len(found) < limit:
+                    found.append(certificate)
+                elif certificate is None or not pending(certificate):
+                    done.append(certificate_id)
+            if done:
+                self.database.calendar.update_one(
+                    {"_id": key}, {"$pullAll": {"certificates": done}}
+                )
+            if len(done) == len(ids) and emptied_through == moment - timedelta(1):
+                emptied_through = moment
+            moment += timedelta(1)
+        # the first look anchors the sweep, so that days it did not run are read later
+        keep = max(first, min(emptied_through + timedelta(1), through - timedelta(KEPT_IN_VIEW)))
+        if keep > first or not cursor:
+            racing_upsert(
+                lambda: self.database.sweeps.update_one(
+                    {"_id": sweep}, {"$max": {"from": keep.isoformat()}}, upsert=True
+                )
+            )
+        return found
 
     def mark_certificate(self, certificate_id: str, flags: Document) -> None:
         """Flags a sweep sets so it does not find the certificate again (not its state)."""

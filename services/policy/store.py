@@ -159,8 +159,13 @@ class PolicyStore(ServiceStore):
         found = self.database.sync_state.find_one({"_id": "subjects"}) or {"after": ""}
         return str(found["after"])
 
-    def move_subjects_cursor(self, after: str) -> None:
-        put_document(self.database.sync_state, "subjects", {"after": after})
+    def move_subjects_cursor(self, after: str, caught_up: bool = False) -> None:
+        """``caught_up``: identity's listing ended there (its events tell the rest)."""
+        put_document(self.database.sync_state, "subjects", {"after": after, "caught_up": caught_up})
+
+    def subjects_caught_up(self) -> bool:
+        found = self.database.sync_state.find_one({"_id": "subjects"}) or {}
+        return bool(found.get("caught_up"))
 
     def load_cert_order(self, key: str) -> Document | None:
         """What the events of a subject's certificates of one type said (``subject:type``)."""

@@ -176,6 +176,10 @@ def test_certificates_their_versions_and_sweeps(store: CertsStore) -> None:
         )
     )
     store.insert_certificate(certificate("cert_12", valid_until="2026-12-01"))
+    if not store.filed():  # the sweeps wait for the filing rather than scan
+        assert store.due_to_start("2026-12-02", 10) == []
+        assert store.due_to_expire("2026-12-02", 10) == []
+        store.file_existing(NOW)
     assert ids(store.due_to_start("2026-12-02", 10)) == ["cert_10"]
     assert ids(store.due_to_expire("2026-12-02", 10)) == ["cert_12"]
     store.mark_certificate("cert_10", {"start_pending": False})
@@ -183,14 +187,21 @@ def test_certificates_their_versions_and_sweeps(store: CertsStore) -> None:
     assert store.due_to_start("2026-12-02", 10) == []
     assert store.due_to_expire("2026-12-02", 10) == []
 
-    # a sweep that found nothing more is not due again that day until a certificate is written
-    assert store.sweep_due("expiry", "2026-12-02")
-    store.swept("expiry", "2026-12-02", store.writes())
-    assert not store.sweep_due("expiry", "2026-12-02")
-    assert store.sweep_due("start", "2026-12-02")  # each sweep on its own
-    assert store.sweep_due("expiry", "2026-12-03")  # the city day turned
-    store.insert_certificate(certificate("cert_13", valid_until="2026-12-01"))
-    assert store.sweep_due("expiry", "2026-12-02")  # written since
+    # a certificate suspended past its last day is announced as expired once resumed
+    lapsing = certificate("cert_13", valid_until="2026-12-05")
+    store.insert_certificate(lapsing)
+    suspended = store.advance_certificate(lapsing, {"$set": {"status": "suspended"}}, NOW)
+    assert store.due_to_expire("2026-12-08", 10) == []
+    store.advance_certificate(suspended, {"$set": {"status": "valid"}}, NOW + timedelta(9))
+    assert ids(store.due_to_expire("2026-12-11", 10)) == ["cert_13"]
+    store.mark_certificate("cert_13", {"expiry_announced": True})
+    assert store.due_to_expire("2026-12-20", 10) == []
+    # one issued after its last day (backdated) falls due at once, however late the sweep
+    store.insert_certificate(
+        certificate("cert_14", valid_until="2026-11-01", issued_at=NOW + timedelta(20))
+    )
+    assert ids(store.due_to_expire("2026-12-22", 10)) == ["cert_14"]
+    assert ids(store.due_to_expire("2026-12-30", 1)) == ["cert_14"]  # until it is announced
 
     store.delete_certificate("cert_12")
     assert store.load_certificate("cert_12") is None
@@ -204,12 +215,14 @@ def test_certificates_from_before_the_filing_are_filed_at_start() -> None:
 
 
 def files_the_older_ones(store: CertsStore) -> None:
-    older = [certificate("cert_1"), certificate("cert_2", number="N-cert_1", version=2)]
+    lapsed = {"valid_until": "2026-11-30"}  # and fell due before the filing: due at once
+    older = [certificate("cert_1"), certificate("cert_2", number="N-cert_1", version=2, **lapsed)]
     store.database.certificates.insert_many(older)
     store.insert_certificate(certificate("cert_3", subject="p_2"))
     assert store.file_existing(NOW) == 3
     assert store.filed()
     assert store.file_existing(NOW) == 0  # once
+    assert ids(store.due_to_expire("2026-12-02", 10)) == ["cert_2"]
     assert ids(store.versions_of("N-cert_1")) == ["cert_1", "cert_2"]
     assert ids(store.held_by(["p_1", "p_2"])) == ["cert_3", "cert_2", "cert_1"]
     assert not store.insert_certificate(certificate("cert_4", number="N-cert_1"))  # v1 taken

@@ -189,6 +189,9 @@ def test_what_identity_and_certs_told(either: PolicyStore) -> None:
     either.move_subjects_cursor("p_100")
     either.move_subjects_cursor("p_200")
     assert either.subjects_cursor() == "p_200"
+    assert not either.subjects_caught_up()
+    either.move_subjects_cursor("p_250", caught_up=True)
+    assert (either.subjects_cursor(), either.subjects_caught_up()) == ("p_250", True)
 
     first = {"_id": "p_1:disability_certificate", "numbers": {"A": {"order": "1"}}, "rev": 0}
     assert either.insert_cert_order(first)

@@ -124,8 +124,11 @@ class MemoryPolicyStore(MemoryClaims, PolicyStore):
     def subjects_cursor(self) -> str:
         return str((self._get("sync_state", "subjects") or {"after": ""})["after"])
 
-    def move_subjects_cursor(self, after: str) -> None:
-        self._put("sync_state", {"_id": "subjects", "after": after})
+    def move_subjects_cursor(self, after: str, caught_up: bool = False) -> None:
+        self._put("sync_state", {"_id": "subjects", "after": after, "caught_up": caught_up})
+
+    def subjects_caught_up(self) -> bool:
+        return bool((self._get("sync_state", "subjects") or {}).get("caught_up"))
 
     def load_cert_order(self, key: str) -> Document | None:
         return self._get("cert_order", key)
