@@ -1,6 +1,7 @@
 -- wrk script: POST a JSON body to PATH with a bearer token. If the body contains {n}, each
--- request replaces it with a value unique across threads (for idempotency request ids).
--- Environment: PATH_TO, BEARER, BODY.
+-- request replaces it with a value unique across threads (for idempotency request ids); if
+-- it contains {s}, with the next of SUBJECTS (comma-separated), in turn.
+-- Environment: PATH_TO, BEARER, BODY, SUBJECTS (optional).
 local counter = 0
 
 function setup(thread)
@@ -14,6 +15,10 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("BEARER")
   template = os.getenv("BODY")
+  subjects = {}
+  for subject in string.gmatch(os.getenv("SUBJECTS") or "", "[^,]+") do
+    table.insert(subjects, subject)
+  end
   n = 0
   stamp = tostring(os.time())
 end
@@ -21,6 +26,9 @@ end
 function request()
   n = n + 1
   local body = string.gsub(template, "{n}", stamp .. "-" .. id .. "-" .. n)
+  if #subjects > 0 then
+    body = string.gsub(body, "{s}", subjects[((n * 2 + id) % #subjects) + 1])
+  end
   return wrk.format(nil, nil, nil, body)
 end
 

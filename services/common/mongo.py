@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -65,6 +65,16 @@ def ensure_indexes(database: Database[Document], indexes: Sequence[Index]) -> No
         database[index.collection].create_index(
             list(index.keys), unique=index.unique, name=index.index_name, **index.options
         )
+
+
+def by_ids(
+    collection: Collection[Document], ids: Iterable[Any], fields: Document | None = None
+) -> list[Document]:
+    """The documents of ``ids`` that exist, in the order of the sorted distinct ids, each
+    read by ``_id`` alone: FerretDB serves a lone ``_id`` from its index but scans the whole
+    collection for ``{"_id": {"$in": ...}}`` (9 s over 20,000 organisations, measured)."""
+    found = (collection.find_one({"_id": i}, fields) for i in sorted(set(ids)))
+    return [d for d in found if d is not None]
 
 
 def racing_upsert(write: Callable[[], T], attempts: int = 3) -> T:

@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import claims, outbox, signing_keys
 from services.common.document import Document
-from services.common.mongo import Index
+from services.common.mongo import Index, by_ids
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
@@ -134,15 +134,13 @@ class IdentityStore(ServiceStore):
         return list(cursor.sort([("created_at", -1), ("_id", 1)]).skip(offset).limit(limit))
 
     def person_names(self, ids: Iterable[str]) -> dict[str, str]:
-        found = self.database.persons.find({"_id": {"$in": sorted(set(ids))}}, {"name": 1})
-        return {p["_id"]: p["name"] for p in found}
+        return {p["_id"]: p["name"] for p in by_ids(self.database.persons, ids, {"name": 1})}
 
     def persons_by_ids(self, ids: Iterable[str], fields: Document) -> list[Document]:
-        return list(self.database.persons.find({"_id": {"$in": sorted(set(ids))}}, fields))
+        return by_ids(self.database.persons, ids, fields)
 
     def organisations_by_ids(self, ids: Iterable[str]) -> dict[str, Document]:
-        found = self.database.organisations.find({"_id": {"$in": sorted(set(ids))}})
-        return {o["_id"]: o for o in found}
+        return {o["_id"]: o for o in by_ids(self.database.organisations, ids)}
 
     def subjects_after(self, after: str, fields: Document, limit: int) -> list[Document]:
         """Organisations and persons whose id sorts after ``after``, by id (each kind up to

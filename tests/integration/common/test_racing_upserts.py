@@ -15,7 +15,7 @@ import pytest
 from pymongo import ReplaceOne
 from pymongo.database import Database
 
-from services.common.mongo import put_document, racing_bulk_upsert
+from services.common.mongo import by_ids, put_document, racing_bulk_upsert
 from tests.conftest import MONGO_URL
 
 Db = Database[dict[str, Any]]
@@ -67,3 +67,10 @@ def test_a_batch_updating_hundreds_of_documents_answers_and_leaves_the_database_
         racing_bulk_upsert(db.matches, writes)
         assert db.matches.count_documents({"eligible": "yes"}) == 300
         assert db.matches.find_one({"_id": "m0"}) == {"_id": "m0", "eligible": "yes"}
+
+
+def test_documents_read_by_their_ids(db: Db) -> None:
+    db.things.insert_many([{"_id": f"t_{n}", "name": f"n{n}", "other": n} for n in range(5)])
+    found = by_ids(db.things, ["t_3", "t_1", "t_missing", "t_3"], {"name": 1})
+    assert found == [{"_id": "t_1", "name": "n1"}, {"_id": "t_3", "name": "n3"}]
+    assert by_ids(db.things, []) == []
