@@ -46,7 +46,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from services.certs import certificates
-from services.certs.store import FILED, CertsStore, calendar_key, due_days
+from services.certs.store import FILED, STATUS_FILED, CertsStore, calendar_key, due_days
 from services.common import claims, outbox
 from services.common.access import acting_as
 from services.common.actor import Actor, ancestors
@@ -330,6 +330,8 @@ def load_certs(
         log(f"  {name}: {bulk(database, name, documents):,} written")
     for issuer_id, beyond in store.places.items():
         store.raise_next_place(issuer_id, beyond)
+    # The revoked ones' status places are filed by certs at its next start (one scan).
+    database[claims.CLAIMS].delete_one({"_id": STATUS_FILED})
 
 
 # tasks

@@ -1,5 +1,6 @@
 """Every certificate filed for reads by ``_id`` (its number's versions, its subject's
-numbers: :class:`services.certs.store.CertsStore`): a start-up seed, for a database that had
+numbers, the days they fall due, and each issuer's status places:
+:class:`services.certs.store.CertsStore`): a start-up seed, for a database that had
 certificates before they were filed. Idempotent; done once, then a claim says so."""
 
 from __future__ import annotations
@@ -13,3 +14,4 @@ from services.common.codec import utcnow
 
 def seed(store: CertsStore, _config: Mapping[str, Any]) -> None:
     store.file_existing(utcnow())
+    store.file_status_places(utcnow())

@@ -33,6 +33,7 @@ from pymongo.errors import PyMongoError
 from services.common import claims, outbox, signing_keys
 from services.common.codec import city_day
 from services.common.document import Document
+from services.common.errors import Conflict
 from services.common.mongo import Index, racing_bulk_upsert, racing_upsert
 from services.common.store import ServiceStore, inserted
 
@@ -59,6 +60,9 @@ _NEXT_PLACE: dict[tuple[str, str], int] = {}  # per (database, issuer): the next
 NOT_VALID = ("revoked", "suspended", "superseded")  # stored states a status list marks
 FILED = "certificates_filed:v2"  # every certificate is in numbers, shelves and calendar
 _FILED: set[str] = set()  # databases seen filed, per process
+STATUS_FILED = "status_places_filed:v1"  # every issuer's status places are in status_places
+_STATUS_FILED: set[str] = set()  # databases seen with their status places filed, per process
+LISTING_ATTEMPTS = 20  # a status place written by another process meanwhile is read again
 SWEEPS = ("start", "expiry")  # the days certificates fall due on, filed in ``calendar``
 KEPT_IN_VIEW = 1  # days before today a sweep reads again (writers racing midnight)
 
@@ -74,6 +78,16 @@ def due_days(certificate: Document, today: date) -> list[tuple[str, str]]:
     if until and certificate.get("status") == "valid" and not certificate.get("expiry_announced"):
         filed.append(("expiry", max(date.fromisoformat(str(until)) + timedelta(1), today)))
     return [(sweep, day.isoformat()) for sweep, day in filed]
+
+
+def not_valid(certificate: Document) -> bool:
+    """Whether a status list marks the certificate (revoked, suspended, superseded, or a
+    composite licence with a part failing)."""
+    return certificate.get("status") in NOT_VALID or bool(certificate.get("parts_failing"))
+
+
+def place_key(certificate: Document) -> str:
+    return f"p{int(certificate['status_index'])}"
 
 
 def _expiring(certificate: Document) -> bool:
@@ -181,6 +195,8 @@ class CertsStore(ServiceStore):
         try:
             self._file(certificate)
             if inserted(self.database.certificates, certificate):
+                if not_valid(certificate):  # entered for the record as revoked, say
+                    self._list_place(certificate, certificate["issued_at"])
                 return True
         except PyMongoError:
             if claim is not None:
@@ -340,7 +356,77 @@ class CertsStore(ServiceStore):
             self.database, "certificates", certificate, update, now, events=list(events)
         )
         self._file_days(advanced, city_day(now))  # resumed: its expiry falls due again
+        self._list_place(advanced, now)
         return advanced
+
+    # each issuer's status places: what its status list marks, kept as certificates change
+
+    def _list_place(self, certificate: Document, now: datetime) -> None:
+        """The certificate's place in its issuer's ``status_places`` as of its revision
+        (compare-and-set on the issuer's document; a revision older than the one written
+        there changes nothing, so two changes landing out of order leave the later)."""
+        issuer, key = certificate["issuer"], place_key(certificate)
+        entry = [int(certificate.get("rev", 0)), not_valid(certificate)]
+        for _attempt in range(LISTING_ATTEMPTS):
+            held = self.database.status_places.find_one({"_id": issuer})
+            if held is None:
+                first = {"_id": issuer, "places": {key: entry}, "rev": 0}
+                if inserted(self.database.status_places, first):
+                    return
+                continue
+            known = (held.get("places") or {}).get(key)
+            if known is not None and int(known[0]) >= entry[0]:
+                return
+            try:
+                claims.advance(
+                    self.database, "status_places", held, {"$set": {f"places.{key}": entry}}, now
+                )
+                return
+            except Conflict:
+                continue
+        raise Conflict("the status list changed too often at once; retry")
+
+    def status_places_filed(self) -> bool:
+        if self.database.name in _STATUS_FILED:
+            return True
+        if self.claimed(STATUS_FILED) is None:
+            return False
+        with _LOCK:
+            _STATUS_FILED.add(self.database.name)
+        return True
+
+    def file_status_places(self, now: datetime) -> int:
+        """Every issuer's status places from its certificates (one scan), merged with what
+        changes wrote meanwhile (the later revision stands), then claimed done; how many
+        certificates were not valid."""
+        if self.status_places_filed():
+            return 0
+        places: dict[str, dict[str, list[Any]]] = {}
+        fields = ["issuer", "status_index", "status", "parts_failing", "rev"]
+        for c in self.database.certificates.find({}, fields):
+            if not_valid(c):
+                places.setdefault(c["issuer"], {})[place_key(c)] = [int(c.get("rev", 0)), True]
+        for issuer, found in places.items():
+            for _attempt in range(LISTING_ATTEMPTS):
+                held = self.database.status_places.find_one({"_id": issuer})
+                if held is None:
+                    if inserted(
+                        self.database.status_places, {"_id": issuer, "places": found, "rev": 0}
+                    ):
+                        break
+                    continue
+                known = held.get("places") or {}
+                newer = {k: v for k, v in found.items() if k not in known or known[k][0] < v[0]}
+                if not newer:
+                    break
+                update = {"$set": {f"places.{k}": v for k, v in newer.items()}}
+                try:
+                    claims.advance(self.database, "status_places", held, update, now)
+                    break
+                except Conflict:
+                    continue
+        self.claim(STATUS_FILED, now, not_valid=sum(len(f) for f in places.values()))
+        return sum(len(f) for f in places.values())
 
     def held_by(self, subjects: list[str], newest_first: bool = True) -> list[Document]:
         """The current (not superseded) certificates of ``subjects``, by issue time."""
@@ -376,7 +462,12 @@ class CertsStore(ServiceStore):
 
     def not_valid_places(self, issuer_id: str) -> list[int]:
         """The status-list places of an issuer's certificates not valid as stored (revoked,
-        suspended, superseded, or a composite licence with a part failing)."""
+        suspended, superseded, or a composite licence with a part failing): from its status
+        places, read by ``_id``, once they are filed."""
+        if self.status_places_filed():
+            held = self.database.status_places.find_one({"_id": issuer_id}) or {}
+            marked = (held.get("places") or {}).items()
+            return sorted(int(key[1:]) for key, (_rev, marks) in marked if marks)
         found = self.database.certificates.find(
             {
                 "issuer": issuer_id,

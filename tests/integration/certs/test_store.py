@@ -45,7 +45,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[CertsStore]:
     with fresh_store() as store:
         if request.param == "filed":
             assert store.file_existing(NOW) == 0
+            assert store.file_status_places(NOW) == 0
             assert store.filed()
+            assert store.status_places_filed()
         yield store
 
 
@@ -164,6 +166,14 @@ def test_certificates_their_versions_and_sweeps(store: CertsStore) -> None:
     store.insert_certificate(certificate("cert_8", status="revoked"))
     store.insert_certificate(certificate("cert_9", parts_failing=True))
     assert sorted(store.not_valid_places("iss_a")) == [1, 8, 9]  # superseded, revoked, failing
+    store.file_status_places(NOW)  # (the filed run filed them at the start)
+    assert store.status_places_filed()
+    assert sorted(store.not_valid_places("iss_a")) == [1, 8, 9]
+    nine = store.load_certificate("cert_9")
+    assert nine is not None
+    store.advance_certificate(nine, {"$set": {"parts_failing": False}}, NOW)  # its part mended
+    assert sorted(store.not_valid_places("iss_a")) == [1, 8]
+    assert store.not_valid_places("iss_none") == []
 
     store.insert_certificate(
         certificate(
