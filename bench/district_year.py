@@ -5,7 +5,7 @@ on an empty one (a read that is not by ``_id`` grows with the data, and only dat
 
 * identity: 180,000 persons and 20,000 organisations, registered over the year, spread over
   the demo city's streets and communities; 1,000,000 scans of their codes at the metro and
-  bus gates over the year, each in its subject's book of that month;
+  bus gates over the year;
 * certs: 100,000 certificates of the demo issuers (disability certificates to persons,
   business, food- and drug-trading licences to organisations), 1 % of them revoked, each
   with its status-list place, its request claim, its filing (number and shelf) and, for a
@@ -59,7 +59,7 @@ from services.identity import access as identity_access
 from services.identity import scans, subjects
 from services.identity.idnumbers import credit_check_character, id_check_character
 from services.identity.pii import PiiKeys
-from services.identity.store import IdentityStore, book_entry, book_key, book_month
+from services.identity.store import IdentityStore
 from services.policy.store import PolicyStore
 from services.tasks import ladder, schedule, statsfold
 from services.tasks.store import CELLS, FOLDED, FOLDS, QUEUE
@@ -199,14 +199,6 @@ def load_identity(database: Database[Document], secret: str, now: datetime) -> l
         jti = f"{rng.getrandbits(64):016x}"
         scans.record_first_use(store, rng.choice(persons), rng.choice(gates), "metro", jti, at)
     log(f"  {SCANS:,} scans built ({time.monotonic() - started:.0f} s)")
-    books: dict[str, list[Document]] = {}
-    months: dict[str, set[str]] = {}
-    for scan in store.kept["scans"]:
-        books.setdefault(book_key(scan), []).append(book_entry(scan))
-        months.setdefault(scan["sub"], set()).add(book_month(scan))
-    store.kept["scan_books"] = [{"_id": k, "scans": v} for k, v in books.items()] + [
-        {"_id": k, "months": sorted(v)} for k, v in months.items()
-    ]
     for name, documents in store.kept.items():
         log(f"  {name}: {bulk(database, name, documents):,} written")
     return [subjects.subject_brief(store, sub) for sub in store.subjects]

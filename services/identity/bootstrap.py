@@ -30,11 +30,3 @@ def seed_first_admin(store: IdentityStore, config: Mapping[str, Any]) -> None:
     )
     if store.ensure_account(account):
         log.info("first admin account created")
-
-
-def file_scans(store: IdentityStore, _config: Mapping[str, Any]) -> None:
-    """The scans recorded before they were booked by subject and month, booked once (the
-    readers query the scans until then)."""
-    filed = store.file_scans(utcnow())
-    if filed:
-        log.info("scans filed in their subjects' books", extra={"scans": filed})

@@ -13,13 +13,11 @@ from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime
 
-from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.common import claims, outbox, signing_keys
-from services.common.codec import city_day
 from services.common.document import Document
-from services.common.mongo import Index, by_ids, racing_bulk_upsert, racing_upsert
+from services.common.mongo import Index, by_ids
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
@@ -46,22 +44,6 @@ INDEXES = (
     Index("disclosures", [("principal", 1), ("at", -1)]),
 )
 LISTED = 5000  # the most a listing reads
-SCANS_FILED = "scans_filed:v1"  # every scan is in its subject's book of its month
-_SCANS_FILED: set[str] = set()  # databases seen filed, per process
-BOOKED = ("at", "scene", "result", "source", "verifier", "replaced_card")  # what a book keeps
-
-
-def book_month(scan: Document) -> str:
-    """The city month of a scan (``2026-12``)."""
-    return city_day(scan["at"]).isoformat()[:7]
-
-
-def book_key(scan: Document) -> str:
-    return f"{scan['sub']}:{book_month(scan)}"
-
-
-def book_entry(scan: Document) -> Document:
-    return {"_id": scan["_id"], **{k: scan[k] for k in BOOKED if k in scan}}
 
 
 class IdentityStore(ServiceStore):
@@ -265,110 +247,18 @@ class IdentityStore(ServiceStore):
 
     def record_scan(self, scan: Document) -> bool:
         """False when a scan of that id (a code's use, recorded once) or of that dedupe key
-        (an offline upload again) is recorded. A recorded scan goes in its subject's book of
-        that month too (what :meth:`scans_of` reads by ``_id``)."""
-        if not inserted(self.database.scans, scan):
-            return False
-        self._book(scan)
-        return True
-
-    def _book(self, scan: Document) -> None:
-        key, entry = book_key(scan), book_entry(scan)
-        added = racing_upsert(
-            lambda: self.database.scan_books.update_one(
-                {"_id": key}, {"$addToSet": {"scans": entry}}, upsert=True
-            )
-        )
-        if added.upserted_id is not None:  # the subject's first scan that month
-            racing_upsert(
-                lambda: self.database.scan_books.update_one(
-                    {"_id": scan["sub"]}, {"$addToSet": {"months": book_month(scan)}}, upsert=True
-                )
-            )
-
-    def scans_filed(self) -> bool:
-        if self.database.name in _SCANS_FILED:
-            return True
-        if self.claimed(SCANS_FILED) is None:
-            return False
-        _SCANS_FILED.add(self.database.name)
-        return True
-
-    def file_scans(self, now: datetime) -> int:
-        """Every scan there is in its subject's book (one scan of the scans; held in memory,
-        about 200 bytes each), then claimed done; how many were filed. A book a scan made
-        meanwhile is added to instead of written."""
-        if self.scans_filed():
-            return 0
-        books: dict[str, list[Document]] = {}
-        months: dict[str, set[str]] = {}
-        filed = 0
-        for scan in self.database.scans.find({}, [*BOOKED, "sub"]):
-            books.setdefault(book_key(scan), []).append(book_entry(scan))
-            months.setdefault(scan["sub"], set()).add(book_month(scan))
-            filed += 1
-        written = [{"_id": k, "scans": v} for k, v in books.items()]
-        written += [{"_id": k, "months": sorted(v)} for k, v in months.items()]
-        for start in range(0, len(written), 1000):
-            chunk = written[start : start + 1000]
-            try:
-                self.database.scan_books.insert_many(chunk, ordered=False)
-            except BulkWriteError as error:
-                taken = {chunk[e["index"]]["_id"] for e in error.details["writeErrors"]}
-                racing_bulk_upsert(
-                    self.database.scan_books,
-                    [
-                        UpdateOne(
-                            {"_id": d["_id"]},
-                            {
-                                "$addToSet": {
-                                    f: {"$each": d[f]} for f in ("scans", "months") if f in d
-                                }
-                            },
-                            upsert=True,
-                        )
-                        for d in chunk
-                        if d["_id"] in taken
-                    ],
-                )
-        self.claim(SCANS_FILED, now, scans=filed)
-        return filed
+        (an offline upload again) is recorded."""
+        return inserted(self.database.scans, scan)
 
     def load_scan(self, scan_id: str) -> Document | None:
         return self.database.scans.find_one({"_id": scan_id})
 
     def scans_of(self, subjects: list[str], before: datetime | None, limit: int) -> list[Document]:
-        """The subjects' scans before ``before``, newest first: from their books, month by
-        month back from that of ``before`` until ``limit`` are found, once filed."""
-        if self.scans_filed():
-            return self._booked(subjects, before, limit)
         query: Document = {"sub": {"$in": subjects}}
         if before is not None:
             query["at"] = {"$lt": before}
         found = self.database.scans.find(query).sort([("at", -1), ("_id", -1)])
         return list(found.limit(limit))
-
-    def _booked(self, subjects: list[str], before: datetime | None, limit: int) -> list[Document]:
-        last = book_month({"at": before}) if before is not None else "9999-12"
-        months: dict[str, list[str]] = {}
-        for book in by_ids(self.database.scan_books, subjects, {"months": 1}):
-            for month in book.get("months", []):
-                if month <= last:
-                    months.setdefault(month, []).append(book["_id"])
-        found: list[Document] = []
-        for month in sorted(months, reverse=True):
-            keys = [f"{sub}:{month}" for sub in months[month]]
-            for book in by_ids(self.database.scan_books, keys):
-                subject = book["_id"].rsplit(":", 1)[0]
-                found += [
-                    {**entry, "sub": subject}
-                    for entry in book.get("scans", [])
-                    if before is None or entry["at"] < before
-                ]
-            if len(found) >= limit:
-                break
-        found.sort(key=lambda s: (s["at"], s["_id"]), reverse=True)
-        return found[:limit]
 
     # printed cards
 

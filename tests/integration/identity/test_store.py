@@ -36,32 +36,9 @@ def store() -> Iterator[IdentityStore]:
         client.close()
 
 
-@pytest.fixture(params=["database", "filed", "memory"])
+@pytest.fixture(params=["database", "memory"])
 def either(request: pytest.FixtureRequest, store: IdentityStore) -> IdentityStore:
-    """The real store as before its scans were filed (scans read by a query), once filed
-    (read from the subjects' books by ``_id``), and the in-memory one."""
-    if request.param == "filed":
-        assert store.file_scans(NOW) == 0
-        assert store.scans_filed()
-    return store if request.param != "memory" else MemoryIdentityStore()
-
-
-def test_scans_from_before_the_books_are_filed_at_start(store: IdentityStore) -> None:
-    older = [
-        {"_id": "s_a", "sub": "p_1", "at": NOW, "dedupe_key": "a", "scene": "metro"},
-        {"_id": "s_b", "sub": "p_1", "at": NOW + 20 * HOUR, "dedupe_key": "b"},  # December
-        {"_id": "s_c", "sub": "p_2", "at": NOW + HOUR, "dedupe_key": "c"},
-    ]
-    store.database.scans.insert_many(older)
-    assert store.record_scan({"_id": "s_d", "sub": "p_1", "at": NOW + HOUR, "dedupe_key": "d"})
-    assert store.file_scans(NOW) == 4
-    assert store.file_scans(NOW) == 0  # once
-    assert store.scans_filed()
-    assert ids(store.scans_of(["p_1"], None, 10)) == ["s_b", "s_d", "s_a"]
-    assert ids(store.scans_of(["p_1", "p_2"], None, 2)) == ["s_b", "s_d"]
-    assert ids(store.scans_of(["p_1", "p_2"], NOW + 20 * HOUR, 2)) == ["s_d", "s_c"]
-    assert store.scans_of(["p_1"], None, 10)[2]["scene"] == "metro"
-    assert store.scans_of(["p_9"], None, 10) == []
+    return store if request.param == "database" else MemoryIdentityStore()
 
 
 def ids(documents: list[Document]) -> list[Any]:
