@@ -21,6 +21,7 @@ FerretDB (``tests/integration/certs/test_store.py``).
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +32,7 @@ from pymongo import UpdateOne
 from pymongo.errors import PyMongoError
 
 from services.common import claims, outbox, signing_keys
-from services.common.codec import city_day
+from services.common.codec import city_day, utcnow
 from services.common.document import Document
 from services.common.errors import Conflict
 from services.common.mongo import Index, racing_bulk_upsert, racing_upsert
@@ -209,39 +210,59 @@ class CertsStore(ServiceStore):
 
     def _file(self, certificate: Document) -> None:
         number, subject = certificate["number"], certificate["subject"]
-        racing_upsert(
-            lambda: self.database.shelves.update_one(
-                {"_id": subject}, {"$addToSet": {"numbers": number}}, upsert=True
-            )
-        )
-        racing_upsert(
-            lambda: self.database.numbers.update_one(
-                {"_id": number},
-                {"$set": {"subject": subject}, "$addToSet": {"versions": certificate["_id"]}},
-                upsert=True,
-            )
-        )
+        self._listed("shelves", subject, "numbers", add=number)
+        self._listed("numbers", number, "versions", add=certificate["_id"], subject=subject)
         self._file_days(certificate, city_day(certificate["issued_at"]))
 
     def _file_days(self, certificate: Document, today: date) -> None:
         for sweep, day in due_days(certificate, today):
-            self._file_on(calendar_key(sweep, day), certificate["_id"])
-
-    def _file_on(self, key: str, certificate_id: str) -> None:
-        racing_upsert(
-            lambda: self.database.calendar.update_one(
-                {"_id": key}, {"$addToSet": {"certificates": certificate_id}}, upsert=True
+            self._listed(
+                "calendar", calendar_key(sweep, day), "certificates", add=certificate["_id"]
             )
-        )
+
+    def _listed(
+        self,
+        collection: str,
+        key: str,
+        field: str,
+        add: str | None = None,
+        remove: Iterable[str] = (),
+        **fixed: Any,
+    ) -> None:
+        """Add ``add`` to, or take ``remove`` from, the list ``field`` of document ``key``:
+        the first writer inserts it (a unique ``_id``), later ones compare-and-set through a
+        claimed revision. FerretDB 1.24 loses concurrent ``$addToSet`` / ``$pull`` updates
+        of one document (measured: 20 writers at once left 2 and 4 of 20 entries), so an
+        update in place is never raced."""
+        gone = set(remove)
+        for attempt in range(LISTING_ATTEMPTS):
+            held = self.database[collection].find_one({"_id": key})
+            if held is None:
+                if add is None:
+                    return
+                first = {"_id": key, field: [add], "rev": 0, **fixed}
+                if inserted(self.database[collection], first):
+                    return
+                continue
+            now_listed = list(held.get(field) or [])
+            wanted = [i for i in now_listed if i not in gone]
+            if add is not None and add not in wanted:
+                wanted.append(add)
+            if wanted == now_listed:
+                return
+            try:
+                claims.advance(self.database, collection, held, {"$set": {field: wanted}}, utcnow())
+                return
+            except Conflict:
+                time.sleep(random.uniform(0.002, 0.01) * (attempt + 1))  # out of step
+        raise Conflict("this changed too often at once; retry")
 
     def _unfile(self, certificate: Document) -> None:
         """A version refused (its number and version, or its request, taken) or undone: its
         id leaves the number (the subject's shelf keeps the number, which holds another
         version). Not when a certificate of that id is stored (the same one sent again)."""
         if self.load_certificate(certificate["_id"]) is None:
-            self.database.numbers.update_one(
-                {"_id": certificate["number"]}, {"$pull": {"versions": certificate["_id"]}}
-            )
+            self._listed("numbers", certificate["number"], "versions", remove=[certificate["_id"]])
 
     def filed(self) -> bool:
         """Whether every certificate is filed (:meth:`file_existing` done), kept per process
@@ -515,9 +536,7 @@ class CertsStore(ServiceStore):
                 elif certificate is None or not pending(certificate):
                     done.append(certificate_id)
             if done:
-                self.database.calendar.update_one(
-                    {"_id": key}, {"$pullAll": {"certificates": done}}
-                )
+                self._listed("calendar", key, "certificates", remove=done)
             if len(done) == len(ids) and emptied_through == moment - timedelta(1):
                 emptied_through = moment
             moment += timedelta(1)

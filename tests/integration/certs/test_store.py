@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import eventlet
 import pymongo
 import pytest
 from pymongo.errors import PyMongoError
 
 from services.certs import store as store_module
-from services.certs.store import INDEXES, CertsStore
+from services.certs.store import INDEXES, CertsStore, calendar_key
 from services.common import claims, outbox, signing_keys
 from services.common.document import Document
 from services.common.errors import Conflict
@@ -342,3 +343,19 @@ def test_the_catalogue_read_once_is_renewed_by_a_seed(store: CertsStore) -> None
     assert (store.load_cert_type("t") or {})["names"] == {"zh": "甲"}
     store.put_cert_type({"_id": "t", "names": {"zh": "乙"}})
     assert (store.load_cert_type("t") or {})["names"] == {"zh": "乙"}
+
+
+def test_certificates_issued_at_once_are_all_filed(store: CertsStore) -> None:
+    """Twenty certificates of one holder, all expiring on one day, written at once: each is
+    on the holder's shelf and in the day's file (FerretDB loses racing updates in place)."""
+
+    def write(n: int) -> bool:
+        return store.insert_certificate(certificate(f"cert_{n}", valid_until="2027-06-30"))
+
+    with eventlet.Timeout(120):
+        written = list(eventlet.GreenPool(20).imap(write, range(20, 40)))
+    assert all(written)
+    if store.filed():
+        assert len(store.held_by(["p_1"])) == 20
+    day = store.database.calendar.find_one({"_id": calendar_key("expiry", "2027-07-01")}) or {}
+    assert sorted(day.get("certificates", [])) == sorted(f"cert_{n}" for n in range(20, 40))
