@@ -265,14 +265,17 @@ class CertsStore(ServiceStore):
             self._listed("numbers", certificate["number"], "versions", remove=[certificate["_id"]])
 
     def filed(self) -> bool:
-        """Whether every certificate is filed (:meth:`file_existing` done), kept per process
-        once seen."""
-        if self.database.name in _FILED:
+        """Whether every certificate is filed (:meth:`file_existing` done)."""
+        return self._claimed_once(FILED, _FILED)
+
+    def _claimed_once(self, key: str, seen: set[str]) -> bool:
+        """Whether claim ``key`` is taken, kept per process (in ``seen``) once it is."""
+        if self.database.name in seen:
             return True
-        if self.claimed(FILED) is None:
+        if self.claimed(key) is None:
             return False
         with _LOCK:
-            _FILED.add(self.database.name)
+            seen.add(self.database.name)
         return True
 
     def file_existing(self, now: datetime) -> int:
@@ -383,38 +386,35 @@ class CertsStore(ServiceStore):
     # each issuer's status places: what its status list marks, kept as certificates change
 
     def _list_place(self, certificate: Document, now: datetime) -> None:
-        """The certificate's place in its issuer's ``status_places`` as of its revision
-        (compare-and-set on the issuer's document; a revision older than the one written
-        there changes nothing, so two changes landing out of order leave the later)."""
-        issuer, key = certificate["issuer"], place_key(certificate)
+        """The certificate's place in its issuer's ``status_places`` as of its revision."""
         entry = [int(certificate.get("rev", 0)), not_valid(certificate)]
+        self._merge_places(certificate["issuer"], {place_key(certificate): entry}, now)
+
+    def _merge_places(self, issuer: str, entries: dict[str, list[Any]], now: datetime) -> None:
+        """Places ([revision, marked]) into the issuer's ``status_places`` by compare-and-set
+        on its document; a revision older than the one written there changes nothing, so
+        two changes landing out of order leave the later."""
         for _attempt in range(LISTING_ATTEMPTS):
             held = self.database.status_places.find_one({"_id": issuer})
             if held is None:
-                first = {"_id": issuer, "places": {key: entry}, "rev": 0}
+                first = {"_id": issuer, "places": entries, "rev": 0}
                 if inserted(self.database.status_places, first):
                     return
                 continue
-            known = (held.get("places") or {}).get(key)
-            if known is not None and int(known[0]) >= entry[0]:
+            known = held.get("places") or {}
+            newer = {k: v for k, v in entries.items() if k not in known or known[k][0] < v[0]}
+            if not newer:
                 return
+            update = {"$set": {f"places.{k}": v for k, v in newer.items()}}
             try:
-                claims.advance(
-                    self.database, "status_places", held, {"$set": {f"places.{key}": entry}}, now
-                )
+                claims.advance(self.database, "status_places", held, update, now)
                 return
             except Conflict:
                 continue
         raise Conflict("the status list changed too often at once; retry")
 
     def status_places_filed(self) -> bool:
-        if self.database.name in _STATUS_FILED:
-            return True
-        if self.claimed(STATUS_FILED) is None:
-            return False
-        with _LOCK:
-            _STATUS_FILED.add(self.database.name)
-        return True
+        return self._claimed_once(STATUS_FILED, _STATUS_FILED)
 
     def file_status_places(self, now: datetime) -> int:
         """Every issuer's status places from its certificates (one scan), merged with what
@@ -428,24 +428,7 @@ class CertsStore(ServiceStore):
             if not_valid(c):
                 places.setdefault(c["issuer"], {})[place_key(c)] = [int(c.get("rev", 0)), True]
         for issuer, found in places.items():
-            for _attempt in range(LISTING_ATTEMPTS):
-                held = self.database.status_places.find_one({"_id": issuer})
-                if held is None:
-                    if inserted(
-                        self.database.status_places, {"_id": issuer, "places": found, "rev": 0}
-                    ):
-                        break
-                    continue
-                known = held.get("places") or {}
-                newer = {k: v for k, v in found.items() if k not in known or known[k][0] < v[0]}
-                if not newer:
-                    break
-                update = {"$set": {f"places.{k}": v for k, v in newer.items()}}
-                try:
-                    claims.advance(self.database, "status_places", held, update, now)
-                    break
-                except Conflict:
-                    continue
+            self._merge_places(issuer, found, now)
         self.claim(STATUS_FILED, now, not_valid=sum(len(f) for f in places.values()))
         return sum(len(f) for f in places.values())
 
@@ -531,10 +514,10 @@ class CertsStore(ServiceStore):
             done = []
             for certificate_id in ids:
                 certificate = self.load_certificate(certificate_id)
-                if certificate is not None and pending(certificate) and len(found) < limit:
-                    found.append(certificate)
-                elif certificate is None or not pending(certificate):
+                if certificate is None or not pending(certificate):
                     done.append(certificate_id)
+                elif len(found) < limit:
+                    found.append(certificate)
             if done:
                 self._listed("calendar", key, "certificates", remove=done)
             if len(done) == len(ids) and emptied_through == moment - timedelta(1):
