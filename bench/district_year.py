@@ -5,7 +5,7 @@ on an empty one (a read that is not by ``_id`` grows with the data, and only dat
 
 * identity: 180,000 persons and 20,000 organisations, registered over the year, spread over
   the demo city's streets and communities; 1,000,000 scans of their codes at the metro and
-  bus gates over the year;
+  bus gates over the year, each after its person registered and in the person's scan days;
 * certs: 100,000 certificates of the demo issuers (disability certificates to persons,
   business, food- and drug-trading licences to organisations), 1 % of them revoked, each
   with its status-list place, its request claim, its filing (number and shelf) and, for a
@@ -59,7 +59,7 @@ from services.identity import access as identity_access
 from services.identity import scans, subjects
 from services.identity.idnumbers import credit_check_character, id_check_character
 from services.identity.pii import PiiKeys
-from services.identity.store import IdentityStore
+from services.identity.store import SCANS_FILED, IdentityStore, scan_days
 from services.policy.store import PolicyStore
 from services.tasks import ladder, schedule, statsfold
 from services.tasks.store import CELLS, FOLDED, FOLDS, QUEUE
@@ -193,12 +193,16 @@ def load_identity(database: Database[Document], secret: str, now: datetime) -> l
     log(f"  {PERSONS:,} persons and {ORGANISATIONS:,} organisations built")
     terminals = [store.account_by_username(name) for name in ("verifier.metro", "verifier.hotel")]
     gates = [t for t in terminals if t is not None]
-    persons = [p["_id"] for p in store.kept["persons"]]
+    persons = [(p["_id"], p["created_at"]) for p in store.kept["persons"]]
     for _ in range(SCANS):
-        at = moment_in_year(rng, now)
+        person, registered = rng.choice(persons)
+        at = registered + (now - registered) * rng.random()  # a code exists once registered
         jti = f"{rng.getrandbits(64):016x}"
-        scans.record_first_use(store, rng.choice(persons), rng.choice(gates), "metro", jti, at)
+        scans.record_first_use(store, person, rng.choice(gates), "metro", jti, at)
     log(f"  {SCANS:,} scans built ({time.monotonic() - started:.0f} s)")
+    # in their subjects' days, as identity's start-up files them
+    store.kept["scan_days"] = list(scan_days(store.kept["scans"]))
+    store.kept[claims.CLAIMS] = [{"_id": SCANS_FILED, "at": now, "scans": SCANS}]
     for name, documents in store.kept.items():
         log(f"  {name}: {bulk(database, name, documents):,} written")
     return [subjects.subject_brief(store, sub) for sub in store.subjects]
@@ -313,15 +317,17 @@ def load_certs(
     for c in store.kept["certificates"]:
         shelves.setdefault(c["subject"], []).append(c["number"])
     store.kept["numbers"] = [
-        {"_id": c["number"], "subject": c["subject"], "versions": [c["_id"]]}
+        {"_id": c["number"], "subject": c["subject"], "versions": [c["_id"]], "rev": 0}
         for c in store.kept["certificates"]
     ]
-    store.kept["shelves"] = [{"_id": s, "numbers": n} for s, n in shelves.items()]
+    store.kept["shelves"] = [{"_id": s, "numbers": n, "rev": 0} for s, n in shelves.items()]
     days: dict[str, list[str]] = {}
     for c in store.kept["certificates"]:
         for sweep, day in due_days(c, city_day(now)):
-            days.setdefault(calendar_key(sweep, day), []).append(c["_id"])
-    store.kept["calendar"] = [{"_id": key, "certificates": ids} for key, ids in days.items()]
+            days.setdefault(calendar_key(sweep, day, c["_id"]), []).append(c["_id"])
+    store.kept["calendar"] = [
+        {"_id": key, "certificates": ids, "rev": 0} for key, ids in days.items()
+    ]
     # Filed as they were written, so certs' start-up does not file them again (a claim that
     # is there already, certs' own from an empty start, is left out by bulk()).
     filed = len(store.kept["certificates"])

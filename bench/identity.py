@@ -87,7 +87,7 @@ def token_for(client: httpx.Client, username: str, password: str) -> str:
     return str(response.json()["access_token"])
 
 
-def prepare(client: httpx.Client, people: int = 8) -> tuple[list[str], str]:
+def prepare(client: httpx.Client, people: int = 64) -> tuple[list[str], str]:
     """Bench citizens and a bench terminal (created once; a rerun finds them)."""
     admin = {"Authorization": f"Bearer {token_for(client, *ADMIN)}"}
     units = client.get("/v1/org-units", headers=admin).json()

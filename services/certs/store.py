@@ -10,10 +10,11 @@ on MongoDB; FerretDB keeps them too but scans for those filters, so what is read
 public check, wallet and composite licence is found by ``_id`` instead: ``numbers`` keeps
 each certificate number's subject and the ids of its versions, ``shelves`` each subject's
 numbers, and ``calendar`` the certificates falling due on each day (to start, or to be
-announced expired; the sweeps read from ``sweeps``' first day to today, and the ids no longer
-due leave their day), all written before the certificate (an id whose certificate never got
-written is skipped by the readers). A database that had certificates before them is filed once at
-start (:meth:`CertsStore.file_existing`); until that is done the readers scan as before.
+announced expired; a day in :data:`CALENDAR_SHARDS` documents; the sweeps read from
+``sweeps``' first day to today, and the ids no longer due leave their day), all written
+before the certificate (an id whose certificate never got written is skipped by the readers)
+by compare-and-set. A database that had certificates before them is filed once at start
+(:meth:`CertsStore.file_existing`); until that is done the readers scan as before.
 
 :class:`CertsStore` works on the real database; the integration layer tries every method on
 FerretDB (``tests/integration/certs/test_store.py``).
@@ -21,21 +22,20 @@ FerretDB (``tests/integration/certs/test_store.py``).
 
 from __future__ import annotations
 
-import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from services.common import claims, outbox, signing_keys
-from services.common.codec import city_day, utcnow
+from services.common.codec import city_day
 from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Index, racing_bulk_upsert, racing_upsert
+from services.common.mongo import Index, racing_upsert
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
@@ -59,13 +59,15 @@ _LOCK = threading.Lock()  # green under eventlet, as nameko's workers are
 _TYPES: dict[str, tuple[float, list[Document]]] = {}  # per database: (read at, types)
 _NEXT_PLACE: dict[tuple[str, str], int] = {}  # per (database, issuer): the next candidate
 NOT_VALID = ("revoked", "suspended", "superseded")  # stored states a status list marks
-FILED = "certificates_filed:v2"  # every certificate is in numbers, shelves and calendar
+FILED = "certificates_filed:v3"  # every certificate is in numbers, shelves and calendar
 _FILED: set[str] = set()  # databases seen filed, per process
 STATUS_FILED = "status_places_filed:v1"  # every issuer's status places are in status_places
 _STATUS_FILED: set[str] = set()  # databases seen with their status places filed, per process
-LISTING_ATTEMPTS = 20  # a status place written by another process meanwhile is read again
+LISTING_ATTEMPTS = claims.LISTING_ATTEMPTS  # a status place written meanwhile is read again
 SWEEPS = ("start", "expiry")  # the days certificates fall due on, filed in ``calendar``
 KEPT_IN_VIEW = 1  # days before today a sweep reads again (writers racing midnight)
+CALENDAR_SHARDS = 16  # documents a day's file is split over, so issues at once rarely meet
+FILING_CHUNK = 1000  # documents the start-up filing inserts at once
 
 
 def due_days(certificate: Document, today: date) -> list[tuple[str, str]]:
@@ -95,8 +97,16 @@ def _expiring(certificate: Document) -> bool:
     return certificate.get("status") == "valid" and not certificate.get("expiry_announced")
 
 
-def calendar_key(sweep: str, day: str) -> str:
-    return f"{sweep}:{day}"
+def calendar_key(sweep: str, day: str, certificate_id: str) -> str:
+    """The file of ``sweep``'s ``day`` that holds ``certificate_id``: one of
+    :data:`CALENDAR_SHARDS` by a stable hash of the id (every certificate issued today with
+    the same validity falls due the same day, and one document written by compare-and-set
+    from 32 writers at once was the bound of issuing, with some giving up)."""
+    return calendar_shard(sweep, day, zlib.crc32(certificate_id.encode()) % CALENDAR_SHARDS)
+
+
+def calendar_shard(sweep: str, day: str, shard: int) -> str:
+    return f"{sweep}:{day}#{shard}"
 
 
 class CertsStore(ServiceStore):
@@ -216,9 +226,8 @@ class CertsStore(ServiceStore):
 
     def _file_days(self, certificate: Document, today: date) -> None:
         for sweep, day in due_days(certificate, today):
-            self._listed(
-                "calendar", calendar_key(sweep, day), "certificates", add=certificate["_id"]
-            )
+            key = calendar_key(sweep, day, certificate["_id"])
+            self._listed("calendar", key, "certificates", add=certificate["_id"])
 
     def _listed(
         self,
@@ -229,33 +238,7 @@ class CertsStore(ServiceStore):
         remove: Iterable[str] = (),
         **fixed: Any,
     ) -> None:
-        """Add ``add`` to, or take ``remove`` from, the list ``field`` of document ``key``:
-        the first writer inserts it (a unique ``_id``), later ones compare-and-set through a
-        claimed revision. FerretDB 1.24 loses concurrent ``$addToSet`` / ``$pull`` updates
-        of one document (measured: 20 writers at once left 2 and 4 of 20 entries), so an
-        update in place is never raced."""
-        gone = set(remove)
-        for attempt in range(LISTING_ATTEMPTS):
-            held = self.database[collection].find_one({"_id": key})
-            if held is None:
-                if add is None:
-                    return
-                first = {"_id": key, field: [add], "rev": 0, **fixed}
-                if inserted(self.database[collection], first):
-                    return
-                continue
-            now_listed = list(held.get(field) or [])
-            wanted = [i for i in now_listed if i not in gone]
-            if add is not None and add not in wanted:
-                wanted.append(add)
-            if wanted == now_listed:
-                return
-            try:
-                claims.advance(self.database, collection, held, {"$set": {field: wanted}}, utcnow())
-                return
-            except Conflict:
-                time.sleep(random.uniform(0.002, 0.01) * (attempt + 1))  # out of step
-        raise Conflict("this changed too often at once; retry")
+        claims.listed(self.database, collection, key, field, add, remove, **fixed)
 
     def _unfile(self, certificate: Document) -> None:
         """A version refused (its number and version, or its request, taken) or undone: its
@@ -266,22 +249,13 @@ class CertsStore(ServiceStore):
 
     def filed(self) -> bool:
         """Whether every certificate is filed (:meth:`file_existing` done)."""
-        return self._claimed_once(FILED, _FILED)
-
-    def _claimed_once(self, key: str, seen: set[str]) -> bool:
-        """Whether claim ``key`` is taken, kept per process (in ``seen``) once it is."""
-        if self.database.name in seen:
-            return True
-        if self.claimed(key) is None:
-            return False
-        with _LOCK:
-            seen.add(self.database.name)
-        return True
+        return self.claimed_once(FILED, _FILED)
 
     def file_existing(self, now: datetime) -> int:
         """File every certificate there is, by number, by subject and on the days it falls
-        due (one scan; written again harmlessly by a replica doing the same), then claim that
-        it is done; how many were filed. Certificates written meanwhile file themselves."""
+        due (one scan), then claim that it is done; how many were filed. Certificates written
+        meanwhile file themselves, and what they filed is added to, never overwritten (a
+        replica filing at the same moment costs reads, not entries)."""
         if self.filed():
             return 0
         versions: dict[str, tuple[str, list[str]]] = {}
@@ -293,38 +267,43 @@ class CertsStore(ServiceStore):
             versions.setdefault(c["number"], (c["subject"], []))[1].append(c["_id"])
             numbers.setdefault(c["subject"], []).append(c["number"])
             for sweep, day in due_days(c, city_day(now)):
-                days.setdefault(calendar_key(sweep, day), []).append(c["_id"])
-        racing_bulk_upsert(
-            self.database.numbers,
-            [
-                UpdateOne(
-                    {"_id": number},
-                    {"$set": {"subject": subject}, "$addToSet": {"versions": {"$each": ids}}},
-                    upsert=True,
-                )
-                for number, (subject, ids) in versions.items()
-            ],
+                days.setdefault(calendar_key(sweep, day, c["_id"]), []).append(c["_id"])
+        self._file_lists(
+            "numbers",
+            "versions",
+            {n: ids for n, (_, ids) in versions.items()},
+            {n: {"subject": subject} for n, (subject, _) in versions.items()},
         )
-        racing_bulk_upsert(
-            self.database.shelves,
-            [
-                UpdateOne(
-                    {"_id": subject}, {"$addToSet": {"numbers": {"$each": held}}}, upsert=True
-                )
-                for subject, held in numbers.items()
-            ],
-        )
-        racing_bulk_upsert(
-            self.database.calendar,
-            [
-                UpdateOne(
-                    {"_id": key}, {"$addToSet": {"certificates": {"$each": ids}}}, upsert=True
-                )
-                for key, ids in days.items()
-            ],
-        )
+        self._file_lists("shelves", "numbers", numbers, {})
+        self._file_lists("calendar", "certificates", days, {})
         self.claim(FILED, now, certificates=sum(len(ids) for _, ids in versions.values()))
         return sum(len(ids) for _, ids in versions.values())
+
+    def _file_lists(
+        self,
+        collection: str,
+        field: str,
+        lists: dict[str, list[str]],
+        fixed: dict[str, Document],
+    ) -> None:
+        """Each list of ``lists`` written whole where nobody wrote it yet (an insert into its
+        unique ``_id``), else item by item by compare-and-set (:func:`claims.listed`): a
+        certificate a live process filed meanwhile is kept, not overwritten."""
+        written = [
+            {"_id": key, field: sorted(set(items)), "rev": 0, **fixed.get(key, {})}
+            for key, items in lists.items()
+        ]
+        for start in range(0, len(written), FILING_CHUNK):
+            chunk = written[start : start + FILING_CHUNK]
+            try:
+                self.database[collection].insert_many(chunk, ordered=False)
+            except BulkWriteError as error:
+                for failed in error.details["writeErrors"]:
+                    taken = chunk[failed["index"]]
+                    for item in taken[field]:
+                        self._listed(
+                            collection, taken["_id"], field, add=item, **fixed.get(taken["_id"], {})
+                        )
 
     def _versions(self, number: str) -> list[Document]:
         """Every version of ``number`` there is, oldest first, read by ``_id``."""
@@ -414,7 +393,7 @@ class CertsStore(ServiceStore):
         raise Conflict("the status list changed too often at once; retry")
 
     def status_places_filed(self) -> bool:
-        return self._claimed_once(STATUS_FILED, _STATUS_FILED)
+        return self.claimed_once(STATUS_FILED, _STATUS_FILED)
 
     def file_status_places(self, now: datetime) -> int:
         """Every issuer's status places from its certificates (one scan), merged with what
@@ -509,18 +488,22 @@ class CertsStore(ServiceStore):
         emptied_through = first - timedelta(1)
         moment = first
         while moment <= through and len(found) < limit:
-            key = calendar_key(sweep, moment.isoformat())
-            ids = (self.database.calendar.find_one({"_id": key}) or {}).get("certificates", [])
-            done = []
-            for certificate_id in ids:
-                certificate = self.load_certificate(certificate_id)
-                if certificate is None or not pending(certificate):
-                    done.append(certificate_id)
-                elif len(found) < limit:
-                    found.append(certificate)
-            if done:
-                self._listed("calendar", key, "certificates", remove=done)
-            if len(done) == len(ids) and emptied_through == moment - timedelta(1):
+            emptied = True
+            for shard in range(CALENDAR_SHARDS):
+                key = calendar_shard(sweep, moment.isoformat(), shard)
+                held = self.database.calendar.find_one({"_id": key}) or {}
+                ids = held.get("certificates", [])
+                done = []
+                for certificate_id in ids:
+                    certificate = self.load_certificate(certificate_id)
+                    if certificate is None or not pending(certificate):
+                        done.append(certificate_id)
+                    elif len(found) < limit:
+                        found.append(certificate)
+                if done:
+                    self._listed("calendar", key, "certificates", remove=done)
+                emptied = emptied and len(done) == len(ids)
+            if emptied and emptied_through == moment - timedelta(1):
                 emptied_through = moment
             moment += timedelta(1)
         # the first look anchors the sweep, so that days it did not run are read later

@@ -4,6 +4,7 @@ database. Each service's ``store.py`` adds the methods named for what it does.""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,9 @@ def inserted(collection: Collection[Document], document: Document) -> bool:
     return True
 
 
+_SEEN_LOCK = threading.Lock()  # green under eventlet, as nameko's workers are
+
+
 class ServiceStore:
     def __init__(self, database: Database[Document]) -> None:
         self.database = database
@@ -39,6 +43,17 @@ class ServiceStore:
 
     def claimed(self, key: str) -> Document | None:
         return self.database[claims.CLAIMS].find_one({"_id": key})
+
+    def claimed_once(self, key: str, seen: set[str]) -> bool:
+        """Whether claim ``key`` is taken, kept per process (in ``seen``, by database name)
+        once it is: for a claim that is never released (a filing done)."""
+        if self.database.name in seen:
+            return True
+        if self.claimed(key) is None:
+            return False
+        with _SEEN_LOCK:
+            seen.add(self.database.name)
+        return True
 
     def release_claim(self, key: str) -> None:
         self.database[claims.CLAIMS].delete_one({"_id": key})

@@ -30,3 +30,11 @@ def seed_first_admin(store: IdentityStore, config: Mapping[str, Any]) -> None:
     )
     if store.ensure_account(account):
         log.info("first admin account created")
+
+
+def file_scans(store: IdentityStore, _config: Mapping[str, Any]) -> None:
+    """The scans recorded before scan days were kept, put in their days once (the history is
+    read by a query until then)."""
+    filed = store.file_scans(utcnow())
+    if filed:
+        log.info("scans filed in their subjects' days", extra={"scans": filed})

@@ -31,7 +31,7 @@ from services.identity import (
     sms,
     subjects,
 )
-from services.identity.bootstrap import seed_first_admin
+from services.identity.bootstrap import file_scans, seed_first_admin
 from services.identity.keyring import IdentitySecrets
 from services.identity.store import INDEXES, IdentityStore
 
@@ -47,7 +47,7 @@ class IdentityService:
     name = "identity"
 
     store: IdentityStore = MongoDatabase(
-        "identity", INDEXES, seeds=[seed_first_admin], store=IdentityStore
+        "identity", INDEXES, seeds=[seed_first_admin, file_scans], store=IdentityStore
     )
     call = CallContext(access.TABLE, links=local_links)
     metrics = ServiceMetrics()

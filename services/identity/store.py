@@ -9,13 +9,15 @@ clear.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from itertools import count
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common import claims, outbox, signing_keys
+from services.common.codec import city_day, utcnow
 from services.common.document import Document
 from services.common.mongo import Index, by_ids
 from services.common.store import ServiceStore, inserted
@@ -44,6 +46,56 @@ INDEXES = (
     Index("disclosures", [("principal", 1), ("at", -1)]),
 )
 LISTED = 5000  # the most a listing reads
+SCANS_FILED = "scan_days_filed:v1"  # every scan is in its subject's scan days
+_SCANS_FILED: set[str] = set()  # databases seen filed, per process
+LOGGED = ("at", "scene", "result", "source", "verifier", "replaced_card")  # what a day keeps
+UNREGISTERED_MONTHS = 25  # how far back the history of a subject of unknown age is read
+_SLOT_HINTS: dict[tuple[str, str, date], int] = {}  # (database, subject, day) -> a free slot
+_HINTS_KEPT = 50_000
+
+
+# A subject's scans by city day, each in a slot of its own: ``{sub}/{day}/{n}``, n = 0, 1,
+# ... taken by inserting the unique ``_id`` (FerretDB scans for any read that is not by
+# ``_id``, and loses concurrent updates in place of one document); and a document per month
+# the subject was scanned, ``{sub}/{month}``, listing those days (written by compare-and-set
+# before a day's first slot, so a listed day may be empty, a day with scans is listed).
+
+
+def month_key(sub: str, day: date) -> str:
+    return f"{sub}/{day.isoformat()[:7]}"
+
+
+def slot_key(sub: str, day: date, n: int) -> str:
+    return f"{sub}/{day.isoformat()}/{n}"
+
+
+def day_entry(scan: Document) -> Document:
+    """What a scan day keeps of ``scan`` (without its slot's ``_id``)."""
+    return {"scan": scan["_id"], "sub": scan["sub"]} | {k: scan[k] for k in LOGGED if k in scan}
+
+
+def scan_days(scans: Iterable[Document]) -> Iterator[Document]:
+    """The months and day slots of ``scans``, each day from slot 0 (the filing of scans
+    recorded before the days were kept, and the bench's fixture)."""
+    days: dict[tuple[str, date], list[Document]] = {}
+    for scan in scans:
+        days.setdefault((scan["sub"], city_day(scan["at"])), []).append(scan)
+    months: dict[str, list[str]] = {}
+    for (sub, day), found in days.items():
+        months.setdefault(month_key(sub, day), []).append(day.isoformat())
+        found.sort(key=lambda s: (s["at"], s["_id"]))
+        for n, scan in enumerate(found):
+            yield {"_id": slot_key(sub, day, n)} | day_entry(scan)
+    for month, listed in months.items():
+        yield {"_id": month, "days": sorted(listed), "rev": 0}
+
+
+def months_back(last: date, first: date) -> Iterator[date]:
+    """The first day of each month from that of ``last`` back to that of ``first``."""
+    month = last.replace(day=1)
+    while month >= first.replace(day=1):
+        yield month
+        month = (month - timedelta(days=1)).replace(day=1)
 
 
 class IdentityStore(ServiceStore):
@@ -247,18 +299,110 @@ class IdentityStore(ServiceStore):
 
     def record_scan(self, scan: Document) -> bool:
         """False when a scan of that id (a code's use, recorded once) or of that dedupe key
-        (an offline upload again) is recorded."""
-        return inserted(self.database.scans, scan)
+        (an offline upload again) is recorded. A recorded scan also takes a slot in its
+        subject's day (what :meth:`scans_of` reads by ``_id``), the day listed in its month
+        first unless this process took a slot of that day before."""
+        if not inserted(self.database.scans, scan):
+            return False
+        sub, day = scan["sub"], city_day(scan["at"])
+        hint = _SLOT_HINTS.get((self.database.name, sub, day), 0)
+        if hint == 0:
+            claims.listed(self.database, "scan_days", month_key(sub, day), "days", day.isoformat())
+        self._take_slot(sub, day, day_entry(scan), hint)
+        return True
+
+    def _take_slot(self, sub: str, day: date, entry: Document, first: int) -> None:
+        """Put ``entry`` in the first free slot of the day from ``first`` (every slot before
+        ``first`` is taken: slots are only ever inserted, each after the one before it; the
+        hints this process keeps are of slots it took itself)."""
+        for n in count(first):
+            if inserted(self.database.scan_days, {"_id": slot_key(sub, day, n)} | entry):
+                if len(_SLOT_HINTS) >= _HINTS_KEPT:
+                    _SLOT_HINTS.clear()
+                _SLOT_HINTS[(self.database.name, sub, day)] = n + 1
+                return
+
+    def scans_filed(self) -> bool:
+        return self.claimed_once(SCANS_FILED, _SCANS_FILED)
+
+    def file_scans(self, now: datetime) -> int:
+        """Every scan recorded before the scan days were kept, in its subject's days (one
+        scan of the scans, held in memory), then claimed done; how many. A scan recorded
+        meanwhile may be in its day twice: :meth:`scans_of` shows each scan once."""
+        if self.scans_filed():
+            return 0
+        fields = [*LOGGED, "sub"]
+        written = list(scan_days(self.database.scans.find({}, fields)))
+        for start in range(0, len(written), 1000):
+            chunk = written[start : start + 1000]
+            try:
+                self.database.scan_days.insert_many(chunk, ordered=False)
+            except BulkWriteError as error:
+                for failed in error.details["writeErrors"]:
+                    self._refile(dict(chunk[failed["index"]]))
+        filed = sum(1 for d in written if "scan" in d)
+        self.claim(SCANS_FILED, now, scans=filed)
+        return filed
+
+    def _refile(self, document: Document) -> None:
+        """A month or a slot a live scan wrote first: its days added, its scan in the next
+        free slot."""
+        if "days" in document:
+            for day in document["days"]:
+                claims.listed(self.database, "scan_days", document["_id"], "days", day)
+            return
+        sub, day, n = document.pop("_id").rsplit("/", 2)
+        self._take_slot(sub, date.fromisoformat(day), document, int(n) + 1)
 
     def load_scan(self, scan_id: str) -> Document | None:
         return self.database.scans.find_one({"_id": scan_id})
 
     def scans_of(self, subjects: list[str], before: datetime | None, limit: int) -> list[Document]:
-        query: Document = {"sub": {"$in": subjects}}
-        if before is not None:
-            query["at"] = {"$lt": before}
-        found = self.database.scans.find(query).sort([("at", -1), ("_id", -1)])
-        return list(found.limit(limit))
+        """The subjects' scans before ``before``, newest first: month by month back from that
+        of ``before`` (or today) to the month each subject registered, the days each month
+        lists, until ``limit`` are found; by a query until filed."""
+        if not self.scans_filed():
+            query: Document = {"sub": {"$in": subjects}}
+            if before is not None:
+                query["at"] = {"$lt": before}
+            found = self.database.scans.find(query).sort([("at", -1), ("_id", -1)])
+            return list(found.limit(limit))
+        last = city_day(before if before is not None else utcnow() + timedelta(days=1))
+        first = {sub: self._first_day(sub, last) for sub in subjects}
+        kept: dict[str, Document] = {}
+        for month in months_back(last, min(first.values(), default=last)):
+            days: dict[str, list[str]] = {}
+            for sub in [s for s, since in first.items() if since <= month]:
+                held = self.database.scan_days.find_one({"_id": month_key(sub, month)}) or {}
+                for day in held.get("days", []):
+                    if day <= last.isoformat():
+                        days.setdefault(day, []).append(sub)
+            for day in sorted(days, reverse=True):
+                for sub in days[day]:
+                    kept |= {e["scan"]: e for e in self._day(sub, date.fromisoformat(day), before)}
+                if len(kept) >= limit:
+                    break
+            if len(kept) >= limit:
+                break
+        newest = sorted(kept.values(), key=lambda e: (e["at"], e["scan"]), reverse=True)
+        return [{"_id": e.pop("scan")} | e for e in newest[:limit]]
+
+    def _first_day(self, sub: str, last: date) -> date:
+        """The first day of the month ``sub`` registered (a code exists from then on)."""
+        subject = self.load_subject(sub)
+        if subject is not None and "created_at" in subject:
+            return city_day(subject["created_at"]).replace(day=1)
+        return (last - timedelta(days=31 * UNREGISTERED_MONTHS)).replace(day=1)
+
+    def _day(self, sub: str, day: date, before: datetime | None) -> list[Document]:
+        found: list[Document] = []
+        for n in count():
+            entry = self.database.scan_days.find_one({"_id": slot_key(sub, day, n)}, {"_id": 0})
+            if entry is None:
+                return found
+            if before is None or entry["at"] < before:
+                found.append(entry)
+        return found
 
     # printed cards
 

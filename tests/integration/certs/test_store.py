@@ -16,7 +16,7 @@ import pytest
 from pymongo.errors import PyMongoError
 
 from services.certs import store as store_module
-from services.certs.store import INDEXES, CertsStore, calendar_key
+from services.certs.store import CALENDAR_SHARDS, INDEXES, CertsStore, calendar_shard
 from services.common import claims, outbox, signing_keys
 from services.common.document import Document
 from services.common.errors import Conflict
@@ -357,5 +357,27 @@ def test_certificates_issued_at_once_are_all_filed(store: CertsStore) -> None:
     assert all(written)
     if store.filed():
         assert len(store.held_by(["p_1"])) == 20
-    day = store.database.calendar.find_one({"_id": calendar_key("expiry", "2027-07-01")}) or {}
-    assert sorted(day.get("certificates", [])) == sorted(f"cert_{n}" for n in range(20, 40))
+    day = [
+        d
+        for shard in range(CALENDAR_SHARDS)
+        for d in (
+            store.database.calendar.find_one({"_id": calendar_shard("expiry", "2027-07-01", shard)})
+            or {}
+        ).get("certificates", [])
+    ]
+    assert sorted(day) == sorted(f"cert_{n}" for n in range(20, 40))
+
+
+def test_the_start_up_filing_adds_to_what_live_writes_filed() -> None:
+    """Certificates from before the filing, and one a live process wrote meanwhile on the
+    same shelf and the same day: the filing inserts what nobody wrote and adds to the rest,
+    so the live one stays filed."""
+    with fresh_store() as store:
+        older = [certificate(f"cert_{n}", valid_until="2027-06-30") for n in (50, 51)]
+        store.database.certificates.insert_many(older)
+        assert store.insert_certificate(certificate("cert_52", valid_until="2027-06-30"))
+        assert store.file_existing(NOW) == 3
+        assert store.filed()
+        assert sorted(ids(store.held_by(["p_1"]))) == ["cert_50", "cert_51", "cert_52"]
+        due = ids(store.due_to_expire("2027-07-01", 10))
+        assert sorted(due) == ["cert_50", "cert_51", "cert_52"]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import eventlet
 import pymongo
 import pytest
 
@@ -16,12 +17,14 @@ from services.common import outbox, signing_keys
 from services.common.actor import ancestors
 from services.common.document import Document
 from services.common.mongo import ensure_indexes
+from services.identity import store as store_module
 from services.identity.store import INDEXES, IdentityStore
 from tests.conftest import MONGO_URL
 from tests.unit.identity.memory_store import MemoryIdentityStore
 
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -36,9 +39,14 @@ def store() -> Iterator[IdentityStore]:
         client.close()
 
 
-@pytest.fixture(params=["database", "memory"])
+@pytest.fixture(params=["database", "filed", "memory"])
 def either(request: pytest.FixtureRequest, store: IdentityStore) -> IdentityStore:
-    return store if request.param == "database" else MemoryIdentityStore()
+    """The real store before its scans are filed in scan days (the history read by a query),
+    once filed (read from the days by ``_id``), and the in-memory one."""
+    if request.param == "filed":
+        assert store.file_scans(NOW) == 0
+        assert store.scans_filed()
+    return store if request.param != "memory" else MemoryIdentityStore()
 
 
 def ids(documents: list[Document]) -> list[Any]:
@@ -213,6 +221,7 @@ def test_disclosures_texts_scans_and_cards(either: IdentityStore) -> None:
     assert not either.record_scan({**use, "dedupe_key": "offline:t:1"})
     assert either.load_scan("scan_u1")["dedupe_key"] == "jti:1"  # type: ignore[index]
     assert either.load_scan("scan_u9") is None
+    assert ids(either.scans_of(["p_1"], None, 10)) == ["scan_2", "scan_1", "scan_u1", "scan_0"]
 
     cards = [
         {"_id": "c_a", "sub": "p_1", "idx": 7, "status": "active", "issued_at": NOW},
@@ -230,3 +239,42 @@ def test_disclosures_texts_scans_and_cards(either: IdentityStore) -> None:
         (7, "revoked"),
         (9, "revoked"),
     ]
+
+
+def test_scans_from_before_the_days_were_kept_are_filed_once(store: IdentityStore) -> None:
+    older = [  # NOW is 09:00 on 30 November in the city
+        {"_id": "s_a", "sub": "p_1", "at": NOW, "dedupe_key": "a", "scene": "metro"},
+        {"_id": "s_b", "sub": "p_1", "at": NOW + 20 * HOUR, "dedupe_key": "b"},  # 1 December
+        {"_id": "s_c", "sub": "p_2", "at": NOW + HOUR, "dedupe_key": "c"},
+        {"_id": "s_e", "sub": "p_1", "at": NOW - 400 * 24 * HOUR, "dedupe_key": "e"},
+    ]
+    store.database.scans.insert_many(older)
+    # a scan recorded by a live process on a day that has older scans, before the filing
+    assert store.record_scan({"_id": "s_d", "sub": "p_1", "at": NOW + HOUR, "dedupe_key": "d"})
+    assert store.file_scans(NOW) == 5
+    assert store.file_scans(NOW) == 0  # once
+    assert store.scans_filed()
+    assert ids(store.scans_of(["p_1"], None, 10)) == ["s_b", "s_d", "s_a", "s_e"]  # each once
+    assert ids(store.scans_of(["p_1", "p_2"], None, 2)) == ["s_b", "s_d"]
+    assert ids(store.scans_of(["p_1", "p_2"], NOW + 20 * HOUR, 2)) == ["s_d", "s_c"]
+    assert store.scans_of(["p_1"], None, 10)[2]["scene"] == "metro"
+    assert store.scans_of(["p_9"], None, 10) == []
+    # a registered subject's history is read back to the month it registered, no further
+    store.database.persons.insert_one({"_id": "p_1", "created_at": NOW - 24 * HOUR})
+    assert ids(store.scans_of(["p_1"], None, 10)) == ["s_b", "s_d", "s_a"]
+
+
+def test_scans_of_one_code_at_once_are_all_in_the_history(store: IdentityStore) -> None:
+    """Twenty scans of one subject on one day, recorded at once from a store that starts
+    now: each takes its own slot (none lost, as in-place updates under FerretDB are)."""
+    assert store.file_scans(NOW) == 0
+    store_module._SLOT_HINTS.clear()
+
+    def record(n: int) -> bool:
+        scan = {"_id": f"scan_{n}", "sub": "p_1", "at": NOW + n * SECOND, "dedupe_key": str(n)}
+        return store.record_scan(scan)
+
+    with eventlet.Timeout(120):
+        recorded = list(eventlet.GreenPool(20).imap(record, range(20)))
+    assert all(recorded)
+    assert ids(store.scans_of(["p_1"], None, 50)) == [f"scan_{n}" for n in reversed(range(20))]
