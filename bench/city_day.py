@@ -16,6 +16,10 @@ public certificate check, at the same rate through our gateway and through a nam
 
     .venv/bin/python bench/city_day.py    # CITY_DAY_RATES=40,60,100 CITY_DAY_SECONDS=60
 
+``CITY_DAY_ON=year`` runs the mix instead on the suite ``make up`` started, holding the
+district's year (``make bench-fixture``), with one process of each service: the suite is
+started again with the rate limits lifted for the run, and once more as it was afterwards.
+
 Each configuration runs the mix at every rate of ``CITY_DAY_RATES`` (steps a second; a step
 is 1.4 requests on average): an ordinary morning (40), a busy one (60), and a rush past what
 two cores can serve (100), to show how it fails: later or refused at once (503 with
@@ -29,6 +33,7 @@ import json
 import os
 import platform
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -257,16 +262,16 @@ def summary(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
     }
 
 
-def city_day(suite: Suite, rate: float) -> dict[str, Any]:
+def city_day(suite: Suite, rate: float, instance: str = "bench") -> dict[str, Any]:
     recorder = Recorder()
     limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
     with httpx.Client(base_url=suite.base_url, timeout=30, limits=limits) as http:
         city = prepare(http)
         table = steps(city, recorder, http)
         token = suite.env["METRICS_TOKEN"]
-        before = processes.snapshot(suite.base_url, "bench", token)
+        before = processes.snapshot(suite.base_url, instance, token)
         elapsed = drive(lambda name, due: table[name](due), MIX, rate, SECONDS)
-        after = processes.snapshot(suite.base_url, "bench", token)
+        after = processes.snapshot(suite.base_url, instance, token)
     found = summary(recorder.outcomes, elapsed)
     # What one request of the mix costs each process (round trips and CPU), over the run.
     found["per_request_by_process"] = processes.per_operation(before, after, found["requests"])
@@ -343,7 +348,39 @@ def machine() -> dict[str, Any]:
     }
 
 
+@contextmanager
+def the_year() -> Iterator[Suite]:
+    """The suite ``make up`` started (instance ``main``, port 8000, its databases holding the
+    year), started again with this bench's settings, and again as it was afterwards."""
+    env = {**os.environ, **UNLIMITED, "SUITE": "main"}
+    script = ["bash", "deploy/local/suite.sh"]
+    subprocess.run([*script, "stop"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*script, "start"], cwd=ROOT, env=env, check=True)
+    try:
+        yield Suite("http://127.0.0.1:8000", {**env, "METRICS_TOKEN": ""}, ROOT / "var")
+    finally:
+        subprocess.run([*script, "stop"], cwd=ROOT, check=True)
+        subprocess.run([*script, "start"], cwd=ROOT, check=True)
+
+
+def on_the_year() -> None:
+    figures: dict[str, Any] = {
+        "on": "the district's year (bench/district_year.py) in the suite make up started",
+        "rates_steps_per_s": RATES,
+        "seconds": SECONDS,
+        "mix_per_100_steps": MIX,
+        "machine": machine(),
+        "ground": ground.figures(),
+    }
+    with the_year() as suite:
+        figures["replicas_1"] = {f"rate_{rate:g}": city_day(suite, rate, "main") for rate in RATES}
+    print(json.dumps(figures))
+
+
 def main() -> None:
+    if os.environ.get("CITY_DAY_ON") == "year":
+        on_the_year()
+        return
     figures: dict[str, Any] = {
         "rates_steps_per_s": RATES,
         "seconds": SECONDS,

@@ -40,7 +40,6 @@ import numpy as np
 from bench import ground, processes
 from services.common.access import acting_as
 from services.common.actor import Actor
-from services.common.dbcommands import DB_COMMANDS
 from services.common.document import Document
 from services.common.mongo import client_for
 from services.policy import (
@@ -374,13 +373,13 @@ def payout_rate(client: Any) -> dict[str, Any]:
     )
     floor = ground.database_figures()["bulk_inserts_per_s"]
     cpu, ferretdb = time.process_time(), processes.cpu_of("ferretdb")
-    sent = commands_to(name)
+    sent = processes.commands_to(name)
     started = time.perf_counter()
     report = payouts.run(work, "pol_pay", "once")
     elapsed = time.perf_counter() - started
     cpu, ferretdb = time.process_time() - cpu, processes.cpu_of("ferretdb") - ferretdb
     assert report["offered"] == PAYOUTS, report
-    sent = commands_to(name) - sent
+    sent = processes.commands_to(name) - sent
     client.drop_database(name)
     rate = PAYOUTS / elapsed
     return {
@@ -431,7 +430,7 @@ def cert_event_cost(client: Any) -> dict[str, Any]:
         subjects.learn_profile(
             store, now, {"subject": f"p_cert{i:06d}", "kind": "person", "org_path": "C/D1"}
         )
-    sent = commands_to(name)
+    sent = processes.commands_to(name)
     cpu, started = time.process_time(), time.perf_counter()
     for i in range(CERT_EVENTS):
         payload = {
@@ -446,24 +445,13 @@ def cert_event_cost(client: Any) -> dict[str, Any]:
         }
         subjects.learn_certificate(store, now, "cert_issued", payload)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    sent = commands_to(name) - sent
+    sent = processes.commands_to(name) - sent
     client.drop_database(name)
     return {
         "cert_event_round_trips": round(sent / CERT_EVENTS, 2),
         "cert_event_ms": round(elapsed * 1000 / CERT_EVENTS, 2),
         "cert_event_policy_cpu_ms": round(cpu * 1000 / CERT_EVENTS, 2),
     }
-
-
-def commands_to(database: str) -> float:
-    """Commands this process has sent to ``database`` (round trips), as every client of
-    ``client_for`` counts them (``db_commands_total``)."""
-    return sum(
-        sample.value
-        for metric in DB_COMMANDS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels.get("database") == database
-    )
 
 
 def main() -> None:

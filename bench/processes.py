@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from services.common.dbcommands import DB_COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 BACKING = {"rabbitmq": "beam.smp", "ferretdb": "ferretdb"}
@@ -66,3 +68,14 @@ def per_operation(
         cpu = (now["cpu_s"] - then["cpu_s"]) * 1000 / max(operations, 1)
         cost[process] = {"db_round_trips": round(trips, 2), "cpu_ms": round(cpu, 3)}
     return cost
+
+
+def commands_to(database: str) -> float:
+    """Commands this process has sent to ``database`` (round trips), as every client of
+    ``client_for`` counts them (``db_commands_total``)."""
+    return sum(
+        sample.value
+        for metric in DB_COMMANDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("database") == database
+    )

@@ -151,6 +151,7 @@ def sweep_seconds(open_count: int) -> float:
     now = utcnow()
     log(f"seeding {open_count:,} open tasks, {DUE:,} due now")
     seed_open_tasks(db, open_count, now, calendar)
+    trips, ours, theirs = processes.commands_to(name), time.process_time(), ferretdb_cpu()
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:  # as the service's green pool of 8
         report = escalation.sweep(TaskStore(db), now, calendar, mapper=pool.map)
@@ -158,9 +159,23 @@ def sweep_seconds(open_count: int) -> float:
     if report.count != DUE:
         raise SystemExit(f"the sweep escalated {report.count}, expected {DUE}")
     log(f"  swept {report.count:,} in {elapsed:.1f} s")
+    SWEEP_COST[open_count] = {
+        "db_round_trips_per_escalation": round((processes.commands_to(name) - trips) / DUE, 2),
+        "cpu_ms_per_escalation": {
+            "sweep (the service's code)": round((time.process_time() - ours) * 1000 / DUE, 2),
+            "FerretDB": round((ferretdb_cpu() - theirs) * 1000 / DUE, 2),
+        },
+    }
     client.drop_database(name)
     client.close()
     return elapsed
+
+
+SWEEP_COST: dict[int, dict[str, Any]] = {}  # per open tasks: what one escalation cost
+
+
+def ferretdb_cpu() -> float:
+    return processes.cpu_of(processes.BACKING["ferretdb"])
 
 
 def stats_figures(count: int = 100_000) -> dict[str, float]:
@@ -250,6 +265,7 @@ def main() -> None:
             sweep_s_10k_open=round(small, 2),
             sweep_s_1m_open=round(large, 2),
             sweep_ratio=round(large / small, 2),
+            sweep_cost_by_open_tasks=SWEEP_COST,
         )
     if "stats" in parts:
         figures.update(stats_figures())
