@@ -141,8 +141,8 @@ class KeptIdentity(IdentityStore):
         self.subjects[organisation["_id"]] = organisation
         return True
 
-    def load_subject(self, sub: str) -> Document | None:
-        return self.subjects.get(sub) or super().load_subject(sub)
+    def load_subject(self, sub: str, fields: Document | None = None) -> Document | None:
+        return self.subjects.get(sub) or super().load_subject(sub, fields)
 
     def record_scan(self, scan: Document) -> bool:
         self.kept["scans"].append(scan)

@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from services.common import claims, outbox, signing_keys
 from services.common.codec import city_day
 from services.common.document import Document
 from services.common.errors import Conflict
-from services.common.mongo import Index, racing_upsert
+from services.common.mongo import Index, insert_new, racing_upsert
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
@@ -67,7 +67,6 @@ LISTING_ATTEMPTS = claims.LISTING_ATTEMPTS  # a status place written meanwhile i
 SWEEPS = ("start", "expiry")  # the days certificates fall due on, filed in ``calendar``
 KEPT_IN_VIEW = 1  # days before today a sweep reads again (writers racing midnight)
 CALENDAR_SHARDS = 16  # documents a day's file is split over, so issues at once rarely meet
-FILING_CHUNK = 1000  # documents the start-up filing inserts at once
 
 
 def due_days(certificate: Document, today: date) -> list[tuple[str, str]]:
@@ -293,17 +292,11 @@ class CertsStore(ServiceStore):
             {"_id": key, field: sorted(set(items)), "rev": 0, **fixed.get(key, {})}
             for key, items in lists.items()
         ]
-        for start in range(0, len(written), FILING_CHUNK):
-            chunk = written[start : start + FILING_CHUNK]
-            try:
-                self.database[collection].insert_many(chunk, ordered=False)
-            except BulkWriteError as error:
-                for failed in error.details["writeErrors"]:
-                    taken = chunk[failed["index"]]
-                    for item in taken[field]:
-                        self._listed(
-                            collection, taken["_id"], field, add=item, **fixed.get(taken["_id"], {})
-                        )
+        for taken in insert_new(self.database[collection], written):
+            for item in taken[field]:
+                self._listed(
+                    collection, taken["_id"], field, add=item, **fixed.get(taken["_id"], {})
+                )
 
     def _versions(self, number: str) -> list[Document]:
         """Every version of ``number`` there is, oldest first, read by ``_id``."""
@@ -488,22 +481,9 @@ class CertsStore(ServiceStore):
         emptied_through = first - timedelta(1)
         moment = first
         while moment <= through and len(found) < limit:
-            emptied = True
-            for shard in range(CALENDAR_SHARDS):
-                key = calendar_shard(sweep, moment.isoformat(), shard)
-                held = self.database.calendar.find_one({"_id": key}) or {}
-                ids = held.get("certificates", [])
-                done = []
-                for certificate_id in ids:
-                    certificate = self.load_certificate(certificate_id)
-                    if certificate is None or not pending(certificate):
-                        done.append(certificate_id)
-                    elif len(found) < limit:
-                        found.append(certificate)
-                if done:
-                    self._listed("calendar", key, "certificates", remove=done)
-                emptied = emptied and len(done) == len(ids)
-            if emptied and emptied_through == moment - timedelta(1):
+            files = [calendar_shard(sweep, moment.isoformat(), n) for n in range(CALENDAR_SHARDS)]
+            emptied = [self._read_file(key, pending, found, limit) for key in files]
+            if all(emptied) and emptied_through == moment - timedelta(1):
                 emptied_through = moment
             moment += timedelta(1)
         # the first look anchors the sweep, so that days it did not run are read later
@@ -515,6 +495,23 @@ class CertsStore(ServiceStore):
                 )
             )
         return found
+
+    def _read_file(
+        self, key: str, pending: Callable[[Document], bool], found: list[Document], limit: int
+    ) -> bool:
+        """Add to ``found`` (up to ``limit``) the certificates of calendar file ``key`` still
+        ``pending``; the others leave the file. Whether none of it was pending."""
+        ids = (self.database.calendar.find_one({"_id": key}) or {}).get("certificates", [])
+        done = []
+        for certificate_id in ids:
+            certificate = self.load_certificate(certificate_id)
+            if certificate is None or not pending(certificate):
+                done.append(certificate_id)
+            elif len(found) < limit:
+                found.append(certificate)
+        if done:
+            self._listed("calendar", key, "certificates", remove=done)
+        return len(done) == len(ids)
 
     def mark_certificate(self, certificate_id: str, flags: Document) -> None:
         """Flags a sweep sets so it does not find the certificate again (not its state)."""

@@ -32,6 +32,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
+from services.common.codec import utcnow
 from services.common.document import Document
 from services.common.errors import Conflict
 
@@ -193,7 +194,7 @@ def listed(
         if wanted == now_listed:
             return
         try:
-            advance(db, collection, held, {"$set": {field: wanted}}, datetime.now(UTC))
+            advance(db, collection, held, {"$set": {field: wanted}}, utcnow())
             return
         except Conflict:
             time.sleep(random.uniform(0.002, 0.01) * (attempt + 1))  # out of step

@@ -102,6 +102,20 @@ def put_document(collection: Collection[Document], key: Any, document: Document)
 # database with it (measured: 200 ``UpdateOne`` of existing documents never answered, and
 # nothing else on that database did either). Inserts through an upsert are not held.
 UPDATES_AT_ONCE = 50
+INSERTS_AT_ONCE = 1000
+
+
+def insert_new(collection: Collection[Document], documents: Sequence[Document]) -> list[Document]:
+    """Insert ``documents`` in bulk (``INSERTS_AT_ONCE`` a request, unordered); those whose
+    ``_id`` someone else wrote first, for the caller to merge (a filing beside live writes)."""
+    taken: list[Document] = []
+    for start in range(0, len(documents), INSERTS_AT_ONCE):
+        chunk = documents[start : start + INSERTS_AT_ONCE]
+        try:
+            collection.insert_many(chunk, ordered=False)
+        except BulkWriteError as error:
+            taken += [chunk[e["index"]] for e in error.details["writeErrors"]]
+    return taken
 
 
 def racing_bulk_upsert(collection: Collection[Document], writes: Sequence[Any]) -> None:

@@ -14,12 +14,12 @@ from contextlib import suppress
 from datetime import date, datetime, timedelta
 from itertools import count
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.common import claims, outbox, signing_keys
 from services.common.codec import city_day, utcnow
 from services.common.document import Document
-from services.common.mongo import Index, by_ids
+from services.common.mongo import Index, by_ids, insert_new
 from services.common.store import ServiceStore, inserted
 
 INDEXES = (
@@ -154,10 +154,10 @@ class IdentityStore(ServiceStore):
     def load_organisation(self, org_id: str, fields: Document | None = None) -> Document | None:
         return self.database.organisations.find_one({"_id": org_id}, fields)
 
-    def load_subject(self, sub: str) -> Document | None:
+    def load_subject(self, sub: str, fields: Document | None = None) -> Document | None:
         """A person (``p_…``) or an organisation (``o_…``)."""
         collection = self.database.persons if sub.startswith("p_") else self.database.organisations
-        return collection.find_one({"_id": sub})
+        return collection.find_one({"_id": sub}, fields)
 
     def insert_person(self, person: Document) -> bool:
         """False when the ID number is registered (its keyed hash is a unique key)."""
@@ -333,13 +333,8 @@ class IdentityStore(ServiceStore):
             return 0
         fields = [*LOGGED, "sub"]
         written = list(scan_days(self.database.scans.find({}, fields)))
-        for start in range(0, len(written), 1000):
-            chunk = written[start : start + 1000]
-            try:
-                self.database.scan_days.insert_many(chunk, ordered=False)
-            except BulkWriteError as error:
-                for failed in error.details["writeErrors"]:
-                    self._refile(dict(chunk[failed["index"]]))
+        for taken in insert_new(self.database.scan_days, written):
+            self._refile(dict(taken))
         filed = sum(1 for d in written if "scan" in d)
         self.claim(SCANS_FILED, now, scans=filed)
         return filed
@@ -389,17 +384,18 @@ class IdentityStore(ServiceStore):
 
     def _first_day(self, sub: str, last: date) -> date:
         """The first day of the month ``sub`` registered (a code exists from then on)."""
-        subject = self.load_subject(sub)
+        subject = self.load_subject(sub, {"created_at": 1})
         if subject is not None and "created_at" in subject:
             return city_day(subject["created_at"]).replace(day=1)
         return (last - timedelta(days=31 * UNREGISTERED_MONTHS)).replace(day=1)
 
     def _day(self, sub: str, day: date, before: datetime | None) -> list[Document]:
+        """The day's slots from 0 to the first free one, those before ``before``."""
         found: list[Document] = []
         for n in count():
             entry = self.database.scan_days.find_one({"_id": slot_key(sub, day, n)}, {"_id": 0})
             if entry is None:
-                return found
+                break
             if before is None or entry["at"] < before:
                 found.append(entry)
         return found

@@ -118,8 +118,8 @@ class MemoryIdentityStore(MemoryClaims, IdentityStore):
     def load_organisation(self, org_id: str, fields: Document | None = None) -> Document | None:
         return self._get("organisations", org_id, fields)
 
-    def load_subject(self, sub: str) -> Document | None:
-        return self._get("persons" if sub.startswith("p_") else "organisations", sub)
+    def load_subject(self, sub: str, fields: Document | None = None) -> Document | None:
+        return self._get("persons" if sub.startswith("p_") else "organisations", sub, fields)
 
     def insert_person(self, person: Document) -> bool:
         return self._unique_insert("persons", person)
